@@ -1,0 +1,39 @@
+# The habits of this project. Every target creates its own virtual environment on first use.
+VENV ?= .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed-stamp
+DEMO_STORE ?= demo-store
+BENCH_MB ?= 300
+
+.PHONY: venv demo test lint bench clean
+
+$(STAMP): pyproject.toml
+	python3 -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -e '.[test]'
+	touch $(STAMP)
+
+venv: $(STAMP)
+
+## demo: ingest the shipped demo corpus into ./demo-store and show what it holds
+demo: $(STAMP)
+	rm -rf $(DEMO_STORE)
+	$(VENV)/bin/cotlens ingest fixtures/demo --store $(DEMO_STORE)
+	$(VENV)/bin/cotlens models --store $(DEMO_STORE)
+
+## test: the test suite (what CI runs)
+test: $(STAMP)
+	$(PY) -m pytest
+
+## lint: ruff and mypy (strict) on the package
+lint: $(STAMP)
+	$(VENV)/bin/ruff check cotlens tests bench
+	$(VENV)/bin/ruff format --check cotlens tests bench
+	$(VENV)/bin/mypy
+
+## bench: throughput against baselines measured in the same run (BENCH_MB of synthetic input)
+bench: $(STAMP)
+	$(PY) bench/bench_ingest.py --size-mb $(BENCH_MB)
+
+clean:
+	rm -rf $(VENV) $(DEMO_STORE) bench-data .pytest_cache .mypy_cache .ruff_cache

@@ -1,0 +1,3 @@
+from cotlens.cli import main
+
+main()

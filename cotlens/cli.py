@@ -1,0 +1,188 @@
+"""The command line. Each command parses options, calls one library function, renders, and exits.
+This is the only module that knows exit codes: 0 ok, 1 data or runtime error, 2 usage error, 3 a gate failed
+(`ingest --strict` with rejects), 130 interrupted."""
+
+from __future__ import annotations
+
+import contextlib
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Annotated
+
+import orjson
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TimeRemainingColumn, TransferSpeedColumn
+from rich.table import Table
+from rich.text import Text
+
+from cotlens import __version__
+from cotlens.errors import CotlensError, MappingError
+from cotlens.formats import registered_formats
+from cotlens.formats.mapping import load_mapping
+from cotlens.ingest import IngestOptions, IngestResult, ingest
+from cotlens.inventory import summarize_models
+from cotlens.render import OutputFormat, render
+from cotlens.render.escape import printable
+from cotlens.store import DEFAULT_STORE, Store
+
+EXIT_ERROR, EXIT_USAGE, EXIT_GATE, EXIT_INTERRUPTED = 1, 2, 3, 130
+
+app = typer.Typer(
+    name="cotlens",
+    help="Analyze LLM reasoning transcripts (chains of thought): ingest them into a Parquet store and measure them.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+out = Console()
+err = Console(stderr=True)
+
+StoreOption = Annotated[Path, typer.Option("--store", envvar="COTLENS_STORE", show_default=True,
+                                           help="Store directory (env COTLENS_STORE).")]
+FormatOption = Annotated[OutputFormat, typer.Option("--format", help="Output format.")]
+
+
+@contextlib.contextmanager
+def cli_errors() -> Iterator[None]:
+    """Library errors become one line on stderr and an exit code; never a traceback."""
+    try:
+        yield
+    except MappingError as e:
+        err.print(Text(f"cotlens: usage error: {printable(str(e))}"))
+        raise typer.Exit(EXIT_USAGE) from None
+    except CotlensError as e:
+        err.print(Text(f"cotlens: error: {printable(str(e))}"))
+        raise typer.Exit(EXIT_ERROR) from None
+    except KeyboardInterrupt:
+        err.print(Text("cotlens: interrupted"))
+        raise typer.Exit(EXIT_INTERRUPTED) from None
+
+
+def version_callback(value: bool) -> None:
+    if value:
+        out.print(f"cotlens {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def main_options(
+    version: Annotated[bool, typer.Option("--version", callback=version_callback, is_eager=True,
+                                          help="Print the version and exit.")] = False,
+) -> None:
+    """cotlens: ingest reasoning transcripts into a store, then measure and compare models."""
+
+
+def check_format(value: str) -> str:
+    names = ["auto", *(f.name for f in registered_formats())]
+    if value not in names:
+        raise typer.BadParameter(f"unknown input format {value!r}; known: {', '.join(names)}")
+    return value
+
+
+def parse_tags(values: list[str]) -> dict[str, str]:
+    tags = {}
+    for value in values:
+        key, sep, val = value.partition("=")
+        if not sep or not key:
+            raise typer.BadParameter(f"--tag wants KEY=VALUE, got {value!r}")
+        tags[key] = val
+    return tags
+
+
+class RichProgress:
+    """A progress bar on stderr, per input, in bytes read."""
+
+    def __init__(self, console: Console) -> None:
+        self.bar = Progress(TextColumn("{task.description}"), BarColumn(), DownloadColumn(), TransferSpeedColumn(),
+                            TimeRemainingColumn(), console=console, transient=True)
+        self.task: int | None = None
+
+    def start(self, source: str, total_bytes: int | None) -> None:
+        self.bar.start()
+        self.task = self.bar.add_task(printable(Path(source).name)[-40:], total=total_bytes)
+
+    def advance(self, position: int) -> None:
+        if self.task is not None:
+            self.bar.update(self.task, completed=position)
+
+    def finish(self) -> None:
+        if self.task is not None:
+            self.bar.remove_task(self.task)
+            self.task = None
+        self.bar.stop()
+
+
+@app.command("ingest")
+def ingest_command(
+    paths: Annotated[list[str], typer.Argument(help="Files or directories to read (recursively); - for stdin.")],
+    store: StoreOption = Path(DEFAULT_STORE),
+    from_: Annotated[str, typer.Option("--from", callback=check_format,
+                                       help="Input shape: auto (sniff each record) or a registered name.")] = "auto",
+    map_: Annotated[list[str] | None, typer.Option("--map", help="Declarative mapping for odd shapes: a TOML "
+                                                   "file or KEY=PATH (repeatable; see README, 'Odd shapes').")] = None,
+    model: Annotated[str | None, typer.Option(help="Model name for every record (supplies or overrides).")] = None,
+    dataset: Annotated[str | None, typer.Option(help="Dataset name for every record.")] = None,
+    tag: Annotated[list[str] | None, typer.Option(help="Tag every record KEY=VALUE (repeatable).")] = None,
+    strict: Annotated[bool, typer.Option(help="Exit 3 when any record was rejected.")] = False,
+    json_: Annotated[bool, typer.Option("--json", help="Print the summary as JSON on stdout.")] = False,
+) -> None:
+    """Read transcripts into the store: every record added, a duplicate, or rejected with its reason."""
+    with cli_errors():
+        options = IngestOptions(fmt=from_, model=model, dataset=dataset, tags=parse_tags(tag or []),
+                                mapping=load_mapping(map_) if map_ else None)
+        progress = RichProgress(err) if err.is_terminal else None
+        result = ingest(paths, Store(store), options, progress,
+                        on_wait=lambda: err.print("cotlens: waiting for another ingest into this store to finish"))
+    print_ingest_summary(result)
+    if json_:
+        out.file.write(orjson.dumps(result.to_dict(), option=orjson.OPT_SORT_KEYS | orjson.OPT_INDENT_2).decode()
+                       + "\n")
+    for failed in result.failed_inputs:
+        err.print(Text(f"cotlens: error: {printable(failed.path)}: {printable(failed.error or '')}"))
+    if result.failed_inputs:
+        raise typer.Exit(EXIT_ERROR)
+    if strict and result.totals["rejected"]:
+        err.print(f"cotlens: --strict: {result.totals['rejected']} record(s) rejected")
+        raise typer.Exit(EXIT_GATE)
+
+
+def print_ingest_summary(result: IngestResult) -> None:
+    table = Table(title="ingest", title_justify="left")
+    for header in ("input", "format", "records", "added", "duplicate", "rejected", "repairs"):
+        table.add_column(header, justify="left" if header in ("input", "format", "repairs") else "right")
+    for s in result.inputs:
+        table.add_row(Text(printable(s.path)), Text(", ".join(sorted(s.formats)) or ("error" if s.error else "–")),
+                      str(s.records), str(s.added), str(s.duplicate), str(s.rejected),
+                      Text(", ".join(f"{k} {v}" for k, v in sorted(s.repairs.items()))))
+    err.print(table)
+    models = Table(title="by model", title_justify="left")
+    for header in ("model", "added", "duplicate"):
+        models.add_column(header, justify="left" if header == "model" else "right")
+    for name, counts in sorted(result.models.items()):
+        models.add_row(Text(printable(name)), str(counts.added), str(counts.duplicate))
+    if result.models:
+        err.print(models)
+    totals = result.totals
+    line = (f"{totals['added']} added, {totals['duplicate']} duplicate, {totals['rejected']} rejected "
+            f"of {totals['records']} records")
+    if result.rejects_file:
+        line += f"; rejects in {Path(result.store) / result.rejects_file}"
+    err.print(Text(line))
+
+
+@app.command("models")
+def models_command(store: StoreOption = Path(DEFAULT_STORE),
+                   format_: FormatOption = OutputFormat.table) -> None:
+    """What the store holds per model: transcripts, reasoning kinds, reported tokens, datasets."""
+    with cli_errors():
+        result = summarize_models(Store(store))
+    render(result, format_, out)
+
+
+def main() -> None:
+    try:
+        app()
+    except KeyboardInterrupt:
+        sys.exit(EXIT_INTERRUPTED)

@@ -1,0 +1,43 @@
+"""Fields that flat research records share, whatever holds their reasoning."""
+
+from __future__ import annotations
+
+from cotlens.errors import RecordError
+from cotlens.formats._fields import JSONObject, is_truncating, opt_str, scalar_str
+from cotlens.record import Parsed
+
+PROMPT_KEYS = ("prompt", "question", "input", "instruction", "problem")
+COMPLETION_KEYS = ("response", "completion", "output", "generation", "generated_text", "text")
+
+
+def read_common(obj: JSONObject, parsed: Parsed) -> None:
+    """Model, prompt, id, dataset and finish reason of a flat record."""
+    parsed.model = opt_str(obj, "model")
+    for key in PROMPT_KEYS:
+        value = obj.get(key)
+        if isinstance(value, str):
+            parsed.prompt = value
+            break
+    parsed.source_id = scalar_str(obj.get("id"))
+    parsed.dataset = opt_str(obj, "dataset")
+    finish = opt_str(obj, "finish_reason") or opt_str(obj, "stop_reason")
+    if finish:
+        parsed.tags["finish_reason"] = finish
+        parsed.truncated |= is_truncating(finish)
+
+
+def completion_key(obj: JSONObject) -> str | None:
+    """The key of the completion string in a flat record, if it has one."""
+    for key in COMPLETION_KEYS:
+        if isinstance(obj.get(key), str):
+            return key
+    return None
+
+
+def require_completion(obj: JSONObject) -> str:
+    """The completion string of a flat record; a record without one is rejected."""
+    key = completion_key(obj)
+    if key is None:
+        raise RecordError(f"no completion string (looked for {', '.join(COMPLETION_KEYS)})")
+    text: str = obj[key]
+    return text

@@ -1,0 +1,29 @@
+"""Flat records with a completion string (`response`, `completion`, `output`, ...) that may hold inline
+`<think>...</think>` reasoning, with or without its opening tag; no tags at all means no visible reasoning."""
+
+from __future__ import annotations
+
+from cotlens.formats._fields import JSONObject
+from cotlens.formats._flat import completion_key, read_common, require_completion
+from cotlens.formats._inline import split_think
+from cotlens.formats.base import Context
+from cotlens.record import Parsed
+
+
+class ThinkTags:
+    name = "think-tags"
+    summary = "flat records with a completion string (response / completion / output / text) and <think> tags"
+    priority = 110
+
+    def sniff(self, obj: JSONObject) -> bool:
+        return completion_key(obj) is not None
+
+    def parse(self, obj: JSONObject, context: Context) -> list[Parsed]:
+        parsed = Parsed()
+        read_common(obj, parsed)
+        parsed.model = parsed.model or context.model
+        split_think(require_completion(obj)).into(parsed)
+        return [parsed]
+
+
+FORMAT = ThinkTags()

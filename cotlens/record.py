@@ -1,0 +1,136 @@
+"""The canonical transcript record: what a format parser produces and the Arrow schema of the store.
+
+A parser fills a `Parsed` (reasoning split by kind, answer parts, reported figures); `Parsed.finish()` applies the
+rules that every format shares (strip and join segments, choose the reasoning kind) and returns a `Transcript`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Final
+
+import pyarrow as pa
+
+REASONING_KINDS: Final = ("raw", "summary", "redacted", "encrypted", "hidden", "none")
+
+# Segments of one transcript are joined with a blank line (DESIGN.md, "The canonical record").
+SEGMENT_SEPARATOR: Final = "\n\n"
+
+
+@dataclass(slots=True)
+class Parsed:
+    """What a format reads from one input record, before the shared rules are applied."""
+
+    model: str | None = None
+    raw: list[str] = field(default_factory=list)
+    summary: list[str] = field(default_factory=list)
+    redacted_blocks: int = 0
+    encrypted_blocks: int = 0
+    answer: list[str] = field(default_factory=list)
+    prompt: str | None = None
+    reasoning_tokens: int | None = None
+    output_tokens: int | None = None
+    truncated: bool = False
+    repairs: list[str] = field(default_factory=list)
+    source_id: str | None = None
+    dataset: str | None = None
+    sample_id: str | None = None
+    epoch: int | None = None
+    tags: dict[str, str] = field(default_factory=dict)
+    # Appended to the record's locator when one record yields several transcripts ("choices[1]", "[2]").
+    locator_suffix: str = ""
+
+    def finish(self) -> Transcript:
+        raw = _clean(self.raw)
+        summary = _clean(self.summary)
+        if raw:
+            kind, segments = "raw", raw
+        elif summary:
+            kind, segments = "summary", summary
+        elif self.redacted_blocks:
+            kind, segments = "redacted", []
+        elif self.encrypted_blocks:
+            kind, segments = "encrypted", []
+        elif self.reasoning_tokens:
+            kind, segments = "hidden", []
+        else:
+            kind, segments = "none", []
+        answer = _clean(self.answer)
+        tags = dict(self.tags)
+        if self.redacted_blocks and kind != "redacted":
+            # Visible reasoning next to redacted blocks is partial; say so rather than hide it.
+            tags["redacted_blocks"] = str(self.redacted_blocks)
+        return Transcript(
+            model=self.model,
+            reasoning=SEGMENT_SEPARATOR.join(segments) if segments else None,
+            reasoning_segments=len(segments),
+            reasoning_kind=kind,
+            answer=SEGMENT_SEPARATOR.join(answer) if answer else None,
+            prompt=(self.prompt.strip() or None) if self.prompt is not None else None,
+            reasoning_tokens_reported=self.reasoning_tokens,
+            output_tokens_reported=self.output_tokens,
+            truncated=self.truncated,
+            repairs=list(dict.fromkeys(self.repairs)),
+            source_id=self.source_id,
+            dataset=self.dataset,
+            sample_id=self.sample_id,
+            epoch=self.epoch,
+            tags=tags,
+            locator_suffix=self.locator_suffix,
+        )
+
+
+def _clean(parts: list[str]) -> list[str]:
+    return [s for s in (p.strip() for p in parts) if s]
+
+
+@dataclass(slots=True)
+class Transcript:
+    """One canonical transcript, as it will be stored (provenance and identity are added by ingest)."""
+
+    model: str | None
+    reasoning: str | None
+    reasoning_segments: int
+    reasoning_kind: str
+    answer: str | None
+    prompt: str | None
+    reasoning_tokens_reported: int | None
+    output_tokens_reported: int | None
+    truncated: bool
+    repairs: list[str]
+    source_id: str | None
+    dataset: str | None
+    sample_id: str | None
+    epoch: int | None
+    tags: dict[str, str]
+    locator_suffix: str = ""
+
+
+# Explicit types: an inferred schema drifts between batches (a column that is null in one batch).
+# Text columns are large_string so one batch of long traces cannot overflow 32-bit offsets.
+SCHEMA: Final = pa.schema(
+    [
+        pa.field("transcript_id", pa.string(), nullable=False),
+        pa.field("source_id", pa.string()),
+        pa.field("model", pa.string(), nullable=False),
+        pa.field("dataset", pa.string()),
+        pa.field("sample_id", pa.string()),
+        pa.field("epoch", pa.int32()),
+        pa.field("tags", pa.map_(pa.string(), pa.string()), nullable=False),
+        pa.field("source_path", pa.string(), nullable=False),
+        pa.field("source_locator", pa.string(), nullable=False),
+        pa.field("format", pa.string(), nullable=False),
+        pa.field("prompt", pa.large_string()),
+        pa.field("reasoning", pa.large_string()),
+        pa.field("answer", pa.large_string()),
+        pa.field("reasoning_kind", pa.string(), nullable=False),
+        pa.field("reasoning_segments", pa.int32(), nullable=False),
+        pa.field("reasoning_tokens_reported", pa.int64()),
+        pa.field("output_tokens_reported", pa.int64()),
+        pa.field("truncated", pa.bool_(), nullable=False),
+        pa.field("repairs", pa.list_(pa.string()), nullable=False),
+        pa.field("reasoning_chars", pa.int64()),
+        pa.field("answer_chars", pa.int64()),
+        pa.field("ingest_run", pa.string(), nullable=False),
+    ]
+)

@@ -1,0 +1,31 @@
+"""The shape every analysis returns: named, typed columns and rows, plus the definitions it used. Renderers
+(rich table, JSON, CSV, Markdown) only lay this out; they compute nothing."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+ColumnKind = Literal["text", "int", "float", "list"]
+SCHEMA_VERSION = 1
+
+
+@dataclass(frozen=True, slots=True)
+class Column:
+    key: str
+    header: str
+    kind: ColumnKind = "text"
+
+
+@dataclass(slots=True)
+class Result:
+    kind: str  # the command that made it: "models", "ingest", ...
+    title: str
+    columns: list[Column]
+    rows: list[dict[str, Any]]
+    definitions: dict[str, Any] = field(default_factory=dict)
+
+    def to_document(self) -> dict[str, Any]:
+        """The JSON document: one object, sorted keys, with schema_version and definitions."""
+        return {"schema_version": SCHEMA_VERSION, "kind": self.kind, "definitions": self.definitions,
+                "columns": [c.key for c in self.columns], "rows": self.rows}

@@ -1,0 +1,275 @@
+"""Reading inputs: files, directories, stdin; gzip / zstd / zip containers; JSON Lines and JSON documents.
+
+Yields one `Item` per input record with its locator ("line 12", "results[3]", "samples/1_epoch_1.json") and the
+decoded JSON value, or the reason it could not be decoded. An input that cannot be read at all raises InputError;
+records already yielded from it stay good.
+"""
+
+from __future__ import annotations
+
+import gzip
+import io
+import sys
+import zipfile
+import zlib
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import IO, Any
+
+import orjson
+
+from cotlens.errors import InputError
+from cotlens.formats.base import Context
+from cotlens.formats.mapping import Path_, resolve
+
+GZIP_MAGIC = b"\x1f\x8b"
+ZSTD_MAGIC = b"\x28\xb5\x2f\xfd"
+ZIP_MAGIC = b"PK\x03\x04"
+BOM = b"\xef\xbb\xbf"
+INPUT_SUFFIXES = (".jsonl", ".ndjson", ".json", ".eval", ".gz", ".zst", ".zstd")
+# Keys under which a JSON document commonly holds its list of records.
+RECORD_LIST_KEYS = ("records", "results", "data", "samples", "items", "transcripts", "rows", "examples",
+                    "completions", "responses", "outputs")
+PROGRESS_EVERY = 2048  # lines between progress callbacks
+
+
+@dataclass(slots=True)
+class Item:
+    locator: str
+    obj: Any = None
+    error: str | None = None
+    raw: bytes = b""  # the undecodable bytes, kept for the rejects file
+    repairs: list[str] = field(default_factory=list)
+    context: Context = field(default_factory=Context)
+
+
+def expand_paths(paths: list[str]) -> list[str]:
+    """Files as given; directories walked recursively for input files, in sorted order; `-` is stdin.
+    A missing path stays in the list so that reading it reports the error in its place."""
+    out: list[str] = []
+    for p in paths:
+        path = Path(p)
+        if p != "-" and path.is_dir():
+            out.extend(str(f) for f in sorted(path.rglob("*"))
+                       if f.is_file() and not f.name.startswith(".") and f.name.endswith(INPUT_SUFFIXES))
+        else:
+            out.append(p)
+    return out
+
+
+def input_size(source: str) -> int | None:
+    if source == "-":
+        return None
+    try:
+        return Path(source).stat().st_size
+    except OSError:
+        return None
+
+
+def read_items(source: str, is_record: Callable[[Any], bool], records_path: Path_ | None = None,
+               on_progress: Callable[[int], None] | None = None) -> Iterator[Item]:
+    """Every record of one input. `is_record` tells a record from a container object in JSON documents."""
+    try:
+        raw = sys.stdin.buffer if source == "-" else open(source, "rb")  # noqa: SIM115 (closed below)
+    except FileNotFoundError:
+        raise InputError("no such file") from None
+    except OSError as e:
+        raise InputError(f"cannot open: {e.strerror or e}") from None
+    with raw:
+        stream = raw if isinstance(raw, io.BufferedReader) else io.BufferedReader(raw)  # type: ignore[arg-type]
+        magic = stream.peek(4)[:4]
+        position = (lambda: raw.tell()) if source != "-" else (lambda: 0)
+        report = (lambda: on_progress(position())) if on_progress else None
+        if magic.startswith(ZIP_MAGIC):
+            yield from _read_zip(stream, source)
+            return
+        try:
+            if magic.startswith(GZIP_MAGIC):
+                text = io.BufferedReader(gzip.GzipFile(fileobj=stream))  # type: ignore[arg-type]
+            elif magic.startswith(ZSTD_MAGIC):
+                import zstandard
+
+                text = io.BufferedReader(zstandard.ZstdDecompressor().stream_reader(stream, read_across_frames=True))
+            else:
+                text = stream
+            yield from _read_text(text, is_record, records_path, report)
+        except (OSError, EOFError, zlib.error) as e:
+            raise InputError(f"corrupt or truncated compressed data: {e}") from None
+        except Exception as e:
+            if type(e).__name__ == "ZstdError":
+                raise InputError(f"corrupt zstd data: {e}") from None
+            raise
+        if on_progress:
+            on_progress(position())
+
+
+def decode(data: bytes) -> tuple[Any, list[str]]:
+    """orjson, and for invalid UTF-8 a second try with the bad bytes replaced by U+FFFD (a repair)."""
+    try:
+        return orjson.loads(data), []
+    except orjson.JSONDecodeError as e:
+        if not str(e).startswith("str is not valid UTF-8"):
+            raise
+    return orjson.loads(data.decode("utf-8", errors="replace")), ["invalid-utf8"]
+
+
+def _read_text(stream: IO[bytes], is_record: Callable[[Any], bool], records_path: Path_ | None,
+               report: Callable[[], None] | None) -> Iterator[Item]:
+    lineno = 0
+    first = b""
+    for line in stream:
+        lineno += 1
+        if lineno == 1 and line.startswith(BOM):
+            line = line[len(BOM):]
+        if line.strip():
+            first = line
+            break
+    if not first:
+        return  # empty input: no records
+    head = first.lstrip()[:1]
+    if head == b"[" or (head == b"{" and _opens_document(first)):
+        yield from _read_document(first + stream.read(), is_record, records_path)
+        return
+    if head != b"{":
+        raise InputError(f"not JSON or JSON Lines (line {lineno} starts with {first.strip()[:20]!r})")
+    second = _next_nonblank(stream)
+    if second is None or records_path is not None:
+        # One JSON value in the whole input: a document (a record, or a container of records).
+        yield from _read_document(first + (second[1] if second else b"") + stream.read(), is_record, records_path)
+        return
+    yield _line_item(first, lineno)
+    skipped, line = second
+    lineno += skipped
+    yield _line_item(line, lineno)
+    for line in stream:
+        lineno += 1
+        if line.strip():
+            yield _line_item(line, lineno)
+        if report and lineno % PROGRESS_EVERY == 0:
+            report()
+
+
+def _next_nonblank(stream: IO[bytes]) -> tuple[int, bytes] | None:
+    skipped = 0
+    for line in stream:
+        skipped += 1
+        if line.strip():
+            return skipped, line
+    return None
+
+
+def _opens_document(first: bytes) -> bool:
+    """A first line that cannot be a whole JSON value and ends open is the start of a pretty-printed document."""
+    stripped = first.strip()
+    if stripped.endswith((b"{", b"[", b",")):
+        try:
+            orjson.loads(stripped)
+        except orjson.JSONDecodeError:
+            return True
+    return False
+
+
+def _line_item(line: bytes, lineno: int) -> Item:
+    locator = f"line {lineno}"
+    try:
+        obj, repairs = decode(line)
+    except orjson.JSONDecodeError as e:
+        return Item(locator, error=f"invalid JSON: {e}", raw=line)
+    return Item(locator, obj=obj, repairs=repairs)
+
+
+def _read_document(data: bytes, is_record: Callable[[Any], bool], records_path: Path_ | None) -> Iterator[Item]:
+    try:
+        value, repairs = decode(data)
+    except orjson.JSONDecodeError as e:
+        raise InputError(f"invalid JSON document: {e}") from None
+    for item in expand_document(value, is_record, records_path):
+        item.repairs.extend(repairs)
+        yield item
+
+
+def expand_document(value: Any, is_record: Callable[[Any], bool], records_path: Path_ | None = None,
+                    context: Context | None = None) -> Iterator[Item]:
+    """The records of one JSON document: an array, an Inspect log, a record, or an object holding a list."""
+    context = context or Context()
+    if records_path is not None:
+        records = resolve(value, records_path.steps)
+        if not isinstance(records, list):
+            raise InputError(f"records path {records_path.text!r} does not lead to a list")
+        yield from _list_items(records, records_path.text, context)
+        return
+    if isinstance(value, list):
+        yield from _list_items(value, "", context)
+        return
+    if not isinstance(value, dict):
+        raise InputError(f"a JSON {type(value).__name__} is neither an array nor an object of records")
+    if isinstance(value.get("eval"), dict) and "samples" in value:
+        yield from _list_items(value["samples"] or [], "samples", _inspect_context(value))
+        return
+    if isinstance(value.get("eval"), dict) and "status" in value:
+        raise InputError("Inspect log without samples (written with --no-log-samples?)")
+    if is_record(value):
+        yield Item("$", obj=value, context=context)
+        return
+    key = _records_key(value)
+    if key is None:
+        keys = ", ".join(sorted(map(str, value))[:20])
+        raise InputError(f"a JSON object that is not a record and holds no list of records (keys: {keys}); "
+                         "if it is a record, name its shape with --from or --map")
+    yield from _list_items(value[key], key, context)
+
+
+def _records_key(obj: dict[str, Any]) -> str | None:
+    candidates = [k for k, v in obj.items() if isinstance(v, list) and v and all(isinstance(x, dict) for x in v)]
+    for key in RECORD_LIST_KEYS:
+        if key in candidates:
+            return key
+    return candidates[0] if len(candidates) == 1 else None
+
+
+def _list_items(records: Any, prefix: str, context: Context) -> Iterator[Item]:
+    if not isinstance(records, list):
+        raise InputError(f"{prefix or 'document'} is not a list of records")
+    for i, record in enumerate(records):
+        yield Item(f"{prefix}[{i}]", obj=record, context=context)
+
+
+def _inspect_context(log: dict[str, Any]) -> Context:
+    spec = log.get("eval") or {}
+    dataset = spec.get("task")
+    return Context({"model": spec.get("model"), "dataset": dataset if isinstance(dataset, str) else None})
+
+
+def _read_zip(stream: IO[bytes], source: str) -> Iterator[Item]:
+    """An Inspect AI `.eval` log: a zip of `header.json` and `samples/*.json`."""
+    data: IO[bytes] = stream if source != "-" else io.BytesIO(stream.read())
+    try:
+        archive = zipfile.ZipFile(data)
+        names = archive.namelist()
+    except (zipfile.BadZipFile, OSError, EOFError) as e:
+        raise InputError(f"corrupt zip archive: {e}") from None
+    with archive:
+        samples = [n for n in names if n.startswith("samples/") and n.endswith(".json")]
+        if not samples:
+            raise InputError("zip archive without samples/*.json: not an Inspect AI log with samples")
+        context = Context()
+        for header in ("header.json", "_journal/start.json"):
+            if header in names:
+                try:
+                    context = _inspect_context(orjson.loads(archive.read(header)))
+                except (orjson.JSONDecodeError, zipfile.BadZipFile, OSError, zlib.error):
+                    continue
+                break
+        for name in samples:
+            try:
+                body = archive.read(name)
+            except (zipfile.BadZipFile, OSError, zlib.error, EOFError) as e:
+                yield Item(name, error=f"corrupt archive member: {e}")
+                continue
+            try:
+                obj, repairs = decode(body)
+            except orjson.JSONDecodeError as e:
+                yield Item(name, error=f"invalid JSON: {e}", raw=body)
+                continue
+            yield Item(name, obj=obj, repairs=repairs, context=context)
