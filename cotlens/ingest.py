@@ -15,7 +15,7 @@ from typing import Any, Protocol
 import orjson
 import pyarrow as pa
 
-from cotlens.errors import CotlensError, InputError, RecordError, UnknownShapeError
+from cotlens.errors import CotlensError, InputError, RecordError
 from cotlens.formats import Format, detect_format, get_format, sniffable_formats
 from cotlens.formats.mapping import MappedFormat, Mapping, parse_path
 from cotlens.record import SCHEMA, Transcript
@@ -53,8 +53,7 @@ class InputSummary:
     formats: Counter[str] = field(default_factory=Counter)
     repairs: Counter[str] = field(default_factory=Counter)
     error: str | None = None
-    unknown_shape: int = 0
-    first_unknown: str | None = None
+    first_reject: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
         return {"path": self.path, "records": self.records, "rejected": self.rejected,
@@ -170,9 +169,7 @@ def ingest(paths: list[str], store: Store, options: IngestOptions | None = None,
                                                 summary, models)
                     except RecordError as e:
                         summary.rejected += 1
-                        if isinstance(e, UnknownShapeError):
-                            summary.unknown_shape += 1
-                            summary.first_unknown = summary.first_unknown or str(e)
+                        summary.first_reject = summary.first_reject or f"{item.locator}: {e}"
                         writer.reject(_reject_entry(source, item, str(e), writer.run_id))
                     if batch.full:
                         writer.write(batch.take())
@@ -183,9 +180,9 @@ def ingest(paths: list[str], store: Store, options: IngestOptions | None = None,
             finally:
                 if progress:
                     progress.finish()
-            if summary.records and summary.unknown_shape == summary.records and not summary.error:
-                # Not one record of a known shape: the input as a whole cannot be read.
-                summary.error = summary.first_unknown
+            if summary.records and summary.rejected == summary.records and not summary.error:
+                # Not one record could be read: the input as a whole cannot be; say why once.
+                summary.error = f"no record could be read ({summary.first_reject})"
         writer.write(batch.take())
         totals = {k: sum(getattr(s, k) for s in summaries) for k in ("records", "rejected", "added", "duplicate")}
         run = writer.commit({"inputs": [s.to_dict() for s in summaries], **totals})

@@ -129,10 +129,8 @@ def _read_text(stream: IO[bytes], is_record: Callable[[Any], bool], records_path
         return  # empty input: no records
     head = first.lstrip()[:1]
     if head == b"[" or (head == b"{" and _opens_document(first)):
-        yield from _read_document(first + stream.read(), is_record, records_path)
+        yield from _read_document_or_lines(first + stream.read(), lineno, is_record, records_path)
         return
-    if head != b"{":
-        raise InputError(f"not JSON or JSON Lines (line {lineno} starts with {first.strip()[:20]!r})")
     second = _next_nonblank(stream)
     if second is None or records_path is not None:
         # One JSON value in the whole input: a document (a record, or a container of records).
@@ -162,21 +160,41 @@ def _next_nonblank(stream: IO[bytes]) -> tuple[int, bytes] | None:
 def _opens_document(first: bytes) -> bool:
     """A first line that cannot be a whole JSON value and ends open is the start of a pretty-printed document."""
     stripped = first.strip()
-    if stripped.endswith((b"{", b"[", b",")):
-        try:
-            orjson.loads(stripped)
-        except orjson.JSONDecodeError:
-            return True
+    if not stripped.endswith((b"{", b"[", b",")):
+        return False
+    try:
+        orjson.loads(stripped)
+    except orjson.JSONDecodeError:
+        return True
     return False
 
 
 def _line_item(line: bytes, lineno: int) -> Item:
     locator = f"line {lineno}"
+    # Without the newline, a line cut inside a string reads as "unexpected end of data", which it is.
+    line = line.rstrip(b"\r\n")
     try:
         obj, repairs = decode(line)
     except orjson.JSONDecodeError as e:
         return Item(locator, error=f"invalid JSON: {e}", raw=line)
     return Item(locator, obj=obj, repairs=repairs)
+
+
+def _read_document_or_lines(data: bytes, first_lineno: int, is_record: Callable[[Any], bool],
+                            records_path: Path_ | None) -> Iterator[Item]:
+    """A document by its look; but if it does not parse while some of its lines do, it was JSON Lines with a
+    damaged first line, and each line is a record."""
+    try:
+        value, repairs = decode(data)
+    except orjson.JSONDecodeError as e:
+        items = [_line_item(line, first_lineno + i) for i, line in enumerate(data.split(b"\n")) if line.strip()]
+        if not any(isinstance(item.obj, dict) for item in items):
+            raise InputError(f"invalid JSON document: {e}") from None
+        yield from items
+        return
+    for item in expand_document(value, is_record, records_path):
+        item.repairs.extend(repairs)
+        yield item
 
 
 def _read_document(data: bytes, is_record: Callable[[Any], bool], records_path: Path_ | None) -> Iterator[Item]:

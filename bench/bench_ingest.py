@@ -1,0 +1,280 @@
+"""Ingest throughput of `cotlens ingest`, against a baseline measured in the same run.
+
+    .venv/bin/python bench/bench_ingest.py --size-mb 300          # what `make bench` runs
+    .venv/bin/python bench/bench_ingest.py --size-mb 50 --repeat 3 --check --json bench-data/bench.json
+
+1. A synthetic JSON Lines corpus of about --size-mb MB (bench/corpus.py: 50% OpenAI chat completions with
+   DeepSeek-style reasoning_content, 25% Anthropic Messages with thinking blocks, 25% flat <think>-tag records) is
+   generated once per (size, seed) and cached in --workdir; generation time is printed but not measured.
+2. Baseline: a bare parse-and-write with pyarrow in a subprocess: `pyarrow.json.read_json(corpus)` then
+   `pyarrow.parquet.write_table(table, out, compression="zstd")`. pyarrow infers one schema for the mixed file with
+   its default options (missing fields become null), so it reads the whole file in one call, no per-shape split.
+3. cotlens: `python -m cotlens ingest CORPUS --store <fresh dir> --json` in a subprocess, checked against the
+   generated record count (every record added, none rejected); then the same file again into the same store
+   (idempotent re-ingest: nothing added, every record a duplicate).
+
+Every figure is the wall time of a whole subprocess (interpreter start and imports included, for the baseline as
+for cotlens) with the corpus already in the page cache; peak RSS is that subprocess's own `ru_maxrss` from
+`os.wait4`. With --repeat N, the best time of N runs is reported with the highest peak RSS seen. MB is 10^6 bytes
+for sizes and throughput; RSS is in MiB (so the "< 1024 MB" target means under 1 GiB). Stores and baseline
+outputs live in --workdir beside the corpus and are deleted after each run.
+
+Exit status: 0 whatever the figures (a benchmark is not a test); with --check, 1 when a target or a check is
+missed. A subprocess that fails outright leaves nothing to measure and also exits 1.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import asdict, dataclass
+from importlib import metadata
+from pathlib import Path
+from typing import Any
+
+from corpus import MB, Corpus, ensure_corpus
+
+RATIO_TARGET = 0.5
+RSS_TARGET_MB = 1024
+
+BASELINE_CODE = """
+import sys
+import pyarrow.json, pyarrow.parquet
+table = pyarrow.json.read_json(sys.argv[1])
+pyarrow.parquet.write_table(table, sys.argv[2], compression="zstd")
+"""
+
+
+@dataclass(frozen=True)
+class Run:
+    """One finished subprocess: wall time, its own peak RSS, its output."""
+
+    seconds: float
+    peak_rss_mb: float
+    stdout: str
+
+
+@dataclass(frozen=True)
+class Line:
+    """One row of the results table."""
+
+    name: str
+    seconds: float
+    mb_per_s: float
+    ratio: float
+    peak_rss_mb: float
+
+
+@dataclass(frozen=True)
+class Target:
+    name: str
+    passed: bool
+    detail: str
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--size-mb", type=float, default=300, help="corpus size in MB (10^6 bytes)")
+    parser.add_argument(
+        "--workdir", type=Path, default=Path("bench-data"), help="corpus cache and scratch space"
+    )
+    parser.add_argument("--seed", type=int, default=1, help="corpus seed")
+    parser.add_argument(
+        "--repeat", type=int, default=1, help="runs of each measurement; the best is reported"
+    )
+    parser.add_argument("--check", action="store_true", help="exit 1 when a target is missed")
+    parser.add_argument("--json", type=Path, help="also write the figures to this JSON file")
+    args = parser.parse_args(argv)
+    if args.repeat < 1 or args.size_mb <= 0:
+        parser.error("--repeat and --size-mb must be positive")
+    return args
+
+
+def measure(argv: list[str]) -> Run:
+    """Run argv to completion; peak RSS from wait4 is this child's alone (RUSAGE_CHILDREN would mix children)."""
+    with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
+        start = time.perf_counter()
+        proc = subprocess.Popen(argv, stdout=out, stderr=err, stdin=subprocess.DEVNULL)
+        _, status, usage = os.wait4(proc.pid, 0)
+        seconds = time.perf_counter() - start
+        proc.returncode = os.waitstatus_to_exitcode(status)  # reaped here; keep Popen from waiting again
+        out.seek(0)
+        err.seek(0)
+        if proc.returncode != 0:
+            tail = err.read().decode(errors="replace")[-2000:]
+            raise SystemExit(f"benchmark: {' '.join(argv)} exited {proc.returncode}:\n{tail}")
+        return Run(seconds, usage.ru_maxrss / 1024, out.read().decode())  # ru_maxrss is in KiB on Linux
+
+
+def run_baseline(corpus: Path, workdir: Path) -> Run:
+    out = workdir / "baseline.parquet"
+    try:
+        return measure([sys.executable, "-c", BASELINE_CODE, str(corpus), str(out)])
+    finally:
+        out.unlink(missing_ok=True)
+
+
+def run_ingest(corpus: Path, store: Path) -> tuple[Run, dict[str, int]]:
+    """One `cotlens ingest --json`, with the totals of its summary."""
+    run = measure([sys.executable, "-m", "cotlens", "ingest", str(corpus), "--store", str(store), "--json"])
+    totals: dict[str, int] = json.loads(run.stdout)["totals"]
+    return run, totals
+
+
+def verify(totals: dict[str, int], added: int, duplicate: int, records: int) -> bool:
+    return (totals["records"], totals["added"], totals["duplicate"], totals["rejected"]) == (
+        records,
+        added,
+        duplicate,
+        0,
+    )
+
+
+def run_cotlens(corpus: Corpus, workdir: Path) -> tuple[Run, Run, bool, bool]:
+    """First ingest into a fresh store, then the same file again; the store is deleted afterwards."""
+    store = Path(tempfile.mkdtemp(prefix="store-", dir=workdir))
+    try:
+        first, totals = run_ingest(corpus.path, store)
+        again, totals_again = run_ingest(corpus.path, store)
+    finally:
+        shutil.rmtree(store, ignore_errors=True)
+    return (
+        first,
+        again,
+        verify(totals, corpus.records, 0, corpus.records),
+        verify(totals_again, 0, corpus.records, corpus.records),
+    )
+
+
+def best(runs: list[Run]) -> Run:
+    """The fastest run, with the highest peak RSS of all of them."""
+    fastest = min(runs, key=lambda r: r.seconds)
+    return Run(fastest.seconds, max(r.peak_rss_mb for r in runs), fastest.stdout)
+
+
+def warm_page_cache(path: Path) -> None:
+    with open(path, "rb") as f:
+        while f.read(16 << 20):
+            pass
+
+
+def machine_info() -> dict[str, Any]:
+    cpu = ""
+    try:
+        cpu = next(
+            (
+                line.split(":", 1)[1].strip()
+                for line in Path("/proc/cpuinfo").read_text().splitlines()
+                if line.startswith("model name")
+            ),
+            "",
+        )
+    except OSError:
+        pass
+    return {
+        "nproc": len(os.sched_getaffinity(0)),
+        "cpu": cpu,
+        "platform": platform.platform(),
+        "python": platform.python_version(),
+        "pyarrow": metadata.version("pyarrow"),
+        "cotlens": metadata.version("cotlens"),
+    }
+
+
+def make_lines(corpus: Corpus, baseline: Run, first: Run, again: Run) -> list[Line]:
+    mb = corpus.bytes / MB
+    base_rate = mb / baseline.seconds
+    named = (("pyarrow baseline", baseline), ("cotlens ingest", first), ("cotlens re-ingest", again))
+    return [
+        Line(name, r.seconds, mb / r.seconds, mb / r.seconds / base_rate, r.peak_rss_mb) for name, r in named
+    ]
+
+
+def evaluate(lines: list[Line], records: int, ingest_ok: bool, reingest_ok: bool) -> list[Target]:
+    ingest, again = lines[1], lines[2]
+    rss = max(ingest.peak_rss_mb, again.peak_rss_mb)
+    return [
+        Target(f"ingest >= {RATIO_TARGET} x baseline", ingest.ratio >= RATIO_TARGET, f"{ingest.ratio:.2f} x"),
+        Target(f"peak RSS < {RSS_TARGET_MB} MB", rss < RSS_TARGET_MB, f"{rss:.0f} MB, ingest and re-ingest"),
+        Target("ingest adds every record", ingest_ok, f"{records} records, none rejected"),
+        Target("re-ingest adds nothing", reingest_ok, f"{records} duplicates"),
+    ]
+
+
+def print_report(info: dict[str, Any], corpus: Corpus, lines: list[Line], targets: list[Target]) -> None:
+    print(f"machine: nproc {info['nproc']}, {info['cpu'] or 'cpu unknown'}, {info['platform']}")
+    print(f"         python {info['python']}, pyarrow {info['pyarrow']}, cotlens {info['cotlens']}")
+    print(f"corpus:  {corpus.path} ({corpus.bytes / MB:.1f} MB, {corpus.records} records)\n")
+    print(f"{'name':<20} {'seconds':>8} {'MB/s':>8} {'x baseline':>11} {'peak RSS MB':>12}")
+    for line in lines:
+        print(
+            f"{line.name:<20} {line.seconds:>8.2f} {line.mb_per_s:>8.1f} {line.ratio:>11.2f} "
+            f"{line.peak_rss_mb:>12.0f}"
+        )
+    print("\ntargets:")
+    for t in targets:
+        print(f"  {'PASS' if t.passed else 'FAIL'}  {t.name:<28} ({t.detail})")
+
+
+def write_json(
+    path: Path,
+    info: dict[str, Any],
+    corpus: Corpus,
+    args: argparse.Namespace,
+    lines: list[Line],
+    targets: list[Target],
+) -> None:
+    figures = {
+        "machine": info,
+        "corpus": {
+            "path": str(corpus.path),
+            "bytes": corpus.bytes,
+            "records": corpus.records,
+            "size_mb": args.size_mb,
+            "seed": args.seed,
+            "generated_seconds": corpus.generated_seconds,
+        },
+        "repeat": args.repeat,
+        "results": [asdict(line) for line in lines],
+        "targets": [asdict(t) for t in targets],
+    }
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(figures, indent=2) + "\n")
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    corpus = ensure_corpus(args.workdir, args.size_mb, args.seed)
+    if corpus.generated_seconds is None:
+        print(f"generate: cached {corpus.path}")
+    else:
+        rate = corpus.bytes / MB / corpus.generated_seconds
+        print(f"generate: {corpus.path} in {corpus.generated_seconds:.1f} s ({rate:.0f} MB/s, not measured)")
+    warm_page_cache(corpus.path)
+    baselines, firsts, agains, ingest_ok, reingest_ok = [], [], [], True, True
+    for _ in range(args.repeat):
+        baselines.append(run_baseline(corpus.path, args.workdir))
+        first, again, ok, ok_again = run_cotlens(corpus, args.workdir)
+        firsts.append(first)
+        agains.append(again)
+        ingest_ok, reingest_ok = ingest_ok and ok, reingest_ok and ok_again
+    info = machine_info()
+    lines = make_lines(corpus, best(baselines), best(firsts), best(agains))
+    targets = evaluate(lines, corpus.records, ingest_ok, reingest_ok)
+    print_report(info, corpus, lines, targets)
+    if args.json:
+        write_json(args.json, info, corpus, args, lines, targets)
+    return 1 if args.check and not all(t.passed for t in targets) else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,20 @@
+"""Small builders for test inputs."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import orjson
+
+
+def chat(i: int, reasoning: str = "Let me think about it.", answer: str = "42", model: str = "m") -> dict[str, Any]:
+    """A minimal DeepSeek-style chat completion."""
+    return {"id": f"chatcmpl-{i}", "object": "chat.completion", "model": model,
+            "choices": [{"index": 0, "message": {"role": "assistant", "content": answer,
+                                                 "reasoning_content": reasoning}, "finish_reason": "stop"}]}
+
+
+def write_jsonl(path: Path, records: list[Any]) -> Path:
+    path.write_bytes(b"".join(r if isinstance(r, bytes) else orjson.dumps(r) + b"\n" for r in records))
+    return path

@@ -1,0 +1,130 @@
+"""The store: idempotent, atomic, safe against hostile model names, concurrent ingests both land."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import orjson
+import pyarrow.dataset as ds
+import pytest
+
+from cotlens import ingest as ingest_module
+from cotlens.errors import StoreError
+from cotlens.ingest import IngestOptions, ingest
+from cotlens.store import Store
+from tests.helpers import chat, write_jsonl
+
+
+def test_reingesting_adds_nothing(tmp_path: Path, store: Store) -> None:
+    path = write_jsonl(tmp_path / "a.jsonl", [chat(i) for i in range(5)])
+    first = ingest([str(path)], store)
+    second = ingest([str(path)], store)
+    assert first.totals["added"] == 5
+    assert (second.totals["added"], second.totals["duplicate"]) == (0, 5)
+    assert store.read().num_rows == 5
+    assert len(store.manifest()["runs"]) == 2
+
+
+def test_same_transcript_in_two_files_is_stored_once(tmp_path: Path, store: Store) -> None:
+    a = write_jsonl(tmp_path / "a.jsonl", [chat(1), chat(2)])
+    b = write_jsonl(tmp_path / "b.jsonl", [chat(2), chat(3)])
+    result = ingest([str(a), str(b)], store)
+    assert [(s.added, s.duplicate) for s in result.inputs] == [(2, 0), (1, 1)]
+
+
+def test_identical_text_with_distinct_source_ids_is_kept(tmp_path: Path, store: Store) -> None:
+    # Temperature-0 resamples: same words, two real responses.
+    path = write_jsonl(tmp_path / "a.jsonl", [chat(1), chat(2)])
+    assert ingest([str(path)], store).totals["added"] == 2
+
+
+def test_a_failed_run_leaves_nothing_visible(tmp_path: Path, store: Store, monkeypatch: pytest.MonkeyPatch) -> None:
+    ingest([str(write_jsonl(tmp_path / "a.jsonl", [chat(1)]))], store)
+    before = store.part_files()
+    calls = {"n": 0}
+    real = ingest_module._ingest_item
+
+    def crash_on_third(*args, **kwargs):  # type: ignore[no-untyped-def]
+        calls["n"] += 1
+        if calls["n"] == 3:
+            raise KeyboardInterrupt
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(ingest_module, "_ingest_item", crash_on_third)
+    monkeypatch.setattr(ingest_module, "BATCH_ROWS", 1)  # parts are being written when the crash comes
+    with pytest.raises(KeyboardInterrupt):
+        ingest([str(write_jsonl(tmp_path / "b.jsonl", [chat(i) for i in range(10, 20)]))], store)
+    assert store.part_files() == before
+    assert store.read().num_rows == 1
+    assert not list((store.root / ".staging").glob("*"))
+
+
+def test_a_hard_crash_is_cleaned_and_recovered(tmp_path: Path, store: Store) -> None:
+    ingest([str(write_jsonl(tmp_path / "a.jsonl", [chat(1)]))], store)
+    # A run killed while staging, and one killed between its rename and the manifest update.
+    (store.root / ".staging" / "dead-run" / "transcripts").mkdir(parents=True)
+    [part] = store.part_files()
+    orphan = store.transcripts_dir / "20260101T000000-orphan00"
+    orphan.mkdir()
+    table = ds.dataset(str(part)).to_table()
+    import pyarrow.parquet as pq
+
+    pq.write_table(table.set_column(0, "transcript_id", [["x" * 32]]), orphan / "part-00000.parquet")
+    ingest([str(write_jsonl(tmp_path / "b.jsonl", [chat(2)]))], store)
+    assert not (store.root / ".staging" / "dead-run").exists()
+    runs = store.manifest()["runs"]
+    assert any(r["run_id"] == orphan.name and r["recovered"] for r in runs)
+
+
+def test_model_names_never_become_paths(tmp_path: Path, store: Store) -> None:
+    hostile = ["../../escape", "/etc/passwd", "a/../../b", "..", "\x1b[31mred", "con"]
+    path = write_jsonl(tmp_path / "a.jsonl", [chat(i, model=m) for i, m in enumerate(hostile)])
+    ingest([str(path)], store)
+    assert sorted(store.read(columns=["model"]).column(0).to_pylist()) == sorted(hostile)
+    outside = {p for p in tmp_path.rglob("*")} - {p for p in store.root.rglob("*")} - {store.root, path}
+    assert outside == set()
+    for part in store.root.rglob("*"):
+        assert part.resolve().is_relative_to(store.root.resolve())
+        assert "escape" not in part.name and "passwd" not in part.name
+
+
+def test_concurrent_ingests_both_land(tmp_path: Path) -> None:
+    root = tmp_path / "store"
+    files = [write_jsonl(tmp_path / f"{n}.jsonl", [chat(i + 10_000 * n, reasoning="x " * 2000)
+                                                  for i in range(3000)]) for n in range(2)]
+    procs = [subprocess.Popen([sys.executable, "-m", "cotlens", "ingest", str(f), "--store", str(root), "--json"],
+                              stdout=subprocess.PIPE, stderr=subprocess.PIPE) for f in files]
+    outputs = [p.communicate(timeout=120) for p in procs]
+    assert [p.returncode for p in procs] == [0, 0], outputs
+    assert [orjson.loads(o)["totals"]["added"] for o, _ in outputs] == [3000, 3000]
+    assert Store(root).read().num_rows == 6000
+    assert len(Store(root).manifest()["runs"]) == 2
+
+
+def test_model_option_overrides_and_tags_are_kept(tmp_path: Path, store: Store) -> None:
+    path = write_jsonl(tmp_path / "a.jsonl", [chat(1, model="x")])
+    ingest([str(path)], store, IngestOptions(model="renamed", dataset="gsm8k", tags={"run": "7"}))
+    [row] = store.read().to_pylist()
+    assert (row["model"], row["dataset"]) == ("renamed", "gsm8k")
+    assert dict(row["tags"]) == {"finish_reason": "stop", "run": "7"}
+
+
+def test_reading_a_missing_store_says_so(tmp_path: Path) -> None:
+    with pytest.raises(StoreError, match="no cotlens store at"):
+        Store(tmp_path / "nowhere").read()
+
+
+def test_store_is_readable_by_other_engines(tmp_path: Path, store: Store) -> None:
+    import duckdb
+    import polars as pl
+
+    ingest([str(write_jsonl(tmp_path / "a.jsonl", [chat(i, model=f"m{i % 2}") for i in range(6)]))], store)
+    glob = str(store.root / "transcripts" / "*" / "*.parquet")
+    duck = duckdb.sql(f"select model, count(*) from read_parquet('{glob}') group by model order by model").fetchall()
+    assert duck == [("m0", 3), ("m1", 3)]
+    pol = pl.scan_parquet(glob).group_by("model").len().sort("model").collect()
+    assert pol.rows() == [("m0", 3), ("m1", 3)]
+    arrow = ds.dataset(str(store.root / "transcripts"), format="parquet").to_table(columns=["model"])
+    assert arrow.num_rows == 6
