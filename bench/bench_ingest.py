@@ -4,20 +4,21 @@
     .venv/bin/python bench/bench_ingest.py --size-mb 50 --repeat 3 --check --json bench-data/bench.json
 
 1. A synthetic JSON Lines corpus of about --size-mb MB (bench/corpus.py: 50% OpenAI chat completions with
-   DeepSeek-style reasoning_content, 25% Anthropic Messages with thinking blocks, 25% flat <think>-tag records) is
-   generated once per (size, seed) and cached in --workdir; generation time is printed but not measured.
+   DeepSeek-style reasoning_content, 25% Anthropic Messages with thinking blocks, 25% flat <think>-tag
+   records) is generated once per (size, seed) and cached in --workdir; its generation is not measured.
 2. Baseline: a bare parse-and-write with pyarrow in a subprocess: `pyarrow.json.read_json(corpus)` then
-   `pyarrow.parquet.write_table(table, out, compression="zstd")`. pyarrow infers one schema for the mixed file with
-   its default options (missing fields become null), so it reads the whole file in one call, no per-shape split.
+   `pyarrow.parquet.write_table(table, out, compression="zstd")`. With its default options pyarrow infers one
+   schema for the mixed file (the union of the three shapes; fields a record lacks are null), so the baseline
+   reads the whole file in one call: no ReadOptions / ParseOptions, no per-shape split.
 3. cotlens: `python -m cotlens ingest CORPUS --store <fresh dir> --json` in a subprocess, checked against the
    generated record count (every record added, none rejected); then the same file again into the same store
    (idempotent re-ingest: nothing added, every record a duplicate).
 
-Every figure is the wall time of a whole subprocess (interpreter start and imports included, for the baseline as
-for cotlens) with the corpus already in the page cache; peak RSS is that subprocess's own `ru_maxrss` from
-`os.wait4`. With --repeat N, the best time of N runs is reported with the highest peak RSS seen. MB is 10^6 bytes
-for sizes and throughput; RSS is in MiB (so the "< 1024 MB" target means under 1 GiB). Stores and baseline
-outputs live in --workdir beside the corpus and are deleted after each run.
+Every figure is the wall time of a whole subprocess (interpreter start and imports included, for the baseline
+as for cotlens) with the corpus already in the page cache; peak RSS is that subprocess's own `ru_maxrss` from
+`os.wait4`. With --repeat N, the best time of N runs is reported with the highest peak RSS seen. MB is 10^6
+bytes for sizes and throughput; RSS is in MiB (so the "< 1024 MB" target means under 1 GiB). Stores and
+baseline outputs live in --workdir beside the corpus and are deleted after each run.
 
 Exit status: 0 whatever the figures (a benchmark is not a test); with --check, 1 when a target or a check is
 missed. A subprocess that fails outright leaves nothing to measure and also exits 1.
@@ -26,6 +27,7 @@ missed. A subprocess that fails outright leaves nothing to measure and also exit
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import platform
@@ -100,7 +102,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 
 
 def measure(argv: list[str]) -> Run:
-    """Run argv to completion; peak RSS from wait4 is this child's alone (RUSAGE_CHILDREN would mix children)."""
+    """Run argv to completion; peak RSS from wait4 is the child's own (RUSAGE_CHILDREN would mix children)."""
     with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
         start = time.perf_counter()
         proc = subprocess.Popen(argv, stdout=out, stderr=err, stdin=subprocess.DEVNULL)
@@ -130,13 +132,8 @@ def run_ingest(corpus: Path, store: Path) -> tuple[Run, dict[str, int]]:
     return run, totals
 
 
-def verify(totals: dict[str, int], added: int, duplicate: int, records: int) -> bool:
-    return (totals["records"], totals["added"], totals["duplicate"], totals["rejected"]) == (
-        records,
-        added,
-        duplicate,
-        0,
-    )
+def totals_match(totals: dict[str, int], **expected: int) -> bool:
+    return all(totals.get(key) == value for key, value in expected.items())
 
 
 def run_cotlens(corpus: Corpus, workdir: Path) -> tuple[Run, Run, bool, bool]:
@@ -147,11 +144,12 @@ def run_cotlens(corpus: Corpus, workdir: Path) -> tuple[Run, Run, bool, bool]:
         again, totals_again = run_ingest(corpus.path, store)
     finally:
         shutil.rmtree(store, ignore_errors=True)
+    n = corpus.records
     return (
         first,
         again,
-        verify(totals, corpus.records, 0, corpus.records),
-        verify(totals_again, 0, corpus.records, corpus.records),
+        totals_match(totals, records=n, added=n, duplicate=0, rejected=0),
+        totals_match(totals_again, records=n, added=0, duplicate=n, rejected=0),
     )
 
 
@@ -159,6 +157,18 @@ def best(runs: list[Run]) -> Run:
     """The fastest run, with the highest peak RSS of all of them."""
     fastest = min(runs, key=lambda r: r.seconds)
     return Run(fastest.seconds, max(r.peak_rss_mb for r in runs), fastest.stdout)
+
+
+def measure_all(corpus: Corpus, workdir: Path, repeat: int) -> tuple[list[Line], bool, bool]:
+    """Baseline, ingest and re-ingest, interleaved `repeat` times; whether every run's totals were right."""
+    baselines, firsts, agains, ingest_ok, reingest_ok = [], [], [], True, True
+    for _ in range(repeat):
+        baselines.append(run_baseline(corpus.path, workdir))
+        first, again, ok, ok_again = run_cotlens(corpus, workdir)
+        firsts.append(first)
+        agains.append(again)
+        ingest_ok, reingest_ok = ingest_ok and ok, reingest_ok and ok_again
+    return make_lines(corpus, best(baselines), best(firsts), best(agains)), ingest_ok, reingest_ok
 
 
 def warm_page_cache(path: Path) -> None:
@@ -169,17 +179,9 @@ def warm_page_cache(path: Path) -> None:
 
 def machine_info() -> dict[str, Any]:
     cpu = ""
-    try:
-        cpu = next(
-            (
-                line.split(":", 1)[1].strip()
-                for line in Path("/proc/cpuinfo").read_text().splitlines()
-                if line.startswith("model name")
-            ),
-            "",
-        )
-    except OSError:
-        pass
+    with contextlib.suppress(OSError):
+        lines = Path("/proc/cpuinfo").read_text().splitlines()
+        cpu = next((line.split(":", 1)[1].strip() for line in lines if line.startswith("model name")), "")
     return {
         "nproc": len(os.sched_getaffinity(0)),
         "cpu": cpu,
@@ -260,15 +262,8 @@ def main(argv: list[str] | None = None) -> int:
         rate = corpus.bytes / MB / corpus.generated_seconds
         print(f"generate: {corpus.path} in {corpus.generated_seconds:.1f} s ({rate:.0f} MB/s, not measured)")
     warm_page_cache(corpus.path)
-    baselines, firsts, agains, ingest_ok, reingest_ok = [], [], [], True, True
-    for _ in range(args.repeat):
-        baselines.append(run_baseline(corpus.path, args.workdir))
-        first, again, ok, ok_again = run_cotlens(corpus, args.workdir)
-        firsts.append(first)
-        agains.append(again)
-        ingest_ok, reingest_ok = ingest_ok and ok, reingest_ok and ok_again
+    lines, ingest_ok, reingest_ok = measure_all(corpus, args.workdir, args.repeat)
     info = machine_info()
-    lines = make_lines(corpus, best(baselines), best(firsts), best(agains))
     targets = evaluate(lines, corpus.records, ingest_ok, reingest_ok)
     print_report(info, corpus, lines, targets)
     if args.json:

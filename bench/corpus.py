@@ -4,17 +4,18 @@
 
 One JSON Lines file of about `size_mb` MB (1 MB = 10^6 bytes), records interleaved in shuffled groups of four:
 
-- 50% OpenAI chat completion objects, DeepSeek-style: `choices[0].message.reasoning_content` and `content`,
-  `usage.completion_tokens_details.reasoning_tokens`, `finish_reason` ("length" for ~2%, reasoning cut short and
-  no answer);
+- 50% OpenAI chat completion objects, DeepSeek-style: `choices[0].message.reasoning_content` and
+  `content`, `usage.completion_tokens_details.reasoning_tokens`, `finish_reason` ("length" for ~2%: reasoning
+  cut short, no answer);
 - 25% Anthropic Messages responses: a `thinking` block (with `signature`) and a `text` block, `stop_reason`
   ("max_tokens" for ~2%, no text block), `usage.input_tokens` / `output_tokens`;
 - 25% flat records `{"id", "model", "prompt", "response": "<think>\\n...\\n</think>\\n\\n..."}`.
 
-Reasoning is 150-4000 words, log-normal (median ~700, long right tail), assembled from a pool of sentences
-pre-built from templates over a few hundred words ("Wait, let me check", "Hmm", arithmetic, code snippets); about
-a third of transcripts mix in non-ASCII sentences (accents, CJK, Cyrillic, an emoji). Every record has a unique id.
-The output depends only on (size_mb, seed): `random.Random(seed)`, no clock, no hash randomisation.
+Reasoning is ~150-4000 words, log-normal (median ~700, long right tail), assembled from a pool of sentences
+pre-built from templates over a few hundred words ("Wait, let me check", "Hmm", arithmetic, code snippets);
+about a third of transcripts mix in non-ASCII sentences (accents, CJK, Cyrillic, an emoji). Every record has a
+unique id. The output depends only on (size_mb, seed): `random.Random(seed)`, no clock, no hash randomisation.
+Speed: sentences are drawn from the pre-built pools, so generation runs at ~80-100 MB/s.
 """
 
 from __future__ import annotations
@@ -39,7 +40,7 @@ MB = 1_000_000
 OPENAI_MODELS = ("deepseek-r1", "qwen3-235b-a22b")
 ANTHROPIC_MODELS = ("claude-sonnet-4-5", "claude-opus-4-1")
 THINK_TAG_MODELS = ("deepseek-r1-distill-qwen-32b",)
-MODELS = OPENAI_MODELS + ANTHROPIC_MODELS + THINK_TAG_MODELS
+MODELS = OPENAI_MODELS + ANTHROPIC_MODELS + THINK_TAG_MODELS  # five in all
 SHAPE_CYCLE = ("openai", "openai", "anthropic", "think-tags")  # shuffled per group of four
 
 MIN_WORDS, MAX_WORDS = 150, 4000
@@ -76,15 +77,10 @@ linear negative nonzero odd optimal positive possible previous prime smaller sma
 strict symmetric total unique valid wrong zero
 """)
 ADVERBS = _words("""
-actually again carefully clearly directly exactly first maybe now probably quickly really simply still
-then
+actually again carefully clearly directly exactly first maybe now probably quickly really simply still then
 """)
-PREPS = _words("""
-of in for from over with against across under into
-""")
-NAMES = _words("""
-x y n k m i j a b c p q
-""")
+PREPS = _words("of in for from over with against across under into")
+NAMES = _words("x y n k m i j a b c p q")
 OPS: tuple[tuple[str, Callable[[int, int], int]], ...] = (
     ("+", operator.add),
     ("-", operator.sub),
@@ -232,7 +228,7 @@ class TextMaker:
 
 
 def _tokens(text: str) -> int:
-    """A plausible token count (~1.3 tokens per word); exact agreement with any tokenizer is not the point."""
+    """A plausible token count (~4 characters a token); agreeing with a real tokenizer is not the point."""
     return len(text) // 4 + 1
 
 
@@ -304,8 +300,8 @@ MAKERS: dict[str, Callable[[int, TextMaker], dict[str, Any]]] = {
 }
 
 
-def records(seed: int) -> Iterator[tuple[str, dict[str, Any]]]:
-    """An endless deterministic stream of (shape, record)."""
+def records(seed: int) -> Iterator[dict[str, Any]]:
+    """An endless deterministic stream of records, the three shapes interleaved."""
     rng = random.Random(seed)
     text = TextMaker(rng)
     n = 0
@@ -313,7 +309,7 @@ def records(seed: int) -> Iterator[tuple[str, dict[str, Any]]]:
         group = list(SHAPE_CYCLE)
         rng.shuffle(group)
         for shape in group:
-            yield shape, MAKERS[shape](n, text)
+            yield MAKERS[shape](n, text)
             n += 1
 
 
@@ -336,7 +332,7 @@ def write_corpus(path: Path, size_mb: float, seed: int) -> int:
     written = count = 0
     tmp = path.with_suffix(".tmp")
     with open(tmp, "wb", buffering=1 << 20) as out:
-        for _, record in records(seed):
+        for record in records(seed):
             line = (json.dumps(record, ensure_ascii=False) + "\n").encode()
             out.write(line)
             written += len(line)

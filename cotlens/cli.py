@@ -13,7 +13,15 @@ from typing import Annotated
 import orjson
 import typer
 from rich.console import Console
-from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TimeRemainingColumn, TransferSpeedColumn
+from rich.progress import (
+    BarColumn,
+    DownloadColumn,
+    Progress,
+    TaskID,
+    TextColumn,
+    TimeRemainingColumn,
+    TransferSpeedColumn,
+)
 from rich.table import Table
 from rich.text import Text
 
@@ -23,7 +31,7 @@ from cotlens.formats import registered_formats
 from cotlens.formats.mapping import load_mapping
 from cotlens.ingest import IngestOptions, IngestResult, ingest
 from cotlens.inventory import summarize_models
-from cotlens.render import OutputFormat, render
+from cotlens.render import MISSING, OutputFormat, render
 from cotlens.render.escape import printable
 from cotlens.store import DEFAULT_STORE, Store
 
@@ -39,8 +47,12 @@ app = typer.Typer(
 out = Console()
 err = Console(stderr=True)
 
-StoreOption = Annotated[Path, typer.Option("--store", envvar="COTLENS_STORE", show_default=True,
-                                           help="Store directory (env COTLENS_STORE).")]
+StoreOption = Annotated[
+    Path,
+    typer.Option(
+        "--store", envvar="COTLENS_STORE", show_default=True, help="Store directory (env COTLENS_STORE)."
+    ),
+]
 FormatOption = Annotated[OutputFormat, typer.Option("--format", help="Output format.")]
 
 
@@ -68,8 +80,12 @@ def version_callback(value: bool) -> None:
 
 @app.callback()
 def main_options(
-    version: Annotated[bool, typer.Option("--version", callback=version_callback, is_eager=True,
-                                          help="Print the version and exit.")] = False,
+    version: Annotated[
+        bool,
+        typer.Option(
+            "--version", callback=version_callback, is_eager=True, help="Print the version and exit."
+        ),
+    ] = False,
 ) -> None:
     """cotlens: ingest reasoning transcripts into a store, then measure and compare models."""
 
@@ -95,9 +111,16 @@ class RichProgress:
     """A progress bar on stderr, per input, in bytes read."""
 
     def __init__(self, console: Console) -> None:
-        self.bar = Progress(TextColumn("{task.description}"), BarColumn(), DownloadColumn(), TransferSpeedColumn(),
-                            TimeRemainingColumn(), console=console, transient=True)
-        self.task: int | None = None
+        self.bar = Progress(
+            TextColumn("{task.description}"),
+            BarColumn(),
+            DownloadColumn(),
+            TransferSpeedColumn(),
+            TimeRemainingColumn(),
+            console=console,
+            transient=True,
+        )
+        self.task: TaskID | None = None
 
     def start(self, source: str, total_bytes: int | None) -> None:
         self.bar.start()
@@ -116,13 +139,29 @@ class RichProgress:
 
 @app.command("ingest")
 def ingest_command(
-    paths: Annotated[list[str], typer.Argument(help="Files or directories to read (recursively); - for stdin.")],
+    paths: Annotated[
+        list[str], typer.Argument(help="Files or directories to read (recursively); - for stdin.")
+    ],
     store: StoreOption = Path(DEFAULT_STORE),
-    from_: Annotated[str, typer.Option("--from", callback=check_format,
-                                       help="Input shape: auto (sniff each record) or a registered name.")] = "auto",
-    map_: Annotated[list[str] | None, typer.Option("--map", help="Declarative mapping for odd shapes: a TOML "
-                                                   "file or KEY=PATH (repeatable; see README, 'Odd shapes').")] = None,
-    model: Annotated[str | None, typer.Option(help="Model name for every record (supplies or overrides).")] = None,
+    from_: Annotated[
+        str,
+        typer.Option(
+            "--from",
+            callback=check_format,
+            help="Input shape: auto (sniff each record) or a registered name.",
+        ),
+    ] = "auto",
+    map_: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--map",
+            help="Declarative mapping for odd shapes: a TOML "
+            "file or KEY=PATH (repeatable; see README, 'Odd shapes').",
+        ),
+    ] = None,
+    model: Annotated[
+        str | None, typer.Option(help="Model name for every record (supplies or overrides).")
+    ] = None,
     dataset: Annotated[str | None, typer.Option(help="Dataset name for every record.")] = None,
     tag: Annotated[list[str] | None, typer.Option(help="Tag every record KEY=VALUE (repeatable).")] = None,
     strict: Annotated[bool, typer.Option(help="Exit 3 when any record was rejected.")] = False,
@@ -130,15 +169,26 @@ def ingest_command(
 ) -> None:
     """Read transcripts into the store: every record added, a duplicate, or rejected with its reason."""
     with cli_errors():
-        options = IngestOptions(fmt=from_, model=model, dataset=dataset, tags=parse_tags(tag or []),
-                                mapping=load_mapping(map_) if map_ else None)
+        options = IngestOptions(
+            fmt=from_,
+            model=model,
+            dataset=dataset,
+            tags=parse_tags(tag or []),
+            mapping=load_mapping(map_) if map_ else None,
+        )
         progress = RichProgress(err) if err.is_terminal else None
-        result = ingest(paths, Store(store), options, progress,
-                        on_wait=lambda: err.print("cotlens: waiting for another ingest into this store to finish"))
+        result = ingest(
+            paths,
+            Store(store),
+            options,
+            progress,
+            on_wait=lambda: err.print("cotlens: waiting for another ingest into this store to finish"),
+        )
     print_ingest_summary(result)
     if json_:
-        out.file.write(orjson.dumps(result.to_dict(), option=orjson.OPT_SORT_KEYS | orjson.OPT_INDENT_2).decode()
-                       + "\n")
+        out.file.write(
+            orjson.dumps(result.to_dict(), option=orjson.OPT_SORT_KEYS | orjson.OPT_INDENT_2).decode() + "\n"
+        )
     for failed in result.failed_inputs:
         err.print(Text(f"cotlens: error: {printable(failed.path)}: {printable(failed.error or '')}"))
     if result.failed_inputs:
@@ -153,9 +203,15 @@ def print_ingest_summary(result: IngestResult) -> None:
     for header in ("input", "format", "records", "added", "duplicate", "rejected", "repairs"):
         table.add_column(header, justify="left" if header in ("input", "format", "repairs") else "right")
     for s in result.inputs:
-        table.add_row(Text(printable(s.path)), Text(", ".join(sorted(s.formats)) or ("error" if s.error else "–")),
-                      str(s.records), str(s.added), str(s.duplicate), str(s.rejected),
-                      Text(", ".join(f"{k} {v}" for k, v in sorted(s.repairs.items()))))
+        table.add_row(
+            Text(printable(s.path)),
+            Text(", ".join(sorted(s.formats)) or ("error" if s.error else MISSING)),
+            str(s.records),
+            str(s.added),
+            str(s.duplicate),
+            str(s.rejected),
+            Text(", ".join(f"{k} {v}" for k, v in sorted(s.repairs.items()))),
+        )
     err.print(table)
     models = Table(title="by model", title_justify="left")
     for header in ("model", "added", "duplicate"):
@@ -165,16 +221,19 @@ def print_ingest_summary(result: IngestResult) -> None:
     if result.models:
         err.print(models)
     totals = result.totals
-    line = (f"{totals['added']} added, {totals['duplicate']} duplicate, {totals['rejected']} rejected "
-            f"of {totals['records']} records")
+    line = (
+        f"{totals['added']} added, {totals['duplicate']} duplicate, {totals['rejected']} rejected "
+        f"of {totals['records']} records"
+    )
     if result.rejects_file:
         line += f"; rejects in {Path(result.store) / result.rejects_file}"
     err.print(Text(line))
 
 
 @app.command("models")
-def models_command(store: StoreOption = Path(DEFAULT_STORE),
-                   format_: FormatOption = OutputFormat.table) -> None:
+def models_command(
+    store: StoreOption = Path(DEFAULT_STORE), format_: FormatOption = OutputFormat.table
+) -> None:
     """What the store holds per model: transcripts, reasoning kinds, reported tokens, datasets."""
     with cli_errors():
         result = summarize_models(Store(store))

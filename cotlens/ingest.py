@@ -38,8 +38,12 @@ class IngestOptions:
     mapping: Mapping | None = None
 
     def describe(self) -> dict[str, Any]:
-        return {"from": "mapping" if self.mapping else self.fmt, "model": self.model, "dataset": self.dataset,
-                "tags": self.tags}
+        return {
+            "from": "mapping" if self.mapping else self.fmt,
+            "model": self.model,
+            "dataset": self.dataset,
+            "tags": self.tags,
+        }
 
 
 @dataclass
@@ -56,9 +60,17 @@ class InputSummary:
     first_reject: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
-        return {"path": self.path, "records": self.records, "rejected": self.rejected,
-                "transcripts": self.transcripts, "added": self.added, "duplicate": self.duplicate,
-                "formats": dict(self.formats), "repairs": dict(self.repairs), "error": self.error}
+        return {
+            "path": self.path,
+            "records": self.records,
+            "rejected": self.rejected,
+            "transcripts": self.transcripts,
+            "added": self.added,
+            "duplicate": self.duplicate,
+            "formats": dict(self.formats),
+            "repairs": dict(self.repairs),
+            "error": self.error,
+        }
 
 
 @dataclass
@@ -85,9 +97,17 @@ class IngestResult:
         return [s for s in self.inputs if s.error]
 
     def to_dict(self) -> dict[str, Any]:
-        return {"schema_version": 1, "run_id": self.run_id, "store": self.store, "totals": self.totals,
-                "inputs": [s.to_dict() for s in self.inputs], "rejects_file": self.rejects_file,
-                "models": {m: {"added": s.added, "duplicate": s.duplicate} for m, s in sorted(self.models.items())}}
+        return {
+            "schema_version": 1,
+            "run_id": self.run_id,
+            "store": self.store,
+            "totals": self.totals,
+            "inputs": [s.to_dict() for s in self.inputs],
+            "rejects_file": self.rejects_file,
+            "models": {
+                m: {"added": s.added, "duplicate": s.duplicate} for m, s in sorted(self.models.items())
+            },
+        }
 
 
 class Progress(Protocol):
@@ -126,13 +146,19 @@ class _Batch:
 
     def take(self) -> pa.RecordBatch:
         batch = pa.RecordBatch.from_arrays(
-            [pa.array(self.columns[f.name], type=f.type) for f in SCHEMA], schema=SCHEMA)
+            [pa.array(self.columns[f.name], type=f.type) for f in SCHEMA], schema=SCHEMA
+        )
         self.__init__()  # type: ignore[misc]
         return batch
 
 
-def ingest(paths: list[str], store: Store, options: IngestOptions | None = None,
-           progress: Progress | None = None, on_wait: Callable[[], None] | None = None) -> IngestResult:
+def ingest(
+    paths: list[str],
+    store: Store,
+    options: IngestOptions | None = None,
+    progress: Progress | None = None,
+    on_wait: Callable[[], None] | None = None,
+) -> IngestResult:
     """Read every input into the store. Bad records are rejected and counted; an input that cannot be read
     at all is reported in its summary's `error`; good records land either way."""
     options = options or IngestOptions()
@@ -141,7 +167,9 @@ def ingest(paths: list[str], store: Store, options: IngestOptions | None = None,
         forced = MappedFormat(options.mapping)
     elif options.fmt != "auto":
         forced = get_format(options.fmt)
-    records_path = parse_path(options.mapping.records) if options.mapping and options.mapping.records else None
+    records_path = (
+        parse_path(options.mapping.records) if options.mapping and options.mapping.records else None
+    )
 
     def is_record(obj: Any) -> bool:
         if not isinstance(obj, dict):
@@ -165,8 +193,9 @@ def ingest(paths: list[str], store: Store, options: IngestOptions | None = None,
                 for item in items:
                     summary.records += 1
                     try:
-                        previous = _ingest_item(item, source, forced, previous, options, writer, batch,
-                                                summary, models)
+                        previous = _ingest_item(
+                            item, source, forced, previous, options, writer, batch, summary, models
+                        )
                     except RecordError as e:
                         summary.rejected += 1
                         summary.first_reject = summary.first_reject or f"{item.locator}: {e}"
@@ -175,8 +204,14 @@ def ingest(paths: list[str], store: Store, options: IngestOptions | None = None,
                         writer.write(batch.take())
             except InputError as e:
                 summary.error = str(e)
-                writer.reject({"source_path": source, "source_locator": "(input)", "reason": str(e),
-                               "ingest_run": writer.run_id})
+                writer.reject(
+                    {
+                        "source_path": source,
+                        "source_locator": "(input)",
+                        "reason": str(e),
+                        "ingest_run": writer.run_id,
+                    }
+                )
             finally:
                 if progress:
                     progress.finish()
@@ -184,14 +219,24 @@ def ingest(paths: list[str], store: Store, options: IngestOptions | None = None,
                 # Not one record could be read: the input as a whole cannot be; say why once.
                 summary.error = f"no record could be read ({summary.first_reject})"
         writer.write(batch.take())
-        totals = {k: sum(getattr(s, k) for s in summaries) for k in ("records", "rejected", "added", "duplicate")}
+        totals = {
+            k: sum(getattr(s, k) for s in summaries) for k in ("records", "rejected", "added", "duplicate")
+        }
         run = writer.commit({"inputs": [s.to_dict() for s in summaries], **totals})
     return IngestResult(writer.run_id, str(store.root), summaries, models, run.get("rejects"))
 
 
-def _ingest_item(item: Item, source: str, forced: Format | None, previous: Format | None,
-                 options: IngestOptions, writer: Any, batch: _Batch, summary: InputSummary,
-                 models: dict[str, ModelSummary]) -> Format | None:
+def _ingest_item(
+    item: Item,
+    source: str,
+    forced: Format | None,
+    previous: Format | None,
+    options: IngestOptions,
+    writer: Any,
+    batch: _Batch,
+    summary: InputSummary,
+    models: dict[str, ModelSummary],
+) -> Format | None:
     if item.error is not None:
         raise RecordError(item.error)
     if not isinstance(item.obj, dict):
@@ -231,21 +276,42 @@ def _ingest_item(item: Item, source: str, forced: Format | None, previous: Forma
 
 
 def _join_locator(locator: str, suffix: str) -> str:
-    """"line 4" + "choices[1]" -> "line 4 choices[1]"; "results[0]" + "[2]" -> "results[0][2]"."""
+    """ "line 4" + "choices[1]" -> "line 4 choices[1]"; "results[0]" + "[2]" -> "results[0][2]"."""
     if not suffix:
         return locator
     return f"{locator}{suffix}" if suffix.startswith("[") else f"{locator} {suffix}"
 
 
-def _row(t: Transcript, tid: str, model: str, source: str, locator: str, fmt: str, options: IngestOptions,
-         run_id: str) -> dict[str, Any]:
+def _row(
+    t: Transcript,
+    tid: str,
+    model: str,
+    source: str,
+    locator: str,
+    fmt: str,
+    options: IngestOptions,
+    run_id: str,
+) -> dict[str, Any]:
     return {
-        "transcript_id": tid, "source_id": t.source_id, "model": model,
-        "dataset": options.dataset or t.dataset, "sample_id": t.sample_id, "epoch": t.epoch,
-        "tags": sorted(t.tags.items()), "source_path": source, "source_locator": locator, "format": fmt,
-        "prompt": t.prompt, "reasoning": t.reasoning, "answer": t.answer, "reasoning_kind": t.reasoning_kind,
-        "reasoning_segments": t.reasoning_segments, "reasoning_tokens_reported": t.reasoning_tokens_reported,
-        "output_tokens_reported": t.output_tokens_reported, "truncated": t.truncated, "repairs": t.repairs,
+        "transcript_id": tid,
+        "source_id": t.source_id,
+        "model": model,
+        "dataset": options.dataset or t.dataset,
+        "sample_id": t.sample_id,
+        "epoch": t.epoch,
+        "tags": sorted(t.tags.items()),
+        "source_path": source,
+        "source_locator": locator,
+        "format": fmt,
+        "prompt": t.prompt,
+        "reasoning": t.reasoning,
+        "answer": t.answer,
+        "reasoning_kind": t.reasoning_kind,
+        "reasoning_segments": t.reasoning_segments,
+        "reasoning_tokens_reported": t.reasoning_tokens_reported,
+        "output_tokens_reported": t.output_tokens_reported,
+        "truncated": t.truncated,
+        "repairs": t.repairs,
         "reasoning_chars": None if t.reasoning is None else len(t.reasoning),
         "answer_chars": None if t.answer is None else len(t.answer),
         "ingest_run": run_id,
@@ -254,8 +320,14 @@ def _row(t: Transcript, tid: str, model: str, source: str, locator: str, fmt: st
 
 def _reject_entry(source: str, item: Item, reason: str, run_id: str) -> dict[str, Any]:
     raw = item.raw if item.error is not None else orjson.dumps(item.obj)
-    return {"source_path": source, "source_locator": item.locator, "reason": reason, "bytes": len(raw),
-            "excerpt": raw[:REJECT_EXCERPT_BYTES].decode("utf-8", errors="replace"), "ingest_run": run_id}
+    return {
+        "source_path": source,
+        "source_locator": item.locator,
+        "reason": reason,
+        "bytes": len(raw),
+        "excerpt": raw[:REJECT_EXCERPT_BYTES].decode("utf-8", errors="replace"),
+        "ingest_run": run_id,
+    }
 
 
 __all__ = ["CotlensError", "IngestOptions", "IngestResult", "InputSummary", "ingest", "transcript_id"]

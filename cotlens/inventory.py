@@ -14,19 +14,31 @@ from cotlens.store import Store
 
 def summarize_models(store: Store) -> Result:
     """Per model: transcripts, reasoning kinds, truncated, reported token totals, datasets."""
-    table = store.read(columns=["model", "reasoning_kind", "dataset", "truncated", "reasoning_tokens_reported",
-                                "output_tokens_reported", "reasoning_chars"])
+    table = store.read(
+        columns=[
+            "model",
+            "reasoning_kind",
+            "dataset",
+            "truncated",
+            "reasoning_tokens_reported",
+            "output_tokens_reported",
+            "reasoning_chars",
+        ]
+    )
     by_kind = table.group_by(["model", "reasoning_kind"]).aggregate([([], "count_all")])
-    totals = table.group_by("model").aggregate([
-        ([], "count_all"),
-        ("truncated", "sum"),
-        ("reasoning_tokens_reported", "sum"),
-        ("reasoning_tokens_reported", "count"),
-        ("output_tokens_reported", "sum"),
-        ("reasoning_chars", "sum"),
-    ])
-    datasets = table.filter(pc.is_valid(table["dataset"])).group_by("model").aggregate(
-        [("dataset", "distinct")])
+    totals = table.group_by("model").aggregate(
+        [
+            ([], "count_all"),
+            ("truncated", "sum"),
+            ("reasoning_tokens_reported", "sum"),
+            ("reasoning_tokens_reported", "count"),
+            ("output_tokens_reported", "sum"),
+            ("reasoning_chars", "sum"),
+        ]
+    )
+    datasets = (
+        table.filter(pc.is_valid(table["dataset"])).group_by("model").aggregate([("dataset", "distinct")])
+    )
     kinds: dict[str, dict[str, int]] = defaultdict(lambda: dict.fromkeys(REASONING_KINDS, 0))
     for row in by_kind.to_pylist():
         kinds[row["model"]][row["reasoning_kind"]] = row["count_all"]
@@ -34,17 +46,19 @@ def summarize_models(store: Store) -> Result:
     rows: list[dict[str, Any]] = []
     for row in sorted(totals.to_pylist(), key=lambda r: r["model"]):
         model = row["model"]
-        rows.append({
-            "model": model,
-            "transcripts": row["count_all"],
-            **{f"kind_{k}": v for k, v in kinds[model].items()},
-            "truncated": row["truncated_sum"] or 0,
-            "reasoning_chars": row["reasoning_chars_sum"] or 0,
-            "reasoning_tokens_reported": row["reasoning_tokens_reported_sum"],
-            "with_reported_tokens": row["reasoning_tokens_reported_count"],
-            "output_tokens_reported": row["output_tokens_reported_sum"],
-            "datasets": dataset_lists.get(model, []),
-        })
+        rows.append(
+            {
+                "model": model,
+                "transcripts": row["count_all"],
+                **{f"kind_{k}": v for k, v in kinds[model].items()},
+                "truncated": row["truncated_sum"] or 0,
+                "reasoning_chars": row["reasoning_chars_sum"] or 0,
+                "reasoning_tokens_reported": row["reasoning_tokens_reported_sum"],
+                "with_reported_tokens": row["reasoning_tokens_reported_count"],
+                "output_tokens_reported": row["output_tokens_reported_sum"],
+                "datasets": dataset_lists.get(model, []),
+            }
+        )
     columns = [
         Column("model", "model"),
         Column("transcripts", "transcripts", "int"),

@@ -27,5 +27,10 @@ class Result:
 
     def to_document(self) -> dict[str, Any]:
         """The JSON document: one object, sorted keys, with schema_version and definitions."""
-        return {"schema_version": SCHEMA_VERSION, "kind": self.kind, "definitions": self.definitions,
-                "columns": [c.key for c in self.columns], "rows": self.rows}
+        return {
+            "schema_version": SCHEMA_VERSION,
+            "kind": self.kind,
+            "definitions": self.definitions,
+            "columns": [c.key for c in self.columns],
+            "rows": self.rows,
+        }

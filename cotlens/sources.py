@@ -29,8 +29,19 @@ ZIP_MAGIC = b"PK\x03\x04"
 BOM = b"\xef\xbb\xbf"
 INPUT_SUFFIXES = (".jsonl", ".ndjson", ".json", ".eval", ".gz", ".zst", ".zstd")
 # Keys under which a JSON document commonly holds its list of records.
-RECORD_LIST_KEYS = ("records", "results", "data", "samples", "items", "transcripts", "rows", "examples",
-                    "completions", "responses", "outputs")
+RECORD_LIST_KEYS = (
+    "records",
+    "results",
+    "data",
+    "samples",
+    "items",
+    "transcripts",
+    "rows",
+    "examples",
+    "completions",
+    "responses",
+    "outputs",
+)
 PROGRESS_EVERY = 2048  # lines between progress callbacks
 
 
@@ -51,8 +62,11 @@ def expand_paths(paths: list[str]) -> list[str]:
     for p in paths:
         path = Path(p)
         if p != "-" and path.is_dir():
-            out.extend(str(f) for f in sorted(path.rglob("*"))
-                       if f.is_file() and not f.name.startswith(".") and f.name.endswith(INPUT_SUFFIXES))
+            out.extend(
+                str(f)
+                for f in sorted(path.rglob("*"))
+                if f.is_file() and not f.name.startswith(".") and f.name.endswith(INPUT_SUFFIXES)
+            )
         else:
             out.append(p)
     return out
@@ -67,41 +81,49 @@ def input_size(source: str) -> int | None:
         return None
 
 
-def read_items(source: str, is_record: Callable[[Any], bool], records_path: Path_ | None = None,
-               on_progress: Callable[[int], None] | None = None) -> Iterator[Item]:
+def read_items(
+    source: str,
+    is_record: Callable[[Any], bool],
+    records_path: Path_ | None = None,
+    on_progress: Callable[[int], None] | None = None,
+) -> Iterator[Item]:
     """Every record of one input. `is_record` tells a record from a container object in JSON documents."""
     try:
-        raw = sys.stdin.buffer if source == "-" else open(source, "rb")  # noqa: SIM115 (closed below)
+        raw: IO[bytes] = sys.stdin.buffer if source == "-" else open(source, "rb")  # noqa: SIM115 (closed below)
     except FileNotFoundError:
         raise InputError("no such file") from None
     except OSError as e:
         raise InputError(f"cannot open: {e.strerror or e}") from None
     with raw:
-        stream = raw if isinstance(raw, io.BufferedReader) else io.BufferedReader(raw)  # type: ignore[arg-type]
+        stream = raw if isinstance(raw, io.BufferedReader) else io.BufferedReader(raw)  # type: ignore[type-var]
         magic = stream.peek(4)[:4]
-        position = (lambda: raw.tell()) if source != "-" else (lambda: 0)
-        report = (lambda: on_progress(position())) if on_progress else None
+
+        def report() -> None:
+            if on_progress is not None:
+                on_progress(raw.tell() if source != "-" else 0)
+
         if magic.startswith(ZIP_MAGIC):
             yield from _read_zip(stream, source)
             return
+        text: IO[bytes]
         try:
             if magic.startswith(GZIP_MAGIC):
-                text = io.BufferedReader(gzip.GzipFile(fileobj=stream))  # type: ignore[arg-type]
+                text = io.BufferedReader(gzip.GzipFile(fileobj=stream))
             elif magic.startswith(ZSTD_MAGIC):
                 import zstandard
 
-                text = io.BufferedReader(zstandard.ZstdDecompressor().stream_reader(stream, read_across_frames=True))
+                reader = zstandard.ZstdDecompressor().stream_reader(stream, read_across_frames=True)
+                text = io.BufferedReader(reader)
             else:
                 text = stream
-            yield from _read_text(text, is_record, records_path, report)
+            yield from _read_text(text, is_record, records_path, report if on_progress else None)
         except (OSError, EOFError, zlib.error) as e:
             raise InputError(f"corrupt or truncated compressed data: {e}") from None
         except Exception as e:
             if type(e).__name__ == "ZstdError":
                 raise InputError(f"corrupt zstd data: {e}") from None
             raise
-        if on_progress:
-            on_progress(position())
+        report()
 
 
 def decode(data: bytes) -> tuple[Any, list[str]]:
@@ -114,14 +136,18 @@ def decode(data: bytes) -> tuple[Any, list[str]]:
     return orjson.loads(data.decode("utf-8", errors="replace")), ["invalid-utf8"]
 
 
-def _read_text(stream: IO[bytes], is_record: Callable[[Any], bool], records_path: Path_ | None,
-               report: Callable[[], None] | None) -> Iterator[Item]:
+def _read_text(
+    stream: IO[bytes],
+    is_record: Callable[[Any], bool],
+    records_path: Path_ | None,
+    report: Callable[[], None] | None,
+) -> Iterator[Item]:
     lineno = 0
     first = b""
     for line in stream:
         lineno += 1
         if lineno == 1 and line.startswith(BOM):
-            line = line[len(BOM):]
+            line = line[len(BOM) :]
         if line.strip():
             first = line
             break
@@ -134,7 +160,9 @@ def _read_text(stream: IO[bytes], is_record: Callable[[Any], bool], records_path
     second = _next_nonblank(stream)
     if second is None or records_path is not None:
         # One JSON value in the whole input: a document (a record, or a container of records).
-        yield from _read_document(first + (second[1] if second else b"") + stream.read(), is_record, records_path)
+        yield from _read_document(
+            first + (second[1] if second else b"") + stream.read(), is_record, records_path
+        )
         return
     yield _line_item(first, lineno)
     skipped, line = second
@@ -149,11 +177,10 @@ def _read_text(stream: IO[bytes], is_record: Callable[[Any], bool], records_path
 
 
 def _next_nonblank(stream: IO[bytes]) -> tuple[int, bytes] | None:
-    skipped = 0
-    for line in stream:
-        skipped += 1
+    """The next non-blank line and how many lines were read to reach it."""
+    for read, line in enumerate(stream, start=1):
         if line.strip():
-            return skipped, line
+            return read, line
     return None
 
 
@@ -180,14 +207,17 @@ def _line_item(line: bytes, lineno: int) -> Item:
     return Item(locator, obj=obj, repairs=repairs)
 
 
-def _read_document_or_lines(data: bytes, first_lineno: int, is_record: Callable[[Any], bool],
-                            records_path: Path_ | None) -> Iterator[Item]:
+def _read_document_or_lines(
+    data: bytes, first_lineno: int, is_record: Callable[[Any], bool], records_path: Path_ | None
+) -> Iterator[Item]:
     """A document by its look; but if it does not parse while some of its lines do, it was JSON Lines with a
     damaged first line, and each line is a record."""
     try:
         value, repairs = decode(data)
     except orjson.JSONDecodeError as e:
-        items = [_line_item(line, first_lineno + i) for i, line in enumerate(data.split(b"\n")) if line.strip()]
+        items = [
+            _line_item(line, first_lineno + i) for i, line in enumerate(data.split(b"\n")) if line.strip()
+        ]
         if not any(isinstance(item.obj, dict) for item in items):
             raise InputError(f"invalid JSON document: {e}") from None
         yield from items
@@ -197,7 +227,9 @@ def _read_document_or_lines(data: bytes, first_lineno: int, is_record: Callable[
         yield item
 
 
-def _read_document(data: bytes, is_record: Callable[[Any], bool], records_path: Path_ | None) -> Iterator[Item]:
+def _read_document(
+    data: bytes, is_record: Callable[[Any], bool], records_path: Path_ | None
+) -> Iterator[Item]:
     try:
         value, repairs = decode(data)
     except orjson.JSONDecodeError as e:
@@ -207,8 +239,12 @@ def _read_document(data: bytes, is_record: Callable[[Any], bool], records_path: 
         yield item
 
 
-def expand_document(value: Any, is_record: Callable[[Any], bool], records_path: Path_ | None = None,
-                    context: Context | None = None) -> Iterator[Item]:
+def expand_document(
+    value: Any,
+    is_record: Callable[[Any], bool],
+    records_path: Path_ | None = None,
+    context: Context | None = None,
+) -> Iterator[Item]:
     """The records of one JSON document: an array, an Inspect log, a record, or an object holding a list."""
     context = context or Context()
     if records_path is not None:
@@ -233,13 +269,17 @@ def expand_document(value: Any, is_record: Callable[[Any], bool], records_path: 
     key = _records_key(value)
     if key is None:
         keys = ", ".join(sorted(map(str, value))[:20])
-        raise InputError(f"a JSON object that is not a record and holds no list of records (keys: {keys}); "
-                         "if it is a record, name its shape with --from or --map")
+        raise InputError(
+            f"a JSON object that is not a record and holds no list of records (keys: {keys}); "
+            "if it is a record, name its shape with --from or --map"
+        )
     yield from _list_items(value[key], key, context)
 
 
 def _records_key(obj: dict[str, Any]) -> str | None:
-    candidates = [k for k, v in obj.items() if isinstance(v, list) and v and all(isinstance(x, dict) for x in v)]
+    candidates = [
+        k for k, v in obj.items() if isinstance(v, list) and v and all(isinstance(x, dict) for x in v)
+    ]
     for key in RECORD_LIST_KEYS:
         if key in candidates:
             return key

@@ -60,8 +60,10 @@ class Store:
 
     def require(self) -> None:
         if not self.exists():
-            raise StoreError(f"no cotlens store at {self.root} (create one with `cotlens ingest`, "
-                             "or point --store / COTLENS_STORE at one)")
+            raise StoreError(
+                f"no cotlens store at {self.root} (create one with `cotlens ingest`, "
+                "or point --store / COTLENS_STORE at one)"
+            )
 
     def manifest(self) -> dict[str, Any]:
         path = self.root / MANIFEST
@@ -106,12 +108,21 @@ class Store:
         shutil.rmtree(self.root / STAGING, ignore_errors=True)
         manifest = self.manifest()
         known = {run["run_id"] for run in manifest["runs"]}
-        orphans = [d for d in sorted(self.transcripts_dir.glob("*")) if d.is_dir() and d.name not in known] \
-            if self.transcripts_dir.is_dir() else []
+        orphans = (
+            [d for d in sorted(self.transcripts_dir.glob("*")) if d.is_dir() and d.name not in known]
+            if self.transcripts_dir.is_dir()
+            else []
+        )
         if orphans:
             for d in orphans:
-                manifest["runs"].append({"run_id": d.name, "recovered": True, "finished": now_iso(),
-                                         "parts": [f"{TRANSCRIPTS}/{d.name}/{p.name}" for p in sorted(d.glob("*"))]})
+                manifest["runs"].append(
+                    {
+                        "run_id": d.name,
+                        "recovered": True,
+                        "finished": now_iso(),
+                        "parts": [f"{TRANSCRIPTS}/{d.name}/{p.name}" for p in sorted(d.glob("*"))],
+                    }
+                )
             self._write_manifest(manifest)
 
     def _write_manifest(self, manifest: dict[str, Any]) -> None:
@@ -122,8 +133,11 @@ class Store:
     def existing_ids(self) -> set[str]:
         if not self.part_files():
             return set()
-        column = ds.dataset([str(p) for p in self.part_files()], format="parquet").to_table(
-            columns=["transcript_id"]).column(0)
+        column = (
+            ds.dataset([str(p) for p in self.part_files()], format="parquet")
+            .to_table(columns=["transcript_id"])
+            .column(0)
+        )
         return set(column.to_pylist())
 
 
@@ -180,8 +194,14 @@ class StoreWriter:
     def commit(self, summary: dict[str, Any]) -> dict[str, Any]:
         """Make the run visible: one directory rename for its transcripts, one for its rejects, then the manifest."""
         self._close_part()
-        run: dict[str, Any] = {"run_id": self.run_id, "started": self.started, "finished": now_iso(),
-                               "cotlens_version": __version__, "options": self.options, **summary}
+        run: dict[str, Any] = {
+            "run_id": self.run_id,
+            "started": self.started,
+            "finished": now_iso(),
+            "cotlens_version": __version__,
+            "options": self.options,
+            **summary,
+        }
         root = self.store.root
         if self.rows_written:
             self.store.transcripts_dir.mkdir(exist_ok=True)

@@ -8,11 +8,22 @@ from typing import Any
 import orjson
 
 
-def chat(i: int, reasoning: str = "Let me think about it.", answer: str = "42", model: str = "m") -> dict[str, Any]:
+def chat(
+    i: int, reasoning: str = "Let me think about it.", answer: str = "42", model: str = "m"
+) -> dict[str, Any]:
     """A minimal DeepSeek-style chat completion."""
-    return {"id": f"chatcmpl-{i}", "object": "chat.completion", "model": model,
-            "choices": [{"index": 0, "message": {"role": "assistant", "content": answer,
-                                                 "reasoning_content": reasoning}, "finish_reason": "stop"}]}
+    return {
+        "id": f"chatcmpl-{i}",
+        "object": "chat.completion",
+        "model": model,
+        "choices": [
+            {
+                "index": 0,
+                "message": {"role": "assistant", "content": answer, "reasoning_content": reasoning},
+                "finish_reason": "stop",
+            }
+        ],
+    }
 
 
 def write_jsonl(path: Path, records: list[Any]) -> Path:

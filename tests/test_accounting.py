@@ -15,8 +15,16 @@ from tests.helpers import chat
 
 text = st.text(alphabet=st.characters(codec="utf-8", exclude_categories=["Cs"]), max_size=40)
 good = st.builds(lambda i, r, a: orjson.dumps(chat(i, reasoning=r, answer=a)), st.integers(0, 30), text, text)
-BAD = [b"{", b'{"model": 1, "choices": 3}', b"[1, 2", b'{"x": 1}', b"null", b"\x00\x00",
-                       b'{"model": "m", "reasoning_content": 5}', b'{"messages": "no"}']
+BAD = [
+    b"{",
+    b'{"model": 1, "choices": 3}',
+    b"[1, 2",
+    b'{"x": 1}',
+    b"null",
+    b"\x00\x00",
+    b'{"model": "m", "reasoning_content": 5}',
+    b'{"messages": "no"}',
+]
 bad = st.sampled_from(BAD)
 
 

@@ -74,10 +74,25 @@ def test_stdin_input(tmp_path: Path) -> None:
 
 
 def test_map_options_on_the_command_line(tmp_path: Path) -> None:
-    result = run("ingest", str(FORMATS / "research-dump.json"), "--store", str(tmp_path / "s"), "--json",
-                 "--map", "records=results", "--map", "model_name=probe-model", "--map", "prompt=question",
-                 "--map", "reasoning=thinking[*]", "--map", "answer=output[*]",
-                 "--map", "reasoning_tokens=usage[*].reasoning_tokens")
+    result = run(
+        "ingest",
+        str(FORMATS / "research-dump.json"),
+        "--store",
+        str(tmp_path / "s"),
+        "--json",
+        "--map",
+        "records=results",
+        "--map",
+        "model_name=probe-model",
+        "--map",
+        "prompt=question",
+        "--map",
+        "reasoning=thinking[*]",
+        "--map",
+        "answer=output[*]",
+        "--map",
+        "reasoning_tokens=usage[*].reasoning_tokens",
+    )
     assert result.exit_code == 0, result.output
     assert json.loads(result.stdout)["models"] == {"probe-model": {"added": 6, "duplicate": 0}}
 
@@ -116,7 +131,9 @@ def test_hostile_model_names_are_inert_in_every_format(tmp_path: Path) -> None:
     assert "evil␛[31m[bold" in table and "red]red[/]␍|<script><U+202E>" in table
     md = run("models", "--store", store, "--format", "md").stdout
     assert "<script>" not in md and "\\|" in md
-    assert json.loads(run("models", "--store", store, "--format", "json").stdout)["rows"][0]["model"] == hostile
+    assert (
+        json.loads(run("models", "--store", store, "--format", "json").stdout)["rows"][0]["model"] == hostile
+    )
 
 
 def test_console_script_runs() -> None:

@@ -13,8 +13,18 @@ from cotlens.store import Store
 from tests.conftest import FORMATS
 
 EXPECTED = json.loads((FORMATS / "expected.json").read_text(encoding="utf-8"))
-FIELDS = ("model", "reasoning", "answer", "prompt", "reasoning_kind", "reasoning_segments",
-          "reasoning_tokens_reported", "output_tokens_reported", "truncated", "repairs")
+FIELDS = (
+    "model",
+    "reasoning",
+    "answer",
+    "prompt",
+    "reasoning_kind",
+    "reasoning_segments",
+    "reasoning_tokens_reported",
+    "output_tokens_reported",
+    "truncated",
+    "repairs",
+)
 
 
 def stored(store: Store) -> list[dict]:

@@ -16,8 +16,11 @@ from tests.helpers import chat, write_jsonl
 
 
 def rejects(store: Store) -> list[dict]:
-    return [json.loads(line) for f in sorted((store.root / "rejects").glob("*.jsonl"))
-            for line in f.read_text().splitlines()]
+    return [
+        json.loads(line)
+        for f in sorted((store.root / "rejects").glob("*.jsonl"))
+        for line in f.read_text().splitlines()
+    ]
 
 
 def test_truncated_line_is_rejected_with_its_line_number(tmp_path: Path, store: Store) -> None:
@@ -32,7 +35,7 @@ def test_truncated_line_is_rejected_with_its_line_number(tmp_path: Path, store: 
 
 
 def test_invalid_utf8_is_repaired_not_lost(tmp_path: Path, store: Store) -> None:
-    line = orjson.dumps(chat(1, reasoning="caf\u00e9 XX")).replace("XX".encode(), b"\xff\xfe")
+    line = orjson.dumps(chat(1, reasoning="caf\u00e9 XX")).replace(b"XX", b"\xff\xfe")
     path = write_jsonl(tmp_path / "a.jsonl", [line + b"\n"])
     result = ingest([str(path)], store)
     assert result.totals["added"] == 1
@@ -103,7 +106,8 @@ def test_json_that_holds_no_records_is_an_input_error(tmp_path: Path, store: Sto
     errors = [s.error for s in result.inputs]
     assert errors[0] == "a JSON int is neither an array nor an object of records"
     assert errors[1] is not None and errors[1].startswith(
-        "a JSON object that is not a record and holds no list of records (keys: meta, note)")
+        "a JSON object that is not a record and holds no list of records (keys: meta, note)"
+    )
 
 
 def test_json_array_and_object_of_records(tmp_path: Path, store: Store) -> None:
@@ -144,7 +148,9 @@ def test_missing_file_among_good_ones(tmp_path: Path, store: Store) -> None:
 
 
 def test_unknown_shape_names_keys_and_known_shapes(tmp_path: Path, store: Store) -> None:
-    path = write_jsonl(tmp_path / "a.jsonl", [{"question": "q", "reasoning": "grader says fine", "score": 1}] * 2)
+    path = write_jsonl(
+        tmp_path / "a.jsonl", [{"question": "q", "reasoning": "grader says fine", "score": 1}] * 2
+    )
     result = ingest([str(path)], store)
     error = result.inputs[0].error
     assert error is not None

@@ -15,37 +15,52 @@ def finish(split) -> tuple:  # type: ignore[no-untyped-def]
     return t.reasoning, t.answer, t.truncated, t.repairs, t.reasoning_kind
 
 
-@pytest.mark.parametrize(("text", "want"), [
-    ("<think>\nR\n</think>\n\nA", ("R", "A", False, [], "raw")),
-    ("R</think>A", ("R", "A", False, ["missing-open-think"], "raw")),
-    ("<think>\nR cut off mid", ("R cut off mid", None, True, [], "raw")),
-    ("just an answer", (None, "just an answer", False, [], "none")),
-    ("<think>\n\n</think>\n\nA", (None, "A", False, [], "none")),
-    ("<think>one</think>mid<think>two</think>end", ("one\n\ntwo", "mid\n\nend", False, [], "raw")),
-    ("pre</think>A<think>more", ("pre\n\nmore", "A", True, ["missing-open-think"], "raw")),
-])
+@pytest.mark.parametrize(
+    ("text", "want"),
+    [
+        ("<think>\nR\n</think>\n\nA", ("R", "A", False, [], "raw")),
+        ("R</think>A", ("R", "A", False, ["missing-open-think"], "raw")),
+        ("<think>\nR cut off mid", ("R cut off mid", None, True, [], "raw")),
+        ("just an answer", (None, "just an answer", False, [], "none")),
+        ("<think>\n\n</think>\n\nA", (None, "A", False, [], "none")),
+        ("<think>one</think>mid<think>two</think>end", ("one\n\ntwo", "mid\n\nend", False, [], "raw")),
+        ("pre</think>A<think>more", ("pre\n\nmore", "A", True, ["missing-open-think"], "raw")),
+    ],
+)
 def test_think_tags(text: str, want: tuple) -> None:
     assert finish(split_think(text)) == want
 
 
-@pytest.mark.parametrize(("text", "want"), [
-    ("<|start|>assistant<|channel|>analysis<|message|>R<|end|><|start|>assistant<|channel|>final<|message|>A<|return|>",
-     ("R", "A", False, [], "raw")),
-    ("<|channel|>analysis<|message|>R<|end|><|start|>assistant<|channel|>final<|message|>A",
-     ("R", "A", False, [], "raw")),
-    ("<|channel|>analysis<|message|>R still going", ("R still going", None, True, [], "raw")),
-    ("<|channel|>analysis<|message|>R1<|end|><|start|>assistant<|channel|>analysis<|message|>R2<|end|>"
-     "<|start|>assistant<|channel|>final<|message|>A", ("R1\n\nR2", "A", False, [], "raw")),
-])
+@pytest.mark.parametrize(
+    ("text", "want"),
+    [
+        (
+            "<|start|>assistant<|channel|>analysis<|message|>R<|end|><|start|>assistant<|channel|>final<|message|>A<|return|>",
+            ("R", "A", False, [], "raw"),
+        ),
+        (
+            "<|channel|>analysis<|message|>R<|end|><|start|>assistant<|channel|>final<|message|>A",
+            ("R", "A", False, [], "raw"),
+        ),
+        ("<|channel|>analysis<|message|>R still going", ("R still going", None, True, [], "raw")),
+        (
+            "<|channel|>analysis<|message|>R1<|end|><|start|>assistant<|channel|>analysis<|message|>R2<|end|>"
+            "<|start|>assistant<|channel|>final<|message|>A",
+            ("R1\n\nR2", "A", False, [], "raw"),
+        ),
+    ],
+)
 def test_harmony(text: str, want: tuple) -> None:
     assert finish(split_harmony(text)) == want
 
 
 def test_harmony_commentary_is_neither_reasoning_nor_answer() -> None:
-    text = ("<|channel|>analysis<|message|>Need weather.<|end|>"
-            "<|start|>assistant<|channel|>commentary to=functions.get_weather <|constrain|>json"
-            '<|message|>{"city":"Paris"}<|call|>'
-            "<|start|>assistant<|channel|>final<|message|>Sunny.")
+    text = (
+        "<|channel|>analysis<|message|>Need weather.<|end|>"
+        "<|start|>assistant<|channel|>commentary to=functions.get_weather <|constrain|>json"
+        '<|message|>{"city":"Paris"}<|call|>'
+        "<|start|>assistant<|channel|>final<|message|>Sunny."
+    )
     split = split_harmony(text)
     assert (split.reasoning, split.answer) == (["Need weather."], ["Sunny."])
     assert split.tags == {"commentary_messages": "1"}

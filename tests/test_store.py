@@ -40,7 +40,9 @@ def test_identical_text_with_distinct_source_ids_is_kept(tmp_path: Path, store: 
     assert ingest([str(path)], store).totals["added"] == 2
 
 
-def test_a_failed_run_leaves_nothing_visible(tmp_path: Path, store: Store, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_a_failed_run_leaves_nothing_visible(
+    tmp_path: Path, store: Store, monkeypatch: pytest.MonkeyPatch
+) -> None:
     ingest([str(write_jsonl(tmp_path / "a.jsonl", [chat(1)]))], store)
     before = store.part_files()
     calls = {"n": 0}
@@ -92,10 +94,20 @@ def test_model_names_never_become_paths(tmp_path: Path, store: Store) -> None:
 
 def test_concurrent_ingests_both_land(tmp_path: Path) -> None:
     root = tmp_path / "store"
-    files = [write_jsonl(tmp_path / f"{n}.jsonl", [chat(i + 10_000 * n, reasoning="x " * 2000)
-                                                  for i in range(3000)]) for n in range(2)]
-    procs = [subprocess.Popen([sys.executable, "-m", "cotlens", "ingest", str(f), "--store", str(root), "--json"],
-                              stdout=subprocess.PIPE, stderr=subprocess.PIPE) for f in files]
+    files = [
+        write_jsonl(
+            tmp_path / f"{n}.jsonl", [chat(i + 10_000 * n, reasoning="x " * 2000) for i in range(3000)]
+        )
+        for n in range(2)
+    ]
+    procs = [
+        subprocess.Popen(
+            [sys.executable, "-m", "cotlens", "ingest", str(f), "--store", str(root), "--json"],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+        )
+        for f in files
+    ]
     outputs = [p.communicate(timeout=120) for p in procs]
     assert [p.returncode for p in procs] == [0, 0], outputs
     assert [orjson.loads(o)["totals"]["added"] for o, _ in outputs] == [3000, 3000]
@@ -122,7 +134,9 @@ def test_store_is_readable_by_other_engines(tmp_path: Path, store: Store) -> Non
 
     ingest([str(write_jsonl(tmp_path / "a.jsonl", [chat(i, model=f"m{i % 2}") for i in range(6)]))], store)
     glob = str(store.root / "transcripts" / "*" / "*.parquet")
-    duck = duckdb.sql(f"select model, count(*) from read_parquet('{glob}') group by model order by model").fetchall()
+    duck = duckdb.sql(
+        f"select model, count(*) from read_parquet('{glob}') group by model order by model"
+    ).fetchall()
     assert duck == [("m0", 3), ("m1", 3)]
     pol = pl.scan_parquet(glob).group_by("model").len().sort("model").collect()
     assert pol.rows() == [("m0", 3), ("m1", 3)]

@@ -60,5 +60,7 @@ def detect_format(obj: JSONObject, previous: Format | None = None) -> Format:
 def describe_unknown(obj: JSONObject) -> str:
     keys = ", ".join(sorted(map(str, obj))[:20]) or "(none)"
     names = ", ".join(f.name for f in sniffable_formats())
-    return (f"unknown shape: keys seen: {keys}; known shapes: {names}; "
-            "for another shape, describe it with --map (see README, 'Odd shapes')")
+    return (
+        f"unknown shape: keys seen: {keys}; known shapes: {names}; "
+        "for another shape, describe it with --map (see README, 'Odd shapes')"
+    )

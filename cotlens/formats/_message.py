@@ -17,8 +17,20 @@ from cotlens.formats._inline import split_inline
 from cotlens.record import Parsed
 
 ANSWER_BLOCKS = {"text", "output_text"}
-IGNORED_BLOCKS = {"tool_use", "tool_result", "server_tool_use", "web_search_tool_result", "image", "document",
-                  "function_call", "tool_call", "refusal", "input_text", "audio", "data"}
+IGNORED_BLOCKS = {
+    "tool_use",
+    "tool_result",
+    "server_tool_use",
+    "web_search_tool_result",
+    "image",
+    "document",
+    "function_call",
+    "tool_call",
+    "refusal",
+    "input_text",
+    "audio",
+    "data",
+}
 
 
 def read_assistant_message(msg: JSONObject, parsed: Parsed, where: str = "message.") -> None:
@@ -105,8 +117,12 @@ def message_text(msg: JSONObject, where: str) -> str | None:
     return joined or None
 
 
-def first_user_text(messages: list[JSONObject], role_key: str = "role", content_key: str = "content",
-                    user_roles: frozenset[str] = frozenset({"user"})) -> str | None:
+def first_user_text(
+    messages: list[JSONObject],
+    role_key: str = "role",
+    content_key: str = "content",
+    user_roles: frozenset[str] = frozenset({"user"}),
+) -> str | None:
     for i, msg in enumerate(messages):
         if msg.get(role_key) in user_roles:
             if content_key != "content":

@@ -18,7 +18,8 @@ class ChatMessages:
     def sniff(self, obj: JSONObject) -> bool:
         messages = obj.get("messages")
         return isinstance(messages, list) and any(
-            isinstance(m, dict) and m.get("role") == "assistant" for m in messages)
+            isinstance(m, dict) and m.get("role") == "assistant" for m in messages
+        )
 
     def parse(self, obj: JSONObject, context: Context) -> list[Parsed]:
         parsed = Parsed()

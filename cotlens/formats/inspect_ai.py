@@ -46,8 +46,11 @@ class InspectSample:
         if any(m.get("role") == "assistant" for m in messages):
             read_conversation(messages, parsed)
         elif choices:
-            read_assistant_message(opt_dict(choices[0], "message", "output.choices[0].") or {}, parsed,
-                                   "output.choices[0].message.")
+            read_assistant_message(
+                opt_dict(choices[0], "message", "output.choices[0].") or {},
+                parsed,
+                "output.choices[0].message.",
+            )
         if choices:
             stop = opt_str(choices[0], "stop_reason", "output.choices[0].")
             if stop:
@@ -63,12 +66,20 @@ def read_usage(sample: JSONObject, output: JSONObject, parsed: Parsed) -> None:
     """`model_usage` sums every generation of the sample (agentic runs have many); `output.usage` is the last."""
     model_usage = opt_dict(sample, "model_usage")
     if model_usage:
-        reasoning = [opt_int(u, "reasoning_tokens", "model_usage.") for u in model_usage.values()
-                     if isinstance(u, dict)]
-        outputs = [opt_int(u, "output_tokens", "model_usage.") for u in model_usage.values() if isinstance(u, dict)]
-        parsed.reasoning_tokens = sum(r for r in reasoning if r is not None) if any(
-            r is not None for r in reasoning) else None
-        parsed.output_tokens = sum(o for o in outputs if o is not None) if any(o is not None for o in outputs) else None
+        reasoning = [
+            opt_int(u, "reasoning_tokens", "model_usage.")
+            for u in model_usage.values()
+            if isinstance(u, dict)
+        ]
+        outputs = [
+            opt_int(u, "output_tokens", "model_usage.") for u in model_usage.values() if isinstance(u, dict)
+        ]
+        parsed.reasoning_tokens = (
+            sum(r for r in reasoning if r is not None) if any(r is not None for r in reasoning) else None
+        )
+        parsed.output_tokens = (
+            sum(o for o in outputs if o is not None) if any(o is not None for o in outputs) else None
+        )
         return
     usage = opt_dict(output, "usage", "output.") or {}
     parsed.reasoning_tokens = opt_int(usage, "reasoning_tokens", "output.usage.")

@@ -25,8 +25,17 @@ STAR = object()
 PATH_STEP = regex.compile(r"([^.\[\]]+)|\[(\d+|\*)\]|(\.)")
 
 # Keys that name a path inside each record; the others are settings.
-FIELD_KEYS = ("model", "reasoning", "answer", "prompt", "reasoning_tokens", "output_tokens", "id", "dataset",
-              "finish_reason")
+FIELD_KEYS = (
+    "model",
+    "reasoning",
+    "answer",
+    "prompt",
+    "reasoning_tokens",
+    "output_tokens",
+    "id",
+    "dataset",
+    "finish_reason",
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -51,7 +60,9 @@ def parse_path(text: str) -> Path_:
         elif m[2] is not None:
             steps.append(STAR if m[2] == "*" else int(m[2]))
     if pos != len(text) or not steps:
-        raise MappingError(f"malformed path {text!r}: use dotted keys and [N] or [*], e.g. results[*].thinking")
+        raise MappingError(
+            f"malformed path {text!r}: use dotted keys and [N] or [*], e.g. results[*].thinking"
+        )
     if steps.count(STAR) > 1:
         raise MappingError(f"path {text!r} has more than one [*]")
     return Path_(text, tuple(steps))
@@ -76,7 +87,7 @@ def resolve_parallel(obj: JSONObject, path: Path_) -> list[Any]:
     items = resolve(obj, path.steps[:star])
     if not isinstance(items, list):
         raise RecordError(f"{path.text}: {'.'.join(map(str, path.steps[:star]))} is not a list")
-    return [resolve(item, path.steps[star + 1:]) for item in items]
+    return [resolve(item, path.steps[star + 1 :]) for item in items]
 
 
 @dataclass(slots=True)
@@ -104,8 +115,10 @@ def build_mapping(items: dict[str, Any]) -> Mapping:
     """A Mapping from key/value pairs (a TOML table or `--map KEY=PATH` options)."""
     unknown = set(items) - set(FIELD_KEYS) - set(SETTING_KEYS)
     if unknown:
-        raise MappingError(f"unknown mapping key(s) {', '.join(sorted(unknown))}; "
-                           f"known: {', '.join(SETTING_KEYS + FIELD_KEYS)}")
+        raise MappingError(
+            f"unknown mapping key(s) {', '.join(sorted(unknown))}; "
+            f"known: {', '.join(SETTING_KEYS + FIELD_KEYS)}"
+        )
     for key, value in items.items():
         expected = bool if key == "inline" else str
         if not isinstance(value, expected):
@@ -128,8 +141,10 @@ def load_mapping(specs: list[str]) -> Mapping:
         try:
             items.update(tomllib.loads(path.read_text(encoding="utf-8")))
         except FileNotFoundError:
-            raise MappingError(f"--map {spec}: neither KEY=PATH (keys: {', '.join(FIELD_KEYS + SETTING_KEYS)}) "
-                               "nor an existing mapping file") from None
+            raise MappingError(
+                f"--map {spec}: neither KEY=PATH (keys: {', '.join(FIELD_KEYS + SETTING_KEYS)}) "
+                "nor an existing mapping file"
+            ) from None
         except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as e:
             raise MappingError(f"mapping file {spec}: {e}") from None
     return build_mapping(items)
@@ -211,7 +226,9 @@ class MappedFormat:
         parsed.reasoning_tokens = self._int(obj, "reasoning_tokens", row)
         parsed.output_tokens = self._int(obj, "output_tokens", row)
         ident = self._value(obj, "id", row)
-        parsed.source_id = str(ident) if isinstance(ident, str | int) and not isinstance(ident, bool) else None
+        parsed.source_id = (
+            str(ident) if isinstance(ident, str | int) and not isinstance(ident, bool) else None
+        )
         dataset = self._text(obj, "dataset", row)
         parsed.dataset = dataset[0] if dataset else context.dataset
         finish = self._text(obj, "finish_reason", row)

@@ -16,7 +16,8 @@ class Ollama:
 
     def sniff(self, obj: JSONObject) -> bool:
         return ("done_reason" in obj or "done" in obj) and (
-            isinstance(obj.get("message"), dict) or isinstance(obj.get("response"), str))
+            isinstance(obj.get("message"), dict) or isinstance(obj.get("response"), str)
+        )
 
     def parse(self, obj: JSONObject, context: Context) -> list[Parsed]:
         parsed = Parsed(model=opt_str(obj, "model") or context.model)
@@ -24,7 +25,9 @@ class Ollama:
         if message is not None:
             read_assistant_message(message, parsed)
         else:
-            read_assistant_message({"thinking": obj.get("thinking"), "content": obj.get("response")}, parsed, "")
+            read_assistant_message(
+                {"thinking": obj.get("thinking"), "content": obj.get("response")}, parsed, ""
+            )
         if isinstance(obj.get("prompt"), str):
             parsed.prompt = obj["prompt"]
         done = opt_str(obj, "done_reason")

@@ -17,8 +17,12 @@ class OpenAIChat:
 
     def sniff(self, obj: JSONObject) -> bool:
         choices = obj.get("choices")
-        return isinstance(choices, list) and bool(choices) and isinstance(choices[0], dict) \
+        return (
+            isinstance(choices, list)
+            and bool(choices)
+            and isinstance(choices[0], dict)
             and ("message" in choices[0] or "text" in choices[0])
+        )
 
     def parse(self, obj: JSONObject, context: Context) -> list[Parsed]:
         choices = dicts(obj["choices"], "choices")
@@ -38,7 +42,9 @@ class OpenAIChat:
                 parsed.truncated |= is_truncating(finish)
             # Usage covers all choices together; it is only attributable when there is one.
             if len(choices) == 1:
-                parsed.reasoning_tokens = opt_int(details, "reasoning_tokens", "usage.completion_tokens_details.")
+                parsed.reasoning_tokens = opt_int(
+                    details, "reasoning_tokens", "usage.completion_tokens_details."
+                )
                 parsed.output_tokens = opt_int(usage, "completion_tokens", "usage.")
             if provider := opt_str(obj, "provider"):
                 parsed.tags["provider"] = provider

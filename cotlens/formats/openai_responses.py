@@ -9,8 +9,17 @@ from cotlens.formats._message import read_content
 from cotlens.formats.base import Context
 from cotlens.record import Parsed
 
-ITEM_TYPES = {"reasoning", "message", "function_call", "function_call_output", "web_search_call",
-              "file_search_call", "computer_call", "code_interpreter_call", "custom_tool_call"}
+ITEM_TYPES = {
+    "reasoning",
+    "message",
+    "function_call",
+    "function_call_output",
+    "web_search_call",
+    "file_search_call",
+    "computer_call",
+    "code_interpreter_call",
+    "custom_tool_call",
+}
 
 
 class OpenAIResponses:
@@ -22,8 +31,11 @@ class OpenAIResponses:
         if obj.get("object") == "response":
             return True
         output = obj.get("output")
-        return isinstance(output, list) and bool(output) and all(
-            isinstance(item, dict) and item.get("type") in ITEM_TYPES for item in output)
+        return (
+            isinstance(output, list)
+            and bool(output)
+            and all(isinstance(item, dict) and item.get("type") in ITEM_TYPES for item in output)
+        )
 
     def parse(self, obj: JSONObject, context: Context) -> list[Parsed]:
         parsed = Parsed(model=opt_str(obj, "model") or context.model, source_id=scalar_str(obj.get("id")))

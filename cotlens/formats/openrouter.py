@@ -19,7 +19,8 @@ class OpenRouter:
 
     def sniff(self, obj: JSONObject) -> bool:
         return isinstance(obj.get("reasoning_details"), list) or (
-            obj.get("role") == "assistant" and isinstance(obj.get("reasoning"), str))
+            obj.get("role") == "assistant" and isinstance(obj.get("reasoning"), str)
+        )
 
     def parse(self, obj: JSONObject, context: Context) -> list[Parsed]:
         parsed = Parsed()

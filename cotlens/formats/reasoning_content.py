@@ -22,8 +22,9 @@ class ReasoningContent:
         parsed = Parsed()
         read_common(obj, parsed)
         parsed.model = parsed.model or context.model
-        read_assistant_message({"reasoning_content": obj["reasoning_content"], "content": obj.get("content")},
-                               parsed, "")
+        read_assistant_message(
+            {"reasoning_content": obj["reasoning_content"], "content": obj.get("content")}, parsed, ""
+        )
         return [parsed]
 
 

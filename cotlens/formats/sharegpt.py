@@ -10,9 +10,20 @@ from cotlens.formats._message import read_conversation
 from cotlens.formats.base import Context
 from cotlens.record import Parsed
 
-ROLES = {"human": "user", "user": "user", "gpt": "assistant", "assistant": "assistant", "model": "assistant",
-         "chatgpt": "assistant", "bing": "assistant", "bard": "assistant", "system": "system",
-         "function_call": "tool", "observation": "tool", "tool": "tool"}
+ROLES = {
+    "human": "user",
+    "user": "user",
+    "gpt": "assistant",
+    "assistant": "assistant",
+    "model": "assistant",
+    "chatgpt": "assistant",
+    "bing": "assistant",
+    "bard": "assistant",
+    "system": "system",
+    "function_call": "tool",
+    "observation": "tool",
+    "tool": "tool",
+}
 
 
 class ShareGPT:
@@ -29,7 +40,9 @@ class ShareGPT:
         for i, turn in enumerate(dicts(obj["conversations"], "conversations")):
             speaker = turn.get("from")
             if speaker not in ROLES:
-                raise RecordError(f"conversations[{i}].from is {speaker!r:.40}, expected one of {sorted(ROLES)}")
+                raise RecordError(
+                    f"conversations[{i}].from is {speaker!r:.40}, expected one of {sorted(ROLES)}"
+                )
             messages.append({"role": ROLES[speaker], "content": turn.get("value")})
         parsed = Parsed()
         read_common(obj, parsed)
