@@ -18,7 +18,7 @@ venv: $(STAMP)
 ## demo: ingest the shipped demo corpus into ./demo-store and show what it holds
 demo: $(STAMP)
 	rm -rf $(DEMO_STORE)
-	$(VENV)/bin/cotlens ingest fixtures/demo --store $(DEMO_STORE)
+	$(VENV)/bin/cotlens ingest fixtures/demo/*.jsonl --store $(DEMO_STORE)
 	$(VENV)/bin/cotlens models --store $(DEMO_STORE)
 
 ## test: the test suite (what CI runs)

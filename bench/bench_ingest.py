@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import importlib.util
 import json
 import os
 import platform
@@ -177,6 +178,17 @@ def warm_page_cache(path: Path) -> None:
             pass
 
 
+def cotlens_source() -> str:
+    """Where the measured cotlens lives, and its git revision when it is a checkout (marked -dirty when edited)."""
+    spec = importlib.util.find_spec("cotlens")
+    if spec is None or spec.origin is None:
+        return "not found"
+    root = Path(spec.origin).parent.parent
+    git = ["git", "-C", str(root), "describe", "--always", "--dirty"]
+    rev = subprocess.run(git, capture_output=True, text=True, check=False).stdout.strip()
+    return f"{root} (git {rev})" if rev else str(root)
+
+
 def machine_info() -> dict[str, Any]:
     cpu = ""
     with contextlib.suppress(OSError):
@@ -189,6 +201,7 @@ def machine_info() -> dict[str, Any]:
         "python": platform.python_version(),
         "pyarrow": metadata.version("pyarrow"),
         "cotlens": metadata.version("cotlens"),
+        "cotlens_source": cotlens_source(),
     }
 
 
@@ -215,6 +228,7 @@ def evaluate(lines: list[Line], records: int, ingest_ok: bool, reingest_ok: bool
 def print_report(info: dict[str, Any], corpus: Corpus, lines: list[Line], targets: list[Target]) -> None:
     print(f"machine: nproc {info['nproc']}, {info['cpu'] or 'cpu unknown'}, {info['platform']}")
     print(f"         python {info['python']}, pyarrow {info['pyarrow']}, cotlens {info['cotlens']}")
+    print(f"         cotlens from {info['cotlens_source']}")
     print(f"corpus:  {corpus.path} ({corpus.bytes / MB:.1f} MB, {corpus.records} records)\n")
     print(f"{'name':<20} {'seconds':>8} {'MB/s':>8} {'x baseline':>11} {'peak RSS MB':>12}")
     for line in lines:

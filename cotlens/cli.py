@@ -5,6 +5,7 @@ This is the only module that knows exit codes: 0 ok, 1 data or runtime error, 2 
 from __future__ import annotations
 
 import contextlib
+import os
 import sys
 from collections.abc import Iterator
 from pathlib import Path
@@ -44,8 +45,29 @@ app = typer.Typer(
     add_completion=False,
     pretty_exceptions_enable=False,
 )
-out = Console()
-err = Console(stderr=True)
+# Wide enough for paths and summaries when output goes to a file or pipe (rich would assume 80 columns).
+PIPE_WIDTH = 120
+
+
+def stdout_console() -> Console:
+    return _console(stderr=False)
+
+
+def stderr_console() -> Console:
+    return _console(stderr=True)
+
+
+def _console(stderr: bool) -> Console:
+    """A console on the current stream (tests swap them). Rich turns colour off when the stream is not a
+    terminal or NO_COLOR is set."""
+    stream = sys.stderr if stderr else sys.stdout
+    width = None if stream.isatty() or os.environ.get("COLUMNS") else PIPE_WIDTH
+    return Console(stderr=stderr, width=width)
+
+
+def say(message: str) -> None:
+    """One line on stderr, never wrapped, never interpreted as markup."""
+    stderr_console().print(Text(message), soft_wrap=True)
 
 StoreOption = Annotated[
     Path,
@@ -62,19 +84,19 @@ def cli_errors() -> Iterator[None]:
     try:
         yield
     except MappingError as e:
-        err.print(Text(f"cotlens: usage error: {printable(str(e))}"))
+        say(f"cotlens: usage error: {printable(str(e))}")
         raise typer.Exit(EXIT_USAGE) from None
     except CotlensError as e:
-        err.print(Text(f"cotlens: error: {printable(str(e))}"))
+        say(f"cotlens: error: {printable(str(e))}")
         raise typer.Exit(EXIT_ERROR) from None
     except KeyboardInterrupt:
-        err.print(Text("cotlens: interrupted"))
+        say("cotlens: interrupted")
         raise typer.Exit(EXIT_INTERRUPTED) from None
 
 
 def version_callback(value: bool) -> None:
     if value:
-        out.print(f"cotlens {__version__}")
+        stdout_console().print(f"cotlens {__version__}")
         raise typer.Exit()
 
 
@@ -176,25 +198,26 @@ def ingest_command(
             tags=parse_tags(tag or []),
             mapping=load_mapping(map_) if map_ else None,
         )
+        err = stderr_console()
         progress = RichProgress(err) if err.is_terminal else None
         result = ingest(
             paths,
             Store(store),
             options,
             progress,
-            on_wait=lambda: err.print("cotlens: waiting for another ingest into this store to finish"),
+            on_wait=lambda: say("cotlens: waiting for another ingest into this store to finish"),
         )
     print_ingest_summary(result)
     if json_:
-        out.file.write(
+        sys.stdout.write(
             orjson.dumps(result.to_dict(), option=orjson.OPT_SORT_KEYS | orjson.OPT_INDENT_2).decode() + "\n"
         )
     for failed in result.failed_inputs:
-        err.print(Text(f"cotlens: error: {printable(failed.path)}: {printable(failed.error or '')}"))
+        say(f"cotlens: error: {printable(failed.path)}: {printable(failed.error or '')}")
     if result.failed_inputs:
         raise typer.Exit(EXIT_ERROR)
     if strict and result.totals["rejected"]:
-        err.print(f"cotlens: --strict: {result.totals['rejected']} record(s) rejected")
+        say(f"cotlens: --strict: {result.totals['rejected']} record(s) rejected")
         raise typer.Exit(EXIT_GATE)
 
 
@@ -212,6 +235,7 @@ def print_ingest_summary(result: IngestResult) -> None:
             str(s.rejected),
             Text(", ".join(f"{k} {v}" for k, v in sorted(s.repairs.items()))),
         )
+    err = stderr_console()
     err.print(table)
     models = Table(title="by model", title_justify="left")
     for header in ("model", "added", "duplicate"):
@@ -227,7 +251,7 @@ def print_ingest_summary(result: IngestResult) -> None:
     )
     if result.rejects_file:
         line += f"; rejects in {Path(result.store) / result.rejects_file}"
-    err.print(Text(line))
+    say(line)
 
 
 @app.command("models")
@@ -237,7 +261,7 @@ def models_command(
     """What the store holds per model: transcripts, reasoning kinds, reported tokens, datasets."""
     with cli_errors():
         result = summarize_models(Store(store))
-    render(result, format_, out)
+    render(result, format_, stdout_console())
 
 
 def main() -> None:

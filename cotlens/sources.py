@@ -42,17 +42,30 @@ RECORD_LIST_KEYS = (
     "responses",
     "outputs",
 )
-PROGRESS_EVERY = 2048  # lines between progress callbacks
+# JSON Lines are read in blocks of about this size (extended to the next line end).
+BLOCK_BYTES = 4 << 20
 
 
 @dataclass(slots=True)
 class Item:
+    """One input record. A JSON Lines record arrives as `raw` bytes and is decoded where it is parsed (maybe in a
+    worker process), so that the reading process only splits lines."""
+
     locator: str
     obj: Any = None
+    raw: bytes | None = None
     error: str | None = None
-    raw: bytes = b""  # the undecodable bytes, kept for the rejects file
     repairs: list[str] = field(default_factory=list)
     context: Context = field(default_factory=Context)
+
+    def decode(self) -> Item:
+        """Decode `raw` into `obj`, or set `error`; a no-op for an item already decoded."""
+        if self.raw is not None and self.obj is None and self.error is None:
+            try:
+                self.obj, self.repairs = decode(self.raw)
+            except orjson.JSONDecodeError as e:
+                self.error = f"invalid JSON: {e}"
+        return self
 
 
 def expand_paths(paths: list[str]) -> list[str]:
@@ -86,8 +99,9 @@ def read_items(
     is_record: Callable[[Any], bool],
     records_path: Path_ | None = None,
     on_progress: Callable[[int], None] | None = None,
-) -> Iterator[Item]:
-    """Every record of one input. `is_record` tells a record from a container object in JSON documents."""
+) -> Iterator[Item | LineBlock]:
+    """Every record of one input: decoded Items from JSON documents and archives, LineBlocks of raw JSON Lines.
+    `is_record` tells a record from a container object in JSON documents."""
     try:
         raw: IO[bytes] = sys.stdin.buffer if source == "-" else open(source, "rb")  # noqa: SIM115 (closed below)
     except FileNotFoundError:
@@ -141,47 +155,38 @@ def _read_text(
     is_record: Callable[[Any], bool],
     records_path: Path_ | None,
     report: Callable[[], None] | None,
-) -> Iterator[Item]:
-    lineno = 0
-    first = b""
+) -> Iterator[Item | LineBlock]:
+    head: list[bytes] = []  # every line read while deciding what the input is, blank ones included
     for line in stream:
-        lineno += 1
-        if lineno == 1 and line.startswith(BOM):
+        if not head and line.startswith(BOM):
             line = line[len(BOM) :]
+        head.append(line)
         if line.strip():
-            first = line
             break
-    if not first:
+    if not head or not head[-1].strip():
         return  # empty input: no records
-    head = first.lstrip()[:1]
-    if head == b"[" or (head == b"{" and _opens_document(first)):
-        yield from _read_document_or_lines(first + stream.read(), lineno, is_record, records_path)
+    first, first_lineno = head[-1], len(head)
+    kind = first.lstrip()[:1]
+    if kind == b"[" or (kind == b"{" and _opens_document(first)):
+        yield from _read_document_or_lines(first + stream.read(), first_lineno, is_record, records_path)
         return
-    second = _next_nonblank(stream)
-    if second is None or records_path is not None:
-        # One JSON value in the whole input: a document (a record, or a container of records).
-        yield from _read_document(
-            first + (second[1] if second else b"") + stream.read(), is_record, records_path
-        )
-        return
-    yield _line_item(first, lineno)
-    skipped, line = second
-    lineno += skipped
-    yield _line_item(line, lineno)
     for line in stream:
-        lineno += 1
+        head.append(line)
         if line.strip():
-            yield _line_item(line, lineno)
-        if report and lineno % PROGRESS_EVERY == 0:
+            break
+    if head[-1] is first or records_path is not None:
+        # One JSON value in the whole input: a document (a record, or a container of records).
+        yield from _read_document(b"".join(head[first_lineno - 1 :]) + stream.read(), is_record, records_path)
+        return
+    block = LineBlock(b"".join(head), 1)
+    while block.data:
+        yield block
+        if report:
             report()
-
-
-def _next_nonblank(stream: IO[bytes]) -> tuple[int, bytes] | None:
-    """The next non-blank line and how many lines were read to reach it."""
-    for read, line in enumerate(stream, start=1):
-        if line.strip():
-            return read, line
-    return None
+        data = stream.read(BLOCK_BYTES)
+        if data and not data.endswith(b"\n"):
+            data += stream.readline()  # blocks end at a line end; a long line makes a long block
+        block = LineBlock(data, block.first_lineno + block.data.count(b"\n"))
 
 
 def _opens_document(first: bytes) -> bool:
@@ -196,15 +201,23 @@ def _opens_document(first: bytes) -> bool:
     return False
 
 
+@dataclass(frozen=True, slots=True)
+class LineBlock:
+    """Consecutive lines of a JSON Lines input, split into records where they are parsed (cheaper to hand to a
+    worker process than one object per line)."""
+
+    data: bytes
+    first_lineno: int
+
+    def items(self) -> Iterator[Item]:
+        for i, line in enumerate(self.data.split(b"\n")):
+            if line.strip():
+                yield _line_item(line, self.first_lineno + i)
+
+
 def _line_item(line: bytes, lineno: int) -> Item:
-    locator = f"line {lineno}"
     # Without the newline, a line cut inside a string reads as "unexpected end of data", which it is.
-    line = line.rstrip(b"\r\n")
-    try:
-        obj, repairs = decode(line)
-    except orjson.JSONDecodeError as e:
-        return Item(locator, error=f"invalid JSON: {e}", raw=line)
-    return Item(locator, obj=obj, repairs=repairs)
+    return Item(f"line {lineno}", raw=line.rstrip(b"\r\n"))
 
 
 def _read_document_or_lines(
@@ -215,9 +228,8 @@ def _read_document_or_lines(
     try:
         value, repairs = decode(data)
     except orjson.JSONDecodeError as e:
-        items = [
-            _line_item(line, first_lineno + i) for i, line in enumerate(data.split(b"\n")) if line.strip()
-        ]
+        lines = enumerate(data.split(b"\n"))
+        items = [_line_item(line, first_lineno + i).decode() for i, line in lines if line.strip()]
         if not any(isinstance(item.obj, dict) for item in items):
             raise InputError(f"invalid JSON document: {e}") from None
         yield from items
@@ -325,9 +337,4 @@ def _read_zip(stream: IO[bytes], source: str) -> Iterator[Item]:
             except (zipfile.BadZipFile, OSError, zlib.error, EOFError) as e:
                 yield Item(name, error=f"corrupt archive member: {e}")
                 continue
-            try:
-                obj, repairs = decode(body)
-            except orjson.JSONDecodeError as e:
-                yield Item(name, error=f"invalid JSON: {e}", raw=body)
-                continue
-            yield Item(name, obj=obj, repairs=repairs, context=context)
+            yield Item(name, raw=body, context=context).decode()

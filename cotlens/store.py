@@ -167,8 +167,8 @@ class StoreWriter:
         self.seen.add(transcript_id)
         return True
 
-    def write(self, batch: pa.RecordBatch) -> None:
-        if batch.num_rows == 0:
+    def write(self, table: pa.Table) -> None:
+        if table.num_rows == 0:
             return
         if self._writer is None or self._rows_in_part >= ROWS_PER_PART:
             self._close_part()
@@ -177,9 +177,9 @@ class StoreWriter:
             # zstd: text compresses 4-6x at several hundred MB/s; dictionary pages keep model/kind columns tiny.
             self._writer = pq.ParquetWriter(self.staging / TRANSCRIPTS / name, SCHEMA, compression="zstd")
             self._rows_in_part = 0
-        self._writer.write_batch(batch)
-        self._rows_in_part += batch.num_rows
-        self.rows_written += batch.num_rows
+        self._writer.write_table(table, row_group_size=table.num_rows)
+        self._rows_in_part += table.num_rows
+        self.rows_written += table.num_rows
 
     def reject(self, entry: dict[str, Any]) -> None:
         if self._rejects is None:

@@ -11,6 +11,7 @@ import pyarrow.dataset as ds
 import pytest
 
 from cotlens import ingest as ingest_module
+from cotlens import sources
 from cotlens.errors import StoreError
 from cotlens.ingest import IngestOptions, ingest
 from cotlens.store import Store
@@ -46,7 +47,7 @@ def test_a_failed_run_leaves_nothing_visible(
     ingest([str(write_jsonl(tmp_path / "a.jsonl", [chat(1)]))], store)
     before = store.part_files()
     calls = {"n": 0}
-    real = ingest_module._ingest_item
+    real = ingest_module._account
 
     def crash_on_third(*args, **kwargs):  # type: ignore[no-untyped-def]
         calls["n"] += 1
@@ -54,8 +55,10 @@ def test_a_failed_run_leaves_nothing_visible(
             raise KeyboardInterrupt
         return real(*args, **kwargs)
 
-    monkeypatch.setattr(ingest_module, "_ingest_item", crash_on_third)
-    monkeypatch.setattr(ingest_module, "BATCH_ROWS", 1)  # parts are being written when the crash comes
+    monkeypatch.setattr(ingest_module, "_account", crash_on_third)
+    # A line a block and a row group a row: parts are being written when the crash comes.
+    monkeypatch.setattr(sources, "BLOCK_BYTES", 1)
+    monkeypatch.setattr(ingest_module, "WRITE_ROWS", 1)
     with pytest.raises(KeyboardInterrupt):
         ingest([str(write_jsonl(tmp_path / "b.jsonl", [chat(i) for i in range(10, 20)]))], store)
     assert store.part_files() == before
@@ -142,3 +145,24 @@ def test_store_is_readable_by_other_engines(tmp_path: Path, store: Store) -> Non
     assert pol.rows() == [("m0", 3), ("m1", 3)]
     arrow = ds.dataset(str(store.root / "transcripts"), format="parquet").to_table(columns=["model"])
     assert arrow.num_rows == 6
+
+
+def test_worker_processes_give_the_same_store(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(sources, "BLOCK_BYTES", 700)  # many blocks, so order across workers matters
+    lines = [chat(i % 40, reasoning=f"step {i % 40}") for i in range(60)] + [b"{broken\n"] + [chat(99)]
+    path = write_jsonl(tmp_path / "a.jsonl", lines)
+    results = {}
+    for jobs in (1, 2):
+        store = Store(tmp_path / f"store{jobs}")
+        result = ingest([str(path)], store, IngestOptions(jobs=jobs))
+        rows = store.read(columns=["transcript_id", "source_locator"]).to_pylist()
+        results[jobs] = (result.totals, rows)
+    assert results[1] == results[2]
+    assert results[2][0] == {"records": 62, "rejected": 1, "transcripts": 61, "added": 41, "duplicate": 20}
+
+
+def test_row_order_is_the_schema_order() -> None:
+    from cotlens.parse import ROW_ORDER
+    from cotlens.record import SCHEMA
+
+    assert tuple(SCHEMA.names) == ROW_ORDER

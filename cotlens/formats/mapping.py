@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import tomllib
 from dataclasses import dataclass, field, fields
+from enum import Enum
 from pathlib import Path
 from typing import Any
 
@@ -21,7 +22,14 @@ from cotlens.formats._inline import split_inline
 from cotlens.formats.base import Context
 from cotlens.record import Parsed
 
-STAR = object()
+
+class _Star(Enum):
+    """The `[*]` step; an Enum member so that it survives pickling into worker processes."""
+
+    STAR = "*"
+
+
+STAR = _Star.STAR
 PATH_STEP = regex.compile(r"([^.\[\]]+)|\[(\d+|\*)\]|(\.)")
 
 # Keys that name a path inside each record; the others are settings.

@@ -1,0 +1,203 @@
+"""From input items to canonical rows: a pure function of a chunk of records, so it runs in this process or in a
+worker process alike. The reading process only splits lines; decoding, shape detection, parsing, hashing and the
+Arrow conversion happen here."""
+
+from __future__ import annotations
+
+import hashlib
+from collections import Counter
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+import orjson
+import pyarrow as pa
+
+from cotlens.errors import RecordError
+from cotlens.formats import Format, detect_format, get_format
+from cotlens.formats.mapping import MappedFormat, Mapping
+from cotlens.record import SCHEMA, Transcript
+from cotlens.sources import Item, LineBlock
+
+REJECT_EXCERPT_BYTES = 2000
+# RecordParser._row builds rows as tuples in this order (tuples transpose into columns cheaply); a test checks
+# that it is the schema's.
+ROW_ORDER = (
+    "transcript_id",
+    "source_id",
+    "model",
+    "dataset",
+    "sample_id",
+    "epoch",
+    "tags",
+    "source_path",
+    "source_locator",
+    "format",
+    "prompt",
+    "reasoning",
+    "answer",
+    "reasoning_kind",
+    "reasoning_segments",
+    "reasoning_tokens_reported",
+    "output_tokens_reported",
+    "truncated",
+    "repairs",
+    "reasoning_chars",
+    "answer_chars",
+    "ingest_run",
+)
+
+
+@dataclass(frozen=True, slots=True)
+class Chunk:
+    """Records of one input: raw JSON Lines (`block`), or records already decoded from a document (`items`)."""
+
+    source: str
+    items: list[Item] | None = None
+    block: LineBlock | None = None
+
+    @property
+    def decoded(self) -> bool:
+        """Decoded records are parsed in-process: pickling decoded objects to a worker would cost more than
+        parsing them."""
+        return self.items is not None
+
+    def records(self) -> Iterator[Item]:
+        if self.block is not None:
+            yield from self.block.items()
+        yield from self.items or ()
+
+
+@dataclass(slots=True)
+class ChunkResult:
+    """What one chunk yields: rows before deduplication, and the accounting of its records."""
+
+    batch: pa.RecordBatch
+    records: int = 0
+    transcripts: int = 0
+    rejects: list[dict[str, Any]] = field(default_factory=list)
+    formats: Counter[str] = field(default_factory=Counter)
+    repairs: Counter[str] = field(default_factory=Counter)
+
+
+@dataclass(frozen=True, slots=True)
+class RecordParser:
+    """Turns items into rows; picklable, so a worker process gets its own copy."""
+
+    run_id: str
+    fmt: str = "auto"
+    mapping: Mapping | None = None
+    model: str | None = None  # supplies or overrides every record's model
+    dataset: str | None = None
+    tags: tuple[tuple[str, str], ...] = ()
+
+    def forced_format(self) -> Format | None:
+        if self.mapping is not None:
+            return MappedFormat(self.mapping)
+        return None if self.fmt == "auto" else get_format(self.fmt)
+
+    def __call__(self, chunk: Chunk) -> ChunkResult:
+        forced = self.forced_format()
+        previous: Format | None = None
+        rows: list[tuple[Any, ...]] = []
+        records, transcripts = 0, 0
+        rejects: list[dict[str, Any]] = []
+        formats: Counter[str] = Counter()
+        repairs: Counter[str] = Counter()
+        for item in chunk.records():
+            records += 1
+            try:
+                fmt, parsed = self._parse(item.decode(), forced, previous)
+            except RecordError as e:
+                rejects.append(self._reject(chunk.source, item, str(e)))
+                continue
+            previous = fmt
+            formats[fmt.name] += 1
+            for t, model in parsed:
+                transcripts += 1
+                repairs.update(t.repairs)
+                rows.append(self._row(t, model, chunk.source, item.locator, fmt.name))
+        columns = list(zip(*rows, strict=True)) if rows else [() for _ in SCHEMA]
+        arrays = [pa.array(values, type=f.type) for values, f in zip(columns, SCHEMA, strict=True)]
+        batch = pa.RecordBatch.from_arrays(arrays, schema=SCHEMA)
+        return ChunkResult(batch, records, transcripts, rejects, formats, repairs)
+
+    def _parse(
+        self, item: Item, forced: Format | None, previous: Format | None
+    ) -> tuple[Format, list[tuple[Transcript, str]]]:
+        if item.error is not None:
+            raise RecordError(item.error)
+        if not isinstance(item.obj, dict):
+            raise RecordError(f"a JSON {type(item.obj).__name__}, expected an object")
+        fmt = forced or detect_format(item.obj, previous)
+        try:
+            parsed_list = fmt.parse(item.obj, item.context)
+        except RecordError:
+            raise
+        except (TypeError, ValueError, KeyError, AttributeError, IndexError) as e:
+            # A parser met a structure it did not expect: the record is malformed for this shape.
+            raise RecordError(f"malformed {fmt.name} record: {type(e).__name__}: {e}") from None
+        rows = []
+        for parsed in parsed_list:
+            parsed.repairs.extend(item.repairs)
+            parsed.tags.update(self.tags)
+            t = parsed.finish()
+            model = (self.model or t.model or "").strip()
+            if not model:
+                raise RecordError("no model name in the record: give --model NAME (or model_name in a --map)")
+            rows.append((t, model))
+        return fmt, rows
+
+    def _row(self, t: Transcript, model: str, source: str, locator: str, fmt: str) -> tuple[Any, ...]:
+        """One row, its values in SCHEMA order (see ROW_ORDER)."""
+        return (
+            transcript_id(t, model),
+            t.source_id,
+            model,
+            self.dataset or t.dataset,
+            t.sample_id,
+            t.epoch,
+            sorted(t.tags.items()),
+            source,
+            join_locator(locator, t.locator_suffix),
+            fmt,
+            t.prompt,
+            t.reasoning,
+            t.answer,
+            t.reasoning_kind,
+            t.reasoning_segments,
+            t.reasoning_tokens_reported,
+            t.output_tokens_reported,
+            t.truncated,
+            t.repairs,
+            None if t.reasoning is None else len(t.reasoning),
+            None if t.answer is None else len(t.answer),
+            self.run_id,
+        )
+
+    def _reject(self, source: str, item: Item, reason: str) -> dict[str, Any]:
+        raw = item.raw if item.raw is not None else orjson.dumps(item.obj)
+        return {
+            "source_path": source,
+            "source_locator": item.locator,
+            "reason": reason,
+            "bytes": len(raw),
+            "excerpt": raw[:REJECT_EXCERPT_BYTES].decode("utf-8", errors="replace"),
+            "ingest_run": self.run_id,
+        }
+
+
+def transcript_id(t: Transcript, model: str) -> str:
+    """Stable identity: the same transcript read twice (or from two files) gets the same id. Source ids are part
+    of it, so two genuinely distinct responses with identical text (temperature 0) both stay."""
+    parts = (model, t.source_id, t.sample_id, t.epoch, t.reasoning_kind, t.prompt, t.reasoning, t.answer)
+    # One string, one hash (per-part updates cost more than the copy); \x00 marks a null, \x1f separates.
+    key = "\x1f".join("\x00" if p is None else str(p) for p in parts)
+    return hashlib.blake2b(key.encode("utf-8", "surrogatepass"), digest_size=16).hexdigest()
+
+
+def join_locator(locator: str, suffix: str) -> str:
+    """ "line 4" + "choices[1]" -> "line 4 choices[1]"; "results[0]" + "[2]" -> "results[0][2]"."""
+    if not suffix:
+        return locator
+    return f"{locator}{suffix}" if suffix.startswith("[") else f"{locator} {suffix}"

@@ -1,0 +1,72 @@
+"""Ordered, bounded parallel map over a process pool.
+
+Used for CPU-bound kernels over chunks of records. Results come back in input order (so accounting and "first
+occurrence wins" dedupe are deterministic) and at most `window` chunks are in flight (so memory stays bounded
+whatever the input size; `multiprocessing.Pool.imap` would read the whole input ahead).
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+import os
+import signal
+from collections import deque
+from collections.abc import Callable, Iterable, Iterator
+from concurrent.futures import Executor, Future, ProcessPoolExecutor
+from typing import TypeVar
+
+T = TypeVar("T")
+R = TypeVar("R")
+
+
+def default_jobs() -> int:
+    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+
+
+def _ignore_sigint() -> None:
+    # Ctrl-C is the parent's to handle: it stops submitting and discards the run; workers just exit with it.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+
+
+def make_pool(jobs: int) -> Executor:
+    # spawn, not fork: forking a process that already runs Arrow's thread pools can deadlock.
+    return ProcessPoolExecutor(
+        jobs, mp_context=multiprocessing.get_context("spawn"), initializer=_ignore_sigint
+    )
+
+
+def map_ordered(
+    fn: Callable[[T], R],
+    chunks: Iterable[T],
+    pool: Executor | None,
+    window: int,
+    local: Callable[[T], bool] = lambda _: False,
+) -> Iterator[R]:
+    """fn over chunks, in order. Chunks for which `local(chunk)` holds (or all, without a pool) run in this
+    process. An exception raised by the `chunks` iterator itself is re-raised only after every chunk read before
+    it has been yielded, so that a damaged input still delivers its good part."""
+    pending: deque[Future[R]] = deque()
+    source = iter(chunks)
+    failure: BaseException | None = None
+    exhausted = False
+    while True:
+        while not exhausted and failure is None and len(pending) < max(window, 1):
+            try:
+                chunk = next(source)
+            except StopIteration:
+                exhausted = True
+                break
+            except Exception as e:
+                failure = e
+                break
+            if pool is None or local(chunk):
+                done: Future[R] = Future()
+                done.set_result(fn(chunk))
+                pending.append(done)
+            else:
+                pending.append(pool.submit(fn, chunk))
+        if not pending:
+            break
+        yield pending.popleft().result()
+    if failure is not None:
+        raise failure
