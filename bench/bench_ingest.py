@@ -15,10 +15,14 @@
    (idempotent re-ingest: nothing added, every record a duplicate).
 
 Every figure is the wall time of a whole subprocess (interpreter start and imports included, for the baseline
-as for cotlens) with the corpus already in the page cache; peak RSS is that subprocess's own `ru_maxrss` from
-`os.wait4`. With --repeat N, the best time of N runs is reported with the highest peak RSS seen. MB is 10^6
-bytes for sizes and throughput; RSS is in MiB (so the "< 1024 MB" target means under 1 GiB). Stores and
-baseline outputs live in --workdir beside the corpus and are deleted after each run.
+as for cotlens) with the corpus already in the page cache. Memory, two ways: "peak RSS" is the subprocess's
+`ru_maxrss` from `os.wait4` (for a process with workers, that is its largest single process), "tree" the peak
+of the summed RSS of the subprocess and all its descendants, sampled every 50 ms from /proc (cotlens parses
+large inputs in worker processes; shared pages count once per process, so it is an upper bound, and a peak
+shorter than 50 ms can be missed). The RSS target applies to the larger of the two. With --repeat N, the best
+time of N runs is reported with the highest memory seen. MB is 10^6 bytes for sizes and throughput; memory is
+in MiB (so the "< 1024 MB" target means under 1 GiB). Stores and baseline outputs live in --workdir beside the
+corpus and are deleted after each run.
 
 Exit status: 0 whatever the figures (a benchmark is not a test); with --check, 1 when a target or a check is
 missed. A subprocess that fails outright leaves nothing to measure and also exits 1.
@@ -36,6 +40,7 @@ import shutil
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from dataclasses import asdict, dataclass
 from importlib import metadata
@@ -46,6 +51,8 @@ from corpus import MB, Corpus, ensure_corpus
 
 RATIO_TARGET = 0.5
 RSS_TARGET_MB = 1024
+SAMPLE_SECONDS = 0.05
+PAGE_KIB = os.sysconf("SC_PAGE_SIZE") // 1024
 
 BASELINE_CODE = """
 import sys
@@ -61,6 +68,7 @@ class Run:
 
     seconds: float
     peak_rss_mb: float
+    tree_mb: float
     stdout: str
 
 
@@ -73,6 +81,7 @@ class Line:
     mb_per_s: float
     ratio: float
     peak_rss_mb: float
+    tree_mb: float
 
 
 @dataclass(frozen=True)
@@ -107,15 +116,64 @@ def measure(argv: list[str]) -> Run:
     with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
         start = time.perf_counter()
         proc = subprocess.Popen(argv, stdout=out, stderr=err, stdin=subprocess.DEVNULL)
-        _, status, usage = os.wait4(proc.pid, 0)
-        seconds = time.perf_counter() - start
+        with TreeMemory(proc.pid) as tree:
+            _, status, usage = os.wait4(proc.pid, 0)
+            seconds = time.perf_counter() - start
         proc.returncode = os.waitstatus_to_exitcode(status)  # reaped here; keep Popen from waiting again
         out.seek(0)
         err.seek(0)
         if proc.returncode != 0:
             tail = err.read().decode(errors="replace")[-2000:]
             raise SystemExit(f"benchmark: {' '.join(argv)} exited {proc.returncode}:\n{tail}")
-        return Run(seconds, usage.ru_maxrss / 1024, out.read().decode())  # ru_maxrss is in KiB on Linux
+        # ru_maxrss is in KiB on Linux
+        return Run(seconds, usage.ru_maxrss / 1024, tree.peak_kib / 1024, out.read().decode())
+
+
+class TreeMemory:
+    """Peak memory of a process and all its descendants together (cotlens parses in worker processes), sampled
+    by a thread: the sum of their RSS from /proc/PID/stat. Pages shared between processes count once per process,
+    so this is an upper bound; wait4's ru_maxrss is the largest single process of the tree, not the sum."""
+
+    def __init__(self, root: int, interval: float = SAMPLE_SECONDS) -> None:
+        self.root, self.interval, self.peak_kib = root, interval, 0
+        self._parents: dict[int, int] = {}  # pid -> parent pid, read once per process
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+
+    def __enter__(self) -> TreeMemory:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        self._thread.join()
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            self.peak_kib = max(self.peak_kib, sum(_stat(pid)[1] for pid in self._tree()))
+            self._stop.wait(self.interval)
+
+    def _tree(self) -> list[int]:
+        live = {int(e.name) for e in os.scandir("/proc") if e.name.isdigit()}
+        for pid in live - self._parents.keys():
+            self._parents[pid] = _stat(pid)[0]
+        for pid in self._parents.keys() - live:
+            del self._parents[pid]
+        found, todo = [], [self.root]
+        while todo:
+            pid = todo.pop()
+            found.append(pid)
+            todo.extend(child for child, parent in self._parents.items() if parent == pid)
+        return found
+
+
+def _stat(pid: int) -> tuple[int, int]:
+    """(parent pid, RSS in KiB) of a process; (0, 0) once it is gone."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()
+        return int(fields[1]), int(fields[21]) * PAGE_KIB
+    except (OSError, IndexError, ValueError):
+        return 0, 0
 
 
 def run_baseline(corpus: Path, workdir: Path) -> Run:
@@ -155,9 +213,14 @@ def run_cotlens(corpus: Corpus, workdir: Path) -> tuple[Run, Run, bool, bool]:
 
 
 def best(runs: list[Run]) -> Run:
-    """The fastest run, with the highest peak RSS of all of them."""
+    """The fastest run, with the highest memory figures of all of them."""
     fastest = min(runs, key=lambda r: r.seconds)
-    return Run(fastest.seconds, max(r.peak_rss_mb for r in runs), fastest.stdout)
+    return Run(
+        fastest.seconds,
+        max(r.peak_rss_mb for r in runs),
+        max(r.tree_mb for r in runs),
+        fastest.stdout,
+    )
 
 
 def measure_all(corpus: Corpus, workdir: Path, repeat: int) -> tuple[list[Line], bool, bool]:
@@ -210,16 +273,19 @@ def make_lines(corpus: Corpus, baseline: Run, first: Run, again: Run) -> list[Li
     base_rate = mb / baseline.seconds
     named = (("pyarrow baseline", baseline), ("cotlens ingest", first), ("cotlens re-ingest", again))
     return [
-        Line(name, r.seconds, mb / r.seconds, mb / r.seconds / base_rate, r.peak_rss_mb) for name, r in named
+        Line(name, r.seconds, mb / r.seconds, mb / r.seconds / base_rate, r.peak_rss_mb, r.tree_mb)
+        for name, r in named
     ]
 
 
 def evaluate(lines: list[Line], records: int, ingest_ok: bool, reingest_ok: bool) -> list[Target]:
     ingest, again = lines[1], lines[2]
     rss = max(ingest.peak_rss_mb, again.peak_rss_mb)
+    tree = max(ingest.tree_mb, again.tree_mb)
+    memory = f"wait4 {rss:.0f} MB, process tree {tree:.0f} MB; ingest and re-ingest"
     return [
         Target(f"ingest >= {RATIO_TARGET} x baseline", ingest.ratio >= RATIO_TARGET, f"{ingest.ratio:.2f} x"),
-        Target(f"peak RSS < {RSS_TARGET_MB} MB", rss < RSS_TARGET_MB, f"{rss:.0f} MB, ingest and re-ingest"),
+        Target(f"peak RSS < {RSS_TARGET_MB} MB", max(rss, tree) < RSS_TARGET_MB, memory),
         Target("ingest adds every record", ingest_ok, f"{records} records, none rejected"),
         Target("re-ingest adds nothing", reingest_ok, f"{records} duplicates"),
     ]
@@ -230,11 +296,11 @@ def print_report(info: dict[str, Any], corpus: Corpus, lines: list[Line], target
     print(f"         python {info['python']}, pyarrow {info['pyarrow']}, cotlens {info['cotlens']}")
     print(f"         cotlens from {info['cotlens_source']}")
     print(f"corpus:  {corpus.path} ({corpus.bytes / MB:.1f} MB, {corpus.records} records)\n")
-    print(f"{'name':<20} {'seconds':>8} {'MB/s':>8} {'x baseline':>11} {'peak RSS MB':>12}")
+    print(f"{'name':<20} {'seconds':>8} {'MB/s':>8} {'x baseline':>11} {'peak RSS MB':>12} {'tree MB':>8}")
     for line in lines:
         print(
             f"{line.name:<20} {line.seconds:>8.2f} {line.mb_per_s:>8.1f} {line.ratio:>11.2f} "
-            f"{line.peak_rss_mb:>12.0f}"
+            f"{line.peak_rss_mb:>12.0f} {line.tree_mb:>8.0f}"
         )
     print("\ntargets:")
     for t in targets:

@@ -27,13 +27,17 @@ from rich.table import Table
 from rich.text import Text
 
 from cotlens import __version__
-from cotlens.errors import CotlensError, MappingError
+from cotlens.errors import CotlensError, LexiconError, MappingError
 from cotlens.formats import registered_formats
 from cotlens.formats.mapping import load_mapping
 from cotlens.ingest import IngestOptions, IngestResult, ingest
 from cotlens.inventory import summarize_models
+from cotlens.lexicon import select_lexicons
+from cotlens.rates import RateOptions, compute_rates
 from cotlens.render import MISSING, OutputFormat, render
 from cotlens.render.escape import printable
+from cotlens.scan import Selection
+from cotlens.stats import DEFAULT_RESAMPLES
 from cotlens.store import DEFAULT_STORE, Store
 
 EXIT_ERROR, EXIT_USAGE, EXIT_GATE, EXIT_INTERRUPTED = 1, 2, 3, 130
@@ -69,6 +73,7 @@ def say(message: str) -> None:
     """One line on stderr, never wrapped, never interpreted as markup."""
     stderr_console().print(Text(message), soft_wrap=True)
 
+
 StoreOption = Annotated[
     Path,
     typer.Option(
@@ -83,7 +88,7 @@ def cli_errors() -> Iterator[None]:
     """Library errors become one line on stderr and an exit code; never a traceback."""
     try:
         yield
-    except MappingError as e:
+    except (MappingError, LexiconError) as e:
         say(f"cotlens: usage error: {printable(str(e))}")
         raise typer.Exit(EXIT_USAGE) from None
     except CotlensError as e:
@@ -269,3 +274,78 @@ def main() -> None:
         app()
     except KeyboardInterrupt:
         sys.exit(EXIT_INTERRUPTED)
+
+
+ModelsArgument = Annotated[
+    list[str] | None,
+    typer.Argument(help="Models to include (default: every model in the store).", show_default=False),
+]
+DatasetOption = Annotated[
+    list[str] | None, typer.Option("--dataset", help="Only these datasets (repeatable).")
+]
+KindOption = Annotated[
+    list[str] | None,
+    typer.Option(
+        "--kind", help="Reasoning kinds to include (repeatable; default raw and summary, reported apart)."
+    ),
+]
+FieldOption = Annotated[str, typer.Option("--field", help="Text to measure: reasoning or answer.")]
+
+
+def selection_from(
+    models: list[str] | None, datasets: list[str] | None, kinds: list[str] | None
+) -> Selection:
+    return Selection(tuple(models or ()), tuple(datasets or ()), tuple(kinds or ("raw", "summary")))
+
+
+def check_choice(value: str, choices: tuple[str, ...], option: str) -> str:
+    if value not in choices:
+        raise typer.BadParameter(f"{option} {value!r}: choose one of {', '.join(choices)}")
+    return value
+
+
+@app.command("rates")
+def rates_command(
+    models: ModelsArgument = None,
+    store: StoreOption = Path(DEFAULT_STORE),
+    lexicon: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--lexicon", help="Built-in lexicon name or lexicon file (repeatable; default: all built-in)."
+        ),
+    ] = None,
+    term: Annotated[
+        list[str] | None, typer.Option("--term", help="A term to count (repeatable; re:REGEX too).")
+    ] = None,
+    by: Annotated[str, typer.Option("--by", help="Group by model, dataset or tag:KEY.")] = "model",
+    field: FieldOption = "reasoning",
+    tokens: Annotated[str, typer.Option("--tokens", help="Denominator: o200k, reported or words.")] = "o200k",
+    kind: KindOption = None,
+    dataset: DatasetOption = None,
+    substring: Annotated[
+        bool, typer.Option("--substring", help="Count text.lower().count(term) instead of whole occurrences.")
+    ] = False,
+    resamples: Annotated[
+        int, typer.Option("--resamples", min=100, help="Bootstrap resamples.")
+    ] = DEFAULT_RESAMPLES,
+    seed: Annotated[int, typer.Option("--seed", help="Bootstrap seed.")] = 0,
+    format_: FormatOption = OutputFormat.table,
+) -> None:
+    """Term rates per 1000 tokens with bootstrap intervals, and prevalence, per model (or dataset, tag)."""
+    check_choice(field, ("reasoning", "answer"), "--field")
+    check_choice(tokens, ("o200k", "reported", "words"), "--tokens")
+    with cli_errors():
+        lexicons = select_lexicons(lexicon or [], term or [], substring)
+        options = RateOptions(by, field, tokens, resamples, seed, substring=substring)  # type: ignore[arg-type]
+        result = compute_rates(Store(store), lexicons, selection_from(models, dataset, kind), options)
+    render(result, format_, stdout_console())
+
+
+@app.command("measure")
+def measure_command(store: StoreOption = Path(DEFAULT_STORE)) -> None:
+    """Compute intrinsic measurements (token counts) that a store made by an older cotlens lacks."""
+    with cli_errors():
+        done = Store(store).measure(on_wait=lambda: say("cotlens: waiting for another writer to finish"))
+    say(
+        f"{done['rows_measured']} transcripts measured in {done['parts_measured']} of {done['parts']} part files"
+    )

@@ -23,3 +23,7 @@ class MappingError(CotlensError):
 
 class StoreError(CotlensError):
     """The store is missing, unreadable or inconsistent."""
+
+
+class LexiconError(CotlensError):
+    """A lexicon or term cannot be used (unreadable file, malformed or refused regex)."""

@@ -254,8 +254,8 @@ def _account(
         summary.rejected += 1
         summary.first_reject = summary.first_reject or f"{entry['source_locator']}: {entry['reason']}"
         writer.reject(entry)
-    keep = [writer.is_new(tid) for tid in result.batch.column("transcript_id").to_pylist()]
-    for model, new in zip(result.batch.column("model").to_pylist(), keep, strict=True):
+    keep = [writer.is_new(tid) for tid in result.table.column("transcript_id").to_pylist()]
+    for model, new in zip(result.table.column("model").to_pylist(), keep, strict=True):
         counts = models.setdefault(model, ModelSummary())
         if new:
             counts.added += 1
@@ -264,7 +264,7 @@ def _account(
     added = sum(keep)
     summary.added += added
     summary.duplicate += len(keep) - added
-    out.add(result.batch if added == len(keep) else result.batch.filter(pa.array(keep, pa.bool_())))
+    out.add(result.table if added == len(keep) else result.table.filter(pa.array(keep, pa.bool_())))
 
 
 class _RowBuffer:
@@ -272,19 +272,19 @@ class _RowBuffer:
 
     def __init__(self, writer: StoreWriter) -> None:
         self.writer = writer
-        self.batches: list[pa.RecordBatch] = []
+        self.tables: list[pa.Table] = []
         self.rows = 0
         self.bytes = 0
 
-    def add(self, batch: pa.RecordBatch) -> None:
-        if batch.num_rows:
-            self.batches.append(batch)
-            self.rows += batch.num_rows
-            self.bytes += batch.nbytes
+    def add(self, table: pa.Table) -> None:
+        if table.num_rows:
+            self.tables.append(table)
+            self.rows += table.num_rows
+            self.bytes += table.nbytes
         if self.rows >= WRITE_ROWS or self.bytes >= WRITE_BYTES:
             self.flush()
 
     def flush(self) -> None:
-        if self.batches:
-            self.writer.write(pa.Table.from_batches(self.batches))
-        self.batches, self.rows, self.bytes = [], 0, 0
+        if self.tables:
+            self.writer.write(pa.concat_tables(self.tables))
+        self.tables, self.rows, self.bytes = [], 0, 0

@@ -16,6 +16,7 @@ import pyarrow as pa
 from cotlens.errors import RecordError
 from cotlens.formats import Format, detect_format, get_format
 from cotlens.formats.mapping import MappedFormat, Mapping
+from cotlens.measure.intrinsic import measure
 from cotlens.record import SCHEMA, Transcript
 from cotlens.sources import Item, LineBlock
 
@@ -44,6 +45,9 @@ ROW_ORDER = (
     "repairs",
     "reasoning_chars",
     "answer_chars",
+    "reasoning_tokens_o200k",
+    "answer_tokens_o200k",
+    "measured_by",
     "ingest_run",
 )
 
@@ -72,7 +76,7 @@ class Chunk:
 class ChunkResult:
     """What one chunk yields: rows before deduplication, and the accounting of its records."""
 
-    batch: pa.RecordBatch
+    table: pa.Table
     records: int = 0
     transcripts: int = 0
     rejects: list[dict[str, Any]] = field(default_factory=list)
@@ -119,8 +123,8 @@ class RecordParser:
                 rows.append(self._row(t, model, chunk.source, item.locator, fmt.name))
         columns = list(zip(*rows, strict=True)) if rows else [() for _ in SCHEMA]
         arrays = [pa.array(values, type=f.type) for values, f in zip(columns, SCHEMA, strict=True)]
-        batch = pa.RecordBatch.from_arrays(arrays, schema=SCHEMA)
-        return ChunkResult(batch, records, transcripts, rejects, formats, repairs)
+        table = measure(pa.Table.from_arrays(arrays, schema=SCHEMA))
+        return ChunkResult(table, records, transcripts, rejects, formats, repairs)
 
     def _parse(
         self, item: Item, forced: Format | None, previous: Format | None
@@ -172,6 +176,9 @@ class RecordParser:
             t.repairs,
             None if t.reasoning is None else len(t.reasoning),
             None if t.answer is None else len(t.answer),
+            None,  # intrinsic measurements: filled for the whole batch by measure()
+            None,
+            None,
             self.run_id,
         )
 

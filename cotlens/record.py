@@ -131,6 +131,10 @@ SCHEMA: Final = pa.schema(
         pa.field("repairs", pa.list_(pa.string()), nullable=False),
         pa.field("reasoning_chars", pa.int64()),
         pa.field("answer_chars", pa.int64()),
+        # Intrinsic measurements, computed once at ingest (or later by `cotlens measure` for older stores).
+        pa.field("reasoning_tokens_o200k", pa.int64()),
+        pa.field("answer_tokens_o200k", pa.int64()),
+        pa.field("measured_by", pa.string()),
         pa.field("ingest_run", pa.string(), nullable=False),
     ]
 )

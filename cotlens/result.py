@@ -6,15 +6,22 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-ColumnKind = Literal["text", "int", "float", "list"]
+ColumnKind = Literal["text", "int", "float", "list", "interval"]
 SCHEMA_VERSION = 1
 
 
 @dataclass(frozen=True, slots=True)
 class Column:
+    """A displayed column. An "interval" column shows `key` with `key_low` and `key_high` beside it."""
+
     key: str
     header: str
     kind: ColumnKind = "text"
+
+    @property
+    def keys(self) -> tuple[str, ...]:
+        """The row keys this column shows (CSV writes each as its own column)."""
+        return (self.key, f"{self.key}_low", f"{self.key}_high") if self.kind == "interval" else (self.key,)
 
 
 @dataclass(slots=True)

@@ -93,14 +93,20 @@ class Store:
     def writer(self, options: dict[str, Any], on_wait: Any = None) -> Iterator[StoreWriter]:
         """Exclusive write access for one ingest run; commit() makes its data visible atomically. Leaving the
         block without commit() (an error, Ctrl-C) discards the run."""
-        self.root.mkdir(parents=True, exist_ok=True)
-        with _locked(self.root / ".lock", on_wait):
+        with self.locked(on_wait):
             self._recover()
             writer = StoreWriter(self, options)
             try:
                 yield writer
             finally:
                 writer.discard()
+
+    @contextlib.contextmanager
+    def locked(self, on_wait: Any = None) -> Iterator[None]:
+        """Exclusive write access: writers into one store (ingest, measure) take turns."""
+        self.root.mkdir(parents=True, exist_ok=True)
+        with _locked(self.root / ".lock", on_wait):
+            yield
 
     def _recover(self) -> None:
         """Clean what a crashed run left: its staging directory, and register run directories that were renamed
@@ -129,6 +135,23 @@ class Store:
         tmp = self.root / f".{MANIFEST}.tmp"
         tmp.write_bytes(orjson.dumps(manifest, option=orjson.OPT_INDENT_2 | orjson.OPT_SORT_KEYS))
         os.replace(tmp, self.root / MANIFEST)
+
+    def measure(self, jobs: int | None = None, on_wait: Any = None) -> dict[str, int]:
+        """Compute the intrinsic measurements that parts written by older versions lack (`cotlens measure`)."""
+        from cotlens.measure.intrinsic import measure_part
+        from cotlens.workers import default_jobs, make_pool, map_ordered
+
+        self.require()
+        with self.locked(on_wait):
+            parts = [str(p) for p in self.part_files()]
+            jobs = jobs or (default_jobs() if len(parts) > 1 else 1)
+            pool = make_pool(jobs) if jobs > 1 else None
+            try:
+                rows = list(map_ordered(measure_part, parts, pool, window=2 * jobs))
+            finally:
+                if pool is not None:
+                    pool.shutdown(wait=True, cancel_futures=True)
+        return {"parts": len(parts), "parts_measured": sum(1 for r in rows if r), "rows_measured": sum(rows)}
 
     def existing_ids(self) -> set[str]:
         if not self.part_files():

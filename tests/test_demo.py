@@ -24,7 +24,9 @@ def test_demo_corpus(store: Store) -> None:
         repaired = sorted(r["source_id"] for r in mine if "missing-open-think" in r["repairs"])
         assert repaired == sorted(spec["missing_open_think"])
         assert {r["reasoning_kind"] for r in mine} == {"raw"}
-    rejects = [json.loads(line) for line in next((store.root / "rejects").glob("*.jsonl")).read_text().splitlines()]
+    rejects = [
+        json.loads(line) for line in next((store.root / "rejects").glob("*.jsonl")).read_text().splitlines()
+    ]
     assert [(r["source_path"].rsplit("/", 1)[-1], r["source_locator"]) for r in rejects] == [
         ("orion-3.jsonl", "line 23"),
         ("orion-3.jsonl", "line 57"),

@@ -37,26 +37,37 @@ def render(result: Result, fmt: OutputFormat, console: Console) -> None:
         console.file.flush()
 
 
-def cell_text(value: Any, column: Column) -> str:
+def cell_text(row: dict[str, Any], column: Column) -> str:
+    value = row.get(column.key)
     if value is None:
-        return MISSING
+        return MISSING  # missing, distinct from a zero
+    if column.kind == "interval":
+        low, high = row.get(f"{column.key}_low"), row.get(f"{column.key}_high")
+        return f"{number(value)} [{number(low)}, {number(high)}]"
     if column.kind == "list":
         return ", ".join(map(str, value))
     if column.kind == "int":
         return f"{value:,}"
     if column.kind == "float":
-        return f"{value:.4g}"
+        return number(value)
     return str(value)
+
+
+def number(value: Any) -> str:
+    """Four significant digits; a missing value as a dash, never a zero."""
+    if value is None or (isinstance(value, float) and value != value):
+        return MISSING
+    return f"{value:.4g}"
 
 
 def rich_table(result: Result) -> Table:
     table = Table(title=Text(printable(result.title)), title_justify="left")
     for column in result.columns:
-        numeric = column.kind in ("int", "float")
+        numeric = column.kind in ("int", "float", "interval")
         table.add_column(Text(column.header), justify="right" if numeric else "left", overflow="fold")
     for row in result.rows:
         # Text objects, never markup strings: "[bold]" in a model name must print as itself.
-        table.add_row(*(Text(printable(cell_text(row.get(c.key), c))) for c in result.columns))
+        table.add_row(*(Text(printable(cell_text(row, c))) for c in result.columns))
     return table
 
 
@@ -69,26 +80,27 @@ def to_json(result: Result) -> str:
 def to_csv(result: Result) -> str:
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\n")
-    writer.writerow([c.key for c in result.columns])
+    keys = [k for c in result.columns for k in c.keys]
+    lists = {c.key for c in result.columns if c.kind == "list"}
+    writer.writerow(keys)
     for row in result.rows:
-        writer.writerow(
-            [
-                ""
-                if row.get(c.key) is None
-                else printable(";".join(map(str, row[c.key])) if c.kind == "list" else str(row[c.key]))
-                for c in result.columns
-            ]
-        )
+        writer.writerow([csv_value(row.get(k), k in lists) for k in keys])
     return out.getvalue()
+
+
+def csv_value(value: Any, is_list: bool) -> str:
+    if value is None:
+        return ""
+    return printable(";".join(map(str, value)) if is_list else str(value))
 
 
 def to_markdown(result: Result) -> str:
     lines = [
         "| " + " | ".join(markdown_cell(c.header) for c in result.columns) + " |",
-        "|" + "|".join("---:" if c.kind in ("int", "float") else "---" for c in result.columns) + "|",
+        "|"
+        + "|".join("---:" if c.kind in ("int", "float", "interval") else "---" for c in result.columns)
+        + "|",
     ]
     for row in result.rows:
-        lines.append(
-            "| " + " | ".join(markdown_cell(cell_text(row.get(c.key), c)) for c in result.columns) + " |"
-        )
+        lines.append("| " + " | ".join(markdown_cell(cell_text(row, c)) for c in result.columns) + " |")
     return "\n".join(lines) + "\n"

@@ -1,0 +1,74 @@
+"""Lexicons: named lists of terms. Built-in ones are data files in `cotlens/lexicons/` (one term a line, `#`
+comments, each term's source in its comment); users pass their own files (`--lexicon PATH`) or terms
+(`--term WORD`)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from functools import lru_cache
+from importlib import resources
+from pathlib import Path
+
+from cotlens.errors import LexiconError
+from cotlens.measure.terms import Term, parse_term
+
+CUSTOM = "terms"  # the lexicon that --term entries form
+
+
+@dataclass(frozen=True, slots=True)
+class Lexicon:
+    name: str
+    terms: tuple[Term, ...]
+    source: str  # "built-in" or a file path
+
+
+def builtin_names() -> list[str]:
+    return sorted(
+        p.name.removesuffix(".txt")
+        for p in resources.files("cotlens.lexicons").iterdir()
+        if p.name.endswith(".txt")
+    )
+
+
+@lru_cache(maxsize=32)
+def _builtin_text(name: str) -> str:
+    return (resources.files("cotlens.lexicons") / f"{name}.txt").read_text(encoding="utf-8")
+
+
+def parse_lexicon(name: str, text: str, source: str, substring: bool = False) -> Lexicon:
+    terms: list[Term] = []
+    for lineno, line in enumerate(text.splitlines(), start=1):
+        entry = line.split(" #", 1)[0].strip() if not line.lstrip().startswith("#") else ""
+        if not entry:
+            continue
+        try:
+            terms.append(parse_term(entry, substring))
+        except LexiconError as e:
+            raise LexiconError(f"{source}, line {lineno}: {e}") from None
+    if not terms:
+        raise LexiconError(f"lexicon {source} has no terms")
+    return Lexicon(name, tuple(dict.fromkeys(terms)), source)
+
+
+def load_lexicon(spec: str, substring: bool = False) -> Lexicon:
+    """A built-in lexicon by name, or a lexicon file by path (named after the file)."""
+    if spec in builtin_names():
+        return parse_lexicon(spec, _builtin_text(spec), "built-in", substring)
+    path = Path(spec)
+    if not path.is_file():
+        raise LexiconError(f"no built-in lexicon or file {spec!r}; built-in: {', '.join(builtin_names())}")
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as e:
+        raise LexiconError(f"cannot read lexicon {spec}: {e}") from None
+    return parse_lexicon(path.stem, text, str(path), substring)
+
+
+def select_lexicons(specs: list[str], terms: list[str], substring: bool = False) -> list[Lexicon]:
+    """The lexicons a command uses: those named, plus --term entries; all built-in ones when none is given."""
+    lexicons = [load_lexicon(s, substring) for s in specs]
+    if terms:
+        lexicons.append(parse_lexicon(CUSTOM, "\n".join(terms), "--term", substring))
+    if not lexicons:
+        lexicons = [load_lexicon(name, substring) for name in builtin_names()]
+    return lexicons

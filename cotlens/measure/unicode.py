@@ -1,0 +1,93 @@
+"""Character classes built from one Unicode reference, the `regex` module's tables, and written out as explicit
+code point ranges so that the Rust regex engine (polars) applies exactly the same classes as Python code does.
+(Polars' own \\p{Latin} follows a different Unicode version: 255 code points differ.)"""
+
+from __future__ import annotations
+
+import sys
+from functools import lru_cache
+
+import regex
+
+
+@lru_cache(maxsize=1)
+def _all_code_points() -> str:
+    return "".join(chr(c) for c in range(sys.maxunicode + 1) if not 0xD800 <= c <= 0xDFFF)
+
+
+@lru_cache(maxsize=64)
+def code_point_ranges(python_class: str) -> tuple[tuple[int, int], ...]:
+    """The code points a `regex` character class matches, as sorted inclusive ranges."""
+    ranges: list[tuple[int, int]] = []
+    # V1: nested sets and intersections ("[[\p{L}&&\p{Script=Latin}]\p{M}]").
+    for m in regex.finditer(python_class + "+", _all_code_points(), flags=regex.V1):
+        first, last = ord(m.group()[0]), ord(m.group()[-1])
+        # Runs in the string of all code points are contiguous except across the surrogate gap.
+        if first <= 0xD7FF < last:
+            ranges += [(first, 0xD7FF), (0xE000, last)]
+        else:
+            ranges.append((first, last))
+    return tuple(ranges)
+
+
+@lru_cache(maxsize=64)
+def rust_class(python_class: str, negate: bool = False) -> str:
+    """The same class as a Rust-regex class of explicit ranges: `[\\x{41}-\\x{5A}...]`."""
+    parts = "".join(
+        f"\\x{{{a:X}}}" if a == b else f"\\x{{{a:X}}}-\\x{{{b:X}}}"
+        for a, b in code_point_ranges(python_class)
+    )
+    return f"[{'^' if negate else ''}{parts}]"
+
+
+# Scripts cotlens names, in the order they are tried; a letter of any other script is "Other".
+KNOWN_SCRIPTS = (
+    "Latin",
+    "Greek",
+    "Cyrillic",
+    "Armenian",
+    "Hebrew",
+    "Arabic",
+    "Syriac",
+    "Thaana",
+    "Devanagari",
+    "Bengali",
+    "Gurmukhi",
+    "Gujarati",
+    "Oriya",
+    "Tamil",
+    "Telugu",
+    "Kannada",
+    "Malayalam",
+    "Sinhala",
+    "Thai",
+    "Lao",
+    "Tibetan",
+    "Myanmar",
+    "Georgian",
+    "Hangul",
+    "Ethiopic",
+    "Cherokee",
+    "Khmer",
+    "Mongolian",
+    "Hiragana",
+    "Katakana",
+    "Bopomofo",
+    "Han",
+    "Yi",
+    "Common",
+    "Inherited",
+)
+
+
+@lru_cache(maxsize=1)
+def _script_patterns() -> tuple[tuple[str, regex.Pattern[str]], ...]:
+    return tuple((name, regex.compile(rf"\p{{Script={name}}}")) for name in KNOWN_SCRIPTS)
+
+
+def script_of(char: str) -> str:
+    """The Unicode Script property of one character, among KNOWN_SCRIPTS, else "Other"."""
+    for name, pattern in _script_patterns():
+        if pattern.match(char):
+            return name
+    return "Other"

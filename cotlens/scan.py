@@ -1,0 +1,110 @@
+"""Selecting stored transcripts and running a kernel over them, row group by row group, in worker processes when
+the store is large. The kernel is a picklable callable from an Arrow table (one row group, filtered, with the
+current schema's columns) to a small result; results come back in store order."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, TypeVar
+
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.parquet as pq
+
+from cotlens.errors import CotlensError
+from cotlens.record import REASONING_KINDS, SCHEMA
+from cotlens.store import Store
+from cotlens.workers import default_jobs, make_pool, map_ordered
+
+R = TypeVar("R")
+# Below this much stored data, starting worker processes costs more than it saves.
+POOL_MIN_BYTES = 32 << 20
+
+
+@dataclass(frozen=True, slots=True)
+class Selection:
+    """Which transcripts an analysis reads: by model, dataset and reasoning kind."""
+
+    models: tuple[str, ...] = ()
+    datasets: tuple[str, ...] = ()
+    kinds: tuple[str, ...] = ("raw", "summary")
+
+    def mask(self, table: pa.Table) -> pa.Array:
+        keep = pc.is_in(table["reasoning_kind"], pa.array(self.kinds, pa.string()))
+        if self.models:
+            keep = pc.and_(keep, pc.is_in(table["model"], pa.array(self.models, pa.string())))
+        if self.datasets:
+            keep = pc.and_(
+                keep, pc.fill_null(pc.is_in(table["dataset"], pa.array(self.datasets, pa.string())), False)
+            )
+        return keep
+
+    def describe(self) -> dict[str, Any]:
+        return {"models": list(self.models), "datasets": list(self.datasets), "kinds": list(self.kinds)}
+
+
+def check_selection(store: Store, selection: Selection) -> None:
+    """Unknown model or dataset names and unknown kinds are errors that say what exists."""
+    unknown_kinds = set(selection.kinds) - set(REASONING_KINDS)
+    if unknown_kinds:
+        raise CotlensError(
+            f"unknown reasoning kind(s) {', '.join(sorted(unknown_kinds))}; "
+            f"known: {', '.join(REASONING_KINDS)}"
+        )
+    for column, wanted in (("model", selection.models), ("dataset", selection.datasets)):
+        if not wanted:
+            continue
+        present = set(store.read(columns=[column]).column(0).drop_null().unique().to_pylist())
+        missing = [w for w in wanted if w not in present]
+        if missing:
+            raise CotlensError(
+                f"no {column} {', '.join(map(repr, missing))} in the store; "
+                f"it has: {', '.join(sorted(present)) or '(none)'}"
+            )
+
+
+@dataclass(frozen=True, slots=True)
+class _Runner:
+    kernel: Callable[[pa.Table], Any]
+    columns: tuple[str, ...]
+    selection: Selection
+
+    def __call__(self, task: tuple[str, int]) -> Any:
+        return self.kernel(read_row_group(task[0], task[1], self.columns, self.selection))
+
+
+def read_row_group(path: str, row_group: int, columns: tuple[str, ...], selection: Selection) -> pa.Table:
+    """One row group with the requested columns (null where an older part lacks one), filtered."""
+    needed = tuple(dict.fromkeys((*columns, "reasoning_kind", "model", "dataset")))
+    parquet = pq.ParquetFile(path)
+    present = [c for c in needed if c in parquet.schema_arrow.names]
+    table = parquet.read_row_group(row_group, columns=present)
+    for name in needed:
+        if name not in present:
+            table = table.append_column(SCHEMA.field(name), pa.nulls(table.num_rows, SCHEMA.field(name).type))
+    return table.filter(selection.mask(table)).select(list(columns))
+
+
+def map_store(
+    store: Store,
+    kernel: Callable[[pa.Table], R],
+    columns: tuple[str, ...],
+    selection: Selection,
+    jobs: int | None = None,
+) -> Iterator[R]:
+    """kernel over every row group of the store's selected transcripts, in order."""
+    store.require()
+    tasks = [(str(p), i) for p in store.part_files() for i in range(pq.ParquetFile(p).num_row_groups)]
+    size = sum(Path(p).stat().st_size for p in store.part_files())
+    jobs = jobs or (default_jobs() if size >= POOL_MIN_BYTES else 1)
+    runner = _Runner(kernel, columns, selection)
+    if jobs <= 1:
+        yield from map(runner, tasks)
+        return
+    pool = make_pool(jobs)
+    try:
+        yield from map_ordered(runner, tasks, pool, window=2 * jobs)
+    finally:
+        pool.shutdown(wait=True, cancel_futures=True)

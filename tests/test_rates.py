@@ -1,0 +1,198 @@
+"""rates: the library's numbers on small literal stores, and the command's contract."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pyarrow.parquet as pq
+import pytest
+from typer.testing import CliRunner
+
+from cotlens.cli import app
+from cotlens.errors import CotlensError
+from cotlens.ingest import IngestOptions, ingest
+from cotlens.lexicon import parse_lexicon, select_lexicons
+from cotlens.measure.tokens import count_tokens
+from cotlens.rates import RateOptions, compute_rates
+from cotlens.scan import Selection
+from cotlens.store import Store
+from tests.conftest import DEMO
+from tests.helpers import write_jsonl
+
+runner = CliRunner()
+
+
+def flat(i: int, model: str, response: str, **extra: object) -> dict[str, object]:
+    return {"id": f"r{i}", "model": model, "prompt": "p", "response": response, **extra}
+
+
+@pytest.fixture
+def small(tmp_path: Path, store: Store) -> Store:
+    records = [
+        flat(1, "a", "<think>Wait, wait. Hmm.</think>Done."),
+        flat(2, "a", "<think>All good here.</think>Wait!"),
+        flat(3, "b", "<think>Hmm hmm hmm</think>ok"),
+        flat(4, "b", "no reasoning at all"),  # kind none: never in a reasoning denominator
+        {
+            "id": "h",
+            "model": "b",
+            "object": "chat.completion",  # hidden: tokens reported, no text
+            "choices": [{"message": {"role": "assistant", "content": "x"}, "finish_reason": "stop"}],
+            "usage": {"completion_tokens": 500, "completion_tokens_details": {"reasoning_tokens": 400}},
+        },
+    ]
+    ingest([str(write_jsonl(tmp_path / "a.jsonl", records))], store)
+    return store
+
+
+LEX = parse_lexicon("t", "wait\nhmm", "test")
+
+
+def rows_by(result, **key):  # type: ignore[no-untyped-def]
+    return [r for r in result.rows if all(r[k] == v for k, v in key.items())]
+
+
+def test_literal_rates(small: Store) -> None:
+    result = compute_rates(small, [LEX], Selection(), RateOptions())
+    [a_wait] = rows_by(result, group="a", term="wait")
+    tokens_a = sum(count_tokens(["Wait, wait. Hmm.", "All good here."]))  # type: ignore[arg-type]
+    assert (a_wait["transcripts"], a_wait["occurrences"], a_wait["tokens"]) == (2, 2, tokens_a)
+    assert a_wait["rate_per_1k"] == pytest.approx(1000 * 2 / tokens_a)
+    assert a_wait["prevalence"] == 0.5
+    [b_hmm] = rows_by(result, group="b", term="hmm")
+    assert (b_hmm["transcripts"], b_hmm["occurrences"]) == (1, 3)  # the hidden and the untagged: no text
+    [a_total] = rows_by(result, group="a", term="(total)")
+    assert a_total["occurrences"] == 3 and a_total["prevalence"] == 0.5
+    assert all(r["few_transcripts"] for r in result.rows)
+    for r in result.rows:  # rate × tokens / 1000 = count
+        assert r["rate_per_1k"] * r["tokens"] / 1000 == pytest.approx(r["occurrences"])
+        assert r["rate_per_1k_low"] <= r["rate_per_1k"] <= r["rate_per_1k_high"]
+
+
+def test_answer_field_and_words_unit(small: Store) -> None:
+    result = compute_rates(small, [LEX], Selection(), RateOptions(field="answer", unit="words"))
+    [a_wait] = rows_by(result, group="a", term="wait")
+    assert (a_wait["transcripts"], a_wait["occurrences"], a_wait["tokens"]) == (2, 1, 2)  # "Done." "Wait!"
+
+
+def test_reported_unit_uses_only_transcripts_that_report(small: Store) -> None:
+    with pytest.raises(CotlensError, match="no transcripts with reasoning text"):
+        compute_rates(small, [LEX], Selection(), RateOptions(unit="reported"))
+
+
+def test_hidden_kind_has_no_text_to_count(small: Store) -> None:
+    with pytest.raises(CotlensError, match="no transcripts with reasoning text"):
+        compute_rates(small, [LEX], Selection(kinds=("hidden",)), RateOptions())
+
+
+def test_unknown_model_names_what_exists(small: Store) -> None:
+    with pytest.raises(CotlensError, match=r"no model 'zzz' in the store; it has: a, b"):
+        compute_rates(small, [LEX], Selection(models=("zzz",)), RateOptions())
+
+
+def test_by_tag_and_kinds_apart(tmp_path: Path, store: Store) -> None:
+    records = [
+        {
+            "id": "s",
+            "object": "response",
+            "model": "o",
+            "output": [
+                {"type": "reasoning", "summary": [{"type": "summary_text", "text": "Wait, planning."}]},
+                {"type": "message", "content": [{"type": "output_text", "text": "A"}]},
+            ],
+        },
+        {
+            "id": "r",
+            "object": "response",
+            "model": "o",
+            "output": [{"type": "reasoning", "content": [{"type": "reasoning_text", "text": "wait wait"}]}],
+        },
+    ]
+    ingest([str(write_jsonl(tmp_path / "a.jsonl", records))], store, IngestOptions(tags={"run": "1"}))
+    result = compute_rates(store, [LEX], Selection(), RateOptions(by="tag:run"))
+    waits = {(r["group"], r["kind"]): r["occurrences"] for r in rows_by(result, term="wait")}
+    assert waits == {("1", "raw"): 2, ("1", "summary"): 1}
+
+
+def test_demo_dialect_model_stands_out(store: Store) -> None:
+    ingest(sorted(str(p) for p in DEMO.glob("*.jsonl")), store)
+    result = compute_rates(store, select_lexicons(["o3-dialect"], []), Selection(), RateOptions())
+    totals = {r["group"]: r for r in rows_by(result, term="(total)")}
+    orion = totals.pop("orion-3")
+    assert orion["rate_per_1k"] > 5
+    for other in totals.values():
+        assert other["rate_per_1k_high"] < orion["rate_per_1k_low"]
+    assert orion["interval_method"] == "bootstrap"
+
+
+def test_old_parts_are_measured_on_the_fly_and_by_measure(tmp_path: Path, small: Store) -> None:
+    [part] = small.part_files()
+    table = pq.read_table(part)
+    pq.write_table(table.drop_columns(["reasoning_tokens_o200k", "answer_tokens_o200k", "measured_by"]), part)
+    before = compute_rates(small, [LEX], Selection(), RateOptions())
+    assert small.measure() == {"parts": 1, "parts_measured": 1, "rows_measured": 5}
+    assert small.measure()["rows_measured"] == 0
+    after = compute_rates(small, [LEX], Selection(), RateOptions())
+    assert before.rows == after.rows
+
+
+def run(*args: str):  # type: ignore[no-untyped-def]
+    return runner.invoke(app, list(args), env={"NO_COLOR": "1", "COLUMNS": "200"})
+
+
+def test_cli_json_document(small: Store) -> None:
+    result = run("rates", "a", "--store", str(small.root), "--term", "wait", "--format", "json")
+    assert result.exit_code == 0, result.output
+    doc = json.loads(result.stdout)
+    assert doc["schema_version"] == 1 and doc["kind"] == "rates"
+    assert set(doc["definitions"]) >= {"unit", "tokenizer", "interval", "matching", "field", "rate"}
+    assert doc["definitions"]["interval"]["resamples"] == 1999
+    assert {r["group"] for r in doc["rows"]} == {"a"}
+    assert sorted(doc["rows"][0]) == sorted(
+        [
+            "group",
+            "kind",
+            "lexicon",
+            "term",
+            "transcripts",
+            "occurrences",
+            "tokens",
+            "rate_per_1k",
+            "rate_per_1k_low",
+            "rate_per_1k_high",
+            "prevalence",
+            "prevalence_low",
+            "prevalence_high",
+            "interval_method",
+            "few_transcripts",
+        ]
+    )
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--field", "prompt"], "--field 'prompt'"),
+        (["--tokens", "bytes"], "--tokens 'bytes'"),
+        (["--lexicon", "nope"], "no built-in lexicon or file 'nope'"),
+        (["--term", "re:(?<=a)b"], "linear-time engine"),
+    ],
+)
+def test_cli_usage_errors(small: Store, args: list[str], message: str) -> None:
+    result = run("rates", "--store", str(small.root), *args)
+    assert result.exit_code == 2
+    assert message in result.stderr
+
+
+def test_cli_unknown_model_exits_1(small: Store) -> None:
+    result = run("rates", "zzz", "--store", str(small.root))
+    assert result.exit_code == 1
+    assert "no model 'zzz' in the store" in result.stderr
+
+
+def test_cli_csv_has_interval_columns(small: Store) -> None:
+    out = run("rates", "--store", str(small.root), "--term", "wait", "--format", "csv").stdout.splitlines()
+    assert out[0].startswith(
+        "group,kind,lexicon,term,transcripts,occurrences,tokens,rate_per_1k,rate_per_1k_low"
+    )
