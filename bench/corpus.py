@@ -27,6 +27,7 @@ import math
 import operator
 import os
 import random
+import tempfile
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -326,20 +327,26 @@ def corpus_path(workdir: Path, size_mb: float, seed: int) -> Path:
 
 
 def write_corpus(path: Path, size_mb: float, seed: int) -> int:
-    """Write records until the file reaches `size_mb`; returns the record count. Atomic: a temporary file is
-    renamed into place, so an interrupted run never leaves a short corpus behind."""
+    """Write records until the file reaches `size_mb`; returns the record count. Atomic: a temporary file of
+    this run's own is renamed into place, so neither an interrupted run nor two runs at once leave a short
+    corpus behind."""
     target = int(size_mb * MB)
     written = count = 0
-    tmp = path.with_suffix(".tmp")
-    with open(tmp, "wb", buffering=1 << 20) as out:
-        for record in records(seed):
-            line = (json.dumps(record, ensure_ascii=False) + "\n").encode()
-            out.write(line)
-            written += len(line)
-            count += 1
-            if written >= target:
-                break
-    os.replace(tmp, path)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with open(fd, "wb", buffering=1 << 20) as out:
+            for record in records(seed):
+                line = (json.dumps(record, ensure_ascii=False) + "\n").encode()
+                out.write(line)
+                written += len(line)
+                count += 1
+                if written >= target:
+                    break
+        os.chmod(tmp, 0o644)  # mkstemp makes it private
+        os.replace(tmp, path)
+    except BaseException:
+        os.unlink(tmp)
+        raise
     return count
 
 

@@ -10,13 +10,12 @@ The reading process splits inputs into chunks of records; `parse.RecordParser` t
 from __future__ import annotations
 
 import contextlib
+import itertools
 from collections import Counter
 from collections.abc import Callable, Iterator
 from concurrent.futures import Executor
 from dataclasses import dataclass, field
 from typing import Any, Protocol
-
-import pyarrow as pa
 
 from cotlens.errors import InputError
 from cotlens.formats import get_format, sniffable_formats
@@ -30,9 +29,6 @@ from cotlens.workers import default_jobs, make_pool, map_ordered
 CHUNK_RECORDS = 4096
 # Below this much input, starting worker processes (about half a second) costs more than it saves.
 POOL_MIN_BYTES = 64 << 20
-# Rows are written to Parquet in row groups of at least this many rows or this much memory.
-WRITE_ROWS = 16384
-WRITE_BYTES = 64 << 20
 
 
 @dataclass
@@ -43,6 +39,7 @@ class IngestOptions:
     tags: dict[str, str] = field(default_factory=dict)
     mapping: Mapping | None = None
     jobs: int | None = None  # worker processes; None: all cores for large inputs, none for small ones
+    measure: bool = True  # False: leave intrinsic measurements to `cotlens measure` (or first use)
 
     def describe(self) -> dict[str, Any]:
         return {
@@ -50,6 +47,7 @@ class IngestOptions:
             "model": self.model,
             "dataset": self.dataset,
             "tags": self.tags,
+            "measure": self.measure,
         }
 
 
@@ -151,8 +149,9 @@ def ingest(
             options.model,
             options.dataset,
             tuple(sorted(options.tags.items())),
+            options.measure,
         )
-        out = _RowBuffer(writer)
+        parts = itertools.count()
         for source in sources:
             summary = InputSummary(source)
             summaries.append(summary)
@@ -160,9 +159,9 @@ def ingest(
                 progress.start(source, input_size(source))
             try:
                 items = read_items(source, is_record, records_path, progress.advance if progress else None)
-                chunks = _chunks(source, items)
+                chunks = _chunks(source, items, lambda: writer.part_path(next(parts)))
                 for result in map_ordered(parser, chunks, pool, window=2 * jobs, local=lambda c: c.decoded):
-                    _account(result, summary, models, writer, out)
+                    _account(result, summary, models, writer)
             except InputError as e:
                 summary.error = str(e)
                 writer.reject(
@@ -179,7 +178,6 @@ def ingest(
             if summary.records and summary.rejected == summary.records and not summary.error:
                 # Not one record could be read: the input as a whole cannot be; say why once.
                 summary.error = f"no record could be read ({summary.first_reject})"
-        out.flush()
         keys = ("records", "rejected", "added", "duplicate")
         totals = {k: sum(getattr(s, k) for s in summaries) for k in keys}
         run = writer.commit({"inputs": [s.to_dict() for s in summaries], **totals})
@@ -217,35 +215,31 @@ def _pool(jobs: int) -> Iterator[Executor | None]:
         pool.shutdown(wait=True, cancel_futures=True)
 
 
-def _chunks(source: str, records: Iterator[Item | LineBlock]) -> Iterator[Chunk]:
+def _chunks(source: str, records: Iterator[Item | LineBlock], part: Callable[[], str]) -> Iterator[Chunk]:
     """Line blocks go out as they are; decoded items are grouped. When the input breaks off (InputError), the
     records before the damage still go out before the error."""
     items: list[Item] = []
     try:
         for record in records:
             if isinstance(record, LineBlock):
-                yield Chunk(source, block=record)
+                yield Chunk(source, part(), block=record)
                 continue
             items.append(record)
             if len(items) >= CHUNK_RECORDS:
-                yield Chunk(source, items=items)
+                yield Chunk(source, part(), items=items)
                 items = []
     except InputError:
         if items:
-            yield Chunk(source, items=items)
+            yield Chunk(source, part(), items=items)
         raise
     if items:
-        yield Chunk(source, items=items)
+        yield Chunk(source, part(), items=items)
 
 
 def _account(
-    result: ChunkResult,
-    summary: InputSummary,
-    models: dict[str, ModelSummary],
-    writer: StoreWriter,
-    out: _RowBuffer,
+    result: ChunkResult, summary: InputSummary, models: dict[str, ModelSummary], writer: StoreWriter
 ) -> None:
-    """Count a parsed chunk, file its rejects, and keep the rows not stored before (first occurrence wins)."""
+    """Count a parsed chunk, file its rejects, and keep its rows not stored before (first occurrence wins)."""
     summary.records += result.records
     summary.transcripts += result.transcripts
     summary.formats.update(result.formats)
@@ -254,37 +248,13 @@ def _account(
         summary.rejected += 1
         summary.first_reject = summary.first_reject or f"{entry['source_locator']}: {entry['reason']}"
         writer.reject(entry)
-    keep = [writer.is_new(tid) for tid in result.table.column("transcript_id").to_pylist()]
-    for model, new in zip(result.table.column("model").to_pylist(), keep, strict=True):
+    keep = [writer.is_new(tid) for tid in result.ids]
+    for model, new in zip(result.models, keep, strict=True):
         counts = models.setdefault(model, ModelSummary())
         if new:
             counts.added += 1
         else:
             counts.duplicate += 1
-    added = sum(keep)
+    added = writer.keep_part(result.part, keep) if result.part is not None else 0
     summary.added += added
     summary.duplicate += len(keep) - added
-    out.add(result.table if added == len(keep) else result.table.filter(pa.array(keep, pa.bool_())))
-
-
-class _RowBuffer:
-    """Collects kept rows and writes them in row groups of a useful size."""
-
-    def __init__(self, writer: StoreWriter) -> None:
-        self.writer = writer
-        self.tables: list[pa.Table] = []
-        self.rows = 0
-        self.bytes = 0
-
-    def add(self, table: pa.Table) -> None:
-        if table.num_rows:
-            self.tables.append(table)
-            self.rows += table.num_rows
-            self.bytes += table.nbytes
-        if self.rows >= WRITE_ROWS or self.bytes >= WRITE_BYTES:
-            self.flush()
-
-    def flush(self) -> None:
-        if self.tables:
-            self.writer.write(pa.concat_tables(self.tables))
-        self.tables, self.rows, self.bytes = [], 0, 0

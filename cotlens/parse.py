@@ -19,6 +19,7 @@ from cotlens.formats.mapping import MappedFormat, Mapping
 from cotlens.measure.intrinsic import measure
 from cotlens.record import SCHEMA, Transcript
 from cotlens.sources import Item, LineBlock
+from cotlens.store import write_part
 
 REJECT_EXCERPT_BYTES = 2000
 # RecordParser._row builds rows as tuples in this order (tuples transpose into columns cheaply); a test checks
@@ -57,6 +58,7 @@ class Chunk:
     """Records of one input: raw JSON Lines (`block`), or records already decoded from a document (`items`)."""
 
     source: str
+    part: str  # where the parser writes the chunk's rows (a staging file of the ingest run)
     items: list[Item] | None = None
     block: LineBlock | None = None
 
@@ -74,9 +76,12 @@ class Chunk:
 
 @dataclass(slots=True)
 class ChunkResult:
-    """What one chunk yields: rows before deduplication, and the accounting of its records."""
+    """What one chunk yields: the part file its rows went to (before deduplication: the reading process drops
+    duplicates afterwards), their ids and models, and the accounting of its records."""
 
-    table: pa.Table
+    part: str | None
+    ids: list[str]
+    models: list[str]
     records: int = 0
     transcripts: int = 0
     rejects: list[dict[str, Any]] = field(default_factory=list)
@@ -94,6 +99,7 @@ class RecordParser:
     model: str | None = None  # supplies or overrides every record's model
     dataset: str | None = None
     tags: tuple[tuple[str, str], ...] = ()
+    measure: bool = True  # False: intrinsic measurements left for `cotlens measure`
 
     def forced_format(self) -> Format | None:
         if self.mapping is not None:
@@ -123,8 +129,15 @@ class RecordParser:
                 rows.append(self._row(t, model, chunk.source, item.locator, fmt.name))
         columns = list(zip(*rows, strict=True)) if rows else [() for _ in SCHEMA]
         arrays = [pa.array(values, type=f.type) for values, f in zip(columns, SCHEMA, strict=True)]
-        table = measure(pa.Table.from_arrays(arrays, schema=SCHEMA))
-        return ChunkResult(table, records, transcripts, rejects, formats, repairs)
+        table = pa.Table.from_arrays(arrays, schema=SCHEMA)
+        if self.measure:
+            table = measure(table)
+        # Written here, in the worker: compressing and writing in parallel, and no text crosses back.
+        part = chunk.part if table.num_rows else None
+        if part is not None:
+            write_part(part, table)
+        ids, models = table["transcript_id"].to_pylist(), table["model"].to_pylist()
+        return ChunkResult(part, ids, models, records, transcripts, rejects, formats, repairs)
 
     def _parse(
         self, item: Item, forced: Format | None, previous: Format | None

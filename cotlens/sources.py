@@ -43,7 +43,8 @@ RECORD_LIST_KEYS = (
     "outputs",
 )
 # JSON Lines are read in blocks of about this size (extended to the next line end).
-BLOCK_BYTES = 4 << 20
+BLOCK_BYTES = 16 << 20
+READ_BYTES = 1 << 20
 
 
 @dataclass(slots=True)
@@ -178,15 +179,42 @@ def _read_text(
         # One JSON value in the whole input: a document (a record, or a container of records).
         yield from _read_document(b"".join(head[first_lineno - 1 :]) + stream.read(), is_record, records_path)
         return
-    block = LineBlock(b"".join(head), 1)
-    while block.data:
-        yield block
+    lineno = 1
+    data, broken = _read_block(stream)
+    data = b"".join(head) + data
+    while data:
+        yield LineBlock(data, lineno)
         if report:
             report()
-        data = stream.read(BLOCK_BYTES)
-        if data and not data.endswith(b"\n"):
-            data += stream.readline()  # blocks end at a line end; a long line makes a long block
-        block = LineBlock(data, block.first_lineno + block.data.count(b"\n"))
+        if broken is not None:
+            raise broken
+        lineno += data.count(b"\n")
+        data, broken = _read_block(stream)
+
+
+def _read_block(stream: IO[bytes]) -> tuple[bytes, BaseException | None]:
+    """About BLOCK_BYTES of whole lines (a long line makes a long block). When the stream breaks (corrupt or
+    truncated compressed data), the whole lines read before the damage come back with the error."""
+    pieces: list[bytes] = []
+    size = 0
+    try:
+        while size < BLOCK_BYTES:
+            piece = stream.read(READ_BYTES)
+            if not piece:
+                break
+            pieces.append(piece)
+            size += len(piece)
+        if pieces and not pieces[-1].endswith(b"\n"):
+            pieces.append(stream.readline())
+    except (OSError, EOFError, zlib.error) as e:
+        data = b"".join(pieces)
+        return data[: data.rfind(b"\n") + 1], InputError(f"corrupt or truncated compressed data: {e}")
+    except Exception as e:
+        if type(e).__name__ != "ZstdError":
+            raise
+        data = b"".join(pieces)
+        return data[: data.rfind(b"\n") + 1], InputError(f"corrupt zstd data: {e}")
+    return b"".join(pieces), None
 
 
 def _opens_document(first: bytes) -> bool:

@@ -37,8 +37,6 @@ TRANSCRIPTS = "transcripts"
 REJECTS = "rejects"
 STAGING = ".staging"
 DEFAULT_STORE = "cotlens-store"
-# A part file is closed after this many rows so that no single file grows without bound.
-ROWS_PER_PART = 1_000_000
 
 
 def now_iso() -> str:
@@ -173,8 +171,6 @@ class StoreWriter:
     seen: set[str] = field(init=False)
     rows_written: int = 0
     _parts: list[str] = field(default_factory=list)
-    _writer: pq.ParquetWriter | None = None
-    _rows_in_part: int = 0
     _rejects: IO[bytes] | None = None
     _committed: bool = False
 
@@ -190,33 +186,30 @@ class StoreWriter:
         self.seen.add(transcript_id)
         return True
 
-    def write(self, table: pa.Table) -> None:
-        if table.num_rows == 0:
-            return
-        if self._writer is None or self._rows_in_part >= ROWS_PER_PART:
-            self._close_part()
-            name = f"part-{len(self._parts):05d}.parquet"
-            self._parts.append(name)
-            # zstd: text compresses 4-6x at several hundred MB/s; dictionary pages keep model/kind columns tiny.
-            self._writer = pq.ParquetWriter(self.staging / TRANSCRIPTS / name, SCHEMA, compression="zstd")
-            self._rows_in_part = 0
-        self._writer.write_table(table, row_group_size=table.num_rows)
-        self._rows_in_part += table.num_rows
-        self.rows_written += table.num_rows
+    def part_path(self, index: int) -> str:
+        """Where a parser writes part `index` of this run (in staging, invisible until commit)."""
+        return str(self.staging / TRANSCRIPTS / f"part-{index:05d}.parquet")
+
+    def keep_part(self, path: str, keep: list[bool]) -> int:
+        """Adopt a part a parser wrote, without the rows `keep` marks as duplicates: an all-new part stays as
+        written, a mixed one is rewritten, an all-duplicate one deleted. Returns the rows kept."""
+        kept = sum(keep)
+        if kept == 0:
+            os.remove(path)
+            return 0
+        if kept < len(keep):
+            write_part(path, pq.read_table(path).filter(pa.array(keep, pa.bool_())))
+        self._parts.append(Path(path).name)
+        self.rows_written += kept
+        return kept
 
     def reject(self, entry: dict[str, Any]) -> None:
         if self._rejects is None:
             self._rejects = open(self.staging / "rejects.jsonl", "wb")  # noqa: SIM115 (closed in commit)
         self._rejects.write(orjson.dumps(entry, option=orjson.OPT_SORT_KEYS) + b"\n")
 
-    def _close_part(self) -> None:
-        if self._writer is not None:
-            self._writer.close()
-            self._writer = None
-
     def commit(self, summary: dict[str, Any]) -> dict[str, Any]:
         """Make the run visible: one directory rename for its transcripts, one for its rejects, then the manifest."""
-        self._close_part()
         run: dict[str, Any] = {
             "run_id": self.run_id,
             "started": self.started,
@@ -242,10 +235,14 @@ class StoreWriter:
         return run
 
     def discard(self) -> None:
-        self._close_part()
         if self._rejects is not None and not self._rejects.closed:
             self._rejects.close()
         shutil.rmtree(self.staging, ignore_errors=True)
+
+
+def write_part(path: str, table: pa.Table) -> None:
+    """One Parquet part file, one row group. zstd: text compresses 4-6x at several hundred MB/s."""
+    pq.write_table(table, path, compression="zstd", row_group_size=max(table.num_rows, 1))
 
 
 @contextlib.contextmanager

@@ -58,7 +58,7 @@ def test_a_failed_run_leaves_nothing_visible(
     monkeypatch.setattr(ingest_module, "_account", crash_on_third)
     # A line a block and a row group a row: parts are being written when the crash comes.
     monkeypatch.setattr(sources, "BLOCK_BYTES", 1)
-    monkeypatch.setattr(ingest_module, "WRITE_ROWS", 1)
+    monkeypatch.setattr(sources, "READ_BYTES", 1)
     with pytest.raises(KeyboardInterrupt):
         ingest([str(write_jsonl(tmp_path / "b.jsonl", [chat(i) for i in range(10, 20)]))], store)
     assert store.part_files() == before
@@ -148,7 +148,9 @@ def test_store_is_readable_by_other_engines(tmp_path: Path, store: Store) -> Non
 
 
 def test_worker_processes_give_the_same_store(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(sources, "BLOCK_BYTES", 700)  # many blocks, so order across workers matters
+    # Many blocks, so order across workers matters.
+    monkeypatch.setattr(sources, "BLOCK_BYTES", 700)
+    monkeypatch.setattr(sources, "READ_BYTES", 100)
     lines = [chat(i % 40, reasoning=f"step {i % 40}") for i in range(60)] + [b"{broken\n"] + [chat(99)]
     path = write_jsonl(tmp_path / "a.jsonl", lines)
     results = {}

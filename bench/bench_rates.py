@@ -1,0 +1,134 @@
+"""Throughput of `cotlens rates` with a 50-term lexicon over a stored corpus, against a plain Python-regex
+baseline measured in the same run.
+
+    .venv/bin/python bench/bench_rates.py --size-mb 300        # what `make bench` runs
+
+1. The synthetic corpus of bench/corpus.py (cached in --workdir) is ingested into a store (not timed).
+2. `cotlens rates --lexicon <50 terms> --format json` runs in a subprocess: wall time, peak RSS of the process
+   tree. MB/s is of the reasoning text it scanned (the sum of the stored reasoning's UTF-8 bytes).
+3. Baseline: the same 50 terms with the same semantics in a plain Python loop (`regex` module, look-around
+   boundaries, one findall per term per transcript over the folded text), on a sample of the transcripts (it
+   runs at a few MB/s; timing all of them would take minutes), as MB/s of the sample's text.
+Targets (issue "term rates"): rates >= 100 MB/s of reasoning text; peak memory < 1.5 GB.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import shutil
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+from bench_ingest import MB, machine_info, measure, warm_page_cache
+from corpus import ensure_corpus
+
+RATE_TARGET_MB_S = 100
+RSS_TARGET_MB = 1536
+SAMPLE_TEXTS = 2000
+EXTRA_TERMS = ["let me", "double-check", "okay", "alright"]  # the four built-in lexicons have 46 terms
+
+BASELINE_CODE = """
+import sys, time, regex
+import pyarrow.dataset as ds
+from cotlens.lexicon import select_lexicons
+from cotlens.measure.fold import fold
+
+terms = [t for lex in select_lexicons([], sys.argv[3:]) for t in lex.terms]
+word = r"[[\\p{L}&&\\p{Script=Latin}]\\p{M}\\p{Nd}_]"
+patterns = [regex.compile(rf"(?<!{word})" + r"\\s+".join(map(regex.escape, t.key.split(" "))) + rf"(?!{word})",
+                          flags=regex.V1) for t in terms]
+table = ds.dataset(sys.argv[1], format="parquet").to_table(columns=["reasoning"])
+texts = [t for t in table["reasoning"].to_pylist() if t is not None][: int(sys.argv[2])]
+start = time.perf_counter()
+total = 0
+for text in texts:
+    folded = fold(text)
+    for p in patterns:
+        total += len(p.findall(folded))
+print(time.perf_counter() - start, sum(len(t.encode()) for t in texts), len(terms), total)
+"""
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--size-mb", type=float, default=300)
+    parser.add_argument("--workdir", type=Path, default=Path("bench-data"))
+    parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument("--check", action="store_true", help="exit 1 when a target is missed")
+    args = parser.parse_args()
+    corpus = ensure_corpus(args.workdir, args.size_mb, args.seed)
+    warm_page_cache(corpus.path)
+    store = Path(tempfile.mkdtemp(prefix="rates-store-", dir=args.workdir))
+    try:
+        subprocess.run(
+            [sys.executable, "-m", "cotlens", "ingest", str(corpus.path), "--store", str(store)],
+            check=True,
+            capture_output=True,
+        )
+        text_mb = stored_reasoning_mb(store)
+        lexicon_args = [
+            a for lex in ("o3-dialect", "epistemic", "eval-awareness", "voice") for a in ("--lexicon", lex)
+        ]
+        lexicon_args += [a for term in EXTRA_TERMS for a in ("--term", term)]
+        run = measure(
+            [
+                sys.executable,
+                "-m",
+                "cotlens",
+                "rates",
+                "--store",
+                str(store),
+                *lexicon_args,
+                "--format",
+                "json",
+            ]
+        )
+        doc = json.loads(run.stdout)
+        terms = len({(r["lexicon"], r["term"]) for r in doc["rows"] if r["term"] != "(total)"})
+        base = measure(
+            [sys.executable, "-c", BASELINE_CODE, str(store / "transcripts"), str(SAMPLE_TEXTS), *EXTRA_TERMS]
+        )
+        base_seconds, base_bytes, base_terms, _ = base.stdout.split()
+        base_rate = int(base_bytes) / MB / float(base_seconds)
+    finally:
+        shutil.rmtree(store, ignore_errors=True)
+    rate = text_mb / run.seconds
+    info = machine_info()
+    print(
+        f"machine: nproc {info['nproc']}, {info['cpu']}, python {info['python']}, cotlens {info['cotlens']}"
+    )
+    print(f"corpus:  {corpus.path} ({corpus.bytes / MB:.1f} MB; {text_mb:.1f} MB of stored reasoning text)")
+    print(f"lexicon: {terms} terms (baseline: {base_terms})\n")
+    print(f"{'name':<34} {'seconds':>8} {'MB/s':>8} {'x baseline':>11} {'tree MB':>8}")
+    print(
+        f"{'python regex loop (sample)':<34} {float(base_seconds):>8.2f} {base_rate:>8.1f} {1:>11.2f} {base.tree_mb:>8.0f}"
+    )
+    print(
+        f"{'cotlens rates (whole store)':<34} {run.seconds:>8.2f} {rate:>8.1f} {rate / base_rate:>11.2f} "
+        f"{run.tree_mb:>8.0f}"
+    )
+    targets = [
+        (f"rates >= {RATE_TARGET_MB_S} MB/s", rate >= RATE_TARGET_MB_S, f"{rate:.0f} MB/s"),
+        (f"peak memory < {RSS_TARGET_MB} MB", run.tree_mb < RSS_TARGET_MB, f"{run.tree_mb:.0f} MB"),
+    ]
+    print("\ntargets:")
+    for name, ok, detail in targets:
+        print(f"  {'PASS' if ok else 'FAIL'}  {name:<28} ({detail})")
+    return 1 if args.check and not all(ok for _, ok, _ in targets) else 0
+
+
+def stored_reasoning_mb(store: Path) -> float:
+    import pyarrow.compute as pc
+    import pyarrow.dataset as ds
+
+    table = ds.dataset(store / "transcripts", format="parquet").to_table(columns=["reasoning"])
+    return float(pc.sum(pc.binary_length(table["reasoning"])).as_py()) / MB
+
+
+if __name__ == "__main__":
+    sys.exit(main())
