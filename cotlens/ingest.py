@@ -20,7 +20,7 @@ from typing import Any, Protocol
 from cotlens.errors import InputError
 from cotlens.formats import get_format, sniffable_formats
 from cotlens.formats.mapping import MappedFormat, Mapping, parse_path
-from cotlens.parse import Chunk, ChunkResult, RecordParser
+from cotlens.parse import Chunk, ChunkResult, RecordParser, set_stored_ids, stored_ids_array
 from cotlens.sources import Item, LineBlock, expand_paths, input_size, read_items
 from cotlens.store import Store, StoreWriter
 from cotlens.workers import default_jobs, make_pool, map_ordered
@@ -141,7 +141,7 @@ def ingest(
     )
     models: dict[str, ModelSummary] = {}
     summaries: list[InputSummary] = []
-    with store.writer(options.describe(), on_wait) as writer, _pool(jobs) as pool:
+    with store.writer(options.describe(), on_wait) as writer, _pool(jobs, writer.seen) as pool:
         parser = RecordParser(
             writer.run_id,
             options.fmt,
@@ -204,11 +204,17 @@ def _record_test(options: IngestOptions) -> Callable[[Any], bool]:
 
 
 @contextlib.contextmanager
-def _pool(jobs: int) -> Iterator[Executor | None]:
+def _pool(jobs: int, stored: set[str]) -> Iterator[Executor | None]:
+    """Worker processes (None: parse in this process), each knowing the ids already stored."""
+    ids = stored_ids_array(stored)
     if jobs <= 1:
-        yield None
+        set_stored_ids(ids)
+        try:
+            yield None
+        finally:
+            set_stored_ids(stored_ids_array(set()))
         return
-    pool = make_pool(jobs)
+    pool = make_pool(jobs, set_stored_ids, (ids,))
     try:
         yield pool
     finally:
@@ -255,6 +261,8 @@ def _account(
             counts.added += 1
         else:
             counts.duplicate += 1
-    added = writer.keep_part(result.part, keep) if result.part is not None else 0
+    # Rows missing from the part were in the store before the run: never new.
+    in_part_keep = [new for new, written in zip(keep, result.in_part, strict=True) if written]
+    added = writer.keep_part(result.part, in_part_keep) if result.part is not None else 0
     summary.added += added
     summary.duplicate += len(keep) - added

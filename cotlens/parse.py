@@ -10,6 +10,8 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
+import numpy as np
+import numpy.typing as npt
 import orjson
 import pyarrow as pa
 
@@ -82,6 +84,7 @@ class ChunkResult:
     part: str | None
     ids: list[str]
     models: list[str]
+    in_part: list[bool]  # which of `ids` are rows of `part` (the others were in the store already)
     records: int = 0
     transcripts: int = 0
     rejects: list[dict[str, Any]] = field(default_factory=list)
@@ -127,17 +130,19 @@ class RecordParser:
                 transcripts += 1
                 repairs.update(t.repairs)
                 rows.append(self._row(t, model, chunk.source, item.locator, fmt.name))
-        columns = list(zip(*rows, strict=True)) if rows else [() for _ in SCHEMA]
-        arrays = [pa.array(values, type=f.type) for values, f in zip(columns, SCHEMA, strict=True)]
-        table = pa.Table.from_arrays(arrays, schema=SCHEMA)
-        if self.measure:
-            table = measure(table)
-        # Written here, in the worker: compressing and writing in parallel, and no text crosses back.
-        part = chunk.part if table.num_rows else None
+        ids = [row[0] for row in rows]
+        models = [row[2] for row in rows]
+        # Transcripts the store held before this run are duplicates whatever happens: not measured, not written.
+        in_part = _not_stored(ids)
+        rows = [row for row, new in zip(rows, in_part, strict=True) if new]
+        part = chunk.part if rows else None
         if part is not None:
-            write_part(part, table)
-        ids, models = table["transcript_id"].to_pylist(), table["model"].to_pylist()
-        return ChunkResult(part, ids, models, records, transcripts, rejects, formats, repairs)
+            columns = list(zip(*rows, strict=True))
+            arrays = [pa.array(values, type=f.type) for values, f in zip(columns, SCHEMA, strict=True)]
+            table = pa.Table.from_arrays(arrays, schema=SCHEMA)
+            # Measured and written here, in the worker: in parallel, and no text crosses back.
+            write_part(part, measure(table) if self.measure else table)
+        return ChunkResult(part, ids, models, in_part, records, transcripts, rejects, formats, repairs)
 
     def _parse(
         self, item: Item, forced: Format | None, previous: Format | None
@@ -205,6 +210,37 @@ class RecordParser:
             "excerpt": raw[:REJECT_EXCERPT_BYTES].decode("utf-8", errors="replace"),
             "ingest_run": self.run_id,
         }
+
+
+# The ids of the transcripts the store held when the run began, as sorted 16-byte values (compact enough to give
+# every worker a copy; a Python set of hex strings would take about 6x the memory).
+_stored_ids: npt.NDArray[np.bytes_] = np.array([], dtype="S16")
+
+
+def set_stored_ids(ids: npt.NDArray[np.bytes_]) -> None:
+    """Install the store's ids in this process (a worker's setup, or in-process before parsing)."""
+    global _stored_ids
+    _stored_ids = ids
+
+
+def stored_ids_array(ids: set[str]) -> npt.NDArray[np.bytes_]:
+    # An id that is not 32 hex digits (a hand-edited store) cannot equal a computed one: leave it out.
+    return np.sort(np.array([bytes.fromhex(i) for i in ids if _is_id(i)], dtype="S16"))
+
+
+def _is_id(value: str) -> bool:
+    try:
+        return len(bytes.fromhex(value)) == 16
+    except ValueError:
+        return False
+
+
+def _not_stored(ids: list[str]) -> list[bool]:
+    if not len(_stored_ids) or not ids:
+        return [True] * len(ids)
+    wanted = np.array([bytes.fromhex(i) for i in ids], dtype="S16")
+    at = np.minimum(np.searchsorted(_stored_ids, wanted), len(_stored_ids) - 1)
+    return (_stored_ids[at] != wanted).tolist()
 
 
 def transcript_id(t: Transcript, model: str) -> str:

@@ -43,7 +43,7 @@ RECORD_LIST_KEYS = (
     "outputs",
 )
 # JSON Lines are read in blocks of about this size (extended to the next line end).
-BLOCK_BYTES = 16 << 20
+BLOCK_BYTES = 8 << 20
 READ_BYTES = 1 << 20
 
 

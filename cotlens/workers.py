@@ -13,7 +13,7 @@ import signal
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import Executor, Future, ProcessPoolExecutor
-from typing import TypeVar
+from typing import Any, TypeVar
 
 T = TypeVar("T")
 R = TypeVar("R")
@@ -23,15 +23,21 @@ def default_jobs() -> int:
     return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
 
 
-def _ignore_sigint() -> None:
+def _start_worker(setup: Callable[..., None] | None, args: tuple[Any, ...]) -> None:
     # Ctrl-C is the parent's to handle: it stops submitting and discards the run; workers just exit with it.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    if setup is not None:
+        setup(*args)
 
 
-def make_pool(jobs: int) -> Executor:
+def make_pool(jobs: int, setup: Callable[..., None] | None = None, args: tuple[Any, ...] = ()) -> Executor:
+    """A pool of `jobs` processes, each running setup(*args) once when it starts."""
     # spawn, not fork: forking a process that already runs Arrow's thread pools can deadlock.
     return ProcessPoolExecutor(
-        jobs, mp_context=multiprocessing.get_context("spawn"), initializer=_ignore_sigint
+        jobs,
+        mp_context=multiprocessing.get_context("spawn"),
+        initializer=_start_worker,
+        initargs=(setup, args),
     )
 
 

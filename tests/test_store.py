@@ -25,7 +25,8 @@ def test_reingesting_adds_nothing(tmp_path: Path, store: Store) -> None:
     assert first.totals["added"] == 5
     assert (second.totals["added"], second.totals["duplicate"]) == (0, 5)
     assert store.read().num_rows == 5
-    assert len(store.manifest()["runs"]) == 2
+    runs = store.manifest()["runs"]
+    assert len(runs) == 2 and "parts" not in runs[1]  # nothing was written for the second run
 
 
 def test_same_transcript_in_two_files_is_stored_once(tmp_path: Path, store: Store) -> None:
@@ -161,6 +162,10 @@ def test_worker_processes_give_the_same_store(tmp_path: Path, monkeypatch: pytes
         results[jobs] = (result.totals, rows)
     assert results[1] == results[2]
     assert results[2][0] == {"records": 62, "rejected": 1, "transcripts": 61, "added": 41, "duplicate": 20}
+    parts = Store(tmp_path / "store2").part_files()
+    again = ingest([str(path)], Store(tmp_path / "store2"), IngestOptions(jobs=2))
+    assert (again.totals["added"], again.totals["duplicate"]) == (0, 61)
+    assert Store(tmp_path / "store2").part_files() == parts  # stored transcripts are not written again
 
 
 def test_row_order_is_the_schema_order() -> None:
