@@ -240,7 +240,8 @@ def _not_stored(ids: list[str]) -> list[bool]:
         return [True] * len(ids)
     wanted = np.array([bytes.fromhex(i) for i in ids], dtype="S16")
     at = np.minimum(np.searchsorted(_stored_ids, wanted), len(_stored_ids) - 1)
-    return (_stored_ids[at] != wanted).tolist()
+    fresh: list[bool] = (_stored_ids[at] != wanted).tolist()
+    return fresh
 
 
 def transcript_id(t: Transcript, model: str) -> str:
