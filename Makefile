@@ -15,11 +15,12 @@ $(STAMP): pyproject.toml
 
 venv: $(STAMP)
 
-## demo: ingest the shipped demo corpus into ./demo-store and show what it holds
+## demo: ingest the shipped demo corpus into ./demo-store, show what it holds and the o3-style dialect rates
 demo: $(STAMP)
 	rm -rf $(DEMO_STORE)
 	$(VENV)/bin/cotlens ingest fixtures/demo/*.jsonl --store $(DEMO_STORE)
 	$(VENV)/bin/cotlens models --store $(DEMO_STORE)
+	$(VENV)/bin/cotlens rates --store $(DEMO_STORE) --lexicon o3-dialect
 
 ## test: the test suite (what CI runs)
 test: $(STAMP)

@@ -184,7 +184,8 @@ def compute_rates(
     rows = []
     for (group, kind), acc in sorted(groups.items()):
         rows.extend(_group_rows(group, kind, acc, lexicons, terms, options))
-    return Result("rates", "Term rates per 1000 tokens", COLUMNS, rows, _definitions(selection, options))
+    columns = _columns({kind for _, kind in groups})
+    return Result("rates", "Term rates per 1000 tokens", columns, rows, _definitions(selection, options))
 
 
 def _group_rows(
@@ -239,17 +240,19 @@ def _group_rows(
     return out
 
 
-COLUMNS = [
-    Column("group", "group"),
-    Column("kind", "kind"),
-    Column("lexicon", "lexicon"),
-    Column("term", "term"),
-    Column("transcripts", "transcripts", "int"),
-    Column("occurrences", "occurrences", "int"),
-    Column("tokens", "tokens", "int"),
-    Column("rate_per_1k", "per 1k [95% CI]", "interval"),
-    Column("prevalence", "prevalence [95% CI]", "interval"),
-]
+def _columns(kinds: set[str]) -> list[Column]:
+    """The displayed columns; `kind` only when the rows hold more than one (JSON and CSV rows always have it)."""
+    return [
+        Column("group", "group"),
+        *([Column("kind", "kind")] if len(kinds) > 1 else []),
+        Column("lexicon", "lexicon"),
+        Column("term", "term"),
+        Column("transcripts", "n", "int"),
+        Column("occurrences", "count", "int"),
+        Column("tokens", "tokens", "int"),
+        Column("rate_per_1k", "per 1k [95% CI]", "interval"),
+        Column("prevalence", "prevalence", "share_interval"),
+    ]
 
 
 def _definitions(selection: Selection, options: RateOptions) -> dict[str, Any]:

@@ -6,13 +6,14 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-ColumnKind = Literal["text", "int", "float", "list", "interval"]
+ColumnKind = Literal["text", "int", "float", "list", "interval", "share_interval"]
 SCHEMA_VERSION = 1
 
 
 @dataclass(frozen=True, slots=True)
 class Column:
-    """A displayed column. An "interval" column shows `key` with `key_low` and `key_high` beside it."""
+    """A displayed column. An "interval" column shows `key` with `key_low` and `key_high` beside it; a
+    "share_interval" the same as percentages."""
 
     key: str
     header: str
@@ -21,7 +22,9 @@ class Column:
     @property
     def keys(self) -> tuple[str, ...]:
         """The row keys this column shows (CSV writes each as its own column)."""
-        return (self.key, f"{self.key}_low", f"{self.key}_high") if self.kind == "interval" else (self.key,)
+        if self.kind in ("interval", "share_interval"):
+            return (self.key, f"{self.key}_low", f"{self.key}_high")
+        return (self.key,)
 
 
 @dataclass(slots=True)

@@ -15,6 +15,7 @@ from rich.text import Text
 from cotlens.render.escape import markdown_cell, printable
 from cotlens.result import Column, Result
 
+NUMERIC = ("int", "float", "interval", "share_interval")
 # A missing figure prints as an en dash, never as a zero.
 MISSING = "\u2013"
 
@@ -44,6 +45,9 @@ def cell_text(row: dict[str, Any], column: Column) -> str:
     if column.kind == "interval":
         low, high = row.get(f"{column.key}_low"), row.get(f"{column.key}_high")
         return f"{number(value)} [{number(low)}, {number(high)}]"
+    if column.kind == "share_interval":
+        low, high = row.get(f"{column.key}_low"), row.get(f"{column.key}_high")
+        return f"{percent(value)} [{percent(low, sign=False)}, {percent(high, sign=False)}]"
     if column.kind == "list":
         return ", ".join(map(str, value))
     if column.kind == "int":
@@ -54,17 +58,26 @@ def cell_text(row: dict[str, Any], column: Column) -> str:
 
 
 def number(value: Any) -> str:
-    """Four significant digits; a missing value as a dash, never a zero."""
+    """Three significant digits; a missing value as a dash, never a zero."""
     if value is None or (isinstance(value, float) and value != value):
         return MISSING
-    return f"{value:.4g}"
+    return f"{value:.3g}"
+
+
+def percent(value: Any, sign: bool = True) -> str:
+    if value is None or (isinstance(value, float) and value != value):
+        return MISSING
+    return f"{100 * value:.0f}{'%' if sign else ''}"
 
 
 def rich_table(result: Result) -> Table:
     table = Table(title=Text(printable(result.title)), title_justify="left")
     for column in result.columns:
-        numeric = column.kind in ("int", "float", "interval")
-        table.add_column(Text(column.header), justify="right" if numeric else "left", overflow="fold")
+        numeric = column.kind in NUMERIC
+        # Numbers never wrap (an interval split over lines misreads); text folds.
+        table.add_column(
+            Text(column.header), justify="right" if numeric else "left", overflow="fold", no_wrap=numeric
+        )
     for row in result.rows:
         # Text objects, never markup strings: "[bold]" in a model name must print as itself.
         table.add_row(*(Text(printable(cell_text(row, c))) for c in result.columns))
@@ -80,7 +93,10 @@ def to_json(result: Result) -> str:
 def to_csv(result: Result) -> str:
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\n")
-    keys = [k for c in result.columns for k in c.keys]
+    # Every key of the rows, the displayed columns first: CSV is data, not the table's selection of it.
+    keys = list(
+        dict.fromkeys([k for c in result.columns for k in c.keys] + [k for r in result.rows for k in r])
+    )
     lists = {c.key for c in result.columns if c.kind == "list"}
     writer.writerow(keys)
     for row in result.rows:
@@ -97,9 +113,7 @@ def csv_value(value: Any, is_list: bool) -> str:
 def to_markdown(result: Result) -> str:
     lines = [
         "| " + " | ".join(markdown_cell(c.header) for c in result.columns) + " |",
-        "|"
-        + "|".join("---:" if c.kind in ("int", "float", "interval") else "---" for c in result.columns)
-        + "|",
+        "|" + "|".join("---:" if c.kind in NUMERIC else "---" for c in result.columns) + "|",
     ]
     for row in result.rows:
         lines.append("| " + " | ".join(markdown_cell(cell_text(row, c)) for c in result.columns) + " |")
