@@ -36,7 +36,8 @@ import pyarrow.dataset as ds
 from cotlens.lexicon import select_lexicons
 from cotlens.measure.fold import fold
 
-terms = [t for lex in select_lexicons([], sys.argv[3:]) for t in lex.terms]
+builtin = ["o3-dialect", "epistemic", "eval-awareness", "voice"]
+terms = [t for lex in select_lexicons(builtin, sys.argv[3:]) for t in lex.terms]
 word = r"[[\\p{L}&&\\p{Script=Latin}]\\p{M}\\p{Nd}_]"
 patterns = [regex.compile(rf"(?<!{word})" + r"\\s+".join(map(regex.escape, t.key.split(" "))) + rf"(?!{word})",
                           flags=regex.V1) for t in terms]

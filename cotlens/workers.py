@@ -26,6 +26,9 @@ def default_jobs() -> int:
 def _start_worker(setup: Callable[..., None] | None, args: tuple[Any, ...]) -> None:
     # Ctrl-C is the parent's to handle: it stops submitting and discards the run; workers just exit with it.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    # One worker per core: a worker's own thread pools (polars, Arrow) would only oversubscribe the cores.
+    # Set before the task's modules import polars.
+    os.environ.setdefault("POLARS_MAX_THREADS", "1")
     if setup is not None:
         setup(*args)
 

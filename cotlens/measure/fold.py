@@ -11,11 +11,15 @@ import unicodedata
 
 # RIGHT / LEFT SINGLE QUOTATION MARK, SINGLE HIGH-REVERSED-9 QUOTATION MARK, MODIFIER LETTER APOSTROPHE.
 # (FULLWIDTH APOSTROPHE already folds to "'" under NFKC.)
-APOSTROPHES = str.maketrans({"\u2019": "'", "\u2018": "'", "\u201b": "'", "\u02bc": "'"})
+APOSTROPHES = ("\u2019", "\u2018", "\u201b", "\u02bc")
 
 
 def fold(text: str) -> str:
     if text.isascii():
         return text.lower()
     folded = unicodedata.normalize("NFKC", unicodedata.normalize("NFKC", text).casefold())
-    return folded.translate(APOSTROPHES)
+    # str.replace, not str.translate: translate maps character by character in Python (11 MB/s here, against
+    # several GB/s for four replaces).
+    for apostrophe in APOSTROPHES:
+        folded = folded.replace(apostrophe, "'")
+    return folded

@@ -1,28 +1,29 @@
 """Language mixing, exactly as DESIGN.md defines it: letters by script, non-Latin o200k tokens, code-switch spans.
 
-A letter is a character of general category L whose Script is neither Common nor Inherited (so not `٣`, `é`'s
-combining accent, an emoji, or math `𝑥`; Greek `θ` is a Greek letter). Scripts outside KNOWN_SCRIPTS are "Other".
-A non-Latin token is an o200k_base token holding the first UTF-8 byte of at least one non-Latin letter.
+A letter is a character of general category L whose Script is neither Common nor Inherited (so not `٣`, the
+combining accent of a decomposed `é`, an emoji, or math `𝑥`; Greek `θ` is a Greek letter). Scripts outside
+KNOWN_SCRIPTS are "Other". A non-Latin token is an o200k_base token holding the first UTF-8 byte of at least one
+non-Latin letter. The dominant script has the most letters; Latin wins any tie it is part of, and other ties go
+to the script first in SCRIPTS order.
 
-Code-switch spans exist only when the dominant script (most letters; a tie goes to Latin) is Latin. A span starts
-at a non-Latin letter, ends after a non-Latin letter plus the combining marks directly after it (a Devanagari
-vowel sign or Arabic haraka completes the letter before it), and is maximal: two non-Latin letters (of any
-non-Latin scripts) are in one span exactly when no Latin letter and no decimal digit (Nd, any script: `3`, `٣`)
-lies between them. Anything else may sit inside: whitespace (line breaks too), punctuation, symbols, emoji, marks,
-Common letters (`ー`, `𝑥`). Offsets are [start, end) indices into the Python string (code points).
+Code-switch spans exist only when the dominant script is Latin. A span starts at a non-Latin letter and ends
+after a non-Latin letter together with the combining marks right after it (a Devanagari vowel sign or an Arabic
+haraka completes the letter before it). Two non-Latin letters, of any non-Latin scripts, are in one span exactly
+when no Latin letter and no decimal digit (Nd of any script: `3`, `٣`, `３`) lies between them; anything else may
+sit inside: whitespace (line breaks too), punctuation, symbols, emoji, marks, Common letters (`ー`, `𝑥`), other
+numerals (`²`, `½`). Offsets are [start, end) indices into the Python string (code points).
 
-How it runs fast: an ASCII text has only Latin letters (counted with `bytes.translate`). Any other text becomes
-an array of code points classified through one lookup table over all of Unicode (built once per process from the
-`regex` module's tables, ~1 s). Only texts with a non-Latin letter are tokenized, and only around those letters:
-a space right after a letter, mark or digit always starts a new pre-tokenizer piece of o200k_base (no piece holds
-a non-space followed by a space), and BPE never merges across pieces, so the pieces between such spaces that hold
-a non-Latin letter are encoded on their own, with exactly the tokens the whole text would have there.
+How it runs fast: an ASCII text has only Latin letters, counted with a few byte operations. Any other text is
+classified as an array of code points through one lookup table over all of Unicode (built once per process from
+the `regex` module's tables). Only texts with a non-Latin letter are tokenized, and only around those letters: a
+space right after a letter, mark or digit always starts a new o200k_base pre-tokenizer piece (no piece holds a
+non-space followed by a space, and matching from there depends only on what follows), and BPE never merges across
+pieces, so the stretch between two such spaces is encoded into exactly the tokens the whole text has there.
 """
 
 from __future__ import annotations
 
 import gzip
-import string
 import sys
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -37,19 +38,15 @@ import pyarrow as pa
 from cotlens.measure.tokens import TOKENIZER, _tokenizer
 from cotlens.measure.unicode import KNOWN_SCRIPTS, code_point_ranges
 
-# Script names as reported: Latin first, then the other known scripts in KNOWN_SCRIPTS order, then "Other".
-SCRIPTS: Final = (
-    "Latin",
-    *(s for s in KNOWN_SCRIPTS if s not in ("Latin", "Common", "Inherited")),
-    "Other",
-)
+# Scripts as reported: Latin, the other known scripts in KNOWN_SCRIPTS order, then "Other".
+SCRIPTS: Final = ("Latin", *(s for s in KNOWN_SCRIPTS if s not in ("Latin", "Common", "Inherited")), "Other")
 
-# Classes in the lookup table: non-letters first, then one per script (class = _LATIN + index in SCRIPTS).
+# Classes in the lookup table: three kinds of non-letter, then one per script (class = _LATIN + index in SCRIPTS).
 _NONE, _DIGIT, _MARK, _LATIN = 0, 1, 2, 3
 _CLASSES = _LATIN + len(SCRIPTS)
-_ASCII_LETTERS = string.ascii_letters.encode()
+_SPACE = 0x20
 
-# Columns of `script_columns`, each named for its unit; a missing text gives nulls in every column.
+# Columns of `script_columns`, each named for its unit; a missing text gives a null in every column.
 SCRIPT_COLUMNS: Final = pa.schema(
     [
         ("letters", pa.int64()),
@@ -79,20 +76,23 @@ class ScriptStats:
 
 
 class _Measured(NamedTuple):
-    """What one text yields before it is shaped as ScriptStats or as columns."""
-
-    letters: list[int]  # per script, SCRIPTS order
+    latin: int
+    nonlatin: dict[str, int]  # letters per non-Latin script, non-zero only, SCRIPTS order
     nonlatin_tokens: int
-    nonlatin_tokens_by_script: list[int]  # per script, SCRIPTS order (Latin always 0)
-    tokens: int | None  # the whole text's token count when it was encoded whole, else None
+    nonlatin_tokens_by_script: dict[str, int]
+    dominant: str | None
     spans: list[tuple[int, int]]
+
+    @property
+    def letters_by_script(self) -> dict[str, int]:
+        return {"Latin": self.latin, **self.nonlatin} if self.latin else dict(self.nonlatin)
 
 
 def measure_scripts(
     texts: Sequence[str | None], tokens: Sequence[int | None] | None = None
 ) -> list[ScriptStats | None]:
-    """Language-mixing measurements of each text; None stays None. `tokens`: the texts' o200k_base counts when
-    the caller has them already (ingest does); otherwise they are counted here."""
+    """Language-mixing measurements of each text; None stays None. `tokens`: the texts' o200k_base counts if the
+    caller has them already (ingest does); otherwise they are counted here, which costs more than the rest."""
     count = _tokenizer().count
     out: list[ScriptStats | None] = []
     for i, text in enumerate(texts):
@@ -101,19 +101,16 @@ def measure_scripts(
             continue
         m = _measure(text)
         known = tokens[i] if tokens is not None else None
-        n_tokens = known if known is not None else m.tokens if m.tokens is not None else int(count(text))
-        by_script = _named(m.letters)
-        latin = m.letters[0]
-        letters = sum(m.letters)
+        nonlatin = sum(m.nonlatin.values())
         out.append(
             ScriptStats(
-                letters=letters,
-                nonlatin_letters=letters - latin,
-                letters_by_script=by_script,
-                tokens=n_tokens,
+                letters=m.latin + nonlatin,
+                nonlatin_letters=nonlatin,
+                letters_by_script=m.letters_by_script,
+                tokens=int(count(text)) if known is None else known,
                 nonlatin_tokens=m.nonlatin_tokens,
-                nonlatin_tokens_by_script=_named(m.nonlatin_tokens_by_script),
-                dominant_script=_dominant(m.letters),
+                nonlatin_tokens_by_script=m.nonlatin_tokens_by_script,
+                dominant_script=m.dominant,
                 spans=m.spans,
             )
         )
@@ -121,124 +118,136 @@ def measure_scripts(
 
 
 def script_columns(texts: Sequence[str | None]) -> dict[str, pa.Array]:
-    """The SCRIPT_COLUMNS of a batch of texts, as Arrow arrays in text order."""
-    rows: dict[str, list[Any]] = {name: [] for name in SCRIPT_COLUMNS.names}
-    values = list(rows.values())
+    """SCRIPT_COLUMNS for a batch of texts, as Arrow arrays in text order. Needs no total token counts (ingest
+    stores those already), so an ASCII text is never tokenized."""
+    columns: tuple[list[Any], ...] = tuple([] for _ in SCRIPT_COLUMNS)
     for text in texts:
         if text is None:
-            for column in values:
+            for column in columns:
                 column.append(None)
             continue
         m = _measure(text)
-        letters = sum(m.letters)
+        nonlatin = sum(m.nonlatin.values())
         row = (
-            letters,
-            letters - m.letters[0],
-            list(_named(m.letters).items()),
+            m.latin + nonlatin,
+            nonlatin,
+            m.letters_by_script,
             m.nonlatin_tokens,
-            list(_named(m.nonlatin_tokens_by_script).items()),
-            _dominant(m.letters),
+            m.nonlatin_tokens_by_script,
+            m.dominant,
             len(m.spans),
-            [list(span) for span in m.spans],
+            m.spans,
         )
-        for column, value in zip(values, row, strict=True):
+        for column, value in zip(columns, row, strict=True):
             column.append(value)
-    return {f.name: pa.array(rows[f.name], f.type) for f in SCRIPT_COLUMNS}
-
-
-def _named(per_script: list[int]) -> dict[str, int]:
-    return {name: n for name, n in zip(SCRIPTS, per_script, strict=True) if n}
-
-
-def _dominant(letters: list[int]) -> str | None:
-    """The script with the most letters; Latin wins a tie, otherwise the first in SCRIPTS order."""
-    most = max(letters)
-    if most == 0:
-        return None
-    return SCRIPTS[letters.index(most)]  # Latin is first, so index() gives it every tie it is part of
+    return {f.name: pa.array(column, f.type) for f, column in zip(SCRIPT_COLUMNS, columns, strict=True)}
 
 
 def _measure(text: str) -> _Measured:
     if text.isascii():
-        # The only ASCII letters are A-Z and a-z, all Latin: no non-Latin letters, tokens or spans.
-        raw = text.encode("ascii")
-        latin = len(raw) - len(raw.translate(None, _ASCII_LETTERS))
-        return _Measured([latin] + [0] * (len(SCRIPTS) - 1), 0, [0] * len(SCRIPTS), None, [])
-    # Lone surrogates raise here, as they do for the tokenizer and for Arrow strings.
+        # A-Z and a-z are the only ASCII letters, all Latin. Setting bit 5 lowercases A-Z and moves no other
+        # byte into a-z; the uint8 subtraction wraps everything below "a" above 25.
+        raw = np.frombuffer(text.encode("ascii"), dtype=np.uint8)
+        latin = int(np.count_nonzero(((raw | 0x20) - ord("a")) < 26))
+        return _Measured(latin, {}, 0, {}, "Latin" if latin else None, [])
+    # Lone surrogates raise here, as they would in the tokenizer and in an Arrow string.
     points = np.frombuffer(text.encode("utf-32-le"), dtype=np.uint32)
-    classes = _class_table()[points]
-    counts = np.bincount(classes, minlength=_CLASSES)
-    letters: list[int] = counts[_LATIN:].tolist()
-    if sum(letters) == letters[0]:  # no non-Latin letter
-        return _Measured(letters, 0, [0] * len(SCRIPTS), None, [])
-    nonlatin = np.flatnonzero(classes > _LATIN)
-    n_tokens, by_script = _nonlatin_tokens(text, points, classes, nonlatin)
-    spans = _spans(classes, nonlatin, counts[_MARK] > 0) if _dominant(letters) == "Latin" else []
-    return _Measured(letters, n_tokens, by_script, None, spans)
+    classes = np.take(_class_table(), points)
+    latin = int(np.count_nonzero(classes == _LATIN))
+    if classes.max() <= _LATIN:
+        return _Measured(latin, {}, 0, {}, "Latin" if latin else None, [])
+    positions = np.flatnonzero(classes > _LATIN)
+    nonlatin = _by_script(classes[positions])
+    most = max(nonlatin.values())
+    dominant = "Latin" if latin >= most else next(s for s, n in nonlatin.items() if n == most)
+    n_tokens, tokens_by_script = _nonlatin_tokens(text, points, classes, positions)
+    spans = _spans(classes, positions) if dominant == "Latin" else []
+    return _Measured(latin, nonlatin, n_tokens, tokens_by_script, dominant, spans)
+
+
+def _by_script(classes: npt.NDArray[np.uint8]) -> dict[str, int]:
+    """How many of these classes belong to each script: non-zero counts only, SCRIPTS order."""
+    counts: list[int] = np.bincount(classes, minlength=_CLASSES)[_LATIN:].tolist()
+    return {script: n for script, n in zip(SCRIPTS, counts, strict=True) if n}
+
+
+def _is_cut(text: str, classes: npt.NDArray[np.uint8], at: int) -> bool:
+    """Whether a pre-tokenizer piece starts at `at` whatever came before: a space after a letter, mark or digit."""
+    return text[at] == " " and at > 0 and classes[at - 1] != _NONE
 
 
 def _nonlatin_tokens(
-    text: str, points: npt.NDArray[np.uint32], classes: npt.NDArray[np.uint8], nonlatin: npt.NDArray[np.intp]
-) -> tuple[int, list[int]]:
-    """Tokens holding the first byte of a non-Latin letter: in all, and per script."""
-    # Piece boundaries that hold whatever precedes them: a space after a letter, mark or digit (module docstring).
-    cuts = np.flatnonzero((points[1:] == 0x20) & (classes[:-1] != _NONE)) + 1
-    bounds = np.concatenate(([0], cuts, [len(points)]))
-    # Chunks between cuts that hold a non-Latin letter; adjacent ones are encoded together (fewer calls).
-    chunks = np.unique(np.searchsorted(cuts, nonlatin, side="right"))
-    joined = np.flatnonzero(np.diff(chunks) != 1)
-    starts = bounds[chunks[np.concatenate(([0], joined + 1))]]
-    ends = bounds[chunks[np.concatenate((joined, [len(chunks) - 1]))] + 1]
-    # UTF-8 byte offset where each character starts.
-    widths = 1 + (points >= 0x80).astype(np.int64) + (points >= 0x800) + (points >= 0x10000)
-    byte_at = np.concatenate(([0], np.cumsum(widths)))
+    text: str, points: npt.NDArray[np.uint32], classes: npt.NDArray[np.uint8], positions: npt.NDArray[np.intp]
+) -> tuple[int, dict[str, int]]:
+    """Tokens holding the first byte of a non-Latin letter (at `positions`): in all, and per script."""
+    # The stretch that holds every non-Latin letter, widened to cuts (or the ends of the text).
+    lo = text.rfind(" ", 0, int(positions[0]))
+    while lo > 0 and not _is_cut(text, classes, lo):
+        lo = text.rfind(" ", 0, lo)
+    lo = max(lo, 0)
+    hi = text.find(" ", int(positions[-1]))
+    while hi != -1 and not _is_cut(text, classes, hi):
+        hi = text.find(" ", hi + 1)
+    hi = len(text) if hi == -1 else hi
+    local, letters = classes[lo:hi], positions - lo
+    # Within it, the chunks between cuts that hold a non-Latin letter; adjacent ones are encoded together.
+    cuts = np.flatnonzero((points[lo + 1 : hi] == _SPACE) & (local[:-1] != _NONE)) + 1
+    bounds = np.concatenate(([0], cuts, [hi - lo]))
+    chunks = np.unique(np.searchsorted(cuts, letters, side="right"))
+    apart = np.flatnonzero(np.diff(chunks) != 1)
+    starts = bounds[chunks[np.concatenate(([0], apart + 1))]]
+    ends = bounds[chunks[np.concatenate((apart, [len(chunks) - 1]))] + 1]
     encode = _tokenizer().encode
     ids: list[int] = []
     per_segment: list[int] = []
-    for a, b in zip(starts.tolist(), ends.tolist(), strict=True):
+    for a, b in zip((starts + lo).tolist(), (ends + lo).tolist(), strict=True):
         before = len(ids)
         ids += encode(text[a:b])
         per_segment.append(len(ids) - before)
-    # Token end offsets in the whole text: within-segment ends shifted to where each segment starts.
+    # UTF-8 byte offset of each character of the stretch, and where each token ends, on the same scale.
+    part = points[lo:hi]
+    width = 1 + (part >= 0x80).astype(np.int64) + (part >= 0x800) + (part >= 0x10000)
+    byte_at = np.concatenate(([0], np.cumsum(width)))
     token_ends = np.cumsum(_token_lengths()[np.array(ids, dtype=np.int64)])
-    seg_tokens = np.array(per_segment, dtype=np.int64)
-    consumed = np.concatenate(([0], token_ends))[np.cumsum(seg_tokens) - seg_tokens]
-    token_ends += np.repeat(byte_at[starts] - consumed, seg_tokens)
-    token = np.searchsorted(token_ends, byte_at[nonlatin], side="right")
-    pairs = np.unique(token * _CLASSES + classes[nonlatin])
-    distinct_tokens = int(np.count_nonzero(np.diff(pairs // _CLASSES))) + 1
-    per_class = np.bincount(pairs % _CLASSES, minlength=_CLASSES)
-    by_script: list[int] = per_class[_LATIN:].tolist()
-    return distinct_tokens, by_script
+    segment_tokens = np.array(per_segment, dtype=np.int64)
+    consumed = np.concatenate(([0], token_ends))[np.cumsum(segment_tokens) - segment_tokens]
+    token_ends += np.repeat(byte_at[starts] - consumed, segment_tokens)
+    # A letter's token is the first that ends after its first byte; count (token, script) pairs once.
+    token = np.searchsorted(token_ends, byte_at[letters], side="right")
+    pairs = np.unique(token * _CLASSES + local[letters])
+    distinct = int(np.count_nonzero(np.diff(pairs // _CLASSES))) + 1
+    return distinct, _by_script((pairs % _CLASSES).astype(np.uint8))
 
 
-def _spans(
-    classes: npt.NDArray[np.uint8], nonlatin: npt.NDArray[np.intp], has_marks: bool
-) -> list[tuple[int, int]]:
-    """Code-switch spans from the positions of the non-Latin letters (rule in the module docstring)."""
-    breaks = np.cumsum((classes == _LATIN) | (classes == _DIGIT))
-    # Consecutive non-Latin letters belong to one span unless a break lies between them.
-    new = np.flatnonzero(np.diff(breaks[nonlatin]) != 0) + 1
-    starts = nonlatin[np.concatenate(([0], new))]
-    ends = nonlatin[np.concatenate((new - 1, [len(nonlatin) - 1]))] + 1
-    if has_marks:
-        # Extend each end over the combining marks right after it: to the next non-mark character.
-        others = np.flatnonzero(classes != _MARK)
-        at = np.searchsorted(others, ends)
-        ends = np.where(at < len(others), others[np.minimum(at, len(others) - 1)], len(classes))
-    return list(zip(starts.tolist(), ends.tolist(), strict=True))
+def _spans(classes: npt.NDArray[np.uint8], positions: npt.NDArray[np.intp]) -> list[tuple[int, int]]:
+    """Code-switch spans from the positions of the non-Latin letters (the rule is in the module docstring)."""
+    first, last = int(positions[0]), int(positions[-1]) + 1
+    while last < len(classes) and classes[last] == _MARK:
+        last += 1
+    local = classes[first:last]
+    letters = positions - first
+    breaks = np.cumsum((local == _LATIN) | (local == _DIGIT))
+    # Consecutive non-Latin letters share a span unless a break lies between them.
+    new = np.flatnonzero(np.diff(breaks[letters]) != 0) + 1
+    starts = letters[np.concatenate(([0], new))]
+    ends = letters[np.concatenate((new - 1, [len(letters) - 1]))] + 1
+    # Each end moves over the marks right after it: to the next character that is not a mark.
+    others = np.flatnonzero(local != _MARK)
+    at = np.searchsorted(others, ends)
+    ends = np.where(at < len(others), others[np.minimum(at, len(others) - 1)], len(local))
+    return list(zip((starts + first).tolist(), (ends + first).tolist(), strict=True))
 
 
 @lru_cache(maxsize=1)
 def _class_table() -> npt.NDArray[np.uint8]:
-    """Class of every code point: _NONE, _DIGIT (Nd), _MARK (M), or _LATIN + script index for a letter."""
+    """The class of every code point: _NONE, _DIGIT (Nd), _MARK (M), or _LATIN + script index for a letter."""
     table = np.zeros(sys.maxunicode + 1, dtype=np.uint8)
 
     def fill(python_class: str, value: int) -> None:
         for first, last in code_point_ranges(python_class):
             table[first : last + 1] = value
 
-    # General categories are disjoint; "Other" first, then each known script overwrites its own letters.
+    # General categories are disjoint. Every letter is "Other" until its known script claims it.
     fill(r"\p{Nd}", _DIGIT)
     fill(r"\p{M}", _MARK)
     fill(r"[\p{L}--[\p{Script=Common}\p{Script=Inherited}]]", _LATIN + len(SCRIPTS) - 1)
@@ -251,9 +260,9 @@ def _class_table() -> npt.NDArray[np.uint8]:
 def _token_lengths() -> npt.NDArray[np.int64]:
     """Byte length of each o200k_base token id, from the vocabulary bpe-openai ships (lines `base64 rank`)."""
     packed = (resources.files("bpe_openai") / "data" / f"{TOKENIZER}.tiktoken.gz").read_bytes()
-    lines = gzip.decompress(packed).split()
-    encoded, ranks = lines[0::2], np.array(lines[1::2], dtype=np.int64)
+    fields = gzip.decompress(packed).split()
+    encoded, ranks = fields[0::2], np.array(fields[1::2], dtype=np.int64)
     lengths = np.zeros(int(ranks.max()) + 1, dtype=np.int64)
-    # A base64 length gives the decoded length without decoding: 3 bytes per 4 characters, less the padding.
+    # Base64 gives the decoded length without decoding: 3 bytes per 4 characters, less one per "=" of padding.
     lengths[ranks] = [len(e) // 4 * 3 - e.count(b"=") for e in encoded]
     return lengths

@@ -25,6 +25,7 @@ from typing import Literal
 import numpy as np
 import numpy.typing as npt
 import polars as pl
+import pyarrow.compute as pc
 import regex
 
 from cotlens.errors import LexiconError
@@ -141,12 +142,17 @@ def _count_pass(
     terms: Sequence[Term],
     counts: npt.NDArray[np.int64],
 ) -> None:
-    matches = pl.DataFrame({"row": np.arange(len(folded)), "m": folded.str.extract_all(pattern)}).explode("m")
-    found = matches.drop_nulls("m").with_columns(pl.col("m").str.slice(1))
+    matches = folded.str.extract_all(pattern).to_arrow()
+    rows = np.repeat(np.arange(len(folded)), pc.list_value_length(matches).fill_null(0).to_numpy())
+    found = pl.Series(pc.list_flatten(matches)).str.slice(1)  # drop the leading boundary character
     if normalize_space:
-        found = found.with_columns(pl.col("m").str.replace_all(r"\s+", " "))
-    tally = found.filter(pl.col("m").is_in(keys)).group_by("row", "m").len()
-    for j, term in enumerate(terms):
-        if term.kind in ("word", "phrase") and term.key in keys:
-            hits = tally.filter(pl.col("m") == term.key)
-            counts[hits["row"].to_numpy(), j] += hits["len"].to_numpy()
+        found = found.str.replace_all(r"\s+", " ")
+    index = {key: k for k, key in enumerate(keys)}
+    # Each match as the index of the key it equals (-1: not whole), then one bincount over (row, key) cells.
+    codes = found.replace_strict(index, default=-1, return_dtype=pl.Int64).to_numpy()
+    whole = codes >= 0
+    cells = np.bincount(rows[whole] * len(keys) + codes[whole], minlength=len(folded) * len(keys))
+    per_key = cells.reshape(len(folded), len(keys))
+    for j, term in enumerate(terms):  # a key may stand for several terms (the same word in two lexicons)
+        if term.kind in ("word", "phrase") and term.key in index:
+            counts[:, j] += per_key[:, index[term.key]]
