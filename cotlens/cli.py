@@ -32,8 +32,6 @@ from cotlens.formats import registered_formats
 from cotlens.formats.mapping import load_mapping
 from cotlens.ingest import IngestOptions, IngestResult, ingest
 from cotlens.inventory import summarize_models
-from cotlens.lexicon import select_lexicons
-from cotlens.rates import RateOptions, compute_rates
 from cotlens.render import MISSING, OutputFormat, render
 from cotlens.render.escape import printable
 from cotlens.scan import Selection
@@ -339,6 +337,9 @@ def rates_command(
     format_: FormatOption = OutputFormat.table,
 ) -> None:
     """Term rates per 1000 tokens with bootstrap intervals, and prevalence, per model (or dataset, tag)."""
+    from cotlens.lexicon import select_lexicons
+    from cotlens.rates import RateOptions, compute_rates
+
     check_choice(field, ("reasoning", "answer"), "--field")
     check_choice(tokens, ("o200k", "reported", "words"), "--tokens")
     with cli_errors():
