@@ -184,8 +184,9 @@ def compute_rates(
     rows = []
     for (group, kind), acc in sorted(groups.items()):
         rows.extend(_group_rows(group, kind, acc, lexicons, terms, options))
-    columns = _columns({kind for _, kind in groups})
-    return Result("rates", "Term rates per 1000 tokens", columns, rows, _definitions(selection, options))
+    columns = _columns({kind for _, kind in groups}, any(r["few_transcripts"] for r in rows))
+    definitions = _definitions(selection, options)
+    return Result("rates", "Term rates per 1000 tokens", columns, rows, definitions, _caption(options))
 
 
 def _group_rows(
@@ -235,13 +236,15 @@ def _group_rows(
                 "prevalence_high": float(prev_high[j]),
                 "interval_method": iv.method,
                 "few_transcripts": acc.n < FEW_TRANSCRIPTS,
+                "note": "few" if acc.n < FEW_TRANSCRIPTS else "",
             }
         )
     return out
 
 
-def _columns(kinds: set[str]) -> list[Column]:
-    """The displayed columns; `kind` only when the rows hold more than one (JSON and CSV rows always have it)."""
+def _columns(kinds: set[str], few: bool) -> list[Column]:
+    """The displayed columns; `kind` only when the rows hold more than one, the few-transcripts flag only when
+    some group is flagged (JSON and CSV rows always have both)."""
     return [
         Column("group", "group"),
         *([Column("kind", "kind")] if len(kinds) > 1 else []),
@@ -252,7 +255,22 @@ def _columns(kinds: set[str]) -> list[Column]:
         Column("tokens", "tokens", "int"),
         Column("rate_per_1k", "per 1k [95% CI]", "interval"),
         Column("prevalence", "prevalence", "share_interval"),
+        *([Column("note", "note")] if few else []),
     ]
+
+
+def _caption(options: RateOptions) -> str:
+    unit = {"o200k": "o200k_base tokens", "reported": "reported reasoning tokens", "words": "words"}[
+        options.unit
+    ]
+    matching = (
+        "substrings of the lowercased text" if options.substring else "whole occurrences, NFKC + casefold"
+    )
+    return (
+        f"Per 1000 {unit} of the {options.field}; {matching}. 95% intervals: percentile bootstrap over "
+        f"transcripts ({options.resamples} resamples, seed {options.seed}; delta method above "
+        f"{BOOTSTRAP_MAX_TRANSCRIPTS:,} transcripts); prevalence: Wilson. few: under {FEW_TRANSCRIPTS} transcripts."
+    )
 
 
 def _definitions(selection: Selection, options: RateOptions) -> dict[str, Any]:

@@ -34,6 +34,8 @@ class Result:
     columns: list[Column]
     rows: list[dict[str, Any]]
     definitions: dict[str, Any] = field(default_factory=dict)
+    # One or two lines under a table saying what its numbers mean (tokenizer, unit, interval method).
+    caption: str = ""
 
     def to_document(self) -> dict[str, Any]:
         """The JSON document: one object, sorted keys, with schema_version and definitions."""

@@ -166,6 +166,7 @@ def test_cli_json_document(small: Store) -> None:
             "prevalence_high",
             "interval_method",
             "few_transcripts",
+            "note",
         ]
     )
 

@@ -71,7 +71,12 @@ def percent(value: Any, sign: bool = True) -> str:
 
 
 def rich_table(result: Result) -> Table:
-    table = Table(title=Text(printable(result.title)), title_justify="left")
+    table = Table(
+        title=Text(printable(result.title)),
+        title_justify="left",
+        caption=Text(printable(result.caption)) if result.caption else None,
+        caption_justify="left",
+    )
     for column in result.columns:
         numeric = column.kind in NUMERIC
         # Numbers never wrap (an interval split over lines misreads); text folds.
@@ -117,4 +122,6 @@ def to_markdown(result: Result) -> str:
     ]
     for row in result.rows:
         lines.append("| " + " | ".join(markdown_cell(cell_text(row, c)) for c in result.columns) + " |")
+    if result.caption:
+        lines += ["", markdown_cell(result.caption)]
     return "\n".join(lines) + "\n"
