@@ -64,9 +64,11 @@ class RateOptions:
 
 @dataclass(frozen=True, slots=True)
 class _Counts:
-    """What a worker returns for one row group: group keys, per-transcript counts and denominators."""
+    """What a worker returns for one row group: its groups, each row's group (an index into `groups`: small to
+    send back, unlike a key per row), per-transcript counts and denominators."""
 
-    keys: list[tuple[str, str]]
+    groups: list[tuple[str, str]]
+    codes: npt.NDArray[np.int64]
     counts: npt.NDArray[np.int64]  # (n, T + L): terms, then one total per lexicon
     tokens: npt.NDArray[np.int64]
 
@@ -97,7 +99,10 @@ class _CountKernel:
         totals = [counts[:, a:b].sum(axis=1) for a, b in self.lexicon_spans]
         if totals:
             counts = np.column_stack([counts, *totals])
-        return _Counts(self._keys(table), counts, tokens)
+        index: dict[tuple[str, str], int] = {}
+        keys = self._keys(table)
+        codes = np.fromiter((index.setdefault(k, len(index)) for k in keys), dtype=np.int64, count=len(keys))
+        return _Counts(list(index), codes, counts, tokens)
 
     def _tokens(self, table: pa.Table, texts: list[str]) -> npt.NDArray[np.int64]:
         o = self.options
@@ -170,13 +175,9 @@ def compute_rates(
     kernel = _CountKernel(tuple(terms), tuple(spans), options)
     groups: dict[tuple[str, str], _Group] = {}
     for part in map_store(store, kernel, kernel.columns(), selection):
-        if not part.keys:
-            continue
-        keys = np.array([f"{g}\x00{k}" for g, k in part.keys])
-        for key in dict.fromkeys(keys.tolist()):
-            mask = keys == key
-            g, k = key.split("\x00")
-            groups.setdefault((g, k), _Group()).add(part.counts[mask], part.tokens[mask])
+        for code, key in enumerate(part.groups):
+            mask = part.codes == code
+            groups.setdefault(key, _Group()).add(part.counts[mask], part.tokens[mask])
     if not groups:
         raise CotlensError(
             f"no transcripts with {options.field} text in the selection (kinds {', '.join(selection.kinds)})"

@@ -48,6 +48,7 @@ The loop flag is documented at `find_loop`.
 
 from __future__ import annotations
 
+import re
 import unicodedata
 from collections.abc import Sequence
 from functools import lru_cache
@@ -55,8 +56,8 @@ from typing import NamedTuple
 
 import numpy as np
 import numpy.typing as npt
-import polars as pl
 import pyarrow as pa
+import pyarrow.compute as pc
 
 Value = float | bool | str | int | None
 U64 = npt.NDArray[np.uint64]
@@ -105,23 +106,18 @@ SEP = (
     b"\n\n"  # between texts: whitespace and a paragraph break, so no word, line or paragraph spans two texts
 )
 
-# Whitespace as `str.isspace` sees it. ASCII bytes by table; the multi-byte ones (U+0085, U+00A0, U+1680,
-# U+2000-U+200A, U+2028, U+2029, U+202F, U+205F, U+3000) by their UTF-8 encodings, which start C2, E1, E2, E3.
-_ASCII_SPACE = np.zeros(256, dtype=np.bool_)
-_ASCII_SPACE[[0x09, 0x0A, 0x0B, 0x0C, 0x0D, 0x1C, 0x1D, 0x1E, 0x1F, 0x20]] = True
+# Whitespace as `str.isspace` sees it: bytes 09-0D, 1C-20, and the multi-byte U+0085, U+00A0, U+1680,
+# U+2000-U+200A, U+2028, U+2029, U+202F, U+205F, U+3000, whose UTF-8 encodings start with C2, E1, E2 or E3.
 _WIDE_SPACES = tuple(
-    chr(c).encode()
-    for c in (0x85, 0xA0, 0x1680, *range(0x2000, 0x200B), 0x2028, 0x2029, 0x202F, 0x205F, 0x3000)
+    chr(c).encode() for c in (0x85, 0xA0, 0x1680, *range(0x2000, 0x200B), 0x2028, 0x2029, 0x202F, 0x205F, 0x3000)
 )
-
-# Hash constants, fixed so that nothing depends on the process. Bytes map to random 64-bit values before the
-# polynomial hash, so spans that differ in one byte differ in many bits.
-_RNG = np.random.default_rng(2112_11446)
-_BYTE_VALUE: U64 = _RNG.integers(0, 2**64 - 1, 256, dtype=np.uint64, endpoint=True)
-_BASE = int(_RNG.integers(2**62, 2**63, dtype=np.uint64)) | 1  # odd, so invertible modulo 2^64
-_BASE_INV = pow(_BASE, -1, 2**64)
-_NGRAM_BASE = np.uint64(int(_RNG.integers(2**62, 2**63, dtype=np.uint64)) | 1)
-_DOC_SALT = np.uint64(int(_RNG.integers(2**62, 2**63, dtype=np.uint64)) | 1)
+_HAS_WIDE_SPACE = re.compile("[\x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]")
+# _LOW_BYTES[k]: the k lowest bytes of a little-endian uint64 (k = 0..8).
+_LOW_BYTES = np.array([(1 << (8 * k)) - 1 for k in range(8)] + [2**64 - 1], dtype=np.uint64)
+# Fixed odd 64-bit constants (digits of pi and e), so that keys do not depend on the process.
+_LENGTH_SALT = np.uint64(0x243F6A8885A308D3)
+_DOC_SALT = np.uint64(0xB7E151628AED2A6B)
+_BASE = 0x9E3779B97F4A7C15  # odd, so invertible modulo 2^64
 
 
 def measure_repetition(texts: Sequence[str | None]) -> dict[str, list[Value]]:
@@ -165,61 +161,89 @@ def _gopher_chunk(texts: list[str]) -> F64:
     # A lone surrogate (JSON "\ud800") encodes to 3 bytes with a lead byte, so it still counts as 1 character.
     encoded = [t.encode("utf-8", "surrogatepass") for t in texts]
     ascii_only = all(len(e) == len(t) for e, t in zip(encoded, texts, strict=True))
-    data = np.frombuffer(SEP.join(encoded) + SEP, dtype=np.uint8)
-    doc_start = np.cumsum([0] + [len(e) + len(SEP) for e in encoded[:-1]])
-    text_chars = np.fromiter(map(len, texts), np.float64, docs)
+    buffer = SEP.join(encoded) + SEP + bytes(8)  # 8 spare bytes: an 8-byte load at any offset stays inside
+    size = len(buffer) - 8
+    data = np.frombuffer(buffer, dtype=np.uint8, count=size)
 
-    space = _ASCII_SPACE[data]
-    if not ascii_only:
+    # Whitespace: every byte up to 0x20 except the control characters that are not whitespace (rare).
+    space = data <= 0x20
+    low = np.flatnonzero(data < 0x1C)
+    low_byte = data[low]
+    space[low[(low_byte < 0x09) | (low_byte > 0x0D)]] = False
+    if not ascii_only and any(_HAS_WIDE_SPACE.search(t) for t in texts):
         _mark_wide_spaces(data, space)
-    edge = np.diff((~space).view(np.int8), prepend=np.int8(0))
-    starts = np.flatnonzero(edge == 1)
-    ends = np.flatnonzero(edge == -1)  # the trailing SEP ends the last word
-    if not len(starts):
+    change = np.flatnonzero(space[1:] != space[:-1]) + 1
+    if not space[0]:
+        change = np.concatenate(([0], change))
+    starts, ends = change[0::2], change[1::2]  # data ends in SEP, so every word ends
+    words = len(starts)
+    if not words:
         return out
-    word_doc = np.searchsorted(doc_start, starts, side="right") - 1
-    # Character offsets: a character starts at each byte that is not a UTF-8 continuation byte (0b10xxxxxx).
-    chars = np.arange(len(data) + 1) if ascii_only else _prefix_sum((data & 0xC0) != 0x80)
-    up, down = _powers(len(data))
-    byte_sums = np.zeros(len(data) + 1, dtype=np.uint64)
-    np.cumsum(_BYTE_VALUE[data] * up, out=byte_sums[1:])
+    doc_first_word = np.searchsorted(starts, np.cumsum([0] + [len(e) + len(SEP) for e in encoded]))
+    word_doc = np.repeat(np.arange(docs), np.diff(doc_first_word))
+    nbytes = ends - starts
+    if ascii_only:
+        continuation = np.zeros(0, dtype=np.int64)
+        word_chars = nbytes
+    else:  # characters = bytes - UTF-8 continuation bytes (0b10xxxxxx)
+        continuation = np.flatnonzero((data & 0xC0) == 0x80)
+        owner = np.searchsorted(starts, continuation, side="right") - 1
+        inside = owner[continuation < ends[owner]]
+        word_chars = nbytes - np.bincount(inside, minlength=words)
+    word_key = _word_keys(buffer, size, starts, nbytes)
 
-    def span_key(a: I64, b: I64) -> U64:
-        """Hash of the bytes data[a:b] for each pair, the same wherever the span sits."""
-        key: U64 = (byte_sums[b] - byte_sums[a]) * down[a]
-        return key
-
-    # Lines and paragraphs from the newlines between consecutive words: one or more "\n" between two words is a
-    # line break, two or more a paragraph break (the rest of the gap is whitespace, by definition of a word).
-    # A segment spans its first word's start to its last word's end: stripped, as documented.
-    newlines_before = np.searchsorted(np.flatnonzero(data == 0x0A), starts)
-    gap = np.diff(newlines_before)
-    for col, breaks in ((0, gap >= 1), (1, gap >= 2)):
-        first = np.flatnonzero(np.concatenate(([True], breaks)))
-        last = np.append(first[1:] - 1, len(starts) - 1)
-        a, b = starts[first], ends[last]
+    # Lines and paragraphs from the newlines before each word: one or more in the gap before a word start a
+    # line, two or more a paragraph (the rest of the gap is whitespace, by definition of a word). A segment is
+    # compared by its words and counted from its first word's start to its last word's end, so stripped.
+    newlines = low[low_byte == 0x0A]
+    newlines_before = np.bincount(np.searchsorted(starts, newlines), minlength=words + 1)[:words]
+    newlines_before[doc_first_word[:-1][doc_first_word[:-1] < words]] = 2  # a text starts a paragraph
+    up, down = _powers(words + 1)
+    key_sums = np.zeros(words + 1, dtype=np.uint64)
+    np.cumsum(word_key * up[:words], out=key_sums[1:])
+    text_chars = np.fromiter(map(len, texts), np.float64, docs)
+    for col, breaks in ((0, 1), (1, 2)):
+        first = np.flatnonzero(newlines_before >= breaks)
+        after = np.append(first[1:], words)  # one past each segment's last word
+        a, b = starts[first], ends[after - 1]
+        # A span's polynomial hash: prefix difference, shifted back to its start by an inverse power.
+        seg_key = (key_sums[after] - key_sums[first]) * down[first] + (after - first).astype(np.uint64)
         seg_doc = word_doc[first]
-        dup = ~_first_seen(_mix(span_key(a, b) + seg_doc.astype(np.uint64) * _DOC_SALT))
+        dup = ~_first_seen(seg_key + seg_doc.astype(np.uint64) * _DOC_SALT)
+        seg_chars = (b - a) - (np.searchsorted(continuation, b) - np.searchsorted(continuation, a))
         segs = np.bincount(seg_doc, minlength=docs)
-        dups = np.bincount(seg_doc, weights=dup, minlength=docs)
-        dup_chars = np.bincount(seg_doc, weights=(chars[b] - chars[a]) * dup, minlength=docs)
-        out[:, col] = _ratio(dups, segs)
-        out[:, col + 2] = _ratio(dup_chars, text_chars)
+        out[:, col] = _ratio(np.bincount(seg_doc, weights=dup, minlength=docs), segs)
+        out[:, col + 2] = _ratio(np.bincount(seg_doc, weights=seg_chars * dup, minlength=docs), text_chars)
 
-    _ngram_measures(span_key(starts, ends), chars[ends] - chars[starts], word_doc, out)
+    _ngram_measures(word_key + word_doc.astype(np.uint64) * _DOC_SALT, word_chars, word_doc, out)
     return out
+
+
+def _word_keys(buffer: bytes, size: int, starts: I64, nbytes: I64) -> U64:
+    """A 64-bit key per word, equal for equal words: the word's bytes themselves when it has 8 or fewer
+    (loaded as one little-endian uint64), mixed with each further 8 bytes otherwise; then with the length."""
+    load = np.ndarray((size,), dtype=np.uint64, buffer=buffer, strides=(1,))  # unaligned loads at every byte
+    key = load[starts] & _LOW_BYTES[np.minimum(nbytes, 8)]
+    longer = np.flatnonzero(nbytes > 8)
+    offset = 8
+    while len(longer):
+        rest = np.minimum(nbytes[longer] - offset, 8)
+        key[longer] = _mix(key[longer]) ^ (load[starts[longer] + offset] & _LOW_BYTES[rest])
+        offset += 8
+        longer = longer[nbytes[longer] > offset]
+    return _mix(key + nbytes.astype(np.uint64) * _LENGTH_SALT)
 
 
 def _powers(length: int) -> tuple[U64, U64]:
     """BASE^i and BASE^-i modulo 2^64 for i < length."""
-    up, down = _powers_upto(max(2 * CHUNK_CHARS, 1 << max(length - 1, 1).bit_length()))
+    up, down = _powers_upto(max(CHUNK_CHARS, 1 << max(length - 1, 1).bit_length()))
     return up[:length], down[:length]
 
 
 @lru_cache(maxsize=1)
 def _powers_upto(length: int) -> tuple[U64, U64]:
     up = np.full(length, _BASE, dtype=np.uint64)
-    down = np.full(length, _BASE_INV, dtype=np.uint64)
+    down = np.full(length, pow(_BASE, -1, 2**64), dtype=np.uint64)
     up[0] = down[0] = 1
     return np.cumprod(up, out=up), np.cumprod(down, out=down)  # uint64 products wrap: modulo 2^64
 
@@ -231,13 +255,6 @@ def _mix(x: U64) -> U64:
     x = x ^ (x >> np.uint64(27))
     x = x * np.uint64(0x94D049BB133111EB)
     return x ^ (x >> np.uint64(31))
-
-
-def _prefix_sum(values: npt.NDArray[np.bool_] | I64) -> I64:
-    """out[i] = sum(values[:i]), one longer than values."""
-    out = np.zeros(len(values) + 1, dtype=np.int64)
-    np.cumsum(values, out=out[1:])
-    return out
 
 
 def _ratio(num: F64 | I64, den: F64 | I64) -> F64:
@@ -257,41 +274,41 @@ def _mark_wide_spaces(data: npt.NDArray[np.uint8], space: Bools) -> None:
             space[hit + k] = True
 
 
+def _dense(keys: npt.NDArray[np.uint64] | I64) -> tuple[I64, I64]:
+    """Dense ids of keys (0, 1, ... in order of first appearance) and how often each key's value occurs."""
+    ids: I64 = pc.dictionary_encode(pa.array(keys.view(np.int64))).indices.to_numpy().astype(np.int64)
+    return ids, np.bincount(ids)[ids]
+
+
 def _first_seen(keys: U64) -> Bools:
-    """Whether each key is the first of its value, in order (polars hashes: no sort)."""
-    seen: Bools = pl.Series(keys).is_first_distinct().to_numpy()
+    """Whether each key is the first of its value, in order."""
+    ids, _ = _dense(keys)
+    # Ids are handed out in order of first appearance: a first occurrence exceeds every id before it.
+    seen: Bools = ids > np.concatenate(([-1], np.maximum.accumulate(ids)[:-1]))
     return seen
 
 
-def _repeated(keys: U64) -> Bools:
-    """Whether each key's value occurs more than once among keys."""
-    repeated: Bools = pl.Series(keys).is_duplicated().to_numpy()
-    return repeated
-
-
-def _counts(keys: U64) -> I64:
-    """How often each key's value occurs among keys."""
-    counts: I64 = pl.DataFrame({"k": keys}).select(pl.len().over("k")).to_series().to_numpy().astype(np.int64)
-    return counts
-
-
 def _ngram_measures(word_key: U64, word_chars: I64, word_doc: I64, out: F64) -> None:
-    """Fill the top and duplicate n-gram columns of `out` from the words of a chunk, in text order."""
+    """Fill the top and duplicate n-gram columns of `out` from the words of a chunk, in text order, keyed so
+    that equal words of different texts differ."""
     words, docs = len(word_key), len(out)
     doc_chars = np.bincount(word_doc, weights=word_chars, minlength=docs)
-    chars_before = _prefix_sum(word_chars)
-    salt = word_doc.astype(np.uint64) * _DOC_SALT  # the same n-gram in two texts must not match
-    unigram = _mix(word_key)
-    gram = unigram.copy()  # gram[i]: key of the n-gram at word i, kept current where it can still repeat
-    repeats = _repeated(_mix(unigram + salt))
+    chars_before = np.concatenate(([0], np.cumsum(word_chars)))
+    word_id, counts = _dense(word_key)
+    vocabulary = int(word_id.max()) + 1
+    # gram[i]: dense id of the n-gram at word i among the chunk's n-grams, kept where it can still repeat.
+    # Ids are exact: an n-gram's key is (id of its first n-1 words) * vocabulary + id of its last word.
+    gram = word_id.copy()
+    repeats = counts >= 2
     for n in range(2, max(DUP_NGRAMS) + 1):
         # Every occurrence of a repeated n-gram has repeated (n-1)-grams at i and i+1, so only those positions
-        # are hashed and counted; the rest cannot repeat.
+        # are counted; the rest cannot repeat. (For n = 2 the two words must also be in the same text.)
         at = np.flatnonzero(repeats[:-1] & repeats[1:])
         at = at[at + n - 1 < words]
         at = at[word_doc[at] == word_doc[at + n - 1]]
-        gram[at] = gram[at] * _NGRAM_BASE + unigram[at + n - 1]
-        counts = _counts(_mix(gram[at] + salt[at])) if len(at) else np.zeros(0, dtype=np.int64)
+        if not len(at):
+            break  # no longer n-gram repeats either: the remaining columns stay 0.0
+        gram[at], counts = _dense(gram[at] * vocabulary + word_id[at + n - 1])
         hit = counts >= 2
         repeated_at = at[hit]
         repeats = np.zeros(words, dtype=np.bool_)
@@ -306,8 +323,6 @@ def _ngram_measures(word_key: U64, word_chars: I64, word_doc: I64, out: F64) -> 
             covered = np.cumsum(cover[:-1]) > 0
             dup = np.bincount(word_doc[covered], weights=word_chars[covered], minlength=docs)
             out[:, GOPHER_COLUMNS.index(f"dup_{n}gram_char_frac")] = _ratio(dup, doc_chars)
-        if not len(repeated_at):
-            break  # no longer n-gram repeats either: the remaining columns stay 0.0
 
 
 def _top_chars(at: I64, counts: I64, chars_before: I64, word_doc: I64, n: int, docs: int) -> I64:

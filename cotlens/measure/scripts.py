@@ -45,7 +45,11 @@ SCRIPTS: Final = ("Latin", *(s for s in KNOWN_SCRIPTS if s not in ("Latin", "Com
 # Classes in the lookup table: three kinds of non-letter, then one per script (class = _LATIN + index in SCRIPTS).
 _NONE, _DIGIT, _MARK, _LATIN = 0, 1, 2, 3
 _CLASSES = _LATIN + len(SCRIPTS)
+_N = len(SCRIPTS)
 _BREAKS = np.isin(np.arange(_CLASSES), (_LATIN, _DIGIT))  # what ends a code-switch span
+_ASCII_LETTERS = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
+# Texts with a non-Latin letter are finished together, up to this many characters at a time (bounds memory).
+_BATCH_CHARS = 1 << 22
 
 # Columns of `script_columns`, each named for its unit; a missing text gives a null in every column.
 SCRIPT_COLUMNS: Final = pa.schema(
@@ -89,6 +93,15 @@ class _Measured(NamedTuple):
         return {"Latin": self.latin, **self.nonlatin} if self.latin else dict(self.nonlatin)
 
 
+class _Mixed(NamedTuple):
+    """A text with a non-Latin letter, waiting for the vectorized pass over a batch of them."""
+
+    index: int
+    text: str
+    classes: npt.NDArray[np.uint8]
+    latin: int
+
+
 def measure_scripts(
     texts: Sequence[str | None], tokens: Sequence[int | None] | None = None
 ) -> list[ScriptStats | None]:
@@ -96,11 +109,10 @@ def measure_scripts(
     caller has them already (ingest does); otherwise they are counted here, which costs more than the rest."""
     count = _tokenizer().count
     out: list[ScriptStats | None] = []
-    for i, text in enumerate(texts):
-        if text is None:
+    for i, (text, m) in enumerate(zip(texts, _measure_all(texts), strict=True)):
+        if text is None or m is None:
             out.append(None)
             continue
-        m = _measure(text)
         known = tokens[i] if tokens is not None else None
         nonlatin = sum(m.nonlatin.values())
         out.append(
@@ -122,12 +134,11 @@ def script_columns(texts: Sequence[str | None]) -> dict[str, pa.Array]:
     """SCRIPT_COLUMNS for a batch of texts, as Arrow arrays in text order. Needs no total token counts (ingest
     stores those already), so an ASCII text is never tokenized."""
     columns: tuple[list[Any], ...] = tuple([] for _ in SCRIPT_COLUMNS)
-    for text in texts:
-        if text is None:
+    for m in _measure_all(texts):
+        if m is None:
             for column in columns:
                 column.append(None)
             continue
-        m = _measure(text)
         nonlatin = sum(m.nonlatin.values())
         row = (
             m.latin + nonlatin,
@@ -144,63 +155,110 @@ def script_columns(texts: Sequence[str | None]) -> dict[str, pa.Array]:
     return {f.name: pa.array(column, f.type) for f, column in zip(SCRIPT_COLUMNS, columns, strict=True)}
 
 
-def _measure(text: str) -> _Measured:
-    if text.isascii():
-        # A-Z and a-z are the only ASCII letters, all Latin. Setting bit 5 lowercases A-Z and moves no other
-        # byte into a-z; the uint8 subtraction wraps everything below "a" above 25.
-        raw = np.frombuffer(text.encode("ascii"), dtype=np.uint8)
-        latin = int(np.count_nonzero(((raw | 0x20) - ord("a")) < 26))
-        return _Measured(latin, {}, 0, {}, "Latin" if latin else None, [])
-    # Lone surrogates raise here, as they would in the tokenizer and in an Arrow string.
-    points = np.frombuffer(text.encode("utf-32-le"), dtype=np.uint32)
-    classes = np.take(_class_table(), points)
-    latin = int(np.count_nonzero(classes == _LATIN))
-    if classes.max() <= _LATIN:
-        return _Measured(latin, {}, 0, {}, "Latin" if latin else None, [])
-    positions = np.flatnonzero(classes > _LATIN)
-    scripts = classes[positions]
-    nonlatin = _by_script(scripts)
-    most = max(nonlatin.values())
-    dominant = "Latin" if latin >= most else next(s for s, n in nonlatin.items() if n == most)
-    at: list[int] = positions.tolist()
-    n_tokens, tokens_by_script = _nonlatin_tokens(text, classes, at, scripts, list(nonlatin))
-    spans = _spans(classes, positions, at) if dominant == "Latin" else []
-    return _Measured(latin, nonlatin, n_tokens, tokens_by_script, dominant, spans)
+def _measure_all(texts: Sequence[str | None]) -> list[_Measured | None]:
+    """Every text classified on its own; those with a non-Latin letter finished in vectorized batches, since
+    per-text numpy calls would cost more than the work they do."""
+    out: list[_Measured | None] = [None] * len(texts)
+    table = _class_table()
+    pending: list[_Mixed] = []
+    pending_chars = 0
+    for i, text in enumerate(texts):
+        if text is None:
+            continue
+        if text.isascii():  # A-Z and a-z are the only ASCII letters, all Latin
+            raw = text.encode("ascii")
+            out[i] = _latin_only(len(raw) - len(raw.translate(None, _ASCII_LETTERS)))
+            continue
+        # Lone surrogates raise here, as they would in the tokenizer and in an Arrow string.
+        classes = np.take(table, np.frombuffer(text.encode("utf-32-le"), dtype=np.uint32))
+        latin = int(np.count_nonzero(classes == _LATIN))
+        if classes.max() <= _LATIN:
+            out[i] = _latin_only(latin)
+            continue
+        pending.append(_Mixed(i, text, classes, latin))
+        pending_chars += len(text)
+        if pending_chars >= _BATCH_CHARS:
+            for m, measured in zip(pending, _measure_mixed(pending), strict=True):
+                out[m.index] = measured
+            pending, pending_chars = [], 0
+    for m, measured in zip(pending, _measure_mixed(pending), strict=True):
+        out[m.index] = measured
+    return out
 
 
-def _by_script(classes: npt.NDArray[np.uint8]) -> dict[str, int]:
-    """How many of these classes belong to each script: non-zero counts only, SCRIPTS order."""
-    counts: list[int] = np.bincount(classes, minlength=_CLASSES)[_LATIN:].tolist()
-    return {script: n for script, n in zip(SCRIPTS, counts, strict=True) if n}
+def _latin_only(latin: int) -> _Measured:
+    return _Measured(latin, {}, 0, {}, "Latin" if latin else None, [])
 
 
-def _nonlatin_tokens(
-    text: str,
-    classes: npt.NDArray[np.uint8],
-    at: list[int],
-    scripts: npt.NDArray[np.uint8],
-    present: list[str],
-) -> tuple[int, dict[str, int]]:
-    """Tokens holding the first byte of a non-Latin letter: in all, and per script (of those `present`).
-    `at`: the letters' positions, `scripts`: their classes."""
-    segments = _segments(text, classes, at)
-    # Every junction of two segments is a cut (a letter, mark or digit, then a space): one call encodes them all.
-    part = "".join(text[a:b] for a, b in segments)
-    letters = np.flatnonzero(np.concatenate([classes[a:b] for a, b in segments]) > _LATIN)
-    token_ends = np.cumsum(np.take(_token_lengths(), _tokenizer().encode(part)))
-    raw = np.frombuffer(part.encode("utf-8"), dtype=np.uint8)
+def _measure_mixed(batch: list[_Mixed]) -> list[_Measured]:
+    """_Measured of texts that have a non-Latin letter, in one vectorized pass."""
+    if not batch:
+        return []
+    n = len(batch)
+    sizes = np.array([len(m.classes) for m in batch])
+    base = np.cumsum(sizes) - sizes
+    classes = np.concatenate([m.classes for m in batch])
+    positions = np.flatnonzero(classes > _LATIN)  # every non-Latin letter, in text order
+    scripts = classes[positions].astype(np.int64) - _LATIN  # index in SCRIPTS (never 0: not Latin)
+    owner = np.searchsorted(base, positions, side="right") - 1
+    per_text = np.bincount(owner, minlength=n)
+    letters: list[list[int]] = np.bincount(owner * _N + scripts, minlength=n * _N).reshape(n, _N).tolist()
+    local: list[int] = (positions - base[owner]).tolist()
+    bounds: list[int] = [0, *np.cumsum(per_text).tolist()]
+
+    # Per text: the dominant script, and the stretches to tokenize (module docstring); `ids` holds them all.
+    encode = _tokenizer().encode
+    nonlatin: list[dict[str, int]] = []
+    dominant: list[str] = []
+    parts: list[str] = []
+    part_classes: list[npt.NDArray[np.uint8]] = []
+    ids: list[int] = []
+    tokens_per_text: list[int] = []
+    for j, m in enumerate(batch):
+        counts = {SCRIPTS[s]: c for s, c in enumerate(letters[j]) if c}
+        most = max(counts.values())
+        nonlatin.append(counts)
+        dominant.append("Latin" if m.latin >= most else next(s for s, c in counts.items() if c == most))
+        segments = _segments(m.text, m.classes, local[bounds[j] : bounds[j + 1]])
+        # Every junction of two segments is a cut (a letter, mark or digit, then a space): one call for all.
+        part = "".join(m.text[a:b] for a, b in segments)
+        before = len(ids)
+        ids += encode(part)
+        tokens_per_text.append(len(ids) - before)
+        parts.append(part)
+        part_classes += (m.classes[a:b] for a, b in segments)
+
+    # Token of each letter, in the concatenation of all parts: the first token to end after the letter's first
+    # byte. The index never decreases along the letters (each text's tokens follow the previous text's).
+    token_ends = np.cumsum(np.take(_token_lengths(), ids))
+    raw = np.frombuffer("".join(parts).encode("utf-8"), dtype=np.uint8)
     char_at = np.flatnonzero((raw & 0xC0) != 0x80)  # UTF-8 offset of each character: not a continuation byte
-    # The token holding each letter's first byte is the first one to end after it. These indexes never decrease
-    # along the text, so a letter is in a new token exactly where the index changes.
-    token = np.searchsorted(token_ends, char_at[letters], side="right")
-    distinct = int(np.count_nonzero(token[1:] != token[:-1])) + 1
-    if len(present) == 1:
-        return distinct, {present[0]: distinct}
-    counts = {}
-    for script in present:
-        own = token[scripts == _LATIN + SCRIPTS.index(script)]
-        counts[script] = int(np.count_nonzero(own[1:] != own[:-1])) + 1
-    return distinct, counts
+    token = np.searchsorted(
+        token_ends, char_at[np.flatnonzero(np.concatenate(part_classes) > _LATIN)], "right"
+    )
+    first = np.concatenate(([True], token[1:] != token[:-1]))
+    distinct: list[int] = np.bincount(owner[first], minlength=n).tolist()
+    # Each (token, script) pair once: the keys are sorted but for script order inside a token, which a stable
+    # sort (runs-aware) repairs in about linear time.
+    pairs = np.sort(token * _N + scripts, kind="stable")
+    pairs = pairs[np.concatenate(([True], pairs[1:] != pairs[:-1]))]
+    token_owner = np.repeat(np.arange(n), tokens_per_text)
+    by_script = (
+        np.bincount(token_owner[pairs // _N] * _N + pairs % _N, minlength=n * _N).reshape(n, _N).tolist()
+    )
+
+    spans = _spans_mixed(batch, classes, base, positions, owner, [d == "Latin" for d in dominant])
+    return [
+        _Measured(
+            m.latin,
+            nonlatin[j],
+            distinct[j],
+            {SCRIPTS[s]: c for s, c in enumerate(by_script[j]) if c},
+            dominant[j],
+            spans[j],
+        )
+        for j, m in enumerate(batch)
+    ]
 
 
 def _segments(text: str, classes: npt.NDArray[np.uint8], at: list[int]) -> list[tuple[int, int]]:
@@ -223,22 +281,41 @@ def _segments(text: str, classes: npt.NDArray[np.uint8], at: list[int]) -> list[
     return out
 
 
-def _spans(
-    classes: npt.NDArray[np.uint8], positions: npt.NDArray[np.intp], at: list[int]
-) -> list[tuple[int, int]]:
-    """Code-switch spans from the positions of the non-Latin letters (the rule is in the module docstring)."""
-    first = at[0]
-    breaks = np.cumsum(_BREAKS[classes[first : at[-1] + 1]])
-    # Consecutive non-Latin letters share a span unless a break lies between them.
-    new: list[int] = (np.flatnonzero(np.diff(breaks[positions - first])) + 1).tolist()
-    starts = [first] + [at[k] for k in new]
-    ends = [at[k - 1] + 1 for k in new] + [at[-1] + 1]
-    # A span takes in the combining marks right after its last letter.
-    for k, end in enumerate(ends):
-        while end < len(classes) and classes[end] == _MARK:
+def _spans_mixed(
+    batch: list[_Mixed],
+    classes: npt.NDArray[np.uint8],
+    base: npt.NDArray[np.intp],
+    positions: npt.NDArray[np.intp],
+    owner: npt.NDArray[np.intp],
+    wanted: list[bool],
+) -> list[list[tuple[int, int]]]:
+    """Code-switch spans of each text of the batch where `wanted` (the rule is in the module docstring), from
+    its non-Latin letters: `positions` in the concatenated `classes`, `owner` the text of each."""
+    out: list[list[tuple[int, int]]] = [[] for _ in batch]
+    keep = np.array(wanted)[owner]
+    at, of = positions[keep], owner[keep]
+    if not len(at):
+        return out
+    # The stretch of each text from its first to its last non-Latin letter; breaks counted along all of them.
+    opens = np.concatenate(([True], of[1:] != of[:-1]))
+    firsts, lasts = at[opens], at[np.concatenate((opens[1:], [True]))] + 1
+    stretches = np.concatenate([classes[a:b] for a, b in zip(firsts.tolist(), lasts.tolist(), strict=True)])
+    placed = np.cumsum(lasts - firsts) - (lasts - firsts)  # where each stretch starts among them
+    breaks = np.cumsum(_BREAKS[stretches])[at - (firsts - placed)[np.cumsum(opens) - 1]]
+    # A letter opens a span if it is its text's first, or a break lies between it and the letter before.
+    new = opens.copy()
+    new[1:] |= breaks[1:] != breaks[:-1]
+    starts = np.flatnonzero(new)
+    ends = np.concatenate((starts[1:], [len(at)])) - 1
+    local = at - base[of]
+    for j, start, end in zip(
+        of[starts].tolist(), local[starts].tolist(), (local[ends] + 1).tolist(), strict=True
+    ):
+        text_classes = batch[j].classes
+        while end < len(text_classes) and text_classes[end] == _MARK:  # marks right after the last letter
             end += 1
-        ends[k] = end
-    return list(zip(starts, ends, strict=True))
+        out[j].append((start, end))
+    return out
 
 
 @lru_cache(maxsize=1)
