@@ -30,6 +30,7 @@ def registered_formats() -> tuple[Format, ...]:
     return tuple(sorted(found, key=lambda f: (f.priority, f.name)))
 
 
+@lru_cache(maxsize=1)
 def sniffable_formats() -> tuple[Format, ...]:
     return tuple(f for f in registered_formats() if f.priority < NOT_SNIFFED)
 
