@@ -139,3 +139,11 @@ def test_hostile_model_names_are_inert_in_every_format(tmp_path: Path) -> None:
 def test_console_script_runs() -> None:
     done = subprocess.run([sys.executable, "-m", "cotlens", "--version"], capture_output=True, text=True)
     assert done.returncode == 0 and done.stdout.startswith("cotlens ")
+
+
+def test_store_from_the_environment(tmp_path: Path) -> None:
+    path = write_jsonl(tmp_path / "a.jsonl", [chat(1)])
+    env = {"NO_COLOR": "1", "COTLENS_STORE": str(tmp_path / "env-store")}
+    assert runner.invoke(app, ["ingest", str(path)], env=env).exit_code == 0
+    listing = runner.invoke(app, ["models", "--format", "json"], env=env)
+    assert json.loads(listing.stdout)["rows"][0]["transcripts"] == 1
