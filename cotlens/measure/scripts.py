@@ -3,33 +3,35 @@
 A letter is a character of general category L whose Script is neither Common nor Inherited (so not `٣`, the
 combining accent of a decomposed `é`, an emoji, or math `𝑥`; Greek `θ` is a Greek letter). Scripts outside
 KNOWN_SCRIPTS are "Other". A non-Latin token is an o200k_base token holding the first UTF-8 byte of at least one
-non-Latin letter. The dominant script has the most letters; Latin wins any tie it is part of, and other ties go
-to the script first in SCRIPTS order.
+non-Latin letter. The dominant script has the most letters; Latin wins any tie it is part of, other ties go to
+the script first in SCRIPTS.
 
 Code-switch spans exist only when the dominant script is Latin. A span starts at a non-Latin letter and ends
-after a non-Latin letter together with the combining marks right after it (a Devanagari vowel sign or an Arabic
-haraka completes the letter before it). Two non-Latin letters, of any non-Latin scripts, are in one span exactly
-when no Latin letter and no decimal digit (Nd of any script: `3`, `٣`, `３`) lies between them; anything else may
-sit inside: whitespace (line breaks too), punctuation, symbols, emoji, marks, Common letters (`ー`, `𝑥`), other
-numerals (`²`, `½`). Offsets are [start, end) indices into the Python string (code points).
+after a non-Latin letter plus the combining marks right after it (a Devanagari vowel sign or an Arabic haraka
+belongs to the letter before it). Two non-Latin letters, of any non-Latin scripts, are in one span exactly when no
+Latin letter and no decimal digit (Nd, any script: `3`, `٣`, `３`) lies between them; anything else may sit
+inside: whitespace (line breaks too), punctuation, symbols, emoji, marks, Common letters (`ー`, `𝑥`), numerals
+that are not decimal digits (`²`, `½`). Offsets are [start, end) indices into the Python string (code points).
 
-How it runs fast: an ASCII text has only Latin letters, counted with a few byte operations. Any other text is
-classified as an array of code points through one lookup table over all of Unicode (built once per process from
-the `regex` module's tables). Only texts with a non-Latin letter are tokenized, and only around those letters: a
-space right after a letter, mark or digit always starts a new o200k_base pre-tokenizer piece (no piece holds a
-non-space followed by a space, and matching from there depends only on what follows), and BPE never merges across
-pieces, so the stretch between two such spaces is encoded into exactly the tokens the whole text has there.
+How it runs fast. An ASCII text has only Latin letters, counted with byte operations. Any other text is classified
+as an array of code points through one lookup table over all of Unicode (built once per process from the `regex`
+module's tables, well under a second). Texts with a non-Latin letter are then finished together, vectorized over
+the batch, and tokenized only around those letters. That is exact because of cuts: a space (U+0020) after a
+character that is not whitespace always starts a new o200k_base pre-tokenizer piece (no piece holds a non-space
+followed by a space, and the pieces from a cut on depend only on the text after it), and BPE never merges across
+pieces. So the stretches between cuts that hold non-Latin letters, even joined end to end, encode into exactly the
+tokens the whole text has there. tests/test_scripts.py checks this against whole-text encodings.
 """
 
 from __future__ import annotations
 
-import bisect
 import gzip
+import importlib.util
 import sys
 from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import lru_cache
-from importlib import resources
+from pathlib import Path
 from typing import Any, Final, NamedTuple
 
 import numpy as np
@@ -49,7 +51,9 @@ _N = len(SCRIPTS)
 _BREAKS = np.isin(np.arange(_CLASSES), (_LATIN, _DIGIT))  # what ends a code-switch span
 _ASCII_LETTERS = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
 # Texts with a non-Latin letter are finished together, up to this many characters at a time (bounds memory).
-_BATCH_CHARS = 1 << 22
+_BATCH_CHARS = 1 << 20
+# From this length, an ASCII text's letters are counted with numpy rather than bytes.translate (about even).
+_VECTOR_BYTES = 2048
 
 # Columns of `script_columns`, each named for its unit; a missing text gives a null in every column.
 SCRIPT_COLUMNS: Final = pa.schema(
@@ -80,26 +84,31 @@ class ScriptStats:
     spans: list[tuple[int, int]]  # code-switch spans, [start, end) character offsets
 
 
-class _Measured(NamedTuple):
-    latin: int
-    nonlatin: dict[str, int]  # letters per non-Latin script, non-zero only, SCRIPTS order
-    nonlatin_tokens: int
-    nonlatin_tokens_by_script: dict[str, int]
-    dominant: str | None
-    spans: list[tuple[int, int]]
+class _Row(NamedTuple):
+    """One text's values of SCRIPT_COLUMNS, in order."""
 
-    @property
-    def letters_by_script(self) -> dict[str, int]:
-        return {"Latin": self.latin, **self.nonlatin} if self.latin else dict(self.nonlatin)
+    letters: int
+    nonlatin_letters: int
+    letters_by_script: dict[str, int]
+    nonlatin_tokens_o200k: int
+    nonlatin_tokens_by_script: dict[str, int]
+    dominant_script: str | None
+    codeswitch_spans: int
+    codeswitch_span_offsets: list[tuple[int, int]]
+
+
+assert _Row._fields == tuple(SCRIPT_COLUMNS.names)
+_NO_ROW: tuple[None, ...] = (None,) * len(_Row._fields)  # a missing text: nulls throughout
 
 
 class _Mixed(NamedTuple):
     """A text with a non-Latin letter, waiting for the vectorized pass over a batch of them."""
 
-    index: int
+    input_index: int
     text: str
-    classes: npt.NDArray[np.uint8]
-    latin: int
+    classes: npt.NDArray[np.uint8]  # of each character
+    at: npt.NDArray[np.intp]  # positions of the non-Latin letters
+    latin: int  # Latin letters
 
 
 def measure_scripts(
@@ -109,22 +118,21 @@ def measure_scripts(
     caller has them already (ingest does); otherwise they are counted here, which costs more than the rest."""
     count = _tokenizer().count
     out: list[ScriptStats | None] = []
-    for i, (text, m) in enumerate(zip(texts, _measure_all(texts), strict=True)):
-        if text is None or m is None:
+    for i, (text, row) in enumerate(zip(texts, _rows(texts), strict=True)):
+        if text is None or row is None:
             out.append(None)
             continue
         known = tokens[i] if tokens is not None else None
-        nonlatin = sum(m.nonlatin.values())
         out.append(
             ScriptStats(
-                letters=m.latin + nonlatin,
-                nonlatin_letters=nonlatin,
-                letters_by_script=m.letters_by_script,
+                letters=row.letters,
+                nonlatin_letters=row.nonlatin_letters,
+                letters_by_script=row.letters_by_script,
                 tokens=int(count(text)) if known is None else known,
-                nonlatin_tokens=m.nonlatin_tokens,
-                nonlatin_tokens_by_script=m.nonlatin_tokens_by_script,
-                dominant_script=m.dominant,
-                spans=m.spans,
+                nonlatin_tokens=row.nonlatin_tokens_o200k,
+                nonlatin_tokens_by_script=row.nonlatin_tokens_by_script,
+                dominant_script=row.dominant_script,
+                spans=row.codeswitch_span_offsets,
             )
         )
     return out
@@ -133,94 +141,81 @@ def measure_scripts(
 def script_columns(texts: Sequence[str | None]) -> dict[str, pa.Array]:
     """SCRIPT_COLUMNS for a batch of texts, as Arrow arrays in text order. Needs no total token counts (ingest
     stores those already), so an ASCII text is never tokenized."""
-    columns: tuple[list[Any], ...] = tuple([] for _ in SCRIPT_COLUMNS)
-    for m in _measure_all(texts):
-        if m is None:
-            for column in columns:
-                column.append(None)
-            continue
-        nonlatin = sum(m.nonlatin.values())
-        row = (
-            m.latin + nonlatin,
-            nonlatin,
-            m.letters_by_script,
-            m.nonlatin_tokens,
-            m.nonlatin_tokens_by_script,
-            m.dominant,
-            len(m.spans),
-            m.spans,
-        )
-        for column, value in zip(columns, row, strict=True):
-            column.append(value)
-    return {f.name: pa.array(column, f.type) for f, column in zip(SCRIPT_COLUMNS, columns, strict=True)}
+    rows: list[tuple[Any, ...]] = [_NO_ROW if row is None else row for row in _rows(texts)]
+    columns = zip(*rows, strict=True) if rows else ((),) * len(SCRIPT_COLUMNS)
+    return {f.name: pa.array(list(c), f.type) for f, c in zip(SCRIPT_COLUMNS, columns, strict=True)}
 
 
-def _measure_all(texts: Sequence[str | None]) -> list[_Measured | None]:
+def _rows(texts: Sequence[str | None]) -> list[_Row | None]:
     """Every text classified on its own; those with a non-Latin letter finished in vectorized batches, since
     per-text numpy calls would cost more than the work they do."""
-    out: list[_Measured | None] = [None] * len(texts)
+    out: list[_Row | None] = [None] * len(texts)
     table = _class_table()
     pending: list[_Mixed] = []
     pending_chars = 0
     for i, text in enumerate(texts):
         if text is None:
             continue
-        if text.isascii():  # A-Z and a-z are the only ASCII letters, all Latin
-            raw = text.encode("ascii")
-            out[i] = _latin_only(len(raw) - len(raw.translate(None, _ASCII_LETTERS)))
+        if text.isascii():
+            out[i] = _latin_only(_ascii_letters(text))
             continue
         # Lone surrogates raise here, as they would in the tokenizer and in an Arrow string.
         classes = np.take(table, np.frombuffer(text.encode("utf-32-le"), dtype=np.uint32))
         latin = int(np.count_nonzero(classes == _LATIN))
-        if classes.max() <= _LATIN:
+        at = np.flatnonzero(classes > _LATIN)
+        if not len(at):
             out[i] = _latin_only(latin)
             continue
-        pending.append(_Mixed(i, text, classes, latin))
+        pending.append(_Mixed(i, text, classes, at, latin))
         pending_chars += len(text)
         if pending_chars >= _BATCH_CHARS:
             for m, measured in zip(pending, _measure_mixed(pending), strict=True):
-                out[m.index] = measured
+                out[m.input_index] = measured
             pending, pending_chars = [], 0
     for m, measured in zip(pending, _measure_mixed(pending), strict=True):
-        out[m.index] = measured
+        out[m.input_index] = measured
     return out
 
 
-def _latin_only(latin: int) -> _Measured:
-    return _Measured(latin, {}, 0, {}, "Latin" if latin else None, [])
+def _ascii_letters(text: str) -> int:
+    """Letters of an ASCII text: A-Z and a-z, all Latin."""
+    raw = text.encode("ascii")
+    if len(raw) < _VECTOR_BYTES:
+        return len(raw) - len(raw.translate(None, _ASCII_LETTERS))
+    # translate() branches on every byte; on long texts three branch-free passes cost less. Setting bit 5 maps
+    # A-Z onto a-z and nothing else there; the uint8 subtraction wraps every byte below "a" above 25.
+    folded = np.frombuffer(raw, dtype=np.uint8) | 0x20
+    folded -= ord("a")
+    return int(np.count_nonzero(folded < 26))
 
 
-def _measure_mixed(batch: list[_Mixed]) -> list[_Measured]:
-    """_Measured of texts that have a non-Latin letter, in one vectorized pass."""
+def _latin_only(latin: int) -> _Row:
+    if not latin:
+        return _Row(0, 0, {}, 0, {}, None, 0, [])
+    return _Row(latin, 0, {"Latin": latin}, 0, {}, "Latin", 0, [])
+
+
+def _measure_mixed(batch: list[_Mixed]) -> list[_Row]:
+    """The rows of texts that have a non-Latin letter, in one vectorized pass."""
     if not batch:
         return []
     n = len(batch)
-    sizes = np.array([len(m.classes) for m in batch])
-    base = np.cumsum(sizes) - sizes
-    classes = np.concatenate([m.classes for m in batch])
-    positions = np.flatnonzero(classes > _LATIN)  # every non-Latin letter, in text order
-    scripts = classes[positions].astype(np.int64) - _LATIN  # index in SCRIPTS (never 0: not Latin)
-    owner = np.searchsorted(base, positions, side="right") - 1
-    per_text = np.bincount(owner, minlength=n)
-    letters: list[list[int]] = np.bincount(owner * _N + scripts, minlength=n * _N).reshape(n, _N).tolist()
-    local: list[int] = (positions - base[owner]).tolist()
-    bounds: list[int] = [0, *np.cumsum(per_text).tolist()]
+    owner = np.repeat(np.arange(n), [len(m.at) for m in batch])  # the text of each non-Latin letter
+    scripts = np.concatenate([m.classes[m.at] for m in batch]).astype(np.int64) - _LATIN  # index in SCRIPTS
+    nonlatin = _tally(owner * _N + scripts, n)
 
-    # Per text: the dominant script, and the stretches to tokenize (module docstring); `ids` holds them all.
+    # Per text: the dominant script, and the stretches to tokenize (module docstring), encoded into `ids`.
     encode = _tokenizer().encode
-    nonlatin: list[dict[str, int]] = []
     dominant: list[str] = []
     parts: list[str] = []
     part_classes: list[npt.NDArray[np.uint8]] = []
     ids: list[int] = []
     tokens_per_text: list[int] = []
-    for j, m in enumerate(batch):
-        counts = {SCRIPTS[s]: c for s, c in enumerate(letters[j]) if c}
-        most = max(counts.values())
-        nonlatin.append(counts)
-        dominant.append("Latin" if m.latin >= most else next(s for s, c in counts.items() if c == most))
-        segments = _segments(m.text, m.classes, local[bounds[j] : bounds[j + 1]])
-        # Every junction of two segments is a cut (a letter, mark or digit, then a space): one call for all.
+    for m, letters in zip(batch, nonlatin, strict=True):
+        most = max(letters.values())
+        dominant.append("Latin" if m.latin >= most else next(s for s, c in letters.items() if c == most))
+        segments = _segments(m.text, m.at)
+        # Segments end and start at cuts, so they can be joined and encoded in one call.
         part = "".join(m.text[a:b] for a, b in segments)
         before = len(ids)
         ids += encode(part)
@@ -228,93 +223,104 @@ def _measure_mixed(batch: list[_Mixed]) -> list[_Measured]:
         parts.append(part)
         part_classes += (m.classes[a:b] for a, b in segments)
 
-    # Token of each letter, in the concatenation of all parts: the first token to end after the letter's first
-    # byte. The index never decreases along the letters (each text's tokens follow the previous text's).
+    # The token of each letter, in all parts end to end: the first token to end after the letter's first byte.
+    # Token indexes never decrease along the letters, and each text has tokens of its own.
     token_ends = np.cumsum(np.take(_token_lengths(), ids))
     raw = np.frombuffer("".join(parts).encode("utf-8"), dtype=np.uint8)
     char_at = np.flatnonzero((raw & 0xC0) != 0x80)  # UTF-8 offset of each character: not a continuation byte
-    token = np.searchsorted(
-        token_ends, char_at[np.flatnonzero(np.concatenate(part_classes) > _LATIN)], "right"
-    )
-    first = np.concatenate(([True], token[1:] != token[:-1]))
-    distinct: list[int] = np.bincount(owner[first], minlength=n).tolist()
-    # Each (token, script) pair once: the keys are sorted but for script order inside a token, which a stable
-    # sort (runs-aware) repairs in about linear time.
-    pairs = np.sort(token * _N + scripts, kind="stable")
-    pairs = pairs[np.concatenate(([True], pairs[1:] != pairs[:-1]))]
-    token_owner = np.repeat(np.arange(n), tokens_per_text)
-    by_script = (
-        np.bincount(token_owner[pairs // _N] * _N + pairs % _N, minlength=n * _N).reshape(n, _N).tolist()
-    )
+    letter_at = char_at[np.flatnonzero(np.concatenate(part_classes) > _LATIN)]
+    token = np.searchsorted(token_ends, letter_at, side="right")
+    distinct: list[int] = np.bincount(owner[_changes(token)], minlength=n).tolist()
+    if all(len(letters) == 1 for letters in nonlatin):  # the usual case: one non-Latin script per text
+        by_script = [
+            {script: count} for letters, count in zip(nonlatin, distinct, strict=True) for script in letters
+        ]
+    else:
+        # Each (token, script) pair once. Sorted already but for the order of scripts inside one token, which a
+        # stable sort (merging sorted runs) repairs in about linear time.
+        pairs = np.sort(token * _N + scripts, kind="stable")
+        pairs = pairs[_changes(pairs)]
+        token_owner = np.repeat(np.arange(n), tokens_per_text)
+        by_script = _tally(token_owner[pairs // _N] * _N + pairs % _N, n)
 
-    spans = _spans_mixed(batch, classes, base, positions, owner, [d == "Latin" for d in dominant])
+    spans = _spans_mixed(batch, [d == "Latin" for d in dominant])
     return [
-        _Measured(
-            m.latin,
-            nonlatin[j],
+        _Row(
+            m.latin + len(m.at),
+            len(m.at),
+            {"Latin": m.latin, **nonlatin[j]} if m.latin else nonlatin[j],
             distinct[j],
-            {SCRIPTS[s]: c for s, c in enumerate(by_script[j]) if c},
+            by_script[j],
             dominant[j],
+            len(spans[j]),
             spans[j],
         )
         for j, m in enumerate(batch)
     ]
 
 
-def _segments(text: str, classes: npt.NDArray[np.uint8], at: list[int]) -> list[tuple[int, int]]:
-    """The stretches from cut to cut that hold the non-Latin letters at positions `at`, adjacent ones joined."""
+def _changes(values: npt.NDArray[np.int64]) -> npt.NDArray[np.bool_]:
+    """True where a value differs from the one before (and first)."""
+    return np.concatenate(([True], values[1:] != values[:-1]))
+
+
+def _tally(keys: npt.NDArray[np.int64], n: int) -> list[dict[str, int]]:
+    """Occurrences of each key (text * _N + script index) as one dict per text: non-zero, in SCRIPTS order."""
+    counts = np.bincount(keys, minlength=n * _N)
+    found = np.flatnonzero(counts)
+    out: list[dict[str, int]] = [{} for _ in range(n)]
+    for key, count in zip(found.tolist(), counts[found].tolist(), strict=True):
+        out[key // _N][SCRIPTS[key % _N]] = count
+    return out
+
+
+def _segments(text: str, at: npt.NDArray[np.intp]) -> list[tuple[int, int]]:
+    """The stretches from cut to cut (or the ends of the text) that hold the non-Latin letters at positions `at`,
+    adjacent ones joined. str.isspace() holds for every Unicode White_Space character (all that the pre-tokenizer's
+    `\\s` matches) and a few more, which only makes a stretch longer."""
     out: list[tuple[int, int]] = []
     i = 0
     while i < len(at):
-        start = text.rfind(" ", 0, at[i])
-        while start > 0 and classes[start - 1] == _NONE:
+        letter = int(at[i])
+        start = text.rfind(" ", 0, letter)
+        while start > 0 and text[start - 1].isspace():
             start = text.rfind(" ", 0, start)
-        end = text.find(" ", at[i])
-        while end != -1 and classes[end - 1] == _NONE:
+        end = text.find(" ", letter)
+        while end != -1 and text[end - 1].isspace():
             end = text.find(" ", end + 1)
         start, end = max(start, 0), len(text) if end == -1 else end
         if out and out[-1][1] == start:
             out[-1] = (out[-1][0], end)
         else:
             out.append((start, end))
-        i = bisect.bisect_left(at, end, i)
+        i = int(at.searchsorted(end))  # the first letter after this stretch
     return out
 
 
-def _spans_mixed(
-    batch: list[_Mixed],
-    classes: npt.NDArray[np.uint8],
-    base: npt.NDArray[np.intp],
-    positions: npt.NDArray[np.intp],
-    owner: npt.NDArray[np.intp],
-    wanted: list[bool],
-) -> list[list[tuple[int, int]]]:
-    """Code-switch spans of each text of the batch where `wanted` (the rule is in the module docstring), from
-    its non-Latin letters: `positions` in the concatenated `classes`, `owner` the text of each."""
+def _spans_mixed(batch: list[_Mixed], wanted: list[bool]) -> list[list[tuple[int, int]]]:
+    """Code-switch spans of each text of the batch where `wanted` (the rule is in the module docstring)."""
     out: list[list[tuple[int, int]]] = [[] for _ in batch]
-    keep = np.array(wanted)[owner]
-    at, of = positions[keep], owner[keep]
-    if not len(at):
+    chosen = [j for j, w in enumerate(wanted) if w]
+    if not chosen:
         return out
-    # The stretch of each text from its first to its last non-Latin letter; breaks counted along all of them.
-    opens = np.concatenate(([True], of[1:] != of[:-1]))
-    firsts, lasts = at[opens], at[np.concatenate((opens[1:], [True]))] + 1
-    stretches = np.concatenate([classes[a:b] for a, b in zip(firsts.tolist(), lasts.tolist(), strict=True)])
-    placed = np.cumsum(lasts - firsts) - (lasts - firsts)  # where each stretch starts among them
-    breaks = np.cumsum(_BREAKS[stretches])[at - (firsts - placed)[np.cumsum(opens) - 1]]
-    # A letter opens a span if it is its text's first, or a break lies between it and the letter before.
-    new = opens.copy()
-    new[1:] |= breaks[1:] != breaks[:-1]
-    starts = np.flatnonzero(new)
+    # Breaks counted along each text's stretch from its first to its last non-Latin letter, all end to end.
+    firsts = np.array([batch[j].at[0] for j in chosen])
+    lasts = np.array([batch[j].at[-1] for j in chosen]) + 1
+    stretches = np.concatenate([batch[j].classes[a:b] for j, a, b in zip(chosen, firsts, lasts, strict=True)])
+    placed = np.cumsum(lasts - firsts) - (lasts - firsts)  # where each stretch starts in `stretches`
+    at = np.concatenate([batch[j].at for j in chosen])
+    which = np.repeat(np.arange(len(chosen)), [len(batch[j].at) for j in chosen])
+    breaks = np.cumsum(_BREAKS[stretches])[at + (placed - firsts)[which]]
+    # A letter opens a span when it is its text's first, or a break lies between it and the letter before.
+    starts = np.flatnonzero(_changes(which) | _changes(breaks))
     ends = np.concatenate((starts[1:], [len(at)])) - 1
-    local = at - base[of]
-    for j, start, end in zip(
-        of[starts].tolist(), local[starts].tolist(), (local[ends] + 1).tolist(), strict=True
+    for k, start, end in zip(
+        which[starts].tolist(), at[starts].tolist(), (at[ends] + 1).tolist(), strict=True
     ):
-        text_classes = batch[j].classes
-        while end < len(text_classes) and text_classes[end] == _MARK:  # marks right after the last letter
+        classes = batch[chosen[k]].classes
+        while end < len(classes) and classes[end] == _MARK:  # the marks right after the last letter
             end += 1
-        out[j].append((start, end))
+        out[chosen[k]].append((start, end))
     return out
 
 
@@ -339,8 +345,14 @@ def _class_table() -> npt.NDArray[np.uint8]:
 @lru_cache(maxsize=1)
 def _token_lengths() -> npt.NDArray[np.int64]:
     """Byte length of each o200k_base token id, from the vocabulary bpe-openai ships (lines `base64 rank`)."""
-    packed = (resources.files("bpe_openai") / "data" / f"{TOKENIZER}.tiktoken.gz").read_bytes()
-    fields = gzip.decompress(packed).split()
+    # Found without importing bpe_openai, whose __init__ costs 0.5 s per process (see tokens._bindings).
+    spec = importlib.util.find_spec("bpe_openai")
+    folders = list(spec.submodule_search_locations or []) if spec else []
+    paths = [Path(f) / "data" / f"{TOKENIZER}.tiktoken.gz" for f in folders]
+    path = next((p for p in paths if p.is_file()), None)
+    if path is None:
+        raise FileNotFoundError(f"the {TOKENIZER} vocabulary of bpe-openai (looked in {folders})")
+    fields = gzip.decompress(path.read_bytes()).split()
     encoded, ranks = fields[0::2], np.array(fields[1::2], dtype=np.int64)
     lengths = np.zeros(int(ranks.max()) + 1, dtype=np.int64)
     # Base64 gives the decoded length without decoding: 3 bytes per 4 characters, less one per "=" of padding.
