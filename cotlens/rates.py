@@ -18,8 +18,7 @@ import pyarrow as pa
 
 from cotlens.errors import CotlensError
 from cotlens.lexicon import Lexicon
-from cotlens.measure.fold import fold
-from cotlens.measure.terms import Term, count_terms
+from cotlens.measure.terms import Term, count_terms, fold_series
 from cotlens.measure.tokens import count_one, tokenizer_description
 from cotlens.measure.unicode import rust_class
 from cotlens.result import Column, Result
@@ -93,9 +92,8 @@ class _CountKernel:
         table = table.filter(table[o.field].is_valid())
         if o.unit == "reported":
             table = table.filter(table["reasoning_tokens_reported"].is_valid())
-        texts: list[str] = table[o.field].to_pylist()
-        tokens = self._tokens(table, texts)
-        counts = count_terms(texts, self.terms)
+        tokens = self._tokens(table)
+        counts = count_terms(table[o.field].combine_chunks(), self.terms)
         totals = [counts[:, a:b].sum(axis=1) for a, b in self.lexicon_spans]
         if totals:
             counts = np.column_stack([counts, *totals])
@@ -104,20 +102,21 @@ class _CountKernel:
         codes = np.fromiter((index.setdefault(k, len(index)) for k in keys), dtype=np.int64, count=len(keys))
         return _Counts(list(index), codes, counts, tokens)
 
-    def _tokens(self, table: pa.Table, texts: list[str]) -> npt.NDArray[np.int64]:
+    def _tokens(self, table: pa.Table) -> npt.NDArray[np.int64]:
         o = self.options
         if o.unit == "words":
-            folded = pl.Series([fold(t) for t in texts], dtype=pl.String)
-            return (
-                folded.str.count_matches(rust_class(WORD_CLASS) + "+")
-                .fill_null(0)
-                .to_numpy()
-                .astype(np.int64)
-            )
+            folded = fold_series(pl.Series(table[o.field].combine_chunks(), dtype=pl.String))
+            words = folded.str.count_matches(rust_class(WORD_CLASS) + "+").fill_null(0)
+            return np.asarray(words.to_numpy(), dtype=np.int64)
         column = f"{o.field}_tokens_o200k" if o.unit == "o200k" else "reasoning_tokens_reported"
-        stored = table[column].to_pylist()
+        stored = table[column]
+        if stored.null_count == 0:
+            return np.asarray(stored.to_numpy(), dtype=np.int64)
         # Stores made before token counts were stored: count now (`cotlens measure` stores them).
-        values = [s if s is not None else count_one(t) for s, t in zip(stored, texts, strict=True)]
+        texts = table[o.field].to_pylist()
+        values = [
+            s if s is not None else count_one(t) for s, t in zip(stored.to_pylist(), texts, strict=True)
+        ]
         return np.asarray(values, dtype=np.int64)
 
     def _keys(self, table: pa.Table) -> list[tuple[str, str]]:

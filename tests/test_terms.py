@@ -150,3 +150,13 @@ def test_matches_the_reference_on_random_texts() -> None:
                 assert counts[i, j] == reference_count(term, text), (term, text)
 
     check()
+
+
+def test_fold_series_is_fold_for_every_row() -> None:
+    import polars as pl
+
+    from cotlens.measure.fold import fold
+    from cotlens.measure.terms import fold_series
+
+    texts = ["Plain ASCII WAIT", "ｗａｉｔ naïve STRASSE let’s", None, "", "Ⅻ ﬁ Σίσυφος"]
+    assert fold_series(pl.Series(texts, dtype=pl.String)).to_list() == [" " + fold(t or "") for t in texts]

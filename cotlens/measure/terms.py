@@ -25,6 +25,7 @@ from typing import Literal
 import numpy as np
 import numpy.typing as npt
 import polars as pl
+import pyarrow as pa
 import pyarrow.compute as pc
 import regex
 
@@ -88,30 +89,40 @@ def word_class(scripts: tuple[str, ...], negate: bool = False) -> str:
     return rust_class(rf"[{letters}\p{{M}}\p{{Nd}}_]", negate)
 
 
-def count_terms(texts: Sequence[str | None], terms: Sequence[Term]) -> npt.NDArray[np.int64]:
-    """Occurrences of each term in each text, shape (len(texts), len(terms)); a missing text counts 0."""
-    counts = np.zeros((len(texts), len(terms)), dtype=np.int64)
-    if not texts or not terms:
+def count_terms(texts: Sequence[str | None] | pa.Array, terms: Sequence[Term]) -> npt.NDArray[np.int64]:
+    """Occurrences of each term in each text, shape (len(texts), len(terms)); a missing text counts 0.
+    `texts` may be an Arrow string array (a stored column), which avoids converting ASCII texts to Python."""
+    series = pl.Series(texts, dtype=pl.String)
+    counts = np.zeros((len(series), len(terms)), dtype=np.int64)
+    if not len(series) or not terms:
         return counts
-    plain = [t for t in terms if t.kind == "substring"]
-    folded = (
-        pl.Series([" " + fold(t) if t is not None else " " for t in texts])
-        if len(plain) < len(terms)
-        else None
-    )
-    for pattern, members, normalize_space in _passes(tuple(t for t in terms if t.kind in ("word", "phrase"))):
-        assert folded is not None
-        _count_pass(folded, pattern, members, normalize_space, terms, counts)
-    for j, term in enumerate(terms):
-        if term.kind == "regex":
-            assert folded is not None
-            counts[:, j] = folded.str.count_matches(term.key).fill_null(0).to_numpy()
-    if plain:
-        lowered = pl.Series([t.lower() if t is not None else "" for t in texts])
+    if any(t.kind in ("word", "phrase", "regex") for t in terms):
+        folded = fold_series(series)
+        for pattern, members, normalize_space in _passes(
+            tuple(t for t in terms if t.kind in ("word", "phrase"))
+        ):
+            _count_pass(folded, pattern, members, normalize_space, terms, counts)
+        for j, term in enumerate(terms):
+            if term.kind == "regex":
+                counts[:, j] = folded.str.count_matches(term.key).fill_null(0).to_numpy()
+    if any(t.kind == "substring" for t in terms):
+        lowered = pl.Series([t.lower() if t is not None else "" for t in series.to_list()], dtype=pl.String)
         for j, term in enumerate(terms):
             if term.kind == "substring":
                 counts[:, j] = lowered.str.count_matches(term.key, literal=True).fill_null(0).to_numpy()
     return counts
+
+
+def fold_series(series: pl.Series) -> pl.Series:
+    """ " " + fold(text) for every text ("" for a missing one). ASCII texts are lowered by polars (for ASCII,
+    fold is lower); only the others go through Python's NFKC and case folding."""
+    texts = series.fill_null("")
+    folded = " " + texts.str.to_lowercase()
+    other = np.flatnonzero((texts.str.len_bytes() != texts.str.len_chars()).to_numpy())
+    if len(other):
+        values = pl.Series([" " + fold(t) for t in texts.gather(other).to_list()], dtype=pl.String)
+        folded = folded.scatter(other, values)
+    return folded
 
 
 def _passes(terms: tuple[Term, ...]) -> list[tuple[str, tuple[str, ...], bool]]:
