@@ -21,7 +21,7 @@ import orjson
 
 from cotlens.errors import InputError
 from cotlens.formats.base import Context
-from cotlens.formats.mapping import Path_, resolve
+from cotlens.formats.mapping import JSONPath, resolve
 
 GZIP_MAGIC = b"\x1f\x8b"
 ZSTD_MAGIC = b"\x28\xb5\x2f\xfd"
@@ -98,7 +98,7 @@ def input_size(source: str) -> int | None:
 def read_items(
     source: str,
     is_record: Callable[[Any], bool],
-    records_path: Path_ | None = None,
+    records_path: JSONPath | None = None,
     on_progress: Callable[[int], None] | None = None,
 ) -> Iterator[Item | LineBlock]:
     """Every record of one input: decoded Items from JSON documents and archives, LineBlocks of raw JSON Lines.
@@ -154,7 +154,7 @@ def decode(data: bytes) -> tuple[Any, list[str]]:
 def _read_text(
     stream: IO[bytes],
     is_record: Callable[[Any], bool],
-    records_path: Path_ | None,
+    records_path: JSONPath | None,
     report: Callable[[], None] | None,
 ) -> Iterator[Item | LineBlock]:
     head: list[bytes] = []  # every line read while deciding what the input is, blank ones included
@@ -249,7 +249,7 @@ def _line_item(line: bytes, lineno: int) -> Item:
 
 
 def _read_document_or_lines(
-    data: bytes, first_lineno: int, is_record: Callable[[Any], bool], records_path: Path_ | None
+    data: bytes, first_lineno: int, is_record: Callable[[Any], bool], records_path: JSONPath | None
 ) -> Iterator[Item]:
     """A document by its look; but if it does not parse while some of its lines do, it was JSON Lines with a
     damaged first line, and each line is a record."""
@@ -268,7 +268,7 @@ def _read_document_or_lines(
 
 
 def _read_document(
-    data: bytes, is_record: Callable[[Any], bool], records_path: Path_ | None
+    data: bytes, is_record: Callable[[Any], bool], records_path: JSONPath | None
 ) -> Iterator[Item]:
     try:
         value, repairs = decode(data)
@@ -282,7 +282,7 @@ def _read_document(
 def expand_document(
     value: Any,
     is_record: Callable[[Any], bool],
-    records_path: Path_ | None = None,
+    records_path: JSONPath | None = None,
     context: Context | None = None,
 ) -> Iterator[Item]:
     """The records of one JSON document: an array, an Inspect log, a record, or an object holding a list."""

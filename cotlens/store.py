@@ -172,7 +172,6 @@ class StoreWriter:
     rows_written: int = 0
     _parts: list[str] = field(default_factory=list)
     _rejects: IO[bytes] | None = None
-    _committed: bool = False
 
     def __post_init__(self) -> None:
         self.staging = self.store.root / STAGING / self.run_id
@@ -231,7 +230,6 @@ class StoreWriter:
         manifest = self.store.manifest()
         manifest["runs"].append(run)
         self.store._write_manifest(manifest)
-        self._committed = True
         return run
 
     def discard(self) -> None:

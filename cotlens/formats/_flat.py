@@ -4,15 +4,18 @@ from __future__ import annotations
 
 from cotlens.errors import RecordError
 from cotlens.formats._fields import JSONObject, is_truncating, opt_str, scalar_str
+from cotlens.formats.base import Context
 from cotlens.record import Parsed
 
 PROMPT_KEYS = ("prompt", "question", "input", "instruction", "problem")
 COMPLETION_KEYS = ("response", "completion", "output", "generation", "generated_text", "text")
 
 
-def read_common(obj: JSONObject, parsed: Parsed) -> None:
-    """Model, prompt, id, dataset and finish reason of a flat record."""
-    parsed.model = opt_str(obj, "model")
+def read_common(obj: JSONObject, context: Context) -> Parsed:
+    """A Parsed with the model (the record's, else the container's), prompt, id, dataset and finish reason of a
+    flat record."""
+    parsed = Parsed()
+    parsed.model = opt_str(obj, "model") or context.model
     for key in PROMPT_KEYS:
         value = obj.get(key)
         if isinstance(value, str):
@@ -24,6 +27,7 @@ def read_common(obj: JSONObject, parsed: Parsed) -> None:
     if finish:
         parsed.tags["finish_reason"] = finish
         parsed.truncated |= is_truncating(finish)
+    return parsed
 
 
 def completion_key(obj: JSONObject) -> str | None:

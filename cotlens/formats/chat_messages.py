@@ -22,9 +22,7 @@ class ChatMessages:
         )
 
     def parse(self, obj: JSONObject, context: Context) -> list[Parsed]:
-        parsed = Parsed()
-        read_common(obj, parsed)
-        parsed.model = parsed.model or context.model
+        parsed = read_common(obj, context)
         parsed.prompt = None  # the conversation's own first user turn is the prompt
         read_conversation(dicts(obj["messages"], "messages"), parsed)
         if parsed.prompt is None:

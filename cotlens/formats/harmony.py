@@ -20,9 +20,7 @@ class Harmony:
         return key is not None and is_harmony(obj[key])
 
     def parse(self, obj: JSONObject, context: Context) -> list[Parsed]:
-        parsed = Parsed()
-        read_common(obj, parsed)
-        parsed.model = parsed.model or context.model
+        parsed = read_common(obj, context)
         split_harmony(require_completion(obj)).into(parsed)
         return [parsed]
 

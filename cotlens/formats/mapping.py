@@ -47,7 +47,9 @@ FIELD_KEYS = (
 
 
 @dataclass(frozen=True, slots=True)
-class Path_:
+class JSONPath:
+    """A parsed mapping path: its text (for messages) and its steps (keys, indexes, STAR)."""
+
     text: str
     steps: tuple[Any, ...]
 
@@ -56,7 +58,7 @@ class Path_:
         return STAR in self.steps
 
 
-def parse_path(text: str) -> Path_:
+def parse_path(text: str) -> JSONPath:
     steps: list[Any] = []
     pos = 0
     for m in PATH_STEP.finditer(text):
@@ -73,7 +75,7 @@ def parse_path(text: str) -> Path_:
         )
     if steps.count(STAR) > 1:
         raise MappingError(f"path {text!r} has more than one [*]")
-    return Path_(text, tuple(steps))
+    return JSONPath(text, tuple(steps))
 
 
 def resolve(obj: Any, steps: tuple[Any, ...]) -> Any:
@@ -90,7 +92,7 @@ def resolve(obj: Any, steps: tuple[Any, ...]) -> Any:
     return obj
 
 
-def resolve_parallel(obj: JSONObject, path: Path_) -> list[Any]:
+def resolve_parallel(obj: JSONObject, path: JSONPath) -> list[Any]:
     star = path.steps.index(STAR)
     items = resolve(obj, path.steps[:star])
     if not isinstance(items, list):
@@ -107,7 +109,7 @@ class Mapping:
     reasoning_kind: str = "raw"
     # Split inline <think> tags or harmony channels out of the answer (and reasoning) text.
     inline: bool = False
-    paths: dict[str, Path_] = field(default_factory=dict)
+    paths: dict[str, JSONPath] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         if self.reasoning_kind not in ("raw", "summary"):

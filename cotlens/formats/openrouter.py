@@ -23,9 +23,7 @@ class OpenRouter:
         )
 
     def parse(self, obj: JSONObject, context: Context) -> list[Parsed]:
-        parsed = Parsed()
-        read_common(obj, parsed)
-        parsed.model = parsed.model or context.model
+        parsed = read_common(obj, context)
         read_assistant_message(obj, parsed, "")
         parsed.tags["provider"] = "openrouter"
         return [parsed]

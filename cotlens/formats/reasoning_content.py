@@ -19,9 +19,7 @@ class ReasoningContent:
         return "reasoning_content" in obj
 
     def parse(self, obj: JSONObject, context: Context) -> list[Parsed]:
-        parsed = Parsed()
-        read_common(obj, parsed)
-        parsed.model = parsed.model or context.model
+        parsed = read_common(obj, context)
         read_assistant_message(
             {"reasoning_content": obj["reasoning_content"], "content": obj.get("content")}, parsed, ""
         )

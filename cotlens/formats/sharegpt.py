@@ -44,9 +44,7 @@ class ShareGPT:
                     f"conversations[{i}].from is {speaker!r:.40}, expected one of {sorted(ROLES)}"
                 )
             messages.append({"role": ROLES[speaker], "content": turn.get("value")})
-        parsed = Parsed()
-        read_common(obj, parsed)
-        parsed.model = parsed.model or context.model
+        parsed = read_common(obj, context)
         parsed.prompt = None
         read_conversation(messages, parsed, "conversations")
         return [parsed]

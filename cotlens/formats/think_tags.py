@@ -19,9 +19,7 @@ class ThinkTags:
         return completion_key(obj) is not None
 
     def parse(self, obj: JSONObject, context: Context) -> list[Parsed]:
-        parsed = Parsed()
-        read_common(obj, parsed)
-        parsed.model = parsed.model or context.model
+        parsed = read_common(obj, context)
         split_think(require_completion(obj)).into(parsed)
         return [parsed]
 
