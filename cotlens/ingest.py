@@ -18,9 +18,9 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from cotlens.errors import InputError
-from cotlens.formats import get_format, sniffable_formats
-from cotlens.formats.mapping import MappedFormat, Mapping, parse_path
-from cotlens.parse import Chunk, ChunkResult, RecordParser, set_stored_ids, stored_ids_array
+from cotlens.formats import Format, sniffable_formats
+from cotlens.formats.mapping import Mapping, parse_path
+from cotlens.parse import Chunk, ChunkResult, RecordParser, forced_format, set_stored_ids, stored_ids_array
 from cotlens.sources import Item, LineBlock, expand_paths, input_size, read_items
 from cotlens.store import Store, StoreWriter
 from cotlens.workers import default_jobs, make_pool, map_ordered
@@ -94,8 +94,7 @@ class IngestResult:
 
     @property
     def totals(self) -> dict[str, int]:
-        keys = ("records", "rejected", "transcripts", "added", "duplicate")
-        return {k: sum(getattr(s, k) for s in self.inputs) for k in keys}
+        return totals(self.inputs)
 
     @property
     def failed_inputs(self) -> list[InputSummary]:
@@ -113,6 +112,11 @@ class IngestResult:
                 m: {"added": s.added, "duplicate": s.duplicate} for m, s in sorted(self.models.items())
             },
         }
+
+
+def totals(inputs: list[InputSummary]) -> dict[str, int]:
+    keys = ("records", "rejected", "transcripts", "added", "duplicate")
+    return {k: sum(getattr(s, k) for s in inputs) for k in keys}
 
 
 class Progress(Protocol):
@@ -135,7 +139,7 @@ def ingest(
     jobs = options.jobs or (
         default_jobs() if sum(input_size(s) or 0 for s in sources) >= POOL_MIN_BYTES else 1
     )
-    is_record = _record_test(options)
+    is_record = _record_test(forced_format(options.fmt, options.mapping))
     records_path = (
         parse_path(options.mapping.records) if options.mapping and options.mapping.records else None
     )
@@ -178,20 +182,12 @@ def ingest(
             if summary.records and summary.rejected == summary.records and not summary.error:
                 # Not one record could be read: the input as a whole cannot be; say why once.
                 summary.error = f"no record could be read ({summary.first_reject})"
-        keys = ("records", "rejected", "added", "duplicate")
-        totals = {k: sum(getattr(s, k) for s in summaries) for k in keys}
-        run = writer.commit({"inputs": [s.to_dict() for s in summaries], **totals})
+        run = writer.commit({"inputs": [s.to_dict() for s in summaries], **totals(summaries)})
     return IngestResult(writer.run_id, str(store.root), summaries, models, run.get("rejects"))
 
 
-def _record_test(options: IngestOptions) -> Callable[[Any], bool]:
+def _record_test(forced: Format | None) -> Callable[[Any], bool]:
     """Whether a JSON object is a record (rather than a container of records), for JSON documents."""
-    if options.mapping is not None:
-        forced: Any = MappedFormat(options.mapping)
-    elif options.fmt != "auto":
-        forced = get_format(options.fmt)
-    else:
-        forced = None
 
     def is_record(obj: Any) -> bool:
         if not isinstance(obj, dict):

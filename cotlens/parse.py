@@ -104,13 +104,8 @@ class RecordParser:
     tags: tuple[tuple[str, str], ...] = ()
     measure: bool = True  # False: intrinsic measurements left for `cotlens measure`
 
-    def forced_format(self) -> Format | None:
-        if self.mapping is not None:
-            return MappedFormat(self.mapping)
-        return None if self.fmt == "auto" else get_format(self.fmt)
-
     def __call__(self, chunk: Chunk) -> ChunkResult:
-        forced = self.forced_format()
+        forced = forced_format(self.fmt, self.mapping)
         previous: Format | None = None
         rows: list[tuple[Any, ...]] = []
         records, transcripts = 0, 0
@@ -233,6 +228,13 @@ def _is_id(value: str) -> bool:
         return len(bytes.fromhex(value)) == 16
     except ValueError:
         return False
+
+
+def forced_format(fmt: str, mapping: Mapping | None) -> Format | None:
+    """The format every record must have (a mapping, or --from NAME); None: sniff each record."""
+    if mapping is not None:
+        return MappedFormat(mapping)
+    return None if fmt == "auto" else get_format(fmt)
 
 
 def _not_stored(ids: list[str]) -> list[bool]:
