@@ -132,13 +132,21 @@ def read_items(
             else:
                 text = stream
             yield from _read_text(text, is_record, records_path, report if on_progress else None)
-        except (OSError, EOFError, zlib.error) as e:
-            raise InputError(f"corrupt or truncated compressed data: {e}") from None
         except Exception as e:
-            if type(e).__name__ == "ZstdError":
-                raise InputError(f"corrupt zstd data: {e}") from None
-            raise
+            broken = broken_stream(e)
+            if broken is None:
+                raise
+            raise broken from None
         report()
+
+
+def broken_stream(error: Exception) -> InputError | None:
+    """The input error a failing read means (corrupt or truncated compressed data), or None for another error."""
+    if isinstance(error, OSError | EOFError | zlib.error):
+        return InputError(f"corrupt or truncated compressed data: {error}")
+    if type(error).__name__ == "ZstdError":  # zstandard is imported only for .zst inputs
+        return InputError(f"corrupt zstd data: {error}")
+    return None
 
 
 def decode(data: bytes) -> tuple[Any, list[str]]:
@@ -206,14 +214,12 @@ def _read_block(stream: IO[bytes]) -> tuple[bytes, BaseException | None]:
             size += len(piece)
         if pieces and not pieces[-1].endswith(b"\n"):
             pieces.append(stream.readline())
-    except (OSError, EOFError, zlib.error) as e:
-        data = b"".join(pieces)
-        return data[: data.rfind(b"\n") + 1], InputError(f"corrupt or truncated compressed data: {e}")
     except Exception as e:
-        if type(e).__name__ != "ZstdError":
+        broken = broken_stream(e)
+        if broken is None:
             raise
         data = b"".join(pieces)
-        return data[: data.rfind(b"\n") + 1], InputError(f"corrupt zstd data: {e}")
+        return data[: data.rfind(b"\n") + 1], broken
     return b"".join(pieces), None
 
 

@@ -163,3 +163,17 @@ def test_record_without_model_is_rejected_unless_given(tmp_path: Path, store: St
     result = ingest([str(path)], store)
     assert result.totals["rejected"] == 1
     assert rejects(store)[0]["reason"].startswith("no model name in the record")
+
+
+def test_corrupt_zstd_is_an_input_error(tmp_path: Path, store: Store) -> None:
+    import zstandard
+
+    data = b"".join(orjson.dumps(chat(i, reasoning=f"step {i} " * 200)) + b"\n" for i in range(200))
+    packed = zstandard.ZstdCompressor().compress(data)
+    (tmp_path / "a.jsonl.zst").write_bytes(
+        packed[: len(packed) // 2] + b"\x00" * 64 + packed[len(packed) // 2 :]
+    )
+    result = ingest([str(tmp_path / "a.jsonl.zst")], store)
+    [summary] = result.inputs
+    assert summary.error is not None and summary.error.startswith("corrupt")
+    assert summary.added < 200  # what precedes the damage may land; nothing after it does
