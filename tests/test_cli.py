@@ -147,3 +147,29 @@ def test_store_from_the_environment(tmp_path: Path) -> None:
     assert runner.invoke(app, ["ingest", str(path)], env=env).exit_code == 0
     listing = runner.invoke(app, ["models", "--format", "json"], env=env)
     assert json.loads(listing.stdout)["rows"][0]["transcripts"] == 1
+
+
+def test_models_json_row_keys_are_frozen(tmp_path: Path) -> None:
+    store = str(tmp_path / "s")
+    run("ingest", str(write_jsonl(tmp_path / "a.jsonl", [chat(1)])), "--store", store)
+    doc = json.loads(run("models", "--store", store, "--format", "json").stdout)
+    assert sorted(doc) == ["columns", "definitions", "kind", "rows", "schema_version"]
+    assert list(doc["rows"][0]) == sorted(doc["rows"][0])  # sorted keys
+    assert sorted(doc["rows"][0]) == sorted(
+        [
+            "model",
+            "transcripts",
+            "kind_raw",
+            "kind_summary",
+            "kind_redacted",
+            "kind_encrypted",
+            "kind_hidden",
+            "kind_none",
+            "truncated",
+            "reasoning_chars",
+            "reasoning_tokens_reported",
+            "with_reported_tokens",
+            "output_tokens_reported",
+            "datasets",
+        ]
+    )
