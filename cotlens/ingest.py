@@ -23,7 +23,7 @@ from cotlens.formats.mapping import Mapping, parse_path
 from cotlens.parse import Chunk, ChunkResult, RecordParser, forced_format, set_stored_ids, stored_ids_array
 from cotlens.sources import Item, LineBlock, expand_paths, input_size, read_items
 from cotlens.store import Store, StoreWriter
-from cotlens.workers import default_jobs, make_pool, map_ordered
+from cotlens.workers import default_jobs, map_ordered, worker_pool
 
 # Decoded records (JSON documents, archives) are parsed in groups of this many.
 CHUNK_RECORDS = 4096
@@ -203,18 +203,15 @@ def _record_test(forced: Format | None) -> Callable[[Any], bool]:
 def _pool(jobs: int, stored: set[str]) -> Iterator[Executor | None]:
     """Worker processes (None: parse in this process), each knowing the ids already stored."""
     ids = stored_ids_array(stored)
-    if jobs <= 1:
-        set_stored_ids(ids)
-        try:
-            yield None
-        finally:
-            set_stored_ids(stored_ids_array(set()))
+    if jobs > 1:
+        with worker_pool(jobs, set_stored_ids, (ids,)) as pool:
+            yield pool
         return
-    pool = make_pool(jobs, set_stored_ids, (ids,))
+    set_stored_ids(ids)
     try:
-        yield pool
+        yield None
     finally:
-        pool.shutdown(wait=True, cancel_futures=True)
+        set_stored_ids(stored_ids_array(set()))
 
 
 def _chunks(source: str, records: Iterator[Item | LineBlock], part: Callable[[], str]) -> Iterator[Chunk]:

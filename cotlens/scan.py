@@ -16,7 +16,7 @@ import pyarrow.parquet as pq
 from cotlens.errors import CotlensError
 from cotlens.record import REASONING_KINDS, SCHEMA
 from cotlens.store import Store
-from cotlens.workers import default_jobs, make_pool, map_ordered
+from cotlens.workers import default_jobs, map_ordered, worker_pool
 
 R = TypeVar("R")
 # Below this much stored data, starting worker processes costs more than it saves.
@@ -99,12 +99,5 @@ def map_store(
     tasks = [(str(p), i) for p in store.part_files() for i in range(pq.ParquetFile(p).num_row_groups)]
     size = sum(Path(p).stat().st_size for p in store.part_files())
     jobs = jobs or (default_jobs() if size >= POOL_MIN_BYTES else 1)
-    runner = _Runner(kernel, columns, selection)
-    if jobs <= 1:
-        yield from map(runner, tasks)
-        return
-    pool = make_pool(jobs)
-    try:
-        yield from map_ordered(runner, tasks, pool, window=2 * jobs)
-    finally:
-        pool.shutdown(wait=True, cancel_futures=True)
+    with worker_pool(jobs) as pool:
+        yield from map_ordered(_Runner(kernel, columns, selection), tasks, pool, window=2 * jobs)

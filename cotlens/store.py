@@ -137,18 +137,14 @@ class Store:
     def measure(self, jobs: int | None = None, on_wait: Any = None) -> dict[str, int]:
         """Compute the intrinsic measurements that parts written by older versions lack (`cotlens measure`)."""
         from cotlens.measure.intrinsic import measure_part
-        from cotlens.workers import default_jobs, make_pool, map_ordered
+        from cotlens.workers import default_jobs, map_ordered, worker_pool
 
         self.require()
         with self.locked(on_wait):
             parts = [str(p) for p in self.part_files()]
             jobs = jobs or (default_jobs() if len(parts) > 1 else 1)
-            pool = make_pool(jobs) if jobs > 1 else None
-            try:
+            with worker_pool(jobs) as pool:
                 rows = list(map_ordered(measure_part, parts, pool, window=2 * jobs))
-            finally:
-                if pool is not None:
-                    pool.shutdown(wait=True, cancel_futures=True)
         return {"parts": len(parts), "parts_measured": sum(1 for r in rows if r), "rows_measured": sum(rows)}
 
     def existing_ids(self) -> set[str]:

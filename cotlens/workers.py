@@ -7,6 +7,7 @@ whatever the input size; `multiprocessing.Pool.imap` would read the whole input 
 
 from __future__ import annotations
 
+import contextlib
 import multiprocessing
 import os
 import signal
@@ -33,15 +34,26 @@ def _start_worker(setup: Callable[..., None] | None, args: tuple[Any, ...]) -> N
         setup(*args)
 
 
-def make_pool(jobs: int, setup: Callable[..., None] | None = None, args: tuple[Any, ...] = ()) -> Executor:
-    """A pool of `jobs` processes, each running setup(*args) once when it starts."""
+@contextlib.contextmanager
+def worker_pool(
+    jobs: int, setup: Callable[..., None] | None = None, args: tuple[Any, ...] = ()
+) -> Iterator[Executor | None]:
+    """A pool of `jobs` processes, each running setup(*args) once when it starts, shut down on exit (pending
+    work cancelled). None when jobs <= 1: map_ordered then runs everything in this process."""
+    if jobs <= 1:
+        yield None
+        return
     # spawn, not fork: forking a process that already runs Arrow's thread pools can deadlock.
-    return ProcessPoolExecutor(
+    pool = ProcessPoolExecutor(
         jobs,
         mp_context=multiprocessing.get_context("spawn"),
         initializer=_start_worker,
         initargs=(setup, args),
     )
+    try:
+        yield pool
+    finally:
+        pool.shutdown(wait=True, cancel_futures=True)
 
 
 def map_ordered(
