@@ -18,41 +18,14 @@ import pyarrow as pa
 from cotlens.errors import RecordError
 from cotlens.formats import Format, detect_format, get_format
 from cotlens.formats.mapping import MappedFormat, Mapping
-from cotlens.measure.intrinsic import measure
-from cotlens.record import SCHEMA, Transcript
+from cotlens.measure.intrinsic import measure, unmeasured
+from cotlens.record import RECORD_FIELDS, Transcript
 from cotlens.sources import Item, LineBlock
 from cotlens.store import write_part
 
 REJECT_EXCERPT_BYTES = 2000
-# RecordParser._row builds rows as tuples in this order (tuples transpose into columns cheaply); a test checks
-# that it is the schema's.
-ROW_ORDER = (
-    "transcript_id",
-    "source_id",
-    "model",
-    "dataset",
-    "sample_id",
-    "epoch",
-    "tags",
-    "source_path",
-    "source_locator",
-    "format",
-    "prompt",
-    "reasoning",
-    "answer",
-    "reasoning_kind",
-    "reasoning_segments",
-    "reasoning_tokens_reported",
-    "output_tokens_reported",
-    "truncated",
-    "repairs",
-    "reasoning_chars",
-    "answer_chars",
-    "reasoning_tokens_o200k",
-    "answer_tokens_o200k",
-    "measured_by",
-    "ingest_run",
-)
+# RecordParser._row builds rows as tuples in this order (tuples transpose into columns cheaply).
+ROW_SCHEMA = pa.schema(RECORD_FIELDS)
 
 
 @dataclass(frozen=True, slots=True)
@@ -133,10 +106,10 @@ class RecordParser:
         part = chunk.part if rows else None
         if part is not None:
             columns = list(zip(*rows, strict=True))
-            arrays = [pa.array(values, type=f.type) for values, f in zip(columns, SCHEMA, strict=True)]
-            table = pa.Table.from_arrays(arrays, schema=SCHEMA)
+            arrays = [pa.array(values, type=f.type) for values, f in zip(columns, ROW_SCHEMA, strict=True)]
+            table = pa.Table.from_arrays(arrays, schema=ROW_SCHEMA)
             # Measured and written here, in the worker: in parallel, and no text crosses back.
-            write_part(part, measure(table) if self.measure else table)
+            write_part(part, measure(table) if self.measure else unmeasured(table))
         return ChunkResult(part, ids, models, in_part, records, transcripts, rejects, formats, repairs)
 
     def _parse(
@@ -166,7 +139,7 @@ class RecordParser:
         return fmt, rows
 
     def _row(self, t: Transcript, model: str, source: str, locator: str, fmt: str) -> tuple[Any, ...]:
-        """One row, its values in SCHEMA order (see ROW_ORDER)."""
+        """One row, its values in ROW_SCHEMA order."""
         return (
             transcript_id(t, model),
             t.source_id,
@@ -189,9 +162,6 @@ class RecordParser:
             t.repairs,
             None if t.reasoning is None else len(t.reasoning),
             None if t.answer is None else len(t.answer),
-            None,  # intrinsic measurements: filled for the whole batch by measure()
-            None,
-            None,
             self.run_id,
         )
 

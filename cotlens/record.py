@@ -11,6 +11,9 @@ from typing import Final
 
 import pyarrow as pa
 
+from cotlens.measure.repetition import REPETITION_COLUMNS
+from cotlens.measure.scripts import SCRIPT_COLUMNS
+
 REASONING_KINDS: Final = ("raw", "summary", "redacted", "encrypted", "hidden", "none")
 
 # Segments of one transcript are joined with a blank line (DESIGN.md, "The canonical record").
@@ -106,35 +109,45 @@ class Transcript:
     locator_suffix: str = ""
 
 
+# The texts that get intrinsic measurements, each as `<text>_<measurement>` columns.
+MEASURED_TEXTS: Final = ("reasoning", "answer")
+# Per text: exact o200k_base tokens, language mixing (measure/scripts.py), repetition (measure/repetition.py).
+MEASUREMENTS: Final = (
+    pa.field("tokens_o200k", pa.int64()),
+    *SCRIPT_COLUMNS,
+    *(pa.field(name, type_) for name, type_ in REPETITION_COLUMNS),
+)
+
 # Explicit types: an inferred schema drifts between batches (a column that is null in one batch).
 # Text columns are large_string so one batch of long traces cannot overflow 32-bit offsets.
-SCHEMA: Final = pa.schema(
-    [
-        pa.field("transcript_id", pa.string(), nullable=False),
-        pa.field("source_id", pa.string()),
-        pa.field("model", pa.string(), nullable=False),
-        pa.field("dataset", pa.string()),
-        pa.field("sample_id", pa.string()),
-        pa.field("epoch", pa.int32()),
-        pa.field("tags", pa.map_(pa.string(), pa.string()), nullable=False),
-        pa.field("source_path", pa.string(), nullable=False),
-        pa.field("source_locator", pa.string(), nullable=False),
-        pa.field("format", pa.string(), nullable=False),
-        pa.field("prompt", pa.large_string()),
-        pa.field("reasoning", pa.large_string()),
-        pa.field("answer", pa.large_string()),
-        pa.field("reasoning_kind", pa.string(), nullable=False),
-        pa.field("reasoning_segments", pa.int32(), nullable=False),
-        pa.field("reasoning_tokens_reported", pa.int64()),
-        pa.field("output_tokens_reported", pa.int64()),
-        pa.field("truncated", pa.bool_(), nullable=False),
-        pa.field("repairs", pa.list_(pa.string()), nullable=False),
-        pa.field("reasoning_chars", pa.int64()),
-        pa.field("answer_chars", pa.int64()),
-        # Intrinsic measurements, computed once at ingest (or later by `cotlens measure` for older stores).
-        pa.field("reasoning_tokens_o200k", pa.int64()),
-        pa.field("answer_tokens_o200k", pa.int64()),
-        pa.field("measured_by", pa.string()),
-        pa.field("ingest_run", pa.string(), nullable=False),
-    ]
+RECORD_FIELDS: Final = (
+    pa.field("transcript_id", pa.string(), nullable=False),
+    pa.field("source_id", pa.string()),
+    pa.field("model", pa.string(), nullable=False),
+    pa.field("dataset", pa.string()),
+    pa.field("sample_id", pa.string()),
+    pa.field("epoch", pa.int32()),
+    pa.field("tags", pa.map_(pa.string(), pa.string()), nullable=False),
+    pa.field("source_path", pa.string(), nullable=False),
+    pa.field("source_locator", pa.string(), nullable=False),
+    pa.field("format", pa.string(), nullable=False),
+    pa.field("prompt", pa.large_string()),
+    pa.field("reasoning", pa.large_string()),
+    pa.field("answer", pa.large_string()),
+    pa.field("reasoning_kind", pa.string(), nullable=False),
+    pa.field("reasoning_segments", pa.int32(), nullable=False),
+    pa.field("reasoning_tokens_reported", pa.int64()),
+    pa.field("output_tokens_reported", pa.int64()),
+    pa.field("truncated", pa.bool_(), nullable=False),
+    pa.field("repairs", pa.list_(pa.string()), nullable=False),
+    pa.field("reasoning_chars", pa.int64()),
+    pa.field("answer_chars", pa.int64()),
+    pa.field("ingest_run", pa.string(), nullable=False),
 )
+# Intrinsic measurements, computed once at ingest (or later by `cotlens measure` for older stores): null where
+# the text is null, and throughout when ingest deferred them.
+INTRINSIC_FIELDS: Final = (
+    *(pa.field(f"{text}_{m.name}", m.type) for text in MEASURED_TEXTS for m in MEASUREMENTS),
+    pa.field("measured_by", pa.string()),
+)
+SCHEMA: Final = pa.schema([*RECORD_FIELDS, *INTRINSIC_FIELDS])

@@ -7,7 +7,7 @@ import typer.main
 from cotlens.cli import app
 from cotlens.formats import registered_formats
 from cotlens.lexicon import builtin_names
-from cotlens.record import SCHEMA
+from cotlens.record import MEASURED_TEXTS, MEASUREMENTS, RECORD_FIELDS
 from tests.conftest import ROOT
 
 README = (ROOT / "README.md").read_text(encoding="utf-8")
@@ -32,8 +32,14 @@ def test_every_builtin_lexicon_is_in_the_readme() -> None:
 
 
 def test_every_store_column_is_in_the_readme() -> None:
-    for name in SCHEMA.names:
-        assert f"`{name}`" in README, name
+    for field in RECORD_FIELDS:
+        assert f"`{field.name}`" in README, field.name
+    # Measurements are documented once for both texts, as `*_name`; the README's table names both prefixes.
+    assert all(f"`{text}_<measurement>`" in README for text in MEASURED_TEXTS)
+    for m in MEASUREMENTS:
+        named = f"`*_{m.name}`" in README
+        inside_the_range = m.name in {f"dup_{n}gram_char_frac" for n in range(6, 10)}  # "dup_5... dup_10"
+        assert named or inside_the_range, m.name
 
 
 def test_the_two_setup_commands() -> None:

@@ -166,10 +166,3 @@ def test_worker_processes_give_the_same_store(tmp_path: Path, monkeypatch: pytes
     again = ingest([str(path)], Store(tmp_path / "store2"), IngestOptions(jobs=2))
     assert (again.totals["added"], again.totals["duplicate"]) == (0, 61)
     assert Store(tmp_path / "store2").part_files() == parts  # stored transcripts are not written again
-
-
-def test_row_order_is_the_schema_order() -> None:
-    from cotlens.parse import ROW_ORDER
-    from cotlens.record import SCHEMA
-
-    assert tuple(SCHEMA.names) == ROW_ORDER

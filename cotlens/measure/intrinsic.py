@@ -1,20 +1,26 @@
 """Intrinsic measurements: columns computed once per transcript, at ingest or by `cotlens measure` for parts
-written by an older version. One function fills them for a batch of canonical rows, wherever it runs."""
+written by an older version. One function fills them for a batch of canonical rows, wherever it runs.
+
+Each measured text (reasoning, answer) gets its exact o200k_base token count, the language-mixing columns of
+measure/scripts.py and the repetition columns of measure/repetition.py, as `<text>_<measurement>` columns."""
 
 from __future__ import annotations
 
+import os
 from functools import lru_cache
 
 import pyarrow as pa
 import pyarrow.compute as pc
+import pyarrow.parquet as pq
 
 from cotlens import __version__
+from cotlens.measure.repetition import measure_repetition
+from cotlens.measure.scripts import script_columns
 from cotlens.measure.tokens import count_tokens, tokenizer_description
-from cotlens.record import SCHEMA
+from cotlens.record import INTRINSIC_FIELDS, MEASURED_TEXTS, MEASUREMENTS, SCHEMA
 
-# Each measurement column and the text column it measures.
-TOKEN_COLUMNS = {"reasoning_tokens_o200k": "reasoning", "answer_tokens_o200k": "answer"}
-INTRINSIC_COLUMNS = (*TOKEN_COLUMNS, "measured_by")
+# A column that every measured row has (null exactly when its text is null): what tells a measured row.
+_PRESENCE = "letters"
 
 
 @lru_cache(maxsize=1)
@@ -23,36 +29,61 @@ def measured_by() -> str:
     return f"cotlens {__version__}; tokens {tokenizer_description()}"
 
 
+def measure_text(texts: list[str | None]) -> dict[str, pa.Array]:
+    """Every measurement of MEASUREMENTS for a batch of one text column, keyed by measurement name."""
+    columns: dict[str, pa.Array] = {"tokens_o200k": pa.array(count_tokens(texts), pa.int64())}
+    columns.update(script_columns(texts))
+    types = {m.name: m.type for m in MEASUREMENTS}
+    for name, values in measure_repetition(texts).items():
+        columns[name] = pa.array(values, types[name])
+    return columns
+
+
 def measure(table: pa.Table) -> pa.Table:
     """`table` (canonical rows, any subset of SCHEMA's columns that includes the texts) with every intrinsic
     column computed and the columns in SCHEMA order."""
     columns = {name: table[name] for name in table.column_names}
-    for column, source in TOKEN_COLUMNS.items():
-        columns[column] = pa.array(count_tokens(table[source].to_pylist()), pa.int64())
+    for text in MEASURED_TEXTS:
+        for name, array in measure_text(table[text].to_pylist()).items():
+            columns[f"{text}_{name}"] = array
     columns["measured_by"] = pa.array([measured_by()] * table.num_rows, pa.string())
-    for field in SCHEMA:
-        if field.name not in columns:
-            columns[field.name] = pa.nulls(table.num_rows, field.type)
-    return pa.Table.from_arrays([columns[f.name] for f in SCHEMA], schema=SCHEMA)
+    return _in_schema_order(columns, table.num_rows)
+
+
+def unmeasured(table: pa.Table) -> pa.Table:
+    """`table` with every intrinsic column null (`ingest --defer-measure`), in SCHEMA order."""
+    columns = {name: table[name] for name in table.column_names if name not in _INTRINSIC_NAMES}
+    return _in_schema_order(columns, table.num_rows)
+
+
+_INTRINSIC_NAMES = frozenset(f.name for f in INTRINSIC_FIELDS)
+
+
+def _in_schema_order(columns: dict[str, pa.ChunkedArray | pa.Array], rows: int) -> pa.Table:
+    arrays = [columns[f.name] if f.name in columns else pa.nulls(rows, f.type) for f in SCHEMA]
+    return pa.Table.from_arrays(arrays, schema=SCHEMA)
+
+
+def missing_measurements(table: pa.Table, text: str) -> pa.Array | None:
+    """Which rows have `text` but lack its measurements (stored by an older cotlens, or ingested with
+    --defer-measure); None when none do. The table needs the text and its presence column, if it exists."""
+    presence = f"{text}_{_PRESENCE}"
+    if presence not in table.column_names:
+        return table[text].is_valid()
+    missing = pc.and_(table[text].is_valid(), table[presence].is_null())
+    return missing if pc.any(missing).as_py() else None
 
 
 def needs_measuring(table: pa.Table) -> bool:
     """Whether some row lacks a measurement that its text allows (or a column is missing altogether)."""
-    if any(name not in table.column_names for name in INTRINSIC_COLUMNS):
+    if any(f.name not in table.column_names for f in INTRINSIC_FIELDS):
         return True
-    return any(
-        pc.any(pc.and_(table[source].is_valid(), table[column].is_null())).as_py()
-        for column, source in TOKEN_COLUMNS.items()
-    )
+    return any(missing_measurements(table, text) is not None for text in MEASURED_TEXTS)
 
 
 def measure_part(path: str) -> int:
     """Fill the missing intrinsic measurements of one part file, row group by row group (memory stays bounded),
     replacing the file atomically. Returns the number of rows measured (0: the part was complete)."""
-    import os
-
-    import pyarrow.parquet as pq
-
     source = pq.ParquetFile(path)
     groups = range(source.num_row_groups)
     if not any(needs_measuring(source.read_row_group(i)) for i in groups):
