@@ -8,7 +8,7 @@ stats.BOOTSTRAP_MAX_TRANSCRIPTS per group, the delta method above (DESIGN.md, "R
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any, Literal
 
 import numpy as np
@@ -17,26 +17,27 @@ import polars as pl
 import pyarrow as pa
 
 from cotlens.errors import CotlensError
+from cotlens.groups import (
+    FEW_TRANSCRIPTS,
+    GROUP_COLUMNS,
+    IntervalOptions,
+    RatioSums,
+    check_by,
+    group_codes,
+    interval_caption,
+    interval_definition,
+)
 from cotlens.lexicon import Lexicon
 from cotlens.measure.terms import Term, count_terms, fold_series
 from cotlens.measure.tokens import count_one, tokenizer_description
 from cotlens.measure.unicode import rust_class
 from cotlens.result import Column, Result
 from cotlens.scan import Selection, check_selection, map_store
-from cotlens.stats import (
-    BOOTSTRAP_MAX_TRANSCRIPTS,
-    DEFAULT_RESAMPLES,
-    delta_intervals,
-    rate_intervals,
-    wilson_interval,
-)
+from cotlens.stats import DEFAULT_RESAMPLES
 from cotlens.store import Store
 
 Field = Literal["reasoning", "answer"]
 Unit = Literal["o200k", "reported", "words"]
-# Groups with fewer transcripts than this are flagged: their intervals rest on little data.
-FEW_TRANSCRIPTS = 30
-NO_VALUE = "(none)"
 TOTAL = "(total)"
 # A word, for `--tokens words`: a maximal run of letters, combining marks, digits and underscores.
 WORD_CLASS = r"[\p{L}\p{M}\p{Nd}_]"
@@ -52,9 +53,12 @@ class RateOptions:
     confidence: float = 0.95
     substring: bool = False
 
+    @property
+    def intervals(self) -> IntervalOptions:
+        return IntervalOptions(self.confidence, self.resamples, self.seed)
+
     def validate(self) -> None:
-        if self.by not in ("model", "dataset") and not (self.by.startswith("tag:") and len(self.by) > 4):
-            raise CotlensError(f"--by {self.by!r}: use model, dataset or tag:KEY")
+        check_by(self.by)
         if self.unit == "reported" and self.field != "reasoning":
             raise CotlensError(
                 "--tokens reported counts reasoning tokens only: use it with --field reasoning"
@@ -80,7 +84,7 @@ class _CountKernel:
 
     def columns(self) -> tuple[str, ...]:
         o = self.options
-        cols = ["model", "dataset", "tags", "reasoning_kind", o.field]
+        cols = [*GROUP_COLUMNS, o.field]
         if o.unit == "o200k":
             cols.append(f"{o.field}_tokens_o200k")
         elif o.unit == "reported":
@@ -97,10 +101,8 @@ class _CountKernel:
         totals = [counts[:, a:b].sum(axis=1) for a, b in self.lexicon_spans]
         if totals:
             counts = np.column_stack([counts, *totals])
-        index: dict[tuple[str, str], int] = {}
-        keys = self._keys(table)
-        codes = np.fromiter((index.setdefault(k, len(index)) for k in keys), dtype=np.int64, count=len(keys))
-        return _Counts(list(index), codes, counts, tokens)
+        groups, codes = group_codes(table, o.by)
+        return _Counts(groups, codes, counts, tokens)
 
     def _tokens(self, table: pa.Table) -> npt.NDArray[np.int64]:
         o = self.options
@@ -119,46 +121,6 @@ class _CountKernel:
         ]
         return np.asarray(values, dtype=np.int64)
 
-    def _keys(self, table: pa.Table) -> list[tuple[str, str]]:
-        by = self.options.by
-        if by.startswith("tag:"):
-            wanted = by[4:]
-            groups = [dict(tags).get(wanted) for tags in table["tags"].to_pylist()]
-        else:
-            groups = table[by].to_pylist()
-        kinds = table["reasoning_kind"].to_pylist()
-        return [(g if g is not None else NO_VALUE, k) for g, k in zip(groups, kinds, strict=True)]
-
-
-@dataclass
-class _Group:
-    """Running sums for one group; per-transcript rows only while the group is small enough to bootstrap."""
-
-    n: int = 0
-    rows: list[npt.NDArray[np.int64]] = field(default_factory=list)
-    row_tokens: list[npt.NDArray[np.int64]] = field(default_factory=list)
-    sum_occ: Any = 0
-    sum_tok: int = 0
-    sum_occ2: Any = 0
-    sum_tok2: int = 0
-    sum_occ_tok: Any = 0
-    present: Any = 0
-
-    def add(self, counts: npt.NDArray[np.int64], tokens: npt.NDArray[np.int64]) -> None:
-        self.n += len(tokens)
-        c, t = counts.astype(np.float64), tokens.astype(np.float64)
-        self.sum_occ = self.sum_occ + c.sum(axis=0)
-        self.sum_tok += int(tokens.sum())
-        self.sum_occ2 = self.sum_occ2 + (c * c).sum(axis=0)
-        self.sum_tok2 += float((t * t).sum())  # type: ignore[assignment]
-        self.sum_occ_tok = self.sum_occ_tok + (c * t[:, None]).sum(axis=0)
-        self.present = self.present + (counts > 0).sum(axis=0)
-        if self.n <= BOOTSTRAP_MAX_TRANSCRIPTS:
-            self.rows.append(counts)
-            self.row_tokens.append(tokens)
-        else:
-            self.rows, self.row_tokens = [], []
-
 
 def compute_rates(
     store: Store, lexicons: list[Lexicon], selection: Selection, options: RateOptions
@@ -172,11 +134,11 @@ def compute_rates(
         spans.append((len(terms), len(terms) + len(lexicon.terms)))
         terms.extend(lexicon.terms)
     kernel = _CountKernel(tuple(terms), tuple(spans), options)
-    groups: dict[tuple[str, str], _Group] = {}
+    groups: dict[tuple[str, str], RatioSums] = {}
     for part in map_store(store, kernel, kernel.columns(), selection):
         for code, key in enumerate(part.groups):
             mask = part.codes == code
-            groups.setdefault(key, _Group()).add(part.counts[mask], part.tokens[mask])
+            groups.setdefault(key, RatioSums()).add(part.counts[mask], part.tokens[mask])
     if not groups:
         raise CotlensError(
             f"no transcripts with {options.field} text in the selection (kinds {', '.join(selection.kinds)})"
@@ -190,28 +152,10 @@ def compute_rates(
 
 
 def _group_rows(
-    group: str, kind: str, acc: _Group, lexicons: list[Lexicon], terms: list[Term], options: RateOptions
+    group: str, kind: str, acc: RatioSums, lexicons: list[Lexicon], terms: list[Term], options: RateOptions
 ) -> list[dict[str, Any]]:
-    if acc.rows:
-        iv = rate_intervals(
-            np.concatenate(acc.rows),
-            np.concatenate(acc.row_tokens),
-            confidence=options.confidence,
-            resamples=options.resamples,
-            seed=options.seed,
-            method="bootstrap",
-        )
-    else:
-        iv = delta_intervals(
-            acc.n,
-            acc.sum_occ,
-            acc.sum_tok,
-            acc.sum_occ2,
-            acc.sum_tok2,
-            acc.sum_occ_tok,
-            confidence=options.confidence,
-        )
-    prev_low, prev_high = wilson_interval(np.asarray(acc.present), acc.n, options.confidence)
+    iv = acc.intervals(options.intervals)
+    prevalence, prev_low, prev_high = acc.prevalence(options.intervals)
     labels: list[tuple[str, str, int]] = []
     for li, lexicon in enumerate(lexicons):
         start = sum(len(x.terms) for x in lexicons[:li])
@@ -226,17 +170,17 @@ def _group_rows(
                 "lexicon": lexicon_name,
                 "term": label,
                 "transcripts": acc.n,
-                "occurrences": int(acc.sum_occ[j]),
-                "tokens": acc.sum_tok,
+                "occurrences": int(acc.sum_num[j]),
+                "tokens": acc.sum_den,
                 "rate_per_1k": float(iv.estimate[j]),
                 "rate_per_1k_low": float(iv.low[j]),
                 "rate_per_1k_high": float(iv.high[j]),
-                "prevalence": float(acc.present[j] / acc.n),
+                "prevalence": float(prevalence[j]),
                 "prevalence_low": float(prev_low[j]),
                 "prevalence_high": float(prev_high[j]),
                 "interval_method": iv.method,
-                "few_transcripts": acc.n < FEW_TRANSCRIPTS,
-                "note": "few" if acc.n < FEW_TRANSCRIPTS else "",
+                "few_transcripts": acc.few,
+                "note": "few" if acc.few else "",
             }
         )
     return out
@@ -267,9 +211,8 @@ def _caption(options: RateOptions) -> str:
         "substrings of the lowercased text" if options.substring else "whole occurrences, NFKC + casefold"
     )
     return (
-        f"Per 1000 {unit} of the {options.field}; {matching}. 95% intervals: percentile bootstrap over "
-        f"transcripts ({options.resamples} resamples, seed {options.seed}; delta method above "
-        f"{BOOTSTRAP_MAX_TRANSCRIPTS:,} transcripts); prevalence: Wilson. few: under {FEW_TRANSCRIPTS} transcripts."
+        f"Per 1000 {unit} of the {options.field}; {matching}. {interval_caption(options.intervals)}; "
+        f"prevalence: Wilson. few: under {FEW_TRANSCRIPTS} transcripts."
     )
 
 
@@ -287,13 +230,7 @@ def _definitions(selection: Selection, options: RateOptions) -> dict[str, Any]:
         "matching": "substring of the lowercased text (text.lower().count(term))"
         if options.substring
         else "whole occurrences on NFKC + casefold text (DESIGN.md, Term occurrence)",
-        "interval": {
-            "confidence": options.confidence,
-            "method": f"percentile bootstrap over transcripts for groups of up to {BOOTSTRAP_MAX_TRANSCRIPTS} "
-            "transcripts, delta method of the ratio estimator above",
-            "resamples": options.resamples,
-            "seed": options.seed,
-        },
+        "interval": interval_definition(options.intervals),
         "prevalence": "share of transcripts with at least one occurrence, Wilson score interval",
         "few_transcripts": f"groups with fewer than {FEW_TRANSCRIPTS} transcripts are flagged",
         "group_by": options.by,

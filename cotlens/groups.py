@@ -1,0 +1,150 @@
+"""What every analysis does with selected transcripts: split them into groups (by model, dataset or a tag, and by
+reasoning kind, which is always reported apart) and estimate ratios Σ numerator / Σ denominator per group with
+intervals that treat transcripts as the independent unit (DESIGN.md, "Rate").
+
+Workers send back a small code per row (an index into the row group's list of group keys) rather than a key per
+row; the main process folds rows into `RatioSums`, which keeps running sums for the delta method and the rows
+themselves only while the group is small enough to bootstrap (stats.BOOTSTRAP_MAX_TRANSCRIPTS)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+import pyarrow as pa
+
+from cotlens.errors import CotlensError
+from cotlens.stats import (
+    BOOTSTRAP_MAX_TRANSCRIPTS,
+    DEFAULT_RESAMPLES,
+    Intervals,
+    delta_intervals,
+    rate_intervals,
+    wilson_interval,
+)
+
+# The columns a kernel needs to compute group keys.
+GROUP_COLUMNS = ("model", "dataset", "tags", "reasoning_kind")
+# A group key for transcripts without the grouping value (no dataset, no such tag).
+NO_VALUE = "(none)"
+# Groups with fewer transcripts than this are flagged: their intervals rest on little data.
+FEW_TRANSCRIPTS = 30
+
+Ints = npt.NDArray[np.int64]
+GroupKey = tuple[str, str]  # (group value, reasoning kind)
+
+
+def check_by(by: str) -> None:
+    if by not in ("model", "dataset") and not (by.startswith("tag:") and len(by) > 4):
+        raise CotlensError(f"--by {by!r}: use model, dataset or tag:KEY")
+
+
+def group_codes(table: pa.Table, by: str) -> tuple[list[GroupKey], Ints]:
+    """The row group's distinct (group, kind) keys in order of appearance, and each row's index into them."""
+    if by.startswith("tag:"):
+        wanted = by[4:]
+        values = [dict(tags).get(wanted) for tags in table["tags"].to_pylist()]
+    else:
+        values = table[by].to_pylist()
+    kinds = table["reasoning_kind"].to_pylist()
+    index: dict[GroupKey, int] = {}
+    codes = np.fromiter(
+        (
+            index.setdefault((v if v is not None else NO_VALUE, k), len(index))
+            for v, k in zip(values, kinds, strict=True)
+        ),
+        dtype=np.int64,
+        count=len(kinds),
+    )
+    return list(index), codes
+
+
+@dataclass(frozen=True, slots=True)
+class IntervalOptions:
+    confidence: float = 0.95
+    resamples: int = DEFAULT_RESAMPLES
+    seed: int = 0
+
+
+@dataclass
+class RatioSums:
+    """Running sums of per-transcript numerators (several at once) over one denominator, for one group."""
+
+    n: int = 0
+    rows: list[Ints] = field(default_factory=list)
+    row_denominators: list[Ints] = field(default_factory=list)
+    sum_num: Any = 0
+    sum_den: int = 0
+    sum_num2: Any = 0
+    sum_den2: float = 0.0
+    sum_num_den: Any = 0
+    present: Any = 0  # transcripts with a non-zero numerator, per numerator
+
+    def add(self, numerators: Ints, denominators: Ints) -> None:
+        """numerators: (n, k), denominators: (n,)."""
+        self.n += len(denominators)
+        y, x = numerators.astype(np.float64), denominators.astype(np.float64)
+        self.sum_num = self.sum_num + y.sum(axis=0)
+        self.sum_den += int(denominators.sum())
+        self.sum_num2 = self.sum_num2 + (y * y).sum(axis=0)
+        self.sum_den2 += float((x * x).sum())
+        self.sum_num_den = self.sum_num_den + (y * x[:, None]).sum(axis=0)
+        self.present = self.present + (numerators > 0).sum(axis=0)
+        if self.n <= BOOTSTRAP_MAX_TRANSCRIPTS:
+            self.rows.append(numerators)
+            self.row_denominators.append(denominators)
+        else:
+            self.rows, self.row_denominators = [], []
+
+    def intervals(self, options: IntervalOptions, per: float = 1000.0) -> Intervals:
+        """per × Σ numerator / Σ denominator for each numerator: percentile bootstrap over transcripts while the
+        group is small enough, the delta method from the running sums above."""
+        if self.rows:
+            return rate_intervals(
+                np.concatenate(self.rows),
+                np.concatenate(self.row_denominators),
+                per=per,
+                confidence=options.confidence,
+                resamples=options.resamples,
+                seed=options.seed,
+                method="bootstrap",
+            )
+        return delta_intervals(
+            self.n,
+            self.sum_num,
+            self.sum_den,
+            self.sum_num2,
+            self.sum_den2,
+            self.sum_num_den,
+            per=per,
+            confidence=options.confidence,
+        )
+
+    def prevalence(self, options: IntervalOptions) -> tuple[Any, Any, Any]:
+        """Share of transcripts with a non-zero numerator, with Wilson bounds (arrays, one per numerator)."""
+        present = np.asarray(self.present)
+        low, high = wilson_interval(present, self.n, options.confidence)
+        return present / self.n, low, high
+
+    @property
+    def few(self) -> bool:
+        return self.n < FEW_TRANSCRIPTS
+
+
+def interval_caption(options: IntervalOptions) -> str:
+    return (
+        f"{options.confidence:.0%} intervals: percentile bootstrap over transcripts ({options.resamples} resamples, seed "
+        f"{options.seed}; delta method above {BOOTSTRAP_MAX_TRANSCRIPTS:,} transcripts)"
+    )
+
+
+def interval_definition(options: IntervalOptions) -> dict[str, Any]:
+    return {
+        "confidence": options.confidence,
+        "method": f"percentile bootstrap over transcripts for groups of up to {BOOTSTRAP_MAX_TRANSCRIPTS} "
+        "transcripts, delta method of the ratio estimator above",
+        "resamples": options.resamples,
+        "seed": options.seed,
+    }
