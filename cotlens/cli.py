@@ -34,6 +34,7 @@ from cotlens.ingest import IngestOptions, IngestResult, ingest
 from cotlens.inventory import summarize_models
 from cotlens.render import MISSING, OutputFormat, render
 from cotlens.render.escape import printable
+from cotlens.result import Result
 from cotlens.scan import Selection
 from cotlens.stats import DEFAULT_RESAMPLES
 from cotlens.store import DEFAULT_STORE, Store
@@ -295,6 +296,23 @@ KindOption = Annotated[
     ),
 ]
 FieldOption = Annotated[str, typer.Option("--field", help="Text to measure: reasoning or answer.")]
+ByOption = Annotated[str, typer.Option("--by", help="Group by model, dataset or tag:KEY.")]
+ResamplesOption = Annotated[int, typer.Option("--resamples", min=100, help="Bootstrap resamples.")]
+SeedOption = Annotated[int, typer.Option("--seed", help="Bootstrap seed.")]
+
+
+def announce_measuring(parts: int) -> None:
+    say(
+        f"cotlens: measuring {parts} part file(s) stored without intrinsic measurements (once, as `cotlens measure`)"
+    )
+
+
+def render_result(result: Result, format_: OutputFormat) -> None:
+    """stdout gets the data; what a format leaves out is said on stderr."""
+    if format_ is OutputFormat.csv and result.sections:
+        titles = ", ".join(s.title.lower() for s in result.sections)
+        say(f"cotlens: CSV holds the main table; --format json also has: {titles}")
+    render(result, format_, stdout_console())
 
 
 def selection_from(
@@ -322,7 +340,7 @@ def rates_command(
     term: Annotated[
         list[str] | None, typer.Option("--term", help="A term to count (repeatable; re:REGEX too).")
     ] = None,
-    by: Annotated[str, typer.Option("--by", help="Group by model, dataset or tag:KEY.")] = "model",
+    by: ByOption = "model",
     field: FieldOption = "reasoning",
     tokens: Annotated[str, typer.Option("--tokens", help="Denominator: o200k, reported or words.")] = "o200k",
     kind: KindOption = None,
@@ -330,10 +348,8 @@ def rates_command(
     substring: Annotated[
         bool, typer.Option("--substring", help="Count text.lower().count(term) instead of whole occurrences.")
     ] = False,
-    resamples: Annotated[
-        int, typer.Option("--resamples", min=100, help="Bootstrap resamples.")
-    ] = DEFAULT_RESAMPLES,
-    seed: Annotated[int, typer.Option("--seed", help="Bootstrap seed.")] = 0,
+    resamples: ResamplesOption = DEFAULT_RESAMPLES,
+    seed: SeedOption = 0,
     format_: FormatOption = OutputFormat.table,
 ) -> None:
     """Term rates per 1000 tokens with bootstrap intervals, and prevalence, per model (or dataset, tag)."""
@@ -345,8 +361,47 @@ def rates_command(
     with cli_errors():
         lexicons = select_lexicons(lexicon or [], term or [], substring)
         options = RateOptions(by, field, tokens, resamples, seed, substring=substring)  # type: ignore[arg-type]
-        result = compute_rates(Store(store), lexicons, selection_from(models, dataset, kind), options)
-    render(result, format_, stdout_console())
+        selection = selection_from(models, dataset, kind)
+        result = compute_rates(Store(store), lexicons, selection, options, on_measure=announce_measuring)
+    render_result(result, format_)
+
+
+@app.command("langmix")
+def langmix_command(
+    models: ModelsArgument = None,
+    store: StoreOption = Path(DEFAULT_STORE),
+    by: ByOption = "model",
+    field: FieldOption = "reasoning",
+    scripts: Annotated[bool, typer.Option("--scripts", help="A row per non-Latin script too.")] = False,
+    ignore_script: Annotated[
+        list[str] | None,
+        typer.Option("--ignore-script", help="Leave a script out, e.g. Greek math variables (repeatable)."),
+    ] = None,
+    examples: Annotated[
+        int, typer.Option("--examples", min=0, help="Show up to N code-switch spans per group in context.")
+    ] = 0,
+    kind: KindOption = None,
+    dataset: DatasetOption = None,
+    resamples: ResamplesOption = DEFAULT_RESAMPLES,
+    seed: SeedOption = 0,
+    format_: FormatOption = OutputFormat.table,
+) -> None:
+    """Language mixing per model: non-Latin token and letter shares, transcripts with mixing, code-switch spans."""
+    from cotlens.langmix import LangmixOptions, compute_langmix
+    from cotlens.measure.scripts import check_ignorable
+
+    check_choice(field, ("reasoning", "answer"), "--field")
+    ignore = frozenset(ignore_script or ())
+    try:
+        check_ignorable(ignore)
+    except ValueError as e:
+        raise typer.BadParameter(str(e), param_hint="--ignore-script") from None
+    with cli_errors():
+        options = LangmixOptions(by, field, scripts, ignore, examples, resamples=resamples, seed=seed)
+        result = compute_langmix(
+            Store(store), selection_from(models, dataset, kind), options, on_measure=announce_measuring
+        )
+    render_result(result, format_)
 
 
 @app.command("measure")

@@ -8,6 +8,7 @@ stats.BOOTSTRAP_MAX_TRANSCRIPTS per group, the delta method above (DESIGN.md, "R
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Literal
 
@@ -29,10 +30,10 @@ from cotlens.groups import (
 )
 from cotlens.lexicon import Lexicon
 from cotlens.measure.terms import Term, count_terms, fold_series
-from cotlens.measure.tokens import count_one, tokenizer_description
+from cotlens.measure.tokens import tokenizer_description
 from cotlens.measure.unicode import rust_class
 from cotlens.result import Column, Result
-from cotlens.scan import Selection, check_selection, map_store
+from cotlens.scan import Selection, check_selection, ensure_measured, map_store
 from cotlens.stats import DEFAULT_RESAMPLES
 from cotlens.store import Store
 
@@ -111,23 +112,21 @@ class _CountKernel:
             words = folded.str.count_matches(rust_class(WORD_CLASS) + "+").fill_null(0)
             return np.asarray(words.to_numpy(), dtype=np.int64)
         column = f"{o.field}_tokens_o200k" if o.unit == "o200k" else "reasoning_tokens_reported"
-        stored = table[column]
-        if stored.null_count == 0:
-            return np.asarray(stored.to_numpy(), dtype=np.int64)
-        # Stores made before token counts were stored: count now (`cotlens measure` stores them).
-        texts = table[o.field].to_pylist()
-        values = [
-            s if s is not None else count_one(t) for s, t in zip(stored.to_pylist(), texts, strict=True)
-        ]
-        return np.asarray(values, dtype=np.int64)
+        # Non-null: rows without a reported figure were filtered out, and ensure_measured ran before the scan.
+        return np.asarray(table[column].to_numpy(), dtype=np.int64)
 
 
 def compute_rates(
-    store: Store, lexicons: list[Lexicon], selection: Selection, options: RateOptions
+    store: Store,
+    lexicons: list[Lexicon],
+    selection: Selection,
+    options: RateOptions,
+    on_measure: Callable[[int], None] | None = None,
 ) -> Result:
-    """Rates of every lexicon term (and each lexicon's total) per group."""
+    """Rates of every lexicon term (and each lexicon's total) per group. on_measure: see scan.ensure_measured."""
     options.validate()
     check_selection(store, selection)
+    ensure_measured(store, on_measure)
     terms: list[Term] = []
     spans: list[tuple[int, int]] = []
     for lexicon in lexicons:

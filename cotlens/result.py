@@ -6,14 +6,15 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-ColumnKind = Literal["text", "int", "float", "list", "interval", "share_interval"]
+ColumnKind = Literal["text", "int", "float", "share", "list", "interval", "share_interval"]
 SCHEMA_VERSION = 1
 
 
 @dataclass(frozen=True, slots=True)
 class Column:
     """A displayed column. An "interval" column shows `key` with `key_low` and `key_high` beside it; a
-    "share_interval" the same as percentages."""
+    "share_interval" the same as percentages; a "share" is a percentage alone (its rows may have bounds that
+    the table leaves to JSON and CSV)."""
 
     key: str
     header: str
@@ -36,13 +37,21 @@ class Result:
     definitions: dict[str, Any] = field(default_factory=dict)
     # One or two lines under a table saying what its numbers mean (tokenizer, unit, interval method).
     caption: str = ""
+    # Further tables of the same analysis (e.g. examples), shown after this one. Their definitions are this one's.
+    sections: list[Result] = field(default_factory=list)
 
     def to_document(self) -> dict[str, Any]:
-        """The JSON document: one object, sorted keys, with schema_version and definitions."""
-        return {
+        """The JSON document: one object, sorted keys, with schema_version and definitions; each section as an
+        object with its own kind, columns and rows under "sections"."""
+        document: dict[str, Any] = {
             "schema_version": SCHEMA_VERSION,
             "kind": self.kind,
             "definitions": self.definitions,
             "columns": [c.key for c in self.columns],
             "rows": self.rows,
         }
+        if self.sections:
+            document["sections"] = [
+                {"kind": s.kind, "columns": [c.key for c in s.columns], "rows": s.rows} for s in self.sections
+            ]
+        return document

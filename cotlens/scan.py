@@ -65,6 +65,17 @@ def check_selection(store: Store, selection: Selection) -> None:
             )
 
 
+def ensure_measured(store: Store, on_measure: Callable[[int], None] | None = None) -> None:
+    """Analyses read stored measurements: parts without them (an older cotlens, ingest --defer-measure) are
+    measured first, once, as `cotlens measure` would. on_measure(part files) is told before that work starts."""
+    store.require()
+    pending = store.unmeasured_parts()
+    if pending:
+        if on_measure is not None:
+            on_measure(len(pending))
+        store.measure()
+
+
 @dataclass(frozen=True, slots=True)
 class _Runner:
     kernel: Callable[[pa.Table], Any]

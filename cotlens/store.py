@@ -134,18 +134,26 @@ class Store:
         tmp.write_bytes(orjson.dumps(manifest, option=orjson.OPT_INDENT_2 | orjson.OPT_SORT_KEYS))
         os.replace(tmp, self.root / MANIFEST)
 
+    def unmeasured_parts(self) -> list[str]:
+        """Part files with rows that lack intrinsic measurements (read from the files' footers: cheap)."""
+        from cotlens.measure.intrinsic import part_needs_measuring
+
+        return [str(p) for p in self.part_files() if part_needs_measuring(str(p))]
+
     def measure(self, jobs: int | None = None, on_wait: Any = None) -> dict[str, int]:
-        """Compute the intrinsic measurements that parts written by older versions lack (`cotlens measure`)."""
+        """Compute the intrinsic measurements that parts written by older versions (or by ingest
+        --defer-measure) lack: `cotlens measure`, or the first analysis that needs them."""
         from cotlens.measure.intrinsic import measure_part
         from cotlens.workers import default_jobs, map_ordered, worker_pool
 
         self.require()
         with self.locked(on_wait):
-            parts = [str(p) for p in self.part_files()]
+            total = len(self.part_files())
+            parts = self.unmeasured_parts()
             jobs = jobs or (default_jobs() if len(parts) > 1 else 1)
             with worker_pool(jobs) as pool:
                 rows = list(map_ordered(measure_part, parts, pool, window=2 * jobs))
-        return {"parts": len(parts), "parts_measured": sum(1 for r in rows if r), "rows_measured": sum(rows)}
+        return {"parts": total, "parts_measured": sum(1 for r in rows if r), "rows_measured": sum(rows)}
 
     def existing_ids(self) -> set[str]:
         if not self.part_files():

@@ -15,6 +15,7 @@ from cotlens.ingest import IngestOptions, ingest
 from cotlens.lexicon import parse_lexicon, select_lexicons
 from cotlens.measure.tokens import count_tokens
 from cotlens.rates import RateOptions, compute_rates
+from cotlens.record import INTRINSIC_FIELDS
 from cotlens.scan import Selection
 from cotlens.store import Store
 from tests.conftest import DEMO
@@ -126,15 +127,26 @@ def test_demo_dialect_model_stands_out(store: Store) -> None:
     assert orion["interval_method"] == "bootstrap"
 
 
-def test_old_parts_are_measured_on_the_fly_and_by_measure(tmp_path: Path, small: Store) -> None:
+def test_old_parts_are_measured_on_first_use(tmp_path: Path, small: Store) -> None:
+    expected = compute_rates(small, [LEX], Selection(), RateOptions())
     [part] = small.part_files()
     table = pq.read_table(part)
-    pq.write_table(table.drop_columns(["reasoning_tokens_o200k", "answer_tokens_o200k", "measured_by"]), part)
-    before = compute_rates(small, [LEX], Selection(), RateOptions())
-    assert small.measure() == {"parts": 1, "parts_measured": 1, "rows_measured": 5}
-    assert small.measure()["rows_measured"] == 0
-    after = compute_rates(small, [LEX], Selection(), RateOptions())
-    assert before.rows == after.rows
+    intrinsic = [f.name for f in INTRINSIC_FIELDS]
+    pq.write_table(table.drop_columns(intrinsic), part)  # as an older cotlens wrote it
+    assert small.unmeasured_parts() == [str(part)]
+    told: list[int] = []
+    assert compute_rates(small, [LEX], Selection(), RateOptions(), on_measure=told.append).rows == expected.rows
+    assert told == [1] and small.unmeasured_parts() == []
+    assert pq.read_table(part).select(intrinsic).equals(table.select(intrinsic))
+
+
+def test_measure_fills_deferred_measurements_once(tmp_path: Path) -> None:
+    store = Store(tmp_path / "deferred")
+    ingest([str(DEMO / "lumen-mix.jsonl")], store, IngestOptions(measure=False))
+    assert pq.read_table(store.part_files()[0])["reasoning_letters"].null_count == 80
+    assert store.measure() == {"parts": 1, "parts_measured": 1, "rows_measured": 80}
+    assert store.measure()["rows_measured"] == 0
+    assert pq.read_table(store.part_files()[0])["reasoning_letters"].null_count == 0
 
 
 # The frozen row of `rates --format json` (README, "JSON output").

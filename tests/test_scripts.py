@@ -187,6 +187,28 @@ def test_greek_math_letters_are_greek_letters() -> None:
     assert (s.nonlatin_tokens, s.nonlatin_tokens_by_script) == (3, {"Greek": 3})
 
 
+def test_a_left_out_script_counts_nowhere() -> None:
+    text = "Let θ = π/2 and Δx be small"
+    row = pa.table(script_columns([text], ignore=frozenset({"Greek"}))).to_pylist()[0]
+    assert (row["letters"], row["nonlatin_letters"], row["letters_by_script"]) == (14, 0, [("Latin", 14)])
+    assert (row["nonlatin_tokens_o200k"], row["codeswitch_spans"]) == (0, 0)
+
+
+def test_a_left_out_script_neither_opens_nor_breaks_a_span() -> None:
+    text = "So the set 这个θ值 is fine, and ω alone is math"
+    row = pa.table(script_columns([text], ignore=frozenset({"Greek"}))).to_pylist()[0]
+    assert row["letters_by_script"] == [("Latin", 28), ("Han", 3)]
+    assert row["codeswitch_span_offsets"] == [[11, 15]]  # 这个θ值: the θ sits inside, like punctuation would
+    kept = pa.table(script_columns([text])).to_pylist()[0]
+    assert kept["codeswitch_span_offsets"] == [[11, 15], [29, 30]]  # with Greek: ω is a span of its own
+
+
+def test_latin_and_unknown_scripts_cannot_be_left_out() -> None:
+    for name in ("Latin", "Klingon"):
+        with pytest.raises(ValueError, match=f"cannot leave out script.*{name}.*non-Latin scripts: Greek"):
+            script_columns(["x"], ignore=frozenset({name}))
+
+
 def test_emoji_are_not_letters() -> None:
     s = stats("Hmm 🤔 let me think 🧠")
     assert s.letters_by_script == {"Latin": 13}

@@ -10,7 +10,6 @@ import os
 from functools import lru_cache
 
 import pyarrow as pa
-import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from cotlens import __version__
@@ -64,30 +63,39 @@ def _in_schema_order(columns: dict[str, pa.ChunkedArray | pa.Array], rows: int) 
     return pa.Table.from_arrays(arrays, schema=SCHEMA)
 
 
-def missing_measurements(table: pa.Table, text: str) -> pa.Array | None:
-    """Which rows have `text` but lack its measurements (stored by an older cotlens, or ingested with
-    --defer-measure); None when none do. The table needs the text and its presence column, if it exists."""
-    presence = f"{text}_{_PRESENCE}"
-    if presence not in table.column_names:
-        return table[text].is_valid()
-    missing = pc.and_(table[text].is_valid(), table[presence].is_null())
-    return missing if pc.any(missing).as_py() else None
-
-
-def needs_measuring(table: pa.Table) -> bool:
-    """Whether some row lacks a measurement that its text allows (or a column is missing altogether)."""
-    if any(f.name not in table.column_names for f in INTRINSIC_FIELDS):
+def part_needs_measuring(path: str) -> bool:
+    """Whether some row of a part file has a text without its measurements (written by an older cotlens, or
+    by ingest --defer-measure). Read from the Parquet footer: measured, a text's `<text>_letters` is null
+    exactly where its `<text>_chars` is, so their null counts agree in every row group."""
+    metadata = pq.read_metadata(path)
+    names = set(metadata.schema.to_arrow_schema().names)
+    if any(f.name not in names for f in INTRINSIC_FIELDS):
         return True
-    return any(missing_measurements(table, text) is not None for text in MEASURED_TEXTS)
+    for i in range(metadata.num_row_groups):
+        group = metadata.row_group(i)
+        columns = {group.column(j).path_in_schema: group.column(j) for j in range(group.num_columns)}
+        for text in MEASURED_TEXTS:
+            counts = [_null_count(columns[f"{text}_{name}"]) for name in ("chars", _PRESENCE)]
+            if None in counts:  # a writer without statistics: read the two columns
+                table = pq.ParquetFile(path).read_row_group(i, columns=[f"{text}_chars", f"{text}_{_PRESENCE}"])
+                counts = [table.column(0).null_count, table.column(1).null_count]
+            if counts[0] != counts[1]:
+                return True
+    return False
+
+
+def _null_count(column: pq.ColumnChunkMetaData) -> int | None:
+    stats = column.statistics
+    return stats.null_count if stats is not None and stats.has_null_count else None
 
 
 def measure_part(path: str) -> int:
     """Fill the missing intrinsic measurements of one part file, row group by row group (memory stays bounded),
     replacing the file atomically. Returns the number of rows measured (0: the part was complete)."""
+    if not part_needs_measuring(path):
+        return 0
     source = pq.ParquetFile(path)
     groups = range(source.num_row_groups)
-    if not any(needs_measuring(source.read_row_group(i)) for i in groups):
-        return 0
     tmp = f"{path}.measuring"
     rows = 0
     with pq.ParquetWriter(tmp, SCHEMA, compression="zstd") as writer:

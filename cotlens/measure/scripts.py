@@ -138,19 +138,29 @@ def measure_scripts(
     return out
 
 
-def script_columns(texts: Sequence[str | None]) -> dict[str, pa.Array]:
+def script_columns(texts: Sequence[str | None], ignore: frozenset[str] = frozenset()) -> dict[str, pa.Array]:
     """SCRIPT_COLUMNS for a batch of texts, as Arrow arrays in text order. Needs no total token counts (ingest
-    stores those already), so an ASCII text is never tokenized."""
-    rows: list[tuple[Any, ...]] = [_NO_ROW if row is None else row for row in _rows(texts)]
+    stores those already), so an ASCII text is never tokenized. The letters of the scripts in `ignore` are
+    left out, as if they were not letters: they count nowhere and neither open nor break a span."""
+    rows: list[tuple[Any, ...]] = [_NO_ROW if row is None else row for row in _rows(texts, ignore)]
     columns = zip(*rows, strict=True) if rows else ((),) * len(SCRIPT_COLUMNS)
     return {f.name: pa.array(list(c), f.type) for f, c in zip(SCRIPT_COLUMNS, columns, strict=True)}
 
 
-def _rows(texts: Sequence[str | None]) -> list[_Row | None]:
+def check_ignorable(scripts: frozenset[str]) -> None:
+    """Scripts that `ignore` may name: every non-Latin one (Latin is what mixing is measured against)."""
+    unknown = sorted(scripts - set(SCRIPTS[1:]))
+    if unknown:
+        raise ValueError(
+            f"cannot leave out script(s) {', '.join(unknown)}; non-Latin scripts: {', '.join(SCRIPTS[1:])}"
+        )
+
+
+def _rows(texts: Sequence[str | None], ignore: frozenset[str] = frozenset()) -> list[_Row | None]:
     """Every text classified on its own; those with a non-Latin letter finished in vectorized batches, since
     per-text numpy calls would cost more than the work they do."""
     out: list[_Row | None] = [None] * len(texts)
-    table = _class_table()
+    table = _class_table(ignore)
     pending: list[_Mixed] = []
     pending_chars = 0
     for i, text in enumerate(texts):
@@ -324,9 +334,15 @@ def _spans_mixed(batch: list[_Mixed], wanted: list[bool]) -> list[list[tuple[int
     return out
 
 
-@lru_cache(maxsize=1)
-def _class_table() -> npt.NDArray[np.uint8]:
-    """The class of every code point: _NONE, _DIGIT (Nd), _MARK (M), or _LATIN + script index for a letter."""
+@lru_cache(maxsize=4)
+def _class_table(ignore: frozenset[str] = frozenset()) -> npt.NDArray[np.uint8]:
+    """The class of every code point: _NONE, _DIGIT (Nd), _MARK (M), or _LATIN + script index for a letter;
+    the letters of the scripts in `ignore` are _NONE."""
+    if ignore:
+        check_ignorable(ignore)
+        table = _class_table().copy()
+        table[np.isin(table, [_LATIN + SCRIPTS.index(s) for s in ignore])] = _NONE
+        return table
     table = np.zeros(sys.maxunicode + 1, dtype=np.uint8)
 
     def fill(python_class: str, value: int) -> None:

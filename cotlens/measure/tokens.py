@@ -52,11 +52,6 @@ def tokenizer_description() -> str:
     return f"{TOKENIZER} (bpe-openai {version('bpe-openai')})"
 
 
-def count_one(text: str | None) -> int | None:
-    """o200k_base token count of one text; None for no text."""
-    return None if text is None else int(_tokenizer().count(text))
-
-
 def count_tokens(texts: Sequence[str | None]) -> list[int | None]:
     """o200k_base token count of each text; None stays None (no text, no count)."""
     count = _tokenizer().count

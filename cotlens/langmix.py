@@ -1,0 +1,379 @@
+"""Language mixing per group of transcripts (DESIGN.md, "Language mixing"), read from the measurements stored at
+ingest (measure/scripts.py defines them), so no text is read unless a script is left out or examples are asked.
+
+Per group and reasoning kind, over the transcripts with text in the field:
+
+- non-Latin token share = Σ non-Latin o200k tokens / Σ o200k tokens, interval over transcripts;
+- non-Latin letter share = Σ non-Latin letters / Σ letters, interval over transcripts;
+- with mixing: share of transcripts with at least one non-Latin letter (Wilson);
+- code-switch spans per 1000 tokens (spans exist only where the dominant script is Latin), interval;
+- non-Latin dominant: transcripts whose dominant script is not Latin (e.g. reasoning entirely in Chinese).
+
+`scripts=True` adds the token and letter shares and the prevalence per script (a token holding letters of two
+scripts counts for each). Leaving a script out (`ignore`) treats its letters as no letters at all: transcripts
+that hold some are measured again from their text, the others read as stored. Examples: up to N code-switch
+spans per group, the first span of each transcript in store order, with context.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from cotlens.errors import CotlensError
+from cotlens.groups import (
+    FEW_TRANSCRIPTS,
+    GROUP_COLUMNS,
+    GroupKey,
+    IntervalOptions,
+    RatioSums,
+    check_by,
+    group_codes,
+    interval_caption,
+    interval_definition,
+)
+from cotlens.measure.scripts import SCRIPTS, check_ignorable, script_columns
+from cotlens.measure.tokens import tokenizer_description
+from cotlens.result import Column, Result
+from cotlens.scan import Selection, check_selection, ensure_measured, map_store
+from cotlens.stats import DEFAULT_RESAMPLES
+from cotlens.store import Store
+
+Ints = npt.NDArray[np.int64]
+NON_LATIN = SCRIPTS[1:]  # SCRIPTS starts with Latin
+ALL_SCRIPTS = "(all)"  # the row of all non-Latin scripts together
+CONTEXT_CHARS = 40  # shown on each side of an example span
+SPAN_CHARS = 80  # longer spans are cut in the middle
+
+
+@dataclass(frozen=True, slots=True)
+class LangmixOptions:
+    by: str = "model"
+    field: str = "reasoning"
+    scripts: bool = False  # a row per script too
+    ignore: frozenset[str] = frozenset()  # scripts left out
+    examples: int = 0  # code-switch spans shown per group
+    resamples: int = DEFAULT_RESAMPLES
+    seed: int = 0
+    confidence: float = 0.95
+
+    @property
+    def intervals(self) -> IntervalOptions:
+        return IntervalOptions(self.confidence, self.resamples, self.seed)
+
+    def validate(self) -> None:
+        check_by(self.by)
+        try:
+            check_ignorable(self.ignore)
+        except ValueError as e:
+            raise CotlensError(f"--ignore-script: {e}") from None
+
+
+@dataclass(frozen=True, slots=True)
+class _MixCounts:
+    """One row group's per-transcript numbers. Token-based numerators: non-Latin tokens, spans, then one column
+    per non-Latin script; letter-based: non-Latin letters, then one per script."""
+
+    groups: list[GroupKey]
+    codes: Ints
+    by_token: Ints  # (n, 2 + len(NON_LATIN))
+    tokens: Ints
+    by_letter: Ints  # (n, 1 + len(NON_LATIN))
+    letters: Ints
+    nonlatin_dominant: npt.NDArray[np.bool_]
+    examples: list[dict[str, Any]]
+
+
+@dataclass(frozen=True, slots=True)
+class _MixKernel:
+    options: LangmixOptions
+
+    def column(self, name: str) -> str:
+        return f"{self.options.field}_{name}"
+
+    def columns(self) -> tuple[str, ...]:
+        o = self.options
+        names = ["tokens_o200k", "letters", "nonlatin_letters", "nonlatin_tokens_o200k", "codeswitch_spans"]
+        names += ["dominant_script", "letters_by_script", "nonlatin_tokens_by_script"]
+        cols = [*GROUP_COLUMNS, *(self.column(n) for n in names)]
+        if o.ignore or o.examples:
+            cols += [o.field, self.column("codeswitch_span_offsets"), "source_path", "source_locator"]
+        return tuple(cols)
+
+    def __call__(self, table: pa.Table) -> _MixCounts:
+        table = table.filter(table[self.column("letters")].is_valid())
+        if self.options.ignore:
+            table = self._remeasured(table)
+        n = table.num_rows
+        groups, codes = group_codes(table, self.options.by)
+        by_token = np.column_stack(
+            [
+                _ints(table[self.column("nonlatin_tokens_o200k")]),
+                _ints(table[self.column("codeswitch_spans")]),
+                _by_script(table[self.column("nonlatin_tokens_by_script")], n),
+            ]
+        )
+        by_letter = np.column_stack(
+            [
+                _ints(table[self.column("nonlatin_letters")]),
+                _by_script(table[self.column("letters_by_script")], n)[:, : len(NON_LATIN)],
+            ]
+        )
+        dominant = table[self.column("dominant_script")]
+        nonlatin_dominant = pc.fill_null(pc.not_equal(dominant, "Latin"), False).to_numpy(
+            zero_copy_only=False
+        )
+        return _MixCounts(
+            groups,
+            codes,
+            by_token,
+            _ints(table[self.column("tokens_o200k")]),
+            by_letter,
+            _ints(table[self.column("letters")]),
+            nonlatin_dominant,
+            self._examples(table, groups, codes) if self.options.examples else [],
+        )
+
+    def _remeasured(self, table: pa.Table) -> pa.Table:
+        """Rows holding letters of a left-out script, measured again from their text without them (moved to
+        the end: the order of rows does not matter to the sums)."""
+        stored = table[self.column("letters_by_script")]
+        holds = pa.array(np.zeros(table.num_rows, dtype=bool))
+        for script in self.options.ignore:
+            holds = pc.or_(holds, pc.is_valid(pc.map_lookup(stored, pa.scalar(script), "first")))
+        if not pc.any(holds).as_py():
+            return table
+        affected = table.filter(holds)
+        columns = script_columns(affected[self.options.field].to_pylist(), self.options.ignore)
+        for name, values in columns.items():
+            position = affected.schema.get_field_index(self.column(name))
+            affected = affected.set_column(position, self.column(name), values)
+        return pa.concat_tables([table.filter(pc.invert(holds)), affected])
+
+    def _examples(self, table: pa.Table, groups: list[GroupKey], codes: Ints) -> list[dict[str, Any]]:
+        """The first span of each transcript that has one, up to the wanted number per group."""
+        wanted = self.options.examples
+        with_spans = np.flatnonzero(_ints(table[self.column("codeswitch_spans")]) > 0)
+        taken = dict.fromkeys(range(len(groups)), 0)
+        out = []
+        texts, offsets = table[self.options.field], table[self.column("codeswitch_span_offsets")]
+        for i in with_spans.tolist():
+            code = int(codes[i])
+            if taken[code] >= wanted:
+                continue
+            taken[code] += 1
+            start, end = offsets[i][0].as_py()
+            group, kind = groups[code]
+            out.append(
+                {
+                    "group": group,
+                    "kind": kind,
+                    "source": f"{table['source_path'][i].as_py()}:{table['source_locator'][i].as_py()}",
+                    **_in_context(texts[i].as_py(), start, end),
+                }
+            )
+        return out
+
+
+def _ints(column: pa.ChunkedArray) -> Ints:
+    return np.asarray(column.to_numpy(), dtype=np.int64)
+
+
+def _by_script(column: pa.ChunkedArray, n: int) -> Ints:
+    """A map<script, count> column as an (n, len(NON_LATIN)) array; entries for Latin are dropped."""
+    out = np.zeros((n, len(NON_LATIN) + 1), dtype=np.int64)  # the last column collects Latin, then goes
+    maps = column.combine_chunks()
+    if n == 0 or len(maps.keys) == 0:
+        return out[:, : len(NON_LATIN)]
+    offsets = maps.offsets.to_numpy()
+    owner = np.repeat(np.arange(n), np.diff(offsets))
+    index = {s: i for i, s in enumerate(NON_LATIN)}
+    keys = maps.keys.to_pylist()
+    slot = np.fromiter((index.get(k, len(NON_LATIN)) for k in keys), dtype=np.int64, count=len(keys))
+    np.add.at(out, (owner, slot), maps.items.to_numpy())
+    return out[:, : len(NON_LATIN)]
+
+
+def _in_context(text: str, start: int, end: int) -> dict[str, str]:
+    """A span with CONTEXT_CHARS on each side, each whitespace run shown as one space, a long span cut."""
+    before, after = text[max(0, start - CONTEXT_CHARS) : start], text[end : end + CONTEXT_CHARS]
+    span = _flat(text[start:end])
+    if len(span) > SPAN_CHARS:
+        span = f"{span[: SPAN_CHARS // 2]}…{span[-SPAN_CHARS // 2 :]}"
+    left = ("…" if start > CONTEXT_CHARS else "") + _flat(before)
+    right = _flat(after) + ("…" if end + CONTEXT_CHARS < len(text) else "")
+    gap_left = " " if before[-1:].isspace() else ""
+    gap_right = " " if after[:1].isspace() else ""
+    return {
+        "before": left,
+        "span": span,
+        "after": right,
+        "context": f"{left}{gap_left}«{span}»{gap_right}{right}",
+    }
+
+
+def _flat(text: str) -> str:
+    return " ".join(text.split())
+
+
+@dataclass
+class _Group:
+    tokens: RatioSums = field(default_factory=RatioSums)
+    letters: RatioSums = field(default_factory=RatioSums)
+    nonlatin_dominant: int = 0
+    examples: list[dict[str, Any]] = field(default_factory=list)
+
+
+def compute_langmix(
+    store: Store,
+    selection: Selection,
+    options: LangmixOptions,
+    on_measure: Callable[[int], None] | None = None,
+) -> Result:
+    options.validate()
+    check_selection(store, selection)
+    ensure_measured(store, on_measure)
+    kernel = _MixKernel(options)
+    groups: dict[GroupKey, _Group] = {}
+    for part in map_store(store, kernel, kernel.columns(), selection):
+        for code, key in enumerate(part.groups):
+            mask = part.codes == code
+            acc = groups.setdefault(key, _Group())
+            acc.tokens.add(part.by_token[mask], part.tokens[mask])
+            acc.letters.add(part.by_letter[mask], part.letters[mask])
+            acc.nonlatin_dominant += int(part.nonlatin_dominant[mask].sum())
+        for example in part.examples:
+            acc = groups[(example["group"], example["kind"])]
+            if len(acc.examples) < options.examples:
+                acc.examples.append(example)
+    if not groups:
+        raise CotlensError(
+            f"no transcripts with {options.field} text in the selection (kinds {', '.join(selection.kinds)})"
+        )
+    rows = [row for key, acc in sorted(groups.items()) for row in _group_rows(key, acc, options)]
+    kinds = {kind for _, kind in groups}
+    result = Result(
+        "langmix",
+        "Language mixing",
+        _columns(options, len(kinds) > 1, any(r["few_transcripts"] for r in rows)),
+        rows,
+        _definitions(selection, options),
+        _caption(options),
+    )
+    if options.examples:
+        examples = [e for _, acc in sorted(groups.items()) for e in acc.examples]
+        result.sections.append(_examples_section(examples, len(kinds) > 1))
+    return result
+
+
+def _group_rows(key: GroupKey, acc: _Group, options: LangmixOptions) -> list[dict[str, Any]]:
+    group, kind = key
+    iv = options.intervals
+    tokens = acc.tokens.intervals(iv, per=1.0)
+    letters = acc.letters.intervals(iv, per=1.0)
+    letter_prevalence = acc.letters.prevalence(iv)
+    n = acc.tokens.n
+
+    def row(script: str, token_col: int, letter_col: int) -> dict[str, Any]:
+        share, low, high = (float(a[letter_col]) for a in letter_prevalence)
+        return {
+            "group": group,
+            "kind": kind,
+            "script": script,
+            "transcripts": n,
+            "tokens": acc.tokens.sum_den,
+            "nonlatin_tokens": int(acc.tokens.sum_num[token_col]),
+            "nonlatin_token_share": float(tokens.estimate[token_col]),
+            "nonlatin_token_share_low": float(tokens.low[token_col]),
+            "nonlatin_token_share_high": float(tokens.high[token_col]),
+            "letters": acc.letters.sum_den,
+            "nonlatin_letters": int(acc.letters.sum_num[letter_col]),
+            "nonlatin_letter_share": float(letters.estimate[letter_col]),
+            "nonlatin_letter_share_low": float(letters.low[letter_col]),
+            "nonlatin_letter_share_high": float(letters.high[letter_col]),
+            "with_mixing": share,
+            "with_mixing_low": low,
+            "with_mixing_high": high,
+            "codeswitch_spans": None,
+            "spans_per_1k": None,
+            "spans_per_1k_low": None,
+            "spans_per_1k_high": None,
+            "nonlatin_dominant": None,
+            "interval_method": tokens.method,
+            "few_transcripts": acc.tokens.few,
+            "note": "few" if acc.tokens.few else "",
+        }
+
+    total = row(ALL_SCRIPTS, 0, 0)
+    total.update(
+        codeswitch_spans=int(acc.tokens.sum_num[1]),
+        spans_per_1k=1000 * float(tokens.estimate[1]),
+        spans_per_1k_low=1000 * float(tokens.low[1]),
+        spans_per_1k_high=1000 * float(tokens.high[1]),
+        nonlatin_dominant=acc.nonlatin_dominant,
+    )
+    rows = [total]
+    if options.scripts:
+        present = [i for i in range(len(NON_LATIN)) if acc.letters.sum_num[1 + i] > 0]
+        present.sort(key=lambda i: (-acc.tokens.sum_num[2 + i], -acc.letters.sum_num[1 + i], i))
+        rows += [row(NON_LATIN[i], 2 + i, 1 + i) for i in present]
+    return rows
+
+
+def _columns(options: LangmixOptions, kinds: bool, few: bool) -> list[Column]:
+    return [
+        Column("group", "group"),
+        *([Column("kind", "kind")] if kinds else []),
+        *([Column("script", "script")] if options.scripts else []),
+        Column("transcripts", "n", "int"),
+        Column("nonlatin_token_share", "non-Latin tokens [95%\u00a0CI]", "share_interval"),
+        # Estimates only, to fit 100 columns: JSON and CSV have their intervals.
+        Column("nonlatin_letter_share", "letters", "share"),
+        Column("with_mixing", "with mixing", "share"),
+        Column("spans_per_1k", "spans per 1k [95%\u00a0CI]", "interval"),
+        Column("nonlatin_dominant", "non-Latin dominant", "int"),
+        *([Column("note", "note")] if few else []),
+    ]
+
+
+def _examples_section(examples: list[dict[str, Any]], kinds: bool) -> Result:
+    columns = [
+        Column("group", "group"),
+        *([Column("kind", "kind")] if kinds else []),
+        Column("source", "source"),
+        Column("context", "code-switch span in context"),
+    ]
+    return Result("langmix-examples", "Code-switch spans in context", columns, examples)
+
+
+def _caption(options: LangmixOptions) -> str:
+    left_out = f" Left out: {', '.join(sorted(options.ignore))}." if options.ignore else ""
+    return (
+        f"Shares of the {options.field}'s o200k_base tokens and letters in non-Latin scripts; with mixing: "
+        f"transcripts with a non-Latin letter (Wilson); spans: code-switch spans per 1000 tokens. "
+        f"{interval_caption(options.intervals)}. few: under {FEW_TRANSCRIPTS} transcripts.{left_out}"
+    )
+
+
+def _definitions(selection: Selection, options: LangmixOptions) -> dict[str, Any]:
+    return {
+        "field": options.field,
+        "tokenizer": tokenizer_description(),
+        "letter": "general category L, Script neither Common nor Inherited (DESIGN.md, Language mixing)",
+        "nonlatin_token_share": "Σ tokens holding the first byte of a non-Latin letter / Σ tokens",
+        "nonlatin_letter_share": "Σ non-Latin letters / Σ letters",
+        "with_mixing": "share of transcripts with at least one non-Latin letter, Wilson score interval",
+        "spans_per_1k": "1000 × Σ code-switch spans / Σ tokens; spans only where the dominant script is Latin",
+        "nonlatin_dominant": "transcripts whose dominant script (most letters; Latin wins ties) is not Latin",
+        "ignored_scripts": sorted(options.ignore),
+        "interval": interval_definition(options.intervals),
+        "few_transcripts": f"groups with fewer than {FEW_TRANSCRIPTS} transcripts are flagged",
+        "group_by": options.by,
+        "selection": selection.describe(),
+    }
