@@ -404,6 +404,29 @@ def langmix_command(
     render_result(result, format_)
 
 
+@app.command("loops")
+def loops_command(
+    models: ModelsArgument = None,
+    store: StoreOption = Path(DEFAULT_STORE),
+    by: ByOption = "model",
+    field: FieldOption = "reasoning",
+    kind: KindOption = None,
+    dataset: DatasetOption = None,
+    resamples: ResamplesOption = DEFAULT_RESAMPLES,
+    seed: SeedOption = 0,
+    format_: FormatOption = OutputFormat.table,
+) -> None:
+    """Repetition per model: Gopher statistics and thresholds, loop share, non-Latin tokens inside vs outside loops."""
+    from cotlens.loops import LoopOptions, compute_loops
+
+    check_choice(field, ("reasoning", "answer"), "--field")
+    with cli_errors():
+        options = LoopOptions(by, field, resamples, seed)
+        selection = selection_from(models, dataset, kind)
+        result = compute_loops(Store(store), selection, options, on_measure=announce_measuring)
+    render_result(result, format_)
+
+
 @app.command("measure")
 def measure_command(store: StoreOption = Path(DEFAULT_STORE)) -> None:
     """Compute intrinsic measurements (token counts) that a store made by an older cotlens lacks."""

@@ -1,0 +1,298 @@
+"""Repetition per group of transcripts, read from the measurements stored at ingest (measure/repetition.py
+defines them): the Gopher statistics' distributions and the shares over their thresholds, the degenerate-loop
+share, and whether language mixing travels with loops.
+
+Per group and reasoning kind, over the transcripts with text in the field:
+
+- each Gopher statistic: mean, median and 90th percentile, and the share of transcripts over its threshold
+  (Rae et al. 2021, Table A1: "over" is value > threshold) with a Wilson interval; a row for "any" threshold;
+- loop: the share of transcripts flagged as ending in a degenerate loop (Wilson);
+- a second table: the non-Latin token share inside looping and inside non-looping transcripts, each with an
+  interval over transcripts, and their ratio (looping / non-looping) with an interval and a two-sided p-value,
+  Benjamini-Hochberg adjusted across groups.
+
+Medians and percentiles come from a histogram of 10,000 equal bins over [0, 1], so memory does not grow with
+the store: each is the upper edge of the bin where the cumulative share first reaches the quantile (exact for
+0 and for multiples of 0.0001, otherwise at most 0.0001 above the exact value). Means are exact. The ratio needs
+two counts per transcript (16 bytes each), kept until the end.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from cotlens.errors import CotlensError
+from cotlens.groups import (
+    FEW_TRANSCRIPTS,
+    GROUP_COLUMNS,
+    GroupKey,
+    IntervalOptions,
+    RatioSums,
+    check_by,
+    group_codes,
+    interval_caption,
+    interval_definition,
+)
+from cotlens.measure.repetition import GOPHER_COLUMNS, GOPHER_THRESHOLDS
+from cotlens.measure.tokens import tokenizer_description
+from cotlens.result import Column, Result
+from cotlens.scan import Selection, check_selection, ensure_measured, map_store
+from cotlens.stats import DEFAULT_RESAMPLES, benjamini_hochberg, ratio_of_rates, wilson_interval
+from cotlens.store import Store
+
+Ints = npt.NDArray[np.int64]
+BINS = 10_000
+QUANTILES = {"median": 0.5, "p90": 0.9}
+ANY_THRESHOLD = "any Gopher threshold"
+LOOP = "loop"
+_THRESHOLDS = np.array([GOPHER_THRESHOLDS[name] for name in GOPHER_COLUMNS])
+
+
+@dataclass(frozen=True, slots=True)
+class LoopOptions:
+    by: str = "model"
+    field: str = "reasoning"
+    resamples: int = DEFAULT_RESAMPLES
+    seed: int = 0
+    confidence: float = 0.95
+
+    @property
+    def intervals(self) -> IntervalOptions:
+        return IntervalOptions(self.confidence, self.resamples, self.seed)
+
+
+@dataclass(frozen=True, slots=True)
+class _LoopCounts:
+    groups: list[GroupKey]
+    codes: Ints
+    gopher: npt.NDArray[np.float64]  # (n, len(GOPHER_COLUMNS))
+    loop: npt.NDArray[np.bool_]
+    nonlatin_tokens: Ints
+    tokens: Ints
+
+
+@dataclass(frozen=True, slots=True)
+class _LoopKernel:
+    options: LoopOptions
+
+    def columns(self) -> tuple[str, ...]:
+        f = self.options.field
+        names = ["tokens_o200k", "nonlatin_tokens_o200k", "loop", *GOPHER_COLUMNS]
+        return (*GROUP_COLUMNS, *(f"{f}_{name}" for name in names))
+
+    def __call__(self, table: pa.Table) -> _LoopCounts:
+        f = self.options.field
+        table = table.filter(table[f"{f}_loop"].is_valid())
+        groups, codes = group_codes(table, self.options.by)
+        gopher = np.column_stack(
+            [np.asarray(table[f"{f}_{name}"].to_numpy(), dtype=np.float64) for name in GOPHER_COLUMNS]
+        ).reshape(table.num_rows, len(GOPHER_COLUMNS))
+        return _LoopCounts(
+            groups,
+            codes,
+            gopher,
+            np.asarray(pc.fill_null(table[f"{f}_loop"], False).to_numpy(zero_copy_only=False), dtype=bool),
+            np.asarray(table[f"{f}_nonlatin_tokens_o200k"].to_numpy(), dtype=np.int64),
+            np.asarray(table[f"{f}_tokens_o200k"].to_numpy(), dtype=np.int64),
+        )
+
+
+@dataclass
+class _Group:
+    n: int = 0
+    sums: Any = 0  # per statistic
+    histograms: Any = 0  # (statistics, BINS + 1): bin 0 holds exact zeros
+    over: Any = 0  # transcripts over each threshold
+    over_any: int = 0
+    loops: int = 0
+    # Per transcript, for the ratio: (non-Latin tokens, tokens) of looping and of non-looping transcripts.
+    looping: list[Ints] = field(default_factory=list)
+    not_looping: list[Ints] = field(default_factory=list)
+
+    def add(self, gopher: npt.NDArray[np.float64], loop: npt.NDArray[np.bool_], pairs: Ints) -> None:
+        self.n += len(loop)
+        self.sums = self.sums + gopher.sum(axis=0)
+        # Bin b > 0 holds values in ((b - 1) / BINS, b / BINS]: its upper edge bounds every value in it.
+        bins = np.clip(np.ceil(gopher * BINS), 0, BINS).astype(np.int64)
+        offsets = np.arange(gopher.shape[1]) * (BINS + 1)
+        flat = np.bincount((bins + offsets).ravel(), minlength=gopher.shape[1] * (BINS + 1))
+        self.histograms = self.histograms + flat.reshape(gopher.shape[1], BINS + 1)
+        over = gopher > _THRESHOLDS
+        self.over = self.over + over.sum(axis=0)
+        self.over_any += int(over.any(axis=1).sum())
+        self.loops += int(loop.sum())
+        self.looping.append(pairs[loop])
+        self.not_looping.append(pairs[~loop])
+
+    def quantile(self, q: float) -> npt.NDArray[np.float64]:
+        """Per statistic: the smallest bin edge with at least a share q of the transcripts at or below it."""
+        cumulative = np.cumsum(self.histograms, axis=1)
+        rank = np.ceil(q * self.n)
+        first: Ints = np.argmax(cumulative >= max(rank, 1), axis=1)
+        return first / BINS
+
+
+def compute_loops(
+    store: Store,
+    selection: Selection,
+    options: LoopOptions,
+    on_measure: Callable[[int], None] | None = None,
+) -> Result:
+    check_by(options.by)
+    check_selection(store, selection)
+    ensure_measured(store, on_measure)
+    kernel = _LoopKernel(options)
+    groups: dict[GroupKey, _Group] = {}
+    for part in map_store(store, kernel, kernel.columns(), selection):
+        pairs = np.column_stack([part.nonlatin_tokens, part.tokens])
+        for code, key in enumerate(part.groups):
+            mask = part.codes == code
+            groups.setdefault(key, _Group()).add(part.gopher[mask], part.loop[mask], pairs[mask])
+    if not groups:
+        raise CotlensError(
+            f"no transcripts with {options.field} text in the selection (kinds {', '.join(selection.kinds)})"
+        )
+    ordered = sorted(groups.items())
+    kinds = len({kind for _, kind in groups}) > 1
+    rows = [row for key, acc in ordered for row in _statistic_rows(key, acc, options)]
+    result = Result(
+        "loops",
+        "Repetition",
+        _columns(kinds, any(r["few_transcripts"] for r in rows)),
+        rows,
+        _definitions(selection, options),
+        _caption(options),
+    )
+    result.sections.append(_mixing_in_loops(ordered, options, kinds))
+    return result
+
+
+def _statistic_rows(key: GroupKey, acc: _Group, options: LoopOptions) -> list[dict[str, Any]]:
+    group, kind = key
+    quantiles = {name: acc.quantile(q) for name, q in QUANTILES.items()}
+    # The two headline rows first, then each statistic.
+    shares = [acc.loops, acc.over_any, *np.asarray(acc.over).tolist()]
+    low, high = wilson_interval(np.array(shares), acc.n, options.confidence)
+    rows = []
+    for j, name in enumerate((LOOP, ANY_THRESHOLD, *GOPHER_COLUMNS)):
+        statistic = j - 2  # index in GOPHER_COLUMNS
+        rows.append(
+            {
+                "group": group,
+                "kind": kind,
+                "statistic": name,
+                "transcripts": acc.n,
+                "threshold": GOPHER_THRESHOLDS.get(name),
+                "mean": float(acc.sums[statistic] / acc.n) if statistic >= 0 else None,
+                **{q: float(v[statistic]) if statistic >= 0 else None for q, v in quantiles.items()},
+                "transcripts_over": int(shares[j]),
+                "share_over": shares[j] / acc.n,
+                "share_over_low": float(low[j]),
+                "share_over_high": float(high[j]),
+                "few_transcripts": acc.n < FEW_TRANSCRIPTS,
+                "note": "few" if acc.n < FEW_TRANSCRIPTS else "",
+            }
+        )
+    return rows
+
+
+def _mixing_in_loops(ordered: list[tuple[GroupKey, _Group]], options: LoopOptions, kinds: bool) -> Result:
+    iv = options.intervals
+    rows = []
+    for (group, kind), acc in ordered:
+        looping, not_looping = np.concatenate(acc.looping), np.concatenate(acc.not_looping)
+        row: dict[str, Any] = {"group": group, "kind": kind}
+        for name, pairs in (("looping", looping), ("not_looping", not_looping)):
+            sums = RatioSums()
+            sums.add(pairs[:, :1], pairs[:, 1])
+            share = sums.intervals(iv, per=1.0)
+            row[f"{name}_transcripts"] = len(pairs)
+            row[f"{name}_share"] = _number(share.estimate[0])
+            row[f"{name}_share_low"] = _number(share.low[0])
+            row[f"{name}_share_high"] = _number(share.high[0])
+        ratio = ratio_of_rates(
+            not_looping[:, 0],
+            not_looping[:, 1],
+            looping[:, 0],
+            looping[:, 1],
+            confidence=iv.confidence,
+            resamples=iv.resamples,
+            seed=iv.seed,
+        )
+        row.update(
+            ratio=_number(ratio.estimate[0]),
+            ratio_low=_number(ratio.low[0]),
+            ratio_high=_number(ratio.high[0]),
+            p_value=_number(ratio.p_value[0]),
+            interval_method=ratio.method,
+        )
+        rows.append(row)
+    adjusted = benjamini_hochberg([np.nan if r["p_value"] is None else r["p_value"] for r in rows])
+    for r, p in zip(rows, adjusted.tolist(), strict=True):
+        r["p_adjusted"] = _number(p)
+    columns = [
+        Column("group", "group"),
+        *([Column("kind", "kind")] if kinds else []),
+        Column("looping_transcripts", "looping", "int"),
+        Column("looping_share", "non-Latin tokens in loops", "share_interval"),
+        Column("not_looping_share", "elsewhere", "share_interval"),
+        Column("ratio", "ratio [95%\u00a0CI]", "interval"),
+        Column("p_adjusted", "p (BH)", "float"),
+    ]
+    return Result("loops-language-mixing", "Non-Latin tokens inside and outside loops", columns, rows)
+
+
+def _number(value: float) -> float | None:
+    """NaN (an undefined ratio, nothing to test) as a missing value: JSON has no NaN."""
+    return None if np.isnan(value) else float(value)
+
+
+def _columns(kinds: bool, few: bool) -> list[Column]:
+    return [
+        Column("group", "group"),
+        *([Column("kind", "kind")] if kinds else []),
+        Column("statistic", "statistic"),
+        Column("transcripts", "n", "int"),
+        Column("threshold", "threshold", "float"),
+        Column("mean", "mean", "float"),
+        Column("median", "median", "float"),
+        Column("p90", "p90", "float"),
+        Column("share_over", "over threshold [95%\u00a0CI]", "share_interval"),
+        *([Column("note", "note")] if few else []),
+    ]
+
+
+def _caption(options: LoopOptions) -> str:
+    return (
+        f"Gopher repetition statistics of the {options.field} (Rae et al. 2021, Table A1 thresholds; over: "
+        f"value > threshold, Wilson interval); loop: ends in a unit repeated 3+ times. Median and p90 within "
+        f"0.0001 above. Second table: {interval_caption(options.intervals)}; ratio = looping / elsewhere, "
+        f"p Benjamini-Hochberg adjusted."
+    )
+
+
+def _definitions(selection: Selection, options: LoopOptions) -> dict[str, Any]:
+    return {
+        "field": options.field,
+        "tokenizer": tokenizer_description(),
+        "statistics": "Gopher repetition statistics (Rae et al. 2021, appendix A1), see README",
+        "thresholds": GOPHER_THRESHOLDS,
+        "share_over": "share of transcripts with value > threshold, Wilson score interval",
+        "any_threshold": "transcripts over at least one threshold",
+        "loop": "the text ends in a unit of 8+ display columns repeated 3+ times back to back",
+        "quantiles": f"upper edge of a {BINS}-bin histogram over [0, 1]: at most 1/{BINS} above the exact value",
+        "nonlatin_share_in_loops": "Σ non-Latin tokens / Σ tokens over looping (not looping) transcripts",
+        "ratio": "looping / not looping, bootstrap (each group resampled on its own) or delta method; "
+        "two-sided p-value, Benjamini-Hochberg adjusted across groups",
+        "interval": interval_definition(options.intervals),
+        "few_transcripts": f"groups with fewer than {FEW_TRANSCRIPTS} transcripts are flagged",
+        "group_by": options.by,
+        "selection": selection.describe(),
+    }
