@@ -15,12 +15,15 @@ $(STAMP): pyproject.toml
 
 venv: $(STAMP)
 
-## demo: ingest the shipped demo corpus into ./demo-store, show what it holds and the o3-style dialect rates
+## demo: ingest the shipped demo corpus into ./demo-store, show what it holds, the o3-style dialect rates,
+## language mixing with examples, and repetition loops
 demo: $(STAMP)
 	rm -rf $(DEMO_STORE)
 	$(VENV)/bin/cotlens ingest fixtures/demo/*.jsonl --store $(DEMO_STORE)
 	$(VENV)/bin/cotlens models --store $(DEMO_STORE)
 	$(VENV)/bin/cotlens rates --store $(DEMO_STORE) --lexicon o3-dialect
+	$(VENV)/bin/cotlens langmix --store $(DEMO_STORE) --scripts --examples 2
+	$(VENV)/bin/cotlens loops --store $(DEMO_STORE) lumen-mix
 
 ## test: the test suite (what CI runs)
 test: $(STAMP)

@@ -246,7 +246,13 @@ def _mixing_in_loops(ordered: list[tuple[GroupKey, _Group]], options: LoopOption
         Column("ratio", "ratio [95%\u00a0CI]", "interval"),
         Column("p_adjusted", "p (BH)", "float"),
     ]
-    return Result("loops-language-mixing", "Non-Latin tokens inside and outside loops", columns, rows)
+    caption = (
+        f"Shares of o200k_base tokens in non-Latin scripts. {interval_caption(iv)}; ratio = looping / elsewhere, "
+        "each side resampled on its own; p Benjamini-Hochberg adjusted across groups."
+    )
+    return Result(
+        "loops-language-mixing", "Non-Latin tokens inside and outside loops", columns, rows, caption=caption
+    )
 
 
 def _number(value: float) -> float | None:
@@ -272,9 +278,8 @@ def _columns(kinds: bool, few: bool) -> list[Column]:
 def _caption(options: LoopOptions) -> str:
     return (
         f"Gopher repetition statistics of the {options.field} (Rae et al. 2021, Table A1 thresholds; over: "
-        f"value > threshold, Wilson interval); loop: ends in a unit repeated 3+ times. Median and p90 within "
-        f"0.0001 above. Second table: {interval_caption(options.intervals)}; ratio = looping / elsewhere, "
-        f"p Benjamini-Hochberg adjusted."
+        f"value > threshold, Wilson interval); loop: ends in a unit repeated 3+ times. Median and p90: at most "
+        f"0.0001 above the exact value. few: under {FEW_TRANSCRIPTS} transcripts."
     )
 
 

@@ -108,7 +108,13 @@ def test_demo_language_mixing_model_stands_out(store: Store) -> None:
     lumen = rows.pop("lumen-mix")
     for other in rows.values():
         assert other["nonlatin_token_share_high"] < lumen["nonlatin_token_share_low"]
-    assert {e["group"] for e in result.sections[0].rows} >= {"lumen-mix"}
+    # fixtures/demo/manifest.json: 32 transcripts with code-switching and 3 entirely in Chinese; plain-7b has
+    # Greek letters in 4 (math), which --ignore-script Greek leaves out.
+    assert (lumen["with_mixing"], lumen["nonlatin_dominant"]) == (35 / 80, 3)
+    assert rows["plain-7b"]["with_mixing"] == 4 / 80
+    without_greek = compute_langmix(store, Selection(("plain-7b",)), LangmixOptions(ignore=frozenset({"Greek"})))
+    assert without_greek.rows[0]["with_mixing"] == 0
+    assert [e["group"] for e in result.sections[0].rows] == ["lumen-mix"] * 3 + ["plain-7b"] * 3
 
 
 def test_nothing_to_measure_says_why(mixed: Store) -> None:
