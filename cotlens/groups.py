@@ -14,6 +14,7 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from cotlens.errors import CotlensError
 from cotlens.stats import (
@@ -25,8 +26,6 @@ from cotlens.stats import (
     wilson_interval,
 )
 
-# The columns a kernel needs to compute group keys.
-GROUP_COLUMNS = ("model", "dataset", "tags", "reasoning_kind")
 # A group key for transcripts without the grouping value (no dataset, no such tag).
 NO_VALUE = "(none)"
 # Groups with fewer transcripts than this are flagged: their intervals rest on little data.
@@ -36,29 +35,29 @@ Ints = npt.NDArray[np.int64]
 GroupKey = tuple[str, str]  # (group value, reasoning kind)
 
 
+def group_columns(by: str) -> tuple[str, ...]:
+    """The columns a kernel needs to compute group keys (the tags map only when grouping by a tag: it is the
+    costliest column to read and filter)."""
+    return ("tags" if by.startswith("tag:") else by, "reasoning_kind")
+
+
 def check_by(by: str) -> None:
     if by not in ("model", "dataset") and not (by.startswith("tag:") and len(by) > 4):
         raise CotlensError(f"--by {by!r}: use model, dataset or tag:KEY")
 
 
 def group_codes(table: pa.Table, by: str) -> tuple[list[GroupKey], Ints]:
-    """The row group's distinct (group, kind) keys in order of appearance, and each row's index into them."""
-    if by.startswith("tag:"):
-        wanted = by[4:]
-        values = [dict(tags).get(wanted) for tags in table["tags"].to_pylist()]
-    else:
-        values = table[by].to_pylist()
-    kinds = table["reasoning_kind"].to_pylist()
-    index: dict[GroupKey, int] = {}
-    codes = np.fromiter(
-        (
-            index.setdefault((v if v is not None else NO_VALUE, k), len(index))
-            for v, k in zip(values, kinds, strict=True)
-        ),
-        dtype=np.int64,
-        count=len(kinds),
-    )
-    return list(index), codes
+    """The table's distinct (group, kind) keys, and each row's index into them; vectorized (a million rows in
+    tens of milliseconds), since measurement-only analyses call it on whole stores."""
+    tag = by[4:] if by.startswith("tag:") else None
+    values = table[by] if tag is None else pc.map_lookup(table["tags"], pa.scalar(tag), "first")
+    groups = pc.dictionary_encode(pc.fill_null(values, NO_VALUE)).combine_chunks()
+    kinds = pc.dictionary_encode(table["reasoning_kind"]).combine_chunks()
+    group_names, kind_names = groups.dictionary.to_pylist(), kinds.dictionary.to_pylist()
+    pairs = groups.indices.to_numpy().astype(np.int64) * len(kind_names) + kinds.indices.to_numpy()
+    present, codes = np.unique(pairs, return_inverse=True)
+    keys = [(group_names[p // len(kind_names)], kind_names[p % len(kind_names)]) for p in present.tolist()]
+    return keys, codes.astype(np.int64)
 
 
 @dataclass(frozen=True, slots=True)

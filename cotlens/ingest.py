@@ -155,7 +155,7 @@ def ingest(
             tuple(sorted(options.tags.items())),
             options.measure,
         )
-        parts = itertools.count()
+        staged = itertools.count()
         for source in sources:
             summary = InputSummary(source)
             summaries.append(summary)
@@ -163,7 +163,7 @@ def ingest(
                 progress.start(source, input_size(source))
             try:
                 items = read_items(source, is_record, records_path, progress.advance if progress else None)
-                chunks = _chunks(source, items, lambda: writer.part_path(next(parts)))
+                chunks = _chunks(source, items, lambda: writer.staging_path(next(staged)))
                 for result in map_ordered(parser, chunks, pool, window=2 * jobs, local=lambda c: c.decoded):
                     _account(result, summary, models, writer)
             except InputError as e:
@@ -214,25 +214,25 @@ def _pool(jobs: int, stored: set[str]) -> Iterator[Executor | None]:
         set_stored_ids(stored_ids_array(set()))
 
 
-def _chunks(source: str, records: Iterator[Item | LineBlock], part: Callable[[], str]) -> Iterator[Chunk]:
+def _chunks(source: str, records: Iterator[Item | LineBlock], staging: Callable[[], str]) -> Iterator[Chunk]:
     """Line blocks go out as they are; decoded items are grouped. When the input breaks off (InputError), the
     records before the damage still go out before the error."""
     items: list[Item] = []
     try:
         for record in records:
             if isinstance(record, LineBlock):
-                yield Chunk(source, part(), block=record)
+                yield Chunk(source, staging(), block=record)
                 continue
             items.append(record)
             if len(items) >= CHUNK_RECORDS:
-                yield Chunk(source, part(), items=items)
+                yield Chunk(source, staging(), items=items)
                 items = []
     except InputError:
         if items:
-            yield Chunk(source, part(), items=items)
+            yield Chunk(source, staging(), items=items)
         raise
     if items:
-        yield Chunk(source, part(), items=items)
+        yield Chunk(source, staging(), items=items)
 
 
 def _account(
@@ -254,8 +254,8 @@ def _account(
             counts.added += 1
         else:
             counts.duplicate += 1
-    # Rows missing from the part were in the store before the run: never new.
-    in_part_keep = [new for new, written in zip(keep, result.in_part, strict=True) if written]
-    added = writer.keep_part(result.part, in_part_keep) if result.part is not None else 0
+    # Rows missing from the staged file were in the store before the run: never new.
+    staged_keep = [new for new, written in zip(keep, result.in_staged, strict=True) if written]
+    added = writer.add_staged(result.staged, staged_keep) if result.staged is not None else 0
     summary.added += added
     summary.duplicate += len(keep) - added

@@ -29,19 +29,19 @@ import pyarrow.compute as pc
 from cotlens.errors import CotlensError
 from cotlens.groups import (
     FEW_TRANSCRIPTS,
-    GROUP_COLUMNS,
     GroupKey,
     IntervalOptions,
     RatioSums,
     check_by,
     group_codes,
+    group_columns,
     interval_caption,
     interval_definition,
 )
 from cotlens.measure.scripts import SCRIPTS, check_ignorable, script_columns
 from cotlens.measure.tokens import tokenizer_description
 from cotlens.result import Column, Result
-from cotlens.scan import Selection, check_selection, ensure_measured, map_store
+from cotlens.scan import Selection, check_selection, ensure_measured, map_store, rows_where
 from cotlens.stats import DEFAULT_RESAMPLES
 from cotlens.store import Store
 
@@ -77,14 +77,14 @@ class LangmixOptions:
 
 @dataclass(frozen=True, slots=True)
 class _MixCounts:
-    """One row group's per-transcript numbers. Token-based numerators: non-Latin tokens, spans, then one column
-    per non-Latin script; letter-based: non-Latin letters, then one per script."""
+    """One batch's per-transcript numbers. Token-based numerators: non-Latin tokens, spans, then (with
+    --scripts) one column per non-Latin script; letter-based: non-Latin letters, then one per script."""
 
     groups: list[GroupKey]
     codes: Ints
-    by_token: Ints  # (n, 2 + len(NON_LATIN))
+    by_token: Ints  # (n, 2) or (n, 2 + len(NON_LATIN))
     tokens: Ints
-    by_letter: Ints  # (n, 1 + len(NON_LATIN))
+    by_letter: Ints  # (n, 1) or (n, 1 + len(NON_LATIN))
     letters: Ints
     nonlatin_dominant: npt.NDArray[np.bool_]
     examples: list[dict[str, Any]]
@@ -101,30 +101,28 @@ class _MixKernel:
         o = self.options
         names = ["tokens_o200k", "letters", "nonlatin_letters", "nonlatin_tokens_o200k", "codeswitch_spans"]
         names += ["dominant_script", "letters_by_script", "nonlatin_tokens_by_script"]
-        cols = [*GROUP_COLUMNS, *(self.column(n) for n in names)]
+        cols = [*group_columns(o.by), *(self.column(n) for n in names)]
         if o.ignore or o.examples:
             cols += [o.field, self.column("codeswitch_span_offsets"), "source_path", "source_locator"]
         return tuple(cols)
 
     def __call__(self, table: pa.Table) -> _MixCounts:
-        table = table.filter(table[self.column("letters")].is_valid())
+        table = rows_where(table, table[self.column("letters")].is_valid())
         if self.options.ignore:
             table = self._remeasured(table)
         n = table.num_rows
         groups, codes = group_codes(table, self.options.by)
-        by_token = np.column_stack(
-            [
-                _ints(table[self.column("nonlatin_tokens_o200k")]),
-                _ints(table[self.column("codeswitch_spans")]),
-                _by_script(table[self.column("nonlatin_tokens_by_script")], n),
-            ]
-        )
-        by_letter = np.column_stack(
-            [
-                _ints(table[self.column("nonlatin_letters")]),
-                _by_script(table[self.column("letters_by_script")], n)[:, : len(NON_LATIN)],
-            ]
-        )
+        scripts = (
+            len(NON_LATIN) if self.options.scripts else 0
+        )  # columns per script only on demand: they cost
+        by_token = np.zeros((n, 2 + scripts), dtype=np.int64, order="F")  # filled column by column
+        by_letter = np.zeros((n, 1 + scripts), dtype=np.int64, order="F")
+        by_token[:, 0] = _ints(table[self.column("nonlatin_tokens_o200k")])
+        by_token[:, 1] = _ints(table[self.column("codeswitch_spans")])
+        by_letter[:, 0] = _ints(table[self.column("nonlatin_letters")])
+        if scripts:
+            _fill_by_script(table[self.column("nonlatin_tokens_by_script")], by_token[:, 2:])
+            _fill_by_script(table[self.column("letters_by_script")], by_letter[:, 1:])
         dominant = table[self.column("dominant_script")]
         nonlatin_dominant = pc.fill_null(pc.not_equal(dominant, "Latin"), False).to_numpy(
             zero_copy_only=False
@@ -185,19 +183,21 @@ def _ints(column: pa.ChunkedArray) -> Ints:
     return np.asarray(column.to_numpy(), dtype=np.int64)
 
 
-def _by_script(column: pa.ChunkedArray, n: int) -> Ints:
-    """A map<script, count> column as an (n, len(NON_LATIN)) array; entries for Latin are dropped."""
-    out = np.zeros((n, len(NON_LATIN) + 1), dtype=np.int64)  # the last column collects Latin, then goes
+def _fill_by_script(column: pa.ChunkedArray, out: Ints) -> None:
+    """Write a map<script, count> column into `out` (a zeroed (rows, len(NON_LATIN)) view); Latin is dropped."""
     maps = column.combine_chunks()
-    if n == 0 or len(maps.keys) == 0:
-        return out[:, : len(NON_LATIN)]
     offsets = maps.offsets.to_numpy()
-    owner = np.repeat(np.arange(n), np.diff(offsets))
-    index = {s: i for i, s in enumerate(NON_LATIN)}
-    keys = maps.keys.to_pylist()
-    slot = np.fromiter((index.get(k, len(NON_LATIN)) for k in keys), dtype=np.int64, count=len(keys))
-    np.add.at(out, (owner, slot), maps.items.to_numpy())
-    return out[:, : len(NON_LATIN)]
+    if offsets[-1] == offsets[0]:
+        return
+    owner = np.repeat(np.arange(len(maps)), np.diff(offsets))
+    # A sliced array's keys and items hold its neighbours' entries too: keep its own.
+    entries = slice(int(offsets[0]), int(offsets[-1]))
+    keys = pc.dictionary_encode(maps.keys[entries])
+    slots = np.array([NON_LATIN.index(k) if k in NON_LATIN else -1 for k in keys.dictionary.to_pylist()])
+    slot = slots[keys.indices.to_numpy()]
+    wanted = slot >= 0
+    # A map's keys are distinct, so each (row, script) cell is written once.
+    out[owner[wanted], slot[wanted]] = maps.items[entries].to_numpy()[wanted]
 
 
 def _in_context(text: str, start: int, end: int) -> dict[str, str]:

@@ -31,19 +31,19 @@ import pyarrow.compute as pc
 from cotlens.errors import CotlensError
 from cotlens.groups import (
     FEW_TRANSCRIPTS,
-    GROUP_COLUMNS,
     GroupKey,
     IntervalOptions,
     RatioSums,
     check_by,
     group_codes,
+    group_columns,
     interval_caption,
     interval_definition,
 )
 from cotlens.measure.repetition import GOPHER_COLUMNS, GOPHER_THRESHOLDS
 from cotlens.measure.tokens import tokenizer_description
 from cotlens.result import Column, Result
-from cotlens.scan import Selection, check_selection, ensure_measured, map_store
+from cotlens.scan import Selection, check_selection, ensure_measured, map_store, rows_where
 from cotlens.stats import DEFAULT_RESAMPLES, benjamini_hochberg, ratio_of_rates, wilson_interval
 from cotlens.store import Store
 
@@ -85,11 +85,11 @@ class _LoopKernel:
     def columns(self) -> tuple[str, ...]:
         f = self.options.field
         names = ["tokens_o200k", "nonlatin_tokens_o200k", "loop", *GOPHER_COLUMNS]
-        return (*GROUP_COLUMNS, *(f"{f}_{name}" for name in names))
+        return (*group_columns(self.options.by), *(f"{f}_{name}" for name in names))
 
     def __call__(self, table: pa.Table) -> _LoopCounts:
         f = self.options.field
-        table = table.filter(table[f"{f}_loop"].is_valid())
+        table = rows_where(table, table[f"{f}_loop"].is_valid())
         groups, codes = group_codes(table, self.options.by)
         gopher = np.column_stack(
             [np.asarray(table[f"{f}_{name}"].to_numpy(), dtype=np.float64) for name in GOPHER_COLUMNS]

@@ -21,7 +21,7 @@ from cotlens.formats.mapping import MappedFormat, Mapping
 from cotlens.measure.intrinsic import measure, unmeasured
 from cotlens.record import RECORD_FIELDS, Transcript
 from cotlens.sources import Item, LineBlock
-from cotlens.store import write_part
+from cotlens.store import write_staged
 
 REJECT_EXCERPT_BYTES = 2000
 # RecordParser._row builds rows as tuples in this order (tuples transpose into columns cheaply).
@@ -33,7 +33,7 @@ class Chunk:
     """Records of one input: raw JSON Lines (`block`), or records already decoded from a document (`items`)."""
 
     source: str
-    part: str  # where the parser writes the chunk's rows (a staging file of the ingest run)
+    staged: str  # where the parser writes the chunk's rows (an Arrow IPC file in the ingest run's staging)
     items: list[Item] | None = None
     block: LineBlock | None = None
 
@@ -51,13 +51,14 @@ class Chunk:
 
 @dataclass(slots=True)
 class ChunkResult:
-    """What one chunk yields: the part file its rows went to (before deduplication: the reading process drops
-    duplicates afterwards), their ids and models, and the accounting of its records."""
+    """What one chunk yields: the staged file its rows went to (before deduplication: the reading process drops
+    duplicates when it adds them to the run's part files), their ids and models, and the accounting of its
+    records."""
 
-    part: str | None
+    staged: str | None
     ids: list[str]
     models: list[str]
-    in_part: list[bool]  # which of `ids` are rows of `part` (the others were in the store already)
+    in_staged: list[bool]  # which of `ids` are rows of `staged` (the others were in the store already)
     records: int = 0
     transcripts: int = 0
     rejects: list[dict[str, Any]] = field(default_factory=list)
@@ -101,16 +102,16 @@ class RecordParser:
         ids = [row[0] for row in rows]
         models = [row[2] for row in rows]
         # Transcripts the store held before this run are duplicates whatever happens: not measured, not written.
-        in_part = _not_stored(ids)
-        rows = [row for row, new in zip(rows, in_part, strict=True) if new]
-        part = chunk.part if rows else None
-        if part is not None:
+        in_staged = _not_stored(ids)
+        rows = [row for row, new in zip(rows, in_staged, strict=True) if new]
+        staged = chunk.staged if rows else None
+        if staged is not None:
             columns = list(zip(*rows, strict=True))
             arrays = [pa.array(values, type=f.type) for values, f in zip(columns, ROW_SCHEMA, strict=True)]
             table = pa.Table.from_arrays(arrays, schema=ROW_SCHEMA)
             # Measured and written here, in the worker: in parallel, and no text crosses back.
-            write_part(part, measure(table) if self.measure else unmeasured(table))
-        return ChunkResult(part, ids, models, in_part, records, transcripts, rejects, formats, repairs)
+            write_staged(staged, measure(table) if self.measure else unmeasured(table))
+        return ChunkResult(staged, ids, models, in_staged, records, transcripts, rejects, formats, repairs)
 
     def _parse(
         self, item: Item, forced: Format | None, previous: Format | None

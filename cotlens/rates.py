@@ -20,11 +20,11 @@ import pyarrow as pa
 from cotlens.errors import CotlensError
 from cotlens.groups import (
     FEW_TRANSCRIPTS,
-    GROUP_COLUMNS,
     IntervalOptions,
     RatioSums,
     check_by,
     group_codes,
+    group_columns,
     interval_caption,
     interval_definition,
 )
@@ -85,7 +85,7 @@ class _CountKernel:
 
     def columns(self) -> tuple[str, ...]:
         o = self.options
-        cols = [*GROUP_COLUMNS, o.field]
+        cols = [*group_columns(o.by), o.field]
         if o.unit == "o200k":
             cols.append(f"{o.field}_tokens_o200k")
         elif o.unit == "reported":

@@ -166,3 +166,29 @@ def test_worker_processes_give_the_same_store(tmp_path: Path, monkeypatch: pytes
     again = ingest([str(path)], Store(tmp_path / "store2"), IngestOptions(jobs=2))
     assert (again.totals["added"], again.totals["duplicate"]) == (0, 61)
     assert Store(tmp_path / "store2").part_files() == parts  # stored transcripts are not written again
+
+
+def test_runs_are_written_in_full_row_groups_in_input_order(
+    tmp_path: Path, store: Store, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import pyarrow.parquet as pq
+
+    import cotlens.store
+
+    monkeypatch.setattr(cotlens.store, "ROW_GROUP_ROWS", 2)
+    monkeypatch.setattr(cotlens.store, "PART_ROWS", 4)
+    records = [chat(i, f"Thinking about case {i}.") for i in range(10)]
+    records.insert(5, records[2])  # a duplicate inside the run: not written
+    ingest([str(write_jsonl(tmp_path / "a.jsonl", records))], store)
+    parts = store.part_files()
+    assert [p.name for p in parts] == ["part-00000.parquet", "part-00001.parquet", "part-00002.parquet"]
+    groups = [
+        [pq.ParquetFile(p).metadata.row_group(i).num_rows for i in range(pq.ParquetFile(p).num_row_groups)]
+        for p in parts
+    ]
+    assert groups == [[2, 2], [2, 2], [2]]
+    ids = [r["source_id"] for r in store.read(columns=["source_id"]).to_pylist()]
+    assert ids == [f"chatcmpl-{i}" for i in range(10)]
+    assert store.manifest()["runs"][0]["parts"] == [
+        f"transcripts/{parts[0].parent.name}/{p.name}" for p in parts
+    ]

@@ -68,20 +68,31 @@ def part_needs_measuring(path: str) -> bool:
     by ingest --defer-measure). Read from the Parquet footer: measured, a text's `<text>_letters` is null
     exactly where its `<text>_chars` is, so their null counts agree in every row group."""
     metadata = pq.read_metadata(path)
-    names = set(metadata.schema.to_arrow_schema().names)
-    if any(f.name not in names for f in INTRINSIC_FIELDS):
+    # Leaf column names: a flat column's own name (cheaper than the Arrow schema). The nested measurement
+    # columns came with the flat ones.
+    leaves = metadata.schema.names
+    if not _FLAT_INTRINSIC.issubset(leaves):
         return True
+    position = {
+        name: leaves.index(name)
+        for text in MEASURED_TEXTS
+        for name in (f"{text}_chars", f"{text}_{_PRESENCE}")
+    }
     for i in range(metadata.num_row_groups):
         group = metadata.row_group(i)
-        columns = {group.column(j).path_in_schema: group.column(j) for j in range(group.num_columns)}
         for text in MEASURED_TEXTS:
-            counts = [_null_count(columns[f"{text}_{name}"]) for name in ("chars", _PRESENCE)]
+            counts = [_null_count(group.column(position[f"{text}_{n}"])) for n in ("chars", _PRESENCE)]
             if None in counts:  # a writer without statistics: read the two columns
-                table = pq.ParquetFile(path).read_row_group(i, columns=[f"{text}_chars", f"{text}_{_PRESENCE}"])
+                table = pq.ParquetFile(path).read_row_group(
+                    i, columns=[f"{text}_chars", f"{text}_{_PRESENCE}"]
+                )
                 counts = [table.column(0).null_count, table.column(1).null_count]
             if counts[0] != counts[1]:
                 return True
     return False
+
+
+_FLAT_INTRINSIC = frozenset(f.name for f in INTRINSIC_FIELDS if not pa.types.is_nested(f.type))
 
 
 def _null_count(column: pq.ColumnChunkMetaData) -> int | None:

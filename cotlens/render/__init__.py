@@ -52,7 +52,9 @@ def cell_text(row: dict[str, Any], column: Column) -> str:
         return f"{number(value)} [{number(low, 2)}, {number(high, 2)}]"
     if column.kind == "share_interval":
         low, high = row.get(f"{column.key}_low"), row.get(f"{column.key}_high")
-        return f"{percent(value)} [{percent(low, sign=False, digits=2)}, {percent(high, sign=False, digits=2)}]"
+        return (
+            f"{percent(value)} [{percent(low, sign=False, digits=2)}, {percent(high, sign=False, digits=2)}]"
+        )
     if column.kind == "list":
         return ", ".join(map(str, value))
     if column.kind == "int":
