@@ -38,7 +38,9 @@ lint: $(STAMP)
 ## bench: throughput against baselines measured in the same run (BENCH_MB of synthetic input)
 bench: $(STAMP)
 	$(PY) bench/bench_ingest.py --size-mb $(BENCH_MB)
+	$(PY) bench/bench_measure.py --size-mb $(BENCH_MB)
 	$(PY) bench/bench_rates.py --size-mb $(BENCH_MB)
+	$(PY) bench/bench_analyses.py --size-mb $(BENCH_MB)
 
 clean:
 	rm -rf $(VENV) $(DEMO_STORE) bench-data .pytest_cache .mypy_cache .ruff_cache
