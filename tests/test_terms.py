@@ -133,8 +133,36 @@ PIECES = [
     "ß",
     "STRASSE",
     "straße",
+    "the",
+    "User",
+    "users",
+    "e.g.",
+    "x",
+    "y",
+    "z",
+    ".",
 ]
-TERMS = ["wait", "we", "well", "let me", "let's", "hmm", "double-check", "check", "straße"]
+# Terms that may share an extraction pass and terms that must not: "user" inside "the user", "x-y" and "yz"
+# overlapping after a boundary. (Not "e.g.": a term ending in a boundary character misses the second of two
+# glued occurrences, "e.g.e.g.", since its match consumes the boundary the second one needs.)
+TERMS = [
+    "wait",
+    "we",
+    "well",
+    "let me",
+    "let's",
+    "hmm",
+    "double-check",
+    "check",
+    "straße",
+    "the user",
+    "user",
+    "users",
+    "g",
+    "x-y",
+    "yz",
+    "z",
+]
 
 
 def test_matches_the_reference_on_random_texts() -> None:
@@ -158,5 +186,154 @@ def test_fold_series_is_fold_for_every_row() -> None:
     from cotlens.measure.fold import fold
     from cotlens.measure.terms import fold_series
 
-    texts = ["Plain ASCII WAIT", "ｗａｉｔ naïve STRASSE let’s", None, "", "Ⅻ ﬁ Σίσυφος"]
+    texts = [
+        "Plain ASCII WAIT",
+        "ｗａｉｔ naïve STRASSE let’s",
+        None,
+        "",
+        "Ⅻ ﬁ Σίσυφος",
+        "NAI\u0308VE İstanbul",
+    ]
     assert fold_series(pl.Series(texts, dtype=pl.String)).to_list() == [" " + fold(t or "") for t in texts]
+
+
+def test_passes_share_what_cannot_overlap() -> None:
+    from cotlens.lexicon import select_lexicons
+    from cotlens.measure.terms import _passes
+
+    lexicons = select_lexicons(
+        ["o3-dialect", "epistemic", "eval-awareness", "voice"], ["let me", "double-check"]
+    )
+    passes = [keys for _, keys in _passes(tuple(t for lexicon in lexicons for t in lexicon.terms))]
+    assert [len(keys) for keys in passes] == [46, 1, 1]  # 44 words, the user, the assistant
+    assert {"the user", "the assistant", "me", "check", "wait"} <= set(passes[0])
+    assert passes[1:] == [("let me",), ("double-check",)]
+    # A term that may overlap every other one does not take the shared pass, whatever its place in the lexicon.
+    first = _passes(tuple(parse_term(t) for t in ("e.g.", "wait", "hmm")))
+    assert sorted(keys for _, keys in first) == [("e.g.",), ("hmm", "wait")]
+
+
+@pytest.mark.parametrize(
+    ("a", "b", "overlap"),
+    [
+        ("we", "well", False),  # "we" is not whole inside "well"
+        ("me", "let me", True),
+        ("check", "double-check", True),
+        ("user", "the user", True),
+        ("user", "the users", False),  # "user" is not whole inside "the users"
+        ("us", "the user", False),
+        ("x-y", "yz", True),  # "x-yz": the match of "x-y" consumes the boundary before "yz"
+        ("e.g.", "wait", True),  # "e.g.wait": the final "." is the boundary before "wait"
+        ("the user", "the assistant", False),
+    ],
+)
+def test_may_overlap(a: str, b: str, overlap: bool) -> None:
+    from cotlens.measure.terms import _may_overlap
+
+    assert _may_overlap(parse_term(a).key, parse_term(b).key, ("Latin",)) is overlap
+    assert _may_overlap(parse_term(b).key, parse_term(a).key, ("Latin",)) is overlap
+
+
+# Characters where casefold is not lower, NFKC changes the text or joins a character to the one before it, and
+# the apostrophes: the cases fold_column either maps from its table or leaves to Python's fold.
+FOLD_PIECES = [
+    "A",
+    "z",
+    " ",
+    "İ",  # Turkish dotted capital I: casefold "i̇", not one character
+    "ı",
+    "ß",
+    "ẞ",
+    "ΣΑΣ",  # final sigma: polars lowers it to "ς", casefold to "σ"
+    "Σ",
+    "ς",
+    "ﬁ",  # ligature: NFKC "fi"
+    "ﬆ",
+    "ＷＡＩＴ",  # fullwidth
+    "ｗ",
+    "’",
+    "ʼ",
+    "\u0301",  # combining acute: joins the character before it
+    "\u0345",  # combining ypogegrammeni: casefolds to a letter
+    "e",
+    "é",
+    "ǅ",
+    "K",  # Kelvin sign
+    "ſ",  # long s
+    "µ",
+    "Ꭰ",  # Cherokee: casefolds to the capital
+    "ꭰ",
+    "ᄀ",  # Hangul leading jamo, then a vowel jamo that composes with it
+    "\u1161",
+    "가",
+    "\u11a8",
+    "ｶ",
+    "\uff9e",  # halfwidth voiced sound mark: NFKC makes it a combining mark
+    "…",
+    "½",
+    "\u0f73",  # Tibetan vowel sign II: decomposes to two combining marks
+    "看",
+    "В",
+]
+
+
+def test_fold_column_is_fold_on_awkward_texts() -> None:
+    import polars as pl
+    from hypothesis import given, settings
+    from hypothesis import strategies as st
+
+    from cotlens.measure.fold import fold, fold_column
+
+    @settings(max_examples=300, deadline=None)
+    @given(st.lists(st.lists(st.sampled_from(FOLD_PIECES), max_size=12).map("".join), min_size=1, max_size=8))
+    def check(texts: list[str]) -> None:
+        assert fold_column(pl.Series(texts, dtype=pl.String)).to_list() == [fold(t) for t in texts]
+
+    check()
+
+
+def test_fold_column_is_fold_for_every_code_point() -> None:
+    """Alone, and between ASCII and non-ASCII letters: a polars whose Unicode tables lowercase a character
+    differently from this Python's fails here, not silently in a count."""
+    import polars as pl
+
+    from cotlens.measure.fold import fold, fold_column
+    from cotlens.measure.unicode import _all_code_points
+
+    chars = list(_all_code_points())
+    for texts in (chars, [f"Aé{c}Ωb" for c in chars]):
+        folded = fold_column(pl.Series(texts, dtype=pl.String)).to_list()
+        wrong = [(t, f) for t, f in zip(texts, folded, strict=True) if f != fold(t)]
+        assert not wrong, wrong[:10]
+
+
+def test_characters_outside_the_tables_fold_on_their_own() -> None:
+    """The condition under which fold_column's table is exact, for every character it lets through."""
+    from cotlens.measure.fold import JOINS_PREVIOUS, _chars, _folds_alone, char_tables
+    from cotlens.measure.unicode import _all_code_points
+
+    not_alone = char_tables().not_alone
+    joins_previous = frozenset(_chars(JOINS_PREVIOUS))
+    wrong = [c for c in _all_code_points() if c not in not_alone and not _folds_alone(c, joins_previous)]
+    assert not wrong, [hex(ord(c)) for c in wrong[:20]]
+
+
+@pytest.mark.parametrize(
+    ("term", "text", "want"),
+    [
+        ("istanbul", "İSTANBUL", 0),  # "İ" casefolds to "i" + combining dot: a mark glued on
+        ("i\u0307stanbul", "İstanbul", 1),
+        ("straße", "STRAẞE and strasse", 2),
+        ("σοφος", "ΣΟΦΟΣ σοφος σοφοσ", 3),  # final sigma folds to σ
+        ("fish", "ﬁsh", 1),
+        ("wait", "ＷＡＩＴ, Ｗait", 2),
+        ("naïve", "a NAI\u0308VE plan, naïve", 2),
+        ("let's", "LET’S go, let's", 2),
+        ("wait", "ascii wait then 看 wait", 2),
+    ],
+)
+def test_folding_cases(term: str, text: str, want: int) -> None:
+    # Among an ASCII text and a missing one: the batch folds its ASCII and other texts apart.
+    counts = count_terms(["wait, WAIT", text, None], [parse_term(term), parse_term("wait")])
+    assert counts[1, 0] == want
+    assert counts[0, 1] == 2
