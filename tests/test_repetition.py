@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import math
+import random
 import unicodedata
 from collections import Counter
 
@@ -282,6 +283,31 @@ def test_demo_corpus_matches_the_literal_definitions() -> None:
             assert is_close(got[name][i], value), (i, name)
 
 
+VOCABULARY = ["Wait,", "let", "me", "check", "the", "sum", "again.", "x", "=", "42.", "再算一遍。", "да"]
+
+
+@pytest.mark.parametrize("chunk", [1 << 12, 1 << 20])
+def test_many_texts_match_the_literal_definitions(chunk: int) -> None:
+    # Hundreds of words a text and dozens of texts a chunk: the counting tables that set unique bigrams and
+    # lines aside see unique keys share a bucket with repeated ones, and the same bigrams and lines in other texts.
+    rng = random.Random(7)
+    texts = []
+    for _ in range(60):
+        suffixes = rng.choices(["", "", "", str(rng.randrange(50))], k=300)  # some words of this text only
+        words = [rng.choice(VOCABULARY) + suffix for suffix in suffixes]
+        seps = rng.choices([" ", " ", " ", "\n", "\n\n", "\r\n", "\u3000"], k=len(words))
+        texts.append("".join(w + sep for w, sep in zip(words, seps, strict=True)))
+    saved = repetition.CHUNK_CHARS
+    repetition.CHUNK_CHARS = chunk
+    try:
+        got = measure_repetition(texts)
+    finally:
+        repetition.CHUNK_CHARS = saved
+    for i, text in enumerate(texts):
+        for name, value in literal(text).items():
+            assert is_close(got[name][i], value), (i, name, got[name][i], value)
+
+
 # --------------------------------------------------------------------------------------------------------------
 # Properties
 
@@ -379,6 +405,15 @@ def test_a_loop_longer_than_the_window_is_counted_whole() -> None:
     unit = "Wait, let me verify this carefully once more. "
     text = "Start. " + unit * 400  # 18,400 characters, past LOOP_WINDOW
     assert find_loop(text) == Loop(unit.strip(), 400)
+
+
+@pytest.mark.parametrize("trailing", ["", " ", "\n\n", " \t\r\n \u3000"])
+def test_the_window_ends_at_the_last_non_space(trailing: str) -> None:
+    preamble = " ".join(f"step {i}: add {i} to the total." for i in range(600))  # past LOOP_WINDOW, no loop
+    assert len(preamble) > repetition.LOOP_WINDOW
+    assert find_loop(preamble + trailing) is None
+    unit = "Let me add the last step again."
+    assert find_loop(preamble + f" {unit}" * 5 + trailing) == Loop(unit, 5)
 
 
 def demo_reasoning() -> list[tuple[str, str]]:

@@ -43,19 +43,27 @@ Conventions, per text (a None text gives None in every column):
 The loop flag (columns `loop`, `loop_unit`, `loop_repeats`) is defined at `find_loop`.
 
 How it runs: texts go in chunks of about CHUNK_CHARS as one UTF-8 byte array, so no Python object is made per
-word. numpy finds whitespace, word boundaries and newlines; a word's key is its bytes (those of an 8-byte load
-when it is that short); lines and paragraphs get polynomial hashes of their word keys. Repeats are found by
-dictionary-encoding keys with pyarrow (a hash table, no sort): bigrams at every position, then each n-gram as
-the pair of dense ids of its two (n-1)-gram halves, only where both halves repeat (an n-gram repeats only then).
-Keys are exact up to 64-bit hash collisions of words longer than 8 bytes, bigrams, lines and paragraphs.
-Speed, one thread, on the 2-vCPU development VM: about 30 MB/s of reasoning text (o200k token counting: about
-37 MB/s there); two thirds of it is the hash tables, a bigram per word (most of them distinct) and the levels.
+word. numpy finds whitespace, word boundaries and newlines; a word's key is its bytes (those of an 8-byte load when
+it is that short), mixed; a bigram's key combines its two word keys and its text; lines and paragraphs get
+polynomial hashes of their word keys. Repeats are found by dictionary-encoding keys with pyarrow (a hash table, no
+sort): bigrams first, then each n-gram as the pair of ids of its two (n-1)-gram halves, only where both halves
+repeat (an n-gram repeats only then, and nearly all such do). Most bigrams, lines and paragraphs occur once in
+their text: a table of counts by the keys' low bits sets aside those alone in their bucket, so only about half the
+bigrams reach the hash table. find_loop reads a text's last LOOP_WINDOW characters at most, and of most texts only
+that their last few characters occur nowhere before. Keys are exact up to 64-bit hash collisions of words longer
+than 8 bytes, bigrams, lines and paragraphs.
+Speed, one thread, on the shared 2-vCPU development VM (bench/bench_repetition.py, best of a few runs; other
+processes' load moves it): 35-45 MB/s of reasoning text, 1.55-1.85x the 22-26 MB/s of the version with 1 MB chunks
+and no tables of counts, measured in the same runs (o200k token counting: 26-37 MB/s there). What remains:
+pyarrow's hash tables about a third of the time (more than half of their keys are n-grams of 3 to 10 words, nearly
+all repeated, so nothing to set aside), finding and keying words a fifth, find_loop's Python a tenth, and passes
+over arrays of repeated n-grams.
 """
 
 from __future__ import annotations
 
 import unicodedata
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from functools import lru_cache
 from typing import NamedTuple
 
@@ -113,10 +121,13 @@ def measure_repetition(texts: Sequence[str | None]) -> dict[str, list[Value]]:
     gopher = np.zeros((len(texts), len(GOPHER_COLUMNS)), dtype=np.float64)
     for chunk in _chunks(texts):
         gopher[chunk] = _gopher_chunk([texts[i] or "" for i in chunk])
+    no_text = [i for i, t in enumerate(texts) if t is None]
     out: dict[str, list[Value]] = {}
     for j, name in enumerate(GOPHER_COLUMNS):
-        values: list[float] = gopher[:, j].tolist()
-        out[name] = [None if t is None else v for t, v in zip(texts, values, strict=True)]
+        values: list[Value] = gopher[:, j].tolist()
+        for i in no_text:
+            values[i] = None
+        out[name] = values
     loops = [None if t is None else find_loop(t) for t in texts]
     out["loop"] = [None if t is None else x is not None for t, x in zip(texts, loops, strict=True)]
     out["loop_unit"] = [None if x is None else x.unit for x in loops]
@@ -127,15 +138,21 @@ def measure_repetition(texts: Sequence[str | None]) -> dict[str, list[Value]]:
 # --------------------------------------------------------------------------------------------------------------
 # Gopher measures
 
-# A chunk's temporaries (a few dozen arrays of its bytes or words) stay small enough to be reused by the
-# allocator and mostly cached; 256 KB to 1 MB measured the same, smaller chunks pay per-call overhead.
-CHUNK_CHARS = 1 << 20
+# A chunk's temporaries (a few dozen arrays of its bytes or words, tables of counts) stay small enough to be
+# reused by the allocator (no page faults) and mostly cached. On the shared 2-vCPU VM, with other processes busy
+# (they share the caches), half a megabyte ran 1.2 to 1.5x faster than 1 MB; 256 to 384 KB the same as 512 KB,
+# and 128 KB pays per-call overhead.
+CHUNK_CHARS = 1 << 19
 SEP = b"\n\n"  # before, between and after texts: a paragraph break, so nothing spans two texts
 
 # Whitespace as `str.isspace` sees it: bytes 09-0D and 1C-20, and U+0085, U+00A0, U+1680, U+2000-U+200A, U+2028,
 # U+2029, U+202F, U+205F, U+3000, whose UTF-8 encodings start with C2, E1, E2 or E3.
 _WIDE_SPACE_CODES = (0x85, 0xA0, 0x1680, *range(0x2000, 0x200B), 0x2028, 0x2029, 0x202F, 0x205F, 0x3000)
-_WIDE_SPACES = tuple(chr(c).encode() for c in _WIDE_SPACE_CODES)
+_WIDE_SPACE_UTF8 = [chr(c).encode() for c in _WIDE_SPACE_CODES]
+_WIDE_SPACES_BY_LENGTH = {  # their UTF-8 bytes read as big-endian integers, by byte length
+    length: np.array([int.from_bytes(b, "big") for b in _WIDE_SPACE_UTF8 if len(b) == length])
+    for length in (2, 3)
+}
 _LOW_BYTES = np.array([(1 << (8 * k)) - 1 for k in range(8)] + [2**64 - 1], dtype=np.uint64)  # k lowest bytes
 # Fixed odd constants (hex digits of pi, e and sqrt 2; the golden ratio), so no result depends on the process.
 _LENGTH_SALT = np.uint64(0x243F6A8885A308D3)
@@ -164,102 +181,139 @@ def _chunks(texts: Sequence[str | None]) -> list[list[int]]:
 
 def _gopher_chunk(texts: list[str]) -> F64:
     """The Gopher measures of some texts, shape (len(texts), len(GOPHER_COLUMNS))."""
-    docs = len(texts)
-    out = np.zeros((docs, len(GOPHER_COLUMNS)), dtype=np.float64)
-    # A lone surrogate (JSON "\ud800") encodes to 3 bytes with a lead byte, so it still counts as 1 character.
-    encoded = [t.encode("utf-8", "surrogatepass") for t in texts]
-    ascii_only = all(len(e) == len(t) for e, t in zip(encoded, texts, strict=True))
-    buffer = SEP + SEP.join(encoded) + SEP + bytes(8)  # 8 spare bytes: an 8-byte load anywhere stays inside
-    size = len(buffer) - 8
-    data = np.frombuffer(buffer, dtype=np.uint8, count=size)
-
-    # Whitespace: bytes up to 0x20, but for the control characters that are not whitespace (rare).
-    space = data <= 0x20
-    low = np.flatnonzero(data < 0x1C)
-    low_byte = data[low]
-    space[low[(low_byte < 0x09) | (low_byte > 0x0D)]] = False
-    if not ascii_only:
-        _mark_wide_spaces(data, space)
-    # data starts and ends with whitespace, so word starts and ends alternate
-    change = np.flatnonzero(space[1:] != space[:-1]) + 1
-    starts, ends = change[0::2], change[1::2]
-    words = len(starts)
-    if not words:
-        return out
-    doc_first_word = np.searchsorted(starts, np.cumsum([len(SEP)] + [len(e) + len(SEP) for e in encoded]))
-    word_doc = np.repeat(np.arange(docs), np.diff(doc_first_word))
-    nbytes = ends - starts
-    if ascii_only:
-        continuation = np.zeros(0, dtype=np.int64)
-        word_chars = nbytes
-    else:  # characters = bytes that are not UTF-8 continuation bytes (0b10xxxxxx)
-        continuation = np.flatnonzero((data & 0xC0) == 0x80)
-        owner = np.searchsorted(starts, continuation, side="right") - 1  # the last word starting before
-        inside = owner[(owner >= 0) & (continuation < ends[owner])]
-        word_chars = nbytes - np.bincount(inside, minlength=words)
-    word_key = _word_keys(buffer, size, starts, nbytes)
-
-    # Lines and paragraphs from the newlines between words: a word after one or more "\n" starts a line, after two
-    # or more a paragraph (the rest of such a gap is whitespace, by definition of a word); SEP puts two before
-    # every text. A segment runs from its first word's start to its last word's end, so it is stripped.
-    next_word = np.searchsorted(starts, low[low_byte == 0x0A])  # the word after each newline, ascending
-    twice = next_word[:-1][next_word[1:] == next_word[:-1]]
-    up, down = _powers(words)
-    weighted = word_key * up
-    text_chars = np.fromiter(map(len, texts), np.float64, docs)
-    for col, firsts in ((0, next_word), (1, twice)):
-        firsts = firsts[firsts < words]  # not the newlines after the last word
-        first = firsts[np.concatenate(([True], firsts[1:] != firsts[:-1]))]
-        after = np.append(first[1:], words)  # one past each segment's last word
-        # Polynomial hash of the segment's word keys, brought back to its first word by an inverse power.
-        seg_key = np.add.reduceat(weighted, first) * down[first] + (after - first).astype(np.uint64)
-        seg_doc = word_doc[first]
-        dup = ~_first_seen(seg_key + seg_doc.astype(np.uint64) * _DOC_SALT)
-        a, b = starts[first], ends[after - 1]
-        seg_chars = (b - a) - (np.searchsorted(continuation, b) - np.searchsorted(continuation, a))
-        segs = np.bincount(seg_doc, minlength=docs)
-        out[:, col] = _ratio(np.bincount(seg_doc, weights=dup, minlength=docs), segs)
-        out[:, col + 2] = _ratio(np.bincount(seg_doc, weights=seg_chars * dup, minlength=docs), text_chars)
-
-    _ngram_measures(word_key, word_chars, word_doc, doc_first_word, out)
+    out = np.zeros((len(texts), len(GOPHER_COLUMNS)), dtype=np.float64)
+    words = _split(texts)
+    if words is not None:
+        _segment_measures(words, texts, out)
+        _ngram_measures(words, out)
     return out
 
 
-def _mark_wide_spaces(data: U8, space: Bools) -> None:
-    """Set `space` on every byte of the multi-byte whitespace characters (data ends in 2 bytes of SEP)."""
-    lead = np.flatnonzero((data == 0xC2) | ((data >= 0xE1) & (data <= 0xE3)))
+class _Words(NamedTuple):
+    """A chunk's words in text order, located in its texts' UTF-8 bytes joined by SEP (offsets are into those)."""
+
+    starts: I64  # each word's first byte
+    ends: I64  # one past its last byte
+    key: U64  # equal for equal words
+    chars: I64  # its characters (code points)
+    doc: I64  # the text it is in
+    doc_first: I64  # the first word of each text, then the word count
+    newlines: I64  # the "\n" bytes, ascending
+    continuation: I64  # the UTF-8 continuation bytes, ascending: those are no character of their own
+
+
+def _split(texts: list[str]) -> _Words | None:
+    """The words of a chunk of texts, or None if it has none."""
+    # A lone surrogate (JSON "\ud800") encodes to 3 bytes with a lead byte, so it still counts as 1 character.
+    encoded = [t.encode("utf-8", "surrogatepass") for t in texts]
+    ascii_only = all(len(e) == len(t) for e, t in zip(encoded, texts, strict=True))
+    buffer = SEP.join([b"", *encoded, bytes(8)])  # 8 spare bytes: an 8-byte load anywhere stays inside
+    size = len(buffer) - 8
+    data = np.frombuffer(buffer, dtype=np.uint8, count=size)
+
+    space, newlines = _ascii_whitespace(data)
+    # Multi-byte characters: whitespace among them, and continuation bytes (0b10xxxxxx), which are no character.
+    high = np.zeros(0, dtype=np.int64) if ascii_only else np.flatnonzero(data >= 0x80)
+    high_byte = data[high]
+    _mark_wide_spaces(data, high[(high_byte == 0xC2) | ((high_byte >= 0xE1) & (high_byte <= 0xE3))], space)
+    continuation = high[high_byte < 0xC0]
+    # data starts and ends with whitespace, so word starts and ends alternate
+    change = np.flatnonzero(space[1:] != space[:-1])
+    change += 1
+    starts, ends = change[0::2], change[1::2]
+    if not len(starts):
+        return None
+    doc_first = np.searchsorted(starts, np.cumsum([len(SEP)] + [len(e) + len(SEP) for e in encoded]))
+    doc = np.repeat(np.arange(len(texts)), np.diff(doc_first))
+    nbytes = ends - starts
+    chars = nbytes
+    if len(continuation):
+        owner = np.searchsorted(starts, continuation, side="right") - 1  # the last word starting before
+        inside = owner[(owner >= 0) & (continuation < ends[owner])]
+        chars = nbytes - np.bincount(inside, minlength=len(starts))
+    key = _word_keys(buffer, size, starts, nbytes)
+    return _Words(starts, ends, key, chars, doc, doc_first, newlines, continuation)
+
+
+def _ascii_whitespace(data: U8) -> tuple[Bools, I64]:
+    """Whether each byte is an ASCII whitespace character (`str.isspace`: 09-0D and 1C-20), and where the "\\n"
+    are."""
+    space = data <= 0x20
+    low = np.flatnonzero(data < 0x1C)  # rare, but for "\n"
+    low_byte = data[low]
+    space[low[(low_byte < 0x09) | (low_byte > 0x0D)]] = False  # control characters that are not whitespace
+    return space, low[low_byte == 0x0A]
+
+
+def _mark_wide_spaces(data: U8, lead: I64, space: Bools) -> None:
+    """Set `space` on every byte of the multi-byte whitespace characters, given the offsets of the bytes that may
+    start one (C2, E1, E2 or E3; data ends in 2 bytes of SEP)."""
     lead = lead[lead + 2 < len(data)]
     triple = (data[lead].astype(np.uint32) << 16) | (data[lead + 1].astype(np.uint32) << 8) | data[lead + 2]
-    for ch in _WIDE_SPACES:
-        code = int.from_bytes(ch, "big")
-        hit = lead[(triple >> 8) == code] if len(ch) == 2 else lead[triple == code]
-        for k in range(len(ch)):
+    for length, codes in _WIDE_SPACES_BY_LENGTH.items():
+        hit = lead[np.isin(triple >> (8 * (3 - length)), codes)]
+        for k in range(length):
             space[hit + k] = True
 
 
 def _word_keys(buffer: bytes, size: int, starts: I64, nbytes: I64) -> U64:
     """A 64-bit key per word, equal for equal words: its bytes (one little-endian 8-byte load, masked) when it has
     at most 8, folded with each further 8 bytes otherwise; then mixed with its length."""
-    # An unaligned little-endian load at every byte, so the word's first byte is the key's lowest.
+    # An unaligned little-endian load at every byte, so the word's first byte is the key's lowest. For all words,
+    # `take` gathers faster than indexing (which also slows down what follows, measured); for a few, indexing is
+    # faster (`take` first copies the whole view).
     load = np.ndarray((size,), dtype=np.dtype("<u8"), buffer=buffer, strides=(1,))
-    key = load[starts] & _LOW_BYTES[np.minimum(nbytes, 8)]
+    key = load.take(starts)
+    key &= _LOW_BYTES.take(nbytes, mode="clip")  # "clip": the 8-byte mask for longer words
     longer = np.flatnonzero(nbytes > 8)
     offset = 8
     while len(longer):
-        rest = np.minimum(nbytes[longer] - offset, 8)
-        key[longer] = _mix(key[longer]) ^ (load[starts[longer] + offset] & _LOW_BYTES[rest])
+        rest = _LOW_BYTES.take(nbytes[longer] - offset, mode="clip")
+        key[longer] = _mix(key[longer]) ^ (load[starts[longer] + offset] & rest)
         offset += 8
         longer = longer[nbytes[longer] > offset]
-    return _mix(key + nbytes.astype(np.uint64) * _LENGTH_SALT)
+    salt = nbytes.astype(np.uint64)
+    salt *= _LENGTH_SALT
+    key += salt
+    return _mix(key)
 
 
 def _mix(x: U64) -> U64:
-    """splitmix64's finalizer (Steele, Lea & Flood 2014): a bijection of 64-bit values that spreads every bit."""
+    """splitmix64's finalizer (Steele, Lea & Flood 2014): a bijection of 64-bit values that spreads every bit.
+    In place after the first step, which copies: the temporaries are the size of a chunk's words."""
     x = x ^ (x >> np.uint64(30))
-    x = x * np.uint64(0xBF58476D1CE4E5B9)
-    x = x ^ (x >> np.uint64(27))
-    x = x * np.uint64(0x94D049BB133111EB)
-    return x ^ (x >> np.uint64(31))
+    x *= np.uint64(0xBF58476D1CE4E5B9)
+    x ^= x >> np.uint64(27)
+    x *= np.uint64(0x94D049BB133111EB)
+    x ^= x >> np.uint64(31)
+    return x
+
+
+def _segment_measures(words: _Words, texts: list[str], out: F64) -> None:
+    """Fill the line and paragraph columns of `out`.
+
+    A word after one or more "\\n" starts a line, after two or more a paragraph (the rest of such a gap is
+    whitespace, by definition of a word); SEP puts two before every text. A segment runs from its first word's
+    start to its last word's end, so it is stripped."""
+    count, docs, continuation = len(words.key), len(texts), words.continuation
+    next_word = np.searchsorted(words.starts, words.newlines)  # the word after each newline, ascending
+    twice = next_word[:-1][next_word[1:] == next_word[:-1]]
+    up, down = _powers(count)
+    weighted = words.key * up
+    text_chars = np.fromiter(map(len, texts), np.float64, docs)
+    for col, firsts in ((0, next_word), (1, twice)):
+        firsts = firsts[firsts < count]  # not the newlines after the last word
+        first = firsts[np.concatenate(([True], firsts[1:] != firsts[:-1]))]
+        after = np.append(first[1:], count)  # one past each segment's last word
+        # Polynomial hash of the segment's word keys, brought back to its first word by an inverse power.
+        seg_key = np.add.reduceat(weighted, first) * down[first] + (after - first).astype(np.uint64)
+        seg_doc = words.doc[first]
+        dup = _later_occurrences(seg_key + seg_doc.astype(np.uint64) * _DOC_SALT)
+        a, b = words.starts[first[dup]], words.ends[after[dup] - 1]
+        dup_chars = (b - a) - (np.searchsorted(continuation, b) - np.searchsorted(continuation, a))
+        dup_doc = seg_doc[dup]
+        out[:, col] = _ratio(np.bincount(dup_doc, minlength=docs), np.bincount(seg_doc, minlength=docs))
+        out[:, col + 2] = _ratio(np.bincount(dup_doc, weights=dup_chars, minlength=docs), text_chars)
 
 
 def _powers(length: int) -> tuple[U64, U64]:
@@ -287,69 +341,94 @@ def _ratio(num: F64 | I64, den: F64 | I64) -> F64:
     return np.divide(num, den, out=np.zeros(len(num)), where=den > 0)
 
 
-def _dense(keys: U64 | I64) -> tuple[I32, I64]:
-    """Dense ids of keys (0, 1, ... in order of first appearance) and how often each key's value occurs."""
+def _repeats(keys: U64 | I64) -> tuple[I64, I32, I64]:
+    """The positions of the keys whose value occurs more than once (ascending), an id per value there and how
+    often it occurs. Ids are handed out in order of first appearance: a value's id is below those of the values
+    first seen after it."""
     ids: I32 = pc.dictionary_encode(pa.array(keys.view(np.int64))).indices.to_numpy()
-    return ids, np.bincount(ids)[ids]
+    counts = np.bincount(ids).take(ids)
+    hit = np.flatnonzero(counts >= 2)
+    return hit, ids[hit], counts[hit]
 
 
-def _first_seen(keys: U64) -> Bools:
-    """Whether each key is the first of its value, in order."""
-    ids, _ = _dense(keys)
-    # Ids are handed out in order of first appearance: a first occurrence exceeds every id before it.
-    seen: Bools = ids > np.concatenate(([-1], np.maximum.accumulate(ids)[:-1]))
-    return seen
+def _maybe_repeated(values: U64) -> I64:
+    """The positions of the values that may occur more than once: all but those alone in their bucket of a table
+    of counts (by their lowest bits). Most bigrams and lines occur once, and counting in a table is far cheaper
+    than hashing: only the rest goes to `_repeats`."""
+    bits = len(values).bit_length() + 1  # 2 to 4 buckets a value
+    bucket = (values & np.uint64((1 << bits) - 1)).view(np.int64)
+    return np.flatnonzero(np.bincount(bucket, minlength=1 << bits).take(bucket) >= 2)
 
 
-def _ngram_measures(word_key: U64, word_chars: I64, word_doc: I64, doc_first_word: I64, out: F64) -> None:
-    """Fill the n-gram columns of `out` from a chunk's words (in text order; text k's start at doc_first_word[k])."""
-    words, docs = len(word_key), len(out)
-    if words < 2:
+def _later_occurrences(keys: U64) -> I64:
+    """The positions of the keys equal to an earlier one, ascending."""
+    maybe = _maybe_repeated(keys)
+    at, ids, _ = _repeats(keys[maybe])
+    # A first occurrence has an id above every id before it.
+    first = ids > np.concatenate(([-1], np.maximum.accumulate(ids)[:-1]))
+    later: I64 = maybe[at[~first]]
+    return later
+
+
+def _ngram_measures(words: _Words, out: F64) -> None:
+    """Fill the n-gram columns of `out` from a chunk's words."""
+    docs = len(out)
+    chars_before = np.concatenate(([0], np.cumsum(words.chars)))
+    doc_chars = np.diff(chars_before[words.doc_first])
+    for n, at, gram, counts in _repeated_ngrams(words):
+        if n in TOP_NGRAMS:
+            top = _top_occurrences(at, gram, counts, words.doc)
+            covered = _covered_chars(top, n, chars_before, words.doc, docs)
+            out[:, GOPHER_COLUMNS.index(f"top_{n}gram_char_frac")] = _ratio(covered, doc_chars)
+        else:
+            covered = _covered_chars(at, n, chars_before, words.doc, docs)
+            out[:, GOPHER_COLUMNS.index(f"dup_{n}gram_char_frac")] = _ratio(covered, doc_chars)
+
+
+def _repeated_ngrams(words: _Words) -> Iterator[tuple[int, I64, I32, I64]]:
+    """For n = 2 .. max(DUP_NGRAMS) while some n-gram repeats: n, where repeated n-grams start (ascending), their
+    ids (in order of first appearance, as `_repeats`; the n-grams of different texts differ) and counts."""
+    if len(words.key) < 2:
         return
-    doc_chars = np.bincount(word_doc, weights=word_chars, minlength=docs)
-    chars_before = np.concatenate(([0], np.cumsum(word_chars)))
-    # A bigram at every word but the last, keyed by its two words and its text; none starts at a text's last word.
-    key = _mix(word_key[:-1] * _PAIR_BASE + word_key[1:]) + word_doc[:-1].astype(np.uint64) * _DOC_SALT
-    last = doc_first_word[1:-1] - 1
-    last = last[(last >= 0) & (last < words - 1)]
-    key[last] = np.arange(len(last), dtype=np.uint64) | np.uint64(1 << 63)  # distinct keys: they never repeat
-    ids, counts = _dense(key)
-    at = np.flatnonzero(counts >= 2)  # where a repeated n-gram starts, ascending
-    gram, counts = ids[at], counts[at]  # its dense id among the chunk's n-grams, and its count
-    grams = int(ids.max()) + 1
+    at, gram, counts = _repeated_bigrams(words)
     for n in range(2, max(DUP_NGRAMS) + 1):
         if n > 2:
             # The n-gram at i is the pair of (n-1)-grams at i and i+1, and it can repeat only if both do: count
-            # only such positions, keyed exactly by the pair of dense ids.
-            both = at[1:] == at[:-1] + 1
-            ids, counts = _dense(gram[:-1][both].astype(np.int64) * grams + gram[1:][both])
-            grams = int(ids.max()) + 1 if len(ids) else 0
-            hit = counts >= 2
-            at, gram, counts = at[:-1][both][hit], ids[hit], counts[hit]
+            # only such positions, keyed exactly by the pair of ids.
+            pairs = np.flatnonzero(at[1:] == at[:-1] + 1)
+            grams = int(gram.max()) + 1
+            # Nearly all of them do repeat: unlike bigrams, no use setting unique ones aside first.
+            pair_at, gram, counts = _repeats(gram[pairs].astype(np.int64) * grams + gram[1:][pairs])
+            at = at[pairs[pair_at]]
         if not len(at):
-            break  # no longer n-gram repeats either: the remaining columns stay 0.0
-        if n in TOP_NGRAMS:
-            top = _covered_chars(
-                _top_occurrences(at, gram, counts, word_doc, docs), n, chars_before, word_doc, docs
-            )
-            out[:, GOPHER_COLUMNS.index(f"top_{n}gram_char_frac")] = _ratio(top, doc_chars)
-        else:
-            dup = _covered_chars(at, n, chars_before, word_doc, docs)
-            out[:, GOPHER_COLUMNS.index(f"dup_{n}gram_char_frac")] = _ratio(dup, doc_chars)
+            return  # no longer n-gram repeats either: the remaining columns stay 0.0
+        yield n, at, gram, counts
 
 
-def _top_occurrences(at: I64, gram: I32, counts: I64, word_doc: I64, docs: int) -> I64:
+def _repeated_bigrams(words: _Words) -> tuple[I64, I32, I64]:
+    """`_repeats` of the bigrams: a bigram at every word but a text's last, keyed by its two words and its text."""
+    # k1 * PAIR_BASE + k2 + text * DOC_SALT, with odd constants: two bigrams that differ in one of the three only
+    # never collide, and word keys are mixed already (random-looking), so other ones do with probability 2^-64,
+    # as under a hash of the three. Its low bits are as uniform, for the table of counts.
+    key = words.key[:-1] * _PAIR_BASE
+    key += words.key[1:]
+    key += words.doc[:-1].astype(np.uint64) * _DOC_SALT
+    maybe = _maybe_repeated(key)  # most bigrams occur once in their text
+    maybe = maybe[words.doc[maybe] == words.doc[maybe + 1]]  # none from a text's last word to the next text
+    at, ids, counts = _repeats(key[maybe])
+    return maybe[at], ids, counts
+
+
+def _top_occurrences(at: I64, gram: I32, counts: I64, word_doc: I64) -> I64:
     """Where each text's most frequent n-gram occurs (ties: the one seen first), given where repeated n-grams
-    start (ascending), their ids and counts."""
+    start (ascending), their ids (in order of first appearance, different in different texts) and counts."""
     doc = word_doc[at]
-    run = np.flatnonzero(np.concatenate(([True], doc[1:] != doc[:-1])))
-    best = np.repeat(np.maximum.reduceat(counts, run), np.diff(np.append(run, len(at))))
-    is_best = np.flatnonzero(counts == best)
-    # A text's first position holding a most frequent n-gram is the first occurrence of the earliest such n-gram.
-    first = is_best[np.concatenate(([True], doc[is_best][1:] != doc[is_best][:-1]))]
-    top_gram = np.full(docs, -1)
-    top_gram[doc[first]] = gram[first]
-    occurrences: I64 = at[gram == top_gram[doc]]  # ids are per text: equal ids are in the same text
+    run = np.flatnonzero(np.concatenate(([True], doc[1:] != doc[:-1])))  # each text's first repeated n-gram
+    # Most frequent first, then the smallest id: the n-gram seen first.
+    grams = int(gram.max()) + 1
+    best = np.maximum.reduceat(counts * grams - gram, run)
+    top_gram = np.repeat(-best % grams, np.diff(np.append(run, len(at))))
+    occurrences: I64 = at[gram == top_gram]
     return occurrences
 
 
@@ -404,34 +483,39 @@ def find_loop(text: str) -> Loop | None:
     coincidence) and stripped; `repeats` counts its copies to the end of the text, a cut-off last one included.
     Only the last LOOP_WINDOW characters are searched, so units of up to about LOOP_WINDOW / 3 characters.
     """
-    tail = text[-LOOP_WINDOW:].rstrip()
-    if not tail or not _may_loop(tail):
+    start, end = max(0, len(text) - LOOP_WINDOW), len(text)
+    while end > start and text[end - 1].isspace():
+        end -= 1
+    if end == start or not _may_loop(text, start, end):
         return None
+    tail = text[start:end]
     found, complete = _loop_in(" ".join(tail.split()), cut=len(text) > LOOP_WINDOW)
     if not complete:  # the loop reaches back past the window: count its copies over the whole text
         found, _ = _loop_in(" ".join(text.split()), cut=False)
     return found
 
 
-def _may_loop(tail: str) -> bool:
-    """A necessary condition for a loop, checked on the raw text because normalizing costs more: the last
-    non-space characters occur earlier, and the non-space characters before such an occurrence end like the
-    text does, as far as the unit it implies (from there to the end) reaches."""
-    probe = tail[-_PROBE:].split()[-1]
+def _may_loop(text: str, start: int, end: int) -> bool:
+    """A necessary condition for a loop in text[start:end] (which ends in a non-space), checked on the raw text
+    because normalizing costs more: the last non-space characters occur earlier, and the non-space characters
+    before such an occurrence end like the text does, as far as the unit it implies (from there to the end)
+    reaches. Indices are into `text`, which is not copied: most texts fail the first test."""
+    probe = text[max(start, end - _PROBE) : end].split()[-1]
+    i = text.rfind(probe, start, end - 1)
+    if i < 0:
+        return False  # most texts: their last characters occur nowhere before
     reach = 4 * _COMPARE  # raw characters read to find _COMPARE non-space ones
-    last = "".join(tail[-reach:].split())[-_COMPARE:]
-    end = len(tail) - 1
+    last = "".join(text[max(start, end - reach) : end].split())[-_COMPARE:]
     for _ in range(_CANDIDATES):
-        i = tail.rfind(probe, 0, end)
         if i < 0:
             return False
-        end = i + len(probe)  # the candidate unit is tail[end:], which has the text's last character
-        unit = "".join(tail[end : end + reach].split())
-        before = "".join(tail[max(0, end - reach) : end].split())  # ends with the probe
+        stop = i + len(probe)  # the candidate unit is text[stop:end], which has the text's last character
+        unit = "".join(text[stop : min(stop + reach, end)].split())
+        before = "".join(text[max(start, stop - reach) : stop].split())  # ends with the probe
         k = min(_COMPARE, len(unit), len(before), len(last))
         if before[-k:] == last[-k:]:
             return True
-        end -= 1  # the next occurrence ends before this one
+        i = text.rfind(probe, start, stop - 1)  # the next occurrence ends before this one
     return True  # many candidates: the exact search decides
 
 
