@@ -21,8 +21,12 @@ from cotlens.stats import (
     BOOTSTRAP_MAX_TRANSCRIPTS,
     DEFAULT_RESAMPLES,
     Intervals,
+    RatioResult,
+    Sums,
     delta_intervals,
     rate_intervals,
+    ratio_of_rates,
+    ratio_of_sums,
     wilson_interval,
 )
 
@@ -120,6 +124,33 @@ class RatioSums:
             per=per,
             confidence=options.confidence,
         )
+
+    def sums(self) -> Sums:
+        return Sums(
+            self.n,
+            np.atleast_1d(np.asarray(self.sum_num, dtype=np.float64)),
+            float(self.sum_den),
+            np.atleast_1d(np.asarray(self.sum_num2, dtype=np.float64)),
+            self.sum_den2,
+            np.atleast_1d(np.asarray(self.sum_num_den, dtype=np.float64)),
+        )
+
+    def ratio_to(self, baseline: RatioSums, options: IntervalOptions) -> RatioResult:
+        """This group's ratio estimates over the baseline's, each numerator: bootstrap (each group resampled on
+        its own) while both groups kept their transcripts and are small enough together, else the delta
+        method from the sums."""
+        if self.rows and baseline.rows and self.n + baseline.n <= BOOTSTRAP_MAX_TRANSCRIPTS:
+            return ratio_of_rates(
+                np.concatenate(baseline.rows),
+                np.concatenate(baseline.row_denominators),
+                np.concatenate(self.rows),
+                np.concatenate(self.row_denominators),
+                confidence=options.confidence,
+                resamples=options.resamples,
+                seed=options.seed,
+                method="bootstrap",
+            )
+        return ratio_of_sums(baseline.sums(), self.sums(), confidence=options.confidence)
 
     def prevalence(self, options: IntervalOptions) -> tuple[Any, Any, Any]:
         """Share of transcripts with a non-zero numerator, with Wilson bounds (arrays, one per numerator)."""

@@ -13,8 +13,7 @@ Per group and reasoning kind, over the transcripts with text in the field:
 
 Medians and percentiles come from a histogram of 10,000 equal bins over [0, 1], so memory does not grow with
 the store: each is the upper edge of the bin where the cumulative share first reaches the quantile (exact for
-0 and for multiples of 0.0001, otherwise at most 0.0001 above the exact value). Means are exact. The ratio needs
-two counts per transcript (16 bytes each), kept until the end.
+0 and for multiples of 0.0001, otherwise at most 0.0001 above the exact value). Means are exact.
 """
 
 from __future__ import annotations
@@ -44,7 +43,7 @@ from cotlens.measure.repetition import GOPHER_COLUMNS, GOPHER_THRESHOLDS
 from cotlens.measure.tokens import tokenizer_description
 from cotlens.result import Column, Result
 from cotlens.scan import Selection, check_selection, ensure_measured, map_store, rows_where
-from cotlens.stats import DEFAULT_RESAMPLES, benjamini_hochberg, ratio_of_rates, wilson_interval
+from cotlens.stats import DEFAULT_RESAMPLES, benjamini_hochberg, wilson_interval
 from cotlens.store import Store
 
 Ints = npt.NDArray[np.int64]
@@ -112,9 +111,9 @@ class _Group:
     over: Any = 0  # transcripts over each threshold
     over_any: int = 0
     loops: int = 0
-    # Per transcript, for the ratio: (non-Latin tokens, tokens) of looping and of non-looping transcripts.
-    looping: list[Ints] = field(default_factory=list)
-    not_looping: list[Ints] = field(default_factory=list)
+    # Non-Latin tokens over tokens, in looping and in other transcripts.
+    looping: RatioSums = field(default_factory=RatioSums)
+    not_looping: RatioSums = field(default_factory=RatioSums)
 
     def add(self, gopher: npt.NDArray[np.float64], loop: npt.NDArray[np.bool_], pairs: Ints) -> None:
         self.n += len(loop)
@@ -128,8 +127,8 @@ class _Group:
         self.over = self.over + over.sum(axis=0)
         self.over_any += int(over.any(axis=1).sum())
         self.loops += int(loop.sum())
-        self.looping.append(pairs[loop])
-        self.not_looping.append(pairs[~loop])
+        self.looping.add(pairs[loop, :1], pairs[loop, 1])
+        self.not_looping.add(pairs[~loop, :1], pairs[~loop, 1])
 
     def quantile(self, q: float) -> npt.NDArray[np.float64]:
         """Per statistic: the smallest bin edge with at least a share q of the transcripts at or below it."""
@@ -207,25 +206,14 @@ def _mixing_in_loops(ordered: list[tuple[GroupKey, _Group]], options: LoopOption
     iv = options.intervals
     rows = []
     for (group, kind), acc in ordered:
-        looping, not_looping = np.concatenate(acc.looping), np.concatenate(acc.not_looping)
         row: dict[str, Any] = {"group": group, "kind": kind}
-        for name, pairs in (("looping", looping), ("not_looping", not_looping)):
-            sums = RatioSums()
-            sums.add(pairs[:, :1], pairs[:, 1])
+        for name, sums in (("looping", acc.looping), ("not_looping", acc.not_looping)):
             share = sums.intervals(iv, per=1.0)
-            row[f"{name}_transcripts"] = len(pairs)
+            row[f"{name}_transcripts"] = sums.n
             row[f"{name}_share"] = _number(share.estimate[0])
             row[f"{name}_share_low"] = _number(share.low[0])
             row[f"{name}_share_high"] = _number(share.high[0])
-        ratio = ratio_of_rates(
-            not_looping[:, 0],
-            not_looping[:, 1],
-            looping[:, 0],
-            looping[:, 1],
-            confidence=iv.confidence,
-            resamples=iv.resamples,
-            seed=iv.seed,
-        )
+        ratio = acc.looping.ratio_to(acc.not_looping, iv)
         row.update(
             ratio=_number(ratio.estimate[0]),
             ratio_low=_number(ratio.low[0]),

@@ -409,15 +409,29 @@ def ratio_of_rates(
             above = np.sum(draws >= 1.0, axis=0) / valid
             p_value: FloatArray = np.clip(2.0 * np.minimum(below, above), 1.0 / (valid + 1.0), 1.0)
         else:
-            log_ratio = np.log(estimate)
-            se = np.sqrt(_delta_variance(oa, ta) / rate_a**2 + _delta_variance(ob, tb) / rate_b**2)
-            half = _z(confidence) * se
-            low, high = np.exp(log_ratio - half), np.exp(log_ratio + half)
-            p_value = _two_sided_normal_p(log_ratio / se)
-            # se = 0 (every transcript has the same rate): the Wald statistic is 0/0 or +-inf.
-            p_value = np.where(se == 0.0, np.where(log_ratio == 0.0, 1.0, 0.0), p_value)
+            return ratio_of_sums(Sums.of(oa, ta), Sums.of(ob, tb), confidence=confidence)
 
-    # Zero counts: see the docstring. pi0 = share of tokens in B = P(an occurrence lands in B | equal rates).
+    return _zero_count_ratios(
+        RatioResult(estimate, low, high, p_value, chosen, reported),
+        count_a,
+        count_b,
+        sum_ta,
+        sum_tb,
+        confidence,
+    )
+
+
+def _zero_count_ratios(
+    result: RatioResult,
+    count_a: FloatArray,
+    count_b: FloatArray,
+    sum_ta: float,
+    sum_tb: float,
+    confidence: float,
+) -> RatioResult:
+    """The zero-count rules of ratio_of_rates (see there), applied to an estimate of either method."""
+    estimate, low, high, p_value = result.estimate, result.low, result.high, result.p_value
+    # pi0 = share of tokens in B = P(an occurrence lands in B | equal rates).
     pi0 = sum_tb / (sum_ta + sum_tb)
     total = count_a + count_b
     only_a = (count_a > 0) & (count_b == 0)
@@ -436,7 +450,63 @@ def ratio_of_rates(
     low = np.where(undefined, np.nan, low)
     high = np.where(undefined, np.nan, high)
     p_value = np.where(total == 0, np.nan, p_value)
-    return RatioResult(estimate, low, high, p_value, chosen, reported)
+    return RatioResult(estimate, low, high, p_value, result.method, result.resamples)
+
+
+@dataclass(frozen=True)
+class Sums:
+    """Sums over one group's n transcripts, for the delta method without the transcripts: occurrences y (per
+    term), tokens x, y^2 (per term), x^2 and x y (per term)."""
+
+    n: int
+    y: FloatArray
+    x: float
+    yy: FloatArray
+    xx: float
+    xy: FloatArray
+
+    @classmethod
+    def of(cls, occ: FloatArray, tok: FloatArray) -> Sums:
+        """The sums of validated arrays (see _group)."""
+        return cls(
+            tok.shape[0],
+            occ.sum(axis=0),
+            float(tok.sum()),
+            (occ * occ).sum(axis=0),
+            float(tok @ tok),
+            tok @ occ,
+        )
+
+    def rate_variance(self) -> FloatArray:
+        """Cochran's linearized variance of sum(y) / sum(x), as _delta_variance computes it from the
+        transcripts: the residual sum of squares expands to yy - 2 R xy + R^2 xx (see delta_intervals)."""
+        if self.n < 2:
+            return np.full(self.y.shape, np.nan)
+        ratio = self.y / self.x
+        rss = np.maximum(self.yy - 2.0 * ratio * self.xy + ratio**2 * self.xx, 0.0)
+        var: FloatArray = rss * self.n / ((self.n - 1) * self.x**2)
+        return var
+
+
+def ratio_of_sums(a: Sums, b: Sums, *, confidence: float = 0.95) -> RatioResult:
+    """ratio_of_rates with method="delta", from each group's sums: for groups too large to keep."""
+    if not 0.0 < confidence < 1.0:
+        raise ValueError(f"confidence must be in (0, 1); got {confidence}")
+    if a.x == 0.0 or b.x == 0.0:
+        nan = np.full(a.y.shape, np.nan)
+        return RatioResult(nan, nan.copy(), nan.copy(), nan.copy(), "delta", None)
+    rate_a, rate_b = a.y / a.x, b.y / b.x
+    with np.errstate(divide="ignore", invalid="ignore"):
+        estimate: FloatArray = rate_b / rate_a
+        log_ratio = np.log(estimate)
+        se = np.sqrt(a.rate_variance() / rate_a**2 + b.rate_variance() / rate_b**2)
+        half = _z(confidence) * se
+        low, high = np.exp(log_ratio - half), np.exp(log_ratio + half)
+        p_value = _two_sided_normal_p(log_ratio / se)
+        # se = 0 (every transcript has the same rate): the Wald statistic is 0/0 or +-inf.
+        p_value = np.where(se == 0.0, np.where(log_ratio == 0.0, 1.0, 0.0), p_value)
+    result = RatioResult(estimate, low, high, p_value, "delta", None)
+    return _zero_count_ratios(result, a.y, b.y, a.x, b.x, confidence)
 
 
 def benjamini_hochberg(p_values: npt.ArrayLike) -> FloatArray:

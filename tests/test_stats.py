@@ -308,3 +308,23 @@ def test_ratio_clear_difference(method: stats.Method) -> None:
     assert np.all(r.p_value < 0.001)
     assert np.all((r.low < 2.0) & (r.high > 2.0))
     assert np.all(r.low > 1.0)
+
+
+def test_sums_give_the_transcripts_delta_variance() -> None:
+    """Large groups keep sums, not transcripts: their variance expansion equals the residual form."""
+    rng = np.random.default_rng(3)
+    tokens = rng.lognormal(7, 1, size=5000).round()
+    occurrences = rng.poisson(rng.gamma(0.5, 2e-3, size=(5000, 3)) * tokens[:, None]).astype(np.float64)
+    sums = stats.Sums.of(occurrences, tokens)
+    np.testing.assert_allclose(sums.rate_variance(), stats._delta_variance(occurrences, tokens), rtol=1e-9)
+
+
+def test_ratio_of_sums_handles_zero_counts_like_ratio_of_rates() -> None:
+    tokens = np.full(50, 100.0)
+    a = np.column_stack([np.ones(50), np.zeros(50)])
+    b = np.column_stack([np.zeros(50), np.zeros(50)])
+    from_sums = stats.ratio_of_sums(stats.Sums.of(a, tokens), stats.Sums.of(b, tokens))
+    direct = ratio_of_rates(a, tokens, b, tokens, method="delta")
+    assert from_sums.estimate[0] == 0.0 and math.isnan(from_sums.estimate[1])
+    np.testing.assert_array_equal(from_sums.high, direct.high)
+    np.testing.assert_array_equal(from_sums.p_value, direct.p_value)
