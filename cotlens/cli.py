@@ -27,7 +27,7 @@ from rich.table import Table
 from rich.text import Text
 
 from cotlens import __version__
-from cotlens.errors import CotlensError, LexiconError, MappingError
+from cotlens.errors import CotlensError, UsageError
 from cotlens.formats import registered_formats
 from cotlens.formats.mapping import load_mapping
 from cotlens.ingest import IngestOptions, IngestResult, ingest
@@ -87,7 +87,7 @@ def cli_errors() -> Iterator[None]:
     """Library errors become one line on stderr and an exit code; never a traceback."""
     try:
         yield
-    except (MappingError, LexiconError) as e:
+    except UsageError as e:
         say(f"cotlens: usage error: {printable(str(e))}")
         raise typer.Exit(EXIT_USAGE) from None
     except CotlensError as e:
@@ -425,6 +425,75 @@ def loops_command(
         selection = selection_from(models, dataset, kind)
         result = compute_loops(Store(store), selection, options, on_measure=announce_measuring)
     render_result(result, format_)
+
+
+@app.command("compare")
+def compare_command(
+    models: Annotated[
+        list[str],
+        typer.Argument(help="The baseline model, then the models to compare with it.", show_default=False),
+    ],
+    store: StoreOption = Path(DEFAULT_STORE),
+    lexicon: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--lexicon", help="Lexicons whose totals and terms to compare (default: built-in totals)."
+        ),
+    ] = None,
+    term: Annotated[list[str] | None, typer.Option("--term", help="A term to compare (repeatable).")] = None,
+    field: FieldOption = "reasoning",
+    fields: Annotated[
+        str | None,
+        typer.Option("--fields", help="reasoning,answer: one model's reasoning against its answers."),
+    ] = None,
+    top_terms: Annotated[
+        int,
+        typer.Option("--top-terms", min=0, help="With the default lexicons: the N terms that differ most."),
+    ] = 5,
+    fail_if: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--fail-if", help="A gate, e.g. 'ratio(nonlatin_token_share) > 2' (repeatable; exit 3)."
+        ),
+    ] = None,
+    kind: KindOption = None,
+    dataset: DatasetOption = None,
+    resamples: ResamplesOption = DEFAULT_RESAMPLES,
+    seed: SeedOption = 0,
+    format_: FormatOption = OutputFormat.table,
+) -> None:
+    """Models side by side (or one model's reasoning against its answers): values, ratios, adjusted p-values, CI gates."""
+    from cotlens.compare import CompareOptions, compare, metric_keys
+    from cotlens.gates import parse_gate
+    from cotlens.lexicon import select_lexicons
+
+    check_choice(field, ("reasoning", "answer"), "--field")
+    pair = _fields_pair(fields)
+    with cli_errors():
+        lexicons = select_lexicons(lexicon or [], term or [])
+        gates = [parse_gate(g, metric_keys(lexicons)) for g in fail_if or []]
+        options = CompareOptions(
+            field, pair, top_terms, bool(lexicon or term), resamples=resamples, seed=seed
+        )
+        selection = selection_from(list(dict.fromkeys(models)), dataset, kind)
+        comparison = compare(
+            Store(store), models, lexicons, selection, options, on_measure=announce_measuring
+        )
+    render_result(comparison.result, format_)
+    failed = [line for gate in gates for line in gate.failures(comparison.records)]
+    for line in failed:
+        say(f"cotlens: gate failed: {printable(line)}")
+    if failed:
+        raise typer.Exit(EXIT_GATE)
+
+
+def _fields_pair(fields: str | None) -> tuple[str, str] | None:
+    if fields is None:
+        return None
+    pair = tuple(f.strip() for f in fields.split(","))
+    if sorted(pair) != ["answer", "reasoning"]:
+        raise typer.BadParameter(f"--fields {fields!r}: use reasoning,answer (or answer,reasoning)")
+    return (pair[0], pair[1])
 
 
 @app.command("measure")

@@ -1,4 +1,5 @@
-"""Library errors. The CLI turns any CotlensError into a one-line message and exit code 1."""
+"""Library errors. The CLI turns any CotlensError into a one-line message and exit code 1, a UsageError into
+exit code 2."""
 
 
 class CotlensError(Exception):
@@ -17,7 +18,12 @@ class UnknownShapeError(RecordError):
     """No registered format recognizes a record."""
 
 
-class MappingError(CotlensError):
+class UsageError(CotlensError):
+    """What was asked cannot be done as asked: a malformed option value (mapping, lexicon, gate, a model given
+    twice). Nothing was read or written yet."""
+
+
+class MappingError(UsageError):
     """A declarative mapping is malformed."""
 
 
@@ -25,5 +31,5 @@ class StoreError(CotlensError):
     """The store is missing, unreadable or inconsistent."""
 
 
-class LexiconError(CotlensError):
+class LexiconError(UsageError):
     """A lexicon or term cannot be used (unreadable file, malformed or refused regex)."""

@@ -6,7 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-ColumnKind = Literal["text", "int", "float", "share", "list", "interval", "share_interval"]
+ColumnKind = Literal["text", "int", "float", "share", "list", "interval", "share_interval", "formatted"]
 SCHEMA_VERSION = 1
 
 
@@ -14,7 +14,7 @@ SCHEMA_VERSION = 1
 class Column:
     """A displayed column. An "interval" column shows `key` with `key_low` and `key_high` beside it; a
     "share_interval" the same as percentages; a "share" is a percentage alone (its rows may have bounds that
-    the table leaves to JSON and CSV)."""
+    the table leaves to JSON and CSV); "formatted" is a number the analysis wrote out itself (right-aligned)."""
 
     key: str
     header: str
@@ -39,6 +39,9 @@ class Result:
     caption: str = ""
     # Further tables of the same analysis (e.g. examples), shown after this one. Their definitions are this one's.
     sections: list[Result] = field(default_factory=list)
+    # The machine-readable rows when they differ from the displayed ones (a wide display of long records):
+    # JSON and CSV carry these.
+    records: list[dict[str, Any]] | None = None
 
     def to_document(self) -> dict[str, Any]:
         """The JSON document: one object, sorted keys, with schema_version and definitions; each section as an
@@ -47,11 +50,20 @@ class Result:
             "schema_version": SCHEMA_VERSION,
             "kind": self.kind,
             "definitions": self.definitions,
-            "columns": [c.key for c in self.columns],
-            "rows": self.rows,
+            "columns": self.data_keys(),
+            "rows": self.data_rows(),
         }
         if self.sections:
             document["sections"] = [
                 {"kind": s.kind, "columns": [c.key for c in s.columns], "rows": s.rows} for s in self.sections
             ]
         return document
+
+    def data_rows(self) -> list[dict[str, Any]]:
+        return self.rows if self.records is None else self.records
+
+    def data_keys(self) -> list[str]:
+        """The displayed columns' keys, or the records' keys in their order."""
+        if self.records is None:
+            return [c.key for c in self.columns]
+        return list(dict.fromkeys(k for r in self.records for k in r))

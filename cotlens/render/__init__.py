@@ -17,7 +17,7 @@ from rich.text import Text
 from cotlens.render.escape import markdown_cell, printable
 from cotlens.result import Column, Result
 
-NUMERIC = ("int", "float", "share", "interval", "share_interval")
+NUMERIC = ("int", "float", "share", "interval", "share_interval", "formatted")
 # A missing figure prints as an en dash, never as a zero.
 MISSING = "\u2013"
 
@@ -70,6 +70,8 @@ def number(value: Any, digits: int = 3) -> str:
     """Significant digits, not decimals, so that 0.016 and 0.55 both read; a missing value as a dash."""
     if value is None or (isinstance(value, float) and value != value):
         return MISSING
+    if abs(value) >= 10**digits:  # whole numbers, never 2.6e+02
+        return f"{value:,.0f}"
     return f"{value:.{digits}g}"
 
 
@@ -126,12 +128,12 @@ def to_csv(result: Result) -> str:
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\n")
     # Every key of the rows, the displayed columns first: CSV is data, not the table's selection of it.
-    keys = list(
-        dict.fromkeys([k for c in result.columns for k in c.keys] + [k for r in result.rows for k in r])
-    )
+    rows = result.data_rows()
+    displayed = [k for c in result.columns for k in c.keys] if result.records is None else []
+    keys = list(dict.fromkeys(displayed + [k for r in rows for k in r]))
     lists = {c.key for c in result.columns if c.kind == "list"}
     writer.writerow(keys)
-    for row in result.rows:
+    for row in rows:
         writer.writerow([csv_value(row.get(k), k in lists) for k in keys])
     return out.getvalue()
 
@@ -149,7 +151,8 @@ def to_markdown(result: Result) -> str:
 
 def markdown_table(result: Result) -> str:
     lines = [
-        "| " + " | ".join(markdown_cell(c.header) for c in result.columns) + " |",
+        # A header's no-break spaces only steer the terminal table's line breaks.
+        "| " + " | ".join(markdown_cell(c.header.replace("\u00a0", " ")) for c in result.columns) + " |",
         "|" + "|".join("---:" if c.kind in NUMERIC else "---" for c in result.columns) + "|",
     ]
     for row in result.rows:

@@ -1,0 +1,506 @@
+"""`cotlens compare`: models side by side, the first one the baseline; or one model's reasoning against its
+answers (`fields`). Every metric is a ratio estimator over transcripts, Σ numerator / Σ denominator, so one
+machinery gives each side's value with its interval (groups.RatioSums) and each candidate's ratio to the baseline
+with its interval and a two-sided p-value (bootstrap, each side resampled on its own; delta method for large
+groups), Benjamini-Hochberg adjusted across every ratio of the table.
+
+Metrics (their keys are what `--fail-if` names):
+
+- `transcripts`, `tokens_median`: shown, not compared;
+- `tokens_mean`: mean o200k tokens of the field per transcript;
+- `<lexicon>` and `<lexicon>:<term>`: occurrences per 1000 tokens (DESIGN.md, Term occurrence);
+- `nonlatin_token_share`: non-Latin tokens / tokens; `spans_per_1k`: code-switch spans per 1000 tokens;
+- `loop_share`: transcripts ending in a degenerate loop; `gopher_share`: transcripts over a Gopher threshold.
+
+With `fields`, the two sides are the same transcripts' reasoning and answer (transcripts with both), resampled
+as if independent: the texts of one transcript are positively correlated, so the intervals are conservative.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from cotlens.errors import CotlensError, UsageError
+from cotlens.groups import IntervalOptions, RatioSums, interval_caption, interval_definition
+from cotlens.lexicon import Lexicon
+from cotlens.measure.repetition import GOPHER_COLUMNS, GOPHER_THRESHOLDS
+from cotlens.measure.terms import count_terms
+from cotlens.measure.tokens import tokenizer_description
+from cotlens.render import number, percent
+from cotlens.result import Column, Result
+from cotlens.scan import Selection, check_selection, ensure_measured, map_store, rows_where
+from cotlens.stats import DEFAULT_RESAMPLES, RatioResult, benjamini_hochberg
+from cotlens.store import Store
+
+Ints = npt.NDArray[np.int64]
+SIGNIFICANCE = 0.05  # adjusted p-value below which a change is marked significant
+INCREASE, DECREASE = "\u25b2", "\u25bc"  # ▲ ▼
+
+
+@dataclass(frozen=True, slots=True)
+class Metric:
+    key: str
+    label: str
+    kind: str  # "rate" (per 1000 tokens), "share" (of tokens or transcripts), "mean", "count"
+
+
+# Per-token numerators after the terms, and per-transcript ones, in the order of their columns.
+TOKEN_METRICS = (
+    Metric("nonlatin_token_share", "non-Latin token share", "share"),
+    Metric("spans_per_1k", "code-switch spans per 1k", "rate"),
+)
+TRANSCRIPT_METRICS = (
+    Metric("tokens_mean", "tokens, mean", "mean"),
+    Metric("loop_share", "loop share", "share"),
+    Metric("gopher_share", "over a Gopher threshold", "share"),
+)
+SHARES_OF_TRANSCRIPTS = frozenset({"loop_share", "gopher_share"})
+SHOWN_ONLY = (
+    Metric("transcripts", "transcripts", "count"),
+    Metric("tokens_median", "tokens, median", "count"),
+)
+_THRESHOLDS = np.array([GOPHER_THRESHOLDS[name] for name in GOPHER_COLUMNS])
+
+
+@dataclass(frozen=True, slots=True)
+class CompareOptions:
+    field: str = "reasoning"
+    fields: tuple[str, str] | None = None  # ("reasoning", "answer"): one model's two texts
+    top_terms: int = 5  # with the default lexicons, the terms that differ most
+    all_terms: bool = False  # every term of the lexicons (set when lexicons were chosen)
+    resamples: int = DEFAULT_RESAMPLES
+    seed: int = 0
+    confidence: float = 0.95
+
+    @property
+    def intervals(self) -> IntervalOptions:
+        return IntervalOptions(self.confidence, self.resamples, self.seed)
+
+
+@dataclass(frozen=True, slots=True)
+class _Side:
+    """One row group's numbers for one side (a model, or a field)."""
+
+    by_token: Ints  # (n, terms + lexicons + len(TOKEN_METRICS))
+    tokens: Ints
+    by_transcript: Ints  # (n, len(TRANSCRIPT_METRICS))
+
+
+@dataclass(frozen=True, slots=True)
+class _CompareKernel:
+    """Per side: term counts of the field's text and the stored measurements, as per-transcript numerators."""
+
+    sides: tuple[str, ...]  # model names, or the two fields
+    by_field: bool
+    field: str
+    terms: tuple[Any, ...]
+    lexicon_spans: tuple[tuple[int, int], ...]
+
+    def texts(self) -> tuple[str, ...]:
+        return self.sides if self.by_field else (self.field,)
+
+    def columns(self) -> tuple[str, ...]:
+        names = ["tokens_o200k", "nonlatin_tokens_o200k", "codeswitch_spans", "loop", *GOPHER_COLUMNS]
+        cols = ["model", *(f"{t}_{n}" for t in self.texts() for n in names)]
+        return (*cols, *(self.texts() if self.terms else ()))
+
+    def __call__(self, table: pa.Table) -> dict[str, _Side]:
+        valid = pc.and_(*(table[f"{t}_loop"].is_valid() for t in self.texts())) if self.by_field else None
+        if valid is None:
+            valid = table[f"{self.field}_loop"].is_valid()
+        table = rows_where(table, valid)
+        if not table.num_rows:
+            return {}
+        if self.by_field:
+            return {text: self._side(table, text) for text in self.sides}
+        out = {}
+        for model in self.sides:
+            mine = rows_where(table, pc.equal(table["model"], model))
+            if mine.num_rows:
+                out[model] = self._side(mine, self.field)
+        return out
+
+    def _side(self, table: pa.Table, text: str) -> _Side:
+        def ints(name: str) -> Ints:
+            return np.asarray(table[f"{text}_{name}"].to_numpy(zero_copy_only=False), dtype=np.int64)
+
+        n = table.num_rows
+        tokens = ints("tokens_o200k")
+        columns = []
+        if self.terms:
+            counts = count_terms(table[text].combine_chunks(), self.terms)
+            columns += [counts, *(counts[:, a:b].sum(axis=1, keepdims=True) for a, b in self.lexicon_spans)]
+        columns += [ints("nonlatin_tokens_o200k")[:, None], ints("codeswitch_spans")[:, None]]
+        gopher = np.column_stack([table[f"{text}_{name}"].to_numpy() for name in GOPHER_COLUMNS])
+        by_transcript = np.column_stack(
+            [
+                tokens,
+                ints("loop"),
+                (gopher.reshape(n, len(GOPHER_COLUMNS)) > _THRESHOLDS).any(axis=1).astype(np.int64),
+            ]
+        )
+        return _Side(np.column_stack(columns).reshape(n, -1), tokens, by_transcript)
+
+
+@dataclass
+class _Accumulated:
+    by_token: RatioSums = field(default_factory=RatioSums)
+    by_transcript: RatioSums = field(default_factory=RatioSums)
+    tokens: list[Ints] = field(default_factory=list)  # for the median: 8 bytes a transcript
+
+
+@dataclass(frozen=True, slots=True)
+class Comparison:
+    result: Result  # what is shown: the lexicon totals, the chosen terms, the other metrics
+    records: list[dict[str, Any]]  # every metric's records, for --fail-if gates
+
+
+def metric_keys(lexicons: list[Lexicon]) -> list[str]:
+    """Every metric a comparison with these lexicons computes (what a gate may name)."""
+    return [m.key for m in (*SHOWN_ONLY, *_term_metrics(lexicons), *TOKEN_METRICS, *TRANSCRIPT_METRICS)]
+
+
+def compare(
+    store: Store,
+    sides: list[str],
+    lexicons: list[Lexicon],
+    selection: Selection,
+    options: CompareOptions,
+    on_measure: Callable[[int], None] | None = None,
+) -> Comparison:
+    """`sides`: the models (baseline first), or one model when options.fields is set."""
+    _check_sides(sides, options)
+    check_selection(store, selection)
+    ensure_measured(store, on_measure)
+    terms = [t for lexicon in lexicons for t in lexicon.terms]
+    spans, start = [], 0
+    for lexicon in lexicons:
+        spans.append((start, start + len(lexicon.terms)))
+        start += len(lexicon.terms)
+    names = list(options.fields) if options.fields else sides
+    kernel = _CompareKernel(
+        tuple(names), options.fields is not None, options.field, tuple(terms), tuple(spans)
+    )
+    accumulated = {name: _Accumulated() for name in names}
+    for part in map_store(store, kernel, kernel.columns(), selection):
+        for name, side in part.items():
+            acc = accumulated[name]
+            acc.by_token.add(side.by_token, side.tokens)
+            acc.by_transcript.add(side.by_transcript, np.ones(len(side.tokens), dtype=np.int64))
+            acc.tokens.append(side.tokens)
+    for name, acc in accumulated.items():
+        if acc.by_token.n == 0:
+            what = f"{name} text" if options.fields else f"{options.field} text"
+            who = sides[0] if options.fields else name
+            raise CotlensError(
+                f"{who} has no transcripts with {what} in the selection (kinds {', '.join(selection.kinds)}): "
+                "nothing to compare"
+            )
+    metrics = _term_metrics(lexicons) + list(TOKEN_METRICS) + list(TRANSCRIPT_METRICS)
+    table = _Table.build(names, accumulated, metrics, len(terms) + len(lexicons), options)
+    shown = _shown_metrics(table, names, lexicons, options)
+    result = _result(table, shown, names, selection, options, lexicons)
+    every = [record for metric in [*SHOWN_ONLY, *table.metrics] for record in _records(table, metric, names)]
+    return Comparison(result, every)
+
+
+def _check_sides(sides: list[str], options: CompareOptions) -> None:
+    if options.fields:
+        if len(sides) != 1:
+            raise UsageError("--fields compares one model's texts: give exactly one model")
+        return
+    if len(sides) < 2:
+        raise UsageError("give at least two models: the baseline first, then the ones to compare with it")
+    repeated = sorted({s for s in sides if sides.count(s) > 1})
+    if repeated:
+        raise UsageError(f"model {', '.join(map(repr, repeated))} given twice")
+
+
+def _term_metrics(lexicons: list[Lexicon]) -> list[Metric]:
+    terms = [
+        Metric(f"{lex.name}:{t.label}", f"{lex.name}: {t.label}", "rate")
+        for lex in lexicons
+        for t in lex.terms
+    ]
+    totals = [Metric(lex.name, f"{lex.name} (total)", "rate") for lex in lexicons]
+    return terms + totals
+
+
+@dataclass
+class _Table:
+    """Every metric's value per side and ratio per candidate, before choosing what to show."""
+
+    values: dict[tuple[str, str], tuple[float, float, float]]  # (metric, side) -> (value, low, high)
+    ratios: dict[tuple[str, str], RatioResult]  # (metric, candidate) -> one-term result
+    p_adjusted: dict[tuple[str, str], float]
+    counts: dict[str, dict[str, Any]]  # side -> transcripts, tokens_median
+    metrics: list[Metric]
+    methods: set[str]
+
+    @classmethod
+    def build(
+        cls,
+        names: list[str],
+        accumulated: dict[str, _Accumulated],
+        metrics: list[Metric],
+        token_columns: int,
+        options: CompareOptions,
+    ) -> _Table:
+        iv = options.intervals
+        values: dict[tuple[str, str], tuple[float, float, float]] = {}
+        ratios: dict[tuple[str, str], RatioResult] = {}
+        methods: set[str] = set()
+        token_keys = [m.key for m in metrics[: token_columns + len(TOKEN_METRICS)]]
+        transcript_keys = [m.key for m in TRANSCRIPT_METRICS]
+        per = {m.key: 1000.0 if m.kind == "rate" else 1.0 for m in metrics}
+        baseline = accumulated[names[0]]
+        for name in names:
+            acc = accumulated[name]
+            for keys, sums, base in (
+                (token_keys, acc.by_token, baseline.by_token),
+                (transcript_keys, acc.by_transcript, baseline.by_transcript),
+            ):
+                iv_all = sums.intervals(iv, per=1.0)
+                methods.add(iv_all.method)
+                shares = sums.prevalence(iv)
+                for j, key in enumerate(keys):
+                    scale = per[key]
+                    if key in SHARES_OF_TRANSCRIPTS:  # a 0/1 flag: its mean is a proportion, Wilson bounds it
+                        share, low, high = (float(a[j]) for a in shares)
+                        values[(key, name)] = (share, low, high)
+                        continue
+                    values[(key, name)] = (
+                        scale * float(iv_all.estimate[j]),
+                        scale * float(iv_all.low[j]),
+                        scale * float(iv_all.high[j]),
+                    )
+                if name != names[0]:
+                    result = sums.ratio_to(base, iv)
+                    methods.add(result.method)
+                    for j, key in enumerate(keys):
+                        ratios[(key, name)] = _one(result, j)
+        order = list(ratios)
+        adjusted: list[float] = benjamini_hochberg([float(ratios[k].p_value[0]) for k in order]).tolist()
+        counts = {
+            name: {
+                "transcripts": accumulated[name].by_token.n,
+                "tokens_median": float(np.median(np.concatenate(accumulated[name].tokens))),
+                "tokens": accumulated[name].by_token.sum_den,
+            }
+            for name in names
+        }
+        return cls(values, ratios, dict(zip(order, adjusted, strict=True)), counts, metrics, methods)
+
+
+def _one(result: RatioResult, j: int) -> RatioResult:
+    return RatioResult(
+        result.estimate[j : j + 1],
+        result.low[j : j + 1],
+        result.high[j : j + 1],
+        result.p_value[j : j + 1],
+        result.method,
+        result.resamples,
+    )
+
+
+def _shown_metrics(
+    table: _Table, names: list[str], lexicons: list[Lexicon], options: CompareOptions
+) -> list[Metric]:
+    """Lexicon totals, then their terms (all when lexicons were chosen, else those that differ most), then the
+    language-mixing and repetition metrics."""
+    by_key = {m.key: m for m in table.metrics}
+    totals = [by_key[lex.name] for lex in lexicons]
+    terms = [m for m in table.metrics if m.kind == "rate" and ":" in m.key]
+    if not options.all_terms:
+        change = {m.key: _largest_change(table, m.key, names) for m in terms}
+        terms = sorted((m for m in terms if change[m.key] > 0), key=lambda m: -change[m.key])[
+            : options.top_terms
+        ]
+    return [*SHOWN_ONLY, *totals, *terms, *TOKEN_METRICS, *TRANSCRIPT_METRICS]
+
+
+# A term needs this many occurrences over all sides to be ranked among those that differ most.
+RANK_MIN_OCCURRENCES = 10
+
+
+def _largest_change(table: _Table, key: str, names: list[str]) -> float:
+    """|log ratio| of a side's rate to the baseline's, the largest over the sides, each rate with half an
+    occurrence added (so a term one side never uses still ranks, and rare terms do not dominate)."""
+
+    def rate_and_occurrences(side: str) -> tuple[float, float]:
+        tokens = max(1, table.counts[side]["tokens"])
+        per_1k = table.values[(key, side)][0]
+        return per_1k + 500.0 / tokens, per_1k * tokens / 1000.0
+
+    base, base_occurrences = rate_and_occurrences(names[0])
+    sides = [rate_and_occurrences(side) for side in names[1:]]
+    if base_occurrences + sum(o for _, o in sides) < RANK_MIN_OCCURRENCES:
+        return 0.0
+    return max(abs(float(np.log(rate / base))) for rate, _ in sides)
+
+
+def _result(
+    table: _Table,
+    shown: list[Metric],
+    names: list[str],
+    selection: Selection,
+    options: CompareOptions,
+    lexicons: list[Lexicon],
+) -> Result:
+    records = [record for metric in shown for record in _records(table, metric, names)]
+    display = [_display_row(table, metric, names) for metric in shown]
+    columns = [Column("label", "metric")]
+    for i, name in enumerate(names):
+        columns.append(Column(f"value_{i}", name + (" (baseline)" if i == 0 else ""), "formatted"))
+        if i:
+            columns.append(Column(f"ratio_{i}", "ratio [95%\u00a0CI]", "formatted"))
+            columns.append(Column(f"p_{i}", "p (BH)", "formatted"))
+    baseline = names[0]
+    title = (
+        f"{options.fields[0]} vs {options.fields[1]} of {selection.models[0]}"
+        if options.fields
+        else f"{', '.join(names[1:])} against {baseline}"
+    )
+    result = Result(
+        "compare",
+        f"Compare: {title}",
+        columns,
+        display,
+        _definitions(selection, options, names, table, lexicons),
+    )
+    result.caption = _caption(options, selection, table)
+    result.records = records
+    return result
+
+
+def _display_row(table: _Table, metric: Metric, names: list[str]) -> dict[str, Any]:
+    row: dict[str, Any] = {"label": metric.label}
+    for i, name in enumerate(names):
+        if metric.kind == "count":
+            row[f"value_{i}"] = f"{table.counts[name][metric.key]:,.0f}"
+            continue
+        value, low, high = table.values[(metric.key, name)]
+        row[f"value_{i}"] = _formatted(metric, value, low, high)
+        if i:
+            ratio = table.ratios[(metric.key, name)]
+            p = table.p_adjusted[(metric.key, name)]
+            row[f"ratio_{i}"] = _ratio_text(ratio, value, table.values[(metric.key, names[0])][0])
+            row[f"p_{i}"] = "" if np.isnan(p) else f"{_p_text(p)}{_marker(ratio, p)}"
+    return row
+
+
+def _formatted(metric: Metric, value: float, low: float, high: float) -> str:
+    if metric.kind == "share":
+        return (
+            f"{percent(value)} [{percent(low, sign=False, digits=2)}, {percent(high, sign=False, digits=2)}]"
+        )
+    return f"{number(value)} [{number(low, 2)}, {number(high, 2)}]"
+
+
+def _ratio_text(ratio: RatioResult, value: float, base: float) -> str:
+    estimate = float(ratio.estimate[0])
+    if np.isnan(estimate):
+        return "0 vs 0" if value == 0 else "from 0"
+    return f"{number(estimate)} [{number(float(ratio.low[0]), 2)}, {number(float(ratio.high[0]), 2)}]"
+
+
+def _p_text(p: float) -> str:
+    return "<0.001" if p < 0.001 else number(p, 2)
+
+
+def _marker(ratio: RatioResult, p: float) -> str:
+    if not p < SIGNIFICANCE:
+        return ""
+    estimate = float(ratio.estimate[0])
+    return f" {INCREASE}" if np.isnan(estimate) or estimate > 1 else f" {DECREASE}"
+
+
+def _records(table: _Table, metric: Metric, names: list[str]) -> list[dict[str, Any]]:
+    out = []
+    for i, name in enumerate(names):
+        record: dict[str, Any] = {
+            "metric": metric.key,
+            "label": metric.label,
+            "kind": metric.kind,
+            "side": name,
+            "baseline": i == 0,
+            "transcripts": table.counts[name]["transcripts"],
+            "value": None,
+            "value_low": None,
+            "value_high": None,
+            "ratio": None,
+            "ratio_low": None,
+            "ratio_high": None,
+            "p_value": None,
+            "p_adjusted": None,
+            "change": None,
+        }
+        if metric.kind == "count":
+            record["value"] = table.counts[name][metric.key]
+        else:
+            record["value"], record["value_low"], record["value_high"] = table.values[(metric.key, name)]
+            if i:
+                ratio, p = table.ratios[(metric.key, name)], table.p_adjusted[(metric.key, name)]
+                record.update(
+                    ratio=_finite(ratio.estimate[0]),
+                    ratio_low=_finite(ratio.low[0]),
+                    ratio_high=_finite(ratio.high[0]),
+                    p_value=_finite(ratio.p_value[0]),
+                    p_adjusted=_finite(p),
+                    change=change(ratio, p, record["value"], table.values[(metric.key, names[0])][0]),
+                )
+        out.append(record)
+    return out
+
+
+def change(ratio: RatioResult, p: float, value: float, base: float) -> str:
+    """ "increase" or "decrease" when the adjusted p-value is below SIGNIFICANCE, else "none"."""
+    if not p < SIGNIFICANCE:
+        return "none"
+    return "increase" if value > base else "decrease"
+
+
+def _finite(value: float) -> float | None:
+    return None if value is None or not np.isfinite(value) else float(value)
+
+
+def _caption(options: CompareOptions, selection: Selection, table: _Table) -> str:
+    text = " and ".join(options.fields) if options.fields else options.field
+    filters = [f"kinds {', '.join(selection.kinds)}"]
+    if selection.datasets:
+        filters.append(f"datasets {', '.join(selection.datasets)}")
+    return (
+        f"Rates per 1000 o200k_base tokens of the {text}; shares of tokens or of transcripts. "
+        f"{interval_caption(options.intervals)}; ratio = side / baseline, each resampled on its own; p "
+        f"Benjamini-Hochberg adjusted over the table, {INCREASE}{DECREASE} below {SIGNIFICANCE}. "
+        f"Filters: {'; '.join(filters)}."
+    )
+
+
+def _definitions(
+    selection: Selection, options: CompareOptions, names: list[str], table: _Table, lexicons: list[Lexicon]
+) -> dict[str, Any]:
+    return {
+        "baseline": names[0],
+        "sides": names,
+        "compared": "fields" if options.fields else "models",
+        "field": list(options.fields) if options.fields else options.field,
+        "tokenizer": tokenizer_description(),
+        "unit": "rates per 1000 o200k_base tokens; shares as fractions; tokens_mean in tokens",
+        "lexicons": [lex.name for lex in lexicons],
+        "metrics": {m.key: m.label for m in table.metrics},
+        "interval": interval_definition(options.intervals),
+        "interval_methods": sorted(table.methods),
+        "ratio": "side / baseline; bootstrap with each side resampled on its own, delta method (log scale) "
+        "above the bootstrap size; two-sided p-value",
+        "p_adjusted": "Benjamini-Hochberg over every ratio of the table",
+        "significance": SIGNIFICANCE,
+        "selection": selection.describe(),
+    }

@@ -1,0 +1,116 @@
+"""`compare --fail-if`: conditions on a comparison's metrics that fail a CI job (exit 3).
+
+Grammar (whitespace is free; metric keys are those of `cotlens compare`'s JSON `metric` field):
+
+    gate     := change | test
+    change   := ["significant"] ("increase" | "decrease" | "change") "(" METRIC ")"
+    test     := FUNCTION "(" METRIC ")" OPERATOR NUMBER
+    FUNCTION := "value" | "rate" (the same: a side's value) | "ratio" (side / baseline) | "p" (adjusted p-value)
+    OPERATOR := ">" | ">=" | "<" | "<=" | "==" | "!="
+
+A gate fails when its condition holds for any compared side (never the baseline). `increase(M)`: the side's value
+is above the baseline's; with "significant", also the adjusted p-value is below 0.05 (`change`: either way).
+A ratio whose baseline is 0 counts as infinite when the side is above 0, as 1 when both are 0.
+"""
+
+from __future__ import annotations
+
+import math
+import operator
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import regex
+
+from cotlens.errors import UsageError
+
+OPERATORS: dict[str, Callable[[float, float], bool]] = {
+    ">=": operator.ge,
+    "<=": operator.le,
+    "==": operator.eq,
+    "!=": operator.ne,
+    ">": operator.gt,
+    "<": operator.lt,
+}
+FUNCTIONS = ("value", "rate", "ratio", "p")
+CHANGES = ("increase", "decrease", "change")
+SIGNIFICANCE = 0.05
+
+_CHANGE = regex.compile(r"^\s*(significant\s+)?(increase|decrease|change)\s*\(\s*([^()\s]+)\s*\)\s*$")
+_TEST = regex.compile(
+    r"^\s*(value|rate|ratio|p)\s*\(\s*([^()\s]+)\s*\)\s*(>=|<=|==|!=|>|<)\s*([-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?)\s*$"
+)
+
+
+@dataclass(frozen=True, slots=True)
+class Gate:
+    text: str
+    metric: str
+    function: str  # one of FUNCTIONS, or one of CHANGES
+    significant: bool = False
+    operator: str = ""
+    threshold: float = 0.0
+
+    def failures(self, records: list[dict[str, Any]]) -> list[str]:
+        """One line per compared side for which the condition holds."""
+        mine = [r for r in records if r["metric"] == self.metric]
+        baseline = next(r for r in mine if r["baseline"])
+        return [
+            f"{self.text}: {side['side']} {self._describe(side, baseline)}"
+            for side in mine
+            if not side["baseline"] and self._holds(side, baseline)
+        ]
+
+    def _holds(self, side: dict[str, Any], baseline: dict[str, Any]) -> bool:
+        if self.function in CHANGES:
+            direction = {
+                "increase": side["value"] > baseline["value"],
+                "decrease": side["value"] < baseline["value"],
+            }
+            moved = direction.get(self.function, side["value"] != baseline["value"])
+            p = side["p_adjusted"]
+            return moved and (not self.significant or (p is not None and p < SIGNIFICANCE))
+        value = self._value(side, baseline)
+        return value is not None and OPERATORS[self.operator](value, self.threshold)
+
+    def _value(self, side: dict[str, Any], baseline: dict[str, Any]) -> float | None:
+        if self.function in ("value", "rate"):
+            return float(side["value"])
+        if self.function == "p":
+            p: float | None = side["p_adjusted"]
+            return p
+        if side["ratio"] is not None:
+            return float(side["ratio"])
+        return math.inf if side["value"] > 0 else 1.0  # the baseline is 0
+
+    def _describe(self, side: dict[str, Any], baseline: dict[str, Any]) -> str:
+        p = side["p_adjusted"]
+        return (
+            f"{side['value']:.4g} vs baseline {baseline['value']:.4g} "
+            f"(ratio {_text(side['ratio'])}, p {_text(p)})"
+        )
+
+
+def _text(value: float | None) -> str:
+    return "undefined" if value is None else f"{value:.3g}"
+
+
+def parse_gate(text: str, metrics: list[str]) -> Gate:
+    """A gate from its expression; a usage error naming what is valid when it is malformed or names an unknown
+    metric."""
+    change = _CHANGE.match(text)
+    test = None if change else _TEST.match(text)
+    if change:
+        gate = Gate(text.strip(), change[3], change[2], significant=bool(change[1]))
+    elif test:
+        gate = Gate(text.strip(), test[2], test[1], operator=test[3], threshold=float(test[4]))
+    else:
+        raise UsageError(
+            f"--fail-if {text!r}: not a gate; write FUNCTION(METRIC) OP NUMBER with FUNCTION one of "
+            f"{', '.join(FUNCTIONS)} and OP one of {', '.join(OPERATORS)}, or [significant] "
+            f"{'|'.join(CHANGES)}(METRIC), e.g. 'ratio(nonlatin_token_share) > 2'"
+        )
+    if gate.metric not in metrics:
+        raise UsageError(f"--fail-if {text!r}: unknown metric {gate.metric!r}; metrics: {', '.join(metrics)}")
+    return gate

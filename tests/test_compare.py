@@ -1,0 +1,185 @@
+"""`cotlens compare`: values and ratios from the same machinery as rates, fields of one model, gates, errors."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+from typer.testing import CliRunner
+
+from cotlens.cli import app
+from cotlens.compare import CompareOptions, compare
+from cotlens.errors import CotlensError, UsageError
+from cotlens.gates import parse_gate
+from cotlens.ingest import ingest
+from cotlens.lexicon import parse_lexicon, select_lexicons
+from cotlens.measure.tokens import count_tokens
+from cotlens.scan import Selection
+from cotlens.store import Store
+from tests.conftest import DEMO
+from tests.helpers import chat, write_jsonl
+
+runner = CliRunner()
+LEX = parse_lexicon("t", "wait\nhmm", "test")
+A_TEXTS = ["Wait, wait. Hmm.", "All good here.", "Let me see."]
+B_TEXTS = ["Wait. Wait. Wait.", "Hmm, wait.", "Done."]
+
+
+@pytest.fixture
+def two(tmp_path: Path, store: Store) -> Store:
+    records = [chat(i, t, model="a") for i, t in enumerate(A_TEXTS)]
+    records += [chat(10 + i, t, "I answered.", model="b") for i, t in enumerate(B_TEXTS)]
+    ingest([str(write_jsonl(tmp_path / "two.jsonl", records))], store)
+    return store
+
+
+def record(records: list[dict[str, Any]], metric: str, side: str) -> dict[str, Any]:
+    [found] = [r for r in records if r["metric"] == metric and r["side"] == side]
+    return found
+
+
+def tokens(texts: list[str]) -> int:
+    return sum(t or 0 for t in count_tokens(list(texts)))
+
+
+def test_values_and_ratios(two: Store) -> None:
+    records = compare(two, ["a", "b"], [LEX], Selection(("a", "b")), CompareOptions(all_terms=True)).records
+    a, b = record(records, "t", "a"), record(records, "t", "b")
+    assert a["value"] == pytest.approx(1000 * 3 / tokens(A_TEXTS))  # Wait, wait, Hmm
+    assert b["value"] == pytest.approx(1000 * 5 / tokens(B_TEXTS))  # Wait x3, Hmm, wait
+    assert b["ratio"] == pytest.approx(b["value"] / a["value"])
+    assert a["ratio"] is None and a["baseline"] and not b["baseline"]
+    assert b["ratio_low"] <= b["ratio"]
+    assert b["ratio_high"] is None  # unbounded: with three transcripts a resample can hold no occurrence
+    assert 0 <= b["p_value"] <= b["p_adjusted"] <= 1
+    assert record(records, "transcripts", "b")["value"] == 3
+    assert record(records, "tokens_mean", "a")["value"] == pytest.approx(tokens(A_TEXTS) / 3)
+    assert record(records, "t:hmm", "b")["value"] == pytest.approx(1000 / tokens(B_TEXTS))
+
+
+def test_default_shows_lexicon_totals_and_the_terms_that_differ_most(store: Store) -> None:
+    ingest(sorted(str(p) for p in DEMO.glob("*.jsonl")), store)
+    lexicons = select_lexicons([], [])
+    comparison = compare(
+        store, ["orion-3", "lumen-mix"], lexicons, Selection(("orion-3", "lumen-mix")), CompareOptions()
+    )
+    shown = list(dict.fromkeys(r["metric"] for r in comparison.result.records or []))
+    assert shown[:2] == ["transcripts", "tokens_median"]
+    assert shown[2:6] == [lex.name for lex in lexicons]
+    assert len([m for m in shown if ":" in m]) == 5
+    assert shown[-5:] == ["nonlatin_token_share", "spans_per_1k", "tokens_mean", "loop_share", "gopher_share"]
+    records = comparison.records
+    assert record(records, "o3-dialect", "lumen-mix")["change"] == "decrease"
+    assert record(records, "nonlatin_token_share", "lumen-mix")["change"] == "increase"
+    assert record(records, "loop_share", "lumen-mix")["change"] == "increase"
+    assert record(records, "nonlatin_token_share", "lumen-mix")["ratio"] is None  # baseline 0: undefined
+
+
+def test_reasoning_against_answers_of_one_model(store: Store) -> None:
+    ingest([str(DEMO / "lumen-mix.jsonl")], store)
+    options = CompareOptions(fields=("reasoning", "answer"))
+    comparison = compare(
+        store, ["lumen-mix"], select_lexicons(["voice"], []), Selection(("lumen-mix",)), options
+    )
+    sides = {r["side"] for r in comparison.records}
+    assert sides == {"reasoning", "answer"}
+    first_person = record(comparison.records, "voice:I", "answer")
+    assert first_person["change"] == "decrease"  # the reasoning says "I"; the answers rarely do
+    assert comparison.result.title == "Compare: reasoning vs answer of lumen-mix"
+
+
+def test_what_cannot_be_compared(two: Store, tmp_path: Path) -> None:
+    with pytest.raises(UsageError, match="given twice"):
+        compare(two, ["a", "a"], [LEX], Selection(("a",)), CompareOptions())
+    with pytest.raises(UsageError, match="at least two models"):
+        compare(two, ["a"], [LEX], Selection(("a",)), CompareOptions())
+    with pytest.raises(CotlensError, match="no model 'zz' in the store; it has: a, b"):
+        compare(two, ["a", "zz"], [LEX], Selection(("a", "zz")), CompareOptions())
+    hidden = {
+        "id": "h",
+        "model": "c",
+        "object": "chat.completion",
+        "choices": [{"message": {"role": "assistant", "content": "x"}, "finish_reason": "stop"}],
+        "usage": {"completion_tokens": 500, "completion_tokens_details": {"reasoning_tokens": 400}},
+    }
+    ingest([str(write_jsonl(tmp_path / "hidden.jsonl", [hidden]))], two)
+    with pytest.raises(CotlensError, match="c has no transcripts with reasoning text"):
+        compare(two, ["a", "c"], [LEX], Selection(("a", "c")), CompareOptions())
+
+
+def test_gates_parse_or_say_what_is_valid() -> None:
+    metrics = ["t", "t:wait", "nonlatin_token_share"]
+    gate = parse_gate("ratio( nonlatin_token_share )>=2.5", metrics)
+    assert (gate.function, gate.metric, gate.operator, gate.threshold) == (
+        "ratio",
+        "nonlatin_token_share",
+        ">=",
+        2.5,
+    )
+    assert parse_gate("significant increase(t:wait)", metrics).significant
+    with pytest.raises(UsageError, match="unknown metric 'x'; metrics: t, t:wait, nonlatin_token_share"):
+        parse_gate("rate(x) > 1", metrics)
+    for bad in ("rate(t) >", "median(t) > 1", "increase t", "rate(t) > 1 and ratio(t) > 2"):
+        with pytest.raises(UsageError, match="not a gate"):
+            parse_gate(bad, metrics)
+
+
+def test_cli_gates_exit_codes(two: Store) -> None:
+    base = ["compare", "a", "b", "--store", str(two.root), "--term", "wait", "--term", "hmm"]
+    passing = runner.invoke(app, [*base, "--fail-if", "ratio(terms) > 10"])
+    assert passing.exit_code == 0, passing.output
+    failing = runner.invoke(
+        app, [*base, "--fail-if", "rate(terms:wait) > 1", "--fail-if", "ratio(terms) > 10"]
+    )
+    assert failing.exit_code == 3
+    assert "Compare: b against a" in failing.stdout  # the table is still written
+    assert "gate failed: rate(terms:wait) > 1: b " in failing.stderr
+    assert "ratio(terms) > 10" not in failing.stderr
+    malformed = runner.invoke(app, [*base, "--fail-if", "ratio(nope) > 2"])
+    assert malformed.exit_code == 2 and "unknown metric 'nope'" in malformed.stderr
+    twice = runner.invoke(app, ["compare", "a", "a", "--store", str(two.root)])
+    assert twice.exit_code == 2 and "given twice" in twice.stderr
+    fields = runner.invoke(app, ["compare", "a", "--fields", "reasoning,prompt", "--store", str(two.root)])
+    assert fields.exit_code == 2
+
+
+RECORD_KEYS = (
+    "baseline",
+    "change",
+    "kind",
+    "label",
+    "metric",
+    "p_adjusted",
+    "p_value",
+    "ratio",
+    "ratio_high",
+    "ratio_low",
+    "side",
+    "transcripts",
+    "value",
+    "value_high",
+    "value_low",
+)
+
+
+def test_json_document_is_frozen(two: Store) -> None:
+    result = runner.invoke(
+        app, ["compare", "a", "b", "--store", str(two.root), "--term", "wait", "--format", "json"]
+    )
+    assert result.exit_code == 0, result.output
+    document = json.loads(result.stdout)
+    assert document["kind"] == "compare" and document["definitions"]["baseline"] == "a"
+    assert document["columns"] == list(RECORD_KEYS[4:5]) + [k for k in document["columns"] if k != "metric"]
+    assert all(tuple(sorted(r)) == RECORD_KEYS for r in document["rows"])
+
+
+def test_markdown_fits_a_pull_request_comment(two: Store) -> None:
+    out = runner.invoke(
+        app, ["compare", "a", "b", "--store", str(two.root), "--term", "wait", "--format", "md"]
+    ).stdout
+    lines = out.splitlines()
+    assert lines[0] == "| metric | a (baseline) | b | ratio \\[95% CI\\] | p (BH) |"
+    assert lines[1] == "|---|---:|---:|---:|---:|"
+    assert any(line.startswith("| terms (total) | ") for line in lines)
