@@ -354,29 +354,30 @@ def _result(
     options: CompareOptions,
     lexicons: list[Lexicon],
 ) -> Result:
-    records = [record for metric in shown for record in _records(table, metric, names)]
-    display = [_display_row(table, metric, names) for metric in shown]
-    columns = [Column("label", "metric")]
-    for i, name in enumerate(names):
-        columns.append(Column(f"value_{i}", name + (" (baseline)" if i == 0 else ""), "formatted"))
-        if i:
-            columns.append(Column(f"ratio_{i}", "ratio [95%\u00a0CI]", "formatted"))
-            columns.append(Column(f"p_{i}", "p (BH)", "formatted"))
+    """One displayed table per compared side against the baseline (each fits 100 columns; with several sides,
+    the later ones are sections), all records in the machine-readable rows."""
     baseline = names[0]
-    title = (
-        f"{options.fields[0]} vs {options.fields[1]} of {selection.models[0]}"
-        if options.fields
-        else f"{', '.join(names[1:])} against {baseline}"
-    )
-    result = Result(
-        "compare",
-        f"Compare: {title}",
-        columns,
-        display,
-        _definitions(selection, options, names, table, lexicons),
-    )
+    tables = []
+    for i, name in enumerate(names[1:], start=1):
+        title = (
+            f"{selection.models[0]}: {name} against {baseline}"
+            if options.fields
+            else f"{name} against {baseline}"
+        )
+        columns = [
+            Column("label", "metric"),
+            Column("value_0", f"{baseline} (baseline)", "formatted"),
+            Column(f"value_{i}", name, "formatted"),
+            Column(f"ratio_{i}", "ratio [95%\u00a0CI]", "formatted"),
+            Column(f"p_{i}", "p (BH)", "formatted"),
+        ]
+        rows = [_display_row(table, metric, names) for metric in shown]
+        tables.append(Result("compare", f"Compare: {title}", columns, rows))
+    result = tables[0]
+    result.sections = tables[1:]
+    result.definitions = _definitions(selection, options, names, table, lexicons)
     result.caption = _caption(options, selection, table)
-    result.records = records
+    result.records = [record for metric in shown for record in _records(table, metric, names)]
     return result
 
 

@@ -87,7 +87,7 @@ def test_reasoning_against_answers_of_one_model(store: Store) -> None:
     assert sides == {"reasoning", "answer"}
     first_person = record(comparison.records, "voice:I", "answer")
     assert first_person["change"] == "decrease"  # the reasoning says "I"; the answers rarely do
-    assert comparison.result.title == "Compare: reasoning vs answer of lumen-mix"
+    assert comparison.result.title == "Compare: lumen-mix: answer against reasoning"
 
 
 def test_what_cannot_be_compared(two: Store, tmp_path: Path) -> None:
@@ -173,6 +173,19 @@ def test_json_document_is_frozen(two: Store) -> None:
     assert document["kind"] == "compare" and document["definitions"]["baseline"] == "a"
     assert document["columns"] == list(RECORD_KEYS[4:5]) + [k for k in document["columns"] if k != "metric"]
     assert all(tuple(sorted(r)) == RECORD_KEYS for r in document["rows"])
+
+
+def test_each_side_gets_its_own_table_against_the_baseline(store: Store) -> None:
+    ingest(sorted(str(p) for p in DEMO.glob("*.jsonl")), store)
+    sides = ["orion-3", "lumen-mix", "plain-7b"]
+    result = compare(
+        store, sides, select_lexicons(["voice"], []), Selection(tuple(sides)), CompareOptions()
+    ).result
+    assert [t.title for t in (result, *result.sections)] == [
+        "Compare: lumen-mix against orion-3",
+        "Compare: plain-7b against orion-3",
+    ]
+    assert {r["side"] for r in result.records or []} == set(sides)
 
 
 def test_markdown_fits_a_pull_request_comment(two: Store) -> None:
