@@ -29,13 +29,13 @@ import pyarrow.compute as pc
 
 from cotlens.errors import CotlensError, UsageError
 from cotlens.groups import IntervalOptions, RatioSums, interval_caption, interval_definition
-from cotlens.lexicon import Lexicon
+from cotlens.lexicon import Lexicon, all_builtin, stored_key
 from cotlens.measure.repetition import GOPHER_COLUMNS, GOPHER_THRESHOLDS
 from cotlens.measure.terms import count_terms
 from cotlens.measure.tokens import tokenizer_description
 from cotlens.render import number, percent
 from cotlens.result import Column, Result
-from cotlens.scan import Selection, check_selection, ensure_measured, map_store, rows_where
+from cotlens.scan import Selection, check_selection, ensure_measured, map_store, map_to_dense, rows_where
 from cotlens.stats import DEFAULT_RESAMPLES, RatioResult, benjamini_hochberg
 from cotlens.store import Store
 
@@ -102,14 +102,19 @@ class _CompareKernel:
     field: str
     terms: tuple[Any, ...]
     lexicon_spans: tuple[tuple[int, int], ...]
+    # The terms' keys among the counts stored at ingest, when they are all there: no text is read then.
+    stored_keys: tuple[str, ...] | None = None
 
     def texts(self) -> tuple[str, ...]:
         return self.sides if self.by_field else (self.field,)
 
     def columns(self) -> tuple[str, ...]:
         names = ["tokens_o200k", "nonlatin_tokens_o200k", "codeswitch_spans", "loop", *GOPHER_COLUMNS]
+        if self.terms and self.stored_keys is not None:
+            names.append("lexicon_counts")
         cols = ["model", *(f"{t}_{n}" for t in self.texts() for n in names)]
-        return (*cols, *(self.texts() if self.terms else ()))
+        text_needed = self.terms and self.stored_keys is None
+        return (*cols, *(self.texts() if text_needed else ()))
 
     def __call__(self, table: pa.Table) -> dict[str, _Side]:
         valid = pc.and_(*(table[f"{t}_loop"].is_valid() for t in self.texts())) if self.by_field else None
@@ -135,7 +140,10 @@ class _CompareKernel:
         tokens = ints("tokens_o200k")
         columns = []
         if self.terms:
-            counts = count_terms(table[text].combine_chunks(), self.terms)
+            if self.stored_keys is not None:
+                counts = map_to_dense(table[f"{text}_lexicon_counts"], self.stored_keys)
+            else:
+                counts = count_terms(table[text].combine_chunks(), self.terms)
             columns += [counts, *(counts[:, a:b].sum(axis=1, keepdims=True) for a, b in self.lexicon_spans)]
         columns += [ints("nonlatin_tokens_o200k")[:, None], ints("codeswitch_spans")[:, None]]
         gopher = np.column_stack([table[f"{text}_{name}"].to_numpy() for name in GOPHER_COLUMNS])
@@ -185,8 +193,13 @@ def compare(
         spans.append((start, start + len(lexicon.terms)))
         start += len(lexicon.terms)
     names = list(options.fields) if options.fields else sides
+    keys = (
+        tuple(stored_key(lex.name, t) for lex in lexicons for t in lex.terms)
+        if all_builtin(lexicons)
+        else None
+    )
     kernel = _CompareKernel(
-        tuple(names), options.fields is not None, options.field, tuple(terms), tuple(spans)
+        tuple(names), options.fields is not None, options.field, tuple(terms), tuple(spans), keys
     )
     accumulated = {name: _Accumulated() for name in names}
     for part in map_store(store, kernel, kernel.columns(), selection):

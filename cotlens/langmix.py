@@ -41,7 +41,7 @@ from cotlens.groups import (
 from cotlens.measure.scripts import SCRIPTS, check_ignorable, script_columns
 from cotlens.measure.tokens import tokenizer_description
 from cotlens.result import Column, Result
-from cotlens.scan import Selection, check_selection, ensure_measured, map_store, rows_where
+from cotlens.scan import Selection, check_selection, ensure_measured, map_store, map_to_dense, rows_where
 from cotlens.stats import DEFAULT_RESAMPLES
 from cotlens.store import Store
 
@@ -120,9 +120,9 @@ class _MixKernel:
         by_token[:, 0] = _ints(table[self.column("nonlatin_tokens_o200k")])
         by_token[:, 1] = _ints(table[self.column("codeswitch_spans")])
         by_letter[:, 0] = _ints(table[self.column("nonlatin_letters")])
-        if scripts:
-            _fill_by_script(table[self.column("nonlatin_tokens_by_script")], by_token[:, 2:])
-            _fill_by_script(table[self.column("letters_by_script")], by_letter[:, 1:])
+        if scripts:  # Latin, a key of the letters map, is not asked for
+            by_token[:, 2:] = map_to_dense(table[self.column("nonlatin_tokens_by_script")], NON_LATIN)
+            by_letter[:, 1:] = map_to_dense(table[self.column("letters_by_script")], NON_LATIN)
         dominant = table[self.column("dominant_script")]
         nonlatin_dominant = pc.fill_null(pc.not_equal(dominant, "Latin"), False).to_numpy(
             zero_copy_only=False
@@ -181,23 +181,6 @@ class _MixKernel:
 
 def _ints(column: pa.ChunkedArray) -> Ints:
     return np.asarray(column.to_numpy(), dtype=np.int64)
-
-
-def _fill_by_script(column: pa.ChunkedArray, out: Ints) -> None:
-    """Write a map<script, count> column into `out` (a zeroed (rows, len(NON_LATIN)) view); Latin is dropped."""
-    maps = column.combine_chunks()
-    offsets = maps.offsets.to_numpy()
-    if offsets[-1] == offsets[0]:
-        return
-    owner = np.repeat(np.arange(len(maps)), np.diff(offsets))
-    # A sliced array's keys and items hold its neighbours' entries too: keep its own.
-    entries = slice(int(offsets[0]), int(offsets[-1]))
-    keys = pc.dictionary_encode(maps.keys[entries])
-    slots = np.array([NON_LATIN.index(k) if k in NON_LATIN else -1 for k in keys.dictionary.to_pylist()])
-    slot = slots[keys.indices.to_numpy()]
-    wanted = slot >= 0
-    # A map's keys are distinct, so each (row, script) cell is written once.
-    out[owner[wanted], slot[wanted]] = maps.items[entries].to_numpy()[wanted]
 
 
 def _in_context(text: str, start: int, end: int) -> dict[str, str]:

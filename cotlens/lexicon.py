@@ -4,13 +4,14 @@ comments, each term's source in its comment); users pass their own files (`--lex
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass
 from functools import lru_cache
 from importlib import resources
 from pathlib import Path
 
 from cotlens.errors import LexiconError
-from cotlens.measure.terms import Term, parse_term
+from cotlens.measure.terms import MATCHING_VERSION, Term, parse_term
 
 CUSTOM = "terms"  # the lexicon that --term entries form
 
@@ -28,6 +29,30 @@ def builtin_names() -> list[str]:
         for p in resources.files("cotlens.lexicons").iterdir()
         if p.name.endswith(".txt")
     )
+
+
+@lru_cache(maxsize=1)
+def builtin_lexicons() -> tuple[Lexicon, ...]:
+    """Every built-in lexicon: their counts are stored at ingest, per transcript and text."""
+    return tuple(load_lexicon(name) for name in builtin_names())
+
+
+def stored_key(lexicon: str, term: Term) -> str:
+    """A term's key among stored counts (and its metric in `compare`): `lexicon:term`."""
+    return f"{lexicon}:{term.label}"
+
+
+@lru_cache(maxsize=1)
+def builtin_fingerprint() -> str:
+    """What stored counts were counted with: the built-in lexicons' terms as matched, and the matching rules."""
+    matched = repr((MATCHING_VERSION, [(lex.name, lex.terms) for lex in builtin_lexicons()]))
+    return hashlib.blake2b(matched.encode(), digest_size=8).hexdigest()
+
+
+def all_builtin(lexicons: list[Lexicon]) -> bool:
+    """Whether the lexicons are built-in ones counted as stored (not --substring): then their counts are read
+    from the store, not from the text."""
+    return all(lex.source == "built-in" and lex in builtin_lexicons() for lex in lexicons)
 
 
 @lru_cache(maxsize=32)

@@ -28,12 +28,12 @@ from cotlens.groups import (
     interval_caption,
     interval_definition,
 )
-from cotlens.lexicon import Lexicon
+from cotlens.lexicon import Lexicon, all_builtin, stored_key
 from cotlens.measure.terms import Term, count_terms, fold_series
 from cotlens.measure.tokens import tokenizer_description
 from cotlens.measure.unicode import rust_class
 from cotlens.result import Column, Result
-from cotlens.scan import Selection, check_selection, ensure_measured, map_store
+from cotlens.scan import Selection, check_selection, ensure_measured, map_store, map_to_dense, rows_where
 from cotlens.stats import DEFAULT_RESAMPLES
 from cotlens.store import Store
 
@@ -82,10 +82,15 @@ class _CountKernel:
     terms: tuple[Term, ...]
     lexicon_spans: tuple[tuple[int, int], ...]  # each lexicon's [start, end) in terms
     options: RateOptions
+    # The terms' keys among the counts stored at ingest, when they are all there: no text is read then.
+    stored_keys: tuple[str, ...] | None = None
 
     def columns(self) -> tuple[str, ...]:
         o = self.options
-        cols = [*group_columns(o.by), o.field]
+        cols = [*group_columns(o.by), f"{o.field}_chars"]
+        cols.append(f"{o.field}_lexicon_counts" if self.stored_keys is not None else o.field)
+        if o.unit == "words" and o.field not in cols:
+            cols.append(o.field)
         if o.unit == "o200k":
             cols.append(f"{o.field}_tokens_o200k")
         elif o.unit == "reported":
@@ -94,11 +99,14 @@ class _CountKernel:
 
     def __call__(self, table: pa.Table) -> _Counts:
         o = self.options
-        table = table.filter(table[o.field].is_valid())
+        table = rows_where(table, table[f"{o.field}_chars"].is_valid())  # null exactly where the text is
         if o.unit == "reported":
-            table = table.filter(table["reasoning_tokens_reported"].is_valid())
+            table = rows_where(table, table["reasoning_tokens_reported"].is_valid())
         tokens = self._tokens(table)
-        counts = count_terms(table[o.field].combine_chunks(), self.terms)
+        if self.stored_keys is not None:
+            counts = map_to_dense(table[f"{o.field}_lexicon_counts"], self.stored_keys)
+        else:
+            counts = count_terms(table[o.field].combine_chunks(), self.terms)
         totals = [counts[:, a:b].sum(axis=1) for a, b in self.lexicon_spans]
         if totals:
             counts = np.column_stack([counts, *totals])
@@ -132,7 +140,9 @@ def compute_rates(
     for lexicon in lexicons:
         spans.append((len(terms), len(terms) + len(lexicon.terms)))
         terms.extend(lexicon.terms)
-    kernel = _CountKernel(tuple(terms), tuple(spans), options)
+    stored = all_builtin(lexicons) and options.unit != "words"
+    keys = tuple(stored_key(lex.name, t) for lex in lexicons for t in lex.terms) if stored else None
+    kernel = _CountKernel(tuple(terms), tuple(spans), options, keys)
     groups: dict[tuple[str, str], RatioSums] = {}
     for part in map_store(store, kernel, kernel.columns(), selection):
         for code, key in enumerate(part.groups):

@@ -4,11 +4,13 @@ current schema's columns) to a small result; results come back in store order.""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
 
+import numpy as np
+import numpy.typing as npt
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
@@ -161,3 +163,24 @@ def _map_measurements(
             pending, rows = [], 0
     if pending:
         yield run(pending)
+
+
+def map_to_dense(column: pa.ChunkedArray, keys: Sequence[str]) -> npt.NDArray[np.int64]:
+    """A map<string, integer> column as a (rows, len(keys)) array of its values; keys not asked for are dropped.
+    Vectorized: one dictionary encoding of the keys, one scatter of the values."""
+    maps = column.combine_chunks()
+    out = np.zeros((len(maps), len(keys)), dtype=np.int64)
+    offsets = maps.offsets.to_numpy()
+    if len(maps) == 0 or offsets[-1] == offsets[0]:
+        return out
+    owner = np.repeat(np.arange(len(maps)), np.diff(offsets))
+    # A sliced array's keys and items hold its neighbours' entries too: keep its own.
+    entries = slice(int(offsets[0]), int(offsets[-1]))
+    encoded = pc.dictionary_encode(maps.keys[entries])
+    position = {k: i for i, k in enumerate(keys)}
+    slots = np.array([position.get(k, -1) for k in encoded.dictionary.to_pylist()], dtype=np.int64)
+    slot = slots[encoded.indices.to_numpy()]
+    wanted = slot >= 0
+    # A map's keys are distinct, so each (row, key) cell is written once.
+    out[owner[wanted], slot[wanted]] = maps.items[entries].to_numpy()[wanted]
+    return out

@@ -29,6 +29,7 @@ import pyarrow.parquet as pq
 
 from cotlens import __version__
 from cotlens.errors import StoreError
+from cotlens.measure.intrinsic import part_schema
 from cotlens.record import SCHEMA
 
 MANIFEST = "manifest.json"
@@ -292,7 +293,7 @@ class PartWriter:
             self._writer = None
         if self._writer is None:
             name = f"part-{len(self.names):05d}.parquet"
-            self._writer = pq.ParquetWriter(self.directory / name, SCHEMA, compression="zstd")
+            self._writer = pq.ParquetWriter(self.directory / name, part_schema(), compression="zstd")
             self.names.append(name)
             self._file_rows = 0
         self._writer.write_table(table.combine_chunks(), row_group_size=table.num_rows)

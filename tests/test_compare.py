@@ -196,3 +196,21 @@ def test_markdown_fits_a_pull_request_comment(two: Store) -> None:
     assert lines[0] == "| metric | a (baseline) | b | ratio \\[95% CI\\] | p (BH) |"
     assert lines[1] == "|---|---:|---:|---:|---:|"
     assert any(line.startswith("| terms (total) | ") for line in lines)
+
+
+def test_stored_lexicon_counts_equal_counts_from_the_text(
+    store: Store, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import cotlens.compare
+
+    ingest(sorted(str(p) for p in DEMO.glob("*.jsonl")), store)
+    sides = ["orion-3", "plain-7b"]
+
+    def run() -> list[dict[str, Any]]:
+        return compare(
+            store, sides, select_lexicons([], []), Selection(tuple(sides)), CompareOptions()
+        ).records
+
+    stored = run()
+    monkeypatch.setattr(cotlens.compare, "all_builtin", lambda lexicons: False)
+    assert run() == stored

@@ -112,7 +112,9 @@ def test_demo_language_mixing_model_stands_out(store: Store) -> None:
     # Greek letters in 4 (math), which --ignore-script Greek leaves out.
     assert (lumen["with_mixing"], lumen["nonlatin_dominant"]) == (35 / 80, 3)
     assert rows["plain-7b"]["with_mixing"] == 4 / 80
-    without_greek = compute_langmix(store, Selection(("plain-7b",)), LangmixOptions(ignore=frozenset({"Greek"})))
+    without_greek = compute_langmix(
+        store, Selection(("plain-7b",)), LangmixOptions(ignore=frozenset({"Greek"}))
+    )
     assert without_greek.rows[0]["with_mixing"] == 0
     assert [e["group"] for e in result.sections[0].rows] == ["lumen-mix"] * 3 + ["plain-7b"] * 3
 

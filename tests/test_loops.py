@@ -22,8 +22,12 @@ from tests.helpers import chat, write_jsonl
 runner = CliRunner()
 
 # Measured by measure/repetition.py and measure/scripts.py (tested there); the numbers in the comments are theirs.
-LOOPING = "Let me check the sum again." + " Wait, 这个循环 seems pointless." * 4  # loop; 8 of 39 tokens non-Latin
-REPEATED_LINE = "First line here\nFirst line here\nSecond one follows\nThird is different"  # dup_line_frac 0.25
+LOOPING = (
+    "Let me check the sum again." + " Wait, 这个循环 seems pointless." * 4
+)  # loop; 8 of 39 tokens non-Latin
+REPEATED_LINE = (
+    "First line here\nFirst line here\nSecond one follows\nThird is different"  # dup_line_frac 0.25
+)
 PLAIN = "The answer uses 首都 once. Everything else is plain English prose about Canberra."  # 2 of 16 tokens
 
 

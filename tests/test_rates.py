@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 from typer.testing import CliRunner
@@ -135,7 +136,9 @@ def test_old_parts_are_measured_on_first_use(tmp_path: Path, small: Store) -> No
     pq.write_table(table.drop_columns(intrinsic), part)  # as an older cotlens wrote it
     assert small.unmeasured_parts() == [str(part)]
     told: list[int] = []
-    assert compute_rates(small, [LEX], Selection(), RateOptions(), on_measure=told.append).rows == expected.rows
+    assert (
+        compute_rates(small, [LEX], Selection(), RateOptions(), on_measure=told.append).rows == expected.rows
+    )
     assert told == [1] and small.unmeasured_parts() == []
     assert pq.read_table(part).select(intrinsic).equals(table.select(intrinsic))
 
@@ -212,3 +215,38 @@ def test_cli_csv_has_interval_columns(small: Store) -> None:
     # Displayed columns first (kind only with several kinds; note because these groups are few), then the rest.
     hidden = ["kind", "interval_method", "few_transcripts"]
     assert header == [k for k in ROW_KEYS if k not in hidden] + hidden
+
+
+def test_stored_lexicon_counts_equal_counts_from_the_text(
+    store: Store, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import cotlens.rates
+
+    ingest(sorted(str(p) for p in DEMO.glob("*.jsonl")), store)
+    for field in ("reasoning", "answer"):
+        options = RateOptions(field=field)  # type: ignore[arg-type]
+        stored = compute_rates(store, select_lexicons([], []), Selection(), options)
+        with monkeypatch.context() as m:
+            m.setattr(cotlens.rates, "all_builtin", lambda lexicons: False)
+            from_text = compute_rates(store, select_lexicons([], []), Selection(), options)
+        assert stored.rows == from_text.rows
+        assert sum(r["occurrences"] for r in stored.rows) > 40  # the same, and not for want of occurrences
+
+
+def test_counts_made_with_other_lexicons_are_measured_again(small: Store) -> None:
+    [part] = small.part_files()
+    table = pq.read_table(part)
+    expected = table.column("reasoning_lexicon_counts")
+    stale = table.replace_schema_metadata({"cotlens.lexicons": "an older lexicon set"})
+    pq.write_table(
+        stale.set_column(
+            stale.schema.get_field_index("reasoning_lexicon_counts"),
+            "reasoning_lexicon_counts",
+            pa.nulls(len(table), expected.type),
+        ),
+        part,
+    )
+    assert small.unmeasured_parts() == [str(part)]
+    compute_rates(small, select_lexicons(["epistemic"], []), Selection(), RateOptions())
+    assert small.unmeasured_parts() == []
+    assert pq.read_table(part).column("reasoning_lexicon_counts").equals(expected)

@@ -2,19 +2,23 @@
 written by an older version. One function fills them for a batch of canonical rows, wherever it runs.
 
 Each measured text (reasoning, answer) gets its exact o200k_base token count, the language-mixing columns of
-measure/scripts.py and the repetition columns of measure/repetition.py, as `<text>_<measurement>` columns."""
+measure/scripts.py, the repetition columns of measure/repetition.py and the counts of the built-in lexicons'
+terms, as `<text>_<measurement>` columns. A part file records which lexicons its counts used."""
 
 from __future__ import annotations
 
 import os
 from functools import lru_cache
 
+import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 
 from cotlens import __version__
+from cotlens.lexicon import builtin_fingerprint, builtin_lexicons, stored_key
 from cotlens.measure.repetition import measure_repetition
 from cotlens.measure.scripts import script_columns
+from cotlens.measure.terms import count_terms
 from cotlens.measure.tokens import count_tokens, tokenizer_description
 from cotlens.record import INTRINSIC_FIELDS, MEASURED_TEXTS, MEASUREMENTS, SCHEMA
 
@@ -35,7 +39,36 @@ def measure_text(texts: list[str | None]) -> dict[str, pa.Array]:
     types = {m.name: m.type for m in MEASUREMENTS}
     for name, values in measure_repetition(texts).items():
         columns[name] = pa.array(values, types[name])
+    columns["lexicon_counts"] = lexicon_counts(texts)
     return columns
+
+
+def lexicon_counts(texts: list[str | None]) -> pa.Array:
+    """Per text, the non-zero occurrence counts of every built-in lexicon term as a map `lexicon:term` -> count;
+    null for a missing text."""
+    lexicons = builtin_lexicons()
+    keys = np.array([stored_key(lex.name, t) for lex in lexicons for t in lex.terms], dtype=object)
+    present = [i for i, t in enumerate(texts) if t is not None]
+    counts = count_terms([texts[i] for i in present], [t for lex in lexicons for t in lex.terms])
+    rows, terms = np.nonzero(counts)  # row-major: each row's terms in order
+    per_text = np.zeros(len(texts), dtype=np.int64)
+    per_text[present] = np.bincount(rows, minlength=len(present))
+    offsets = np.concatenate(([0], np.cumsum(per_text))).astype(np.int32)
+    missing = np.array([t is None for t in texts], dtype=bool)
+    return pa.MapArray.from_arrays(
+        pa.array(offsets),
+        pa.array(keys[terms], pa.string()),
+        pa.array(counts[rows, terms], pa.int32()),
+        mask=pa.array(missing),
+    )
+
+
+def part_schema() -> pa.Schema:
+    """SCHEMA, with the fingerprint of the lexicons whose counts the part stores (see part_needs_measuring)."""
+    return SCHEMA.with_metadata({LEXICONS_KEY: builtin_fingerprint()})
+
+
+LEXICONS_KEY = "cotlens.lexicons"
 
 
 def measure(table: pa.Table) -> pa.Table:
@@ -68,6 +101,9 @@ def part_needs_measuring(path: str) -> bool:
     by ingest --defer-measure). Read from the Parquet footer: measured, a text's `<text>_letters` is null
     exactly where its `<text>_chars` is, so their null counts agree in every row group."""
     metadata = pq.read_metadata(path)
+    # Lexicon counts made with other lexicons or matching rules are stale: the part is measured again.
+    if (metadata.metadata or {}).get(LEXICONS_KEY.encode()) != builtin_fingerprint().encode():
+        return True
     # Leaf column names: a flat column's own name (cheaper than the Arrow schema). The nested measurement
     # columns came with the flat ones.
     leaves = metadata.schema.names
@@ -109,7 +145,7 @@ def measure_part(path: str) -> int:
     groups = range(source.num_row_groups)
     tmp = f"{path}.measuring"
     rows = 0
-    with pq.ParquetWriter(tmp, SCHEMA, compression="zstd") as writer:
+    with pq.ParquetWriter(tmp, part_schema(), compression="zstd") as writer:
         for i in groups:
             table = measure(source.read_row_group(i))
             writer.write_table(table, row_group_size=table.num_rows)

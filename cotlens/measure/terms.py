@@ -38,6 +38,8 @@ from cotlens.measure.unicode import rust_class, script_of
 
 TermKind = Literal["word", "phrase", "regex", "substring"]
 WHITESPACE = regex.compile(r"\s+")
+# Bumped whenever what counts as an occurrence changes: counts stored at ingest with another version are stale.
+MATCHING_VERSION = 1
 
 
 @dataclass(frozen=True, slots=True)
