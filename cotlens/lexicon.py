@@ -38,21 +38,31 @@ def builtin_lexicons() -> tuple[Lexicon, ...]:
 
 
 def stored_key(lexicon: str, term: Term) -> str:
-    """A term's key among stored counts (and its metric in `compare`): `lexicon:term`."""
+    """A term's key (and its metric in `compare`): `lexicon:term`."""
     return f"{lexicon}:{term.label}"
 
 
 @lru_cache(maxsize=1)
+def builtin_keys() -> tuple[str, ...]:
+    """The built-in lexicons' terms in the order their counts are stored."""
+    return tuple(stored_key(lex.name, t) for lex in builtin_lexicons() for t in lex.terms)
+
+
+def stored_positions(lexicons: list[Lexicon]) -> tuple[int, ...] | None:
+    """Where each term of these lexicons is among the stored counts, or None when some is not stored (a --term,
+    a lexicon file, --substring): then counts come from the text."""
+    if not all(lex.source == "built-in" and lex in builtin_lexicons() for lex in lexicons):
+        return None
+    order = {key: i for i, key in enumerate(builtin_keys())}
+    return tuple(order[stored_key(lex.name, t)] for lex in lexicons for t in lex.terms)
+
+
+@lru_cache(maxsize=1)
 def builtin_fingerprint() -> str:
-    """What stored counts were counted with: the built-in lexicons' terms as matched, and the matching rules."""
-    matched = repr((MATCHING_VERSION, [(lex.name, lex.terms) for lex in builtin_lexicons()]))
+    """What stored counts were counted with: the built-in lexicons' terms as matched, and the matching rules
+    (and their storage: a list since the first release)."""
+    matched = repr(("list", MATCHING_VERSION, [(lex.name, lex.terms) for lex in builtin_lexicons()]))
     return hashlib.blake2b(matched.encode(), digest_size=8).hexdigest()
-
-
-def all_builtin(lexicons: list[Lexicon]) -> bool:
-    """Whether the lexicons are built-in ones counted as stored (not --substring): then their counts are read
-    from the store, not from the text."""
-    return all(lex.source == "built-in" and lex in builtin_lexicons() for lex in lexicons)
 
 
 @lru_cache(maxsize=32)

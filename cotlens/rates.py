@@ -28,12 +28,12 @@ from cotlens.groups import (
     interval_caption,
     interval_definition,
 )
-from cotlens.lexicon import Lexicon, all_builtin, stored_key
+from cotlens.lexicon import Lexicon, builtin_keys, stored_positions
 from cotlens.measure.terms import Term, count_terms, fold_series
 from cotlens.measure.tokens import tokenizer_description
 from cotlens.measure.unicode import rust_class
 from cotlens.result import Column, Result
-from cotlens.scan import Selection, check_selection, ensure_measured, map_store, map_to_dense, rows_where
+from cotlens.scan import Selection, check_selection, ensure_measured, list_to_dense, map_store, rows_where
 from cotlens.stats import DEFAULT_RESAMPLES
 from cotlens.store import Store
 
@@ -82,13 +82,13 @@ class _CountKernel:
     terms: tuple[Term, ...]
     lexicon_spans: tuple[tuple[int, int], ...]  # each lexicon's [start, end) in terms
     options: RateOptions
-    # The terms' keys among the counts stored at ingest, when they are all there: no text is read then.
-    stored_keys: tuple[str, ...] | None = None
+    # Where the terms are among the counts stored at ingest, when they all are: no text is read then.
+    stored: tuple[int, ...] | None = None
 
     def columns(self) -> tuple[str, ...]:
         o = self.options
         cols = [*group_columns(o.by), f"{o.field}_chars"]
-        cols.append(f"{o.field}_lexicon_counts" if self.stored_keys is not None else o.field)
+        cols.append(f"{o.field}_lexicon_counts" if self.stored is not None else o.field)
         if o.unit == "words" and o.field not in cols:
             cols.append(o.field)
         if o.unit == "o200k":
@@ -103,8 +103,10 @@ class _CountKernel:
         if o.unit == "reported":
             table = rows_where(table, table["reasoning_tokens_reported"].is_valid())
         tokens = self._tokens(table)
-        if self.stored_keys is not None:
-            counts = map_to_dense(table[f"{o.field}_lexicon_counts"], self.stored_keys)
+        if self.stored is not None:
+            counts = list_to_dense(table[f"{o.field}_lexicon_counts"], len(builtin_keys()))[
+                :, self.stored
+            ].astype(np.int64)
         else:
             counts = count_terms(table[o.field].combine_chunks(), self.terms)
         totals = [counts[:, a:b].sum(axis=1) for a, b in self.lexicon_spans]
@@ -140,9 +142,8 @@ def compute_rates(
     for lexicon in lexicons:
         spans.append((len(terms), len(terms) + len(lexicon.terms)))
         terms.extend(lexicon.terms)
-    stored = all_builtin(lexicons) and options.unit != "words"
-    keys = tuple(stored_key(lex.name, t) for lex in lexicons for t in lex.terms) if stored else None
-    kernel = _CountKernel(tuple(terms), tuple(spans), options, keys)
+    stored = stored_positions(lexicons) if options.unit != "words" else None
+    kernel = _CountKernel(tuple(terms), tuple(spans), options, stored)
     groups: dict[tuple[str, str], RatioSums] = {}
     for part in map_store(store, kernel, kernel.columns(), selection):
         for code, key in enumerate(part.groups):

@@ -112,12 +112,13 @@ class Transcript:
 # The texts that get intrinsic measurements, each as `<text>_<measurement>` columns.
 MEASURED_TEXTS: Final = ("reasoning", "answer")
 # Per text: exact o200k_base tokens, language mixing (measure/scripts.py), repetition (measure/repetition.py),
-# and the occurrences of every built-in lexicon term (`lexicon:term` -> count, non-zero ones only).
+# and the occurrences of every built-in lexicon term (in lexicon.builtin_keys() order, which a part's metadata
+# records: a list rather than a map because reading a million maps' string keys costs more than the rest).
 MEASUREMENTS: Final = (
     pa.field("tokens_o200k", pa.int64()),
     *SCRIPT_COLUMNS,
     *(pa.field(name, type_) for name, type_ in REPETITION_COLUMNS),
-    pa.field("lexicon_counts", pa.map_(pa.string(), pa.int32())),
+    pa.field("lexicon_counts", pa.list_(pa.int32())),
 )
 
 # Explicit types: an inferred schema drifts between batches (a column that is null in one batch).

@@ -13,6 +13,7 @@ import numpy as np
 import numpy.typing as npt
 import pyarrow as pa
 import pyarrow.compute as pc
+import pyarrow.dataset as ds
 import pyarrow.parquet as pq
 
 from cotlens.errors import CotlensError
@@ -41,6 +42,15 @@ class Selection:
             *(("dataset",) if self.datasets else ()),
         )
 
+    def expression(self) -> ds.Expression:
+        """`mask` as a dataset filter, applied while scanning (in Arrow's threads, before any copy)."""
+        keep = ds.field("reasoning_kind").isin(list(self.kinds))
+        if self.models:
+            keep &= ds.field("model").isin(list(self.models))
+        if self.datasets:
+            keep &= ds.field("dataset").isin(list(self.datasets))
+        return keep
+
     def mask(self, table: pa.Table) -> pa.Array:
         keep = pc.is_in(table["reasoning_kind"], pa.array(self.kinds, pa.string()))
         if self.models:
@@ -66,7 +76,7 @@ def check_selection(store: Store, selection: Selection) -> None:
     for column, wanted in (("model", selection.models), ("dataset", selection.datasets)):
         if not wanted:
             continue
-        present = set(store.read(columns=[column]).column(0).drop_null().unique().to_pylist())
+        present = distinct_values(store, column)
         missing = [w for w in wanted if w not in present]
         if missing:
             raise CotlensError(
@@ -84,6 +94,20 @@ def ensure_measured(store: Store, on_measure: Callable[[int], None] | None = Non
         if on_measure is not None:
             on_measure(len(pending))
         store.measure()
+
+
+def distinct_values(store: Store, column: str) -> set[str]:
+    """The distinct non-null values of a string column, read dictionary-encoded: each row group's dictionary
+    holds its distinct values, so no string is materialized per row."""
+    parts = [str(p) for p in store.part_files()]
+    if not parts:
+        return set()
+    options = ds.ParquetFileFormat(read_options=ds.ParquetReadOptions(dictionary_columns=[column]))
+    values: set[str] = set()
+    for batch in ds.dataset(parts, format=options).to_batches(columns=[column]):
+        array = batch.column(0)
+        values.update(v for v in array.dictionary.to_pylist() if v is not None)
+    return values
 
 
 @dataclass(frozen=True, slots=True)
@@ -120,8 +144,9 @@ def _with_selection_columns(columns: tuple[str, ...], selection: Selection) -> l
 
 # Text columns are large; everything else (metadata, measurements) is a few bytes a row.
 TEXT_COLUMNS = frozenset({"prompt", "reasoning", "answer"})
-# Rows per kernel call when scanning measurements: parts hold ~1,500 rows each, too few to amortize a call.
-SCAN_ROWS = 1 << 18
+# Rows per kernel call when scanning measurements: a row group (4,096 rows) is too few to amortize a call;
+# 128k rows keep a kernel's dense per-term arrays (rows x terms x 8 bytes) near 50 MB.
+SCAN_ROWS = 1 << 17
 
 
 def map_store(
@@ -150,12 +175,12 @@ def _map_measurements(
     store: Store, kernel: Callable[[pa.Table], R], columns: tuple[str, ...], selection: Selection
 ) -> Iterator[R]:
     def run(batches: list[pa.RecordBatch]) -> R:
-        table = pa.Table.from_batches(batches)
-        return kernel(rows_where(table, selection.mask(table)).select(list(columns)))
+        return kernel(pa.Table.from_batches(batches, schema=scanned))
 
     pending: list[pa.RecordBatch] = []
     rows = 0
-    for batch in store.dataset().to_batches(columns=_with_selection_columns(columns, selection)):
+    scanned = pa.schema([SCHEMA.field(c) for c in columns])
+    for batch in store.dataset().to_batches(columns=list(columns), filter=selection.expression()):
         pending.append(batch)
         rows += batch.num_rows
         if rows >= SCAN_ROWS:
@@ -184,3 +209,15 @@ def map_to_dense(column: pa.ChunkedArray, keys: Sequence[str]) -> npt.NDArray[np
     # A map's keys are distinct, so each (row, key) cell is written once.
     out[owner[wanted], slot[wanted]] = maps.items[entries].to_numpy()[wanted]
     return out
+
+
+def list_to_dense(column: pa.ChunkedArray, width: int) -> npt.NDArray[Any]:
+    """A column of lists of `width` numbers each (no nulls) as a (rows, width) array of the lists' type: a
+    reshape of their values, no copy."""
+    lists = column.combine_chunks()
+    offsets = lists.offsets.to_numpy()
+    values = lists.values.to_numpy()[offsets[0] : offsets[-1]]
+    if lists.null_count or len(values) != len(lists) * width:
+        raise ValueError(f"expected {len(lists)} lists of {width} values")
+    dense: npt.NDArray[Any] = values.reshape(len(lists), width)
+    return dense

@@ -11,11 +11,12 @@ import os
 from functools import lru_cache
 
 import numpy as np
+import orjson
 import pyarrow as pa
 import pyarrow.parquet as pq
 
 from cotlens import __version__
-from cotlens.lexicon import builtin_fingerprint, builtin_lexicons, stored_key
+from cotlens.lexicon import builtin_fingerprint, builtin_keys, builtin_lexicons
 from cotlens.measure.repetition import measure_repetition
 from cotlens.measure.scripts import script_columns
 from cotlens.measure.terms import count_terms
@@ -44,31 +45,27 @@ def measure_text(texts: list[str | None]) -> dict[str, pa.Array]:
 
 
 def lexicon_counts(texts: list[str | None]) -> pa.Array:
-    """Per text, the non-zero occurrence counts of every built-in lexicon term as a map `lexicon:term` -> count;
-    null for a missing text."""
-    lexicons = builtin_lexicons()
-    keys = np.array([stored_key(lex.name, t) for lex in lexicons for t in lex.terms], dtype=object)
+    """Per text, the occurrences of every built-in lexicon term, in builtin_keys() order; null for no text."""
+    terms = [t for lex in builtin_lexicons() for t in lex.terms]
     present = [i for i, t in enumerate(texts) if t is not None]
-    counts = count_terms([texts[i] for i in present], [t for lex in lexicons for t in lex.terms])
-    rows, terms = np.nonzero(counts)  # row-major: each row's terms in order
-    per_text = np.zeros(len(texts), dtype=np.int64)
-    per_text[present] = np.bincount(rows, minlength=len(present))
-    offsets = np.concatenate(([0], np.cumsum(per_text))).astype(np.int32)
+    counts = np.zeros((len(texts), len(terms)), dtype=np.int32)
+    counts[present] = count_terms([texts[i] for i in present], terms)
     missing = np.array([t is None for t in texts], dtype=bool)
-    return pa.MapArray.from_arrays(
-        pa.array(offsets),
-        pa.array(keys[terms], pa.string()),
-        pa.array(counts[rows, terms], pa.int32()),
-        mask=pa.array(missing),
-    )
+    offsets = np.concatenate(([0], np.cumsum(np.where(missing, 0, len(terms))))).astype(np.int32)
+    values = counts[~missing].ravel()
+    return pa.ListArray.from_arrays(pa.array(offsets), pa.array(values), mask=pa.array(missing))
 
 
 def part_schema() -> pa.Schema:
-    """SCHEMA, with the fingerprint of the lexicons whose counts the part stores (see part_needs_measuring)."""
-    return SCHEMA.with_metadata({LEXICONS_KEY: builtin_fingerprint()})
+    """SCHEMA, with the fingerprint of the lexicons whose counts the part stores (see part_needs_measuring) and
+    the terms in the order of `*_lexicon_counts`, so the file describes itself."""
+    return SCHEMA.with_metadata(
+        {LEXICONS_KEY: builtin_fingerprint(), TERMS_KEY: orjson.dumps(builtin_keys()).decode()}
+    )
 
 
 LEXICONS_KEY = "cotlens.lexicons"
+TERMS_KEY = "cotlens.lexicon_terms"
 
 
 def measure(table: pa.Table) -> pa.Table:
