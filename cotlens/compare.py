@@ -126,14 +126,19 @@ class _CompareKernel:
             return {}
         if self.by_field:
             return {text: self._side(table, text) for text in self.sides}
-        # One pass over the batch, then each model's rows by index: filtering a table per model copies its maps.
+        # One pass over the batch, then its rows ordered by model once, each model's a slice (a view): filtering
+        # per model would copy every array once per model.
         whole = self._side(table, self.field)
-        models = table["model"].to_numpy(zero_copy_only=False)
+        models = pc.dictionary_encode(table["model"]).combine_chunks()
+        codes = models.indices.to_numpy()
+        order = np.argsort(codes, kind="stable")
+        bounds = np.searchsorted(codes[order], np.arange(len(models.dictionary) + 1))
+        by_token, tokens, by_transcript = whole.by_token[order], whole.tokens[order], whole.by_transcript[order]
         out = {}
-        for model in self.sides:
-            mine = models == model
-            if mine.any():
-                out[model] = _Side(whole.by_token[mine], whole.tokens[mine], whole.by_transcript[mine])
+        for code, model in enumerate(models.dictionary.to_pylist()):
+            rows = slice(int(bounds[code]), int(bounds[code + 1]))
+            if model in self.sides and rows.stop > rows.start:
+                out[model] = _Side(by_token[rows], tokens[rows], by_transcript[rows])
         return out
 
     def _side(self, table: pa.Table, text: str) -> _Side:
