@@ -133,7 +133,11 @@ class _CompareKernel:
         codes = models.indices.to_numpy()
         order = np.argsort(codes, kind="stable")
         bounds = np.searchsorted(codes[order], np.arange(len(models.dictionary) + 1))
-        by_token, tokens, by_transcript = whole.by_token[order], whole.tokens[order], whole.by_transcript[order]
+        by_token, tokens, by_transcript = (
+            whole.by_token[order],
+            whole.tokens[order],
+            whole.by_transcript[order],
+        )
         out = {}
         for code, model in enumerate(models.dictionary.to_pylist()):
             rows = slice(int(bounds[code]), int(bounds[code + 1]))
