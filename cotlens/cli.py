@@ -9,7 +9,7 @@ import os
 import sys
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import orjson
 import typer
@@ -28,16 +28,18 @@ from rich.text import Text
 
 from cotlens import __version__
 from cotlens.errors import CotlensError, UsageError
-from cotlens.formats import registered_formats
-from cotlens.formats.mapping import load_mapping
-from cotlens.ingest import IngestOptions, IngestResult, ingest
-from cotlens.inventory import summarize_models
 from cotlens.render import MISSING, OutputFormat, render
 from cotlens.render.escape import printable
 from cotlens.result import Result
 from cotlens.scan import Selection
 from cotlens.stats import DEFAULT_RESAMPLES
 from cotlens.store import DEFAULT_STORE, Store
+
+if TYPE_CHECKING:
+    from cotlens.ingest import IngestResult
+
+# Commands import what they use inside themselves: every command pays for the CLI's imports at start-up, and
+# ingest's (parsers, tokenizer, polars) cost an analysis a third of a second.
 
 EXIT_ERROR, EXIT_USAGE, EXIT_GATE, EXIT_INTERRUPTED = 1, 2, 3, 130
 
@@ -117,6 +119,8 @@ def main_options(
 
 
 def check_format(value: str) -> str:
+    from cotlens.formats import registered_formats
+
     names = ["auto", *(f.name for f in registered_formats())]
     if value not in names:
         raise typer.BadParameter(f"unknown input format {value!r}; known: {', '.join(names)}")
@@ -200,6 +204,9 @@ def ingest_command(
     ] = False,
 ) -> None:
     """Read transcripts into the store: every record added, a duplicate, or rejected with its reason."""
+    from cotlens.formats.mapping import load_mapping
+    from cotlens.ingest import IngestOptions, ingest
+
     with cli_errors():
         options = IngestOptions(
             fmt=from_,
@@ -271,6 +278,8 @@ def models_command(
 ) -> None:
     """What the store holds per model: transcripts, reasoning kinds, reported tokens, datasets."""
     with cli_errors():
+        from cotlens.inventory import summarize_models
+
         result = summarize_models(Store(store))
     render(result, format_, stdout_console())
 

@@ -29,7 +29,6 @@ import pyarrow.parquet as pq
 
 from cotlens import __version__
 from cotlens.errors import StoreError
-from cotlens.measure.intrinsic import part_schema
 from cotlens.record import SCHEMA
 
 MANIFEST = "manifest.json"
@@ -292,6 +291,8 @@ class PartWriter:
             self._writer.close()
             self._writer = None
         if self._writer is None:
+            from cotlens.measure.intrinsic import part_schema  # the lexicons: only writers need them
+
             name = f"part-{len(self.names):05d}.parquet"
             self._writer = pq.ParquetWriter(self.directory / name, part_schema(), compression="zstd")
             self.names.append(name)
