@@ -6,7 +6,8 @@
    non-ASCII text: accents, CJK, Cyrillic, emoji) is ingested twice, in-process with one job: with every
    measurement, and with --defer-measure (none).
 2. The stored reasoning and answer texts are measured again, kernel by kernel, in the batches ingest uses:
-   o200k token counts, language mixing (measure/scripts.py), repetition (measure/repetition.py).
+   o200k token counts, language mixing (measure/scripts.py), repetition (measure/repetition.py), the counts
+   of the built-in lexicons' terms.
 3. Each kernel's share: its seconds / (ingest seconds - its seconds), i.e. how much it adds to an ingest without
    it. Target (issue "language mixing"): scripts add at most 15%.
 """
@@ -86,6 +87,7 @@ def main() -> int:
     parser.add_argument("--check", action="store_true", help="exit 1 when a target is missed")
     args = parser.parse_args()
 
+    from cotlens.measure.intrinsic import lexicon_counts
     from cotlens.measure.repetition import measure_repetition
     from cotlens.measure.scripts import script_columns
     from cotlens.measure.tokens import count_tokens
@@ -102,6 +104,7 @@ def main() -> int:
         "o200k token counts": timed_kernel(count_tokens, texts),
         "language mixing (scripts)": timed_kernel(script_columns, texts),
         "repetition (Gopher, loop)": timed_kernel(measure_repetition, texts),
+        "built-in lexicon counts": timed_kernel(lexicon_counts, texts),
     }
 
     info = machine_info()
