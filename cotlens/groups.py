@@ -16,7 +16,7 @@ import numpy.typing as npt
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from cotlens.errors import CotlensError
+from cotlens.errors import UsageError
 from cotlens.stats import (
     BOOTSTRAP_MAX_TRANSCRIPTS,
     DEFAULT_RESAMPLES,
@@ -47,7 +47,7 @@ def group_columns(by: str) -> tuple[str, ...]:
 
 def check_by(by: str) -> None:
     if by not in ("model", "dataset") and not (by.startswith("tag:") and len(by) > 4):
-        raise CotlensError(f"--by {by!r}: use model, dataset or tag:KEY")
+        raise UsageError(f"--by {by!r}: use model, dataset or tag:KEY")
 
 
 def group_codes(table: pa.Table, by: str) -> tuple[list[GroupKey], Ints]:

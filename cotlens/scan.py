@@ -16,7 +16,7 @@ import pyarrow.compute as pc
 import pyarrow.dataset as ds
 import pyarrow.parquet as pq
 
-from cotlens.errors import CotlensError
+from cotlens.errors import CotlensError, UsageError
 from cotlens.record import REASONING_KINDS, SCHEMA
 from cotlens.store import Store
 from cotlens.workers import default_jobs, map_ordered, worker_pool
@@ -69,7 +69,7 @@ def check_selection(store: Store, selection: Selection) -> None:
     """Unknown model or dataset names and unknown kinds are errors that say what exists."""
     unknown_kinds = set(selection.kinds) - set(REASONING_KINDS)
     if unknown_kinds:
-        raise CotlensError(
+        raise UsageError(
             f"unknown reasoning kind(s) {', '.join(sorted(unknown_kinds))}; "
             f"known: {', '.join(REASONING_KINDS)}"
         )

@@ -7,9 +7,12 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
 from typer.testing import CliRunner
 
 from cotlens.cli import app
+from cotlens.ingest import ingest
+from cotlens.store import Store
 from tests.conftest import FORMATS
 from tests.helpers import chat, write_jsonl
 
@@ -173,3 +176,13 @@ def test_models_json_row_keys_are_frozen(tmp_path: Path) -> None:
             "datasets",
         ]
     )
+
+
+@pytest.mark.parametrize("command", ["rates", "langmix", "loops"])
+def test_grouping_and_kind_mistakes_are_usage_errors(tmp_path: Path, command: str) -> None:
+    store = tmp_path / "s"
+    ingest([str(write_jsonl(tmp_path / "a.jsonl", [chat(1)]))], Store(store))
+    by = runner.invoke(app, [command, "--store", str(store), "--by", "color"])
+    assert by.exit_code == 2 and "use model, dataset or tag:KEY" in by.stderr
+    kind = runner.invoke(app, [command, "--store", str(store), "--kind", "thoughts"])
+    assert kind.exit_code == 2 and "known: raw, summary" in kind.stderr
