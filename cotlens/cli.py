@@ -28,7 +28,7 @@ from rich.text import Text
 
 from cotlens import __version__
 from cotlens.errors import CotlensError, UsageError
-from cotlens.render import MISSING, OutputFormat, render
+from cotlens.render import MISSING, OutputFormat, render, rich_table
 from cotlens.render.escape import printable
 from cotlens.result import Result
 from cotlens.scan import Selection
@@ -503,6 +503,74 @@ def _fields_pair(fields: str | None) -> tuple[str, str] | None:
     if sorted(pair) != ["answer", "reasoning"]:
         raise typer.BadParameter(f"--fields {fields!r}: use reasoning,answer (or answer,reasoning)")
     return (pair[0], pair[1])
+
+
+@app.command("filter")
+def filter_command(
+    models: ModelsArgument = None,
+    store: StoreOption = Path(DEFAULT_STORE),
+    where: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--where", help="A condition every kept transcript meets, e.g. 'not loop' (repeatable)."
+        ),
+    ] = None,
+    out: Annotated[
+        str | None, typer.Option("--out", help="Kept transcripts: FILE.jsonl, FILE.parquet, or - for stdout.")
+    ] = None,
+    exclusions: Annotated[
+        str | None,
+        typer.Option("--exclusions", help="Where dropped transcripts go (default OUT.exclusions.jsonl)."),
+    ] = None,
+    dry_run: Annotated[
+        bool, typer.Option("--dry-run", help="Only count what would be kept and dropped.")
+    ] = False,
+    force: Annotated[bool, typer.Option("--force", help="Replace existing output files.")] = False,
+    field: FieldOption = "reasoning",
+    ignore_script: Annotated[
+        list[str] | None,
+        typer.Option("--ignore-script", help="Leave a script out of the language-mixing measurements."),
+    ] = None,
+    lexicon: Annotated[
+        list[str] | None, typer.Option("--lexicon", help="Lexicons that rate(...) conditions may name.")
+    ] = None,
+    term: Annotated[
+        list[str] | None, typer.Option("--term", help="Terms that rate(terms:...) may name.")
+    ] = None,
+    kind: KindOption = None,
+    dataset: DatasetOption = None,
+    json_: Annotated[bool, typer.Option("--json", help="The summary as JSON on stdout.")] = False,
+) -> None:
+    """Write the transcripts that meet every --where condition; list each other one with the condition it failed."""
+    from cotlens.compare import metric_keys
+    from cotlens.conditions import parse_condition
+    from cotlens.filter import FilterOptions, run_filter
+    from cotlens.lexicon import select_lexicons
+    from cotlens.measure.scripts import check_ignorable
+
+    check_choice(field, ("reasoning", "answer"), "--field")
+    if (out is None) == (not dry_run):
+        raise typer.BadParameter("give --out PATH (or - for stdout), or --dry-run")
+    if json_ and out == "-":
+        raise typer.BadParameter("--json prints the summary on stdout: it cannot share it with --out -")
+    ignore = frozenset(ignore_script or ())
+    try:
+        check_ignorable(ignore)
+    except ValueError as e:
+        raise typer.BadParameter(str(e), param_hint="--ignore-script") from None
+    with cli_errors():
+        lexicons = select_lexicons(lexicon or [], term or [])
+        rate_keys = [k for k in metric_keys(lexicons) if k in {lex.name for lex in lexicons} or ":" in k]
+        conditions = [parse_condition(w, rate_keys) for w in where or []]
+        options = FilterOptions(field, ignore, None if dry_run else out, exclusions, force)
+        selection = selection_from(models, dataset, kind)
+        summary = run_filter(
+            Store(store), selection, conditions, lexicons, options, on_measure=announce_measuring
+        )
+    if json_:
+        render(summary, OutputFormat.json, stdout_console())
+    else:
+        stderr_console().print(rich_table(summary))
 
 
 @app.command("measure")

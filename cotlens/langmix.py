@@ -109,12 +109,10 @@ class _MixKernel:
     def __call__(self, table: pa.Table) -> _MixCounts:
         table = rows_where(table, table[self.column("letters")].is_valid())
         if self.options.ignore:
-            table = self._remeasured(table)
+            table = leave_out_scripts(table, self.options.field, self.options.ignore)
         n = table.num_rows
         groups, codes = group_codes(table, self.options.by)
-        scripts = (
-            len(NON_LATIN) if self.options.scripts else 0
-        )  # columns per script only on demand: they cost
+        scripts = len(NON_LATIN) if self.options.scripts else 0  # per-script columns cost: only on demand
         by_token = np.zeros((n, 2 + scripts), dtype=np.int64, order="F")  # filled column by column
         by_letter = np.zeros((n, 1 + scripts), dtype=np.int64, order="F")
         by_token[:, 0] = _ints(table[self.column("nonlatin_tokens_o200k")])
@@ -137,22 +135,6 @@ class _MixKernel:
             nonlatin_dominant,
             self._examples(table, groups, codes) if self.options.examples else [],
         )
-
-    def _remeasured(self, table: pa.Table) -> pa.Table:
-        """Rows holding letters of a left-out script, measured again from their text without them (moved to
-        the end: the order of rows does not matter to the sums)."""
-        stored = table[self.column("letters_by_script")]
-        holds = pa.array(np.zeros(table.num_rows, dtype=bool))
-        for script in self.options.ignore:
-            holds = pc.or_(holds, pc.is_valid(pc.map_lookup(stored, pa.scalar(script), "first")))
-        if not pc.any(holds).as_py():
-            return table
-        affected = table.filter(holds)
-        columns = script_columns(affected[self.options.field].to_pylist(), self.options.ignore)
-        for name, values in columns.items():
-            position = affected.schema.get_field_index(self.column(name))
-            affected = affected.set_column(position, self.column(name), values)
-        return pa.concat_tables([table.filter(pc.invert(holds)), affected])
 
     def _examples(self, table: pa.Table, groups: list[GroupKey], codes: Ints) -> list[dict[str, Any]]:
         """The first span of each transcript that has one, up to the wanted number per group."""
@@ -177,6 +159,26 @@ class _MixKernel:
                 }
             )
         return out
+
+
+def leave_out_scripts(table: pa.Table, field: str, ignore: frozenset[str]) -> pa.Table:
+    """The table with the language-mixing columns of `field` as if the `ignore` scripts' letters were no
+    letters: rows that hold some are measured again from their text (the table has it), the others kept as
+    stored; row order is kept."""
+    holds = np.zeros(table.num_rows, dtype=bool)
+    for script in ignore:
+        found = pc.map_lookup(table[f"{field}_letters_by_script"], pa.scalar(script), "first")
+        holds |= pc.is_valid(found).to_numpy(zero_copy_only=False)
+    if not holds.any():
+        return table
+    affected = table.filter(pa.array(holds))
+    for name, values in script_columns(affected[field].to_pylist(), ignore).items():
+        position = affected.schema.get_field_index(f"{field}_{name}")
+        affected = affected.set_column(position, f"{field}_{name}", values)
+    # The unchanged rows, then the measured ones; put back in the table's order.
+    placed = np.concatenate([np.flatnonzero(~holds), np.flatnonzero(holds)])
+    combined = pa.concat_tables([table.filter(pa.array(~holds)), affected])
+    return combined.take(pa.array(np.argsort(placed)))
 
 
 def _ints(column: pa.ChunkedArray) -> Ints:

@@ -1,0 +1,262 @@
+"""`cotlens filter`: the selected transcripts that satisfy every `--where` condition, streamed out; every other
+one listed with the first condition it failed.
+
+The store is read batch by batch (all columns: the output carries the text), conditions are evaluated over the
+batch at once (conditions.py), kept rows go to the output and dropped ones to the exclusions file, so memory does
+not grow with the store. Outputs are written aside and renamed into place: an interrupted run leaves no
+half-written file. Rates in conditions come from the counts stored at ingest for built-in lexicons, from the
+text for `--term` and lexicon files.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from collections import Counter
+from collections.abc import Callable, Iterator
+from contextlib import ExitStack, contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import IO, Any
+
+import numpy as np
+import orjson
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.parquet as pq
+
+from cotlens.conditions import Condition, evaluate
+from cotlens.errors import CotlensError, UsageError
+from cotlens.langmix import leave_out_scripts
+from cotlens.lexicon import Lexicon, builtin_keys, stored_key, stored_positions
+from cotlens.measure.terms import count_terms
+from cotlens.record import RECORD_FIELDS, SCHEMA
+from cotlens.result import Column, Result
+from cotlens.scan import Selection, check_selection, ensure_measured, list_to_dense
+from cotlens.store import Store
+
+# The canonical record, as JSON Lines output carries it (Parquet output carries every stored column).
+RECORD_COLUMNS = [f.name for f in RECORD_FIELDS]
+
+
+@dataclass(frozen=True, slots=True)
+class FilterOptions:
+    field: str = "reasoning"
+    ignore: frozenset[str] = frozenset()  # scripts left out of the language-mixing measurements
+    out: str | None = None  # a path (.parquet or JSON Lines), "-" for stdout, None for a dry run
+    exclusions: str | None = None  # default: OUT.exclusions.jsonl beside a file output
+    force: bool = False
+
+    def exclusions_path(self) -> str | None:
+        if self.exclusions is not None:
+            return self.exclusions
+        return None if self.out in (None, "-") else f"{self.out}.exclusions.jsonl"
+
+
+@dataclass
+class _Tally:
+    transcripts: int = 0
+    kept: int = 0
+    dropped: Counter[int] = field(default_factory=Counter)  # by the index of the first failed condition
+
+
+def run_filter(
+    store: Store,
+    selection: Selection,
+    conditions: list[Condition],
+    lexicons: list[Lexicon],
+    options: FilterOptions,
+    on_measure: Callable[[int], None] | None = None,
+) -> Result:
+    """Write the kept transcripts and the exclusions; return the summary (kept and dropped per model)."""
+    check_selection(store, selection)
+    for path in (options.out, options.exclusions_path()):
+        if path not in (None, "-") and Path(path).exists() and not options.force:
+            raise UsageError(f"{path} exists: give --force to replace it")
+    ensure_measured(store, on_measure)
+    rates = _RateSource(lexicons, sorted({c.name for c in conditions if c.rate}), options.field)
+    tallies: dict[str, _Tally] = {}
+    with ExitStack() as stack:
+        out = stack.enter_context(_output(options.out)) if options.out is not None else None
+        exclusions_path = options.exclusions_path()
+        excluded = stack.enter_context(_atomic(exclusions_path)) if exclusions_path else None
+        for batch in _batches(store, selection):
+            table = pa.Table.from_batches([batch])
+            if options.ignore:
+                table = leave_out_scripts(table, options.field, options.ignore)
+            failed = _first_failed(table, conditions, options.field, rates.per_1k(table))
+            _tally(tallies, table["model"].to_pylist(), failed)
+            keep = failed < 0
+            if out is not None and keep.any():
+                out.write(table.filter(pa.array(keep)))
+            if excluded is not None and not keep.all():
+                _write_exclusions(excluded, table.filter(pa.array(~keep)), failed[~keep], conditions)
+    if not tallies:
+        raise CotlensError(f"no transcripts in the selection (kinds {', '.join(selection.kinds)})")
+    return _summary(tallies, conditions, selection, options)
+
+
+def _batches(store: Store, selection: Selection) -> Iterator[pa.RecordBatch]:
+    """Every stored column, in store order, a row group or so at a time."""
+    yield from store.dataset().to_batches(filter=selection.expression(), batch_size=4096)
+
+
+def _first_failed(
+    table: pa.Table, conditions: list[Condition], field: str, rates: dict[str, Any]
+) -> np.ndarray[Any, np.dtype[np.int64]]:
+    """Per row, the index of the first condition it fails, or -1 when it satisfies them all."""
+    failed = np.full(table.num_rows, -1, dtype=np.int64)
+    for i, condition in enumerate(conditions):
+        fails = ~evaluate(condition, table, field, rates) & (failed < 0)
+        failed[fails] = i
+    return failed
+
+
+class _RateSource:
+    """Per-transcript rates per 1000 tokens of the lexicons and terms the conditions name."""
+
+    def __init__(self, lexicons: list[Lexicon], wanted: list[str], field: str) -> None:
+        self.field = field
+        self.wanted = wanted
+        self.terms = [t for lex in lexicons for t in lex.terms]
+        self.keys = [stored_key(lex.name, t) for lex in lexicons for t in lex.terms]
+        self.spans = {}
+        start = 0
+        for lex in lexicons:
+            self.spans[lex.name] = (start, start + len(lex.terms))
+            start += len(lex.terms)
+        self.stored = stored_positions(lexicons)
+
+    def per_1k(self, table: pa.Table) -> dict[str, Any]:
+        if not self.wanted:
+            return {}
+        if self.stored is not None:
+            stored = list_to_dense(
+                _filled(table[f"{self.field}_lexicon_counts"], len(builtin_keys())), len(builtin_keys())
+            )
+            counts = stored[:, self.stored].astype(np.float64)
+        else:
+            texts = [t or "" for t in table[self.field].to_pylist()]
+            counts = count_terms(texts, self.terms).astype(np.float64)
+        tokens = np.asarray(
+            table[f"{self.field}_tokens_o200k"].to_numpy(zero_copy_only=False), dtype=np.float64
+        )
+        out = {}
+        for name in self.wanted:
+            if name in self.spans:
+                a, b = self.spans[name]
+                occurrences = counts[:, a:b].sum(axis=1)
+            else:
+                occurrences = counts[:, self.keys.index(name)]
+            with np.errstate(divide="ignore", invalid="ignore"):
+                out[name] = np.where(tokens == 0, 0.0, 1000 * occurrences / np.where(tokens == 0, 1, tokens))
+        return out
+
+
+def _filled(column: pa.ChunkedArray, width: int) -> pa.ChunkedArray:
+    """Missing count lists (no text) as lists of zeros, so every row has `width` counts."""
+    if column.null_count == 0:
+        return column
+    return pc.fill_null(column, pa.scalar([0] * width, column.type))
+
+
+def _tally(tallies: dict[str, _Tally], models: list[str], failed: np.ndarray[Any, Any]) -> None:
+    for model, index in zip(models, failed.tolist(), strict=True):
+        tally = tallies.setdefault(model, _Tally())
+        tally.transcripts += 1
+        if index < 0:
+            tally.kept += 1
+        else:
+            tally.dropped[index] += 1
+
+
+def _write_exclusions(
+    out: IO[bytes], dropped: pa.Table, failed: np.ndarray[Any, Any], conditions: list[Condition]
+) -> None:
+    columns = dropped.select(
+        ["transcript_id", "source_id", "model", "source_path", "source_locator"]
+    ).to_pylist()
+    for row, index in zip(columns, failed.tolist(), strict=True):
+        out.write(
+            orjson.dumps({**row, "failed": conditions[index].text}, option=orjson.OPT_SORT_KEYS) + b"\n"
+        )
+
+
+class _JsonLines:
+    def __init__(self, sink: IO[bytes]) -> None:
+        self.sink = sink
+
+    def write(self, table: pa.Table) -> None:
+        for row in table.select(RECORD_COLUMNS).to_pylist():
+            row["tags"] = dict(row["tags"])
+            self.sink.write(orjson.dumps(row, option=orjson.OPT_SORT_KEYS) + b"\n")
+
+
+class _Parquet:
+    def __init__(self, sink: IO[bytes]) -> None:
+        self.writer = pq.ParquetWriter(sink, SCHEMA, compression="zstd")
+
+    def write(self, table: pa.Table) -> None:
+        self.writer.write_table(table.select(SCHEMA.names))
+
+
+@contextmanager
+def _output(path: str) -> Iterator[_JsonLines | _Parquet]:
+    """The kept transcripts' writer: JSON Lines to stdout for "-", Parquet for a .parquet path, else JSON Lines."""
+    if path == "-":
+        yield _JsonLines(sys.stdout.buffer)
+        sys.stdout.buffer.flush()
+        return
+    with _atomic(path) as sink:
+        if path.endswith(".parquet"):
+            parquet = _Parquet(sink)
+            yield parquet
+            parquet.writer.close()
+        else:
+            yield _JsonLines(sink)
+
+
+@contextmanager
+def _atomic(path: str) -> Iterator[IO[bytes]]:
+    """A file written aside and renamed into place when the block succeeds; removed when it does not."""
+    tmp = f"{path}.tmp-{os.getpid()}"
+    try:
+        with open(tmp, "wb") as sink:
+            yield sink
+        os.replace(tmp, path)
+    finally:
+        if os.path.exists(tmp):
+            os.remove(tmp)
+
+
+def _summary(
+    tallies: dict[str, _Tally], conditions: list[Condition], selection: Selection, options: FilterOptions
+) -> Result:
+    rows = []
+    for model, tally in sorted(tallies.items()):
+        row: dict[str, Any] = {
+            "model": model,
+            "transcripts": tally.transcripts,
+            "kept": tally.kept,
+            "dropped": tally.transcripts - tally.kept,
+        }
+        row.update({f"dropped_by_{i + 1}": tally.dropped[i] for i in range(len(conditions))})
+        rows.append(row)
+    columns = [
+        Column("model", "model"),
+        Column("transcripts", "n", "int"),
+        Column("kept", "kept", "int"),
+        Column("dropped", "dropped", "int"),
+        *(Column(f"dropped_by_{i + 1}", f"by {c.text}", "int") for i, c in enumerate(conditions)),
+    ]
+    definitions = {
+        "field": options.field,
+        "conditions": {f"dropped_by_{i + 1}": c.text for i, c in enumerate(conditions)},
+        "dropped_by": "each dropped transcript counts for the first condition it fails, in the order given",
+        "ignored_scripts": sorted(options.ignore),
+        "output": options.out,
+        "exclusions": options.exclusions_path(),
+        "selection": selection.describe(),
+    }
+    caption = "Each dropped transcript counts once, for the first condition it fails."
+    return Result("filter", "Filter", columns, rows, definitions, caption)
