@@ -28,6 +28,7 @@ from rich.text import Text
 
 from cotlens import __version__
 from cotlens.errors import CotlensError, UsageError
+from cotlens.groups import IntervalOptions
 from cotlens.render import MISSING, OutputFormat, render, rich_table
 from cotlens.render.escape import printable
 from cotlens.result import Result
@@ -369,7 +370,8 @@ def rates_command(
     check_choice(tokens, ("o200k", "reported", "words"), "--tokens")
     with cli_errors():
         lexicons = select_lexicons(lexicon or [], term or [], substring)
-        options = RateOptions(by, field, tokens, resamples, seed, substring=substring)  # type: ignore[arg-type]
+        intervals = IntervalOptions(resamples=resamples, seed=seed)
+        options = RateOptions(by, field, tokens, substring, intervals)  # type: ignore[arg-type]
         selection = selection_from(models, dataset, kind)
         result = compute_rates(Store(store), lexicons, selection, options, on_measure=announce_measuring)
     render_result(result, format_)
@@ -406,7 +408,8 @@ def langmix_command(
     except ValueError as e:
         raise typer.BadParameter(str(e), param_hint="--ignore-script") from None
     with cli_errors():
-        options = LangmixOptions(by, field, scripts, ignore, examples, resamples=resamples, seed=seed)
+        intervals = IntervalOptions(resamples=resamples, seed=seed)
+        options = LangmixOptions(by, field, scripts, ignore, examples, intervals)
         result = compute_langmix(
             Store(store), selection_from(models, dataset, kind), options, on_measure=announce_measuring
         )
@@ -430,7 +433,7 @@ def loops_command(
 
     check_choice(field, ("reasoning", "answer"), "--field")
     with cli_errors():
-        options = LoopOptions(by, field, resamples, seed)
+        options = LoopOptions(by, field, IntervalOptions(resamples=resamples, seed=seed))
         selection = selection_from(models, dataset, kind)
         result = compute_loops(Store(store), selection, options, on_measure=announce_measuring)
     render_result(result, format_)
@@ -481,9 +484,8 @@ def compare_command(
     with cli_errors():
         lexicons = select_lexicons(lexicon or [], term or [])
         gates = [parse_gate(g, metric_keys(lexicons)) for g in fail_if or []]
-        options = CompareOptions(
-            field, pair, top_terms, bool(lexicon or term), resamples=resamples, seed=seed
-        )
+        intervals = IntervalOptions(resamples=resamples, seed=seed)
+        options = CompareOptions(field, pair, top_terms, bool(lexicon or term), intervals)
         selection = selection_from(list(dict.fromkeys(models)), dataset, kind)
         comparison = compare(
             Store(store), models, lexicons, selection, options, on_measure=announce_measuring

@@ -36,7 +36,7 @@ from cotlens.measure.tokens import tokenizer_description
 from cotlens.render import number, percent
 from cotlens.result import Column, Result
 from cotlens.scan import Selection, check_selection, ensure_measured, list_to_dense, map_store, rows_where
-from cotlens.stats import DEFAULT_RESAMPLES, RatioResult, benjamini_hochberg
+from cotlens.stats import RatioResult, benjamini_hochberg
 from cotlens.store import Store
 
 Ints = npt.NDArray[np.int64]
@@ -76,13 +76,7 @@ class CompareOptions:
     fields: tuple[str, str] | None = None  # ("reasoning", "answer"): one model's two texts
     top_terms: int = 5  # with the default lexicons, the terms that differ most
     all_terms: bool = False  # every term of the lexicons (set when lexicons were chosen)
-    resamples: int = DEFAULT_RESAMPLES
-    seed: int = 0
-    confidence: float = 0.95
-
-    @property
-    def intervals(self) -> IntervalOptions:
-        return IntervalOptions(self.confidence, self.resamples, self.seed)
+    intervals: IntervalOptions = IntervalOptions()  # frozen: one shared default is safe
 
 
 @dataclass(frozen=True, slots=True)

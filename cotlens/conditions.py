@@ -16,8 +16,6 @@ on them.
 
 from __future__ import annotations
 
-import operator
-from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
@@ -27,18 +25,11 @@ import pyarrow.compute as pc
 import regex
 
 from cotlens.errors import UsageError
+from cotlens.gates import COMPARISON, OPERATORS
 from cotlens.measure.repetition import GOPHER_COLUMNS, GOPHER_THRESHOLDS
 
 Bools = npt.NDArray[np.bool_]
 Floats = npt.NDArray[np.float64]
-OPERATORS: dict[str, Callable[[Floats, float], Bools]] = {
-    ">=": operator.ge,
-    "<=": operator.le,
-    "==": operator.eq,
-    "!=": operator.ne,
-    ">": operator.gt,
-    "<": operator.lt,
-}
 FLAGS = ("loop", "truncated", "gopher")
 TEXTS = ("kind", "model", "dataset", "dominant_script")
 # Measurements stored per text, read as `<field>_<name>`.
@@ -58,10 +49,7 @@ NUMBERS = (
 
 _FLAG = regex.compile(r"^\s*(not\s+)?([a-z_]+)\s*$")
 _TEXT = regex.compile(r"^\s*([a-z_]+)\s*(==|!=)\s*(\S+)\s*$")
-_NUMBER = regex.compile(
-    r"^\s*(?:(value|rate)\s*\(\s*([^()\s]+)\s*\)|([a-z0-9_]+))\s*(>=|<=|==|!=|>|<)\s*"
-    r"([-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?)\s*$"
-)
+_NUMBER = regex.compile(r"^\s*(?:(value|rate)\s*\(\s*([^()\s]+)\s*\)|([a-z0-9_]+))" + COMPARISON)
 
 
 @dataclass(frozen=True, slots=True)

@@ -25,7 +25,8 @@ import regex
 
 from cotlens.errors import UsageError
 
-OPERATORS: dict[str, Callable[[float, float], bool]] = {
+# Shared with filter's conditions (they apply them to arrays of values).
+OPERATORS: dict[str, Callable[[Any, Any], Any]] = {
     ">=": operator.ge,
     "<=": operator.le,
     "==": operator.eq,
@@ -38,9 +39,9 @@ CHANGES = ("increase", "decrease", "change")
 SIGNIFICANCE = 0.05
 
 _CHANGE = regex.compile(r"^\s*(significant\s+)?(increase|decrease|change)\s*\(\s*([^()\s]+)\s*\)\s*$")
-_TEST = regex.compile(
-    r"^\s*(value|rate|ratio|p)\s*\(\s*([^()\s]+)\s*\)\s*(>=|<=|==|!=|>|<)\s*([-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?)\s*$"
-)
+# An operator, then a number, at the end of an expression.
+COMPARISON = r"\s*(>=|<=|==|!=|>|<)\s*([-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?)\s*$"
+_TEST = regex.compile(r"^\s*(value|rate|ratio|p)\s*\(\s*([^()\s]+)\s*\)" + COMPARISON)
 
 
 @dataclass(frozen=True, slots=True)

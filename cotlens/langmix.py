@@ -42,7 +42,6 @@ from cotlens.measure.scripts import SCRIPTS, check_ignorable, script_columns
 from cotlens.measure.tokens import tokenizer_description
 from cotlens.result import Column, Result
 from cotlens.scan import Selection, check_selection, ensure_measured, map_store, map_to_dense, rows_where
-from cotlens.stats import DEFAULT_RESAMPLES
 from cotlens.store import Store
 
 Ints = npt.NDArray[np.int64]
@@ -59,13 +58,7 @@ class LangmixOptions:
     scripts: bool = False  # a row per script too
     ignore: frozenset[str] = frozenset()  # scripts left out
     examples: int = 0  # code-switch spans shown per group
-    resamples: int = DEFAULT_RESAMPLES
-    seed: int = 0
-    confidence: float = 0.95
-
-    @property
-    def intervals(self) -> IntervalOptions:
-        return IntervalOptions(self.confidence, self.resamples, self.seed)
+    intervals: IntervalOptions = IntervalOptions()  # frozen: one shared default is safe
 
     def validate(self) -> None:
         check_by(self.by)

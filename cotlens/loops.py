@@ -43,7 +43,7 @@ from cotlens.measure.repetition import GOPHER_COLUMNS, GOPHER_THRESHOLDS
 from cotlens.measure.tokens import tokenizer_description
 from cotlens.result import Column, Result
 from cotlens.scan import Selection, check_selection, ensure_measured, map_store, rows_where
-from cotlens.stats import DEFAULT_RESAMPLES, benjamini_hochberg, wilson_interval
+from cotlens.stats import benjamini_hochberg, wilson_interval
 from cotlens.store import Store
 
 Ints = npt.NDArray[np.int64]
@@ -58,13 +58,7 @@ _THRESHOLDS = np.array([GOPHER_THRESHOLDS[name] for name in GOPHER_COLUMNS])
 class LoopOptions:
     by: str = "model"
     field: str = "reasoning"
-    resamples: int = DEFAULT_RESAMPLES
-    seed: int = 0
-    confidence: float = 0.95
-
-    @property
-    def intervals(self) -> IntervalOptions:
-        return IntervalOptions(self.confidence, self.resamples, self.seed)
+    intervals: IntervalOptions = IntervalOptions()  # frozen: one shared default is safe
 
 
 @dataclass(frozen=True, slots=True)
@@ -178,7 +172,7 @@ def _statistic_rows(key: GroupKey, acc: _Group, options: LoopOptions) -> list[di
     quantiles = {name: acc.quantile(q) for name, q in QUANTILES.items()}
     # The two headline rows first, then each statistic.
     shares = [acc.loops, acc.over_any, *np.asarray(acc.over).tolist()]
-    low, high = wilson_interval(np.array(shares), acc.n, options.confidence)
+    low, high = wilson_interval(np.array(shares), acc.n, options.intervals.confidence)
     rows = []
     for j, name in enumerate((LOOP, ANY_THRESHOLD, *GOPHER_COLUMNS)):
         statistic = j - 2  # index in GOPHER_COLUMNS

@@ -34,7 +34,6 @@ from cotlens.measure.tokens import tokenizer_description
 from cotlens.measure.unicode import rust_class
 from cotlens.result import Column, Result
 from cotlens.scan import Selection, check_selection, ensure_measured, list_to_dense, map_store, rows_where
-from cotlens.stats import DEFAULT_RESAMPLES
 from cotlens.store import Store
 
 Field = Literal["reasoning", "answer"]
@@ -49,14 +48,8 @@ class RateOptions:
     by: str = "model"  # model | dataset | tag:KEY
     field: Field = "reasoning"
     unit: Unit = "o200k"
-    resamples: int = DEFAULT_RESAMPLES
-    seed: int = 0
-    confidence: float = 0.95
     substring: bool = False
-
-    @property
-    def intervals(self) -> IntervalOptions:
-        return IntervalOptions(self.confidence, self.resamples, self.seed)
+    intervals: IntervalOptions = IntervalOptions()  # frozen: one shared default is safe
 
     def validate(self) -> None:
         check_by(self.by)
