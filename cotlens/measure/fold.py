@@ -22,11 +22,14 @@ import unicodedata
 from collections.abc import Iterable
 from dataclasses import dataclass
 from functools import lru_cache
+from typing import TYPE_CHECKING
 
 import numpy as np
-import polars as pl
 
 from cotlens.measure.unicode import code_point_ranges
+
+if TYPE_CHECKING:  # polars loads in 0.2 s: imported where a text is counted, not by every command
+    import polars as pl
 
 # RIGHT / LEFT SINGLE QUOTATION MARK, SINGLE HIGH-REVERSED-9 QUOTATION MARK, MODIFIER LETTER APOSTROPHE.
 # (FULLWIDTH APOSTROPHE already folds to "'" under NFKC.)
@@ -74,6 +77,8 @@ def _fold_non_ascii(texts: pl.Series, lowered: pl.Series) -> pl.Series:
 
 
 def _fold_special(texts: pl.Series, lowered: pl.Series, tables: CharTables) -> pl.Series:
+    import polars as pl
+
     mapped = lowered.str.replace_many(tables.mapping)
     exact = np.flatnonzero(texts.str.contains(tables.not_alone_class).to_numpy())
     if not len(exact):
@@ -95,6 +100,8 @@ class CharTables:
 def char_tables() -> CharTables:
     """Built from this Python's and this polars' Unicode tables in every process (about 0.1 s), then checked on
     every character the mapping may touch: those for which it does not give `fold` are not alone."""
+    import polars as pl
+
     may_change = sorted({c for c in _chars(MAY_CHANGE) if not c.isascii()} | set(APOSTROPHES))
     joins_previous = frozenset(_chars(JOINS_PREVIOUS))
     not_alone = {c for c in may_change if not _folds_alone(c, joins_previous)}
@@ -117,6 +124,8 @@ def char_tables() -> CharTables:
 def _lowercases(chars: list[str]) -> list[tuple[str, str]]:
     """(character, its lowercase by polars) alone and after a letter: lowercasing depends on the context only
     for a final capital sigma ("ΑΣ" → "ας")."""
+    import polars as pl
+
     alone = pl.Series(chars, dtype=pl.String).str.to_lowercase().to_list()
     after = pl.Series([f"A{c}" for c in chars], dtype=pl.String).str.to_lowercase().str.slice(1).to_list()
     return [*zip(chars, alone, strict=True), *zip(chars, after, strict=True)]

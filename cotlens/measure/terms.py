@@ -23,11 +23,10 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import lru_cache
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 import numpy as np
 import numpy.typing as npt
-import polars as pl
 import pyarrow as pa
 import pyarrow.compute as pc
 import regex
@@ -35,6 +34,9 @@ import regex
 from cotlens.errors import LexiconError
 from cotlens.measure.fold import fold, fold_column
 from cotlens.measure.unicode import rust_class, script_of
+
+if TYPE_CHECKING:  # polars loads in 0.2 s: imported where a text is counted, not by every command
+    import polars as pl
 
 TermKind = Literal["word", "phrase", "regex", "substring"]
 WHITESPACE = regex.compile(r"\s+")
@@ -74,6 +76,8 @@ def parse_term(text: str, substring: bool = False) -> Term:
 
 
 def _check_regex(pattern: str, text: str) -> None:
+    import polars as pl
+
     try:
         pl.Series([""]).str.count_matches(pattern)
     except Exception as e:  # polars raises ComputeError for patterns the linear-time engine refuses
@@ -102,6 +106,8 @@ def _python_word_class(scripts: tuple[str, ...]) -> str:
 def count_terms(texts: Sequence[str | None] | pa.Array, terms: Sequence[Term]) -> npt.NDArray[np.int64]:
     """Occurrences of each term in each text, shape (len(texts), len(terms)); a missing text counts 0.
     `texts` may be an Arrow string array (a stored column), which avoids converting ASCII texts to Python."""
+    import polars as pl
+
     series = pl.Series(texts, dtype=pl.String)
     counts = np.zeros((len(series), len(terms)), dtype=np.int64)
     if not len(series) or not terms:
