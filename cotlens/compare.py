@@ -30,7 +30,6 @@ import pyarrow.compute as pc
 from cotlens.errors import CotlensError, UsageError
 from cotlens.groups import IntervalOptions, RatioSums, interval_caption, interval_definition
 from cotlens.lexicon import Lexicon, builtin_keys, stored_positions
-from cotlens.measure.repetition import GOPHER_COLUMNS, GOPHER_THRESHOLDS
 from cotlens.measure.terms import count_terms
 from cotlens.measure.tokens import tokenizer_description
 from cotlens.render import number, percent
@@ -67,7 +66,6 @@ SHOWN_ONLY = (
     Metric("transcripts", "transcripts", "count"),
     Metric("tokens_median", "tokens, median", "count"),
 )
-_THRESHOLDS = np.array([GOPHER_THRESHOLDS[name] for name in GOPHER_COLUMNS])
 
 
 @dataclass(frozen=True, slots=True)
@@ -104,7 +102,7 @@ class _CompareKernel:
         return self.sides if self.by_field else (self.field,)
 
     def columns(self) -> tuple[str, ...]:
-        names = ["tokens_o200k", "nonlatin_tokens_o200k", "codeswitch_spans", "loop", *GOPHER_COLUMNS]
+        names = ["tokens_o200k", "nonlatin_tokens_o200k", "codeswitch_spans", "loop", "gopher_over"]
         if self.terms and self.stored is not None:
             names.append("lexicon_counts")
         cols = ["model", *(f"{t}_{n}" for t in self.texts() for n in names)]
@@ -160,10 +158,7 @@ class _CompareKernel:
         by_token[:, -2] = column("nonlatin_tokens_o200k")
         by_token[:, -1] = column("codeswitch_spans")
         tokens = np.asarray(column("tokens_o200k"), dtype=np.int64)
-        over = np.zeros(n, dtype=bool)
-        for name, threshold in zip(GOPHER_COLUMNS, _THRESHOLDS, strict=True):
-            over |= column(name) > threshold
-        by_transcript = np.column_stack([tokens, column("loop"), over]).astype(np.float64)
+        by_transcript = np.column_stack([tokens, column("loop"), column("gopher_over")]).astype(np.float64)
         return _Side(by_token, tokens, by_transcript)
 
 

@@ -26,7 +26,7 @@ import regex
 
 from cotlens.errors import UsageError
 from cotlens.gates import COMPARISON, OPERATORS
-from cotlens.measure.repetition import GOPHER_COLUMNS, GOPHER_THRESHOLDS
+from cotlens.measure.repetition import GOPHER_COLUMNS
 
 Bools = npt.NDArray[np.bool_]
 Floats = npt.NDArray[np.float64]
@@ -115,11 +115,9 @@ def _flag(name: str, table: pa.Table, field: str) -> Bools:
         return np.asarray(
             pc.fill_null(table[f"{field}_loop"], False).to_numpy(zero_copy_only=False), dtype=bool
         )
-    over = np.zeros(table.num_rows, dtype=bool)
-    for statistic in GOPHER_COLUMNS:
-        with np.errstate(invalid="ignore"):
-            over |= _floats(table[f"{field}_{statistic}"]) > GOPHER_THRESHOLDS[statistic]
-    return over
+    return np.asarray(
+        pc.fill_null(table[f"{field}_gopher_over"], False).to_numpy(zero_copy_only=False), dtype=bool
+    )
 
 
 def number(name: str, table: pa.Table, field: str) -> Floats:

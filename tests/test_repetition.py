@@ -53,8 +53,9 @@ def zero_except(got: dict[str, Value], nonzero: dict[str, float]) -> None:
 
 
 def test_columns_and_thresholds() -> None:
-    assert [name for name, _ in REPETITION_COLUMNS] == [*GOPHER_COLUMNS, "loop", "loop_unit", "loop_repeats"]
-    assert [str(t) for _, t in REPETITION_COLUMNS][-4:] == ["double", "bool", "string", "int32"]
+    names = [*GOPHER_COLUMNS, "gopher_over", "loop", "loop_unit", "loop_repeats"]
+    assert [name for name, _ in REPETITION_COLUMNS] == names
+    assert [str(t) for _, t in REPETITION_COLUMNS][-5:] == ["double", "bool", "bool", "string", "int32"]
     # Rae et al. 2021, Table A1.
     assert GOPHER_THRESHOLDS == {
         "dup_line_frac": 0.30,

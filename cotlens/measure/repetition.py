@@ -92,6 +92,8 @@ GOPHER_COLUMNS = (
 )
 REPETITION_COLUMNS: tuple[tuple[str, pa.DataType], ...] = (
     *((name, pa.float64()) for name in GOPHER_COLUMNS),
+    # Over at least one GOPHER_THRESHOLDS value: derived, but one bool spares a reader the thirteen columns.
+    ("gopher_over", pa.bool_()),
     ("loop", pa.bool_()),
     ("loop_unit", pa.string()),
     ("loop_repeats", pa.int32()),
@@ -122,7 +124,11 @@ def measure_repetition(texts: Sequence[str | None]) -> dict[str, list[Value]]:
     for chunk in _chunks(texts):
         gopher[chunk] = _gopher_chunk([texts[i] or "" for i in chunk])
     no_text = [i for i, t in enumerate(texts) if t is None]
-    out: dict[str, list[Value]] = {}
+    thresholds = np.array([GOPHER_THRESHOLDS[name] for name in GOPHER_COLUMNS])
+    over: list[Value] = [bool(v) for v in np.any(gopher > thresholds, axis=1).tolist()]
+    for i in no_text:
+        over[i] = None
+    out: dict[str, list[Value]] = {"gopher_over": over}
     for j, name in enumerate(GOPHER_COLUMNS):
         values: list[Value] = gopher[:, j].tolist()
         for i in no_text:
