@@ -148,18 +148,27 @@ class _CompareKernel:
         n, terms = table.num_rows, len(self.terms)
         by_token = np.empty((n, terms + len(self.lexicon_spans) + len(TOKEN_METRICS)))
         if self.stored is not None:
-            by_token[:, :terms] = list_to_dense(table[f"{text}_lexicon_counts"], len(builtin_keys()))[
-                :, self.stored
-            ]
+            stored = list_to_dense(table[f"{text}_lexicon_counts"], len(builtin_keys()))
+            by_token[:, :terms] = stored[:, _as_slice(self.stored)]
         elif terms:
             by_token[:, :terms] = count_terms(table[text].combine_chunks(), self.terms)
-        for j, (start, end) in enumerate(self.lexicon_spans):
-            by_token[:, terms + j] = by_token[:, start:end].sum(axis=1)
+        if self.lexicon_spans:  # each lexicon's total, as one matrix product
+            members = np.zeros((terms, len(self.lexicon_spans)))
+            for j, (start, end) in enumerate(self.lexicon_spans):
+                members[start:end, j] = 1.0
+            by_token[:, terms : terms + len(self.lexicon_spans)] = by_token[:, :terms] @ members
         by_token[:, -2] = column("nonlatin_tokens_o200k")
         by_token[:, -1] = column("codeswitch_spans")
         tokens = np.asarray(column("tokens_o200k"), dtype=np.int64)
         by_transcript = np.column_stack([tokens, column("loop"), column("gopher_over")]).astype(np.float64)
         return _Side(by_token, tokens, by_transcript)
+
+
+def _as_slice(positions: tuple[int, ...]) -> slice | list[int]:
+    """Consecutive positions as a slice (a view, no gather): the built-in lexicons in their stored order."""
+    if positions and list(positions) == list(range(positions[0], positions[0] + len(positions))):
+        return slice(positions[0], positions[0] + len(positions))
+    return list(positions)
 
 
 @dataclass
