@@ -6,8 +6,8 @@
 2. A second store holds the first one's part files again and again (symbolic links, one run directory per copy)
    until it has --transcripts rows: a store of that size without ingesting it.
 3. Each command runs in a subprocess with `--format json`, intervals included: wall time and peak memory of the
-   process tree. Baseline, measured in the same run: `cotlens models` over the same store (one pass over a few
-   metadata columns).
+   process tree (`rates` with the built-in lexicons reads their stored counts: reported, no target). Baseline,
+   measured in the same run: `cotlens models` over the same store (one pass over a few metadata columns).
 4. `compare` of the corpus's two largest models over a store linked again until each has --per-model
    transcripts, with the built-in lexicons (their counts are stored at ingest), intervals included.
 Targets: langmix and loops under 2 s for a million transcripts (issue "language mixing"); compare under 3 s for
@@ -92,6 +92,7 @@ def main() -> int:
             "langmix": (big, ["langmix"]),
             "langmix --scripts": (big, ["langmix", "--scripts"]),
             "loops": (big, ["loops"]),
+            "rates (built-in lexicons)": (big, ["rates"]),
             "compare (2 models)": (bigger, ["compare", a, b]),
         }
         runs = {}
@@ -112,9 +113,9 @@ def main() -> int:
         f"compare: {a} and {b}: {copies * a_rows:,} and {copies * b_rows:,} transcripts of {bigger_rows:,}\n"
     )
     base = runs["models (baseline)"].seconds
-    print(f"{'name':<22} {'seconds':>8} {'x baseline':>11} {'tree MB':>8}")
+    print(f"{'name':<26} {'seconds':>8} {'x baseline':>11} {'tree MB':>8}")
     for name, run in runs.items():
-        print(f"{name:<22} {run.seconds:>8.2f} {run.seconds / base:>11.2f} {run.tree_mb:>8.0f}")
+        print(f"{name:<26} {run.seconds:>8.2f} {run.seconds / base:>11.2f} {run.tree_mb:>8.0f}")
     slowest = max(runs[n].seconds for n in ("langmix", "loops"))  # --scripts is reported, not a target
     compared = runs["compare (2 models)"].seconds
     targets = [
