@@ -575,6 +575,39 @@ def filter_command(
         stderr_console().print(rich_table(summary))
 
 
+@app.command("keywords")
+def keywords_command(
+    model: Annotated[
+        str, typer.Argument(help="The model whose over-used words to find.", show_default=False)
+    ],
+    store: StoreOption = Path(DEFAULT_STORE),
+    vs: Annotated[
+        str, typer.Option("--vs", help="webtext (wordfreq's English list) or another model.")
+    ] = "webtext",
+    top: Annotated[int, typer.Option("--top", min=1, help="Words shown (per side against a model).")] = 25,
+    min_count: Annotated[int, typer.Option("--min-count", min=1, help="Least occurrences of a word.")] = 5,
+    min_transcripts: Annotated[
+        int, typer.Option("--min-transcripts", min=1, help="Least distinct transcripts a word occurs in.")
+    ] = 3,
+    numbers: Annotated[bool, typer.Option("--numbers", help="Keep words with a digit.")] = False,
+    no_stop_words: Annotated[
+        bool, typer.Option("--no-stop-words", help="Leave out the 100 most frequent English words.")
+    ] = False,
+    field: FieldOption = "reasoning",
+    kind: KindOption = None,
+    dataset: DatasetOption = None,
+    format_: FormatOption = OutputFormat.table,
+) -> None:
+    """The words a model over-uses, against English web text or against another model."""
+    from cotlens.keywords import KeywordOptions, compute_keywords
+
+    check_choice(field, ("reasoning", "answer"), "--field")
+    with cli_errors():
+        options = KeywordOptions(vs, top, min_count, min_transcripts, field, numbers, not no_stop_words)
+        result = compute_keywords(Store(store), model, selection_from([model], dataset, kind), options)
+    render_result(result, format_)
+
+
 @app.command("measure")
 def measure_command(store: StoreOption = Path(DEFAULT_STORE)) -> None:
     """Compute intrinsic measurements (token counts) that a store made by an older cotlens lacks."""
