@@ -9,7 +9,9 @@ baseline measured in the same run.
 3. Baseline: the same 50 terms with the same semantics in a plain Python loop (`regex` module, look-around
    boundaries, one findall per term per transcript over the folded text), on a sample of the transcripts (it
    runs at a few MB/s; timing all of them would take minutes), as MB/s of the sample's text.
-Targets (issue "term rates"): rates >= 100 MB/s of reasoning text; peak memory < 1.5 GB.
+4. `cotlens keywords A --vs B` for the two largest models: whole-vocabulary counting, in MB/s of their text.
+Targets: rates >= 100 MB/s of reasoning text and peak memory < 1.5 GB (issue "term rates"); keywords >= 40 MB/s
+(issue "keywords").
 """
 
 from __future__ import annotations
@@ -26,6 +28,7 @@ from bench_ingest import MB, machine_info, measure, warm_page_cache
 from corpus import ensure_corpus
 
 RATE_TARGET_MB_S = 100
+KEYWORDS_TARGET_MB_S = 40
 RSS_TARGET_MB = 1536
 SAMPLE_TEXTS = 2000
 EXTRA_TERMS = ["let me", "double-check", "okay", "alright"]  # the four built-in lexicons have 46 terms
@@ -96,6 +99,23 @@ def main() -> int:
         )
         base_seconds, base_bytes, base_terms, _ = base.stdout.split()
         base_rate = int(base_bytes) / MB / float(base_seconds)
+        # Whole-vocabulary counting (issue "keywords"): the two largest models' words, against each other.
+        (a, a_mb), (b, b_mb) = model_reasoning_mb(store)[:2]
+        keywords = measure(
+            [
+                sys.executable,
+                "-m",
+                "cotlens",
+                "keywords",
+                a,
+                "--vs",
+                b,
+                "--store",
+                str(store),
+                "--format",
+                "json",
+            ]
+        )
     finally:
         shutil.rmtree(store, ignore_errors=True)
     rate = text_mb / run.seconds
@@ -113,14 +133,41 @@ def main() -> int:
         f"{'cotlens rates (whole store)':<34} {run.seconds:>8.2f} {rate:>8.1f} {rate / base_rate:>11.2f} "
         f"{run.tree_mb:>8.0f}"
     )
+    keywords_rate = (a_mb + b_mb) / keywords.seconds
+    print(
+        f"{'cotlens keywords (2 models)':<34} {keywords.seconds:>8.2f} {keywords_rate:>8.1f} "
+        f"{keywords_rate / base_rate:>11.2f} {keywords.tree_mb:>8.0f}"
+    )
     targets = [
         (f"rates >= {RATE_TARGET_MB_S} MB/s", rate >= RATE_TARGET_MB_S, f"{rate:.0f} MB/s"),
         (f"peak memory < {RSS_TARGET_MB} MB", run.tree_mb < RSS_TARGET_MB, f"{run.tree_mb:.0f} MB"),
+        (
+            f"keywords >= {KEYWORDS_TARGET_MB_S} MB/s",
+            keywords_rate >= KEYWORDS_TARGET_MB_S,
+            f"{keywords_rate:.0f} MB/s of {a_mb + b_mb:.0f} MB",
+        ),
     ]
     print("\ntargets:")
     for name, ok, detail in targets:
         print(f"  {'PASS' if ok else 'FAIL'}  {name:<28} ({detail})")
     return 1 if args.check and not all(ok for _, ok, _ in targets) else 0
+
+
+def model_reasoning_mb(store: Path) -> list[tuple[str, float]]:
+    """Each model's stored reasoning in MB, largest first."""
+    import pyarrow.compute as pc
+    import pyarrow.dataset as ds
+
+    table = ds.dataset(store / "transcripts", format="parquet").to_table(columns=["model", "reasoning"])
+    lengths = pc.fill_null(pc.binary_length(table["reasoning"]), 0)
+    grouped = (
+        table.select(["model"])
+        .append_column("bytes", lengths)
+        .group_by("model")
+        .aggregate([("bytes", "sum")])
+    )
+    pairs = [(r["model"], r["bytes_sum"] / MB) for r in grouped.to_pylist()]
+    return sorted(pairs, key=lambda pair: -pair[1])
 
 
 def stored_reasoning_mb(store: Path) -> float:
