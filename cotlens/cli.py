@@ -608,6 +608,42 @@ def keywords_command(
     render_result(result, format_)
 
 
+@app.command("kwic")
+def kwic_command(
+    term: Annotated[
+        str, typer.Argument(help="The term to show in context (re:REGEX too).", show_default=False)
+    ],
+    models: ModelsArgument = None,
+    store: StoreOption = Path(DEFAULT_STORE),
+    limit: Annotated[int, typer.Option("--limit", min=1, help="Lines shown.")] = 20,
+    width: Annotated[
+        int, typer.Option("--width", min=2, help="Display columns of context on each side.")
+    ] = 40,
+    sample: Annotated[
+        bool, typer.Option("--sample", help="A seeded random sample of all occurrences, not the first ones.")
+    ] = False,
+    seed: SeedOption = 0,
+    substring: Annotated[
+        bool,
+        typer.Option("--substring", help="Find term.lower() in text.lower() instead of whole occurrences."),
+    ] = False,
+    field: FieldOption = "reasoning",
+    kind: KindOption = None,
+    dataset: DatasetOption = None,
+    format_: FormatOption = OutputFormat.table,
+) -> None:
+    """Keyword in context: each occurrence of a term on one line, with its model and source."""
+    from cotlens.kwic import KwicOptions, compute_kwic
+    from cotlens.measure.terms import parse_term
+
+    check_choice(field, ("reasoning", "answer"), "--field")
+    with cli_errors():
+        options = KwicOptions(field, limit, width, sample, seed)
+        selection = selection_from(models, dataset, kind)
+        result = compute_kwic(Store(store), parse_term(term, substring), selection, options)
+    render_result(result, format_)
+
+
 @app.command("measure")
 def measure_command(store: StoreOption = Path(DEFAULT_STORE)) -> None:
     """Compute intrinsic measurements (token counts) that a store made by an older cotlens lacks."""
