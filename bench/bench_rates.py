@@ -9,9 +9,10 @@ baseline measured in the same run.
 3. Baseline: the same 50 terms with the same semantics in a plain Python loop (`regex` module, look-around
    boundaries, one findall per term per transcript over the folded text), on a sample of the transcripts (it
    runs at a few MB/s; timing all of them would take minutes), as MB/s of the sample's text.
-4. `cotlens keywords A --vs B` for the two largest models: whole-vocabulary counting, in MB/s of their text.
+4. `cotlens keywords A --vs B` for the two largest models: whole-vocabulary counting, in MB/s of their text;
+   `cotlens kwic wait`: the first page (20 lines), whole process.
 Targets: rates >= 100 MB/s of reasoning text and peak memory < 1.5 GB (issue "term rates"); keywords >= 40 MB/s
-(issue "keywords").
+and kwic's first page < 1 s (issue "keywords").
 """
 
 from __future__ import annotations
@@ -29,6 +30,7 @@ from corpus import ensure_corpus
 
 RATE_TARGET_MB_S = 100
 KEYWORDS_TARGET_MB_S = 40
+KWIC_TARGET_S = 1.0
 RSS_TARGET_MB = 1536
 SAMPLE_TEXTS = 2000
 EXTRA_TERMS = ["let me", "double-check", "okay", "alright"]  # the four built-in lexicons have 46 terms
@@ -101,21 +103,9 @@ def main() -> int:
         base_rate = int(base_bytes) / MB / float(base_seconds)
         # Whole-vocabulary counting (issue "keywords"): the two largest models' words, against each other.
         (a, a_mb), (b, b_mb) = model_reasoning_mb(store)[:2]
-        keywords = measure(
-            [
-                sys.executable,
-                "-m",
-                "cotlens",
-                "keywords",
-                a,
-                "--vs",
-                b,
-                "--store",
-                str(store),
-                "--format",
-                "json",
-            ]
-        )
+        cli = [sys.executable, "-m", "cotlens"]
+        keywords = measure([*cli, "keywords", a, "--vs", b, "--store", str(store), "--format", "json"])
+        kwic = measure([*cli, "kwic", "wait", "--store", str(store), "--format", "json"])
     finally:
         shutil.rmtree(store, ignore_errors=True)
     rate = text_mb / run.seconds
@@ -141,6 +131,7 @@ def main() -> int:
     targets = [
         (f"rates >= {RATE_TARGET_MB_S} MB/s", rate >= RATE_TARGET_MB_S, f"{rate:.0f} MB/s"),
         (f"peak memory < {RSS_TARGET_MB} MB", run.tree_mb < RSS_TARGET_MB, f"{run.tree_mb:.0f} MB"),
+        (f"kwic first page < {KWIC_TARGET_S:g} s", kwic.seconds < KWIC_TARGET_S, f"{kwic.seconds:.2f} s"),
         (
             f"keywords >= {KEYWORDS_TARGET_MB_S} MB/s",
             keywords_rate >= KEYWORDS_TARGET_MB_S,
