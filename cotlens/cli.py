@@ -11,7 +11,6 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
-import orjson
 import typer
 from rich.console import Console
 from rich.progress import (
@@ -30,7 +29,7 @@ from cotlens import __version__
 from cotlens.errors import CotlensError, UsageError
 from cotlens.groups import IntervalOptions
 from cotlens.render import MISSING, OutputFormat, render, rich_table
-from cotlens.render.escape import printable
+from cotlens.render.escape import json_bytes, printable
 from cotlens.result import Result
 from cotlens.scan import Selection
 from cotlens.stats import DEFAULT_RESAMPLES
@@ -228,9 +227,7 @@ def ingest_command(
         )
     print_ingest_summary(result)
     if json_:
-        sys.stdout.write(
-            orjson.dumps(result.to_dict(), option=orjson.OPT_SORT_KEYS | orjson.OPT_INDENT_2).decode() + "\n"
-        )
+        sys.stdout.write(json_bytes(result.to_dict(), indent=True).decode() + "\n")
     for failed in result.failed_inputs:
         say(f"cotlens: error: {printable(failed.path)}: {printable(failed.error or '')}")
     if result.failed_inputs:

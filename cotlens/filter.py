@@ -20,7 +20,6 @@ from pathlib import Path
 from typing import IO, Any
 
 import numpy as np
-import orjson
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
@@ -31,6 +30,7 @@ from cotlens.langmix import leave_out_scripts
 from cotlens.lexicon import Lexicon, builtin_keys, stored_key, stored_positions
 from cotlens.measure.terms import count_terms
 from cotlens.record import RECORD_FIELDS, SCHEMA
+from cotlens.render.escape import json_bytes
 from cotlens.result import Column, Result
 from cotlens.scan import Selection, check_selection, ensure_measured, list_to_dense
 from cotlens.store import Store
@@ -177,9 +177,7 @@ def _write_exclusions(
         ["transcript_id", "source_id", "model", "source_path", "source_locator"]
     ).to_pylist()
     for row, index in zip(columns, failed.tolist(), strict=True):
-        out.write(
-            orjson.dumps({**row, "failed": conditions[index].text}, option=orjson.OPT_SORT_KEYS) + b"\n"
-        )
+        out.write(json_bytes({**row, "failed": conditions[index].text}) + b"\n")
 
 
 class _JsonLines:
@@ -189,7 +187,7 @@ class _JsonLines:
     def write(self, table: pa.Table) -> None:
         for row in table.select(RECORD_COLUMNS).to_pylist():
             row["tags"] = dict(row["tags"])
-            self.sink.write(orjson.dumps(row, option=orjson.OPT_SORT_KEYS) + b"\n")
+            self.sink.write(json_bytes(row) + b"\n")
 
 
 class _Parquet:

@@ -186,3 +186,15 @@ def test_grouping_and_kind_mistakes_are_usage_errors(tmp_path: Path, command: st
     assert by.exit_code == 2 and "use model, dataset or tag:KEY" in by.stderr
     kind = runner.invoke(app, [command, "--store", str(store), "--kind", "thoughts"])
     assert kind.exit_code == 2 and "known: raw, summary" in kind.stderr
+
+
+def test_json_output_escapes_what_a_terminal_would_act_on(tmp_path: Path) -> None:
+    hostile = "Fine \u202eevil\u202c and \x9b31m and \x1b[2J done"
+    store = tmp_path / "s"
+    ingest([str(write_jsonl(tmp_path / "h.jsonl", [chat(1, hostile, model="m\u202ex")]))], Store(store))
+    out = runner.invoke(app, ["models", "--store", str(store), "--format", "json"]).stdout
+    assert "\u202e" not in out and "\\u202e" in out
+    assert json.loads(out)["rows"][0]["model"] == "m\u202ex"  # the same document to a parser
+    kept = runner.invoke(app, ["filter", "--store", str(store), "--out", "-", "--where", "not loop"]).stdout
+    assert not any(c in kept for c in "\u202e\u202c\x9b\x1b")
+    assert json.loads(kept)["reasoning"] == hostile

@@ -8,13 +8,12 @@ import textwrap
 from enum import StrEnum
 from typing import Any
 
-import orjson
 from rich import box
 from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
-from cotlens.render.escape import markdown_cell, printable
+from cotlens.render.escape import json_bytes, markdown_cell, printable
 from cotlens.result import Column, Result
 
 NUMERIC = ("int", "float", "share", "interval", "share_interval", "formatted")
@@ -119,9 +118,7 @@ def cell_width(text: Text) -> int:
 
 
 def to_json(result: Result) -> str:
-    return (
-        orjson.dumps(result.to_document(), option=orjson.OPT_SORT_KEYS | orjson.OPT_INDENT_2).decode() + "\n"
-    )
+    return json_bytes(result.to_document(), indent=True).decode() + "\n"
 
 
 def to_csv(result: Result) -> str:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import orjson
 import regex
 
 # C0 and C1 control characters (ESC starts terminal escape sequences, CR overwrites a line, NUL truncates in
@@ -29,3 +30,16 @@ MARKDOWN_SPECIAL = regex.compile(r"([\\|`*_\[\]<>#])")
 def markdown_cell(text: str) -> str:
     """A Markdown table cell that cannot break the table, inject HTML or make links."""
     return MARKDOWN_SPECIAL.sub(r"\\\1", printable(text))
+
+
+# What JSON may carry unescaped but a terminal acts on: DEL and C1 controls (0x9B is a one-byte CSI) and the
+# bidirectional controls. orjson escapes only C0 controls, as JSON requires.
+JSON_UNSAFE = regex.compile("[\x7f-\x9f\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069]")
+
+
+def json_bytes(obj: object, indent: bool = False) -> bytes:
+    """JSON with sorted keys in which every character a terminal could act on is a \\u escape: the same
+    document to a parser, inert on a screen."""
+    options = orjson.OPT_SORT_KEYS | (orjson.OPT_INDENT_2 if indent else 0)
+    text = orjson.dumps(obj, option=options).decode()
+    return JSON_UNSAFE.sub(lambda m: f"\\u{ord(m[0]):04x}", text).encode()
