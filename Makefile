@@ -16,8 +16,8 @@ $(STAMP): pyproject.toml
 venv: $(STAMP)
 
 ## demo: ingest the shipped demo corpus into ./demo-store, show what it holds, the o3-style dialect rates,
-## language mixing with examples, repetition loops, the clean-data filter's summary, and the demo models
-## compared with orion-3
+## language mixing with examples, repetition loops, orion-3's over-used words, the clean-data filter's summary,
+## and the demo models compared with orion-3
 demo: $(STAMP)
 	rm -rf $(DEMO_STORE)
 	$(VENV)/bin/cotlens ingest fixtures/demo/*.jsonl --store $(DEMO_STORE)
@@ -25,6 +25,7 @@ demo: $(STAMP)
 	$(VENV)/bin/cotlens rates --store $(DEMO_STORE) --lexicon o3-dialect
 	$(VENV)/bin/cotlens langmix --store $(DEMO_STORE) --scripts --examples 2
 	$(VENV)/bin/cotlens loops --store $(DEMO_STORE) lumen-mix
+	$(VENV)/bin/cotlens keywords --store $(DEMO_STORE) orion-3 --top 10
 	$(VENV)/bin/cotlens filter --store $(DEMO_STORE) --dry-run --ignore-script Greek --where 'not truncated' \
 	  --where 'not loop' --where 'codeswitch_spans == 0' --where 'dominant_script == Latin'
 	$(VENV)/bin/cotlens compare --store $(DEMO_STORE) orion-3 lumen-mix plain-7b
