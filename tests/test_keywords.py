@@ -177,3 +177,18 @@ def test_json_rows_are_frozen(larger: Store) -> None:
         "per_million_b",
         "word",
     ]
+
+
+def test_hostile_text_yields_only_inert_words(tmp_path: Path, store: Store) -> None:
+    hostile = (
+        "Plan \x1b[31mred\x1b[0m [bold red]markup[/bold red] carriage\rreturn nul\x00byte "
+        "\u202eevil\u202c " + "x" * 100_000
+    )
+    records = [chat(i, hostile) for i in range(3)]
+    ingest([str(write_jsonl(tmp_path / "h.jsonl", records))], store)
+    result = runner.invoke(app, ["keywords", "m", "--store", str(store.root), "--min-count", "1"])
+    assert result.exit_code == 0, result.output
+    assert not any(c in result.stdout for c in "\x1b\r\x00\u202e\u202c")
+    found = [r["word"] for r in compute_keywords(store, "m", Selection(), KeywordOptions(min_count=1)).rows]
+    assert {"bold", "markup", "carriage", "return", "evil"} <= set(found)
+    assert all(w.isalnum() for w in found)
