@@ -16,7 +16,6 @@ two models of 500,000 transcripts each (issue "compare").
 
 from __future__ import annotations
 
-import argparse
 import json
 import math
 import shutil
@@ -26,7 +25,7 @@ import tempfile
 from pathlib import Path
 
 from bench_ingest import machine_info, measure, warm_page_cache
-from corpus import ensure_corpus
+from corpus import bench_parser, ensure_corpus
 
 SECONDS_TARGET = 2.0
 COMPARE_SECONDS_TARGET = 3.0
@@ -68,15 +67,9 @@ def model_sizes(store: Path) -> list[tuple[str, int]]:
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser(
-        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
-    )
-    parser.add_argument("--size-mb", type=float, default=300)
+    parser = bench_parser(__doc__)
     parser.add_argument("--transcripts", type=int, default=1_000_000)
     parser.add_argument("--per-model", type=int, default=500_000, help="transcripts of each compared model")
-    parser.add_argument("--workdir", type=Path, default=Path("bench-data"))
-    parser.add_argument("--seed", type=int, default=1)
-    parser.add_argument("--check", action="store_true", help="exit 1 when a target is missed")
     args = parser.parse_args()
     corpus = ensure_corpus(args.workdir, args.size_mb, args.seed)
     warm_page_cache(corpus.path)

@@ -11,7 +11,6 @@ Target (issue "filter"): stored-measurement filtering at >= 1 x the store's read
 
 from __future__ import annotations
 
-import argparse
 import shutil
 import sys
 import tempfile
@@ -19,7 +18,7 @@ from pathlib import Path
 
 from bench_analyses import ingest_store
 from bench_ingest import MB, machine_info, measure, warm_page_cache
-from corpus import ensure_corpus
+from corpus import bench_parser, ensure_corpus
 
 READ_CODE = """
 import sys, time
@@ -48,13 +47,7 @@ CONDITIONS = [
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser(
-        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
-    )
-    parser.add_argument("--size-mb", type=float, default=300)
-    parser.add_argument("--workdir", type=Path, default=Path("bench-data"))
-    parser.add_argument("--seed", type=int, default=1)
-    parser.add_argument("--check", action="store_true", help="exit 1 when a target is missed")
+    parser = bench_parser(__doc__)
     args = parser.parse_args()
     corpus = ensure_corpus(args.workdir, args.size_mb, args.seed)
     warm_page_cache(corpus.path)

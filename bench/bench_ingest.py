@@ -46,7 +46,7 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any
 
-from corpus import MB, Corpus, ensure_corpus
+from corpus import MB, Corpus, bench_parser, ensure_corpus
 
 RATIO_TARGET = 0.5  # ingest without token counts vs the pyarrow baseline (issue: ingest)
 TOKENS_RATIO_TARGET = 0.8  # ingest with exact token counts vs bare token counting on all cores (issue: rates)
@@ -110,18 +110,10 @@ class Target:
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(
-        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
-    )
-    parser.add_argument("--size-mb", type=float, default=300, help="corpus size in MB (10^6 bytes)")
-    parser.add_argument(
-        "--workdir", type=Path, default=Path("bench-data"), help="corpus cache and scratch space"
-    )
-    parser.add_argument("--seed", type=int, default=1, help="corpus seed")
+    parser = bench_parser(__doc__)
     parser.add_argument(
         "--repeat", type=int, default=1, help="runs of each measurement; the best is reported"
     )
-    parser.add_argument("--check", action="store_true", help="exit 1 when a target is missed")
     parser.add_argument("--json", type=Path, help="also write the figures to this JSON file")
     args = parser.parse_args(argv)
     if args.repeat < 1 or args.size_mb <= 0:

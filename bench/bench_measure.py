@@ -14,7 +14,6 @@
 
 from __future__ import annotations
 
-import argparse
 import shutil
 import sys
 import tempfile
@@ -24,7 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from bench_ingest import MB, machine_info
-from corpus import ensure_corpus
+from corpus import bench_parser, ensure_corpus
 
 SCRIPTS_SHARE_TARGET = 0.15
 BATCH_ROWS = 2000  # texts per kernel call, about what one 8 MB ingest block holds
@@ -77,14 +76,8 @@ def timed_kernel(kernel: Callable[[Sequence[str | None]], Any], texts: list[str 
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser(
-        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
-    )
-    parser.add_argument("--size-mb", type=float, default=300, help="the cached corpus to sample from")
+    parser = bench_parser(__doc__)
     parser.add_argument("--sample-mb", type=float, default=50)
-    parser.add_argument("--workdir", type=Path, default=Path("bench-data"))
-    parser.add_argument("--seed", type=int, default=1)
-    parser.add_argument("--check", action="store_true", help="exit 1 when a target is missed")
     args = parser.parse_args()
 
     from cotlens.measure.intrinsic import lexicon_counts

@@ -17,7 +17,6 @@ and kwic's first page < 1 s (issue "keywords").
 
 from __future__ import annotations
 
-import argparse
 import json
 import shutil
 import subprocess
@@ -26,7 +25,7 @@ import tempfile
 from pathlib import Path
 
 from bench_ingest import MB, machine_info, measure, warm_page_cache
-from corpus import ensure_corpus
+from corpus import bench_parser, ensure_corpus
 
 RATE_TARGET_MB_S = 100
 KEYWORDS_TARGET_MB_S = 40
@@ -59,13 +58,7 @@ print(time.perf_counter() - start, sum(len(t.encode()) for t in texts), len(term
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser(
-        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
-    )
-    parser.add_argument("--size-mb", type=float, default=300)
-    parser.add_argument("--workdir", type=Path, default=Path("bench-data"))
-    parser.add_argument("--seed", type=int, default=1)
-    parser.add_argument("--check", action="store_true", help="exit 1 when a target is missed")
+    parser = bench_parser(__doc__)
     args = parser.parse_args()
     corpus = ensure_corpus(args.workdir, args.size_mb, args.seed)
     warm_page_cache(corpus.path)

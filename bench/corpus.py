@@ -369,6 +369,18 @@ def ensure_corpus(workdir: Path, size_mb: float, seed: int) -> Corpus:
     return Corpus(path, path.stat().st_size, count, time.perf_counter() - start)
 
 
+def bench_parser(doc: str | None) -> argparse.ArgumentParser:
+    """The options every benchmark takes: which cached corpus, where, and whether a missed target fails."""
+    parser = argparse.ArgumentParser(description=doc, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--size-mb", type=float, default=300, help="corpus size in MB (10^6 bytes)")
+    parser.add_argument(
+        "--workdir", type=Path, default=Path("bench-data"), help="cache of corpora and stores"
+    )
+    parser.add_argument("--seed", type=int, default=1, help="corpus seed")
+    parser.add_argument("--check", action="store_true", help="exit 1 when a target is missed")
+    return parser
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
