@@ -199,7 +199,8 @@ def ingest_command(
     defer_measure: Annotated[
         bool,
         typer.Option(
-            "--defer-measure", help="Skip token counts now (about 3x faster); `cotlens measure` adds them."
+            "--defer-measure",
+            help="Skip the intrinsic measurements now (about 4x faster); the first analysis or `cotlens measure` adds them.",
         ),
     ] = False,
 ) -> None:
@@ -643,7 +644,7 @@ def kwic_command(
 
 @app.command("measure")
 def measure_command(store: StoreOption = Path(DEFAULT_STORE)) -> None:
-    """Compute intrinsic measurements (token counts) that a store made by an older cotlens lacks."""
+    """Compute the intrinsic measurements that parts made by an older cotlens or ingest --defer-measure lack."""
     with cli_errors():
         done = Store(store).measure(on_wait=lambda: say("cotlens: waiting for another writer to finish"))
     say(
