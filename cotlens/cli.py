@@ -526,6 +526,12 @@ def filter_command(
         bool, typer.Option("--dry-run", help="Only count what would be kept and dropped.")
     ] = False,
     force: Annotated[bool, typer.Option("--force", help="Replace existing output files.")] = False,
+    original: Annotated[
+        bool,
+        typer.Option(
+            "--original", help="Write the kept transcripts' input records as read (JSON Lines inputs)."
+        ),
+    ] = False,
     field: FieldOption = "reasoning",
     ignore_script: Annotated[
         list[str] | None,
@@ -562,7 +568,7 @@ def filter_command(
         lexicons = select_lexicons(lexicon or [], term or [])
         rate_keys = [k for k in metric_keys(lexicons) if k in {lex.name for lex in lexicons} or ":" in k]
         conditions = [parse_condition(w, rate_keys) for w in where or []]
-        options = FilterOptions(field, ignore, None if dry_run else out, exclusions, force)
+        options = FilterOptions(field, ignore, None if dry_run else out, exclusions, force, original)
         selection = selection_from(models, dataset, kind)
         summary = run_filter(
             Store(store), selection, conditions, lexicons, options, on_measure=announce_measuring

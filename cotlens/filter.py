@@ -25,7 +25,7 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from cotlens.conditions import Condition, evaluate
-from cotlens.errors import CotlensError, UsageError
+from cotlens.errors import CotlensError, InputError, UsageError
 from cotlens.langmix import leave_out_scripts
 from cotlens.lexicon import Lexicon, builtin_keys, stored_key, stored_positions
 from cotlens.measure.terms import count_terms
@@ -33,6 +33,7 @@ from cotlens.record import RECORD_FIELDS, SCHEMA
 from cotlens.render.escape import json_bytes
 from cotlens.result import Column, Result
 from cotlens.scan import Selection, check_selection, ensure_measured, list_to_dense
+from cotlens.sources import LineBlock, read_items
 from cotlens.store import Store
 
 # The canonical record, as JSON Lines output carries it (Parquet output carries every stored column).
@@ -46,6 +47,7 @@ class FilterOptions:
     out: str | None = None  # a path (.parquet or JSON Lines), "-" for stdout, None for a dry run
     exclusions: str | None = None  # default: OUT.exclusions.jsonl beside a file output
     force: bool = False
+    original: bool = False  # write the input records the kept transcripts came from, as read
 
     def exclusions_path(self) -> str | None:
         if self.exclusions is not None:
@@ -70,12 +72,15 @@ def run_filter(
 ) -> Result:
     """Write the kept transcripts and the exclusions; return the summary (kept and dropped per model)."""
     check_selection(store, selection)
+    if options.original and (options.out is None or options.out.endswith(".parquet")):
+        raise UsageError("--original writes JSON Lines: give --out FILE.jsonl or --out -")
     for path in (options.out, options.exclusions_path()):
         if path not in (None, "-") and Path(path).exists() and not options.force:
             raise UsageError(f"{path} exists: give --force to replace it")
     ensure_measured(store, on_measure)
     rates = _RateSource(lexicons, sorted({c.name for c in conditions if c.rate}), options.field)
     tallies: dict[str, _Tally] = {}
+    originals: dict[str, set[int]] = {}  # with --original: the kept transcripts' input lines, per input
     with ExitStack() as stack:
         out = stack.enter_context(_output(options.out)) if options.out is not None else None
         exclusions_path = options.exclusions_path()
@@ -88,9 +93,15 @@ def run_filter(
             _tally(tallies, table["model"].to_pylist(), failed)
             keep = failed < 0
             if out is not None and keep.any():
-                out.write(table.filter(pa.array(keep)))
+                kept = table.filter(pa.array(keep))
+                if options.original:
+                    _note_lines(originals, kept)
+                else:
+                    out.write(kept)
             if excluded is not None and not keep.all():
                 _write_exclusions(excluded, table.filter(pa.array(~keep)), failed[~keep], conditions)
+        if isinstance(out, _JsonLines) and options.original:
+            _write_originals(out.sink, originals)
     if not tallies:
         raise CotlensError(f"no transcripts in the selection (kinds {', '.join(selection.kinds)})")
     return _summary(tallies, conditions, selection, options)
@@ -168,6 +179,40 @@ def _tally(tallies: dict[str, _Tally], models: list[str], failed: np.ndarray[Any
             tally.kept += 1
         else:
             tally.dropped[index] += 1
+
+
+def _note_lines(originals: dict[str, set[int]], kept: pa.Table) -> None:
+    """The input line of each kept transcript; a locator that is not a line means a JSON document input."""
+    rows = kept.select(["source_path", "source_locator"]).to_pylist()
+    for row in rows:
+        words = row["source_locator"].split()
+        if row["source_path"] == "-" or len(words) < 2 or words[0] != "line" or not words[1].isdigit():
+            raise UsageError(
+                f"--original writes input records as they were read, from JSON Lines files only; "
+                f"{row['source_path']}: {row['source_locator']} is not a line of one"
+            )
+        originals.setdefault(row["source_path"], set()).add(int(words[1]))
+
+
+def _write_originals(sink: IO[bytes], originals: dict[str, set[int]]) -> None:
+    """Each input line a kept transcript came from, once (a line with several choices yields several
+    transcripts), input by input in store order, lines in file order."""
+    for path, lines in originals.items():
+        written = 0
+        try:
+            for block in read_items(path, lambda obj: True):
+                if not isinstance(block, LineBlock):
+                    raise CotlensError(f"--original: {path} no longer reads as JSON Lines")
+                for item in block.items():
+                    if int(item.locator.split()[1]) in lines:
+                        sink.write((item.raw or b"") + b"\n")
+                        written += 1
+        except InputError as e:
+            raise CotlensError(f"--original: {path}: {e}") from None
+        if written != len(lines):
+            raise CotlensError(
+                f"--original: {path} changed since it was ingested ({len(lines) - written} line(s) gone)"
+            )
 
 
 def _write_exclusions(

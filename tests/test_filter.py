@@ -145,3 +145,64 @@ def test_usage_errors(demo: Store) -> None:
     malformed = runner.invoke(app, [*base, "--dry-run", "--where", "loops == 0"])
     assert malformed.exit_code == 2 and "unknown metric 'loops'" in malformed.stderr
     assert runner.invoke(app, [*base, "--out", "-", "--json", "--where", "not loop"]).exit_code == 2
+
+
+def test_original_records_are_written_as_read(demo: Store, tmp_path: Path) -> None:
+    out = tmp_path / "original.jsonl"
+    result = runner.invoke(
+        app, ["filter", "--store", str(demo.root), "--out", str(out), "--original", *RECIPE]
+    )
+    assert result.exit_code == 0, result.output
+    written = out.read_bytes().splitlines()
+    inputs = {line for p in DEMO.glob("*.jsonl") for line in p.read_bytes().splitlines()}
+    assert len(written) == 199 and set(written) <= inputs  # byte for byte, each kept record once
+    ids = {orjson.loads(line).get("id") for line in written}
+    assert not ids & set(MANIFEST["cleanliness"]["any"])
+
+
+def test_original_needs_json_lines(tmp_path: Path, store: Store) -> None:
+    document = tmp_path / "dump.json"
+    document.write_text(
+        json.dumps(
+            [
+                {
+                    "id": "x1",
+                    "model": "m",
+                    "messages": [
+                        {"role": "user", "content": "Hi"},
+                        {"role": "assistant", "content": "<think>Let me see.</think>Hello"},
+                    ],
+                }
+            ]
+        )
+    )
+    ingest([str(document)], store)
+    result = runner.invoke(
+        app,
+        [
+            "filter",
+            "--store",
+            str(store.root),
+            "--out",
+            str(tmp_path / "o.jsonl"),
+            "--original",
+            "--where",
+            "not loop",
+        ],
+    )
+    assert result.exit_code == 2 and "from JSON Lines files only" in result.stderr
+    assert not (tmp_path / "o.jsonl").exists()
+    parquet = runner.invoke(
+        app,
+        [
+            "filter",
+            "--store",
+            str(store.root),
+            "--out",
+            str(tmp_path / "o.parquet"),
+            "--original",
+            "--where",
+            "not loop",
+        ],
+    )
+    assert parquet.exit_code == 2
