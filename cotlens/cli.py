@@ -329,6 +329,18 @@ def selection_from(
     return Selection(tuple(models or ()), tuple(datasets or ()), tuple(kinds or ("raw", "summary")))
 
 
+def ignored_scripts(names: list[str] | None) -> frozenset[str]:
+    """--ignore-script values, checked: an unknown script (or Latin) is a usage error naming the known ones."""
+    from cotlens.measure.scripts import check_ignorable
+
+    ignore = frozenset(names or ())
+    try:
+        check_ignorable(ignore)
+    except ValueError as e:
+        raise typer.BadParameter(str(e), param_hint="--ignore-script") from None
+    return ignore
+
+
 def check_choice(value: str, choices: tuple[str, ...], option: str) -> str:
     if value not in choices:
         raise typer.BadParameter(f"{option} {value!r}: choose one of {', '.join(choices)}")
@@ -397,14 +409,9 @@ def langmix_command(
 ) -> None:
     """Language mixing per model: non-Latin token and letter shares, transcripts with mixing, code-switch spans."""
     from cotlens.langmix import LangmixOptions, compute_langmix
-    from cotlens.measure.scripts import check_ignorable
 
     check_choice(field, ("reasoning", "answer"), "--field")
-    ignore = frozenset(ignore_script or ())
-    try:
-        check_ignorable(ignore)
-    except ValueError as e:
-        raise typer.BadParameter(str(e), param_hint="--ignore-script") from None
+    ignore = ignored_scripts(ignore_script)
     with cli_errors():
         intervals = IntervalOptions(resamples=resamples, seed=seed)
         options = LangmixOptions(by, field, scripts, ignore, examples, intervals)
@@ -552,18 +559,13 @@ def filter_command(
     from cotlens.conditions import parse_condition
     from cotlens.filter import FilterOptions, run_filter
     from cotlens.lexicon import select_lexicons
-    from cotlens.measure.scripts import check_ignorable
 
     check_choice(field, ("reasoning", "answer"), "--field")
     if (out is None) == (not dry_run):
         raise typer.BadParameter("give --out PATH (or - for stdout), or --dry-run")
     if json_ and out == "-":
         raise typer.BadParameter("--json prints the summary on stdout: it cannot share it with --out -")
-    ignore = frozenset(ignore_script or ())
-    try:
-        check_ignorable(ignore)
-    except ValueError as e:
-        raise typer.BadParameter(str(e), param_hint="--ignore-script") from None
+    ignore = ignored_scripts(ignore_script)
     with cli_errors():
         lexicons = select_lexicons(lexicon or [], term or [])
         rate_keys = [k for k in metric_keys(lexicons) if k in {lex.name for lex in lexicons} or ":" in k]

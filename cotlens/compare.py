@@ -29,7 +29,7 @@ import pyarrow.compute as pc
 
 from cotlens.errors import CotlensError, UsageError
 from cotlens.groups import IntervalOptions, RatioSums, interval_caption, interval_definition
-from cotlens.lexicon import Lexicon, builtin_keys, stored_positions
+from cotlens.lexicon import Lexicon, builtin_keys, lexicon_spans, stored_positions
 from cotlens.measure.terms import count_terms
 from cotlens.measure.tokens import tokenizer_description
 from cotlens.render import number, percent
@@ -202,10 +202,7 @@ def compare(
     check_selection(store, selection)
     ensure_measured(store, on_measure)
     terms = [t for lexicon in lexicons for t in lexicon.terms]
-    spans, start = [], 0
-    for lexicon in lexicons:
-        spans.append((start, start + len(lexicon.terms)))
-        start += len(lexicon.terms)
+    spans = lexicon_spans(lexicons)
     names = list(options.fields) if options.fields else sides
     kernel = _CompareKernel(
         tuple(names),

@@ -27,7 +27,7 @@ import pyarrow.parquet as pq
 from cotlens.conditions import Condition, evaluate
 from cotlens.errors import CotlensError, InputError, UsageError
 from cotlens.langmix import leave_out_scripts
-from cotlens.lexicon import Lexicon, builtin_keys, stored_key, stored_positions
+from cotlens.lexicon import Lexicon, builtin_keys, lexicon_spans, stored_key, stored_positions
 from cotlens.measure.terms import count_terms
 from cotlens.record import RECORD_FIELDS, SCHEMA
 from cotlens.render.escape import json_bytes
@@ -131,11 +131,7 @@ class _RateSource:
         self.wanted = wanted
         self.terms = [t for lex in lexicons for t in lex.terms]
         self.keys = [stored_key(lex.name, t) for lex in lexicons for t in lex.terms]
-        self.spans = {}
-        start = 0
-        for lex in lexicons:
-            self.spans[lex.name] = (start, start + len(lex.terms))
-            start += len(lex.terms)
+        self.spans = {lex.name: span for lex, span in zip(lexicons, lexicon_spans(lexicons), strict=True)}
         self.stored = stored_positions(lexicons)
 
     def per_1k(self, table: pa.Table) -> dict[str, Any]:

@@ -41,7 +41,15 @@ from cotlens.groups import (
 from cotlens.measure.scripts import SCRIPTS, check_ignorable, script_columns
 from cotlens.measure.tokens import tokenizer_description
 from cotlens.result import Column, Result
-from cotlens.scan import Selection, check_selection, ensure_measured, map_store, map_to_dense, rows_where
+from cotlens.scan import (
+    Selection,
+    check_selection,
+    ensure_measured,
+    map_store,
+    map_to_dense,
+    no_text,
+    rows_where,
+)
 from cotlens.store import Store
 
 Ints = npt.NDArray[np.int64]
@@ -231,9 +239,7 @@ def compute_langmix(
             if len(acc.examples) < options.examples:
                 acc.examples.append(example)
     if not groups:
-        raise CotlensError(
-            f"no transcripts with {options.field} text in the selection (kinds {', '.join(selection.kinds)})"
-        )
+        raise no_text(options.field, selection)
     rows = [row for key, acc in sorted(groups.items()) for row in _group_rows(key, acc, options)]
     kinds = {kind for _, kind in groups}
     result = Result(

@@ -37,6 +37,15 @@ def builtin_lexicons() -> tuple[Lexicon, ...]:
     return tuple(load_lexicon(name) for name in builtin_names())
 
 
+def lexicon_spans(lexicons: list[Lexicon]) -> list[tuple[int, int]]:
+    """Each lexicon's [start, end) among all the lexicons' terms laid end to end."""
+    spans, start = [], 0
+    for lexicon in lexicons:
+        spans.append((start, start + len(lexicon.terms)))
+        start += len(lexicon.terms)
+    return spans
+
+
 def stored_key(lexicon: str, term: Term) -> str:
     """A term's key (and its metric in `compare`): `lexicon:term`."""
     return f"{lexicon}:{term.label}"

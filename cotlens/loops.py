@@ -27,7 +27,6 @@ import numpy.typing as npt
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from cotlens.errors import CotlensError
 from cotlens.groups import (
     FEW_TRANSCRIPTS,
     GroupKey,
@@ -42,7 +41,7 @@ from cotlens.groups import (
 from cotlens.measure.repetition import GOPHER_COLUMNS, GOPHER_THRESHOLDS
 from cotlens.measure.tokens import tokenizer_description
 from cotlens.result import Column, Result
-from cotlens.scan import Selection, check_selection, ensure_measured, map_store, rows_where
+from cotlens.scan import Selection, check_selection, ensure_measured, map_store, no_text, rows_where
 from cotlens.stats import benjamini_hochberg, wilson_interval
 from cotlens.store import Store
 
@@ -149,9 +148,7 @@ def compute_loops(
             mask = part.codes == code
             groups.setdefault(key, _Group()).add(part.gopher[mask], part.loop[mask], pairs[mask])
     if not groups:
-        raise CotlensError(
-            f"no transcripts with {options.field} text in the selection (kinds {', '.join(selection.kinds)})"
-        )
+        raise no_text(options.field, selection)
     ordered = sorted(groups.items())
     kinds = len({kind for _, kind in groups}) > 1
     rows = [row for key, acc in ordered for row in _statistic_rows(key, acc, options)]

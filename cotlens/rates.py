@@ -28,12 +28,20 @@ from cotlens.groups import (
     interval_caption,
     interval_definition,
 )
-from cotlens.lexicon import Lexicon, builtin_keys, stored_positions
+from cotlens.lexicon import Lexicon, builtin_keys, lexicon_spans, stored_positions
 from cotlens.measure.terms import Term, count_terms, fold_series
 from cotlens.measure.tokens import tokenizer_description
 from cotlens.measure.unicode import rust_class
 from cotlens.result import Column, Result
-from cotlens.scan import Selection, check_selection, ensure_measured, list_to_dense, map_store, rows_where
+from cotlens.scan import (
+    Selection,
+    check_selection,
+    ensure_measured,
+    list_to_dense,
+    map_store,
+    no_text,
+    rows_where,
+)
 from cotlens.store import Store
 
 Field = Literal["reasoning", "answer"]
@@ -130,22 +138,16 @@ def compute_rates(
     options.validate()
     check_selection(store, selection)
     ensure_measured(store, on_measure)
-    terms: list[Term] = []
-    spans: list[tuple[int, int]] = []
-    for lexicon in lexicons:
-        spans.append((len(terms), len(terms) + len(lexicon.terms)))
-        terms.extend(lexicon.terms)
+    terms = [t for lexicon in lexicons for t in lexicon.terms]
     stored = stored_positions(lexicons) if options.unit != "words" else None
-    kernel = _CountKernel(tuple(terms), tuple(spans), options, stored)
+    kernel = _CountKernel(tuple(terms), tuple(lexicon_spans(lexicons)), options, stored)
     groups: dict[tuple[str, str], RatioSums] = {}
     for part in map_store(store, kernel, kernel.columns(), selection):
         for code, key in enumerate(part.groups):
             mask = part.codes == code
             groups.setdefault(key, RatioSums()).add(part.counts[mask], part.tokens[mask])
     if not groups:
-        raise CotlensError(
-            f"no transcripts with {options.field} text in the selection (kinds {', '.join(selection.kinds)})"
-        )
+        raise no_text(options.field, selection)
     rows = []
     for (group, kind), acc in sorted(groups.items()):
         rows.extend(_group_rows(group, kind, acc, lexicons, terms, options))

@@ -85,6 +85,13 @@ def check_selection(store: Store, selection: Selection) -> None:
             )
 
 
+def no_text(field: str, selection: Selection) -> CotlensError:
+    """The error of an analysis that found nothing to measure."""
+    return CotlensError(
+        f"no transcripts with {field} text in the selection (kinds {', '.join(selection.kinds)})"
+    )
+
+
 def ensure_measured(store: Store, on_measure: Callable[[int], None] | None = None) -> None:
     """Analyses read stored measurements: parts without them (an older cotlens, ingest --defer-measure) are
     measured first, once, as `cotlens measure` would. on_measure(part files) is told before that work starts."""
