@@ -4,10 +4,12 @@ current schema's columns) to a small result; results come back in store order.""
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import Executor
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, Literal, TypeVar
 
 import numpy as np
 import numpy.typing as npt
@@ -17,9 +19,10 @@ import pyarrow.dataset as ds
 import pyarrow.parquet as pq
 
 from cotlens.errors import CotlensError, UsageError
+from cotlens.measure.fold import char_tables, use_char_tables
 from cotlens.record import REASONING_KINDS, SCHEMA
 from cotlens.store import Store
-from cotlens.workers import default_jobs, map_ordered, worker_pool
+from cotlens.workers import default_jobs, map_ordered, start_server, worker_pool
 
 R = TypeVar("R")
 # Below this much stored data, starting worker processes costs more than it saves.
@@ -156,26 +159,51 @@ TEXT_COLUMNS = frozenset({"prompt", "reasoning", "answer"})
 SCAN_ROWS = 1 << 17
 
 
+@contextlib.contextmanager
+def scan_workers(
+    store: Store, columns: tuple[str, ...], jobs: int | None = None
+) -> Iterator[Executor | None]:
+    """The worker processes `map_store` runs a kernel reading these columns in: one per core for a kernel that
+    reads text from a store large enough to repay starting them, None (this process) otherwise. An analysis
+    that opens them itself can hand them more work after the scan (groups.group_intervals)."""
+    store.require()
+    if TEXT_COLUMNS.isdisjoint(columns):
+        yield None
+        return
+    size = sum(Path(p).stat().st_size for p in store.part_files())
+    jobs = jobs or (default_jobs() if size >= POOL_MIN_BYTES else 1)
+    if jobs <= 1:
+        yield None
+        return
+    # Text kernels fold text (but langmix's): the workers take this process's fold tables, built while the
+    # server they fork from imports.
+    start_server()
+    with worker_pool(jobs, use_char_tables, (char_tables(),)) as pool:
+        yield pool
+
+
 def map_store(
     store: Store,
     kernel: Callable[[pa.Table], R],
     columns: tuple[str, ...],
     selection: Selection,
-    jobs: int | None = None,
+    workers: Executor | Literal["own"] | None = "own",
 ) -> Iterator[R]:
     """kernel over the store's selected transcripts, in store order: over each row group in worker processes
     when it reads text, over large batches of a single multi-threaded Arrow scan when it reads only
     measurements (a million rows of them read in well under a second; worker processes would take longer to
-    start)."""
+    start). workers: those of `scan_workers`, or "own" to start (and stop) them here."""
     store.require()
     if TEXT_COLUMNS.isdisjoint(columns):
         yield from _map_measurements(store, kernel, columns, selection)
         return
+    if workers == "own":
+        with scan_workers(store, columns) as pool:
+            yield from map_store(store, kernel, columns, selection, pool)
+        return
     tasks = [(str(p), i) for p in store.part_files() for i in range(pq.read_metadata(p).num_row_groups)]
-    size = sum(Path(p).stat().st_size for p in store.part_files())
-    jobs = jobs or (default_jobs() if size >= POOL_MIN_BYTES else 1)
-    with worker_pool(jobs) as pool:
-        yield from map_ordered(_Runner(kernel, columns, selection), tasks, pool, window=2 * jobs)
+    window = 2 * (default_jobs() if workers is not None else 1)
+    yield from map_ordered(_Runner(kernel, columns, selection), tasks, workers, window)
 
 
 def _map_measurements(

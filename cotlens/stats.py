@@ -52,6 +52,9 @@ _BYTES_PER_WEIGHT = 4 + 8
 # slower (its target array leaves the cache: 0.8 s instead of 0.1 s for 2000 x 10,000, measured), while
 # one call per resample costs Python overhead at small n; 2**18 counts (2 MB of int64) balances the two.
 _COUNT_BLOCK = 2**18
+# Resamples are drawn in blocks of this many, block j of a group from its own seed (the group's seed, j), so
+# that a group's resampling can be split among worker processes and give the same draws wherever it runs.
+RESAMPLE_BLOCK = 1000
 
 
 @dataclass(frozen=True)
@@ -122,6 +125,30 @@ def _resolve(method: Method, n: int) -> Literal["bootstrap", "delta"]:
     return method
 
 
+def resample_blocks(resamples: int) -> list[int]:
+    """How many resamples each block of a group's `resamples` holds (see RESAMPLE_BLOCK)."""
+    return [min(RESAMPLE_BLOCK, resamples - start) for start in range(0, resamples, RESAMPLE_BLOCK)]
+
+
+def resampled_sums(
+    x: npt.ArrayLike, resamples: int, seed: int, side: tuple[int, ...] = (), blocks: list[int] | None = None
+) -> FloatArray:
+    """Column sums of x (n, k) over bootstrap resamples of its rows, shape (resamples, k): over the resamples of
+    the given blocks only (indices into resample_blocks(resamples)), stacked in their order, when `blocks` is
+    given. `side` tells apart groups resampled with one seed (the two sides of a ratio)."""
+    sizes = resample_blocks(resamples)
+    chosen = range(len(sizes)) if blocks is None else blocks
+    rows = np.asarray(x, dtype=np.float64)
+    return np.concatenate(
+        [
+            _resampled_sums(
+                rows, sizes[j], np.random.default_rng(np.random.SeedSequence(seed, spawn_key=(*side, j)))
+            )
+            for j in chosen
+        ]
+    )
+
+
 def _resampled_sums(x: FloatArray, resamples: int, rng: np.random.Generator) -> FloatArray:
     """Column sums of x (n, k) over `resamples` bootstrap resamples of its rows: shape (resamples, k).
 
@@ -156,11 +183,9 @@ def _draw_weights(weights: FloatArray, block: int, rng: np.random.Generator) -> 
         )
 
 
-def _resampled_rates(
-    occ: FloatArray, tok: FloatArray, resamples: int, rng: np.random.Generator
-) -> FloatArray:
-    """Per-token rates of each term in each resample, shape (resamples, T); NaN if a resample has 0 tokens."""
-    sums = _resampled_sums(np.column_stack([occ, tok]), resamples, rng)
+def _resampled_rates(sums: FloatArray) -> FloatArray:
+    """Per-token rates of each term in each resample, shape (resamples, T), from the resampled sums of the
+    occurrences and (last column) the tokens; NaN if a resample has 0 tokens."""
     with np.errstate(divide="ignore", invalid="ignore"):
         rates: FloatArray = sums[:, :-1] / sums[:, -1:]
     return rates
@@ -249,6 +274,7 @@ def rate_intervals(
     resamples: int = DEFAULT_RESAMPLES,
     seed: int = 0,
     method: Method = "auto",
+    resampled: FloatArray | None = None,
 ) -> Intervals:
     """Rates per `per` tokens of each term in one group of transcripts, with confidence intervals.
 
@@ -260,6 +286,9 @@ def rate_intervals(
     is replaced by the exact Poisson bound with the group's tokens as exposure (Garwood 1936). Zero events
     carry no information about clustering, so this bound is the one for independent occurrences; if the
     term would cluster, the true uncertainty is larger. A group with no tokens gives NaN throughout.
+
+    resampled: the bootstrap's resampled sums, resampled_sums(column_stack([occurrences, tokens]), resamples,
+    seed), when they were drawn elsewhere (in worker processes).
     """
     _check(confidence, resamples)
     occ, tok = _group(occurrences, tokens)
@@ -274,7 +303,9 @@ def rate_intervals(
 
     estimate: FloatArray = per * counts / total_tokens
     if chosen == "bootstrap":
-        draws = _resampled_rates(occ, tok, resamples, np.random.default_rng(seed))
+        if resampled is None:
+            resampled = resampled_sums(np.column_stack([occ, tok]), resamples, seed)
+        draws = _resampled_rates(resampled)
         low, high = _percentile_interval(draws, confidence)
         low, high = per * low, per * high
     else:
@@ -401,8 +432,8 @@ def ratio_of_rates(
     with np.errstate(divide="ignore", invalid="ignore"):
         estimate: FloatArray = rate_b / rate_a
         if chosen == "bootstrap":
-            rng_a, rng_b = (np.random.default_rng(s) for s in np.random.SeedSequence(seed).spawn(2))
-            draws = _resampled_rates(ob, tb, resamples, rng_b) / _resampled_rates(oa, ta, resamples, rng_a)
+            draws = _resampled_rates(resampled_sums(np.column_stack([ob, tb]), resamples, seed, (1,)))
+            draws /= _resampled_rates(resampled_sums(np.column_stack([oa, ta]), resamples, seed, (0,)))
             low, high = _percentile_interval(draws, confidence)
             valid = np.sum(~np.isnan(draws), axis=0)
             below = np.sum(draws <= 1.0, axis=0) / valid

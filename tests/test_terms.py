@@ -104,6 +104,16 @@ def reference_count(term: str, text: str) -> int:
 
 
 PIECES = [
+    "I",
+    "i",
+    "\t",
+    "—",
+    "’",
+    "。",
+    "١",
+    "Ⅻ",
+    "\u212a",  # KELVIN SIGN: folds to "k"
+    "ſ",  # LATIN SMALL LETTER LONG S: folds to "s"
     "wait",
     "Wait",
     "WAIT",
@@ -146,6 +156,9 @@ PIECES = [
 # overlapping after a boundary. (Not "e.g.": a term ending in a boundary character misses the second of two
 # glued occurrences, "e.g.e.g.", since its match consumes the boundary the second one needs.)
 TERMS = [
+    "i",
+    "k",
+    "-y",
     "wait",
     "we",
     "well",

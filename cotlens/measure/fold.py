@@ -21,7 +21,6 @@ from __future__ import annotations
 import unicodedata
 from collections.abc import Iterable
 from dataclasses import dataclass
-from functools import lru_cache
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -96,10 +95,25 @@ class CharTables:
     special_class: str  # not_alone and the characters whose lowercase the mapping changes
 
 
-@lru_cache(maxsize=1)
+# This process's tables: built on first use, or handed over by the process that started it (use_char_tables).
+_tables: list[CharTables] = []
+
+
 def char_tables() -> CharTables:
-    """Built from this Python's and this polars' Unicode tables in every process (about 0.1 s), then checked on
-    every character the mapping may touch: those for which it does not give `fold` are not alone."""
+    if not _tables:
+        _tables.append(_build_char_tables())
+    return _tables[0]
+
+
+def use_char_tables(tables: CharTables) -> None:
+    """Make `tables` this process's: a worker takes those the main process built (the same Python and polars)
+    instead of spending 0.1-0.3 s building its own."""
+    _tables[:] = [tables]
+
+
+def _build_char_tables() -> CharTables:
+    """Built from this Python's and this polars' Unicode tables (0.1-0.3 s), then checked on every character the
+    mapping may touch: those for which it does not give `fold` are not alone."""
     import polars as pl
 
     may_change = sorted({c for c in _chars(MAY_CHANGE) if not c.isascii()} | set(APOSTROPHES))

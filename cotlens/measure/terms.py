@@ -4,12 +4,15 @@ An occurrence is whole when the characters just before and after it are not word
 script (letters of that script, combining marks, digits, underscore). Text and term are folded alike
 (`fold.fold`); a term's words match across any run of whitespace; each term is counted on its own.
 
-How it runs fast on the Rust regex engine (polars), which has no look-around: every text gets a leading space,
-and a term group is found with `NW(?:t1|t2|...)W?` where NW is one non-word character and W one word character
-of the group's script. Each extracted match is its leading boundary, the term, and the next character if that is
-a word character; dropping the boundary, it equals the term exactly when the occurrence is whole. The trailing
-boundary is never consumed, so adjacent repeats ("wait wait") are both found (for a term ending in a word
-character: one ending in a boundary character misses the second of two glued occurrences, "e.g.e.g.").
+How it runs fast on the Rust regex engine (polars), which has no look-around: a term group is found with
+`(?:^|NW)(?:t1|t2|...)W?` where NW is one non-word character and W one word character of the group's script.
+Each extracted match is its leading boundary (none at the start of the text), the term, and the next character
+if that is a word character; dropping the boundary, it equals the term exactly when the occurrence is whole.
+(A group with a term that starts with a non-word character runs on " " + text instead, the space being the
+boundary at the start.) The trailing boundary is never consumed, so adjacent repeats ("wait wait") are both
+found (for a term ending in a word character: one ending in a boundary character misses the second of two
+glued occurrences, "e.g.e.g."). On most texts a faster pattern finds only the whole occurrences, with ASCII's
+word boundary in place of W? (`_Pass`).
 Alternatives are tried longest first, so "well" is not shadowed by "we". Terms of one script share a pass, but
 for one whose match may consume part of a whole occurrence of another, or the boundary before it ("me" inside
 "let me", "check" inside "double-check"): it gets a pass of its own (`_passes`, `_may_overlap`). Each `re:` entry
@@ -21,7 +24,7 @@ repeat a lot ("i", "we"): each distinct one is mapped to its term once, through 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import TYPE_CHECKING, Literal
 
@@ -108,19 +111,24 @@ def count_terms(texts: Sequence[str | None] | pa.Array, terms: Sequence[Term]) -
     `texts` may be an Arrow string array (a stored column), which avoids converting ASCII texts to Python."""
     import polars as pl
 
-    series = pl.Series(texts, dtype=pl.String)
+    series = pl.Series(texts, dtype=pl.String).fill_null("")
     counts = np.zeros((len(series), len(terms)), dtype=np.int64)
     if not len(series) or not terms:
         return counts
     if any(t.kind in ("word", "phrase", "regex") for t in terms):
-        folded = fold_series(series)
+        rows = _Rows.of(series)
         for pattern, keys in _passes(tuple(t for t in terms if t.kind in ("word", "phrase"))):
-            _count_pass(folded, pattern, keys, terms, counts)
+            per_key = _count_pass(rows, pattern, keys)
+            for j, term in enumerate(
+                terms
+            ):  # a key may stand for several terms (the same word in two lexicons)
+                if term.kind in ("word", "phrase") and term.key in keys:
+                    counts[:, j] += per_key[:, keys.index(term.key)]
         for j, term in enumerate(terms):
             if term.kind == "regex":
-                counts[:, j] = folded.str.count_matches(term.key).fill_null(0).to_numpy()
+                counts[:, j] = rows.prefixed().str.count_matches(term.key).fill_null(0).to_numpy()
     if any(t.kind == "substring" for t in terms):
-        lowered = pl.Series([t.lower() if t is not None else "" for t in series.to_list()], dtype=pl.String)
+        lowered = pl.Series([t.lower() for t in series.to_list()], dtype=pl.String)
         for j, term in enumerate(terms):
             if term.kind == "substring":
                 counts[:, j] = lowered.str.count_matches(term.key, literal=True).fill_null(0).to_numpy()
@@ -132,9 +140,36 @@ def fold_series(series: pl.Series) -> pl.Series:
     return " " + fold_column(series.fill_null(""))
 
 
+@dataclass
+class _Rows:
+    """A batch of texts, folded once for every pass, and which of them hold a word character outside ASCII, per
+    word class (see _Pass)."""
+
+    folded: pl.Series
+    non_ascii: npt.NDArray[np.intp]  # positions of the texts that are not ASCII
+    _beyond_ascii: dict[str, npt.NDArray[np.bool_]] = field(default_factory=dict)
+
+    @classmethod
+    def of(cls, texts: pl.Series) -> _Rows:
+        non_ascii = np.flatnonzero((texts.str.len_bytes() != texts.str.len_chars()).to_numpy())
+        return cls(fold_column(texts), non_ascii)
+
+    def prefixed(self) -> pl.Series:
+        """ " " + fold(text) for every text: the space is the boundary before an occurrence at the start."""
+        return " " + self.folded
+
+    def beyond_ascii(self, word_class: str) -> npt.NDArray[np.bool_]:
+        """Per text, whether it holds a character of the class (a Rust-regex class of non-ASCII characters)."""
+        if word_class not in self._beyond_ascii:
+            holds = np.zeros(len(self.folded), dtype=np.bool_)
+            holds[self.non_ascii] = self.folded.gather(self.non_ascii).str.contains(word_class).to_numpy()
+            self._beyond_ascii[word_class] = holds
+        return self._beyond_ascii[word_class]
+
+
 @lru_cache(maxsize=8)  # the same terms for every row group; overlap checks take ~15 ms
-def _passes(terms: tuple[Term, ...]) -> tuple[tuple[str, tuple[str, ...]], ...]:
-    """(pattern, keys it finds) for each extraction pass. Each script's terms share one pass, but for those that
+def _passes(terms: tuple[Term, ...]) -> tuple[tuple[_Pass, tuple[str, ...]], ...]:
+    """(pass, keys it finds) for each extraction pass. Each script's terms share one pass, but for those that
     may overlap one already in it (`_may_overlap`): each of those gets a pass of its own, since a pass of one
     literal lets the regex engine skip ahead to the literal and one of several does not (measured on 42 MB: "let
     me" 0.02 s, "double-check" 0.003 s, both in one pass 0.09 s). Words come first: they never overlap one
@@ -150,7 +185,94 @@ def _passes(terms: tuple[Term, ...]) -> tuple[tuple[str, tuple[str, ...]], ...]:
         else:
             keys.append(key)
     passes = [*((scripts, keys) for scripts, keys in shared.items()), *alone]
-    return tuple((_pattern(keys, scripts), tuple(sorted(keys))) for scripts, keys in passes)
+    return tuple((_Pass.of(keys, scripts), tuple(sorted(keys))) for scripts, keys in passes)
+
+
+ASCII_WORD = regex.compile(r"[0-9a-z_]")
+
+
+@dataclass(frozen=True, slots=True)
+class _Pass:
+    """One extraction pass: its patterns and which texts each one runs on.
+
+    `exact` is the pattern of the module docstring (a boundary, a key, one more word character if there is one),
+    on folded text; a match is whole when it equals boundary + key. `whole` finds only whole occurrences, with
+    ASCII's word boundary after the key, at a third fewer matches for a quarter less time: it runs on a text in
+    which every word character of the pass's script is ASCII (every ASCII text, and the non-ASCII texts without
+    an accented letter, a mark, another digit...), when its keys start and end with an ASCII word character and
+    its script's word characters include ASCII's (Latin). There a character is a word character exactly when
+    ASCII says so."""
+
+    exact: str
+    prefixed: bool  # `exact` runs on " " + fold(text); else it matches at the start of the text too
+    whole: str | None  # None: `exact` runs on every text
+    non_ascii_word: str | None  # the script's word characters outside ASCII: a text with one takes `exact`
+    word: regex.Pattern[str]
+
+    @classmethod
+    def of(cls, keys: list[str], scripts: tuple[str, ...]) -> _Pass:
+        alternatives = sorted(keys, key=lambda k: (-len(k), k))
+        body = "|".join(r"\s+".join(regex.escape(w) for w in k.split(" ")) for k in alternatives)
+        word = regex.compile(_python_word_class(scripts), regex.V1)
+        boundary = word_class(scripts, negate=True)
+        if not all(
+            word.match(k) for k in keys
+        ):  # a match at the start would be ambiguous: where is the boundary?
+            return cls(f"{boundary}(?:{body}){word_class(scripts)}?", True, None, None, word)
+        start = f"(?:^|{boundary})"
+        exact = f"{start}(?:{body}){word_class(scripts)}?"
+        ascii_words = "Latin" in scripts or "Any" in scripts or "Other" in scripts
+        if not (
+            ascii_words and all(ASCII_WORD.fullmatch(k[0]) and ASCII_WORD.fullmatch(k[-1]) for k in keys)
+        ):
+            return cls(exact, False, None, None, word)
+        non_ascii_word = rust_class(rf"[{_python_word_class(scripts)}&&[^\x00-\x7F]]")
+        return cls(exact, False, f"{start}(?:{body})(?-u:\\b)", non_ascii_word, word)
+
+    def found(self, match: str) -> str:
+        """What a match found: without the boundary before it (a match at the start of a text has none: its first
+        character is a word character), whitespace runs as single spaces. The key itself exactly when the
+        occurrence is whole."""
+        return WHITESPACE.sub(" ", match if self.word.match(match) and not self.prefixed else match[1:])
+
+
+def _count_pass(rows: _Rows, search: _Pass, keys: tuple[str, ...]) -> npt.NDArray[np.int64]:
+    """Whole occurrences of each key in each text: shape (texts, keys)."""
+    per_key = np.zeros((len(rows.folded), len(keys)), dtype=np.int64)
+    if search.whole is None or search.non_ascii_word is None:
+        texts = rows.prefixed() if search.prefixed else rows.folded
+        _add_matches(per_key, np.arange(len(texts)), texts, search.exact, search, keys)
+        return per_key
+    exact = rows.beyond_ascii(search.non_ascii_word)
+    for pattern, picked in ((search.exact, exact), (search.whole, ~exact)):
+        where = np.flatnonzero(picked)
+        if len(where):
+            _add_matches(per_key, where, rows.folded.gather(where), pattern, search, keys)
+    return per_key
+
+
+def _add_matches(
+    per_key: npt.NDArray[np.int64],
+    positions: npt.NDArray[np.intp],
+    texts: pl.Series,
+    pattern: str,
+    search: _Pass,
+    keys: tuple[str, ...],
+) -> None:
+    """Add to per_key[positions] each text's whole occurrences of each key, found by `pattern`. Matches repeat a
+    lot ("i", "we"): each distinct one is mapped to its key once, through an Arrow dictionary encoding, then one
+    bincount counts the (text, key) cells."""
+    if not len(texts):
+        return
+    matches = texts.str.extract_all(pattern).to_arrow()
+    owner = np.repeat(np.arange(len(texts)), pc.list_value_length(matches).fill_null(0).to_numpy())
+    distinct = pc.dictionary_encode(pc.list_flatten(matches))
+    index = {key: k for k, key in enumerate(keys)}
+    code_of = [index.get(search.found(match), -1) for match in distinct.dictionary.to_pylist()]
+    codes = np.array(code_of, dtype=np.int64)[distinct.indices.to_numpy()]
+    whole = codes >= 0
+    cells = np.bincount(owner[whole] * len(keys) + codes[whole], minlength=len(texts) * len(keys))
+    per_key[positions] += cells.reshape(len(texts), len(keys))
 
 
 def _may_overlap(a: str, b: str, scripts: tuple[str, ...]) -> bool:
@@ -177,38 +299,3 @@ def _may_start_inside(a: str, b: str, word: regex.Pattern[str]) -> bool:
         if rest.startswith(b) and not word.fullmatch(rest[len(b)]):
             return True  # b is whole inside a ("user" is not, inside "the users")
     return False
-
-
-def _pattern(keys: list[str], scripts: tuple[str, ...]) -> str:
-    alternatives = sorted(keys, key=lambda k: (-len(k), k))
-    body = "|".join(r"\s+".join(regex.escape(w) for w in k.split(" ")) for k in alternatives)
-    return f"{word_class(scripts, negate=True)}(?:{body}){word_class(scripts)}?"
-
-
-def _count_pass(
-    folded: pl.Series,
-    pattern: str,
-    keys: tuple[str, ...],
-    terms: Sequence[Term],
-    counts: npt.NDArray[np.int64],
-) -> None:
-    matches = folded.str.extract_all(pattern).to_arrow()
-    rows = np.repeat(np.arange(len(folded)), pc.list_value_length(matches).fill_null(0).to_numpy())
-    # Each distinct match as the index of the key it equals (-1: not whole), then one bincount over (row, key)
-    # cells. Matches repeat a lot, so each distinct one is looked at once, in Python.
-    distinct = pc.dictionary_encode(pc.list_flatten(matches))
-    index = {key: k for k, key in enumerate(keys)}
-    code_of = [index.get(_found(match), -1) for match in distinct.dictionary.to_pylist()]
-    codes = np.array(code_of, dtype=np.int64)[distinct.indices.to_numpy()]
-    whole = codes >= 0
-    cells = np.bincount(rows[whole] * len(keys) + codes[whole], minlength=len(folded) * len(keys))
-    per_key = cells.reshape(len(folded), len(keys))
-    for j, term in enumerate(terms):  # a key may stand for several terms (the same word in two lexicons)
-        if term.kind in ("word", "phrase") and term.key in index:
-            counts[:, j] += per_key[:, index[term.key]]
-
-
-def _found(match: str) -> str:
-    """What a match found: without its leading boundary, whitespace runs as single spaces. It equals the key
-    exactly when the occurrence is whole."""
-    return WHITESPACE.sub(" ", match[1:])
