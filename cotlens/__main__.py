@@ -1,4 +1,4 @@
-from cotlens.cli import main
+from cotlens.launch import main
 
 if __name__ == "__main__":
     main()
