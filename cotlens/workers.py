@@ -25,21 +25,18 @@ def default_jobs() -> int:
     return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
 
 
-# Workers are forked from a server process (multiprocessing's "forkserver") that imported these once, so a worker
-# is ready in milliseconds rather than after 0.5 s of imports of its own. Never from this process: forking one
-# that already runs Arrow's or polars' thread pools can deadlock. cotlens.cli because a worker re-runs the
-# `cotlens` script, which imports it.
+# Workers are forked from a server process (multiprocessing's "forkserver") that imported the modules of every
+# kernel they run once, so a worker is ready in milliseconds rather than after 0.5 s of imports of its own. Never
+# from this process: forking one that already runs Arrow's or polars' thread pools can deadlock.
 PRELOAD = [
-    "cotlens.cli",
     "cotlens.compare",
-    "cotlens.filter",
     "cotlens.ingest",
     "cotlens.keywords",
     "cotlens.kwic",
     "cotlens.langmix",
-    "cotlens.loops",
     "cotlens.measure.intrinsic",
     "cotlens.rates",
+    "cotlens.scan",
 ]
 # One worker per core: a worker's own thread pools (polars, Arrow, OpenBLAS) would only oversubscribe the cores.
 # The server's environment, so in place before any of them starts; a value the user set is kept.
