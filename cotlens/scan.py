@@ -21,10 +21,9 @@ import pyarrow.dataset as ds
 import pyarrow.parquet as pq
 
 from cotlens.errors import CotlensError, UsageError
-from cotlens.measure.fold import char_tables, use_char_tables
 from cotlens.record import REASONING_KINDS, SCHEMA
 from cotlens.store import Store
-from cotlens.workers import default_jobs, map_ordered, start_server, worker_pool
+from cotlens.workers import default_jobs, map_ordered, worker_pool
 
 R = TypeVar("R")
 # Below this much stored data, starting worker processes costs more than it saves.
@@ -189,14 +188,7 @@ def scan_workers(
         yield None
         return
     size = sum(Path(p).stat().st_size for p in store.part_files())
-    jobs = jobs or (default_jobs() if size >= POOL_MIN_BYTES else 1)
-    if jobs <= 1:
-        yield None
-        return
-    # Text kernels fold text (but langmix's): the workers take this process's fold tables, built while the
-    # server they fork from imports.
-    start_server()
-    with worker_pool(jobs, use_char_tables, (char_tables(),)) as pool:
+    with worker_pool(jobs or (default_jobs() if size >= POOL_MIN_BYTES else 1)) as pool:
         yield pool
 
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 from cotlens.errors import LexiconError
@@ -350,3 +352,24 @@ def test_folding_cases(term: str, text: str, want: int) -> None:
     counts = count_terms(["wait, WAIT", text, None], [parse_term(term), parse_term("wait")])
     assert counts[1, 0] == want
     assert counts[0, 1] == 2
+
+
+def test_fold_tables_are_cached_and_rebuilt_when_unreadable(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from cotlens.measure import fold
+
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
+    built = fold._build_char_tables()
+    monkeypatch.setattr(fold, "_tables", [])
+    assert fold.char_tables() == built  # built, then written
+    (path,) = (tmp_path / "cotlens").glob("fold-tables-*.json")
+    monkeypatch.setattr(fold, "_tables", [])
+    monkeypatch.setattr(fold, "_build_char_tables", lambda: pytest.fail("read from the cache, not built"))
+    assert fold.char_tables() == built
+    for damaged in (
+        b"{not json",
+        b'{"mapping": {"x": 1}, "not_alone": [], "not_alone_class": "", "special_class": ""}',
+    ):
+        path.write_bytes(damaged)
+        assert fold._read_tables(path) is None

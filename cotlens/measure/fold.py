@@ -18,12 +18,19 @@ mostly composed (NFC) text.
 
 from __future__ import annotations
 
+import contextlib
+import hashlib
+import os
+import sys
 import unicodedata
 from collections.abc import Iterable
 from dataclasses import dataclass
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 import numpy as np
+import orjson
+import regex
 
 from cotlens.measure.unicode import code_point_ranges
 
@@ -95,20 +102,75 @@ class CharTables:
     special_class: str  # not_alone and the characters whose lowercase the mapping changes
 
 
-# This process's tables: built on first use, or handed over by the process that started it (use_char_tables).
+# This process's tables, once it needed them.
 _tables: list[CharTables] = []
 
 
 def char_tables() -> CharTables:
+    """Building the tables takes 0.1-0.3 s, in every process that folds text (each worker too), so they are kept
+    in the user's cache directory under a name made of everything they are built from: this module's source,
+    Python's and polars' versions and Unicode tables (a JSON file: loading it runs no code; an unreadable one is
+    built again)."""
     if not _tables:
-        _tables.append(_build_char_tables())
+        path = _cache_path()
+        tables = _read_tables(path)
+        if tables is None:
+            tables = _build_char_tables()
+            _write_tables(path, tables)
+        _tables.append(tables)
     return _tables[0]
 
 
-def use_char_tables(tables: CharTables) -> None:
-    """Make `tables` this process's: a worker takes those the main process built (the same Python and polars)
-    instead of spending 0.1-0.3 s building its own."""
-    _tables[:] = [tables]
+def _cache_path() -> Path:
+    import polars as pl
+
+    made_of = [
+        Path(__file__).read_bytes(),
+        sys.version,
+        unicodedata.unidata_version,
+        pl.__version__,
+        regex.__version__,
+    ]
+    digest = hashlib.sha256(repr(made_of).encode()).hexdigest()[:20]
+    root = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
+    return Path(root) / "cotlens" / f"fold-tables-{digest}.json"
+
+
+def _read_tables(path: Path) -> CharTables | None:
+    try:
+        data = orjson.loads(path.read_bytes())
+        tables = CharTables(
+            dict(data["mapping"]),
+            frozenset(data["not_alone"]),
+            data["not_alone_class"],
+            data["special_class"],
+        )
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+    texts = [
+        *tables.mapping,
+        *tables.mapping.values(),
+        *tables.not_alone,
+        tables.not_alone_class,
+        tables.special_class,
+    ]
+    return tables if all(isinstance(t, str) for t in texts) else None
+
+
+def _write_tables(path: Path, tables: CharTables) -> None:
+    """Written aside and renamed, so a reader never sees half a file; not written at all when the directory is
+    not writable (the tables are then built in every process)."""
+    data = {
+        "mapping": tables.mapping,
+        "not_alone": sorted(tables.not_alone),
+        "not_alone_class": tables.not_alone_class,
+        "special_class": tables.special_class,
+    }
+    with contextlib.suppress(OSError):
+        path.parent.mkdir(parents=True, exist_ok=True)
+        aside = path.with_name(f"{path.name}.{os.getpid()}.tmp")
+        aside.write_bytes(orjson.dumps(data))
+        os.replace(aside, path)
 
 
 def _build_char_tables() -> CharTables:
