@@ -60,6 +60,9 @@ class KeywordOptions:
     stop_words: bool = True  # keep the 100 most frequent English words
 
 
+COUNTS_SCHEMA = {"model": pl.String, "word": pl.String, "count": pl.UInt32, "transcripts": pl.UInt32}
+
+
 @dataclass(frozen=True, slots=True)
 class _WordCounts:
     """One row group's words per model: occurrences, distinct transcripts; and each model's total words."""
@@ -77,23 +80,27 @@ class _WordKernel:
 
     def __call__(self, table: pa.Table) -> _WordCounts:
         table = rows_where(table, table[self.field].is_valid())
+        texts = pl.Series(table[self.field].combine_chunks(), dtype=pl.String)
         frame = pl.DataFrame(
             {
-                # Categorical: grouping by (model, word) then hashes one string, not two (0.44 -> 0.28 s a row group).
-                "model": pl.Series(table["model"].combine_chunks()).cast(pl.Categorical),
-                "row": np.arange(table.num_rows),
-                "word": fold_column(
-                    pl.Series(table[self.field].combine_chunks(), dtype=pl.String)
-                ).str.extract_all(WORD),
+                "model": pl.Series(table["model"].combine_chunks(), dtype=pl.String),
+                "row": np.arange(table.num_rows, dtype=np.uint32),
+                "word": fold_column(texts).str.extract_all(WORD),
             }
-        ).explode("word")
-        frame = frame.filter(pl.col("word").is_not_null())
-        totals = dict(frame.group_by("model").len().iter_rows())
-        counts = frame.group_by("model", "word").agg(
-            pl.len().alias("count"), pl.col("row").n_unique().alias("transcripts")
         )
-        counts = counts.with_columns(pl.col("model").cast(pl.String))
-        return _WordCounts(counts.to_arrow(), {str(k): int(v) for k, v in totals.items()})
+        counts, totals = [], {}
+        # A model at a time: grouping by the word alone hashes one string per word, not a (model, word) pair
+        # (0.39 -> 0.30 s a row group of two models).
+        for (model,), rows in frame.group_by("model"):
+            words = rows.explode("word").drop_nulls("word")
+            totals[str(model)] = words.height
+            counts.append(
+                words.group_by("word")
+                .agg(pl.len().alias("count"), pl.col("row").n_unique().alias("transcripts"))
+                .select(pl.lit(model, dtype=pl.String).alias("model"), "word", "count", "transcripts")
+            )
+        merged = pl.concat(counts) if counts else pl.DataFrame(schema=COUNTS_SCHEMA)
+        return _WordCounts(merged.to_arrow(), totals)
 
 
 def compute_keywords(store: Store, model: str, selection: Selection, options: KeywordOptions) -> Result:
@@ -126,10 +133,7 @@ def _count(store: Store, selection: Selection, field: str) -> tuple[pl.DataFrame
         merged = frame if merged is None else pl.concat([merged, frame])
         # Transcripts never span row groups, so distinct transcripts add up like counts.
         merged = merged.group_by("model", "word").agg(pl.col("count").sum(), pl.col("transcripts").sum())
-    empty = pl.DataFrame(
-        schema={"model": pl.String, "word": pl.String, "count": pl.UInt32, "transcripts": pl.UInt32}
-    )
-    return (merged if merged is not None else empty), totals
+    return (merged if merged is not None else pl.DataFrame(schema=COUNTS_SCHEMA)), totals
 
 
 def _keep(counts: pl.DataFrame, options: KeywordOptions) -> pl.DataFrame:
