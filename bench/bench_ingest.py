@@ -17,9 +17,9 @@
 Every figure is the wall time of a whole subprocess (interpreter start and imports included, for the baseline
 as for cotlens) with the corpus already in the page cache. Memory, two ways: "peak RSS" is the subprocess's
 `ru_maxrss` from `os.wait4` (for a process with workers, that is its largest single process), "tree" the peak
-of the summed RSS of the subprocess and all its descendants, sampled every 50 ms from /proc (cotlens parses
-large inputs in worker processes; shared pages count once per process, so it is an upper bound, and a peak
-shorter than 50 ms can be missed). The RSS target applies to the larger of the two. With --repeat N, the best
+of the summed PSS of the subprocess and all its descendants, sampled every 50 ms from /proc (cotlens parses
+large inputs in worker processes forked from one server; PSS counts a page shared by several of them once in
+all, where summed RSS would count it in each; a peak shorter than 50 ms can be missed). The RSS target applies to the larger of the two. With --repeat N, the best
 time of N runs is reported with the highest memory seen. MB is 10^6 bytes for sizes and throughput; memory is
 in MiB (so the "< 1024 MB" target means under 1 GiB). Stores and baseline outputs live in --workdir beside the
 corpus and are deleted after each run.
@@ -139,10 +139,19 @@ def measure(argv: list[str]) -> Run:
         return Run(seconds, usage.ru_maxrss / 1024, tree.peak_kib / 1024, out.read().decode())
 
 
+def measure_median(argv: list[str], runs: int) -> Run:
+    """argv run `runs` times: the median wall time (this machine's load moves single runs by up to 30%), the
+    largest memory, the last output."""
+    done = [measure(argv) for _ in range(runs)]
+    seconds = sorted(r.seconds for r in done)[len(done) // 2]
+    return Run(seconds, max(r.peak_rss_mb for r in done), max(r.tree_mb for r in done), done[-1].stdout)
+
+
 class TreeMemory:
-    """Peak memory of a process and all its descendants together (cotlens parses in worker processes), sampled
-    by a thread: the sum of their RSS from /proc/PID/stat. Pages shared between processes count once per process,
-    so this is an upper bound; wait4's ru_maxrss is the largest single process of the tree, not the sum."""
+    """Peak memory of a process and all its descendants together (cotlens works in worker processes), sampled
+    by a thread: the sum of their PSS (proportional set size, /proc/PID/smaps_rollup: a page shared by k
+    processes counts 1/k in each), so pages the workers share with the server they fork from, or with each
+    other, count once. wait4's ru_maxrss is the largest single process of the tree, not the sum."""
 
     def __init__(self, root: int, interval: float = SAMPLE_SECONDS) -> None:
         self.root, self.interval, self.peak_kib = root, interval, 0
@@ -160,7 +169,7 @@ class TreeMemory:
 
     def _run(self) -> None:
         while not self._stop.is_set():
-            self.peak_kib = max(self.peak_kib, sum(_stat(pid)[1] for pid in self._tree()))
+            self.peak_kib = max(self.peak_kib, sum(_pss_kib(pid) for pid in self._tree()))
             self._stop.wait(self.interval)
 
     def _tree(self) -> list[int]:
@@ -175,6 +184,17 @@ class TreeMemory:
             found.append(pid)
             todo.extend(child for child, parent in self._parents.items() if parent == pid)
         return found
+
+
+def _pss_kib(pid: int) -> int:
+    """A process's proportional set size in KiB; 0 once it is gone."""
+    try:
+        for line in Path(f"/proc/{pid}/smaps_rollup").read_text().splitlines():
+            if line.startswith("Pss:"):
+                return int(line.split()[1])
+    except (OSError, ValueError, IndexError):
+        pass
+    return 0
 
 
 def _stat(pid: int) -> tuple[int, int]:

@@ -4,13 +4,13 @@ baseline measured in the same run.
     .venv/bin/python bench/bench_rates.py --size-mb 300        # what `make bench` runs
 
 1. The synthetic corpus of bench/corpus.py (cached in --workdir) is ingested into a store (not timed).
-2. `cotlens rates --lexicon <50 terms> --format json` runs in a subprocess: wall time, peak RSS of the process
-   tree. MB/s is of the reasoning text it scanned (the sum of the stored reasoning's UTF-8 bytes).
+2. `cotlens rates --lexicon <50 terms> --format json` runs in a subprocess, --runs times (default 3): the median
+   wall time, the peak RSS of the process tree. MB/s is of the reasoning text it scanned (the sum of the stored reasoning's UTF-8 bytes).
 3. Baseline: the same 50 terms with the same semantics in a plain Python loop (`regex` module, look-around
    boundaries, one findall per term per transcript over the folded text), on a sample of the transcripts (it
    runs at a few MB/s; timing all of them would take minutes), as MB/s of the sample's text.
-4. `cotlens keywords A --vs B` for the two largest models: whole-vocabulary counting, in MB/s of their text;
-   `cotlens kwic wait`: the first page (20 lines), whole process.
+4. `cotlens keywords A --vs B` for the two largest models: whole-vocabulary counting, in MB/s of their text
+   (median of --runs); `cotlens kwic wait`: the first page (20 lines), whole process.
 Targets: rates >= 100 MB/s of reasoning text and peak memory < 1.5 GB (issue "term rates"); keywords >= 40 MB/s
 and kwic's first page < 1 s (issue "keywords").
 """
@@ -24,7 +24,7 @@ import sys
 import tempfile
 from pathlib import Path
 
-from bench_ingest import MB, machine_info, measure, warm_page_cache
+from bench_ingest import MB, machine_info, measure, measure_median, warm_page_cache
 from corpus import bench_parser, ensure_corpus
 
 RATE_TARGET_MB_S = 100
@@ -59,6 +59,9 @@ print(time.perf_counter() - start, sum(len(t.encode()) for t in texts), len(term
 
 def main() -> int:
     parser = bench_parser(__doc__)
+    parser.add_argument(
+        "--runs", type=int, default=3, help="runs of rates and keywords; the median is reported"
+    )
     args = parser.parse_args()
     corpus = ensure_corpus(args.workdir, args.size_mb, args.seed)
     warm_page_cache(corpus.path)
@@ -74,7 +77,7 @@ def main() -> int:
             a for lex in ("o3-dialect", "epistemic", "eval-awareness", "voice") for a in ("--lexicon", lex)
         ]
         lexicon_args += [a for term in EXTRA_TERMS for a in ("--term", term)]
-        run = measure(
+        run = measure_median(
             [
                 sys.executable,
                 "-m",
@@ -85,7 +88,8 @@ def main() -> int:
                 *lexicon_args,
                 "--format",
                 "json",
-            ]
+            ],
+            args.runs,
         )
         doc = json.loads(run.stdout)
         terms = len({(r["lexicon"], r["term"]) for r in doc["rows"] if r["term"] != "(total)"})
@@ -97,7 +101,9 @@ def main() -> int:
         # Whole-vocabulary counting (issue "keywords"): the two largest models' words, against each other.
         (a, a_mb), (b, b_mb) = model_reasoning_mb(store)[:2]
         cli = [sys.executable, "-m", "cotlens"]
-        keywords = measure([*cli, "keywords", a, "--vs", b, "--store", str(store), "--format", "json"])
+        keywords = measure_median(
+            [*cli, "keywords", a, "--vs", b, "--store", str(store), "--format", "json"], args.runs
+        )
         kwic = measure([*cli, "kwic", "wait", "--store", str(store), "--format", "json"])
     finally:
         shutil.rmtree(store, ignore_errors=True)
