@@ -19,11 +19,10 @@ from __future__ import annotations
 
 import json
 import shutil
-import subprocess
 import sys
-import tempfile
 from pathlib import Path
 
+from bench_analyses import ingest_store
 from bench_ingest import MB, machine_info, measure, measure_median, warm_page_cache
 from corpus import bench_parser, ensure_corpus
 
@@ -65,13 +64,8 @@ def main() -> int:
     args = parser.parse_args()
     corpus = ensure_corpus(args.workdir, args.size_mb, args.seed)
     warm_page_cache(corpus.path)
-    store = Path(tempfile.mkdtemp(prefix="rates-store-", dir=args.workdir))
+    store = ingest_store(corpus.path, args.workdir)
     try:
-        subprocess.run(
-            [sys.executable, "-m", "cotlens", "ingest", str(corpus.path), "--store", str(store)],
-            check=True,
-            capture_output=True,
-        )
         text_mb = stored_reasoning_mb(store)
         lexicon_args = [
             a for lex in ("o3-dialect", "epistemic", "eval-awareness", "voice") for a in ("--lexicon", lex)
