@@ -19,9 +19,9 @@ TEXT_OPTIONS = frozenset({"--term", "--substring", "--tokens", "--ignore-script"
 
 
 def main() -> None:
-    if reads_text(sys.argv[1:]) and len(os.sched_getaffinity(0)) > 1:
-        from cotlens.workers import start_server
+    from cotlens.workers import default_jobs, start_server  # the standard library only: quick to import
 
+    if reads_text(sys.argv[1:]) and default_jobs() > 1:
         start_server()
     from cotlens.cli import main as cli_main
 
