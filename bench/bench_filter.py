@@ -4,8 +4,9 @@
 
 1. The synthetic corpus of bench/corpus.py is ingested into a store (not timed).
 2. Baseline: every column of the store read in batches with pyarrow.dataset (the store's read speed).
-3. `cotlens filter` with conditions on stored measurements, to Parquet and to JSON Lines, and with a `--term`
-   rate (counted from the text); each in a subprocess: wall time, peak memory of the process tree.
+3. `cotlens filter` with conditions on stored measurements: decisions only (`--dry-run`, which reads the
+   measurement columns), to Parquet and to JSON Lines; and with a `--term` rate (counted from the text); each in
+   a subprocess, --runs times: the median wall time, peak memory of the process tree.
 Target (issue "filter"): stored-measurement filtering at >= 1 x the store's read speed; memory bounded.
 """
 
@@ -17,7 +18,7 @@ import tempfile
 from pathlib import Path
 
 from bench_analyses import ingest_store
-from bench_ingest import MB, machine_info, measure, warm_page_cache
+from bench_ingest import MB, machine_info, measure_median, warm_page_cache
 from corpus import bench_parser, ensure_corpus
 
 READ_CODE = """
@@ -48,6 +49,7 @@ CONDITIONS = [
 
 def main() -> int:
     parser = bench_parser(__doc__)
+    parser.add_argument("--runs", type=int, default=3, help="runs of each command; the median is reported")
     args = parser.parse_args()
     corpus = ensure_corpus(args.workdir, args.size_mb, args.seed)
     warm_page_cache(corpus.path)
@@ -55,18 +57,26 @@ def main() -> int:
     out = Path(tempfile.mkdtemp(prefix="filter-out-", dir=args.workdir))
     try:
         size = sum(p.stat().st_size for p in (store / "transcripts").glob("*/*.parquet"))
-        base = measure([sys.executable, "-c", READ_CODE, str(store / "transcripts")])
-        copy = measure(
-            [sys.executable, "-c", READ_CODE, str(store / "transcripts"), str(out / "copy.parquet")]
+        base = measure_median([sys.executable, "-c", READ_CODE, str(store / "transcripts")], args.runs)
+        copy = measure_median(
+            [sys.executable, "-c", READ_CODE, str(store / "transcripts"), str(out / "copy.parquet")],
+            args.runs,
         )
-        cli = [sys.executable, "-m", "cotlens", "filter", "--store", str(store)]
-        runs = {
-            "filter -> parquet": measure([*cli, "--out", str(out / "a.parquet"), *CONDITIONS]),
-            "filter -> jsonl": measure([*cli, "--out", str(out / "a.jsonl"), *CONDITIONS]),
-            "filter --term (from text)": measure(
-                [*cli, "--dry-run", "--term", "marinade", "--where", "rate(terms:marinade) < 1"]
-            ),
+        cli = [sys.executable, "-m", "cotlens", "filter", "--store", str(store), "--force"]
+        commands = {
+            "filter --dry-run (decisions)": [*cli, "--dry-run", *CONDITIONS],
+            "filter -> parquet": [*cli, "--out", str(out / "a.parquet"), *CONDITIONS],
+            "filter -> jsonl": [*cli, "--out", str(out / "a.jsonl"), *CONDITIONS],
+            "filter --term (from text)": [
+                *cli,
+                "--dry-run",
+                "--term",
+                "marinade",
+                "--where",
+                "rate(terms:marinade) < 1",
+            ],
         }
+        runs = {name: measure_median(argv, args.runs) for name, argv in commands.items()}
     finally:
         shutil.rmtree(store, ignore_errors=True)
         shutil.rmtree(out, ignore_errors=True)

@@ -14,15 +14,15 @@
    generated record count (every record added, none rejected); then the same file again into the same store
    (idempotent re-ingest: nothing added, every record a duplicate).
 
-Every figure is the wall time of a whole subprocess (interpreter start and imports included, for the baseline
-as for cotlens) with the corpus already in the page cache. Memory, two ways: "peak RSS" is the subprocess's
-`ru_maxrss` from `os.wait4` (for a process with workers, that is its largest single process), "tree" the peak
-of the summed PSS of the subprocess and all its descendants, sampled every 50 ms from /proc (cotlens parses
-large inputs in worker processes forked from one server; PSS counts a page shared by several of them once in
-all, where summed RSS would count it in each; a peak shorter than 50 ms can be missed). The RSS target applies to the larger of the two. With --repeat N, the best
-time of N runs is reported with the highest memory seen. MB is 10^6 bytes for sizes and throughput; memory is
-in MiB (so the "< 1024 MB" target means under 1 GiB). Stores and baseline outputs live in --workdir beside the
-corpus and are deleted after each run.
+Every figure is the wall time of a whole subprocess (interpreter start and imports included, for the baseline as
+for cotlens) with the corpus already in the page cache. Memory, two ways: "peak RSS" is the subprocess's
+`ru_maxrss` from `os.wait4` (for a process with workers, that is its largest single process), "tree" the peak of
+the summed PSS of the subprocess and all its descendants, sampled every 50 ms from /proc (cotlens parses large
+inputs in worker processes forked from one server; PSS counts a page shared by several of them once in all, where
+summed RSS would count it in each; a peak shorter than 50 ms can be missed). The RSS target applies to the larger
+of the two. With --repeat N, the best time of N runs is reported with the highest memory seen. MB is 10^6 bytes for
+sizes and throughput; memory is in MiB (so the "< 1024 MB" target means under 1 GiB). Stores and baseline outputs
+live in --workdir beside the corpus and are deleted after each run.
 
 Exit status: 0 whatever the figures (a benchmark is not a test); with --check, 1 when a target or a check is
 missed. A subprocess that fails outright leaves nothing to measure and also exits 1.

@@ -5,7 +5,8 @@ baseline measured in the same run.
 
 1. The synthetic corpus of bench/corpus.py (cached in --workdir) is ingested into a store (not timed).
 2. `cotlens rates --lexicon <50 terms> --format json` runs in a subprocess, --runs times (default 3): the median
-   wall time, the peak RSS of the process tree. MB/s is of the reasoning text it scanned (the sum of the stored reasoning's UTF-8 bytes).
+   wall time, the peak RSS of the process tree. MB/s is of the reasoning text it scanned (the sum of the stored
+   reasoning's UTF-8 bytes).
 3. Baseline: the same 50 terms with the same semantics in a plain Python loop (`regex` module, look-around
    boundaries, one findall per term per transcript over the folded text), on a sample of the transcripts (it
    runs at a few MB/s; timing all of them would take minutes), as MB/s of the sample's text.

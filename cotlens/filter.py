@@ -1,11 +1,11 @@
 """`cotlens filter`: the selected transcripts that satisfy every `--where` condition, streamed out; every other
 one listed with the first condition it failed.
 
-The store is read batch by batch (all columns: the output carries the text), conditions are evaluated over the
-batch at once (conditions.py), kept rows go to the output and dropped ones to the exclusions file, so memory does
-not grow with the store. Outputs are written aside and renamed into place: an interrupted run leaves no
-half-written file. Rates in conditions come from the counts stored at ingest for built-in lexicons, from the
-text for `--term` and lexicon files.
+The store is read batch by batch (every column when the output carries the text; no text for a dry run on stored
+measurements), conditions are evaluated over the batch at once (conditions.py), kept rows go to the output and
+dropped ones to the exclusions file, so memory does not grow with the store. Outputs are written aside and renamed
+into place: an interrupted run leaves no half-written file. Rates in conditions come from the counts stored at
+ingest for built-in lexicons, from the text for `--term` and lexicon files.
 """
 
 from __future__ import annotations
@@ -33,7 +33,7 @@ from cotlens.measure.terms import count_terms
 from cotlens.record import RECORD_FIELDS, SCHEMA
 from cotlens.render.escape import json_bytes
 from cotlens.result import Column, Result
-from cotlens.scan import Selection, check_selection, ensure_measured, list_to_dense
+from cotlens.scan import TEXT_COLUMNS, Selection, check_selection, ensure_measured, list_to_dense
 from cotlens.sources import LineBlock, read_items
 from cotlens.store import Store
 
@@ -89,7 +89,10 @@ def run_filter(
         write = stack.enter_context(_WriteBehind(out.write)) if out is not None else None
         exclusions_path = options.exclusions_path()
         excluded = stack.enter_context(_atomic(exclusions_path)) if exclusions_path else None
-        for batch in _batches(store, selection):
+        # The text only when it is written, or measured again (a term counted from it, a script left out).
+        reads_text = out is not None or (bool(rates.wanted) and rates.stored is None) or bool(options.ignore)
+        columns = None if reads_text else [n for n in SCHEMA.names if n not in TEXT_COLUMNS]
+        for batch in _batches(store, selection, columns):
             table = pa.Table.from_batches([batch])
             if options.ignore:
                 table = leave_out_scripts(table, options.field, options.ignore)
@@ -111,11 +114,11 @@ def run_filter(
     return _summary(tallies, conditions, selection, options)
 
 
-def _batches(store: Store, selection: Selection) -> Iterator[pa.RecordBatch]:
-    """Every stored column, in store order, a row group or so at a time, read a few batches ahead by a thread:
-    decoding them (Arrow releases the GIL) then overlaps with writing the current one, the filter's bottleneck
-    (0.3-0.5 s less on a 300 MB store)."""
-    batches = store.dataset().to_batches(filter=selection.expression(), batch_size=4096)
+def _batches(store: Store, selection: Selection, columns: list[str] | None) -> Iterator[pa.RecordBatch]:
+    """The columns (None: every one), in store order, a row group or so at a time, read a few batches ahead by a
+    thread: decoding them (Arrow releases the GIL) then overlaps with writing the current one, the filter's
+    bottleneck (0.3-0.5 s less on a 300 MB store)."""
+    batches = store.dataset().to_batches(columns=columns, filter=selection.expression(), batch_size=4096)
     end = object()
     with ThreadPoolExecutor(1) as reader:  # one thread: the scanner's batches are asked for one at a time
         pending = deque(reader.submit(next, batches, end) for _ in range(READ_AHEAD))

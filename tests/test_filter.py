@@ -206,3 +206,26 @@ def test_original_needs_json_lines(tmp_path: Path, store: Store) -> None:
         ],
     )
     assert parquet.exit_code == 2
+
+
+def test_a_dry_run_reads_text_only_to_measure_it_again(demo: Store, monkeypatch: pytest.MonkeyPatch) -> None:
+    read: list[set[str] | None] = []
+    batches = cotlens.filter._batches
+
+    def recording(store: Store, selection: object, columns: list[str] | None):  # type: ignore[no-untyped-def]
+        read.append(None if columns is None else set(columns))
+        return batches(store, selection, columns)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(cotlens.filter, "_batches", recording)
+    for args in (
+        ["--where", "not loop"],
+        ["--where", "rate(o3-dialect) < 1"],
+        ["--term", "wait", "--where", "rate(terms:wait) < 5"],
+        ["--ignore-script", "Greek", "--where", "codeswitch_spans == 0"],
+    ):
+        result = runner.invoke(app, ["filter", "--store", str(demo.root), "--dry-run", "--json", *args])
+        assert result.exit_code == 0, result.output
+    stored_only, stored_rate, from_text, left_out = read
+    assert stored_only is not None and stored_rate is not None
+    assert not {"prompt", "reasoning", "answer"} & (stored_only | stored_rate)
+    assert from_text is None and left_out is None
