@@ -170,22 +170,22 @@ class _Rows:
 @lru_cache(maxsize=8)  # the same terms for every row group; overlap checks take ~15 ms
 def _passes(terms: tuple[Term, ...]) -> tuple[tuple[_Pass, tuple[str, ...]], ...]:
     """(pass, keys it finds) for each extraction pass. Each script's terms share one pass, but for those that
-    may overlap one already in it (`_may_overlap`): each of those gets a pass of its own, since a pass of one
-    literal lets the regex engine skip ahead to the literal and one of several does not (measured on 42 MB: "let
-    me" 0.02 s, "double-check" 0.003 s, both in one pass 0.09 s). Words come first: they never overlap one
-    another. The benchmark's 50 terms: one pass for the words, "the user" and "the assistant", one for "let me",
-    one for "double-check"."""
+    may overlap one already in it (`_may_overlap`): each of those gets a pass of its own. Words come first: they
+    never overlap one another. One overlap is allowed in a pass: a key that ends with another after a boundary
+    ("let me", "me"; "double-check", "check"). A whole occurrence of the longer then always holds one of the
+    shorter, which its match hides, so the shorter's count adds the longer's (`_Pass.suffixes`). The benchmark's
+    50 terms share one pass."""
     shared: dict[tuple[str, ...], list[str]] = {}
     alone: list[tuple[tuple[str, ...], list[str]]] = []
     words_first = sorted(terms, key=lambda t: t.kind != "word")
     for key, scripts in dict.fromkeys((t.key, t.scripts) for t in words_first):
         keys = shared.setdefault(scripts, [])
-        if any(_may_overlap(key, k, scripts) for k in keys):
+        if any(_may_overlap(key, k, scripts, suffix_ok=True) for k in keys):
             alone.append((scripts, [key]))
         else:
             keys.append(key)
     passes = [*((scripts, keys) for scripts, keys in shared.items()), *alone]
-    return tuple((_Pass.of(keys, scripts), tuple(sorted(keys))) for scripts, keys in passes)
+    return tuple((_Pass.of(tuple(sorted(keys)), scripts), tuple(sorted(keys))) for scripts, keys in passes)
 
 
 ASCII_WORD = regex.compile(r"[0-9a-z_]")
@@ -208,26 +208,33 @@ class _Pass:
     whole: str | None  # None: `exact` runs on every text
     non_ascii_word: str | None  # the script's word characters outside ASCII: a text with one takes `exact`
     word: regex.Pattern[str]
+    # (i, j): keys[j] ends keys[i] after a boundary, so each whole occurrence of keys[i] holds one of keys[j]
+    suffixes: tuple[tuple[int, int], ...]
 
     @classmethod
-    def of(cls, keys: list[str], scripts: tuple[str, ...]) -> _Pass:
+    def of(cls, keys: tuple[str, ...], scripts: tuple[str, ...]) -> _Pass:
         alternatives = sorted(keys, key=lambda k: (-len(k), k))
         body = "|".join(r"\s+".join(regex.escape(w) for w in k.split(" ")) for k in alternatives)
         word = regex.compile(_python_word_class(scripts), regex.V1)
+        suffixes = tuple(
+            (i, j)
+            for i, a in enumerate(keys)
+            for j, b in enumerate(keys)
+            if len(a) > len(b) and a.endswith(b) and not word.fullmatch(a[-len(b) - 1])
+        )
         boundary = word_class(scripts, negate=True)
-        if not all(
-            word.match(k) for k in keys
-        ):  # a match at the start would be ambiguous: where is the boundary?
-            return cls(f"{boundary}(?:{body}){word_class(scripts)}?", True, None, None, word)
+        # A match at the start of a text of a key that starts with a boundary would be ambiguous (where is the
+        # boundary?): such a pass runs on " " + text.
+        if not all(word.match(k) for k in keys):
+            return cls(f"{boundary}(?:{body}){word_class(scripts)}?", True, None, None, word, suffixes)
         start = f"(?:^|{boundary})"
         exact = f"{start}(?:{body}){word_class(scripts)}?"
         ascii_words = "Latin" in scripts or "Any" in scripts or "Other" in scripts
-        if not (
-            ascii_words and all(ASCII_WORD.fullmatch(k[0]) and ASCII_WORD.fullmatch(k[-1]) for k in keys)
-        ):
-            return cls(exact, False, None, None, word)
+        ascii_ends = all(ASCII_WORD.fullmatch(k[0]) and ASCII_WORD.fullmatch(k[-1]) for k in keys)
+        if not (ascii_words and ascii_ends):
+            return cls(exact, False, None, None, word, suffixes)
         non_ascii_word = rust_class(rf"[{_python_word_class(scripts)}&&[^\x00-\x7F]]")
-        return cls(exact, False, f"{start}(?:{body})(?-u:\\b)", non_ascii_word, word)
+        return cls(exact, False, f"{start}(?:{body})(?-u:\\b)", non_ascii_word, word, suffixes)
 
     def found(self, match: str) -> str:
         """What a match found: without the boundary before it (a match at the start of a text has none: its first
@@ -238,17 +245,20 @@ class _Pass:
 
 def _count_pass(rows: _Rows, search: _Pass, keys: tuple[str, ...]) -> npt.NDArray[np.int64]:
     """Whole occurrences of each key in each text: shape (texts, keys)."""
-    per_key = np.zeros((len(rows.folded), len(keys)), dtype=np.int64)
+    found = np.zeros((len(rows.folded), len(keys)), dtype=np.int64)
     if search.whole is None or search.non_ascii_word is None:
         texts = rows.prefixed() if search.prefixed else rows.folded
-        _add_matches(per_key, np.arange(len(texts)), texts, search.exact, search, keys)
-        return per_key
-    exact = rows.beyond_ascii(search.non_ascii_word)
-    for pattern, picked in ((search.exact, exact), (search.whole, ~exact)):
-        where = np.flatnonzero(picked)
-        if len(where):
-            _add_matches(per_key, where, rows.folded.gather(where), pattern, search, keys)
-    return per_key
+        _add_matches(found, np.arange(len(texts)), texts, search.exact, search, keys)
+    else:
+        exact = rows.beyond_ascii(search.non_ascii_word)
+        for pattern, picked in ((search.exact, exact), (search.whole, ~exact)):
+            where = np.flatnonzero(picked)
+            if len(where):
+                _add_matches(found, where, rows.folded.gather(where), pattern, search, keys)
+    counts = found.copy()
+    for longer, shorter in search.suffixes:  # the occurrences of the shorter that matches of the longer hid
+        counts[:, shorter] += found[:, longer]
+    return counts
 
 
 def _add_matches(
@@ -275,25 +285,28 @@ def _add_matches(
     per_key[positions] += cells.reshape(len(texts), len(keys))
 
 
-def _may_overlap(a: str, b: str, scripts: tuple[str, ...]) -> bool:
+def _may_overlap(a: str, b: str, scripts: tuple[str, ...], suffix_ok: bool = False) -> bool:
     """Whether, in one pass, a match of one key may consume part of a whole occurrence of the other, or the
     boundary character before it (a pass's matches do not overlap). Keys made of word characters never do ("we"
-    is not whole inside "well"); "me" is, inside "let me". Conservative: a yes costs only an extra pass."""
+    is not whole inside "well"); "me" is, inside "let me". suffix_ok: but for one key ending the other after a
+    boundary, the overlap `_passes` counts back. Conservative: a yes costs only an extra pass."""
     word = regex.compile(_python_word_class(scripts), regex.V1)
     if not (word.fullmatch(a[-1]) and word.fullmatch(b[-1])):
         return True  # its match consumes its last character, which may be the boundary before the other
-    return _may_start_inside(a, b, word) or _may_start_inside(b, a, word)
+    return _may_start_inside(a, b, word, suffix_ok) or _may_start_inside(b, a, word, suffix_ok)
 
 
-def _may_start_inside(a: str, b: str, word: regex.Pattern[str]) -> bool:
+def _may_start_inside(a: str, b: str, word: regex.Pattern[str], suffix_ok: bool = False) -> bool:
     """Whether a whole occurrence of b may start where a's match (boundary, a, one more word character) would
-    consume its boundary character or its start."""
+    consume its boundary character or its start (but for b ending a, with suffix_ok)."""
     if a != b and b.startswith(a) and not word.fullmatch(b[len(a)]):
         return True  # same start: b, the longer, is tried first and hides a whole a
     for i in range(1, len(a)):  # b starting inside a, after a character of a that is a boundary
         rest = a[i:]
         if word.fullmatch(a[i - 1]):
             continue
+        if b == rest and suffix_ok:
+            continue  # b ends a: each whole a holds exactly this whole b
         if b.startswith(rest):
             return True  # b overlaps a's end
         if rest.startswith(b) and not word.fullmatch(rest[len(b)]):
