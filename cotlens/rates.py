@@ -29,7 +29,7 @@ from cotlens.groups import (
     interval_definition,
 )
 from cotlens.lexicon import Lexicon, builtin_keys, lexicon_spans, stored_positions
-from cotlens.measure.terms import Term, count_terms, fold_series
+from cotlens.measure.terms import Passes, Term, count_terms, fold_series, term_passes
 from cotlens.measure.tokens import tokenizer_description
 from cotlens.measure.unicode import rust_class
 from cotlens.result import Column, Result
@@ -87,6 +87,7 @@ class _CountKernel:
     options: RateOptions
     # Where the terms are among the counts stored at ingest, when they all are: no text is read then.
     stored: tuple[int, ...] | None = None
+    passes: Passes | None = None  # made once here rather than in every worker
 
     def columns(self) -> tuple[str, ...]:
         o = self.options
@@ -111,7 +112,7 @@ class _CountKernel:
                 :, self.stored
             ].astype(np.int64)
         else:
-            counts = count_terms(table[o.field].combine_chunks(), self.terms)
+            counts = count_terms(table[o.field].combine_chunks(), self.terms, self.passes)
         totals = [counts[:, a:b].sum(axis=1) for a, b in self.lexicon_spans]
         if totals:
             counts = np.column_stack([counts, *totals])
@@ -144,7 +145,8 @@ def compute_rates(
     ensure_measured(store, on_measure)
     terms = [t for lexicon in lexicons for t in lexicon.terms]
     stored = stored_positions(lexicons) if options.unit != "words" else None
-    kernel = _CountKernel(tuple(terms), tuple(lexicon_spans(lexicons)), options, stored)
+    passes = term_passes(terms) if stored is None else None
+    kernel = _CountKernel(tuple(terms), tuple(lexicon_spans(lexicons)), options, stored, passes)
     groups: dict[tuple[str, str], RatioSums] = {}
     with scan_workers(store, kernel.columns()) as workers:
         for part in map_store(store, kernel, kernel.columns(), selection, workers):
