@@ -328,3 +328,23 @@ def test_ratio_of_sums_handles_zero_counts_like_ratio_of_rates() -> None:
     assert from_sums.estimate[0] == 0.0 and math.isnan(from_sums.estimate[1])
     np.testing.assert_array_equal(from_sums.high, direct.high)
     np.testing.assert_array_equal(from_sums.p_value, direct.p_value)
+
+
+def test_float32_resampling_is_exact() -> None:
+    # Whole numbers resample in float32, split into base-256 digits: the sums must equal float64's, large
+    # values (tokens) and all, and anything else (fractions, too many rows) must take float64.
+    rng = np.random.default_rng(3)
+    x = np.column_stack(
+        [
+            rng.poisson(2.0, size=(3000, 3)),
+            rng.integers(0, 2**31, size=3000),
+            rng.integers(100, 90_000, size=3000),
+        ]
+    ).astype(np.float64)
+    assert stats._byte_digits(x) is not None
+    in_float32 = stats._resampled_sums(x, 50, np.random.default_rng(7))
+    weights = np.empty((50, 3000))
+    stats._draw_weights(weights, 7, np.random.default_rng(7))
+    assert np.array_equal(in_float32, weights @ x)
+    assert stats._byte_digits(x + 0.5) is None
+    assert stats._byte_digits(np.ones((stats._DIGITS_MAX_N + 1, 2))) is None
