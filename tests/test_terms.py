@@ -106,6 +106,9 @@ def reference_count(term: str, text: str) -> int:
 
 
 PIECES = [
+    "É",
+    "NAÏVE",
+    "Ω",
     "I",
     "i",
     "\t",
@@ -161,6 +164,7 @@ PIECES = [
 # overlapping after a boundary. (Not "e.g.": a term ending in a boundary character misses the second of two
 # glued occurrences, "e.g.e.g.", since its match consumes the boundary the second one needs.)
 TERMS = [
+    "naïve",
     "oh let me",
     "me too",
     "i",

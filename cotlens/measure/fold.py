@@ -29,6 +29,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 import numpy as np
+import numpy.typing as npt
 import orjson
 import regex
 
@@ -74,12 +75,18 @@ def fold_column(texts: pl.Series) -> pl.Series:
 
 
 def _fold_non_ascii(texts: pl.Series, lowered: pl.Series) -> pl.Series:
-    tables = char_tables()
-    # One scan finds the texts with a character the table maps or one that does not fold alone: most have none.
-    special = np.flatnonzero(texts.str.contains(tables.special_class).to_numpy())
+    special = special_rows(texts)
     if not len(special):
         return lowered
-    return lowered.scatter(special, _fold_special(texts.gather(special), lowered.gather(special), tables))
+    return lowered.scatter(
+        special, _fold_special(texts.gather(special), lowered.gather(special), char_tables())
+    )
+
+
+def special_rows(texts: pl.Series) -> npt.NDArray[np.intp]:
+    """Positions of the texts whose fold is not their lowercase: those with a character the table maps or one
+    that does not fold alone (one scan; most texts have none)."""
+    return np.flatnonzero(texts.str.contains(char_tables().special_class).to_numpy())
 
 
 def _fold_special(texts: pl.Series, lowered: pl.Series, tables: CharTables) -> pl.Series:

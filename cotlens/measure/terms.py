@@ -35,7 +35,7 @@ import pyarrow.compute as pc
 import regex
 
 from cotlens.errors import LexiconError
-from cotlens.measure.fold import fold, fold_column
+from cotlens.measure.fold import fold, fold_column, special_rows
 from cotlens.measure.unicode import rust_class, script_of
 
 if TYPE_CHECKING:  # polars loads in 0.2 s: imported where a text is counted, not by every command
@@ -146,33 +146,35 @@ def fold_series(series: pl.Series) -> pl.Series:
 
 @dataclass
 class _Rows:
-    """A batch of texts as the passes search them: the ASCII ones as they are (a case-insensitive pattern finds in
-    them what it would in their fold, their lowercase) or lowercased, the others folded; and which of those hold a
-    word character outside ASCII, per word class (see _Pass)."""
+    """A batch of texts as the passes search them. Most texts fold to their lowercase (every ASCII one; the others
+    but the `special` ones, fold.special_rows), and a case-insensitive pattern finds in them as they are what it
+    would in their fold: those are searched as they are by a pass with a case-insensitive pattern (`_Pass`), the
+    special ones folded. A pass without one searches every text folded (`folded`, made when first needed)."""
 
     texts: pl.Series  # without missing values
     non_ascii: npt.NDArray[np.intp]  # positions of the texts that are not ASCII
-    non_ascii_folded: pl.Series  # their fold
+    special: npt.NDArray[np.intp]  # positions of those whose fold is not their lowercase
+    special_folded: pl.Series  # their fold
     _folded: pl.Series | None = None
     _beyond_ascii: dict[str, npt.NDArray[np.bool_]] = field(default_factory=dict)
 
     @classmethod
     def of(cls, texts: pl.Series) -> _Rows:
         non_ascii = np.flatnonzero((texts.str.len_bytes() != texts.str.len_chars()).to_numpy())
-        return cls(texts, non_ascii, fold_column(texts.gather(non_ascii)))
+        special = non_ascii[special_rows(texts.gather(non_ascii))]
+        return cls(texts, non_ascii, special, fold_column(texts.gather(special)))
 
-    @property
-    def ascii(self) -> npt.NDArray[np.intp]:
-        keep = np.ones(len(self.texts), dtype=np.bool_)
-        keep[self.non_ascii] = False
-        return np.flatnonzero(keep)
+    def is_special(self) -> npt.NDArray[np.bool_]:
+        holds = np.zeros(len(self.texts), dtype=np.bool_)
+        holds[self.special] = True
+        return holds
 
     def folded(self) -> pl.Series:
-        """fold(text) for every text (made when a pass first needs it)."""
+        """fold(text) for every text."""
         if self._folded is None:
             lowered = self.texts.str.to_lowercase()
             self._folded = (
-                lowered.scatter(self.non_ascii, self.non_ascii_folded) if len(self.non_ascii) else lowered
+                lowered.scatter(self.special, self.special_folded) if len(self.special) else lowered
             )
         return self._folded
 
@@ -181,10 +183,15 @@ class _Rows:
         return " " + self.folded()
 
     def beyond_ascii(self, word_class: str) -> npt.NDArray[np.bool_]:
-        """Per text that is not ASCII, whether its fold holds a character of the class (a Rust-regex class of
-        non-ASCII characters)."""
+        """Per text, whether its fold holds a character of the class (a Rust-regex class of non-ASCII word
+        characters): never for an ASCII text; looked for in a special one's fold, in another as it is (for those
+        the two agree: lowercasing keeps a letter's script, and a mark or digit as it is)."""
         if word_class not in self._beyond_ascii:
-            self._beyond_ascii[word_class] = self.non_ascii_folded.str.contains(word_class).to_numpy()
+            holds = np.zeros(len(self.texts), dtype=np.bool_)
+            plain = np.setdiff1d(self.non_ascii, self.special, assume_unique=True)
+            holds[plain] = self.texts.gather(plain).str.contains(word_class).to_numpy()
+            holds[self.special] = self.special_folded.str.contains(word_class).to_numpy()
+            self._beyond_ascii[word_class] = holds
         return self._beyond_ascii[word_class]
 
 
@@ -238,9 +245,11 @@ class _Pass:
     exact: str
     prefixed: bool  # `exact` runs on " " + fold(text); else it matches at the start of the text too
     whole: str | None  # None: `exact` runs on every text
-    # `whole`, case-insensitive: it runs on the ASCII texts as they are, rather than on their lowercase, when the
-    # pass has many keys (with a few, lowercasing pays: the engine skips ahead to a literal in lowercase text)
+    # `whole` and `exact`, case-insensitive: they run on the texts whose fold is their lowercase as they are, rather
+    # than on their lowercase, when the pass has many keys (with a few, lowercasing pays: the engine skips ahead
+    # to a literal in lowercase text)
     whole_caseless: str | None
+    exact_caseless: str | None
     non_ascii_word: str | None  # the script's word characters outside ASCII: a text with one takes `exact`
     word: regex.Pattern[str]
     # (i, j): keys[j] ends keys[i] after a boundary, so each whole occurrence of keys[i] holds one of keys[j]
@@ -261,17 +270,22 @@ class _Pass:
         # A match at the start of a text of a key that starts with a boundary would be ambiguous (where is the
         # boundary?): such a pass runs on " " + text.
         if not all(word.match(k) for k in keys):
-            return cls(f"{boundary}(?:{body}){word_class(scripts)}?", True, None, None, None, word, suffixes)
+            return cls(
+                f"{boundary}(?:{body}){word_class(scripts)}?", True, None, None, None, None, word, suffixes
+            )
         start = f"(?:^|{boundary})"
         exact = f"{start}(?:{body}){word_class(scripts)}?"
         ascii_words = "Latin" in scripts or "Any" in scripts or "Other" in scripts
         ascii_ends = all(ASCII_WORD.fullmatch(k[0]) and ASCII_WORD.fullmatch(k[-1]) for k in keys)
         if not (ascii_words and ascii_ends):
-            return cls(exact, False, None, None, None, word, suffixes)
+            return cls(exact, False, None, None, None, None, word, suffixes)
         non_ascii_word = rust_class(rf"[{_python_word_class(scripts)}&&[^\x00-\x7F]]")
         whole = f"{start}(?:{body})(?-u:\\b)"
-        caseless = f"{start}(?i:{body})(?-u:\\b)" if len(keys) >= CASELESS_MIN_KEYS else None
-        return cls(exact, False, whole, caseless, non_ascii_word, word, suffixes)
+        if len(keys) < CASELESS_MIN_KEYS:
+            return cls(exact, False, whole, None, None, non_ascii_word, word, suffixes)
+        whole_caseless = f"{start}(?i:{body})(?-u:\\b)"
+        exact_caseless = f"{start}(?i:{body}){word_class(scripts)}?"
+        return cls(exact, False, whole, whole_caseless, exact_caseless, non_ascii_word, word, suffixes)
 
     def found(self, match: str) -> str:
         """What a match found: without the boundary before it (a match at the start of a text has none: its first
@@ -287,18 +301,23 @@ def _count_pass(rows: _Rows, search: _Pass, keys: tuple[str, ...]) -> npt.NDArra
         texts = rows.prefixed() if search.prefixed else rows.folded()
         _add_matches(found, np.arange(len(texts)), texts, search.exact, search, keys)
     else:
-        ascii_rows = rows.ascii
-        if search.whole_caseless is not None:
-            texts = rows.texts.gather(ascii_rows)
-            _add_matches(found, ascii_rows, texts, search.whole_caseless, search, keys, caseless=True)
+        beyond = rows.beyond_ascii(search.non_ascii_word)
+        if search.whole_caseless is None or search.exact_caseless is None:
+            searches = [(np.arange(len(rows.texts)), rows.folded(), search.whole, search.exact, False)]
         else:
-            _add_matches(found, ascii_rows, rows.folded().gather(ascii_rows), search.whole, search, keys)
-        exact = rows.beyond_ascii(search.non_ascii_word)
-        for pattern, picked in ((search.exact, exact), (search.whole, ~exact)):
-            where = np.flatnonzero(picked)
-            if len(where):
-                texts = rows.non_ascii_folded.gather(where)
-                _add_matches(found, rows.non_ascii[where], texts, pattern, search, keys)
+            plain = np.flatnonzero(~rows.is_special())
+            searches = [
+                (plain, rows.texts.gather(plain), search.whole_caseless, search.exact_caseless, True),
+                (rows.special, rows.special_folded, search.whole, search.exact, False),
+            ]
+        for positions, texts, whole, exact, caseless in searches:
+            glued = beyond[positions]
+            for pattern, picked in ((whole, ~glued), (exact, glued)):
+                where = np.flatnonzero(picked)
+                if len(where):
+                    _add_matches(
+                        found, positions[where], texts.gather(where), pattern, search, keys, caseless
+                    )
     counts = found.copy()
     for longer, shorter in search.suffixes:  # the occurrences of the shorter that matches of the longer hid
         counts[:, shorter] += found[:, longer]
@@ -314,8 +333,8 @@ def _add_matches(
     keys: tuple[str, ...],
     caseless: bool = False,
 ) -> None:
-    """Add to per_key[positions] each text's whole occurrences of each key, found by `pattern` (caseless: in
-    ASCII texts as they are, so a match is lowercased to be its key). Matches repeat a lot ("i", "we"): each
+    """Add to per_key[positions] each text's whole occurrences of each key, found by `pattern` (caseless: in texts
+    as they are, whose fold is their lowercase, so a match is lowercased to be its key). Matches repeat a lot ("i", "we"): each
     distinct one is mapped to its key once, through an Arrow dictionary encoding, then one bincount counts the
     (text, key) cells."""
     if not len(texts):
