@@ -13,7 +13,7 @@ import multiprocessing.forkserver
 import os
 import signal
 from collections import deque
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import Executor, Future, ProcessPoolExecutor
 from typing import Any, TypeVar
 
@@ -43,10 +43,10 @@ PRELOAD = [
 WORKER_ENVIRONMENT = {"POLARS_MAX_THREADS": "1", "OPENBLAS_NUM_THREADS": "1"}
 
 
-def start_server() -> None:
-    """Start the server workers fork from, unless it runs: it imports PRELOAD while this process goes on, so a
+def start_server(preload: Sequence[str] = PRELOAD) -> None:
+    """Start the server workers fork from, unless it runs: it imports `preload` while this process goes on, so a
     command that will need workers calls this first thing."""
-    multiprocessing.get_context("forkserver").set_forkserver_preload(PRELOAD)
+    multiprocessing.get_context("forkserver").set_forkserver_preload(list(preload))
     added = [name for name in WORKER_ENVIRONMENT if name not in os.environ]
     os.environ.update({name: WORKER_ENVIRONMENT[name] for name in added})
     try:

@@ -22,7 +22,8 @@ from cotlens.launch import reads_text
         (["rates", "--term=wait"], True),
         (["rates", "--tokens", "words"], True),
         (["compare", "a", "b", "--substring"], True),
-        (["filter", "--ignore-script", "Greek", "--where", "not loop"], True),
+        (["langmix", "--ignore-script", "Greek"], True),
+        (["filter", "--term", "wait", "--where", "rate(terms:wait) < 1"], False),  # counts in its own process
         (["langmix", "--examples", "2"], True),
         (["loops", "--term", "wait"], False),  # not a command that reads text
         (["ingest", "x.jsonl"], False),
