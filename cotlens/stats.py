@@ -26,6 +26,8 @@ import numpy as np
 import numpy.typing as npt
 
 FloatArray = npt.NDArray[np.float64]
+# Columns as base-256 digits in float32, and how digit sums recombine into column sums (_byte_digits).
+_Digits = tuple[npt.NDArray[np.float32], FloatArray]
 Method = Literal["auto", "bootstrap", "delta"]
 
 # Switch point of method="auto": groups of at most this many transcripts are bootstrapped, larger ones get
@@ -142,26 +144,31 @@ def resampled_sums(
     sizes = resample_blocks(resamples)
     chosen = range(len(sizes)) if blocks is None else blocks
     rows = np.asarray(x, dtype=np.float64)
+    digits = _byte_digits(rows)  # once for every block
     return np.concatenate(
         [
             _resampled_sums(
-                rows, sizes[j], np.random.default_rng(np.random.SeedSequence(seed, spawn_key=(*side, j)))
+                rows,
+                digits,
+                sizes[j],
+                np.random.default_rng(np.random.SeedSequence(seed, spawn_key=(*side, j))),
             )
             for j in chosen
         ]
     )
 
 
-def _resampled_sums(x: FloatArray, resamples: int, rng: np.random.Generator) -> FloatArray:
+def _resampled_sums(
+    x: FloatArray, digits: _Digits | None, resamples: int, rng: np.random.Generator
+) -> FloatArray:
     """Column sums of x (n, k) over `resamples` bootstrap resamples of its rows: shape (resamples, k).
 
     Each resample is a row of multinomial weights (how often each transcript was drawn), so every column
     (every term, and the tokens) sees the same resampled transcript sets and the work is one matrix product,
-    in float32 when that is exact (`_byte_digits`), else in float64. Weights come from drawn indices, counted in
-    blocks of rows (see _COUNT_BLOCK). Chunks of resamples keep memory bounded.
+    in float32 from x's digits (`_byte_digits(x)`) when that is exact, else in float64. Weights come from drawn
+    indices, counted in blocks of rows (see _COUNT_BLOCK). Chunks of resamples keep memory bounded.
     """
     n = x.shape[0]
-    digits = _byte_digits(x)
     dtype = np.float32 if digits is not None else np.float64
     chunk = min(resamples, max(1, _CHUNK_BYTES // ((4 + np.dtype(dtype).itemsize) * n)))
     block = max(1, _COUNT_BLOCK // n)
@@ -179,7 +186,7 @@ def _resampled_sums(x: FloatArray, resamples: int, rng: np.random.Generator) -> 
     return out
 
 
-def _byte_digits(x: FloatArray) -> tuple[npt.NDArray[np.float32], FloatArray] | None:
+def _byte_digits(x: FloatArray) -> _Digits | None:
     """x's columns as base-256 digits in float32 (n, d), and the float64 (d, k) matrix that recombines digit
     sums into column sums; None unless that is exact: x of whole numbers, at most _DIGITS_MAX_N rows (a resampled
     sum of a digit is a whole number of at most 255 n < 2**24, which float32 holds exactly) and n * max(x) below

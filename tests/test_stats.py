@@ -342,7 +342,7 @@ def test_float32_resampling_is_exact() -> None:
         ]
     ).astype(np.float64)
     assert stats._byte_digits(x) is not None
-    in_float32 = stats._resampled_sums(x, 50, np.random.default_rng(7))
+    in_float32 = stats._resampled_sums(x, stats._byte_digits(x), 50, np.random.default_rng(7))
     weights = np.empty((50, 3000))
     stats._draw_weights(weights, 7, np.random.default_rng(7))
     assert np.array_equal(in_float32, weights @ x)
