@@ -78,9 +78,7 @@ def _fold_non_ascii(texts: pl.Series, lowered: pl.Series) -> pl.Series:
     special = special_rows(texts)
     if not len(special):
         return lowered
-    return lowered.scatter(
-        special, _fold_special(texts.gather(special), lowered.gather(special), char_tables())
-    )
+    return lowered.scatter(special, _fold_special(texts.gather(special), lowered.gather(special)))
 
 
 def special_rows(texts: pl.Series) -> npt.NDArray[np.intp]:
@@ -89,9 +87,15 @@ def special_rows(texts: pl.Series) -> npt.NDArray[np.intp]:
     return np.flatnonzero(texts.str.contains(char_tables().special_class).to_numpy())
 
 
-def _fold_special(texts: pl.Series, lowered: pl.Series, tables: CharTables) -> pl.Series:
+def fold_special(texts: pl.Series) -> pl.Series:
+    """fold of texts that special_rows picked, without scanning them for special characters again."""
+    return _fold_special(texts, texts.str.to_lowercase())
+
+
+def _fold_special(texts: pl.Series, lowered: pl.Series) -> pl.Series:
     import polars as pl
 
+    tables = char_tables()
     mapped = lowered.str.replace_many(tables.mapping)
     exact = np.flatnonzero(texts.str.contains(tables.not_alone_class).to_numpy())
     if not len(exact):

@@ -35,7 +35,7 @@ import pyarrow.compute as pc
 import regex
 
 from cotlens.errors import LexiconError
-from cotlens.measure.fold import fold, fold_column, special_rows
+from cotlens.measure.fold import fold, fold_column, fold_special, special_rows
 from cotlens.measure.unicode import rust_class, script_of
 
 if TYPE_CHECKING:  # polars loads in 0.2 s: imported where a text is counted, not by every command
@@ -162,7 +162,7 @@ class _Rows:
     def of(cls, texts: pl.Series) -> _Rows:
         non_ascii = np.flatnonzero((texts.str.len_bytes() != texts.str.len_chars()).to_numpy())
         special = non_ascii[special_rows(texts.gather(non_ascii))]
-        return cls(texts, non_ascii, special, fold_column(texts.gather(special)))
+        return cls(texts, non_ascii, special, fold_special(texts.gather(special)))
 
     def is_special(self) -> npt.NDArray[np.bool_]:
         holds = np.zeros(len(self.texts), dtype=np.bool_)
