@@ -156,7 +156,7 @@ def _parquet_file(path: str, mtime_ns: int, size: int) -> pq.ParquetFile:
 def _read_columns(parquet: pq.ParquetFile, row_group: int, columns: list[str]) -> pa.Table:
     names = set(parquet.schema_arrow.names)
     present = [c for c in columns if c in names]
-    # One thread: a worker process has a core of its own (workers.WORKER_ENVIRONMENT).
+    # One thread: workers run one per core; in this process, one row group (kwic's first page) is little to split.
     table = parquet.read_row_group(row_group, columns=present, use_threads=False)
     for name in columns:
         if name not in present:
@@ -177,9 +177,7 @@ SCAN_ROWS = 1 << 17
 
 
 @contextlib.contextmanager
-def scan_workers(
-    store: Store, columns: tuple[str, ...], jobs: int | None = None
-) -> Iterator[Executor | None]:
+def scan_workers(store: Store, columns: tuple[str, ...]) -> Iterator[Executor | None]:
     """The worker processes `map_store` runs a kernel reading these columns in: one per core for a kernel that
     reads text from a store large enough to repay starting them, None (this process) otherwise. An analysis
     that opens them itself can hand them more work after the scan (groups.group_intervals)."""
@@ -188,7 +186,7 @@ def scan_workers(
         yield None
         return
     size = sum(Path(p).stat().st_size for p in store.part_files())
-    with worker_pool(jobs or (default_jobs() if size >= POOL_MIN_BYTES else 1)) as pool:
+    with worker_pool(default_jobs() if size >= POOL_MIN_BYTES else 1) as pool:
         yield pool
 
 
