@@ -158,8 +158,7 @@ class _RateSource:
             )
             counts = stored[:, self.stored].astype(np.float64)
         else:
-            texts = [t or "" for t in table[self.field].to_pylist()]
-            counts = count_terms(texts, self.terms).astype(np.float64)
+            counts = count_terms(table[self.field].combine_chunks(), self.terms).astype(np.float64)
         tokens = np.asarray(
             table[f"{self.field}_tokens_o200k"].to_numpy(zero_copy_only=False), dtype=np.float64
         )
