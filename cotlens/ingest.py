@@ -21,7 +21,7 @@ from cotlens.errors import InputError
 from cotlens.formats import Format, sniffable_formats
 from cotlens.formats.mapping import Mapping, parse_path
 from cotlens.parse import Chunk, ChunkResult, RecordParser, forced_format, set_stored_ids, stored_ids_array
-from cotlens.sources import Item, LineBlock, expand_paths, input_size, read_items
+from cotlens.sources import Item, Limits, LineBlock, display_path, expand_paths, input_size, read_items
 from cotlens.store import Store, StoreWriter
 from cotlens.workers import default_jobs, map_ordered, worker_pool
 
@@ -40,6 +40,7 @@ class IngestOptions:
     mapping: Mapping | None = None
     jobs: int | None = None  # worker processes; None: all cores for large inputs, none for small ones
     measure: bool = True  # False: leave intrinsic measurements to `cotlens measure` (or first use)
+    limits: Limits = field(default_factory=Limits)
 
     def describe(self) -> dict[str, Any]:
         return {
@@ -91,6 +92,7 @@ class IngestResult:
     inputs: list[InputSummary]
     models: dict[str, ModelSummary]
     rejects_file: str | None
+    warnings: list[str] = field(default_factory=list)  # what a directory walk skipped, and why
 
     @property
     def totals(self) -> dict[str, int]:
@@ -135,7 +137,8 @@ def ingest(
     """Read every input into the store. Bad records are rejected and counted; an input that cannot be read
     at all is reported in its summary's `error`; good records land either way."""
     options = options or IngestOptions()
-    sources = expand_paths(paths)
+    warnings: list[str] = []
+    sources = expand_paths(paths, warnings.append)
     jobs = options.jobs or (
         default_jobs() if sum(input_size(s) or 0 for s in sources) >= POOL_MIN_BYTES else 1
     )
@@ -154,23 +157,26 @@ def ingest(
             options.dataset,
             tuple(sorted(options.tags.items())),
             options.measure,
+            writer.legacy_ids,
         )
         staged = itertools.count()
         for source in sources:
-            summary = InputSummary(source)
+            shown = display_path(source)  # as text, for the store, the rejects and the summary
+            summary = InputSummary(shown)
             summaries.append(summary)
             if progress:
-                progress.start(source, input_size(source))
+                progress.start(shown, input_size(source))
             try:
-                items = read_items(source, is_record, records_path, progress.advance if progress else None)
-                chunks = _chunks(source, items, lambda: writer.staging_path(next(staged)))
+                advance = progress.advance if progress else None
+                items = read_items(source, is_record, records_path, advance, options.limits)
+                chunks = _chunks(shown, items, lambda: writer.staging_path(next(staged)))
                 for result in map_ordered(parser, chunks, pool, window=2 * jobs, local=lambda c: c.decoded):
                     _account(result, summary, models, writer)
             except InputError as e:
                 summary.error = str(e)
                 writer.reject(
                     {
-                        "source_path": source,
+                        "source_path": shown,
                         "source_locator": "(input)",
                         "reason": str(e),
                         "ingest_run": writer.run_id,
@@ -183,7 +189,7 @@ def ingest(
                 # Not one record could be read: the input as a whole cannot be; say why once.
                 summary.error = f"no record could be read ({summary.first_reject})"
         run = writer.commit({"inputs": [s.to_dict() for s in summaries], **totals(summaries)})
-    return IngestResult(writer.run_id, str(store.root), summaries, models, run.get("rejects"))
+    return IngestResult(writer.run_id, str(store.root), summaries, models, run.get("rejects"), warnings)
 
 
 def _record_test(forced: Format | None) -> Callable[[Any], bool]:
@@ -221,6 +227,9 @@ def _chunks(source: str, records: Iterator[Item | LineBlock], staging: Callable[
     try:
         for record in records:
             if isinstance(record, LineBlock):
+                if items:  # records before the block go first: the first occurrence of a transcript wins
+                    yield Chunk(source, staging(), items=items)
+                    items = []
                 yield Chunk(source, staging(), block=record)
                 continue
             items.append(record)
