@@ -28,6 +28,7 @@ from rich.text import Text
 from cotlens import __version__
 from cotlens.errors import CotlensError, UsageError
 from cotlens.groups import IntervalOptions
+from cotlens.limits import DOCUMENT_BYTES, MB, RECORD_BYTES, Limits
 from cotlens.render import MISSING, OutputFormat, render, rich_table
 from cotlens.render.escape import json_bytes, printable
 from cotlens.result import Result
@@ -203,6 +204,22 @@ def ingest_command(
             help="Skip the intrinsic measurements now (about 4x faster); the first analysis or `cotlens measure` adds them.",
         ),
     ] = False,
+    max_record_mb: Annotated[
+        float,
+        typer.Option(
+            "--max-record-mb",
+            min=0.001,
+            help="Largest record read (a JSON Lines line, an archive member), decompressed; larger ones are rejected with their size.",
+        ),
+    ] = RECORD_BYTES / MB,
+    max_document_mb: Annotated[
+        float,
+        typer.Option(
+            "--max-document-mb",
+            min=0.001,
+            help="Largest JSON document read (a .json file of records), decompressed; a larger one is an input error.",
+        ),
+    ] = DOCUMENT_BYTES / MB,
 ) -> None:
     """Read transcripts into the store: every record added, a duplicate, or rejected with its reason."""
     from cotlens.formats.mapping import load_mapping
@@ -216,6 +233,7 @@ def ingest_command(
             tags=parse_tags(tag or []),
             mapping=load_mapping(map_) if map_ else None,
             measure=not defer_measure,
+            limits=Limits(int(max_record_mb * MB), int(max_document_mb * MB)),
         )
         err = stderr_console()
         progress = RichProgress(err) if err.is_terminal else None
@@ -226,6 +244,8 @@ def ingest_command(
             progress,
             on_wait=lambda: say("cotlens: waiting for another ingest into this store to finish"),
         )
+    for warning in result.warnings:
+        say(f"cotlens: warning: {printable(warning)}")
     print_ingest_summary(result)
     if json_:
         sys.stdout.write(json_bytes(result.to_dict(), indent=True).decode() + "\n")

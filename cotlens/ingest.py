@@ -20,8 +20,9 @@ from typing import Any, Protocol
 from cotlens.errors import InputError
 from cotlens.formats import Format, sniffable_formats
 from cotlens.formats.mapping import Mapping, parse_path
+from cotlens.limits import Limits
 from cotlens.parse import Chunk, ChunkResult, RecordParser, forced_format, set_stored_ids, stored_ids_array
-from cotlens.sources import Item, Limits, LineBlock, display_path, expand_paths, input_size, read_items
+from cotlens.sources import Item, LineBlock, display_path, expand_paths, input_size, read_items
 from cotlens.store import Store, StoreWriter
 from cotlens.workers import default_jobs, map_ordered, worker_pool
 

@@ -23,6 +23,7 @@ from cotlens.compressed import PieceReader, codec_of, decompressed
 from cotlens.errors import InputError
 from cotlens.formats.base import Context
 from cotlens.formats.mapping import JSONPath, resolve
+from cotlens.limits import Limits
 
 ZIP_MAGIC = b"PK\x03\x04"
 BOM = b"\xef\xbb\xbf"
@@ -46,23 +47,6 @@ RECORD_LIST_KEYS = (
 # JSON Lines are read in blocks of about this size (extended to the next line end).
 BLOCK_BYTES = 8 << 20
 READ_BYTES = 1 << 20
-MB = 1 << 20
-
-
-@dataclass(frozen=True, slots=True)
-class Limits:
-    """The largest input record (a JSON Lines line, an archive member) and JSON document ingest reads, in bytes
-    after decompression. What exceeds them is rejected with its size, never read whole, so that memory stays
-    bounded whatever the input (a decompression bomb, a gigabyte line)."""
-
-    record_bytes: int = 64 * MB
-    document_bytes: int = 256 * MB
-
-    def record_error(self, size: int, what: str = "a record") -> str:
-        return (
-            f"{what} of {size:,} bytes is over the per-record limit of {self.record_bytes:,} bytes "
-            "(raise it with --max-record-mb)"
-        )
 
 
 @dataclass(slots=True)
@@ -153,7 +137,7 @@ def read_items(
     is_record: Callable[[Any], bool],
     records_path: JSONPath | None = None,
     on_progress: Callable[[int], None] | None = None,
-    limits: Limits = Limits(),
+    limits: Limits | None = None,
 ) -> Iterator[Item | LineBlock]:
     """Every record of one input: decoded Items from JSON documents and archives, LineBlocks of raw JSON Lines.
     `is_record` tells a record from a container object in JSON documents."""
@@ -163,6 +147,7 @@ def read_items(
         raise InputError("no such file") from None
     except OSError as e:
         raise InputError(f"cannot open: {e.strerror or e}") from None
+    limits = limits or Limits()
     with raw:
         stream = raw if isinstance(raw, io.BufferedReader) else io.BufferedReader(raw)  # type: ignore[type-var]
         magic = stream.peek(6)[:6]
@@ -323,7 +308,7 @@ class LineBlock:
 
     data: bytes
     first_lineno: int
-    limits: Limits = Limits()
+    limits: Limits = field(default_factory=Limits)
 
     def items(self) -> Iterator[Item]:
         for i, line in enumerate(self.data.split(b"\n")):

@@ -18,8 +18,8 @@ import pytest
 import zstandard
 
 from cotlens.ingest import IngestOptions, ingest
+from cotlens.limits import Limits
 from cotlens.parse import legacy_transcript_id
-from cotlens.sources import Limits
 from cotlens.store import Store
 from tests.helpers import chat, write_jsonl
 
@@ -308,3 +308,70 @@ def test_case8_a_document_over_the_limit_is_an_input_error(tmp_path: Path, store
     assert result.inputs[0].error == (
         "a JSON document over the limit of 100,000 bytes (raise it with --max-document-mb)"
     )
+
+
+# Case 9: workers exit when their parent dies; SIGTERM cleans up like Ctrl-C.
+
+POOL_SCRIPT = """
+import multiprocessing.forkserver, os, sys, time
+from cotlens.workers import worker_pool
+with worker_pool(2) as pool:
+    pids = {f.result() for f in [pool.submit(os.getpid) for _ in range(8)]}
+    pids.add(multiprocessing.forkserver._forkserver._forkserver_pid)
+    print(" ".join(map(str, sorted(pids))), flush=True)
+    time.sleep(120)
+"""
+
+
+def running(pid: int) -> bool:
+    try:
+        status = Path(f"/proc/{pid}/status").read_text()
+    except OSError:
+        return False
+    return "\nState:\tZ" not in status
+
+
+@pytest.mark.parametrize("signum", [9, 15])
+def test_case9_workers_and_server_exit_when_the_parent_is_killed(signum: int) -> None:
+    import subprocess
+    import sys
+    import time
+
+    parent = subprocess.Popen([sys.executable, "-c", POOL_SCRIPT], stdout=subprocess.PIPE, text=True)
+    assert parent.stdout is not None
+    children = [int(p) for p in parent.stdout.readline().split()]
+    assert len(children) >= 2 and all(running(pid) for pid in children)
+    parent.send_signal(signum)
+    parent.wait(10)
+    deadline = time.monotonic() + 10
+    while any(running(pid) for pid in children) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert not [pid for pid in children if running(pid)]
+
+
+def test_case9_sigterm_discards_the_run_like_ctrl_c(tmp_path: Path) -> None:
+    import subprocess
+    import sys
+    import time
+
+    store = tmp_path / "store"
+    cotlens = Path(sys.executable).parent / "cotlens"
+    run = subprocess.Popen(
+        [str(cotlens), "ingest", "-", "--store", str(store)],
+        stdin=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    assert run.stdin is not None
+    run.stdin.write(orjson.dumps(chat(1)).decode() + "\n" + orjson.dumps(chat(2)).decode() + "\n")
+    run.stdin.flush()
+    deadline = time.monotonic() + 20
+    while not list((store / ".staging").glob("*")) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert list((store / ".staging").glob("*"))  # the run has begun
+    run.terminate()
+    _, err = run.communicate(timeout=20)
+    assert run.returncode == 130
+    assert err.strip().splitlines()[-1] == "cotlens: interrupted"
+    assert not list((store / ".staging").glob("*"))
+    assert not (store / "manifest.json").exists()
