@@ -166,9 +166,13 @@ class RecordParser:
             raise RecordError(item.error)
         if not isinstance(item.obj, dict):
             raise RecordError(f"a JSON {type(item.obj).__name__}, expected an object")
-        fmt = forced or detect_format(item.obj, previous)
+        obj = item.obj
+        if self.model and not isinstance(obj.get("model"), str | None):
+            # --model overrides the record's model: one of the wrong type must not reject the record.
+            obj = {**obj, "model": self.model}
+        fmt = forced or detect_format(obj, previous)
         try:
-            parsed_list = fmt.parse(item.obj, item.context)
+            parsed_list = fmt.parse(obj, item.context)
         except RecordError:
             raise
         except (TypeError, ValueError, KeyError, AttributeError, IndexError) as e:

@@ -375,3 +375,72 @@ def test_case9_sigterm_discards_the_run_like_ctrl_c(tmp_path: Path) -> None:
     assert err.strip().splitlines()[-1] == "cotlens: interrupted"
     assert not list((store / ".staging").glob("*"))
     assert not (store / "manifest.json").exists()
+
+
+# Weaker spots on the ingest side.
+
+
+def test_weak_prompt_that_is_an_object_is_kept_as_json_text(tmp_path: Path, store: Store) -> None:
+    path = write_jsonl(tmp_path / "a.jsonl", [flat(prompt={"q": "2+2?", "n": [1, None]}), flat(prompt=7)])
+    result = ingest([str(path)], store)
+    assert result.totals["added"] == 2
+    rows = store.read(columns=["prompt", "repairs"]).to_pylist()
+    assert rows == [
+        {"prompt": '{"q":"2+2?","n":[1,null]}', "repairs": ["prompt-as-json"]},
+        {"prompt": "7", "repairs": ["prompt-as-json"]},
+    ]
+
+
+def test_weak_model_option_rescues_a_model_field_of_the_wrong_type(tmp_path: Path, store: Store) -> None:
+    path = write_jsonl(tmp_path / "a.jsonl", [{**chat(1), "model": 17}, flat(model=["x"])])
+    without = ingest([str(path)], Store(tmp_path / "other"))
+    assert without.totals["rejected"] == 2
+    result = ingest([str(path)], store, IngestOptions(model="given"))
+    assert (result.totals["added"], result.totals["rejected"]) == (2, 0)
+    assert store.read(columns=["model"]).column(0).to_pylist() == ["given", "given"]
+
+
+def test_weak_symlinks_in_a_walk_are_reported(tmp_path: Path, store: Store) -> None:
+    inputs, elsewhere = tmp_path / "in", tmp_path / "elsewhere"
+    inputs.mkdir()
+    elsewhere.mkdir()
+    write_jsonl(inputs / "a.jsonl", [chat(1)])
+    write_jsonl(elsewhere / "b.jsonl", [chat(2)])
+    (inputs / "linked").symlink_to(elsewhere)
+    (inputs / "gone.jsonl").symlink_to(tmp_path / "missing.jsonl")
+    (inputs / "c.jsonl").symlink_to(elsewhere / "b.jsonl")  # a symlinked file is read
+    result = ingest([str(inputs)], store)
+    assert [Path(s.path).name for s in result.inputs] == ["a.jsonl", "c.jsonl"]
+    assert result.warnings == [
+        f"{inputs / 'linked'} is a symlinked folder: not followed",
+        f"{inputs / 'gone.jsonl'} is a dangling symlink: skipped",
+    ]
+
+
+def test_weak_map_path_that_matches_nothing_rejects_naming_it(tmp_path: Path, store: Store) -> None:
+    from typer.testing import CliRunner
+
+    from cotlens.cli import app
+
+    path = write_jsonl(tmp_path / "a.jsonl", [{"model": "m", "out": "A"}, {"model": "m", "thinking": None}])
+    cli = CliRunner().invoke(
+        app,
+        [
+            "ingest",
+            str(path),
+            "--store",
+            str(store.root),
+            "--map",
+            "reasoning=thinking",
+            "--map",
+            "model=model",
+            "--strict",
+        ],
+    )
+    assert cli.exit_code == 3
+    [reject] = rejects(store)
+    assert reject["source_locator"] == "line 1"
+    assert (
+        reject["reason"]
+        == "the mapping's reasoning path 'thinking' matches nothing in this record (keys: model, out)"
+    )
