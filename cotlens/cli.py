@@ -229,6 +229,12 @@ def ingest_command(
     print_ingest_summary(result)
     if json_:
         sys.stdout.write(json_bytes(result.to_dict(), indent=True).decode() + "\n")
+    for s in result.inputs:
+        for message, warned in s.warnings.items():
+            say(
+                f"cotlens: warning: {printable(s.path)}: {printable(message)} "
+                f"({warned.records} record(s), first at {printable(warned.first)})"
+            )
     for failed in result.failed_inputs:
         say(f"cotlens: error: {printable(failed.path)}: {printable(failed.error or '')}")
     if result.failed_inputs:

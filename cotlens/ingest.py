@@ -20,7 +20,15 @@ from typing import Any, Protocol
 from cotlens.errors import InputError
 from cotlens.formats import Format, sniffable_formats
 from cotlens.formats.mapping import Mapping, parse_path
-from cotlens.parse import Chunk, ChunkResult, RecordParser, forced_format, set_stored_ids, stored_ids_array
+from cotlens.parse import (
+    Chunk,
+    ChunkResult,
+    RecordParser,
+    Warned,
+    forced_format,
+    set_stored_ids,
+    stored_ids_array,
+)
 from cotlens.sources import Item, LineBlock, expand_paths, input_size, read_items
 from cotlens.store import Store, StoreWriter
 from cotlens.workers import default_jobs, map_ordered, worker_pool
@@ -63,6 +71,7 @@ class InputSummary:
     repairs: Counter[str] = field(default_factory=Counter)
     error: str | None = None
     first_reject: str | None = None
+    warnings: dict[str, Warned] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -75,6 +84,9 @@ class InputSummary:
             "formats": dict(self.formats),
             "repairs": dict(self.repairs),
             "error": self.error,
+            "warnings": [
+                {"message": m, "records": w.records, "first": w.first} for m, w in self.warnings.items()
+            ],
         }
 
 
@@ -243,6 +255,11 @@ def _account(
     summary.transcripts += result.transcripts
     summary.formats.update(result.formats)
     summary.repairs.update(result.repairs)
+    for message, warned in result.warnings.items():
+        if message in summary.warnings:
+            summary.warnings[message].add(warned)
+        else:
+            summary.warnings[message] = warned
     for entry in result.rejects:
         summary.rejected += 1
         summary.first_reject = summary.first_reject or f"{entry['source_locator']}: {entry['reason']}"

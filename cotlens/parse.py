@@ -50,6 +50,15 @@ class Chunk:
 
 
 @dataclass(slots=True)
+class Warned:
+    records: int
+    first: str
+
+    def add(self, other: Warned) -> None:
+        self.records += other.records
+
+
+@dataclass(slots=True)
 class ChunkResult:
     """What one chunk yields: the staged file its rows went to (before deduplication: the reading process drops
     duplicates when it adds them to the run's part files), their ids and models, and the accounting of its
@@ -64,6 +73,8 @@ class ChunkResult:
     rejects: list[dict[str, Any]] = field(default_factory=list)
     formats: Counter[str] = field(default_factory=Counter)
     repairs: Counter[str] = field(default_factory=Counter)
+    # A format's warning (a field chosen among two): how many records, and the first one's locator.
+    warnings: dict[str, Warned] = field(default_factory=dict)
 
 
 @dataclass(frozen=True, slots=True)
@@ -86,15 +97,19 @@ class RecordParser:
         rejects: list[dict[str, Any]] = []
         formats: Counter[str] = Counter()
         repairs: Counter[str] = Counter()
+        warnings: dict[str, Warned] = {}
         for item in chunk.records():
             records += 1
             try:
-                fmt, parsed = self._parse(item.decode(), forced, previous)
+                fmt, parsed, notes = self._parse(item.decode(), forced, previous)
             except RecordError as e:
                 rejects.append(self._reject(chunk.source, item, str(e)))
                 continue
             previous = fmt
             formats[fmt.name] += 1
+            for note in notes:
+                warned = warnings.setdefault(note, Warned(0, item.locator))
+                warned.records += 1
             for t, model in parsed:
                 transcripts += 1
                 repairs.update(t.repairs)
@@ -111,11 +126,13 @@ class RecordParser:
             table = pa.Table.from_arrays(arrays, schema=ROW_SCHEMA)
             # Measured and written here, in the worker: in parallel, and no text crosses back.
             write_staged(staged, measure(table) if self.measure else unmeasured(table))
-        return ChunkResult(staged, ids, models, in_staged, records, transcripts, rejects, formats, repairs)
+        return ChunkResult(
+            staged, ids, models, in_staged, records, transcripts, rejects, formats, repairs, warnings
+        )
 
     def _parse(
         self, item: Item, forced: Format | None, previous: Format | None
-    ) -> tuple[Format, list[tuple[Transcript, str]]]:
+    ) -> tuple[Format, list[tuple[Transcript, str]], list[str]]:
         if item.error is not None:
             raise RecordError(item.error)
         if not isinstance(item.obj, dict):
@@ -129,7 +146,9 @@ class RecordParser:
             # A parser met a structure it did not expect: the record is malformed for this shape.
             raise RecordError(f"malformed {fmt.name} record: {type(e).__name__}: {e}") from None
         rows = []
+        notes: list[str] = []
         for parsed in parsed_list:
+            notes.extend(parsed.warnings)
             parsed.repairs.extend(item.repairs)
             parsed.tags.update(self.tags)
             t = parsed.finish()
@@ -137,7 +156,7 @@ class RecordParser:
             if not model:
                 raise RecordError("no model name in the record: give --model NAME (or model_name in a --map)")
             rows.append((t, model))
-        return fmt, rows
+        return fmt, rows, notes
 
     def _row(self, t: Transcript, model: str, source: str, locator: str, fmt: str) -> tuple[Any, ...]:
         """One row, its values in ROW_SCHEMA order."""
