@@ -359,11 +359,7 @@ def has_reasoning_field(obj: JSONObject) -> bool:
     record is generic, not a bare completion string for the think-tags or harmony shapes."""
     for key, value in obj.items():
         hit = key_role(key) if isinstance(key, str) else None
-        if (
-            hit is not None
-            and hit[0] in ("reasoning", "summary")
-            and text_shape(value, hit[0]) is not None
-        ):
+        if hit is not None and hit[0] in ("reasoning", "summary") and text_shape(value, hit[0]) is not None:
             return True
     return False
 
