@@ -154,7 +154,10 @@ class RecordParser:
             t = parsed.finish()
             model = (self.model or t.model or "").strip()
             if not model:
-                raise RecordError("no model name in the record: give --model NAME (or model_name in a --map)")
+                raise RecordError(
+                    item.context.model_error
+                    or "no model name in the record: give --model NAME (or model_name in a --map)"
+                )
             rows.append((t, model))
         return fmt, rows, notes
 

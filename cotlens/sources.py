@@ -20,6 +20,7 @@ from typing import IO, Any
 import orjson
 
 from cotlens.errors import InputError
+from cotlens.formats._document import document_context, string_record, string_record_keys
 from cotlens.formats.base import Context
 from cotlens.formats.mapping import JSONPath, resolve
 
@@ -312,7 +313,12 @@ def expand_document(
     if is_record(value):
         yield Item("$", obj=value, context=context)
         return
+    context = document_context(value, context)
     key = _records_key(value)
+    if key is None and (string_keys := string_record_keys(value)):
+        for key in string_keys:
+            yield from _list_items(value[key], key, context)
+        return
     if key is None:
         keys = ", ".join(sorted(map(str, value))[:20])
         raise InputError(
@@ -336,7 +342,7 @@ def _list_items(records: Any, prefix: str, context: Context) -> Iterator[Item]:
     if not isinstance(records, list):
         raise InputError(f"{prefix or 'document'} is not a list of records")
     for i, record in enumerate(records):
-        yield Item(f"{prefix}[{i}]", obj=record, context=context)
+        yield Item(f"{prefix}[{i}]", obj=string_record(record), context=context)
 
 
 def _inspect_context(log: dict[str, Any]) -> Context:

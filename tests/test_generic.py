@@ -13,7 +13,7 @@ import pytest
 from cotlens.formats import detect_format
 from cotlens.formats.base import Context
 from cotlens.formats.generic import key_role, plan_record, synonyms
-from cotlens.ingest import ingest
+from cotlens.ingest import IngestOptions, ingest
 from cotlens.store import Store
 from tests.conftest import ROOT
 
@@ -184,3 +184,48 @@ def test_bad_input_is_rejected_with_a_reason(tmp_path: Path, store: Store) -> No
     reasons = {r["source_locator"]: r["reason"] for r in rejects}
     assert reasons["line 1"] == "parallel lists differ in length: thinking[*] has 3, output[*] has 2"
     assert "matches two shapes equally: texts in both message and response" in reasons["line 2"]
+
+
+def write_doc(tmp_path: Path, doc: Any) -> str:
+    path = tmp_path / "doc.json"
+    path.write_text(json.dumps(doc), encoding="utf-8")
+    return str(path)
+
+
+@pytest.mark.parametrize(
+    ("doc_model", "where"),
+    [({"model": {"name": 5}}, "model.name"), ({"meta": {"model": ["a"]}}, "meta.model")],
+)
+def test_document_model_not_a_string(tmp_path: Path, store: Store, doc_model: Any, where: str) -> None:
+    doc = {
+        **doc_model,
+        "results": [{"thinking": "R", "content": "A"}, {"model": "own", "thinking": "R", "content": "A"}],
+    }
+    result = ingest([write_doc(tmp_path, doc)], store)
+    s = result.inputs[0]
+    assert (s.records, s.added, s.rejected) == (2, 1, 1)
+    [reject] = [
+        json.loads(line) for f in (store.root / "rejects").iterdir() for line in f.read_text().splitlines()
+    ]
+    assert reject["source_locator"] == "results[0]"
+    assert reject["reason"].startswith(f"document-level model at {where} is ")
+    assert store.read().to_pylist()[0]["model"] == "own"
+
+
+def test_document_model_applies_to_records_naming_none(tmp_path: Path, store: Store) -> None:
+    doc = {
+        "config": {"model": "doc-model"},
+        "data": [{"cot": "R", "answer": "A"}, {"model": "own", "cot": "R", "answer": "B"}],
+    }
+    ingest([write_doc(tmp_path, doc)], store)
+    assert sorted(r["model"] for r in store.read().to_pylist()) == ["doc-model", "own"]
+
+
+def test_array_of_strings_is_records(tmp_path: Path, store: Store) -> None:
+    doc = ["<think>R1</think>A1", "<|channel|>analysis<|message|>R2<|end|><|channel|>final<|message|>A2"]
+    ingest([write_doc(tmp_path, doc)], store, IngestOptions(model="m"))
+    rows = sorted(store.read().to_pylist(), key=lambda r: r["source_locator"])
+    assert [(r["source_locator"], r["reasoning"], r["answer"]) for r in rows] == [
+        ("[0]", "R1", "A1"),
+        ("[1]", "R2", "A2"),
+    ]

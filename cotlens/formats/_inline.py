@@ -13,7 +13,8 @@ from cotlens.record import Parsed
 @dataclass(frozen=True, slots=True)
 class TagFamily:
     """One convention of marking reasoning inline with an opening and a closing marker. `answer_markers` are
-    wrappers of the answer that are dropped (Sky-T1's solution markers); `repair` names a missing opening marker."""
+    wrappers of the answer that are dropped when the string has a reasoning block (Sky-T1's solution markers,
+    `<answer>` tags); `repair` names a missing opening marker."""
 
     name: str
     open: str
@@ -27,7 +28,9 @@ class TagFamily:
 
 # The inline reasoning conventions other than harmony, in the README's table. A string uses one of them: the
 # family whose marker comes first in it.
-THINK = TagFamily("think", "<think>", "</think>")
+# R1-Zero and GRPO recipes wrap the answer in <answer> tags after the reasoning block.
+ANSWER_TAGS = ("<answer>", "</answer>")
+THINK = TagFamily("think", "<think>", "</think>", ANSWER_TAGS)
 TAG_FAMILIES: tuple[TagFamily, ...] = (
     THINK,
     # Sky-T1, Bespoke-Stratos, OpenThoughts: the answer sits between solution markers.
@@ -37,8 +40,8 @@ TAG_FAMILIES: tuple[TagFamily, ...] = (
         "<|end_of_thought|>",
         ("<|begin_of_solution|>", "<|end_of_solution|>"),
     ),
-    TagFamily("thinking", "<thinking>", "</thinking>"),
-    TagFamily("reasoning", "<reasoning>", "</reasoning>"),
+    TagFamily("thinking", "<thinking>", "</thinking>", ANSWER_TAGS),
+    TagFamily("reasoning", "<reasoning>", "</reasoning>", ANSWER_TAGS),
     TagFamily("kimi-think", "\u25c1think\u25b7", "\u25c1/think\u25b7"),  # ◁think▷ ... ◁/think▷ (Kimi)
 )
 OPEN_THINK = THINK.open
