@@ -277,6 +277,27 @@ def print_ingest_summary(result: IngestResult) -> None:
     say(line)
 
 
+@app.command("sniff")
+def sniff_command(
+    paths: Annotated[list[str], typer.Argument(help="Files or directories to look at; - for stdin.")],
+    emit_map: Annotated[
+        bool,
+        typer.Option("--emit-map", help="Print the equivalent mapping as TOML (for ingest --map) instead."),
+    ] = False,
+    limit: Annotated[int, typer.Option("--records", min=1, help="Records read per input.")] = 1000,
+    format_: FormatOption = OutputFormat.table,
+) -> None:
+    """What ingest would make of each input: shapes, field paths, records per shape, an example, warnings."""
+    from cotlens.sniff import emitted_mappings, sniff_inputs
+
+    with cli_errors():
+        result = sniff_inputs(paths, limit)
+    if emit_map:
+        sys.stdout.write(emitted_mappings(result))
+        return
+    render(result, format_, stdout_console())
+
+
 @app.command("models")
 def models_command(
     store: StoreOption = Path(DEFAULT_STORE), format_: FormatOption = OutputFormat.table

@@ -151,7 +151,7 @@ def ingest(
     jobs = options.jobs or (
         default_jobs() if sum(input_size(s) or 0 for s in sources) >= POOL_MIN_BYTES else 1
     )
-    is_record = _record_test(forced_format(options.fmt, options.mapping))
+    is_record = record_test(forced_format(options.fmt, options.mapping))
     records_path = (
         parse_path(options.mapping.records) if options.mapping and options.mapping.records else None
     )
@@ -198,7 +198,7 @@ def ingest(
     return IngestResult(writer.run_id, str(store.root), summaries, models, run.get("rejects"))
 
 
-def _record_test(forced: Format | None) -> Callable[[Any], bool]:
+def record_test(forced: Format | None) -> Callable[[Any], bool]:
     """Whether a JSON object is a record (rather than a container of records), for JSON documents."""
 
     def is_record(obj: Any) -> bool:

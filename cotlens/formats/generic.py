@@ -18,6 +18,8 @@ from functools import lru_cache
 from importlib import resources
 from typing import Any
 
+import regex
+
 from cotlens.errors import RecordError
 from cotlens.formats._fields import JSONObject
 from cotlens.formats.base import Context
@@ -37,6 +39,8 @@ OTHER_ROLES = (
     "dataset",
 )
 TOKEN_ROLES = ("reasoning_tokens", "output_tokens")
+# The names the suffix rule reads: ASCII words, so a path made of one is one path step.
+PLAIN_NAME = regex.compile(r"^[A-Za-z0-9_-]+$")
 # A prefixed name ranks after every exact name of its role.
 PREFIXED_RANK = 1000
 
@@ -86,6 +90,8 @@ def key_role(key: str) -> tuple[str, int] | None:
     syn = synonyms()
     if key in syn.exact:
         return syn.exact[key]
+    if not PLAIN_NAME.match(key):
+        return None  # a path step must stay one step (no dots, brackets, controls)
     parts = key.split("_")
     for i in range(1, len(parts)):
         hit = syn.suffixes.get("_".join(parts[i:]))
@@ -135,7 +141,7 @@ def text_shape(value: Any, role: str) -> str | None:
         return NULL
     if isinstance(value, str):
         return TEXT
-    if isinstance(value, list) and value:
+    if isinstance(value, list):
         if all(item is None or isinstance(item, str) for item in value):
             return TEXTS
         if role == "summary" and all(_summary_part(item) for item in value):
