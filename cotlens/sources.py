@@ -295,6 +295,8 @@ def expand_document(
     """The records of one JSON document: an array, an Inspect log, a record, or an object holding a list."""
     context = context or Context()
     if records_path is not None:
+        if isinstance(value, dict):
+            context = document_context(value, context)
         records = resolve(value, records_path.steps)
         if not isinstance(records, list):
             raise InputError(f"records path {records_path.text!r} does not lead to a list")
@@ -310,11 +312,11 @@ def expand_document(
         return
     if isinstance(value.get("eval"), dict) and "status" in value:
         raise InputError("Inspect log without samples (written with --no-log-samples?)")
-    if is_record(value):
+    key = _records_key(value)
+    if is_record(value) and not (key in RECORD_LIST_KEYS and is_record(value[key][0])):
         yield Item("$", obj=value, context=context)
         return
     context = document_context(value, context)
-    key = _records_key(value)
     if key is None and (string_keys := string_record_keys(value)):
         for key in string_keys:
             yield from _list_items(value[key], key, context)

@@ -229,3 +229,24 @@ def test_array_of_strings_is_records(tmp_path: Path, store: Store) -> None:
         ("[0]", "R1", "A1"),
         ("[1]", "R2", "A2"),
     ]
+
+
+def test_specific_flat_shapes_read_reported_tokens_too() -> None:
+    record = {
+        "model": "m",
+        "reasoning_content": "R",
+        "content": "A",
+        "usage": {"completion_tokens": 10, "completion_tokens_details": {"reasoning_tokens": 7}},
+    }
+    fmt = detect_format(record)
+    assert fmt.name == "reasoning-content"
+    t = fmt.parse(record, Context())[0].finish()
+    assert (t.reasoning_tokens_reported, t.output_tokens_reported) == (7, 10)
+
+
+def test_document_holding_records_is_not_itself_a_record(tmp_path: Path, store: Store) -> None:
+    doc = {"model": "x", "output": "a run summary", "results": [{"cot": "R", "answer": "A"}]}
+    result = ingest([write_doc(tmp_path, doc)], store)
+    assert result.inputs[0].records == 1
+    [row] = store.read().to_pylist()
+    assert (row["source_locator"], row["model"], row["reasoning"]) == ("results[0]", "x", "R")

@@ -335,29 +335,47 @@ def _is_count(value: Any) -> bool:
 
 def _usage_paths(role: str, obj: JSONObject, prefix: str, parallel: bool) -> Iterator[str]:
     """Token counts in usage objects (`usage.reasoning_tokens`, `usage.completion_tokens_details.reasoning_tokens`,
-    `completion_tokens_details.reasoning_tokens`); with parallel lists, lists of them (`usage[*].reasoning_tokens`)."""
-    syn = synonyms()
-    holders = [k for k in syn.usage if k in obj] + [
-        k for k in obj if isinstance(k, str) and k.endswith("_details")
-    ]
-    for name in holders:
+    `completion_tokens_details.reasoning_tokens`); with parallel lists, lists of them (`usage[*].reasoning_tokens`,
+    `completion_tokens_details[*].reasoning_tokens`)."""
+    for name in _usage_holders(obj):
         value = obj[name]
         if isinstance(value, dict):
-            yield from _counts_in(role, value, f"{prefix}{name}.")
-            for key, inner in value.items():
-                if isinstance(key, str) and key.endswith("_details") and isinstance(inner, dict):
-                    yield from _counts_in(role, inner, f"{prefix}{name}.{key}.")
+            yield from _counts_with_details(role, value, f"{prefix}{name}.")
         elif parallel and isinstance(value, list):
             first = next((v for v in value if v is not None), None)
             if isinstance(first, dict):
-                for path in _counts_in(role, first, ""):
+                for path in _counts_with_details(role, first, ""):
                     yield f"{prefix}{name}[*].{path}"
+
+
+def _usage_holders(obj: JSONObject) -> list[str]:
+    return [k for k in synonyms().usage if k in obj] + [
+        k for k in obj if isinstance(k, str) and k.endswith("_details")
+    ]
+
+
+def _counts_with_details(role: str, usage: JSONObject, prefix: str) -> Iterator[str]:
+    yield from _counts_in(role, usage, prefix)
+    for key, inner in usage.items():
+        if isinstance(key, str) and key.endswith("_details") and isinstance(inner, dict):
+            yield from _counts_in(role, inner, f"{prefix}{key}.")
 
 
 def _counts_in(role: str, obj: JSONObject, prefix: str) -> Iterator[str]:
     for c in scan(obj, prefix).get(role, []):
         if _is_count(c.value):
             yield c.path
+
+
+def reported_tokens(obj: JSONObject) -> tuple[int | None, int | None]:
+    """The reported reasoning and output token counts of a flat record, found by the token synonyms (top level,
+    usage objects); for the specific flat shapes, which read their texts themselves."""
+    counts: list[int | None] = []
+    for role in TOKEN_ROLES:
+        path = _other(role, obj, [("", obj)], False)
+        value = None if path is None else resolve(obj, parse_path(path).steps)
+        counts.append(int(value) if value is not None and _is_count(value) else None)
+    return counts[0], counts[1]
 
 
 def has_reasoning_field(obj: JSONObject) -> bool:
