@@ -44,6 +44,9 @@ TAG_FAMILIES: tuple[TagFamily, ...] = (
     TagFamily("reasoning", "<reasoning>", "</reasoning>", ANSWER_TAGS),
     TagFamily("kimi-think", "\u25c1think\u25b7", "\u25c1/think\u25b7"),  # ◁think▷ ... ◁/think▷ (Kimi)
 )
+_FAMILY_OF = {marker: f for f in TAG_FAMILIES for marker in (f.open, f.close)}
+# Every family's markers in one pattern: one pass over a long text finds the first marker of any family.
+_ANY_MARKER = regex.compile("|".join(regex.escape(m) for m in sorted(_FAMILY_OF, key=len, reverse=True)))
 OPEN_THINK = THINK.open
 CLOSE_THINK = THINK.close
 
@@ -89,13 +92,8 @@ def has_think_tags(text: str) -> bool:
 
 def tag_family(text: str) -> TagFamily | None:
     """The inline family a string uses: the one whose marker comes first; None for plain text."""
-    best: tuple[int, TagFamily] | None = None
-    for family in TAG_FAMILIES:
-        for marker in (family.open, family.close):
-            at = text.find(marker)
-            if at != -1 and (best is None or at < best[0]):
-                best = (at, family)
-    return None if best is None else best[1]
+    m = _ANY_MARKER.search(text)
+    return None if m is None else _FAMILY_OF[m[0]]
 
 
 def has_inline_reasoning(text: str) -> bool:

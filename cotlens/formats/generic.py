@@ -84,13 +84,13 @@ def synonyms() -> Synonyms:
 
 
 @lru_cache(maxsize=4096)
-def key_role(key: str) -> tuple[str, int] | None:
+def key_role(key: Any) -> tuple[str, int] | None:
     """The role a field name plays and its rank (lower wins): an exact name, else the suffix rule on a prefixed
     name (`deepseek_reasoning`, `original_reasoning_trace`, `inner_thought`, `deepseek_solution`)."""
     syn = synonyms()
     if key in syn.exact:
         return syn.exact[key]
-    if not PLAIN_NAME.match(key):
+    if not isinstance(key, str) or not PLAIN_NAME.match(key):
         return None  # a path step must stay one step (no dots, brackets, controls)
     parts = key.split("_")
     for i in range(1, len(parts)):
@@ -122,12 +122,20 @@ def scan(obj: JSONObject, prefix: str = "") -> Scan:
     """The fields of one object that play a role, per role in order of precedence."""
     found: Scan = {}
     for key, value in obj.items():
-        hit = key_role(key) if isinstance(key, str) else None
+        hit = key_role(key)
         if hit is not None:
-            found.setdefault(hit[0], []).append(Candidate(hit[1], f"{prefix}{key}", value))
-    for candidates in found.values():
-        candidates.sort(key=lambda c: c.rank)
+            role, rank = hit
+            candidate = Candidate(rank, f"{prefix}{key}" if prefix else key, value)
+            if role in found:
+                found[role].append(candidate)
+                found[role].sort(key=_rank)
+            else:
+                found[role] = [candidate]
     return found
+
+
+def _rank(c: Candidate) -> int:
+    return c.rank
 
 
 # What a value is, for a text role.
@@ -268,9 +276,9 @@ def plan_record(obj: JSONObject) -> Plan | None:
     for key, chosen in (("reasoning", reasoning), ("answer", answer)):
         if chosen is not None:
             paths[key] = _star(chosen.path, parallel and isinstance(chosen.value, list))
-    places: list[tuple[str, JSONObject]] = [(prefix, inner)] if not prefix else [("", obj), (prefix, inner)]
+    places: list[Place] = [("", obj, found)] if not prefix else [("", obj, scan(obj)), (prefix, inner, found)]
     for role in OTHER_ROLES:
-        path = _other(role, obj, places, parallel)
+        path = _other(role, places, parallel)
         if path is not None:
             paths[role] = path
     ordered = tuple((k, paths[k]) for k in FIELD_KEYS if k in paths)
@@ -281,20 +289,24 @@ def _star(path: str, parallel: bool) -> str:
     return f"{path}[*]" if parallel else path
 
 
-def _other(role: str, root: JSONObject, places: list[tuple[str, JSONObject]], parallel: bool) -> str | None:
+# Where a record's fields are looked for: (path prefix, object, its scan).
+Place = tuple[str, JSONObject, Scan]
+
+
+def _other(role: str, places: list[Place], parallel: bool) -> str | None:
     """The path of a non-text role: the top level first, then the nested object; tokens also in usage objects,
     the model also in metadata objects."""
-    for prefix, obj in places:
-        for c in scan(obj, prefix).get(role, []):
+    for _, _, found in places:
+        for c in found.get(role, []):
             path = _usable(role, c.path, c.value, parallel)
             if path is not None:
                 return path
     if role in TOKEN_ROLES:
-        for prefix, obj in places:
+        for prefix, obj, _ in places:
             for path in _usage_paths(role, obj, prefix, parallel):
                 return path
     if role == "model":
-        for prefix, obj in places:
+        for prefix, obj, _ in places:
             for name in synonyms().info:
                 meta = obj.get(name)
                 if isinstance(meta, dict):
@@ -371,18 +383,24 @@ def reported_tokens(obj: JSONObject) -> tuple[int | None, int | None]:
     """The reported reasoning and output token counts of a flat record, found by the token synonyms (top level,
     usage objects); for the specific flat shapes, which read their texts themselves."""
     counts: list[int | None] = []
+    found = scan(obj)
     for role in TOKEN_ROLES:
-        path = _other(role, obj, [("", obj)], False)
-        value = None if path is None else resolve(obj, parse_path(path).steps)
+        path = _other(role, [("", obj, found)], False)
+        value = None if path is None else resolve(obj, _steps(path))
         counts.append(int(value) if value is not None and _is_count(value) else None)
     return counts[0], counts[1]
+
+
+@lru_cache(maxsize=1024)
+def _steps(path: str) -> tuple[Any, ...]:
+    return parse_path(path).steps
 
 
 def has_reasoning_field(obj: JSONObject) -> bool:
     """Whether a flat record names its reasoning (or a summary) at the top level, even as null (hidden): such a
     record is generic, not a bare completion string for the think-tags or harmony shapes."""
     for key, value in obj.items():
-        hit = key_role(key) if isinstance(key, str) else None
+        hit = key_role(key)
         if hit is not None and hit[0] in ("reasoning", "summary") and text_shape(value, hit[0]) is not None:
             return True
     return False
