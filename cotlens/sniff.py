@@ -92,8 +92,11 @@ def _sniff_item(item: Item, out: SniffedInput, previous: Format | None) -> Forma
         shape.records += 1
         return None
     plan = GENERIC.plan(item.obj) if fmt is GENERIC else None
-    key: tuple[Any, ...] = (fmt.name, plan.paths, plan.kind) if plan else (fmt.name,)
-    shape = out.shapes.setdefault(key, Shape(fmt.name, dict(plan.paths) if plan else {}))
+    key: tuple[Any, ...] = (fmt.name, plan.paths, plan.kind, plan.wrapped) if plan else (fmt.name,)
+    fields = dict(plan.paths) if plan else {}
+    if plan and plan.wrapped:
+        fields = {"wrapped": plan.wrapped[0], "as": plan.wrapped[1]}
+    shape = out.shapes.setdefault(key, Shape(fmt.name, fields))
     if not shape.records:
         if parsed:
             t = parsed[0].finish()
@@ -102,7 +105,7 @@ def _sniff_item(item: Item, out: SniffedInput, previous: Format | None) -> Forma
                 "reasoning": _shorten(t.reasoning),
                 "answer": _shorten(t.answer),
             }
-        if plan is not None:
+        if plan is not None and plan.wrapped is None:
             shape.mapping = mapping_toml(plan, _records_path(item.locator), out.path, item.context)
     shape.records += 1
     for parsed_one in parsed:

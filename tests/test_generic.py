@@ -56,6 +56,7 @@ def test_readme_synonym_table_is_the_data() -> None:
         ("original_reasoning_trace", "reasoning"),
         ("inner_thought", "reasoning"),
         ("deepseek_solution", "answer"),
+        ("model_outputs", "samples"),
         ("solution", None),  # alone: a reference solution
         ("ground_truth_solution", None),
         ("gold_answer", None),

@@ -54,6 +54,7 @@ class Synonyms:
     containers: tuple[JSONPath, ...]
     usage: tuple[str, ...]
     info: tuple[str, ...]
+    wrappers: tuple[JSONPath, ...]
     suffix_roles: tuple[str, ...]
     excluded_prefixes: tuple[str, ...]
     exact: dict[str, tuple[str, int]] = field(default_factory=dict)
@@ -71,6 +72,7 @@ def synonyms() -> Synonyms:
         containers=tuple(parse_path(p) for p in data["places"]["containers"]),
         usage=tuple(data["places"]["usage"]),
         info=tuple(data["places"]["info"]),
+        wrappers=tuple(parse_path(p) for p in data["places"]["wrappers"]),
         suffix_roles=tuple(data["suffix"]["roles"]),
         excluded_prefixes=tuple(data["suffix"]["excluded_prefixes"]),
     )
@@ -183,6 +185,9 @@ class Plan:
     parallel: bool = False
     notes: tuple[str, ...] = ()
     error: str | None = None
+    # A record that wraps a record of a specific shape (a batch API result: `response.body`, `result.message`):
+    # the path of the inner record and its format.
+    wrapped: tuple[str, str] | None = None
 
     def mapping(self) -> Mapping:
         return _mapped(self.paths, self.kind).mapping
@@ -244,7 +249,7 @@ def plan_record(obj: JSONObject) -> Plan | None:
     """The plan of a generic record; None when the record has no reasoning and no answer field."""
     where = _where(obj)
     if where is None:
-        return None
+        return _wrapped(obj)
     if isinstance(where, str):
         return Plan((), error=where)
     prefix, inner, found = where
@@ -283,6 +288,19 @@ def plan_record(obj: JSONObject) -> Plan | None:
             paths[role] = path
     ordered = tuple((k, paths[k]) for k in FIELD_KEYS if k in paths)
     return Plan(ordered, kind, parallel, tuple(dict.fromkeys(notes)))
+
+
+def _wrapped(obj: JSONObject) -> Plan | None:
+    """A plan that hands an inner record to the specific shape that recognizes it, or None."""
+    from cotlens.formats import sniffable_formats  # the registry imports this module
+
+    for wrapper in synonyms().wrappers:
+        inner = resolve(obj, wrapper.steps)
+        if isinstance(inner, dict):
+            for fmt in sniffable_formats():
+                if fmt.priority < Generic.priority and fmt.sniff(inner):
+                    return Plan((), wrapped=(wrapper.text, fmt.name))
+    return None
 
 
 def _star(path: str, parallel: bool) -> str:
@@ -432,6 +450,11 @@ class Generic:
             raise RecordError("no reasoning or answer field")
         if plan.error is not None:
             raise RecordError(plan.error)
+        if plan.wrapped is not None:
+            from cotlens.formats import get_format
+
+            path, name = plan.wrapped
+            return get_format(name).parse(resolve(obj, _steps(path)), context)
         out = _mapped(plan.paths, plan.kind).parse(obj, context)
         if out:
             out[0].warnings.extend(plan.notes)
