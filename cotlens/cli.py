@@ -249,6 +249,12 @@ def ingest_command(
     print_ingest_summary(result)
     if json_:
         sys.stdout.write(json_bytes(result.to_dict(), indent=True).decode() + "\n")
+    for s in result.inputs:
+        for message, warned in s.warnings.items():
+            say(
+                f"cotlens: warning: {printable(s.path)}: {printable(message)} "
+                f"({warned.records} record(s), first at {printable(warned.first)})"
+            )
     for failed in result.failed_inputs:
         say(f"cotlens: error: {printable(failed.path)}: {printable(failed.error or '')}")
     if result.failed_inputs:
@@ -289,6 +295,27 @@ def print_ingest_summary(result: IngestResult) -> None:
     if result.rejects_file:
         line += f"; rejects in {Path(result.store) / result.rejects_file}"
     say(line)
+
+
+@app.command("sniff")
+def sniff_command(
+    paths: Annotated[list[str], typer.Argument(help="Files or directories to look at; - for stdin.")],
+    emit_map: Annotated[
+        bool,
+        typer.Option("--emit-map", help="Print the equivalent mapping as TOML (for ingest --map) instead."),
+    ] = False,
+    limit: Annotated[int, typer.Option("--records", min=1, help="Records read per input.")] = 1000,
+    format_: FormatOption = OutputFormat.table,
+) -> None:
+    """What ingest would make of each input: shapes, field paths, records per shape, an example, warnings."""
+    from cotlens.sniff import emitted_mappings, sniff_inputs
+
+    with cli_errors():
+        result = sniff_inputs(paths, limit)
+    if emit_map:
+        sys.stdout.write(emitted_mappings(result))
+        return
+    render(result, format_, stdout_console())
 
 
 @app.command("models")

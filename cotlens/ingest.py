@@ -21,7 +21,15 @@ from cotlens.errors import InputError
 from cotlens.formats import Format, sniffable_formats
 from cotlens.formats.mapping import Mapping, parse_path
 from cotlens.limits import Limits
-from cotlens.parse import Chunk, ChunkResult, RecordParser, forced_format, set_stored_ids, stored_ids_array
+from cotlens.parse import (
+    Chunk,
+    ChunkResult,
+    RecordParser,
+    Warned,
+    forced_format,
+    set_stored_ids,
+    stored_ids_array,
+)
 from cotlens.sources import Item, LineBlock, display_path, expand_paths, input_size, read_items
 from cotlens.store import Store, StoreWriter
 from cotlens.workers import default_jobs, map_ordered, worker_pool
@@ -65,6 +73,7 @@ class InputSummary:
     repairs: Counter[str] = field(default_factory=Counter)
     error: str | None = None
     first_reject: str | None = None
+    warnings: dict[str, Warned] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -77,6 +86,9 @@ class InputSummary:
             "formats": dict(self.formats),
             "repairs": dict(self.repairs),
             "error": self.error,
+            "warnings": [
+                {"message": m, "records": w.records, "first": w.first} for m, w in self.warnings.items()
+            ],
         }
 
 
@@ -143,7 +155,7 @@ def ingest(
     jobs = options.jobs or (
         default_jobs() if sum(input_size(s) or 0 for s in sources) >= POOL_MIN_BYTES else 1
     )
-    is_record = _record_test(forced_format(options.fmt, options.mapping))
+    is_record = record_test(forced_format(options.fmt, options.mapping))
     records_path = (
         parse_path(options.mapping.records) if options.mapping and options.mapping.records else None
     )
@@ -193,7 +205,7 @@ def ingest(
     return IngestResult(writer.run_id, str(store.root), summaries, models, run.get("rejects"), warnings)
 
 
-def _record_test(forced: Format | None) -> Callable[[Any], bool]:
+def record_test(forced: Format | None) -> Callable[[Any], bool]:
     """Whether a JSON object is a record (rather than a container of records), for JSON documents."""
 
     def is_record(obj: Any) -> bool:
@@ -253,6 +265,11 @@ def _account(
     summary.transcripts += result.transcripts
     summary.formats.update(result.formats)
     summary.repairs.update(result.repairs)
+    for message, warned in result.warnings.items():
+        if message in summary.warnings:
+            summary.warnings[message].add(warned)
+        else:
+            summary.warnings[message] = warned
     for entry in result.rejects:
         summary.rejected += 1
         summary.first_reject = summary.first_reject or f"{entry['source_locator']}: {entry['reason']}"

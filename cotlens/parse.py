@@ -52,6 +52,15 @@ class Chunk:
 
 
 @dataclass(slots=True)
+class Warned:
+    records: int
+    first: str
+
+    def add(self, other: Warned) -> None:
+        self.records += other.records
+
+
+@dataclass(slots=True)
 class ChunkResult:
     """What one chunk yields: the staged file its rows went to (before deduplication: the reading process drops
     duplicates when it adds them to the run's part files), their ids and models, and the accounting of its
@@ -66,6 +75,8 @@ class ChunkResult:
     rejects: list[dict[str, Any]] = field(default_factory=list)
     formats: Counter[str] = field(default_factory=Counter)
     repairs: Counter[str] = field(default_factory=Counter)
+    # A format's warning (a field chosen among two): how many records, and the first one's locator.
+    warnings: dict[str, Warned] = field(default_factory=dict)
 
 
 @dataclass(frozen=True, slots=True)
@@ -97,17 +108,23 @@ class RecordParser:
         previous: Format | None = None
         rejects: list[dict[str, Any]] = []
         parsed: list[ParsedRecord] = []
+        warnings: dict[str, Warned] = {}
         records = 0
         for item in chunk.records():
             records += 1
             try:
-                fmt, transcripts = self._parse(item.decode(), forced, previous)
+                fmt, transcripts, notes = self._parse(item.decode(), forced, previous)
             except RecordError as e:
                 rejects.append(self._reject(chunk.source, item, str(e)))
                 continue
             previous = fmt
             parsed.append(ParsedRecord(item, fmt.name, transcripts))
-        return self._result(chunk, records, rejects, parsed)
+            for note in notes:
+                warned = warnings.setdefault(note, Warned(0, item.locator))
+                warned.records += 1
+        result = self._result(chunk, records, rejects, parsed)
+        result.warnings = warnings
+        return result
 
     def _result(
         self, chunk: Chunk, records: int, rejects: list[dict[str, Any]], parsed: list[ParsedRecord]
@@ -161,7 +178,7 @@ class RecordParser:
 
     def _parse(
         self, item: Item, forced: Format | None, previous: Format | None
-    ) -> tuple[Format, list[tuple[Transcript, str]]]:
+    ) -> tuple[Format, list[tuple[Transcript, str]], list[str]]:
         if item.error is not None:
             raise RecordError(item.error)
         if not isinstance(item.obj, dict):
@@ -179,16 +196,21 @@ class RecordParser:
             # A parser met a structure it did not expect: the record is malformed for this shape.
             raise RecordError(f"malformed {fmt.name} record: {type(e).__name__}: {e}") from None
         rows = []
+        notes: list[str] = []
         for parsed in parsed_list:
+            notes.extend(parsed.warnings)
             parsed.repairs.extend(item.repairs)
             parsed.tags.update(self.tags)
             t = parsed.finish()
             check_ranges(t)
             model = (self.model or t.model or "").strip()
             if not model:
-                raise RecordError("no model name in the record: give --model NAME (or model_name in a --map)")
+                raise RecordError(
+                    item.context.model_error
+                    or "no model name in the record: give --model NAME (or model_name in a --map)"
+                )
             rows.append((t, model))
-        return fmt, rows
+        return fmt, rows, notes
 
     def _row(self, t: Transcript, model: str, source: str, locator: str, fmt: str) -> tuple[Any, ...]:
         """One row, its values in ROW_SCHEMA order."""

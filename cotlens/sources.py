@@ -21,6 +21,7 @@ import orjson
 
 from cotlens.compressed import PieceReader, codec_of, decompressed
 from cotlens.errors import InputError
+from cotlens.formats._document import document_context, string_record, string_record_keys
 from cotlens.formats.base import Context
 from cotlens.formats.mapping import JSONPath, resolve
 from cotlens.limits import Limits
@@ -363,6 +364,8 @@ def expand_document(
     """The records of one JSON document: an array, an Inspect log, a record, or an object holding a list."""
     context = context or Context()
     if records_path is not None:
+        if isinstance(value, dict):
+            context = document_context(value, context)
         records = resolve(value, records_path.steps)
         if not isinstance(records, list):
             raise InputError(f"records path {records_path.text!r} does not lead to a list")
@@ -378,10 +381,15 @@ def expand_document(
         return
     if isinstance(value.get("eval"), dict) and "status" in value:
         raise InputError("Inspect log without samples (written with --no-log-samples?)")
-    if is_record(value):
+    key = _records_key(value)
+    if is_record(value) and not (key in RECORD_LIST_KEYS and is_record(value[key][0])):
         yield Item("$", obj=value, context=context)
         return
-    key = _records_key(value)
+    context = document_context(value, context)
+    if key is None and (string_keys := string_record_keys(value)):
+        for key in string_keys:
+            yield from _list_items(value[key], key, context)
+        return
     if key is None:
         keys = ", ".join(sorted(map(str, value))[:20])
         raise InputError(
@@ -404,7 +412,7 @@ def _list_items(records: Any, prefix: str, context: Context) -> Iterator[Item]:
     if not isinstance(records, list):
         raise InputError(f"{prefix or 'document'} is not a list of records")
     for i, record in enumerate(records):
-        yield Item(f"{prefix}[{i}]", obj=record, context=context)
+        yield Item(f"{prefix}[{i}]", obj=string_record(record), context=context)
 
 
 def _inspect_context(log: dict[str, Any]) -> Context:

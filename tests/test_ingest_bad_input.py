@@ -149,12 +149,12 @@ def test_missing_file_among_good_ones(tmp_path: Path, store: Store) -> None:
 
 def test_unknown_shape_names_keys_and_known_shapes(tmp_path: Path, store: Store) -> None:
     path = write_jsonl(
-        tmp_path / "a.jsonl", [{"question": "q", "reasoning": "grader says fine", "score": 1}] * 2
+        tmp_path / "a.jsonl", [{"question": "q", "rationale": "grader says fine", "score": 1}] * 2
     )
     result = ingest([str(path)], store)
     error = result.inputs[0].error
     assert error is not None
-    assert "keys seen: question, reasoning, score" in error
+    assert "keys seen: question, rationale, score" in error
     assert "known shapes: inspect, openai-responses, openai-chat" in error
 
 

@@ -8,6 +8,7 @@ one transcript per index, and every `[*]` path must have the same length.
 
 from __future__ import annotations
 
+import math
 import tomllib
 from dataclasses import dataclass, field, fields
 from enum import Enum
@@ -43,6 +44,7 @@ FIELD_KEYS = (
     "id",
     "dataset",
     "finish_reason",
+    "provider",
 )
 
 
@@ -174,6 +176,14 @@ def _keys(obj: JSONObject) -> str:
     return ", ".join(sorted(map(str, obj))[:20])
 
 
+def _is_segment(value: Any) -> bool:
+    return (
+        value is None
+        or isinstance(value, str)
+        or (isinstance(value, dict) and isinstance(value.get("text"), str))
+    )
+
+
 class MappedFormat:
     """A format driven by a Mapping instead of code."""
 
@@ -222,12 +232,16 @@ class MappedFormat:
             return []
         if isinstance(value, str):
             return [value]
-        if isinstance(value, list) and all(isinstance(v, str) for v in value):
-            return list(value)  # reasoning given as a list of segments
+        if isinstance(value, list) and all(_is_segment(v) for v in value):
+            # Reasoning given as a list of segments; nulls are missing segments, {"text": ...} summary parts.
+            return [v if isinstance(v, str) else v["text"] for v in value if v is not None]
         raise RecordError(f"{self.mapping.paths[key].text} is {type(value).__name__}, expected a string")
 
     def _int(self, obj: JSONObject, key: str, row: dict[str, Any]) -> int | None:
         value = self._value(obj, key, row)
+        if isinstance(value, float) and (math.isnan(value) or (value.is_integer() and value >= 0)):
+            # Columnar dumps (pandas) write counts as floats, and a missing one as NaN.
+            return None if math.isnan(value) else int(value)
         if value is None or (isinstance(value, int) and not isinstance(value, bool) and value >= 0):
             return value
         raise RecordError(f"{self.mapping.paths[key].text} is {value!r:.40}, expected a non-negative integer")
@@ -260,6 +274,9 @@ class MappedFormat:
         )
         dataset = self._text(obj, "dataset", row)
         parsed.dataset = dataset[0] if dataset else context.dataset
+        provider = self._text(obj, "provider", row)
+        if provider:
+            parsed.tags["provider"] = provider[0]
         finish = self._text(obj, "finish_reason", row)
         if finish:
             parsed.tags["finish_reason"] = finish[0]
