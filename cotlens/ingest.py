@@ -23,6 +23,7 @@ from cotlens.formats.mapping import Mapping, parse_path
 from cotlens.parse import Chunk, ChunkResult, RecordParser, forced_format, set_stored_ids, stored_ids_array
 from cotlens.sources import Item, LineBlock, expand_paths, input_size, read_items
 from cotlens.store import Store, StoreWriter
+from cotlens.tabular import RowBlock
 from cotlens.workers import default_jobs, map_ordered, worker_pool
 
 # Decoded records (JSON documents, archives) are parsed in groups of this many.
@@ -214,13 +215,15 @@ def _pool(jobs: int, stored: set[str]) -> Iterator[Executor | None]:
         set_stored_ids(stored_ids_array(set()))
 
 
-def _chunks(source: str, records: Iterator[Item | LineBlock], staging: Callable[[], str]) -> Iterator[Chunk]:
-    """Line blocks go out as they are; decoded items are grouped. When the input breaks off (InputError), the
+def _chunks(
+    source: str, records: Iterator[Item | LineBlock | RowBlock], staging: Callable[[], str]
+) -> Iterator[Chunk]:
+    """Line blocks and row blocks go out as they are; decoded items are grouped. When the input breaks off (InputError), the
     records before the damage still go out before the error."""
     items: list[Item] = []
     try:
         for record in records:
-            if isinstance(record, LineBlock):
+            if isinstance(record, LineBlock | RowBlock):
                 yield Chunk(source, staging(), block=record)
                 continue
             items.append(record)

@@ -1,4 +1,5 @@
-"""Reading inputs: files, directories, stdin; gzip / zstd / zip containers; JSON Lines and JSON documents.
+"""Reading inputs: files, directories, stdin; gzip / zstd / zip containers; JSON Lines and JSON documents;
+Parquet and Arrow tables (tabular.py).
 
 Yields one `Item` per input record with its locator ("line 12", "results[3]", "samples/1_epoch_1.json") and the
 decoded JSON value, or the reason it could not be decoded. An input that cannot be read at all raises InputError;
@@ -19,6 +20,7 @@ from typing import IO, Any
 
 import orjson
 
+from cotlens import tabular
 from cotlens.errors import InputError
 from cotlens.formats.base import Context
 from cotlens.formats.mapping import JSONPath, resolve
@@ -79,11 +81,17 @@ def expand_paths(paths: list[str]) -> list[str]:
             out.extend(
                 str(f)
                 for f in sorted(path.rglob("*"))
-                if f.is_file() and not f.name.startswith(".") and f.name.endswith(INPUT_SUFFIXES)
+                if f.is_file() and not f.name.startswith(".") and _is_input_file(f)
             )
         else:
             out.append(p)
     return out
+
+
+def _is_input_file(path: Path) -> bool:
+    if path.name.endswith(INPUT_SUFFIXES):
+        return not tabular.is_dataset_metadata(path)
+    return tabular.is_table_file(path)
 
 
 def input_size(source: str) -> int | None:
@@ -100,9 +108,9 @@ def read_items(
     is_record: Callable[[Any], bool],
     records_path: JSONPath | None = None,
     on_progress: Callable[[int], None] | None = None,
-) -> Iterator[Item | LineBlock]:
-    """Every record of one input: decoded Items from JSON documents and archives, LineBlocks of raw JSON Lines.
-    `is_record` tells a record from a container object in JSON documents."""
+) -> Iterator[Item | LineBlock | tabular.RowBlock]:
+    """Every record of one input: decoded Items from JSON documents and archives, LineBlocks of raw JSON Lines,
+    RowBlocks of tables. `is_record` tells a record from a container object in JSON documents."""
     try:
         raw: IO[bytes] = sys.stdin.buffer if source == "-" else open(source, "rb")  # noqa: SIM115 (closed below)
     except FileNotFoundError:
@@ -111,7 +119,11 @@ def read_items(
         raise InputError(f"cannot open: {e.strerror or e}") from None
     with raw:
         stream = raw if isinstance(raw, io.BufferedReader) else io.BufferedReader(raw)  # type: ignore[type-var]
-        magic = stream.peek(4)[:4]
+        magic = stream.peek(tabular.HEAD_BYTES)[: tabular.HEAD_BYTES]
+        table = tabular.table_kind(magic)
+        if table is not None:
+            yield from tabular.read_table(source, stream, table, on_progress)
+            return
 
         def report() -> None:
             if on_progress is not None:
