@@ -15,26 +15,18 @@ from cotlens.ingest import ingest
 from cotlens.record import REASONING_KINDS
 from cotlens.store import Store
 from tests.conftest import FORMATS
+from tests.test_formats import FIELDS
 
 runner = CliRunner()
-# Everything a transcript is, apart from where and when it was read.
+# Everything a transcript is, apart from where and when it was read, and some of its measurements.
 CANONICAL = (
     "transcript_id",
     "source_id",
-    "model",
     "dataset",
     "sample_id",
     "epoch",
     "tags",
-    "prompt",
-    "reasoning",
-    "answer",
-    "reasoning_kind",
-    "reasoning_segments",
-    "reasoning_tokens_reported",
-    "output_tokens_reported",
-    "truncated",
-    "repairs",
+    *FIELDS,
     "reasoning_tokens_o200k",
     "answer_lexicon_counts",
 )
