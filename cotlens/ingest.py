@@ -23,7 +23,7 @@ from cotlens.formats.mapping import Mapping, parse_path
 from cotlens.parse import Chunk, ChunkResult, RecordParser, forced_format, set_stored_ids, stored_ids_array
 from cotlens.sources import Item, LineBlock, expand_paths, input_size, read_items
 from cotlens.store import Store, StoreWriter
-from cotlens.tabular import RowBlock
+from cotlens.tabular import RowBlock, parquet_data_size
 from cotlens.workers import default_jobs, map_ordered, worker_pool
 
 # Decoded records (JSON documents, archives) are parsed in groups of this many.
@@ -137,9 +137,7 @@ def ingest(
     at all is reported in its summary's `error`; good records land either way."""
     options = options or IngestOptions()
     sources = expand_paths(paths)
-    jobs = options.jobs or (
-        default_jobs() if sum(input_size(s) or 0 for s in sources) >= POOL_MIN_BYTES else 1
-    )
+    jobs = options.jobs or (default_jobs() if sum(map(_data_size, sources)) >= POOL_MIN_BYTES else 1)
     is_record = _record_test(forced_format(options.fmt, options.mapping))
     records_path = (
         parse_path(options.mapping.records) if options.mapping and options.mapping.records else None
@@ -185,6 +183,11 @@ def ingest(
                 summary.error = f"no record could be read ({summary.first_reject})"
         run = writer.commit({"inputs": [s.to_dict() for s in summaries], **totals(summaries)})
     return IngestResult(writer.run_id, str(store.root), summaries, models, run.get("rejects"))
+
+
+def _data_size(source: str) -> int:
+    """An input's bytes to parse: a Parquet file's uncompressed size, else the file's."""
+    return (parquet_data_size(source) if source != "-" else None) or input_size(source) or 0
 
 
 def _record_test(forced: Format | None) -> Callable[[Any], bool]:

@@ -251,6 +251,19 @@ def _wanted_columns(schema: pa.Schema) -> list[str] | None:
     return RECORD_COLUMNS if set(RECORD_COLUMNS) <= set(schema.names) else None
 
 
+def parquet_data_size(source: str) -> int | None:
+    """The uncompressed size of a Parquet file's data (what parsing it costs, like a JSON input's size); None for
+    anything else."""
+    try:
+        with open(source, "rb") as f:
+            if table_kind(f.read(HEAD_BYTES)) != "parquet":
+                return None
+        meta = pq.read_metadata(source)
+    except (OSError, pa.ArrowException):
+        return None
+    return sum(int(meta.row_group(i).total_byte_size) for i in range(meta.num_row_groups))
+
+
 def is_table_file(path: Path) -> bool:
     """Whether a directory walk takes this file as a table: by its name, or, without a suffix, by its content."""
     if path.name.endswith(TABLE_SUFFIXES):

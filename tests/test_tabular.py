@@ -373,3 +373,12 @@ def test_feather_v1_is_named(tmp_path: Path, store: Store) -> None:
     assert result.inputs[0].error == (
         "a Feather version 1 file: write it again as Feather version 2 (pyarrow.feather)"
     )
+
+
+def test_parquet_size_for_the_pool_is_its_uncompressed_data(tmp_path: Path) -> None:
+    """Whether ingest starts worker processes depends on the bytes to parse, not on a compressed file's size."""
+    path = tmp_path / "repetitive.parquet"
+    pq.write_table(pa.table({"response": ["<think>" + "wait " * 2000 + "</think>ok"] * 50}), path)
+    size = tabular.parquet_data_size(str(path))
+    assert size is not None and size > 10 * path.stat().st_size
+    assert tabular.parquet_data_size(str(write_jsonl(tmp_path / "a.jsonl", [chat(1)]))) is None
