@@ -382,3 +382,15 @@ def test_parquet_size_for_the_pool_is_its_uncompressed_data(tmp_path: Path) -> N
     size = tabular.parquet_data_size(str(path))
     assert size is not None and size > 10 * path.stat().st_size
     assert tabular.parquet_data_size(str(write_jsonl(tmp_path / "a.jsonl", [chat(1)]))) is None
+
+
+def test_row_blocks_are_parsed_in_worker_processes_alike(tmp_path: Path) -> None:
+    path = tmp_path / "sft.parquet"
+    table = pa.Table.from_pylist([{"response": f"<think>thought {i}</think>answer {i}"} for i in range(40)])
+    pq.write_table(table, path, row_group_size=7)
+    one, two = Store(tmp_path / "one"), Store(tmp_path / "two")
+    ingest([str(path)], one, IngestOptions(model="m", jobs=1))
+    result = ingest([str(path)], two, IngestOptions(model="m", jobs=2))
+    assert result.totals["added"] == 40
+    columns = ["transcript_id", "source_locator", "reasoning", "reasoning_tokens_o200k"]
+    assert two.read(columns=columns).to_pylist() == one.read(columns=columns).to_pylist()
