@@ -18,7 +18,8 @@ SIGNATURE = ("transcript_id", "reasoning_kind", "source_locator", "ingest_run")
 class CotlensExport:
     name = "cotlens-export"
     summary = "cotlens's own rows: filter --out exports, store part files"
-    priority = 5
+    # Among the specific shapes (no other one has these fields), before any recognizer by field names.
+    priority = 35
 
     def sniff(self, obj: JSONObject) -> bool:
         return all(key in obj for key in SIGNATURE)
