@@ -80,7 +80,7 @@ def expand_paths(paths: list[str]) -> list[str]:
         if p != "-" and path.is_dir():
             out.extend(
                 str(f)
-                for f in sorted(path.rglob("*"))
+                for f in sorted(tabular.walk_root(path).rglob("*"))
                 if f.is_file() and not f.name.startswith(".") and _is_input_file(f)
             )
         else:

@@ -24,6 +24,7 @@ import pyarrow.parquet as pq
 from cotlens.errors import InputError
 from cotlens.formats.base import Context
 from cotlens.record import RECORD_FIELDS
+from cotlens.store import MANIFEST, TRANSCRIPTS
 
 if TYPE_CHECKING:
     from cotlens.sources import Item
@@ -275,6 +276,14 @@ def is_table_file(path: Path) -> bool:
             return table_kind(f.read(HEAD_BYTES)) is not None
     except OSError:
         return False
+
+
+def walk_root(folder: Path) -> Path:
+    """Where a directory walk starts: a cotlens store's transcripts folder for a store (its manifest and rejects
+    are not transcripts), else the folder itself."""
+    if (folder / MANIFEST).is_file() and (folder / TRANSCRIPTS).is_dir():
+        return folder / TRANSCRIPTS
+    return folder
 
 
 def is_dataset_metadata(path: Path) -> bool:

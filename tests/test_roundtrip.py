@@ -15,6 +15,7 @@ from cotlens.ingest import ingest
 from cotlens.record import REASONING_KINDS
 from cotlens.store import Store
 from tests.conftest import FORMATS
+from tests.helpers import chat, write_jsonl
 from tests.test_formats import FIELDS
 
 runner = CliRunner()
@@ -40,8 +41,10 @@ def source(tmp_path_factory: pytest.TempPathFactory) -> tuple[Store, Path]:
     inputs = [
         p for p in sorted(FORMATS.iterdir()) if p.suffix in (".jsonl", ".eval") and "export" not in p.name
     ]
-    result = ingest([str(p) for p in inputs], store)
-    assert not result.failed_inputs and result.totals["added"] > 40
+    # One rejected record, so that the store has a rejects file (which is not read back).
+    odd = write_jsonl(root / "odd.jsonl", [chat(1, model="odd"), {"score": 1}])
+    result = ingest([*map(str, inputs), str(odd)], store)
+    assert not result.failed_inputs and result.totals["added"] > 40 and result.totals["rejected"] == 1
     kinds = [arg for kind in REASONING_KINDS for arg in ("--kind", kind)]
     for name in ("export.jsonl", "export.parquet"):
         done = runner.invoke(app, ["filter", "--store", str(store.root), "--out", str(root / name), *kinds])
@@ -54,7 +57,7 @@ def canonical(store: Store) -> list[dict[str, Any]]:
     return sorted(rows, key=lambda r: r["transcript_id"])
 
 
-@pytest.mark.parametrize("export", ["export.jsonl", "export.parquet", "store/transcripts"])
+@pytest.mark.parametrize("export", ["export.jsonl", "export.parquet", "store/transcripts", "store"])
 def test_an_export_read_back_is_the_same_transcripts(source: tuple[Store, Path], export: str) -> None:
     store, root = source
     again = Store(root / f"again-{export.replace('/', '-')}")
