@@ -4,8 +4,6 @@ sniffers as JSON; bad tables give clear messages with row locators, and every ro
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 from pathlib import Path
 from typing import Any
 
@@ -13,13 +11,14 @@ import pyarrow as pa
 import pyarrow.feather as feather
 import pyarrow.parquet as pq
 import pytest
+from typer.testing import CliRunner
 
 from cotlens import tabular
+from cotlens.cli import app
 from cotlens.formats.mapping import load_mapping
 from cotlens.ingest import IngestOptions, ingest
 from cotlens.sources import expand_paths, read_items
 from cotlens.store import Store
-from tests.conftest import ROOT
 from tests.helpers import chat, write_jsonl
 
 QUESTIONS = ["What is 2+2?", "Name a prime above 10.", "Capital of France?"]
@@ -271,15 +270,9 @@ def test_a_walk_finds_tables_by_content(tmp_path: Path) -> None:
 def test_parquet_from_stdin(tmp_path: Path) -> None:
     path = tmp_path / "sft.parquet"
     pq.write_table(pa.Table.from_pylist(chat_rows()), path)
-    store = tmp_path / "store"
-    done = subprocess.run(
-        [sys.executable, "-m", "cotlens", "ingest", "-", "--store", str(store), "--model", "m", "--json"],
-        stdin=path.open("rb"),
-        capture_output=True,
-        cwd=ROOT,
-        check=False,
-    )
-    assert done.returncode == 0, done.stderr
+    args = ["ingest", "-", "--store", str(tmp_path / "store"), "--model", "m", "--json"]
+    done = CliRunner().invoke(app, args, input=path.read_bytes())
+    assert done.exit_code == 0, done.output
     assert json.loads(done.stdout)["totals"]["added"] == 3
 
 
