@@ -39,6 +39,9 @@ FEATHER_V1_MAGIC = b"FEA1"
 HEAD_BYTES = 8
 # Names a directory walk takes as tables without opening them (others are recognized by content when read).
 TABLE_SUFFIXES = (".parquet", ".arrow", ".arrows", ".feather", ".ipc")
+# What a dataset repository downloaded from the Hugging Face hub has beside its `data/` folder: the dataset card,
+# the repository's attributes, and the download cache `huggingface-cli download --local-dir` keeps.
+HUB_MARKERS = ("README.md", ".gitattributes", ".cache/huggingface")
 # JSON files Hugging Face tools write beside a dataset's tables: descriptions of the dataset, not records.
 DATASET_METADATA = ("dataset_info.json", "dataset_infos.json", "state.json", "dataset_dict.json")
 # Rows go to a parser in blocks of about this many bytes of Arrow data, and at most MAX_SLICE_ROWS rows.
@@ -201,8 +204,8 @@ def _arrow_file_blocks(
         yield from _stream_blocks(data, ARROW_FILE_HEADER, context, report)
         raise InputError("truncated Arrow file: its footer is missing (the rows before the damage were read)")
     columns = _wanted_columns(reader.schema)
-    first = 0
-    for i in range(reader.num_record_batches):
+    first, batches = 0, reader.num_record_batches
+    for i in range(batches):
         try:
             batch = reader.get_batch(i)
         except (pa.ArrowException, OSError) as e:
@@ -211,7 +214,7 @@ def _arrow_file_blocks(
             batch = batch.select(columns)
         yield from _slices(batch, first, context)
         first += batch.num_rows
-        report(data.tell())
+        report(data.size() * (i + 1) // batches)
 
 
 def _stream_blocks(
@@ -299,7 +302,8 @@ def is_dataset_metadata(path: Path) -> bool:
 def dataset_name(source: str) -> str | None:
     """The name of the dataset folder a table sits in, the default `dataset` of its records: the folder of a
     `datasets.save_to_disk` (the one holding `dataset_dict.json` when it saved several splits), or the folder
-    holding a hub download's `data/` folder. None for a table anywhere else."""
+    holding a hub download's `data/` folder (with a dataset card, `.gitattributes` or the download cache beside
+    it). None for a table anywhere else."""
     if source == "-":
         return None
     path = Path(source).resolve()
@@ -307,6 +311,6 @@ def dataset_name(source: str) -> str | None:
     if (folder / "state.json").is_file():
         return folder.parent.name if (folder.parent / "dataset_dict.json").is_file() else folder.name
     for parent in (folder, folder.parent):  # data/train-00000-of-00001.parquet, data/<config>/...
-        if parent.name == "data":
+        if parent.name == "data" and any((parent.parent / marker).exists() for marker in HUB_MARKERS):
             return parent.parent.name or None
     return None

@@ -253,6 +253,12 @@ def test_a_dataset_dict_and_a_hub_download(tmp_path: Path, store: Store) -> None
     ]
     datasets = sorted((r["dataset"], r["format"]) for r in store.read().to_pylist())
     assert datasets == [("hub-download", "sharegpt")] * 3 + [("sft-dict", "chat-messages")] * 3
+    # A folder that happens to be called data, in no downloaded dataset, names none.
+    (tmp_path / "project" / "data").mkdir(parents=True)
+    loose = tmp_path / "project" / "data" / "runs.parquet"
+    pq.write_table(pa.table({"a": [1]}), loose)
+    assert tabular.dataset_name(str(loose)) is None
+    assert tabular.dataset_name(str(hub / "data" / "train-00000-of-00001.parquet")) == "hub-download"
 
 
 def test_a_walk_finds_tables_by_content(tmp_path: Path) -> None:
