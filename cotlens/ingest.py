@@ -32,6 +32,7 @@ from cotlens.parse import (
 )
 from cotlens.sources import Item, LineBlock, display_path, expand_paths, input_size, read_items
 from cotlens.store import Store, StoreWriter
+from cotlens.tabular import RowBlock, parquet_data_size
 from cotlens.workers import default_jobs, map_ordered, worker_pool
 
 # Decoded records (JSON documents, archives) are parsed in groups of this many.
@@ -152,9 +153,7 @@ def ingest(
     options = options or IngestOptions()
     warnings: list[str] = []
     sources = expand_paths(paths, warnings.append)
-    jobs = options.jobs or (
-        default_jobs() if sum(input_size(s) or 0 for s in sources) >= POOL_MIN_BYTES else 1
-    )
+    jobs = options.jobs or (default_jobs() if sum(map(_data_size, sources)) >= POOL_MIN_BYTES else 1)
     is_record = record_test(forced_format(options.fmt, options.mapping))
     records_path = (
         parse_path(options.mapping.records) if options.mapping and options.mapping.records else None
@@ -205,6 +204,11 @@ def ingest(
     return IngestResult(writer.run_id, str(store.root), summaries, models, run.get("rejects"), warnings)
 
 
+def _data_size(source: str) -> int:
+    """An input's bytes to parse: a Parquet file's uncompressed size, else the file's."""
+    return (parquet_data_size(source) if source != "-" else None) or input_size(source) or 0
+
+
 def record_test(forced: Format | None) -> Callable[[Any], bool]:
     """Whether a JSON object is a record (rather than a container of records), for JSON documents."""
 
@@ -233,13 +237,15 @@ def _pool(jobs: int, stored: set[str]) -> Iterator[Executor | None]:
         set_stored_ids(stored_ids_array(set()))
 
 
-def _chunks(source: str, records: Iterator[Item | LineBlock], staging: Callable[[], str]) -> Iterator[Chunk]:
-    """Line blocks go out as they are; decoded items are grouped. When the input breaks off (InputError), the
+def _chunks(
+    source: str, records: Iterator[Item | LineBlock | RowBlock], staging: Callable[[], str]
+) -> Iterator[Chunk]:
+    """Line blocks and row blocks go out as they are; decoded items are grouped. When the input breaks off (InputError), the
     records before the damage still go out before the error."""
     items: list[Item] = []
     try:
         for record in records:
-            if isinstance(record, LineBlock):
+            if isinstance(record, LineBlock | RowBlock):
                 if items:  # records before the block go first: the first occurrence of a transcript wins
                     yield Chunk(source, staging(), items=items)
                     items = []

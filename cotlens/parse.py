@@ -22,6 +22,7 @@ from cotlens.measure.intrinsic import measure, unmeasured
 from cotlens.record import RECORD_FIELDS, Transcript
 from cotlens.sources import Item, LineBlock
 from cotlens.store import write_staged
+from cotlens.tabular import RowBlock
 
 REJECT_EXCERPT_BYTES = 2000
 # The integers of a transcript and the widths their columns store them in (record.RECORD_FIELDS).
@@ -32,12 +33,13 @@ ROW_SCHEMA = pa.schema(RECORD_FIELDS)
 
 @dataclass(frozen=True, slots=True)
 class Chunk:
-    """Records of one input: raw JSON Lines (`block`), or records already decoded from a document (`items`)."""
+    """Records of one input: raw JSON Lines or rows of a table (`block`), or records already decoded from a
+    document (`items`)."""
 
     source: str
     staged: str  # where the parser writes the chunk's rows (an Arrow IPC file in the ingest run's staging)
     items: list[Item] | None = None
-    block: LineBlock | None = None
+    block: LineBlock | RowBlock | None = None
 
     @property
     def decoded(self) -> bool:
@@ -200,6 +202,8 @@ class RecordParser:
         for parsed in parsed_list:
             notes.extend(parsed.warnings)
             parsed.repairs.extend(item.repairs)
+            # The container's dataset (a Hugging Face dataset folder's name) when the record names none.
+            parsed.dataset = parsed.dataset or item.context.dataset
             parsed.tags.update(self.tags)
             t = parsed.finish()
             check_ranges(t)
@@ -240,7 +244,8 @@ class RecordParser:
         )
 
     def _reject(self, source: str, item: Item, reason: str) -> dict[str, Any]:
-        raw = item.raw if item.raw is not None else orjson.dumps(item.obj)
+        # A table's values that JSON has no form for (bytes, decimals) are written as text.
+        raw = item.raw if item.raw is not None else orjson.dumps(item.obj, default=repr)
         return {
             "source_path": source,
             "source_locator": item.locator,

@@ -1,4 +1,5 @@
-"""Reading inputs: files, directories, stdin; gzip / zstd / zip containers; JSON Lines and JSON documents.
+"""Reading inputs: files, directories, stdin; gzip / zstd / zip containers; JSON Lines and JSON documents;
+Parquet and Arrow tables (tabular.py).
 
 Yields one `Item` per input record with its locator ("line 12", "results[3]", "samples/1_epoch_1.json") and the
 decoded JSON value, or the reason it could not be decoded. An input that cannot be read at all raises InputError;
@@ -19,6 +20,7 @@ from typing import IO, Any
 
 import orjson
 
+from cotlens import tabular
 from cotlens.compressed import PieceReader, codec_of, decompressed
 from cotlens.errors import InputError
 from cotlens.formats._document import document_context, string_record, string_record_keys
@@ -82,7 +84,9 @@ def expand_paths(paths: list[str], warn: Callable[[str], None] = lambda _: None)
         if p == "-" or not os.path.isdir(p):
             out.append(p)
         elif is_store_directory(p):
-            warn(f"{display_path(p)} is a cotlens store, not an input: skipped")
+            # A store named as an input is read for its part files (cotlens's own rows read back); its manifest,
+            # rejects and staging are never inputs.
+            out.extend(str(f) for f in sorted(_walk(str(tabular.walk_root(Path(p))), warn)))
         else:
             out.extend(str(f) for f in sorted(_walk(p, warn)))
     return out
@@ -96,14 +100,17 @@ def _walk(top: str, warn: Callable[[str], None]) -> Iterator[Path]:
                 warn(f"{display_path(folder)} is a symlinked folder: not followed")
                 dirs.remove(name)
             elif is_store_directory(folder):
-                dirs.remove(name)  # a store's files are its own, never inputs
+                warn(
+                    f"{display_path(folder)} is a cotlens store: not walked into (name it to read its part files)"
+                )
+                dirs.remove(name)
         for name in files:
             path = os.path.join(root, name)
             if name.startswith("."):
                 continue
             if not os.path.exists(path):
                 warn(f"{display_path(path)} is a dangling symlink: skipped")
-            elif name.endswith(INPUT_SUFFIXES) and os.path.isfile(path):
+            elif os.path.isfile(path) and _is_input_file(Path(path)):
                 yield Path(path)
 
 
@@ -124,6 +131,12 @@ def display_path(path: str) -> str:
     return data.decode("utf-8", "backslashreplace")
 
 
+def _is_input_file(path: Path) -> bool:
+    if path.name.endswith(INPUT_SUFFIXES):
+        return not tabular.is_dataset_metadata(path)
+    return tabular.is_table_file(path)
+
+
 def input_size(source: str) -> int | None:
     if source == "-":
         return None
@@ -139,9 +152,9 @@ def read_items(
     records_path: JSONPath | None = None,
     on_progress: Callable[[int], None] | None = None,
     limits: Limits | None = None,
-) -> Iterator[Item | LineBlock]:
-    """Every record of one input: decoded Items from JSON documents and archives, LineBlocks of raw JSON Lines.
-    `is_record` tells a record from a container object in JSON documents."""
+) -> Iterator[Item | LineBlock | tabular.RowBlock]:
+    """Every record of one input: decoded Items from JSON documents and archives, LineBlocks of raw JSON Lines,
+    RowBlocks of tables. `is_record` tells a record from a container object in JSON documents."""
     try:
         raw: IO[bytes] = sys.stdin.buffer if source == "-" else open(source, "rb")  # noqa: SIM115 (closed below)
     except FileNotFoundError:
@@ -151,7 +164,12 @@ def read_items(
     limits = limits or Limits()
     with raw:
         stream = raw if isinstance(raw, io.BufferedReader) else io.BufferedReader(raw)  # type: ignore[type-var]
-        magic = stream.peek(6)[:6]
+        magic = stream.peek(tabular.HEAD_BYTES)[: tabular.HEAD_BYTES]
+        table = tabular.table_kind(magic)
+        if table is not None:
+            yield from tabular.read_table(source, stream, table, on_progress)
+            return
+        magic = magic[:6]
 
         def report() -> None:
             if on_progress is not None:
