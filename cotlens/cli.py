@@ -142,7 +142,7 @@ class RichProgress:
 
     def __init__(self, console: Console) -> None:
         self.bar = Progress(
-            TextColumn("{task.description}"),
+            TextColumn("{task.description}", markup=False),  # a file name is never markup
             BarColumn(),
             DownloadColumn(),
             TransferSpeedColumn(),
@@ -267,7 +267,7 @@ def print_ingest_summary(result: IngestResult) -> None:
         f"of {totals['records']} records"
     )
     if result.rejects_file:
-        line += f"; rejects in {Path(result.store) / result.rejects_file}"
+        line += f"; rejects in {printable(str(Path(result.store) / result.rejects_file))}"
     say(line)
 
 
