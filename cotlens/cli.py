@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
 import typer
+from pyarrow import ArrowException
 from rich.console import Console
 from rich.progress import (
     BarColumn,
@@ -33,7 +34,7 @@ from cotlens.render.escape import json_bytes, printable
 from cotlens.result import Result
 from cotlens.scan import Selection
 from cotlens.stats import DEFAULT_RESAMPLES
-from cotlens.store import DEFAULT_STORE, Store
+from cotlens.store import DEFAULT_STORE, Store, first_line
 
 if TYPE_CHECKING:
     from cotlens.ingest import IngestResult
@@ -98,6 +99,17 @@ def cli_errors() -> Iterator[None]:
     except KeyboardInterrupt:
         say("cotlens: interrupted")
         raise typer.Exit(EXIT_INTERRUPTED) from None
+    except (OSError, ArrowException) as e:
+        # The library names the cause where it knows it (a store's read-only or damaged files, an output that
+        # cannot be written); anything else the system or Arrow refuses is still one line, never a traceback.
+        say(f"cotlens: error: {printable(os_error_text(e))}")
+        raise typer.Exit(EXIT_ERROR) from None
+
+
+def os_error_text(error: BaseException) -> str:
+    if isinstance(error, OSError) and error.strerror:
+        return f"{error.strerror}: {error.filename}" if error.filename else error.strerror
+    return first_line(error)
 
 
 def version_callback(value: bool) -> None:
@@ -227,6 +239,10 @@ def ingest_command(
             on_wait=lambda: say("cotlens: waiting for another ingest into this store to finish"),
         )
     print_ingest_summary(result)
+    for warning in result.warnings:
+        say(f"cotlens: warning: {printable(warning)}")
+    if not result.stored:
+        say(f"cotlens: no input could be read: no store was created at {printable(str(store))}")
     if json_:
         sys.stdout.write(json_bytes(result.to_dict(), indent=True).decode() + "\n")
     for failed in result.failed_inputs:

@@ -120,7 +120,10 @@ def _batches(store: Store, selection: Selection, columns: list[str] | None) -> I
     bottleneck (0.3-0.5 s less on a 300 MB store)."""
     batches = store.dataset().to_batches(columns=columns, filter=selection.expression(), batch_size=4096)
     end = object()
-    with ThreadPoolExecutor(1) as reader:  # one thread: the scanner's batches are asked for one at a time
+    with (
+        store.reading(),
+        ThreadPoolExecutor(1) as reader,
+    ):  # one thread: the scanner's batches are asked for one at a time
         pending = deque(reader.submit(next, batches, end) for _ in range(READ_AHEAD))
         while (batch := pending.popleft().result()) is not end:
             pending.append(reader.submit(next, batches, end))

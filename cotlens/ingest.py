@@ -91,6 +91,8 @@ class IngestResult:
     inputs: list[InputSummary]
     models: dict[str, ModelSummary]
     rejects_file: str | None
+    stored: bool = True  # False: no input could be read and no store existed, so none was created
+    warnings: list[str] = field(default_factory=list)
 
     @property
     def totals(self) -> dict[str, int]:
@@ -182,8 +184,30 @@ def ingest(
             if summary.records and summary.rejected == summary.records and not summary.error:
                 # Not one record could be read: the input as a whole cannot be; say why once.
                 summary.error = f"no record could be read ({summary.first_reject})"
+        if writer.new_store and all(s.error and not s.records for s in summaries):
+            # Not one input could be read: a store holding only that news would be a side effect.
+            return IngestResult(writer.run_id, str(store.root), summaries, models, None, stored=False)
         run = writer.commit({"inputs": [s.to_dict() for s in summaries], **totals(summaries)})
-    return IngestResult(writer.run_id, str(store.root), summaries, models, run.get("rejects"))
+    return IngestResult(
+        writer.run_id,
+        str(store.root),
+        summaries,
+        models,
+        run.get("rejects"),
+        warnings=_warnings(summaries, options),
+    )
+
+
+def _warnings(summaries: list[InputSummary], options: IngestOptions) -> list[str]:
+    """A duplicate is not stored again, so --dataset and --tag do not reach it: said, with how many."""
+    duplicates = sum(s.duplicate for s in summaries)
+    given = [name for name, value in (("--dataset", options.dataset), ("--tag", options.tags)) if value]
+    if not duplicates or not given:
+        return []
+    return [
+        f"{duplicates} duplicate transcript(s) keep the dataset and tags they were first stored with: "
+        f"{' and '.join(given)} apply to added transcripts only"
+    ]
 
 
 def _record_test(forced: Format | None) -> Callable[[Any], bool]:

@@ -20,7 +20,7 @@ import pyarrow.compute as pc
 import pyarrow.dataset as ds
 import pyarrow.parquet as pq
 
-from cotlens.errors import CotlensError, UsageError
+from cotlens.errors import CotlensError, StoreError, UsageError
 from cotlens.record import REASONING_KINDS, SCHEMA
 from cotlens.store import Store
 from cotlens.workers import default_jobs, map_ordered, worker_pool
@@ -104,7 +104,13 @@ def ensure_measured(store: Store, on_measure: Callable[[int], None] | None = Non
     if pending:
         if on_measure is not None:
             on_measure(len(pending))
-        store.measure()
+        try:
+            store.measure()
+        except StoreError as e:
+            raise StoreError(
+                f"{e} (its {len(pending)} part file(s) stored without measurements are measured before any "
+                "analysis: run `cotlens measure` on a writable copy)"
+            ) from None
 
 
 def distinct_values(store: Store, column: str) -> set[str]:
@@ -115,9 +121,10 @@ def distinct_values(store: Store, column: str) -> set[str]:
         return set()
     options = ds.ParquetFileFormat(read_options=ds.ParquetReadOptions(dictionary_columns=[column]))
     values: set[str] = set()
-    for batch in ds.dataset(parts, format=options).to_batches(columns=[column]):
-        array = batch.column(0)
-        values.update(v for v in array.dictionary.to_pylist() if v is not None)
+    with store.reading():
+        for batch in ds.dataset(parts, format=options).to_batches(columns=[column]):
+            array = batch.column(0)
+            values.update(v for v in array.dictionary.to_pylist() if v is not None)
     return values
 
 
@@ -203,15 +210,17 @@ def map_store(
     start). workers: those of `scan_workers`, or "own" to start (and stop) them here."""
     store.require()
     if TEXT_COLUMNS.isdisjoint(columns):
-        yield from _map_measurements(store, kernel, columns, selection)
+        with store.reading():
+            yield from _map_measurements(store, kernel, columns, selection)
         return
     if workers == "own":
         with scan_workers(store, columns) as pool:
             yield from map_store(store, kernel, columns, selection, pool)
         return
-    tasks = [(str(p), i) for p in store.part_files() for i in range(pq.read_metadata(p).num_row_groups)]
-    window = 2 * (default_jobs() if workers is not None else 1)
-    yield from map_ordered(_Runner(kernel, columns, selection), tasks, workers, window)
+    with store.reading():
+        tasks = [(str(p), i) for p in store.part_files() for i in range(pq.read_metadata(p).num_row_groups)]
+        window = 2 * (default_jobs() if workers is not None else 1)
+        yield from map_ordered(_Runner(kernel, columns, selection), tasks, workers, window)
 
 
 def _map_measurements(
