@@ -142,12 +142,12 @@ class Store:
                 shutil.rmtree(self.root, ignore_errors=True)
 
     @contextlib.contextmanager
-    def writing(self) -> Iterator[None]:
-        """OSErrors of writing into the store become one StoreError that names the cause."""
+    def writing(self, outcome: str = "the store is unchanged") -> Iterator[None]:
+        """OSErrors of writing into the store become one StoreError that names the cause, then the outcome."""
         try:
             yield
         except OSError as e:
-            raise StoreError(write_error(self.root, e)) from None
+            raise StoreError(f"{write_error(self.root, e)}; {outcome}") from None
 
     @contextlib.contextmanager
     def locked(self, on_wait: Any = None) -> Iterator[None]:
@@ -203,7 +203,10 @@ class Store:
         from cotlens.workers import default_jobs, map_ordered, worker_pool
 
         self.require()
-        with self.writing(), self.locked(on_wait):
+        with (
+            self.writing("parts measured before stay measured, the others are unchanged"),
+            self.locked(on_wait),
+        ):
             total = len(self.part_files())
             parts = self.unmeasured_parts()
             jobs = jobs or (default_jobs() if len(parts) > 1 else 1)
@@ -232,10 +235,10 @@ def write_error(root: Path, error: OSError) -> str:
     """Why writing into the store at `root` failed, cause first."""
     detail = error.strerror or first_line(error)
     if error.errno in (errno.EROFS, errno.EACCES, errno.EPERM):
-        return f"store is read-only: cannot write in {root} ({detail}); the store is unchanged"
+        return f"store is read-only: cannot write in {root} ({detail})"
     if error.errno in (errno.ENOSPC, errno.EDQUOT):
-        return f"no space left on device writing in {root}; the store is unchanged"
-    return f"cannot write in {root}: {detail}; the store is unchanged"
+        return f"no space left on device writing in {root}"
+    return f"cannot write in {root}: {detail}"
 
 
 @dataclass

@@ -8,6 +8,7 @@ import builtins
 import errno
 import io
 import os
+import shutil
 import stat
 from collections.abc import Iterator
 from pathlib import Path
@@ -50,24 +51,32 @@ def assert_one_line_error(result: Any, cause: str) -> None:
     assert "Traceback" not in result.output and "Error:" not in result.stderr.replace("cotlens: error:", "")
 
 
-@pytest.fixture
-def filled(tmp_path: Path) -> Store:
-    """A store holding one run, and a second input with new records and a reject."""
-    store = Store(tmp_path / "store")
-    ingest([str(write_jsonl(tmp_path / "first.jsonl", [chat(i) for i in range(3)]))], store)
-    write_jsonl(tmp_path / "second.jsonl", [chat(i) for i in range(3, 9)] + [b"{broken\n"])
-    return store
-
-
-@pytest.fixture
-def deferred(tmp_path: Path) -> Store:
-    store = Store(tmp_path / "deferred")
+@pytest.fixture(scope="module")
+def templates(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Made once, copied for each test: a store holding one run, and a store ingested with --defer-measure."""
+    root = tmp_path_factory.mktemp("templates")
+    ingest([str(write_jsonl(root / "first.jsonl", [chat(i) for i in range(3)]))], Store(root / "store"))
     ingest(
-        [str(write_jsonl(tmp_path / "d.jsonl", [chat(i) for i in range(4)]))],
-        store,
+        [str(write_jsonl(root / "d.jsonl", [chat(i) for i in range(4)]))],
+        Store(root / "deferred"),
         IngestOptions(measure=False),
     )
-    return store
+    return root
+
+
+@pytest.fixture
+def filled(tmp_path: Path, templates: Path) -> Store:
+    """A store holding one run (first.jsonl), and a second input with new records and a reject."""
+    shutil.copytree(templates / "store", tmp_path / "store")
+    shutil.copy(templates / "first.jsonl", tmp_path / "first.jsonl")
+    write_jsonl(tmp_path / "second.jsonl", [chat(i) for i in range(3, 9)] + [b"{broken\n"])
+    return Store(tmp_path / "store")
+
+
+@pytest.fixture
+def deferred(tmp_path: Path, templates: Path) -> Store:
+    shutil.copytree(templates / "deferred", tmp_path / "deferred")
+    return Store(tmp_path / "deferred")
 
 
 def make_read_only(root: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
