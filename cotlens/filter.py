@@ -11,6 +11,7 @@ ingest for built-in lexicons, from the text for `--term` and lexicon files.
 from __future__ import annotations
 
 import os
+import stat
 import sys
 from collections import Counter, deque
 from collections.abc import Callable, Iterator
@@ -55,7 +56,9 @@ class FilterOptions:
     def exclusions_path(self) -> str | None:
         if self.exclusions is not None:
             return self.exclusions
-        return None if self.out in (None, "-") else f"{self.out}.exclusions.jsonl"
+        if self.out in (None, "-") or is_device(self.out):  # like stdout: nowhere beside it to put a file
+            return None
+        return f"{self.out}.exclusions.jsonl"
 
 
 @dataclass
@@ -114,8 +117,18 @@ def check_outputs(store: Store, options: FilterOptions) -> None:
             raise UsageError(f"{name} {path} is a directory: give a file path")
         if not target.parent.is_dir():
             raise UsageError(f"{name} {path}: no directory {target.parent} to write it in")
-        if os.path.lexists(path) and not options.force:
+        if os.path.lexists(path) and not options.force and not is_device(path):
             raise UsageError(f"{path} exists: give --force to replace it")
+
+
+def is_device(path: str) -> bool:
+    """A character device, pipe or socket (`/dev/null`, `/dev/stdout`, a FIFO): written to as it is, never
+    replaced by a file."""
+    try:
+        mode = os.stat(path).st_mode
+    except OSError:
+        return False
+    return stat.S_ISCHR(mode) or stat.S_ISFIFO(mode) or stat.S_ISSOCK(mode)
 
 
 def _filter_into(
@@ -353,8 +366,13 @@ class _Staged:
 
     def __init__(self) -> None:
         self.files: list[tuple[str, str, IO[bytes]]] = []
+        self.devices: list[IO[bytes]] = []
 
     def open(self, path: str) -> IO[bytes]:
+        if is_device(path):  # nothing to stage: written as it goes
+            sink = open(path, "wb")  # noqa: SIM115 (closed when the block ends)
+            self.devices.append(sink)
+            return sink
         tmp = f"{path}.tmp-{os.getpid()}"
         sink = open(tmp, "wb")  # noqa: SIM115 (closed when the block ends)
         self.files.append((tmp, path, sink))
@@ -375,6 +393,9 @@ class _Staged:
                 sink.close()
                 with suppress(FileNotFoundError):
                     os.remove(tmp)
+            for device in self.devices:
+                with suppress(OSError):
+                    device.close()
 
 
 def _summary(

@@ -84,6 +84,8 @@ class Store:
             manifest: dict[str, Any] = orjson.loads(path.read_bytes())
         except (OSError, orjson.JSONDecodeError) as e:
             raise StoreError(f"unreadable manifest {path}: {e}") from None
+        if not isinstance(manifest, dict) or not isinstance(manifest.get("runs"), list):
+            raise StoreError(f"damaged manifest {path}: not an object with a list of runs")
         return manifest
 
     def part_files(self) -> list[Path]:

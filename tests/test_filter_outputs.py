@@ -131,3 +131,10 @@ def test_case_11_both_outputs_land_together(small: Store, work: Path) -> None:
         "kept.jsonl",
         "kept.jsonl.exclusions.jsonl",
     ]
+
+
+def test_a_device_output_is_written_to_not_replaced(small: Store) -> None:
+    result = run("filter", "--store", str(small.root), *WHERE, "--out", os.devnull)
+    assert result.exit_code == 0, result.output
+    assert Path(os.devnull).is_char_device()
+    assert not Path(f"{os.devnull}.exclusions.jsonl").exists()  # no default exclusions file beside a device

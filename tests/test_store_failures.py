@@ -296,11 +296,11 @@ def test_a_store_that_is_a_regular_file_is_a_one_line_error(tmp_path: Path, comm
 
 
 def test_issue_12_item_8_unreadable_inputs_create_no_store(tmp_path: Path) -> None:
-    (tmp_path / "not-json.jsonl.gz").write_bytes(b"\x1f\x8b\x08garbage")
+    (tmp_path / "corrupt.jsonl.gz").write_bytes(b"\x1f\x8b\x08garbage")
+    (tmp_path / "not-json.jsonl").write_bytes(b"hello\nworld\n")
+    inputs = [str(tmp_path / name) for name in ("missing.jsonl", "corrupt.jsonl.gz", "not-json.jsonl")]
     store = tmp_path / "store"
-    result = run(
-        "ingest", str(tmp_path / "missing.jsonl"), str(tmp_path / "not-json.jsonl.gz"), "--store", str(store)
-    )
+    result = run("ingest", *inputs, "--store", str(store))
     assert result.exit_code == 1
     assert not store.exists()
     assert "no store was created" in result.stderr
@@ -338,3 +338,17 @@ def test_the_rejects_file_and_manifest_keep_no_raw_bidi_or_c1_character(tmp_path
         assert not any(c in text for c in "\u202e\u009b\u2028"), text
     assert orjson.loads(manifest)["runs"][0]["options"]["dataset"] == HOSTILE
     assert orjson.loads(rejects.splitlines()[0])["source_path"] == str(path)
+
+
+def test_analyses_of_a_measured_read_only_store_work(filled: Store, read_only: Any) -> None:
+    read_only(filled.root)
+    for command in (["models"], ["rates"], ["kwic", "think"], ["filter", "--dry-run", "--where", "loop"]):
+        result = run(command[0], "--store", str(filled.root), *command[1:])
+        assert result.exit_code == 0, (command, result.output)
+
+
+@pytest.mark.parametrize("content", [b"[]", b'{"runs": 5}', b"not json"])
+def test_a_damaged_manifest_is_a_one_line_error(filled: Store, content: bytes) -> None:
+    (filled.root / "manifest.json").write_bytes(content)
+    result = run("ingest", str(filled.root.parent / "second.jsonl"), "--store", str(filled.root))
+    assert_one_line_error(result, "manifest")
