@@ -238,9 +238,9 @@ def ingest_command(
             progress,
             on_wait=lambda: say("cotlens: waiting for another ingest into this store to finish"),
         )
-    print_ingest_summary(result)
     for warning in result.warnings:
         say(f"cotlens: warning: {printable(warning)}")
+    print_ingest_summary(result)
     if not result.stored:
         say(f"cotlens: no input could be read: no store was created at {printable(str(store))}")
     if json_:

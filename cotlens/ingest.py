@@ -91,8 +91,8 @@ class IngestResult:
     inputs: list[InputSummary]
     models: dict[str, ModelSummary]
     rejects_file: str | None
-    stored: bool = True  # False: no input could be read and no store existed, so none was created
     warnings: list[str] = field(default_factory=list)
+    stored: bool = True  # False: no input could be read and no store existed, so none was created
 
     @property
     def totals(self) -> dict[str, int]:
