@@ -5,13 +5,14 @@ current schema's columns) to a small result; results come back in store order.""
 from __future__ import annotations
 
 import contextlib
+import functools
 import os
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import Executor
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
-from typing import Any, Literal, TypeVar
+from typing import Any, Concatenate, Literal, ParamSpec, TypeVar
 
 import numpy as np
 import numpy.typing as npt
@@ -26,6 +27,7 @@ from cotlens.store import Store
 from cotlens.workers import default_jobs, map_ordered, worker_pool
 
 R = TypeVar("R")
+P = ParamSpec("P")
 # Below this much stored data, starting worker processes costs more than it saves.
 POOL_MIN_BYTES = 32 << 20
 
@@ -197,6 +199,20 @@ def scan_workers(store: Store, columns: tuple[str, ...]) -> Iterator[Executor | 
         yield pool
 
 
+def reading_errors(
+    scan: Callable[Concatenate[Store, P], Iterator[R]],
+) -> Callable[Concatenate[Store, P], Iterator[R]]:
+    """A scan of the store whose unreadable part files are one StoreError naming them (Store.reading)."""
+
+    @functools.wraps(scan)
+    def wrapped(store: Store, /, *args: P.args, **kwargs: P.kwargs) -> Iterator[R]:
+        with store.reading():
+            yield from scan(store, *args, **kwargs)
+
+    return wrapped
+
+
+@reading_errors
 def map_store(
     store: Store,
     kernel: Callable[[pa.Table], R],
@@ -210,17 +226,15 @@ def map_store(
     start). workers: those of `scan_workers`, or "own" to start (and stop) them here."""
     store.require()
     if TEXT_COLUMNS.isdisjoint(columns):
-        with store.reading():
-            yield from _map_measurements(store, kernel, columns, selection)
+        yield from _map_measurements(store, kernel, columns, selection)
         return
     if workers == "own":
         with scan_workers(store, columns) as pool:
             yield from map_store(store, kernel, columns, selection, pool)
         return
-    with store.reading():
-        tasks = [(str(p), i) for p in store.part_files() for i in range(pq.read_metadata(p).num_row_groups)]
-        window = 2 * (default_jobs() if workers is not None else 1)
-        yield from map_ordered(_Runner(kernel, columns, selection), tasks, workers, window)
+    tasks = [(str(p), i) for p in store.part_files() for i in range(pq.read_metadata(p).num_row_groups)]
+    window = 2 * (default_jobs() if workers is not None else 1)
+    yield from map_ordered(_Runner(kernel, columns, selection), tasks, workers, window)
 
 
 def _map_measurements(
