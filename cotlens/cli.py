@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
 import typer
+from pyarrow import ArrowException
 from rich.console import Console
 from rich.progress import (
     BarColumn,
@@ -34,7 +35,7 @@ from cotlens.render.escape import json_bytes, printable
 from cotlens.result import Result
 from cotlens.scan import Selection
 from cotlens.stats import DEFAULT_RESAMPLES
-from cotlens.store import DEFAULT_STORE, Store
+from cotlens.store import DEFAULT_STORE, Store, first_line
 
 if TYPE_CHECKING:
     from cotlens.ingest import IngestResult
@@ -99,6 +100,17 @@ def cli_errors() -> Iterator[None]:
     except KeyboardInterrupt:
         say("cotlens: interrupted")
         raise typer.Exit(EXIT_INTERRUPTED) from None
+    except (OSError, ArrowException) as e:
+        # The library names the cause where it knows it (a store's read-only or damaged files, an output that
+        # cannot be written); anything else the system or Arrow refuses is still one line, never a traceback.
+        say(f"cotlens: error: {printable(os_error_text(e))}")
+        raise typer.Exit(EXIT_ERROR) from None
+
+
+def os_error_text(error: BaseException) -> str:
+    if isinstance(error, OSError) and error.strerror:
+        return f"{error.strerror}: {error.filename}" if error.filename else error.strerror
+    return first_line(error)
 
 
 def version_callback(value: bool) -> None:
@@ -143,7 +155,7 @@ class RichProgress:
 
     def __init__(self, console: Console) -> None:
         self.bar = Progress(
-            TextColumn("{task.description}"),
+            TextColumn("{task.description}", markup=False),  # a file name is never markup
             BarColumn(),
             DownloadColumn(),
             TransferSpeedColumn(),
@@ -247,6 +259,8 @@ def ingest_command(
     for warning in result.warnings:
         say(f"cotlens: warning: {printable(warning)}")
     print_ingest_summary(result)
+    if not result.stored:
+        say(f"cotlens: no input could be read: no store was created at {printable(str(store))}")
     if json_:
         sys.stdout.write(json_bytes(result.to_dict(), indent=True).decode() + "\n")
     for s in result.inputs:
@@ -293,7 +307,7 @@ def print_ingest_summary(result: IngestResult) -> None:
         f"of {totals['records']} records"
     )
     if result.rejects_file:
-        line += f"; rejects in {Path(result.store) / result.rejects_file}"
+        line += f"; rejects in {printable(str(Path(result.store) / result.rejects_file))}"
     say(line)
 
 

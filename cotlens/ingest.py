@@ -106,7 +106,10 @@ class IngestResult:
     inputs: list[InputSummary]
     models: dict[str, ModelSummary]
     rejects_file: str | None
-    warnings: list[str] = field(default_factory=list)  # what a directory walk skipped, and why
+    warnings: list[str] = field(
+        default_factory=list
+    )  # what a walk skipped; fields --dataset/--tag did not reach
+    stored: bool = True  # False: no input could be read and no store existed, so none was created
 
     @property
     def totals(self) -> dict[str, int]:
@@ -200,8 +203,33 @@ def ingest(
             if summary.records and summary.rejected == summary.records and not summary.error:
                 # Not one record could be read: the input as a whole cannot be; say why once.
                 summary.error = f"no record could be read ({summary.first_reject})"
+        if writer.new_store and summaries and all(s.error and not s.transcripts for s in summaries):
+            # Not one input could be read (missing, not JSON, no readable record): a store holding only that
+            # news would be a side effect. The summary still counts every record.
+            return IngestResult(
+                writer.run_id, str(store.root), summaries, models, None, warnings, stored=False
+            )
         run = writer.commit({"inputs": [s.to_dict() for s in summaries], **totals(summaries)})
-    return IngestResult(writer.run_id, str(store.root), summaries, models, run.get("rejects"), warnings)
+    return IngestResult(
+        writer.run_id,
+        str(store.root),
+        summaries,
+        models,
+        run.get("rejects"),
+        warnings=warnings + _warnings(summaries, options),
+    )
+
+
+def _warnings(summaries: list[InputSummary], options: IngestOptions) -> list[str]:
+    """A duplicate is not stored again, so --dataset and --tag do not reach it: said, with how many."""
+    duplicates = sum(s.duplicate for s in summaries)
+    given = [name for name, value in (("--dataset", options.dataset), ("--tag", options.tags)) if value]
+    if not duplicates or not given:
+        return []
+    return [
+        f"{duplicates} duplicate transcript(s) keep the dataset and tags they were first stored with: "
+        f"{' and '.join(given)} apply to added transcripts only"
+    ]
 
 
 def _data_size(source: str) -> int:
