@@ -203,9 +203,9 @@ def ingest(
             if summary.records and summary.rejected == summary.records and not summary.error:
                 # Not one record could be read: the input as a whole cannot be; say why once.
                 summary.error = f"no record could be read ({summary.first_reject})"
-        if writer.new_store and summaries and all(s.error and not s.records for s in summaries):
-            # Not one input could be read (missing, corrupt, not a JSON document): a store holding only that
-            # news would be a side effect. (Records that were read and rejected keep their rejects file.)
+        if writer.new_store and summaries and all(s.error and not s.transcripts for s in summaries):
+            # Not one input gave a transcript (missing, corrupt, no record could be read): a store holding only
+            # that news would be a side effect. The summary still counts every record and names the first reason.
             return IngestResult(
                 writer.run_id, str(store.root), summaries, models, None, warnings, stored=False
             )

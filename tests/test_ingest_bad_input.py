@@ -10,7 +10,7 @@ from pathlib import Path
 
 import orjson
 
-from cotlens.ingest import ingest
+from cotlens.ingest import IngestOptions, ingest
 from cotlens.store import Store
 from tests.helpers import chat, write_jsonl
 
@@ -162,7 +162,11 @@ def test_record_without_model_is_rejected_unless_given(tmp_path: Path, store: St
     path = write_jsonl(tmp_path / "a.jsonl", [{"response": "<think>hm</think>ok"}])
     result = ingest([str(path)], store)
     assert result.totals["rejected"] == 1
-    assert rejects(store)[0]["reason"].startswith("no model name in the record")
+    error = result.inputs[0].error
+    assert error is not None and "no model name in the record" in error
+    assert not store.root.exists()  # nothing could be read: no store is created
+    result = ingest([str(path)], store, IngestOptions(model="m"))
+    assert result.totals["added"] == 1
 
 
 def test_corrupt_zstd_is_an_input_error(tmp_path: Path, store: Store) -> None:
