@@ -217,10 +217,11 @@ def interval_definition(options: IntervalOptions) -> dict[str, Any]:
     return {
         "confidence": options.confidence,
         "method": "studentized-log: bootstrap over transcripts of the log rate standardized by each resample's "
-        f"delta-method standard error, for groups of up to {BOOTSTRAP_MAX_TRANSCRIPTS} transcripts; delta: the "
+        f"delta-method standard error, for groups of up to {BOOTSTRAP_MAX_TRANSCRIPTS} transcripts (the upper "
+        "bound is infinite, null in JSON, for a term that about 3 transcripts or fewer use); delta: the "
         "delta method of the log of the ratio estimator above; poisson-zero: no occurrences, [0, exact Poisson "
-        "upper bound]; poisson-users: a term in too few transcripts to resample (about 3 or fewer), the exact "
-        "Poisson interval of their number; poisson-conditional: a ratio with occurrences on one side only, the "
+        "upper bound]; percentile: a ratio whose term one side uses in about 3 transcripts or fewer, the "
+        "percentile interval of the resampled ratios; poisson-conditional: a ratio with occurrences on one side only, the "
         "exact conditional test",
         "resamples": options.resamples,
         "seed": options.seed,

@@ -68,7 +68,6 @@ _MOMENT_BITS = 16
 STUDENTIZED = "studentized-log"
 DELTA = "delta"
 POISSON_ZERO = "poisson-zero"
-POISSON_USERS = "poisson-users"
 POISSON_CONDITIONAL = "poisson-conditional"
 PERCENTILE = "percentile"
 
@@ -82,7 +81,7 @@ class Intervals:
     high: FloatArray
     method: str  # the group's method: STUDENTIZED or DELTA
     resamples: int | None  # None for the delta method
-    term_methods: tuple[str, ...] = ()  # per term: the group's method, POISSON_ZERO or POISSON_USERS
+    term_methods: tuple[str, ...] = ()  # per term: the group's method or POISSON_ZERO
 
     def method_of(self, term: int) -> str:
         """The method that made term `term`'s interval."""
@@ -349,7 +348,8 @@ def _studentized_bounds(
     [exp(log R - t*_hi se), exp(log R - t*_lo se)] for the equal-tailed points t*_lo, t*_hi of the pivots
     (Efron & Tibshirani 1993, ch. 12; Davison & Hinkley 1997, sec. 5.2). se = 0 (every transcript has the
     same rate) gives [R, R], as the delta method does. A bound is infinite where more than (1 - confidence)
-    / 2 of the resamples had no occurrence (or none of the baseline's, for a ratio)."""
+    / 2 of the resamples had no occurrence (or none of the baseline's, for a ratio). An undefined se (a group
+    of one transcript, which shows nothing of the variation between transcripts) gives [0, inf]."""
     t_low, t_high = _order_quantiles(pivots, confidence)
     with np.errstate(over="ignore", invalid="ignore"):
         low = np.exp(log_estimate - t_high * se)
@@ -357,6 +357,8 @@ def _studentized_bounds(
     flat = se == 0.0
     low[flat] = np.exp(log_estimate[flat])
     high[flat] = np.exp(log_estimate[flat])
+    unknown = np.isnan(se)
+    low[unknown], high[unknown] = 0.0, np.inf
     return low, high
 
 
@@ -412,49 +414,6 @@ def _poisson_zero_upper(total_tokens: float, confidence: float) -> float:
     return -math.log((1.0 - confidence) / 2.0) / total_tokens
 
 
-def _poisson_at_most(k: int, mean: float) -> float:
-    """P(X <= k) for X ~ Poisson(mean), summed in log space term by term."""
-    log_term, total = -mean, 0.0
-    for i in range(k + 1):
-        if i:
-            log_term += math.log(mean) - math.log(i)
-        total += math.exp(log_term)
-    return min(total, 1.0)
-
-
-def poisson_bounds(k: int, confidence: float = 0.95) -> tuple[float, float]:
-    """Exact (Garwood 1936) two-sided interval for a Poisson mean after observing k >= 1 events: the means at
-    which P(X >= k) and P(X <= k) are (1 - confidence) / 2 (for k = 1 at 95%: [0.0253, 5.572]), by bisection."""
-    tail = (1.0 - confidence) / 2.0
-
-    def solve(upper: bool) -> float:
-        lo, hi = 0.0, 2.0 * k + 20.0 * math.sqrt(k) + 20.0
-        for _ in range(200):
-            mid = (lo + hi) / 2.0
-            # P(X <= k) falls as the mean grows; P(X >= k) = 1 - P(X <= k - 1) rises.
-            too_small = (
-                _poisson_at_most(k, mid) > tail if upper else 1.0 - _poisson_at_most(k - 1, mid) < tail
-            )
-            lo, hi = (mid, hi) if too_small else (lo, mid)
-        return (lo + hi) / 2.0
-
-    return solve(False), solve(True)
-
-
-def _few_users(
-    low: FloatArray, high: FloatArray, estimate: FloatArray, users: FloatArray, confidence: float
-) -> npt.NDArray[np.bool_]:
-    """In place: terms with occurrences whose studentized interval is not finite (see rate_intervals) get
-    estimate * [L, U] / k for the exact Poisson interval [L, U] of k, the number of transcripts using the term.
-    Returns which terms it changed."""
-    unbounded = (users > 0) & ~(np.isfinite(low) & np.isfinite(high))
-    for j in np.flatnonzero(unbounded).tolist():
-        k = int(users[j])
-        lower, upper = poisson_bounds(k, confidence)
-        low[j], high[j] = estimate[j] * lower / k, estimate[j] * upper / k
-    return unbounded
-
-
 # -- public API ------------------------------------------------------------------------------------------
 
 
@@ -484,12 +443,12 @@ def rate_intervals(
       certainty that 0 observed events cannot give, so the upper bound is the exact Poisson bound with the
       group's tokens as exposure (Garwood 1936). Zero events carry no information about clustering, so this
       bound is the one for independent occurrences; if the term would cluster, the true uncertainty is larger.
-    * POISSON_USERS: a term used in so few transcripts that more than (1 - confidence) / 2 of the resamples
-      hold none of them (about 3 or fewer at 95%), or a group of one transcript: the studentized interval is
-      unbounded or undefined, so the interval is estimate * [L, U] / k for the exact Poisson interval [L, U]
-      of the k transcripts using the term (how many heavy users a group holds is what is uncertain there).
 
-    A group with no tokens gives NaN throughout. resampled: the bootstrap's resampled_moments(occurrences,
+    A term used in so few transcripts that more than (1 - confidence) / 2 of the resamples hold none of them
+    (about 3 transcripts or fewer at 95%) has an infinite upper bound: the data cannot bound how heavily the
+    users it did not see use the term (in simulation, any finite rule there, such as an exact Poisson interval
+    for the number of users, misses the true rate far more often than 2.5%). One transcript gives [0, inf],
+    no tokens NaN throughout. resampled: the bootstrap's resampled_moments(occurrences,
     tokens, resamples, seed), when they were drawn elsewhere (in worker processes).
     """
     _check(confidence, resamples)
@@ -515,12 +474,10 @@ def rate_intervals(
             log_rate, se = np.log(rate), np.sqrt(var) / rate
         low, high = _studentized_bounds(_pivots(log_draws, var_draws, log_rate), log_rate, se, confidence)
         low, high = per * low, per * high
-        few = _few_users(low, high, estimate, (occ > 0).sum(axis=0), confidence)
     else:
         low, high = _delta_bounds(estimate, var, per, confidence)
-        few = np.zeros(terms, dtype=bool)
     _zero_counts(low, high, counts, total_tokens, per, confidence)
-    methods = np.where(counts == 0, POISSON_ZERO, np.where(few, POISSON_USERS, name))
+    methods = np.where(counts == 0, POISSON_ZERO, name)
     return Intervals(estimate, low, high, name, reported, tuple(methods.tolist()))
 
 
@@ -658,8 +615,10 @@ def ratio_of_rates(
         low, high = _studentized_bounds(pivots, log_ratio, se, confidence)
         t0 = log_ratio / se
     p_value = _bootstrap_p(pivots, t0)
-    # se = 0 (every transcript of both groups has the same rate): as the delta method's Wald test.
+    # se = 0 (every transcript of both groups has the same rate): as the delta method's Wald test; an
+    # undefined se (a group of one transcript) tests nothing.
     p_value = np.where(se == 0.0, np.where(log_ratio == 0.0, 1.0, 0.0), p_value)
+    p_value = np.where(np.isnan(se), 1.0, p_value)
     # Terms a side uses in so few transcripts that many resamples hold none: the pivot is unbounded there, so
     # these terms keep the percentile interval and p-value of the resampled ratios.
     sparse = np.mean(np.isinf(log_a) | np.isinf(log_b), axis=0) > (1.0 - confidence) / 2.0
