@@ -289,7 +289,7 @@ def _group_rows(key: GroupKey, acc: _Group, options: LangmixOptions) -> list[dic
             "spans_per_1k_low": None,
             "spans_per_1k_high": None,
             "nonlatin_dominant": None,
-            "interval_method": tokens.method,
+            "interval_method": tokens.method_of(0),
             "few_transcripts": acc.tokens.few,
             "note": "few" if acc.tokens.few else "",
         }

@@ -210,7 +210,7 @@ def _mixing_in_loops(ordered: list[tuple[GroupKey, _Group]], options: LoopOption
             ratio_low=_number(ratio.low[0]),
             ratio_high=_number(ratio.high[0]),
             p_value=_number(ratio.p_value[0]),
-            interval_method=ratio.method,
+            interval_method=ratio.method_of(0),
         )
         rows.append(row)
     adjusted = benjamini_hochberg([np.nan if r["p_value"] is None else r["p_value"] for r in rows])
