@@ -23,7 +23,7 @@ from cotlens.formats.mapping import Mapping, parse_path
 from cotlens.parse import Chunk, ChunkResult, RecordParser, forced_format, set_stored_ids, stored_ids_array
 from cotlens.sources import Item, LineBlock, expand_paths, input_size, read_items
 from cotlens.store import Store, StoreWriter
-from cotlens.workers import default_jobs, map_ordered, worker_pool
+from cotlens.workers import map_ordered, pool_jobs, worker_pool
 
 # Decoded records (JSON documents, archives) are parsed in groups of this many.
 CHUNK_RECORDS = 4096
@@ -136,9 +136,7 @@ def ingest(
     at all is reported in its summary's `error`; good records land either way."""
     options = options or IngestOptions()
     sources = expand_paths(paths)
-    jobs = options.jobs or (
-        default_jobs() if sum(input_size(s) or 0 for s in sources) >= POOL_MIN_BYTES else 1
-    )
+    jobs = options.jobs or pool_jobs(sum(input_size(s) or 0 for s in sources) >= POOL_MIN_BYTES)
     is_record = _record_test(forced_format(options.fmt, options.mapping))
     records_path = (
         parse_path(options.mapping.records) if options.mapping and options.mapping.records else None
@@ -201,12 +199,12 @@ def _record_test(forced: Format | None) -> Callable[[Any], bool]:
 
 @contextlib.contextmanager
 def _pool(jobs: int, stored: set[str]) -> Iterator[Executor | None]:
-    """Worker processes (None: parse in this process), each knowing the ids already stored."""
+    """Workers (None: parse in this process), each knowing the ids already stored."""
     ids = stored_ids_array(stored)
-    if jobs > 1:
-        with worker_pool(jobs, set_stored_ids, (ids,)) as pool:
+    with worker_pool(jobs, set_stored_ids, (ids,)) as pool:
+        if pool is not None:
             yield pool
-        return
+            return
     set_stored_ids(ids)
     try:
         yield None
