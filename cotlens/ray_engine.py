@@ -47,18 +47,27 @@ def start(address: str | None = None, num_cpus: int | None = None) -> None:
         "include_dashboard": False,
         "logging_level": logging.ERROR,
         "log_to_driver": False,
-        # One worker per CPU: a worker's own thread pools (polars, Arrow, OpenBLAS) would oversubscribe it.
-        "runtime_env": {"env_vars": dict(WORKER_ENVIRONMENT)},
     }
     if address is None:
-        options["num_cpus"] = num_cpus or default_jobs()
+        # "local": a Ray of this command's own, never one a `ray start` on this machine left running.
+        address, options["num_cpus"] = "local", num_cpus or default_jobs()
+    else:
+        # A cluster's workers get the worker environment with the job; a local Ray's inherit it from this
+        # process (below), which lets tasks run in the workers Ray starts with it, without a second start.
+        options["runtime_env"] = {"env_vars": dict(WORKER_ENVIRONMENT)}
+    added = [name for name in WORKER_ENVIRONMENT if name not in os.environ] if address == "local" else []
+    os.environ.update({name: WORKER_ENVIRONMENT[name] for name in added})
     try:
         ray.init(address=address, **options)
-    except (
-        Exception
-    ) as e:  # Ray raises ConnectionError, RuntimeError, ValueError... for an unreachable cluster
-        where = f"the Ray cluster at {address}" if address else "a local Ray"
-        raise CotlensError(f"could not start or reach {where}: {_first_line(e)}") from None
+    except Exception as e:  # ConnectionError, RuntimeError, ValueError...: Ray's errors have no common base
+        where = "a local Ray" if address == "local" else f"the Ray cluster at {address}"
+        hint = ""
+        if address != "local" and "RAY_AUTH_MODE" not in os.environ:
+            hint = " (a cluster with token authentication also needs RAY_AUTH_MODE=token and its token)"
+        raise CotlensError(f"could not start or reach {where}: {_first_line(e)}{hint}") from None
+    finally:
+        for name in added:
+            del os.environ[name]
 
 
 def stop() -> None:
