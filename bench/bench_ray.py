@@ -44,11 +44,13 @@ from bench_ingest import MB, machine_info, measure, warm_page_cache
 from bench_rates import stored_reasoning_mb
 from corpus import bench_parser, ensure_corpus
 
+from cotlens.workers import WORKER_ENVIRONMENT
+
 RATIO_TARGET = 0.7
 WORKER_TARGET_MB = 1024
 
 RUN_CODE = """
-import json, resource, sys, time
+import json, sys, time
 import cotlens.ingest, cotlens.scan
 from cotlens.engine import use_engine
 from cotlens.render.escape import json_bytes
@@ -152,7 +154,11 @@ def ray_cluster(cpus: int) -> Iterator[tuple[str, float]]:
     """A Ray head on this machine with `cpus` CPUs, its address, and how long it took to start."""
     start = time.perf_counter()
     head = subprocess.Popen(
-        [sys.executable, "-c", HEAD_CODE, str(cpus)], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True
+        [sys.executable, "-c", HEAD_CODE, str(cpus)],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+        env={**os.environ, **WORKER_ENVIRONMENT},  # as the README's recipe starts a cluster's nodes
     )
     assert head.stdin is not None and head.stdout is not None
     address = head.stdout.readline().strip()

@@ -48,15 +48,16 @@ def start(address: str | None = None, num_cpus: int | None = None) -> None:
         "logging_level": logging.ERROR,
         "log_to_driver": False,
     }
+    added: list[str] = []
     if address is None:
         # "local": a Ray of this command's own, never one a `ray start` on this machine left running.
         address, options["num_cpus"] = "local", num_cpus or default_jobs()
-    else:
-        # A cluster's workers get the worker environment with the job; a local Ray's inherit it from this
-        # process (below), which lets tasks run in the workers Ray starts with it, without a second start.
-        options["runtime_env"] = {"env_vars": dict(WORKER_ENVIRONMENT)}
-    added = [name for name in WORKER_ENVIRONMENT if name not in os.environ] if address == "local" else []
-    os.environ.update({name: WORKER_ENVIRONMENT[name] for name in added})
+        # Its workers inherit this environment: one per CPU, so their own thread pools (polars, Arrow,
+        # OpenBLAS) would only oversubscribe it. Not a job runtime_env: tasks then run in the workers Ray
+        # starts with it, rather than in workers started for the job (1-2 s each). A cluster's nodes are
+        # started with the same variables (README, "On a cluster").
+        added = [name for name in WORKER_ENVIRONMENT if name not in os.environ]
+        os.environ.update({name: WORKER_ENVIRONMENT[name] for name in added})
     try:
         ray.init(address=address, **options)
     except Exception as e:  # ConnectionError, RuntimeError, ValueError...: Ray's errors have no common base
