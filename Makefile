@@ -5,7 +5,7 @@ STAMP := $(VENV)/.installed-stamp
 DEMO_STORE ?= demo-store
 BENCH_MB ?= 300
 
-.PHONY: venv demo test lint bench clean
+.PHONY: venv demo test lint bench bench-ray clean
 
 $(STAMP): pyproject.toml
 	python3 -m venv $(VENV)
@@ -47,6 +47,11 @@ bench: $(STAMP)
 	$(PY) bench/bench_rates.py --size-mb $(BENCH_MB)
 	$(PY) bench/bench_analyses.py --size-mb $(BENCH_MB)
 	$(PY) bench/bench_filter.py --size-mb $(BENCH_MB)
+
+## bench-ray: the Ray engine (1 and 2 workers) against the local one; small by default on a shared machine
+RAY_BENCH_MB ?= 50
+bench-ray: $(STAMP)
+	$(PY) bench/bench_ray.py --size-mb $(RAY_BENCH_MB)
 
 clean:
 	rm -rf $(VENV) $(DEMO_STORE) bench-data .pytest_cache .mypy_cache .ruff_cache

@@ -27,6 +27,7 @@ from rich.table import Table
 from rich.text import Text
 
 from cotlens import __version__
+from cotlens.engine import use_engine
 from cotlens.errors import CotlensError, UsageError
 from cotlens.groups import IntervalOptions
 from cotlens.limits import DOCUMENT_BYTES, MB, RECORD_BYTES, Limits
@@ -84,6 +85,22 @@ StoreOption = Annotated[
     ),
 ]
 FormatOption = Annotated[OutputFormat, typer.Option("--format", help="Output format.")]
+EngineOption = Annotated[
+    str,
+    typer.Option(
+        "--engine",
+        envvar="COTLENS_ENGINE",
+        help="Where the work runs: local (worker processes here) or ray (Ray tasks; same results). Env COTLENS_ENGINE.",
+    ),
+]
+RayAddressOption = Annotated[
+    str | None,
+    typer.Option(
+        "--ray-address",
+        envvar="RAY_ADDRESS",
+        help="With --engine ray: a running Ray cluster (default: a local Ray started for the command). Env RAY_ADDRESS.",
+    ),
+]
 
 
 @contextlib.contextmanager
@@ -232,12 +249,14 @@ def ingest_command(
             help="Largest JSON document read (a .json file of records), decompressed; a larger one is an input error.",
         ),
     ] = DOCUMENT_BYTES / MB,
+    engine: EngineOption = "local",
+    ray_address: RayAddressOption = None,
 ) -> None:
     """Read transcripts into the store: every record added, a duplicate, or rejected with its reason."""
     from cotlens.formats.mapping import load_mapping
     from cotlens.ingest import IngestOptions, ingest
 
-    with cli_errors():
+    with cli_errors(), use_engine(engine, ray_address):
         options = IngestOptions(
             fmt=from_,
             model=model,
@@ -358,8 +377,11 @@ def main() -> None:
 def leave(code: int | str | None) -> None:
     """Exit now, as sys.exit(code) would, without the interpreter's teardown: freeing polars', Arrow's and
     numpy's modules takes 0.2-0.3 s, and by now every output is written, every file closed, every worker gone
-    (the server workers fork from exits when this process does). Under a profiler or a coverage tracer, which
+    (the server workers fork from exits when this process does; a local Ray is stopped first). Under a profiler or a coverage tracer, which
     write their results at teardown, it exits as usual."""
+    ray_engine = sys.modules.get("cotlens.ray_engine")
+    if ray_engine is not None:
+        ray_engine.stop()
     if sys.getprofile() is not None or sys.gettrace() is not None:
         sys.exit(code)
     if isinstance(code, str):
@@ -452,6 +474,8 @@ def rates_command(
     resamples: ResamplesOption = DEFAULT_RESAMPLES,
     seed: SeedOption = 0,
     format_: FormatOption = OutputFormat.table,
+    engine: EngineOption = "local",
+    ray_address: RayAddressOption = None,
 ) -> None:
     """Term rates per 1000 tokens with bootstrap intervals, and prevalence, per model (or dataset, tag)."""
     from cotlens.lexicon import select_lexicons
@@ -459,7 +483,7 @@ def rates_command(
 
     check_choice(field, ("reasoning", "answer"), "--field")
     check_choice(tokens, ("o200k", "reported", "words"), "--tokens")
-    with cli_errors():
+    with cli_errors(), use_engine(engine, ray_address):
         lexicons = select_lexicons(lexicon or [], term or [], substring)
         intervals = IntervalOptions(resamples=resamples, seed=seed)
         options = RateOptions(by, field, tokens, substring, intervals)  # type: ignore[arg-type]
@@ -487,13 +511,15 @@ def langmix_command(
     resamples: ResamplesOption = DEFAULT_RESAMPLES,
     seed: SeedOption = 0,
     format_: FormatOption = OutputFormat.table,
+    engine: EngineOption = "local",
+    ray_address: RayAddressOption = None,
 ) -> None:
     """Language mixing per model: non-Latin token and letter shares, transcripts with mixing, code-switch spans."""
     from cotlens.langmix import LangmixOptions, compute_langmix
 
     check_choice(field, ("reasoning", "answer"), "--field")
     ignore = ignored_scripts(ignore_script)
-    with cli_errors():
+    with cli_errors(), use_engine(engine, ray_address):
         intervals = IntervalOptions(resamples=resamples, seed=seed)
         options = LangmixOptions(by, field, scripts, ignore, examples, intervals)
         result = compute_langmix(
@@ -559,6 +585,8 @@ def compare_command(
     resamples: ResamplesOption = DEFAULT_RESAMPLES,
     seed: SeedOption = 0,
     format_: FormatOption = OutputFormat.table,
+    engine: EngineOption = "local",
+    ray_address: RayAddressOption = None,
 ) -> None:
     """Models side by side (or one model's reasoning against its answers): values, ratios, adjusted p-values, CI gates."""
     from cotlens.compare import CompareOptions, compare, metric_keys
@@ -567,7 +595,7 @@ def compare_command(
 
     check_choice(field, ("reasoning", "answer"), "--field")
     pair = _fields_pair(fields)
-    with cli_errors():
+    with cli_errors(), use_engine(engine, ray_address):
         lexicons = select_lexicons(lexicon or [], term or [])
         gates = [parse_gate(g, metric_keys(lexicons)) for g in fail_if or []]
         intervals = IntervalOptions(resamples=resamples, seed=seed)
@@ -684,12 +712,14 @@ def keywords_command(
     kind: KindOption = None,
     dataset: DatasetOption = None,
     format_: FormatOption = OutputFormat.table,
+    engine: EngineOption = "local",
+    ray_address: RayAddressOption = None,
 ) -> None:
     """The words a model over-uses, against English web text or against another model."""
     from cotlens.keywords import KeywordOptions, compute_keywords
 
     check_choice(field, ("reasoning", "answer"), "--field")
-    with cli_errors():
+    with cli_errors(), use_engine(engine, ray_address):
         options = KeywordOptions(vs, top, min_count, min_transcripts, field, numbers, not no_stop_words)
         result = compute_keywords(Store(store), model, selection_from([model], dataset, kind), options)
     render_result(result, format_)
@@ -718,13 +748,15 @@ def kwic_command(
     kind: KindOption = None,
     dataset: DatasetOption = None,
     format_: FormatOption = OutputFormat.table,
+    engine: EngineOption = "local",
+    ray_address: RayAddressOption = None,
 ) -> None:
     """Keyword in context: each occurrence of a term on one line, with its model and source."""
     from cotlens.kwic import KwicOptions, compute_kwic
     from cotlens.measure.terms import parse_term
 
     check_choice(field, ("reasoning", "answer"), "--field")
-    with cli_errors():
+    with cli_errors(), use_engine(engine, ray_address):
         options = KwicOptions(field, limit, width, sample, seed)
         selection = selection_from(models, dataset, kind)
         result = compute_kwic(Store(store), parse_term(term, substring), selection, options)
@@ -732,9 +764,13 @@ def kwic_command(
 
 
 @app.command("measure")
-def measure_command(store: StoreOption = Path(DEFAULT_STORE)) -> None:
+def measure_command(
+    store: StoreOption = Path(DEFAULT_STORE),
+    engine: EngineOption = "local",
+    ray_address: RayAddressOption = None,
+) -> None:
     """Compute the intrinsic measurements that parts made by an older cotlens or ingest --defer-measure lack."""
-    with cli_errors():
+    with cli_errors(), use_engine(engine, ray_address):
         done = Store(store).measure(on_wait=lambda: say("cotlens: waiting for another writer to finish"))
     say(
         f"{done['rows_measured']} transcripts measured in {done['parts_measured']} of {done['parts']} part files"

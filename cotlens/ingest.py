@@ -33,7 +33,7 @@ from cotlens.parse import (
 from cotlens.sources import Item, LineBlock, display_path, expand_paths, input_size, read_items
 from cotlens.store import Store, StoreWriter
 from cotlens.tabular import RowBlock, parquet_data_size
-from cotlens.workers import default_jobs, map_ordered, worker_pool
+from cotlens.workers import map_ordered, pool_jobs, worker_pool
 
 # Decoded records (JSON documents, archives) are parsed in groups of this many.
 CHUNK_RECORDS = 4096
@@ -156,7 +156,7 @@ def ingest(
     options = options or IngestOptions()
     warnings: list[str] = []
     sources = expand_paths(paths, warnings.append)
-    jobs = options.jobs or (default_jobs() if sum(map(_data_size, sources)) >= POOL_MIN_BYTES else 1)
+    jobs = options.jobs or pool_jobs(sum(map(_data_size, sources)) >= POOL_MIN_BYTES)
     is_record = record_test(forced_format(options.fmt, options.mapping))
     records_path = (
         parse_path(options.mapping.records) if options.mapping and options.mapping.records else None
@@ -252,12 +252,12 @@ def record_test(forced: Format | None) -> Callable[[Any], bool]:
 
 @contextlib.contextmanager
 def _pool(jobs: int, stored: set[str]) -> Iterator[Executor | None]:
-    """Worker processes (None: parse in this process), each knowing the ids already stored."""
+    """Workers (None: parse in this process), each knowing the ids already stored."""
     ids = stored_ids_array(stored)
-    if jobs > 1:
-        with worker_pool(jobs, set_stored_ids, (ids,)) as pool:
+    with worker_pool(jobs, set_stored_ids, (ids,)) as pool:
+        if pool is not None:
             yield pool
-        return
+            return
     set_stored_ids(ids)
     try:
         yield None

@@ -24,7 +24,7 @@ import pyarrow.parquet as pq
 from cotlens.errors import CotlensError, StoreError, UsageError
 from cotlens.record import REASONING_KINDS, SCHEMA
 from cotlens.store import Store
-from cotlens.workers import default_jobs, map_ordered, worker_pool
+from cotlens.workers import map_ordered, pool_jobs, worker_pool
 
 R = TypeVar("R")
 P = ParamSpec("P")
@@ -195,7 +195,7 @@ def scan_workers(store: Store, columns: tuple[str, ...]) -> Iterator[Executor | 
         yield None
         return
     size = sum(Path(p).stat().st_size for p in store.part_files())
-    with worker_pool(default_jobs() if size >= POOL_MIN_BYTES else 1) as pool:
+    with worker_pool(pool_jobs(size >= POOL_MIN_BYTES)) as pool:
         yield pool
 
 
@@ -233,7 +233,7 @@ def map_store(
             yield from map_store(store, kernel, columns, selection, pool)
         return
     tasks = [(str(p), i) for p in store.part_files() for i in range(pq.read_metadata(p).num_row_groups)]
-    window = 2 * (default_jobs() if workers is not None else 1)
+    window = 2 * (pool_jobs(True) if workers is not None else 1)
     yield from map_ordered(_Runner(kernel, columns, selection), tasks, workers, window)
 
 

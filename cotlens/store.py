@@ -205,7 +205,7 @@ class Store:
         """Compute the intrinsic measurements that parts written by older versions (or by ingest
         --defer-measure) lack: `cotlens measure`, or the first analysis that needs them."""
         from cotlens.measure.intrinsic import measure_part
-        from cotlens.workers import default_jobs, map_ordered, worker_pool
+        from cotlens.workers import map_ordered, pool_jobs, worker_pool
 
         self.require()
         with (
@@ -214,7 +214,7 @@ class Store:
         ):
             total = len(self.part_files())
             parts = self.unmeasured_parts()
-            jobs = jobs or (default_jobs() if len(parts) > 1 else 1)
+            jobs = jobs or pool_jobs(len(parts) > 1)
             with worker_pool(jobs) as pool:
                 rows = list(map_ordered(measure_part, parts, pool, window=2 * jobs))
         return {"parts": total, "parts_measured": sum(1 for r in rows if r), "rows_measured": sum(rows)}

@@ -19,12 +19,25 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import Executor, Future, ProcessPoolExecutor
 from typing import Any, TypeVar
 
+from cotlens.engine import selected_engine
+
 T = TypeVar("T")
 R = TypeVar("R")
 
 
 def default_jobs() -> int:
     return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+
+
+def pool_jobs(repays: bool) -> int:
+    """How many workers to run on: one per core when the work `repays` starting them, else 1 (this process);
+    under the Ray engine, the cluster's CPUs whatever the size (the engine was asked for)."""
+    engine = selected_engine()
+    if engine.name == "ray":
+        from cotlens.ray_engine import cluster_cpus
+
+        return cluster_cpus(engine.address)
+    return default_jobs() if repays else 1
 
 
 # Workers are forked from a server process (multiprocessing's "forkserver") that imported the modules of every
@@ -102,7 +115,15 @@ def worker_pool(
     jobs: int, setup: Callable[..., None] | None = None, args: tuple[Any, ...] = ()
 ) -> Iterator[Executor | None]:
     """A pool of `jobs` processes, each running setup(*args) once when it starts, shut down on exit (pending
-    work cancelled). None when jobs <= 1: map_ordered then runs everything in this process."""
+    work cancelled). None when jobs <= 1: map_ordered then runs everything in this process. Under the Ray
+    engine, Ray tasks instead, however many jobs (ray_engine.RayExecutor)."""
+    engine = selected_engine()
+    if engine.name == "ray":
+        from cotlens.ray_engine import ray_pool
+
+        with ray_pool(setup, args, engine.address) as executor:
+            yield executor
+        return
     if jobs <= 1:
         yield None
         return
