@@ -678,3 +678,47 @@ def measure_command(store: StoreOption = Path(DEFAULT_STORE)) -> None:
     say(
         f"{done['rows_measured']} transcripts measured in {done['parts_measured']} of {done['parts']} part files"
     )
+
+
+@app.command("show")
+def show_command(
+    reference: Annotated[
+        str,
+        typer.Argument(
+            help="A transcript id, 8+ hex digits of one, or SOURCE:LOCATOR (as kwic and langmix print them).",
+            show_default=False,
+        ),
+    ],
+    store: StoreOption = Path(DEFAULT_STORE),
+    lexicon: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--lexicon", help="Lexicons whose terms to highlight (repeatable; default: all built-in)."
+        ),
+    ] = None,
+    term: Annotated[
+        list[str] | None, typer.Option("--term", help="A term to highlight (repeatable).")
+    ] = None,
+    plain: Annotated[
+        bool, typer.Option("--plain", help="No colours or highlight styles (for a pipe).")
+    ] = False,
+    format_: Annotated[str, typer.Option("--format", help="Output format: text or json.")] = "text",
+) -> None:
+    """One whole transcript (prompt, reasoning, answer, kind, tags, measurements) with its term hits,
+    code-switch spans and loop highlighted."""
+    from cotlens.lexicon import select_lexicons
+    from cotlens.render.transcript import transcript_renderable
+    from cotlens.show import show_transcript
+    from cotlens.store import store_fingerprint
+
+    check_choice(format_, ("text", "json"), "--format")
+    with cli_errors():
+        where = Store(store)
+        shown = show_transcript(where, reference, select_lexicons(lexicon or [], term or []))
+    if format_ == "json":
+        sys.stdout.write(json_bytes(shown.document(store_fingerprint(where)), indent=True).decode() + "\n")
+        return
+    console = stdout_console()
+    if plain:
+        console = Console(width=console.width, no_color=True, highlight=False, color_system=None)
+    console.print(transcript_renderable(shown, plain), highlight=False)
