@@ -722,3 +722,71 @@ def show_command(
     if plain:
         console = Console(width=console.width, no_color=True, highlight=False, color_system=None)
     console.print(transcript_renderable(shown, plain), highlight=False)
+
+
+PLOT_KINDS = ("rates", "compare", "langmix", "loops")
+
+
+@app.command("plot")
+def plot_command(
+    kind: Annotated[str, typer.Argument(help="rates, compare, langmix or loops.", show_default=False)],
+    models: Annotated[
+        list[str] | None,
+        typer.Argument(
+            help="Models (compare: the baseline first; default: every model).", show_default=False
+        ),
+    ] = None,
+    out: Annotated[
+        Path, typer.Option("--out", help="The figure: FILE.svg, FILE.png or FILE.pdf.", show_default=False)
+    ] = Path("figure.svg"),
+    store: StoreOption = Path(DEFAULT_STORE),
+    lexicon: Annotated[
+        list[str] | None, typer.Option("--lexicon", help="rates, compare: lexicons (as in rates).")
+    ] = None,
+    term: Annotated[
+        list[str] | None, typer.Option("--term", help="rates, compare: a term (repeatable).")
+    ] = None,
+    terms: Annotated[bool, typer.Option("--terms", help="rates: a row per term, not per lexicon.")] = False,
+    statistic: Annotated[
+        str | None, typer.Option("--statistic", help="loops: one Gopher statistic (default: all of them).")
+    ] = None,
+    by: ByOption = "model",
+    field: FieldOption = "reasoning",
+    tokens: Annotated[str, typer.Option("--tokens", help="rates: o200k, reported or words.")] = "o200k",
+    ignore_script: Annotated[
+        list[str] | None, typer.Option("--ignore-script", help="langmix: leave a script out (repeatable).")
+    ] = None,
+    kind_: KindOption = None,
+    dataset: DatasetOption = None,
+    resamples: ResamplesOption = DEFAULT_RESAMPLES,
+    seed: SeedOption = 0,
+) -> None:
+    """A figure for a paper: rates (forest plot), compare (ratios), langmix (script bars), loops (distributions
+    with thresholds); the same options as the analysis, the same figures as the report."""
+    from cotlens.plot import PlotOptions, draw
+
+    check_choice(kind, PLOT_KINDS, "KIND")
+    fmt = out.suffix.lower().lstrip(".")
+    check_choice(fmt, ("svg", "png", "pdf"), "--out's suffix")
+    check_choice(field, ("reasoning", "answer"), "--field")
+    ignore = ignored_scripts(ignore_script)
+    with cli_errors():
+        options = PlotOptions(
+            by, field, tokens, terms, statistic, ignore, IntervalOptions(resamples=resamples, seed=seed)
+        )
+        data = draw(
+            kind,
+            Store(store),
+            models or [],
+            lexicon or [],
+            term or [],
+            selection_from(models, dataset, kind_),
+            options,
+            fmt,
+            on_measure=announce_measuring,
+        )
+        try:
+            out.write_bytes(data)
+        except OSError as e:
+            raise CotlensError(f"cannot write {out}: {e.strerror}") from None
+    say(f"cotlens: wrote {printable(str(out))}")
