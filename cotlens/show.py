@@ -15,12 +15,14 @@ are shown together; they make every piece inert themselves.
 from __future__ import annotations
 
 import itertools
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
-import pyarrow.dataset as ds
+import pyarrow.parquet as pq
 import regex
 
 from cotlens import __version__
@@ -28,6 +30,8 @@ from cotlens.errors import CotlensError, UsageError
 from cotlens.kwic import find_occurrences
 from cotlens.lexicon import Lexicon
 from cotlens.measure.terms import count_terms
+from cotlens.record import REASONING_KINDS
+from cotlens.scan import Selection, read_row_group
 from cotlens.store import Store
 
 TEXTS = ("prompt", "reasoning", "answer")
@@ -46,6 +50,8 @@ SHOWN_MEASUREMENTS = (
     "loop_repeats",
 )
 HIGHLIGHT_KINDS = ("term", "codeswitch", "loop")
+# `show` names any transcript, whatever its kind.
+ALL_KINDS = Selection(kinds=REASONING_KINDS)
 
 
 @dataclass(frozen=True, slots=True)
@@ -108,44 +114,79 @@ def find_transcript(store: Store, reference: str) -> dict[str, Any]:
     """The stored record that `reference` names: a transcript id, a unique id prefix (8+ hex digits), or
     SOURCE:LOCATOR. An unknown or ambiguous reference is an error that says so."""
     store.require()
-    dataset = store.dataset()
     reference = reference.strip()
-    if ID_PREFIX.fullmatch(reference.lower()):
-        found = _by_id(dataset, reference.lower())
+    is_id = ID_PREFIX.fullmatch(reference.lower()) is not None
+    if is_id:
+        prefix = reference.lower()
+        found = read_records(store, ("transcript_id",), lambda t: _id_mask(t, prefix), LISTED + 1)
         if found.num_rows:
             return _one(found, reference)
-    if ":" not in reference and not ID_PREFIX.fullmatch(reference.lower()):
+    if ":" not in reference:
+        if is_id:
+            raise CotlensError(f"no transcript {reference!r} in the store")
         raise UsageError(
             f"{reference!r} is neither a transcript id (or 8+ hex digits of one) nor SOURCE:LOCATOR "
             "(as kwic and langmix --examples print them)"
         )
-    found = _by_source(dataset, reference)
+    found = read_records(
+        store, ("source_path", "source_locator"), lambda t: _source_mask(t, reference), LISTED + 1
+    )
     return _one(found, reference)
 
 
-def _by_id(dataset: ds.Dataset, prefix: str) -> pa.Table:
-    """Rows whose id starts with `prefix`: the id column is read first (a few bytes a row), whole records only
-    for the matches."""
-    ids = dataset.to_table(columns=["transcript_id"])["transcript_id"]
-    hits = pc.starts_with(ids, prefix) if len(prefix) < 32 else pc.equal(ids, prefix)
-    wanted = pc.unique(pc.filter(ids, hits)).to_pylist()[: LISTED + 1]
-    if not wanted:
-        return pa.table({})
-    return dataset.to_table(columns=record_columns(), filter=ds.field("transcript_id").isin(wanted))
+def find_transcripts(store: Store, ids: list[str]) -> list[dict[str, Any]]:
+    """The stored records of these transcript ids, in the order asked (ids not in the store left out)."""
+    wanted = pa.array(sorted(set(ids)), pa.string())
+    found = read_records(store, ("transcript_id",), lambda t: pc.is_in(t["transcript_id"], wanted), len(ids))
+    by_id = {r["transcript_id"]: r for r in _records(found)}
+    return [by_id[i] for i in dict.fromkeys(ids) if i in by_id]
 
 
-def _by_source(dataset: ds.Dataset, reference: str) -> pa.Table:
-    """Rows whose `source_path:source_locator` is the reference (a path or locator may hold ':' itself:
-    every split is tried)."""
-    splits = [(m.start()) for m in regex.finditer(":", reference)]
-    condition: ds.Expression | None = None
-    for at in splits:
-        path, locator = reference[:at], reference[at + 1 :]
-        one = (ds.field("source_path") == path) & (ds.field("source_locator") == locator)
-        condition = one if condition is None else condition | one
-    if condition is None:
-        return pa.table({})
-    return dataset.to_table(columns=record_columns(), filter=condition)
+def read_records(
+    store: Store, keys: tuple[str, ...], mask: Callable[[pa.Table], pa.Array], limit: int
+) -> pa.Table:
+    """Up to `limit` whole records of the rows where mask(the key columns) holds: the key columns (a few bytes
+    a row) are read for the whole store, the record columns only of the row groups holding a match, so a
+    lookup reads no transcript text but its own."""
+    pieces = []
+    found = 0
+    for path in store.part_files():
+        parquet = pq.ParquetFile(path)
+        hits = np.flatnonzero(
+            mask(parquet.read(columns=list(keys), use_threads=False)).to_numpy(zero_copy_only=False)
+        )
+        if not len(hits):
+            continue
+        starts = np.cumsum(
+            [0] + [parquet.metadata.row_group(i).num_rows for i in range(parquet.num_row_groups)]
+        )
+        groups = np.searchsorted(starts, hits, side="right") - 1
+        for group in np.unique(groups).tolist():
+            rows = hits[groups == group] - starts[group]
+            table = read_row_group(str(path), group, tuple(record_columns()), ALL_KINDS)
+            pieces.append(table.take(pa.array(rows)))
+            found += len(rows)
+        if found >= limit:
+            break
+    return pa.concat_tables(pieces) if pieces else pa.table({})
+
+
+def _id_mask(table: pa.Table, prefix: str) -> pa.Array:
+    ids = table["transcript_id"]
+    return pc.starts_with(ids, prefix) if len(prefix) < 32 else pc.equal(ids, prefix)
+
+
+def _source_mask(table: pa.Table, reference: str) -> pa.Array:
+    """Rows whose `source_path:source_locator` is the reference (a path or locator may hold ':' itself)."""
+    joined = pc.binary_join_element_wise(table["source_path"], table["source_locator"], ":")
+    return pc.equal(joined, reference)
+
+
+def _records(found: pa.Table) -> list[dict[str, Any]]:
+    records: list[dict[str, Any]] = found.to_pylist()
+    for record in records:
+        record["tags"] = dict(record["tags"] or [])
+    return records
 
 
 def _one(found: pa.Table, reference: str) -> dict[str, Any]:
@@ -155,14 +196,16 @@ def _one(found: pa.Table, reference: str) -> dict[str, Any]:
     if len(ids) > 1:
         listed = ", ".join(ids[:LISTED]) + (", ..." if len(ids) > LISTED else "")
         raise UsageError(f"{reference!r} names {len(ids)} or more transcripts: {listed}; give more of the id")
-    record: dict[str, Any] = found.slice(0, 1).to_pylist()[0]
-    record["tags"] = dict(record["tags"] or [])
-    return record
+    return _records(found.slice(0, 1))[0]
 
 
 def show_transcript(store: Store, reference: str, lexicons: list[Lexicon]) -> Shown:
     """The transcript `reference` names, with its term, code-switch and loop highlights."""
-    record = find_transcript(store, reference)
+    return highlight(find_transcript(store, reference), lexicons)
+
+
+def highlight(record: dict[str, Any], lexicons: list[Lexicon]) -> Shown:
+    """A stored record (as read by find_transcript(s)) with its highlights."""
     highlights: list[Highlight] = []
     for field in TEXTS:
         text = record.get(field)
