@@ -790,3 +790,69 @@ def plot_command(
         except OSError as e:
             raise CotlensError(f"cannot write {out}: {e.strerror}") from None
     say(f"cotlens: wrote {printable(str(out))}")
+
+
+@app.command("report")
+def report_command(
+    models: ModelsArgument = None,
+    out: Annotated[Path, typer.Option("--out", help="The HTML file to write.")] = Path("report.html"),
+    store: StoreOption = Path(DEFAULT_STORE),
+    lexicon: Annotated[
+        list[str] | None,
+        typer.Option("--lexicon", help="Lexicons to rate (repeatable; default: all built-in)."),
+    ] = None,
+    term: Annotated[list[str] | None, typer.Option("--term", help="A term to rate (repeatable).")] = None,
+    baseline: Annotated[
+        str | None, typer.Option("--baseline", help="Compare every other model with this one.")
+    ] = None,
+    fail_if: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--fail-if", help="A compare gate (needs --baseline; repeatable; exit 3 when one fails)."
+        ),
+    ] = None,
+    ignore_script: Annotated[
+        list[str] | None,
+        typer.Option("--ignore-script", help="Leave a script out of language mixing (repeatable)."),
+    ] = None,
+    examples: Annotated[
+        int, typer.Option("--examples", min=0, help="Example transcripts per model and finding.")
+    ] = 2,
+    field: FieldOption = "reasoning",
+    kind: KindOption = None,
+    dataset: DatasetOption = None,
+    resamples: ResamplesOption = DEFAULT_RESAMPLES,
+    seed: SeedOption = 0,
+) -> None:
+    """One self-contained HTML report: overview, rates, compare, language mixing, repetition, keywords and
+    highlighted example transcripts."""
+    from cotlens.lexicon import select_lexicons
+    from cotlens.render.html import report_html
+    from cotlens.report import ReportOptions, build_report
+
+    check_choice(field, ("reasoning", "answer"), "--field")
+    ignore = ignored_scripts(ignore_script)
+    with cli_errors():
+        options = ReportOptions(
+            field,
+            baseline,
+            tuple(fail_if or ()),
+            ignore,
+            examples,
+            seed,
+            IntervalOptions(resamples=resamples, seed=seed),
+        )
+        selection = selection_from(models, dataset, kind)
+        report = build_report(
+            Store(store), selection, select_lexicons(lexicon or [], term or []), options, announce_measuring
+        )
+        page = report_html(report)
+        try:
+            out.write_text(page, encoding="utf-8")
+        except OSError as e:
+            raise CotlensError(f"cannot write {out}: {e.strerror}") from None
+    stdout_console().print(Text(printable(str(out))), soft_wrap=True)
+    for line in report.gate_failures:
+        say(f"cotlens: gate failed: {printable(line)}")
+    if report.gate_failures:
+        raise typer.Exit(EXIT_GATE)

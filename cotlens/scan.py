@@ -196,20 +196,23 @@ def map_store(
     columns: tuple[str, ...],
     selection: Selection,
     workers: Executor | Literal["own"] | None = "own",
+    every: int = 1,
 ) -> Iterator[R]:
     """kernel over the store's selected transcripts, in store order: over each row group in worker processes
     when it reads text, over large batches of a single multi-threaded Arrow scan when it reads only
     measurements (a million rows of them read in well under a second; worker processes would take longer to
-    start). workers: those of `scan_workers`, or "own" to start (and stop) them here."""
+    start). workers: those of `scan_workers`, or "own" to start (and stop) them here. every: a kernel reading
+    text runs over every n-th row group only (a bounded sample of a large store)."""
     store.require()
     if TEXT_COLUMNS.isdisjoint(columns):
         yield from _map_measurements(store, kernel, columns, selection)
         return
     if workers == "own":
         with scan_workers(store, columns) as pool:
-            yield from map_store(store, kernel, columns, selection, pool)
+            yield from map_store(store, kernel, columns, selection, pool, every)
         return
     tasks = [(str(p), i) for p in store.part_files() for i in range(pq.read_metadata(p).num_row_groups)]
+    tasks = tasks[::every]
     window = 2 * (default_jobs() if workers is not None else 1)
     yield from map_ordered(_Runner(kernel, columns, selection), tasks, workers, window)
 

@@ -15,13 +15,14 @@ selectable, searchable) and the output is deterministic (fixed hash salt, no dat
 
 from __future__ import annotations
 
+import functools
 import io
 import logging
 import math
 import warnings
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from cotlens.measure.repetition import GOPHER_COLUMNS, GOPHER_THRESHOLDS
 from cotlens.render.escape import printable
@@ -35,6 +36,8 @@ FIGURE_FORMATS = ("svg", "png", "pdf")
 LABEL_CHARS = 40
 WIDTH_INCHES = 7.0
 ROW_INCHES = 0.24
+# Width of a label character at 8 pt (DejaVu Sans averages 0.55 em).
+CHAR_INCHES = 0.062
 # Colours of groups, in group order: matplotlib's default cycle (tab10), distinguishable in print.
 PALETTE = (
     "#1f77b4",
@@ -86,22 +89,48 @@ def _quiet() -> Iterator[None]:
             logger.setLevel(level)
 
 
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def _styled(draw: F) -> F:
+    """Runs a figure function in the style context: settings such as the title's place apply when an element
+    is made, so all of a figure is made inside it."""
+
+    @functools.wraps(draw)
+    def styled(*args: Any, **kwargs: Any) -> Any:
+        with _quiet():
+            return draw(*args, **kwargs)
+
+    return styled  # type: ignore[return-value]
+
+
 def figure_bytes(figure: Figure, fmt: str) -> bytes:
     """The figure as an SVG, PNG (150 dpi) or PDF file."""
     out = io.BytesIO()
     with _quiet():
-        figure.savefig(out, format=fmt, metadata=METADATA[fmt], dpi=150, bbox_inches="tight")
+        figure.savefig(out, format=fmt, metadata=METADATA[fmt], dpi=150)
     return out.getvalue()
 
 
-def _figure(rows: int, panels: int = 1) -> tuple[Figure, list[Axes]]:
-    """A figure of `panels` stacked panels, each tall enough for `rows` labelled rows."""
+def _figure(rows: int, labels: list[str], panels: int = 1, right: float = 0.3) -> tuple[Figure, list[Axes]]:
+    """A figure of `panels` stacked panels, each tall enough for `rows` rows, its left margin wide enough for
+    the labels. Margins are set, not solved for: matplotlib's constrained layout draws every text twice more."""
     from matplotlib.figure import Figure
 
     with _quiet():
-        height = panels * max(1.0, 0.5 + ROW_INCHES * rows) + 0.3
-        figure = Figure(figsize=(WIDTH_INCHES, height), layout="constrained")
+        panel = max(0.5, ROW_INCHES * rows + 0.2)
+        gap, top, bottom = 0.8, 0.3, 0.5  # between panels: an axis label and the next title
+        height = panels * panel + (panels - 1) * gap + top + bottom
+        left = 0.25 + CHAR_INCHES * max((len(label(t)) for t in labels), default=4)
+        figure = Figure(figsize=(WIDTH_INCHES, height))
         axes = figure.subplots(panels, 1, squeeze=False)[:, 0].tolist()
+        figure.subplots_adjust(
+            left=min(0.6, left / WIDTH_INCHES),
+            right=1 - right / WIDTH_INCHES,
+            top=1 - top / height,
+            bottom=bottom / height,
+            hspace=gap / panel,
+        )
     return figure, axes
 
 
@@ -156,15 +185,14 @@ def _forest(
         axes.set_axisbelow(True)
 
 
+@_styled
 def rates_figure(result: Result, terms: bool = False) -> Figure:
     """`rates` as a forest plot: a panel per lexicon; its total per group, or with `terms` each term per group."""
     rows = [r for r in result.rows if (r["term"] != "(total)") == terms or r["lexicon"] == "terms"]
     lexicons = list(dict.fromkeys(r["lexicon"] for r in rows))
     colours = _colours([r["group"] for r in rows])
-    per_panel = [[r for r in rows if r["lexicon"] == lex] for lex in lexicons]
-    figure, axes = _figure(max(len(p) for p in per_panel), len(lexicons))
-    for ax, lexicon, panel in zip(axes, lexicons, per_panel, strict=True):
-        entries = [
+    per_panel = [
+        [
             (
                 f"{r['term']} · {r['group']}" if terms or lexicon == "terms" else r["group"],
                 r["group"],
@@ -173,13 +201,20 @@ def rates_figure(result: Result, terms: bool = False) -> Figure:
                 r["rate_per_1k_high"],
                 "",
             )
-            for r in panel
+            for r in rows
+            if r["lexicon"] == lexicon
         ]
+        for lexicon in lexicons
+    ]
+    labels = [e[0] for panel in per_panel for e in panel]
+    figure, axes = _figure(max(len(p) for p in per_panel), labels, len(lexicons))
+    for ax, lexicon, entries in zip(axes, lexicons, per_panel, strict=True):
         _forest(ax, entries, colours, "occurrences per 1000 tokens (95% interval)")
         ax.set_title(label(lexicon))
     return figure
 
 
+@_styled
 def compare_figure(result: Result) -> Figure:
     """`compare` as ratios against the baseline (log axis, no change at 1), a row per side and metric the
     table shows."""
@@ -188,11 +223,11 @@ def compare_figure(result: Result) -> Figure:
     rows = [r for r in records if not r["baseline"] and r["kind"] != "count"]
     colours = _colours([r["side"] for r in rows])
     baseline = next((r["side"] for r in records if r["baseline"]), "")
-    figure, (axes,) = _figure(len(rows))
     entries = [
         (f"{r['label']} · {r['side']}", r["side"], r["ratio"], r["ratio_low"], r["ratio_high"], _no_ratio(r))
         for r in rows
     ]
+    figure, (axes,) = _figure(len(rows), [e[0] for e in entries])
     _forest(
         axes,
         entries,
@@ -214,17 +249,17 @@ def _no_ratio(record: dict[str, Any]) -> str:
     return ""
 
 
+@_styled
 def langmix_figure(result: Result) -> Figure:
     """`langmix --scripts` as bars: each group's non-Latin token share, stacked by script."""
     totals = [r for r in result.rows if r["script"] == "(all)"]
     scripts = list(dict.fromkeys(r["script"] for r in result.rows if r["script"] != "(all)"))
     colours = {s: PALETTE[i % len(PALETTE)] for i, s in enumerate(scripts)}
-    figure, (axes,) = _figure(len(totals))
+    names = [
+        f"{r['group']} ({r['kind']})" if len({t["kind"] for t in totals}) > 1 else r["group"] for r in totals
+    ]
+    figure, (axes,) = _figure(len(totals), names, right=1.3)
     with _quiet():
-        names = [
-            f"{r['group']} ({r['kind']})" if len({t["kind"] for t in totals}) > 1 else r["group"]
-            for r in totals
-        ]
         ys = list(range(len(totals)))[::-1]
         for script in scripts:
             left = []
@@ -256,6 +291,7 @@ def langmix_figure(result: Result) -> Figure:
     return figure
 
 
+@_styled
 def loops_figure(result: Result, statistic: str | None = None) -> Figure:
     """`loops` distributions (the loops-distribution section): per statistic, each group's share of transcripts
     per bin, the threshold dashed; every statistic in a grid, or one."""
@@ -266,10 +302,12 @@ def loops_figure(result: Result, statistic: str | None = None) -> Figure:
     columns = 1 if statistic else 3
     grid_rows = math.ceil(len(names) / columns)
     with _quiet():
-        figure = Figure(
-            figsize=(WIDTH_INCHES, (3.0 if statistic else 1.6 * grid_rows) + 0.3), layout="constrained"
-        )
+        height = (3.0 if statistic else 1.6 * grid_rows) + 0.6
+        figure = Figure(figsize=(WIDTH_INCHES, height))
         grid = figure.subplots(grid_rows, columns, squeeze=False).ravel().tolist()
+        figure.subplots_adjust(
+            left=0.07, right=0.98, top=1 - 0.3 / height, bottom=0.55 / height, hspace=0.6, wspace=0.25
+        )
         groups = list(dict.fromkeys((r["group"], r["kind"]) for r in section.rows))
         colours = _colours([g for g, _ in groups])
         for ax, name in zip(grid, names, strict=False):
@@ -290,5 +328,7 @@ def loops_figure(result: Result, statistic: str | None = None) -> Figure:
         for ax in grid[len(names) :]:
             ax.set_visible(False)
         grid[0].legend(fontsize=6.5, frameon=False)
-        figure.supxlabel("value (share of transcripts per bin; dashed: Gopher threshold)", fontsize=7.5)
+        figure.supxlabel(
+            "value (share of transcripts per bin; dashed: Gopher threshold)", fontsize=7.5, y=0.1 / height
+        )
     return figure
