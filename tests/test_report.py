@@ -19,6 +19,7 @@ from cotlens.ingest import IngestOptions, ingest
 from cotlens.render.html import CSS, SCRIPT, SECTIONS, csp_hash, highlighted
 from cotlens.show import Highlight
 from cotlens.store import Store
+from tests.conftest import DEMO
 from tests.helpers import chat, write_jsonl
 
 IMG = "<img src=x onerror=alert(1)>"
@@ -48,7 +49,8 @@ ATTRIBUTES = {
 
 @pytest.fixture(scope="module")
 def page(tmp_path_factory: pytest.TempPathFactory) -> tuple[str, Path, int]:
-    """One report over a hostile store, built once for the module: its HTML, path and exit code."""
+    """One report over the demo corpus and hostile transcripts, built once for the module: its HTML, path and
+    exit code."""
     root = tmp_path_factory.mktemp("report")
     records = [chat(i, f"Wait, {HOSTILE} 循环 here. {LONG_WORD}", model=EVIL_MODEL) for i in range(4)]
     records += [
@@ -57,6 +59,7 @@ def page(tmp_path_factory: pytest.TempPathFactory) -> tuple[str, Path, int]:
     records += [chat(20 + i, "Hmm, wait. The sum is 4.", model="plain") for i in range(4)]
     store = Store(root / "store")
     tags = {"<b>k": CLOSE, "javascript:x": IMG}
+    ingest(sorted(str(p) for p in DEMO.glob("*.jsonl")), store)
     ingest([str(write_jsonl(root / "in.jsonl", records))], store, IngestOptions(tags=tags))
     out = root / "report.html"
     args = [
@@ -66,7 +69,7 @@ def page(tmp_path_factory: pytest.TempPathFactory) -> tuple[str, Path, int]:
         "--out",
         str(out),
         "--baseline",
-        "plain",
+        "orion-3",
         "--term",
         EVIL_TERM,
     ]

@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any
 import regex
 
 from cotlens.render import MISSING, NUMERIC, cell_text
-from cotlens.render.escape import json_bytes, printable
+from cotlens.render.escape import printable
 from cotlens.result import Result
 from cotlens.show import TEXTS, Highlight, segments
 
@@ -29,6 +29,8 @@ if TYPE_CHECKING:
 
 # Characters of one text shown in an example: its start and its end, the middle cut (the loop is at the end).
 EXAMPLE_CHARS = 6000
+# Text cells up to this many characters never wrap.
+SHORT = 40
 # Terms per lexicon in its per-term figure (the highest rates).
 TERMS_SHOWN = 20
 
@@ -47,6 +49,7 @@ table{border-collapse:collapse;margin:8px 0;font-size:12.5px;max-width:100%;disp
 th,td{padding:3px 9px;border-bottom:1px solid #eee;text-align:left;vertical-align:top;overflow-wrap:break-word;max-width:40em}
 th{background:#f3f3f3;cursor:pointer;white-space:nowrap}
 td.num{text-align:right;white-space:nowrap;font-variant-numeric:tabular-nums}
+td.nw{white-space:nowrap}
 dl{display:grid;grid-template-columns:max-content 1fr;gap:2px 14px;font-size:12.5px}
 dt{color:var(--muted)}dd{margin:0;overflow-wrap:anywhere}
 svg{max-width:100%;height:auto;display:block;margin:6px 0}
@@ -143,8 +146,8 @@ def html_table(result: Result, links: dict[int, tuple[str, str]] | None = None, 
                     f' data-v="{raw}"' if isinstance(raw, int | float) and not isinstance(raw, bool) else ""
                 )
                 cells.append(f'<td class="num"{value}>{shown}</td>')
-            else:
-                cells.append(f"<td>{shown}</td>")
+            else:  # a short value (a model name) on one line: a table squeezed to the page would fold it
+                cells.append(f'<td class="nw">{shown}</td>' if len(shown) <= SHORT else f"<td>{shown}</td>")
         if links:
             href, label = links.get(i, ("", ""))
             cells.append(f'<td><a href="{href}">{text(label)}</a></td>' if href else f"<td>{MISSING}</td>")
@@ -220,7 +223,11 @@ def _plain(value: Any) -> str:
         return value
     if value is None:
         return MISSING
-    return json_bytes(value).decode()
+    if isinstance(value, dict):
+        return "; ".join(f"{k}: {_plain(v)}" for k, v in value.items())
+    if isinstance(value, list):
+        return ", ".join(map(_plain, value)) or MISSING
+    return str(value)
 
 
 def _rates(report: Report, anchors: dict[tuple[str, str], str]) -> str:
