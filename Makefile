@@ -48,6 +48,7 @@ bench: $(STAMP)
 	$(PY) bench/bench_rates.py --size-mb $(BENCH_MB)
 	$(PY) bench/bench_analyses.py --size-mb $(BENCH_MB)
 	$(PY) bench/bench_filter.py --size-mb $(BENCH_MB)
+	$(PY) bench/bench_report.py --size-mb $(BENCH_MB)
 
 clean:
 	rm -rf $(VENV) $(DEMO_STORE) bench-data .pytest_cache .mypy_cache .ruff_cache

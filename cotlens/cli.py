@@ -827,8 +827,7 @@ def report_command(
     """One self-contained HTML report: overview, rates, compare, language mixing, repetition, keywords and
     highlighted example transcripts."""
     from cotlens.lexicon import select_lexicons
-    from cotlens.render.html import report_html
-    from cotlens.report import ReportOptions, build_report
+    from cotlens.report import ReportOptions, make_report
 
     check_choice(field, ("reasoning", "answer"), "--field")
     ignore = ignored_scripts(ignore_script)
@@ -843,10 +842,9 @@ def report_command(
             IntervalOptions(resamples=resamples, seed=seed),
         )
         selection = selection_from(models, dataset, kind)
-        report = build_report(
+        report, page = make_report(
             Store(store), selection, select_lexicons(lexicon or [], term or []), options, announce_measuring
         )
-        page = report_html(report)
         try:
             out.write_text(page, encoding="utf-8")
         except OSError as e:

@@ -18,6 +18,7 @@ The page embeds aggregates and that bounded sample, never the corpus: its size d
 from __future__ import annotations
 
 from collections.abc import Callable
+from concurrent.futures import Executor
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -33,15 +34,24 @@ from cotlens.errors import UsageError
 from cotlens.groups import IntervalOptions
 from cotlens.lexicon import Lexicon, builtin_keys, stored_key
 from cotlens.result import Result
-from cotlens.scan import Selection, distinct_values, list_to_dense, map_store
+from cotlens.scan import (
+    Selection,
+    check_selection,
+    distinct_values,
+    ensure_measured,
+    list_to_dense,
+    map_store,
+)
 from cotlens.show import Shown, find_transcripts, highlight
 from cotlens.store import Store, now_iso, store_fingerprint
 
 # Transcripts whose words `keywords` counts at most (every n-th row group is read).
-KEYWORD_TRANSCRIPTS = 20_000
+KEYWORD_TRANSCRIPTS = 5_000
 KEYWORDS_SHOWN = 15
 # Examples: models that get them, transcripts per model and finding.
 EXAMPLE_MODELS = 12
+# Transcripts whose stored measurements the examples are drawn from at most (every n-th row group is read).
+EXAMPLE_CANDIDATES = 200_000
 # Bins of each Gopher statistic's distribution over [0, 1].
 HISTOGRAM_BINS = 50
 # Findings of the examples besides one per lexicon: the stored flag or count that marks a transcript.
@@ -111,29 +121,37 @@ def build_report(
     lexicons: list[Lexicon],
     options: ReportOptions,
     on_measure: Callable[[int], None] | None = None,
+    workers: Executor | None = None,
 ) -> Report:
-    """Every section's figures for the selected transcripts (see the module's docstring)."""
-    from cotlens.compare import CompareOptions, compare, metric_keys
+    """Every section's figures for the selected transcripts (see the module's docstring). With `workers` (a
+    pool of worker_pool), rates, compare, language mixing and repetition each run in a worker while this
+    process counts keywords and draws the examples: each reads the store on its own, so on two cores they
+    take half the time."""
+    from cotlens.compare import metric_keys
     from cotlens.gates import parse_gate
     from cotlens.inventory import summarize_models
-    from cotlens.keywords import KeywordOptions, keywords_by_model
-    from cotlens.langmix import LangmixOptions, compute_langmix
-    from cotlens.loops import LoopOptions, compute_loops
-    from cotlens.rates import RateOptions, compute_rates
 
     options.validate()
     gates = [parse_gate(g, metric_keys(lexicons)) for g in options.gates]
-    iv = options.intervals
-    rates = compute_rates(
-        store,
-        lexicons,
-        selection,
-        RateOptions("model", options.field, "o200k", False, iv),  # type: ignore[arg-type]
-        on_measure,
-    )
+    check_selection(store, selection)
+    ensure_measured(store, on_measure)  # here, once: not in two workers at a time
+    names: list[str] = []
+    if options.baseline is not None:
+        names = [options.baseline, *(m for m in _models(store, selection) if m != options.baseline)]
+        if len(names) < 2:
+            raise UsageError(f"--baseline {options.baseline}: no other model to compare with it")
+    jobs = [_Analysis(name, store, selection, lexicons, options, tuple(names)) for name in ANALYSES]
+    if not names:
+        jobs = [job for job in jobs if job.name != "compare"]
+    running = [workers.submit(job) for job in jobs] if workers is not None else []
     models = summarize_models(store)
     if selection.models:
         models.rows = [r for r in models.rows if r["model"] in selection.models]
+    examples = _examples(store, selection, lexicons, options)
+    if workers is not None:
+        done = {job.name: future.result() for job, future in zip(jobs, running, strict=True)}
+    else:
+        done = {job.name: job() for job in jobs}
     report = Report(
         created=now_iso(),
         version=__version__,
@@ -142,26 +160,81 @@ def build_report(
         options=options,
         lexicons=lexicons,
         models=models,
-        rates=rates,
-        langmix=compute_langmix(
-            store, selection, LangmixOptions("model", options.field, True, options.ignore, 0, iv)
-        ),
-        loops=compute_loops(store, selection, LoopOptions("model", options.field, iv, HISTOGRAM_BINS)),
-        keywords=[],
+        rates=done["rates"],
+        langmix=done["langmix"],
+        loops=done["loops"],
+        keywords=done["keywords"],
         keywords_every=_every(store, KEYWORD_TRANSCRIPTS),
+        comparison=done.get("compare"),
+        examples=examples,
     )
-    keyword_options = KeywordOptions(top=KEYWORDS_SHOWN, field=options.field)
-    report.keywords = keywords_by_model(store, selection, keyword_options, report.keywords_every)
-    if options.baseline is not None:
-        names = [options.baseline, *(m for m in _models(store, selection) if m != options.baseline)]
-        if len(names) < 2:
-            raise UsageError(f"--baseline {options.baseline}: no other model to compare with it")
-        compared = Selection(tuple(names), selection.datasets, selection.kinds)
-        compare_options = CompareOptions(options.field, None, 5, False, iv)
-        report.comparison = compare(store, names, lexicons, compared, compare_options)
+    if report.comparison is not None:
         report.gate_failures = [line for g in gates for line in g.failures(report.comparison.records)]
-    report.examples = _examples(store, selection, lexicons, options)
     return report
+
+
+# The analyses a report runs, each as its command would (in a worker when there is a pool).
+ANALYSES = ("compare", "rates", "langmix", "keywords", "loops")  # longest first: two workers finish together
+
+
+@dataclass(frozen=True, slots=True)
+class _Analysis:
+    name: str
+    store: Store
+    selection: Selection
+    lexicons: list[Lexicon]
+    options: ReportOptions
+    compared: tuple[str, ...]  # compare: the baseline, then the others
+
+    def __call__(self) -> Any:
+        o, iv = self.options, self.options.intervals
+        if self.name == "rates":
+            from cotlens.rates import RateOptions, compute_rates
+
+            rate_options = RateOptions("model", o.field, "o200k", False, iv)  # type: ignore[arg-type]
+            return compute_rates(self.store, self.lexicons, self.selection, rate_options)
+        if self.name == "compare":
+            from cotlens.compare import CompareOptions, compare
+
+            s = self.selection
+            compared = Selection(self.compared, s.datasets, s.kinds)
+            options = CompareOptions(o.field, None, 5, False, iv)
+            return compare(self.store, list(self.compared), self.lexicons, compared, options)
+        if self.name == "keywords":
+            from cotlens.keywords import KeywordOptions, keywords_by_model
+
+            words = KeywordOptions(top=KEYWORDS_SHOWN, field=o.field)
+            every = _every(self.store, KEYWORD_TRANSCRIPTS)
+            return keywords_by_model(self.store, self.selection, words, every, workers=None)
+        if self.name == "langmix":
+            from cotlens.langmix import LangmixOptions, compute_langmix
+
+            mix = LangmixOptions("model", o.field, True, o.ignore, 0, iv)
+            return compute_langmix(self.store, self.selection, mix)
+        from cotlens.loops import LoopOptions, compute_loops
+
+        return compute_loops(self.store, self.selection, LoopOptions("model", o.field, iv, HISTOGRAM_BINS))
+
+
+def make_report(
+    store: Store,
+    selection: Selection,
+    lexicons: list[Lexicon],
+    options: ReportOptions,
+    on_measure: Callable[[int], None] | None = None,
+) -> tuple[Report, str]:
+    """The report and its page: on a store large enough to repay starting them, the analyses and then the
+    figures run in a worker per core."""
+    from cotlens.render.html import report_html
+    from cotlens.scan import POOL_MIN_BYTES
+    from cotlens.workers import default_jobs, worker_pool
+
+    options.validate()
+    store.require()
+    size = sum(p.stat().st_size for p in store.part_files())
+    with worker_pool(default_jobs() if size >= POOL_MIN_BYTES else 1) as workers:
+        report = build_report(store, selection, lexicons, options, on_measure, workers)
+        return report, report_html(report, workers)
 
 
 def _models(store: Store, selection: Selection) -> list[str]:
@@ -254,7 +327,8 @@ def _examples(
     )
     kernel = _ExampleKernel(options.field, positions, options.examples, options.seed)
     merged: dict[tuple[str, str], list[tuple[int, str]]] = {}
-    for part in map_store(store, kernel, kernel.columns(), selection):
+    every = _every(store, EXAMPLE_CANDIDATES)
+    for part in map_store(store, kernel, kernel.columns(), selection, every=every):
         for key, picks in part.picks.items():
             merged[key] = sorted([*merged.get(key, []), *picks])[: options.examples]
     shown_models = sorted({model for model, _ in merged})[:EXAMPLE_MODELS]

@@ -201,11 +201,11 @@ def map_store(
     """kernel over the store's selected transcripts, in store order: over each row group in worker processes
     when it reads text, over large batches of a single multi-threaded Arrow scan when it reads only
     measurements (a million rows of them read in well under a second; worker processes would take longer to
-    start). workers: those of `scan_workers`, or "own" to start (and stop) them here. every: a kernel reading
-    text runs over every n-th row group only (a bounded sample of a large store)."""
+    start). workers: those of `scan_workers`, or "own" to start (and stop) them here. every: the kernel runs
+    over every n-th row group only (a bounded sample of a large store)."""
     store.require()
     if TEXT_COLUMNS.isdisjoint(columns):
-        yield from _map_measurements(store, kernel, columns, selection)
+        yield from _map_measurements(store, kernel, columns, selection, every)
         return
     if workers == "own":
         with scan_workers(store, columns) as pool:
@@ -218,7 +218,11 @@ def map_store(
 
 
 def _map_measurements(
-    store: Store, kernel: Callable[[pa.Table], R], columns: tuple[str, ...], selection: Selection
+    store: Store,
+    kernel: Callable[[pa.Table], R],
+    columns: tuple[str, ...],
+    selection: Selection,
+    every: int = 1,
 ) -> Iterator[R]:
     def run(batches: list[pa.RecordBatch]) -> R:
         return kernel(pa.Table.from_batches(batches, schema=scanned))
@@ -226,7 +230,11 @@ def _map_measurements(
     pending: list[pa.RecordBatch] = []
     rows = 0
     scanned = pa.schema([SCHEMA.field(c) for c in columns])
-    for batch in store.dataset().to_batches(columns=list(columns), filter=selection.expression()):
+    dataset = store.dataset()
+    if every > 1:
+        groups = [g for f in dataset.get_fragments() for g in f.split_by_row_group()][::every]
+        dataset = ds.FileSystemDataset(groups, dataset.schema, dataset.format, dataset.filesystem)
+    for batch in dataset.to_batches(columns=list(columns), filter=selection.expression()):
         pending.append(batch)
         rows += batch.num_rows
         if rows >= SCAN_ROWS:

@@ -13,6 +13,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import html
+from concurrent.futures import Executor
 from typing import TYPE_CHECKING, Any
 
 import regex
@@ -161,15 +162,18 @@ def html_table(result: Result, links: dict[int, tuple[str, str]] | None = None, 
 # ---- Sections
 
 
-def report_html(report: Report) -> str:
-    """The whole page."""
+def report_html(report: Report, workers: Executor | None = None) -> str:
+    """The whole page; its figures drawn in `workers` when given (matplotlib takes most of the time here)."""
     anchors = _example_anchors(report.examples)
+    jobs = figure_jobs(report)
+    drawn = workers.map(draw_svg, jobs.values()) if workers is not None else map(draw_svg, jobs.values())
+    svgs = dict(zip(jobs, drawn, strict=True))
     sections = [
         _overview(report),
-        _rates(report, anchors),
-        _compare(report),
-        _langmix(report, anchors),
-        _repetition(report, anchors),
+        _rates(report, anchors, svgs),
+        _compare(report, svgs),
+        _langmix(report, anchors, svgs),
+        _repetition(report, anchors, svgs),
         _keywords(report),
         _examples(report, anchors),
     ]
@@ -230,9 +234,51 @@ def _plain(value: Any) -> str:
     return str(value)
 
 
-def _rates(report: Report, anchors: dict[tuple[str, str], str]) -> str:
-    from cotlens.render.figures import rates_figure
+FigureJob = tuple[str, Result, bool]
 
+
+def figure_jobs(report: Report) -> dict[str, FigureJob]:
+    """The page's figures by key: (kind, the result it draws, with terms)."""
+    jobs: dict[str, FigureJob] = {"rates": ("rates", report.rates, False)}
+    for lexicon, shown, _ in _per_term(report.rates):
+        jobs[f"terms:{lexicon}"] = ("rates", shown, True)
+    if report.comparison is not None:
+        jobs["compare"] = ("compare", report.comparison.result, False)
+    jobs["langmix"] = ("langmix", report.langmix, False)
+    jobs["loops"] = ("loops", report.loops, False)
+    return jobs
+
+
+def draw_svg(job: FigureJob) -> str:
+    """One figure of the page as inline SVG (a worker process may draw it)."""
+    from cotlens.render import figures
+
+    kind, result, terms = job
+    if kind == "rates":
+        return inline_svg(figures.rates_figure(result, terms))
+    draw = {
+        "compare": figures.compare_figure,
+        "langmix": figures.langmix_figure,
+        "loops": figures.loops_figure,
+    }
+    return inline_svg(draw[kind](result))
+
+
+def _per_term(rates: Result) -> list[tuple[str, Result, int]]:
+    """Per lexicon: its TERMS_SHOWN terms of highest rate (every group's row of each), and its term count."""
+    out = []
+    for lexicon in dict.fromkeys(r["lexicon"] for r in rates.rows if r["term"] != "(total)"):
+        rows = [r for r in rates.rows if r["lexicon"] == lexicon and r["term"] != "(total)"]
+        highest: dict[str, float] = {}
+        for r in rows:
+            highest[r["term"]] = max(highest.get(r["term"], 0.0), r["rate_per_1k"] or 0.0)
+        kept = set(sorted(highest, key=lambda t: -highest[t])[:TERMS_SHOWN])
+        shown = Result(rates.kind, rates.title, rates.columns, [r for r in rows if r["term"] in kept])
+        out.append((lexicon, shown, len(highest)))
+    return out
+
+
+def _rates(report: Report, anchors: dict[tuple[str, str], str], svgs: dict[str, str]) -> str:
     rates = report.rates
     totals = [r for r in rates.rows if r["term"] == "(total)" or r["lexicon"] == "terms"]
     table = Result(rates.kind, rates.title, rates.columns, totals, caption=rates.caption)
@@ -242,29 +288,17 @@ def _rates(report: Report, anchors: dict[tuple[str, str], str]) -> str:
         if (key := (r["group"], f"lexicon:{r['lexicon']}")) in anchors
     }
     per_term = []
-    for lexicon in dict.fromkeys(r["lexicon"] for r in rates.rows if r["term"] != "(total)"):
-        rows = [r for r in rates.rows if r["lexicon"] == lexicon and r["term"] != "(total)"]
-        top = sorted(
-            {r["term"] for r in rows},
-            key=lambda t: -max(x["rate_per_1k"] or 0 for x in rows if x["term"] == t),
-        )
-        kept = set(top[:TERMS_SHOWN])
-        shown = Result(rates.kind, rates.title, rates.columns, [r for r in rows if r["term"] in kept])
-        note = f" (the {TERMS_SHOWN} of highest rate)" if len(top) > TERMS_SHOWN else ""
+    for lexicon, shown, terms in _per_term(rates):
+        note = f" (the {TERMS_SHOWN} of highest rate)" if terms > TERMS_SHOWN else ""
         per_term.append(
             f"<details><summary>{text(lexicon)}: per term{note}</summary>"
-            f"{inline_svg(rates_figure(shown, terms=True))}{html_table(shown, caption=False)}</details>"
+            f"{svgs[f'terms:{lexicon}']}{html_table(shown, caption=False)}</details>"
         )
-    body = (
-        f"{inline_svg(rates_figure(rates))}{html_table(table, links)}"
-        f"<h3>Per term, on demand</h3>{''.join(per_term)}"
-    )
+    body = f"{svgs['rates']}{html_table(table, links)}<h3>Per term, on demand</h3>{''.join(per_term)}"
     return _section("rates", body)
 
 
-def _compare(report: Report) -> str:
-    from cotlens.render.figures import compare_figure
-
+def _compare(report: Report, svgs: dict[str, str]) -> str:
     comparison = report.comparison
     if comparison is None:
         return _section(
@@ -280,13 +314,11 @@ def _compare(report: Report) -> str:
         passed = "" if report.gate_failures else '<li class="pass">every gate passed</li>'
         listed = "".join(f"<li><code>{text(g)}</code></li>" for g in report.options.gates)
         gates = f"<h3>Gates (--fail-if)</h3><ul>{listed}</ul><ul>{lines}{passed}</ul>"
-    body = f'{gates}{inline_svg(compare_figure(result))}{tables}<p class="caption">{text(result.caption)}</p>'
+    body = f'{gates}{svgs["compare"]}{tables}<p class="caption">{text(result.caption)}</p>'
     return _section("compare", body)
 
 
-def _langmix(report: Report, anchors: dict[tuple[str, str], str]) -> str:
-    from cotlens.render.figures import langmix_figure
-
+def _langmix(report: Report, anchors: dict[tuple[str, str], str], svgs: dict[str, str]) -> str:
     result = report.langmix
     links = {
         i: (anchors[key], "spans")
@@ -295,12 +327,10 @@ def _langmix(report: Report, anchors: dict[tuple[str, str], str]) -> str:
     }
     ignored = ", ".join(sorted(report.options.ignore))
     note = f'<p class="meta">Scripts left out: {text(ignored)}.</p>' if ignored else ""
-    return _section("langmix", f"{note}{inline_svg(langmix_figure(result))}{html_table(result, links)}")
+    return _section("langmix", f"{note}{svgs['langmix']}{html_table(result, links)}")
 
 
-def _repetition(report: Report, anchors: dict[tuple[str, str], str]) -> str:
-    from cotlens.render.figures import loops_figure
-
+def _repetition(report: Report, anchors: dict[tuple[str, str], str], svgs: dict[str, str]) -> str:
     loops = report.loops
     headline = Result(
         loops.kind, loops.title, loops.columns, [r for r in loops.rows if r["threshold"] is None]
@@ -315,7 +345,7 @@ def _repetition(report: Report, anchors: dict[tuple[str, str], str]) -> str:
             links[i] = (anchors[key], "transcripts")
     mixing = next(s for s in loops.sections if s.kind == "loops-language-mixing")
     body = (
-        f"{inline_svg(loops_figure(loops))}<h3>Loop share and transcripts over a threshold</h3>"
+        f"{svgs['loops']}<h3>Loop share and transcripts over a threshold</h3>"
         f"{html_table(headline, links)}<details><summary>Every Gopher statistic</summary>"
         f"{html_table(statistics)}</details><h3>{text(mixing.title)}</h3>{html_table(mixing)}"
     )
