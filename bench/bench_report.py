@@ -20,7 +20,7 @@ import sys
 from pathlib import Path
 
 import pyarrow.parquet as pq
-from bench_analyses import ingest_store, model_sizes, replicated
+from bench_analyses import ingest_store, model_sizes, print_runs, print_targets, replicated
 from bench_ingest import machine_info, measure, warm_page_cache
 from corpus import bench_parser, ensure_corpus
 
@@ -68,10 +68,7 @@ def main() -> int:
     )
     print(f"store:   {rows:,} transcripts (the {corpus.bytes / 2**20:.0f} MB corpus's parts, linked again)")
     print(f"report:  baseline {baseline_model}, page {page_mb:.2f} MB\n")
-    base = runs["models (baseline)"].seconds
-    print(f"{'name':<22} {'seconds':>8} {'x baseline':>11} {'tree MB':>8}")
-    for name, run in runs.items():
-        print(f"{name:<22} {run.seconds:>8.2f} {run.seconds / base:>11.2f} {run.tree_mb:>8.0f}")
+    print_runs(runs)
     report = runs["report --baseline"].seconds
     show = max(runs["show ID-PREFIX"].seconds, runs["show SOURCE:LOCATOR"].seconds)
     targets = [
@@ -79,10 +76,7 @@ def main() -> int:
         (f"show < {SHOW_TARGET:g} s", show < SHOW_TARGET, f"slowest {show:.2f} s"),
         (f"page < {PAGE_MB_TARGET:g} MB", page_mb < PAGE_MB_TARGET, f"{page_mb:.2f} MB"),
     ]
-    print("\ntargets:")
-    for label, ok, detail in targets:
-        print(f"  {'PASS' if ok else 'FAIL'}  {label:<22} ({detail})")
-    return 1 if args.check and not all(ok for _, ok, _ in targets) else 0
+    return print_targets(targets, args.check)
 
 
 if __name__ == "__main__":

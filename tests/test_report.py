@@ -15,10 +15,15 @@ import pytest
 from typer.testing import CliRunner
 
 from cotlens.cli import app
+from cotlens.groups import IntervalOptions
 from cotlens.ingest import IngestOptions, ingest
-from cotlens.render.html import CSS, SCRIPT, SECTIONS, csp_hash, highlighted
+from cotlens.lexicon import select_lexicons
+from cotlens.render.html import CSS, SCRIPT, SECTIONS, csp_hash, draw_svg, highlighted
+from cotlens.report import ReportOptions, build_report
+from cotlens.scan import Selection
 from cotlens.show import Highlight
 from cotlens.store import Store
+from cotlens.workers import worker_pool
 from tests.conftest import DEMO
 from tests.helpers import chat, write_jsonl
 
@@ -212,3 +217,22 @@ def test_a_real_browser_renders_it_offline_without_errors(
         assert image.size == (1200, 900)
         colours = image.convert("L").getextrema()
     assert colours[0] < 100 < colours[1]  # text on a light page, not a blank one
+
+
+def test_worker_processes_give_the_same_report(page: tuple[str, Path, int]) -> None:
+    """On a large store the analyses run in workers (pickled there and back): the same numbers either way."""
+    store = Store(page[1].parent / "store")
+    options = ReportOptions(baseline="orion-3", examples=1, intervals=IntervalOptions(resamples=200))
+    lexicons = select_lexicons(["o3-dialect"], [])
+    local = build_report(store, Selection(), lexicons, options)
+    with worker_pool(2) as workers:
+        pooled = build_report(store, Selection(), lexicons, options, workers=workers)
+        assert draw_svg(("langmix", pooled.langmix, False)) == draw_svg(("langmix", local.langmix, False))
+    for name in ("rates", "langmix", "loops"):
+        assert getattr(pooled, name).rows == getattr(local, name).rows, name
+    assert pooled.comparison is not None and local.comparison is not None
+    assert pooled.comparison.records == local.comparison.records
+    assert [k.rows for k in pooled.keywords] == [k.rows for k in local.keywords]
+    assert [e.shown.record["transcript_id"] for e in pooled.examples] == [
+        e.shown.record["transcript_id"] for e in local.examples
+    ]
