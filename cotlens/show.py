@@ -194,8 +194,9 @@ def _one(found: pa.Table, reference: str) -> dict[str, Any]:
         raise CotlensError(f"no transcript {reference!r} in the store")
     ids = sorted(set(found["transcript_id"].to_pylist()))
     if len(ids) > 1:
+        many = f"more than {LISTED}" if len(ids) > LISTED else str(len(ids))
         listed = ", ".join(ids[:LISTED]) + (", ..." if len(ids) > LISTED else "")
-        raise UsageError(f"{reference!r} names {len(ids)} or more transcripts: {listed}; give more of the id")
+        raise UsageError(f"{reference!r} names {many} transcripts: {listed}; give more of the id")
     return _records(found.slice(0, 1))[0]
 
 

@@ -11,6 +11,7 @@ import shutil
 import subprocess
 from pathlib import Path
 
+import pyarrow as pa
 import pytest
 from typer.testing import CliRunner
 
@@ -19,7 +20,7 @@ from cotlens.groups import IntervalOptions
 from cotlens.ingest import IngestOptions, ingest
 from cotlens.lexicon import select_lexicons
 from cotlens.render.html import CSS, SCRIPT, SECTIONS, csp_hash, draw_svg, highlighted
-from cotlens.report import ReportOptions, build_report
+from cotlens.report import ReportOptions, _priorities, build_report
 from cotlens.scan import Selection
 from cotlens.show import Highlight
 from cotlens.store import Store
@@ -236,3 +237,10 @@ def test_worker_processes_give_the_same_report(page: tuple[str, Path, int]) -> N
     assert [e.shown.record["transcript_id"] for e in pooled.examples] == [
         e.shown.record["transcript_id"] for e in local.examples
     ]
+
+
+def test_example_priorities_are_seeded_and_read_the_id() -> None:
+    ids = pa.chunked_array([["0" * 32, "f" * 32, "0123456789abcdef" * 2], ["00000000000001000000"]])
+    first, again, other = _priorities(ids, 0), _priorities(ids, 0), _priorities(ids, 1)
+    assert first.tolist() == again.tolist() and first.tolist() != other.tolist()
+    assert len(set(first.tolist())) == 4  # the first 15 hex digits tell these ids apart

@@ -61,8 +61,11 @@ def test_unknown_short_or_ambiguous_references_are_errors(demo: Store) -> None:
 
 def test_a_reference_naming_two_transcripts_lists_them() -> None:
     found = pa.table({"transcript_id": ["ab12cd34" + "0" * 24, "ab12cd34" + "1" * 24], "tags": [[], []]})
-    with pytest.raises(UsageError, match=r"names 2 or more transcripts: ab12cd340+, ab12cd341+; give more"):
+    with pytest.raises(UsageError, match=r"names 2 transcripts: ab12cd340+, ab12cd341+; give more"):
         _one(found, "ab12cd34")
+    six = pa.table({"transcript_id": [f"ab12cd34{i:024d}" for i in range(6)], "tags": [[]] * 6})
+    with pytest.raises(UsageError, match=r"names more than 5 transcripts: .*0004, \.\.\.; give more"):
+        _one(six, "ab12cd34")
 
 
 def test_highlights_are_where_the_analyses_count(demo: Store) -> None:
