@@ -747,6 +747,13 @@ def plot_command(
         list[str] | None, typer.Option("--term", help="rates, compare: a term (repeatable).")
     ] = None,
     terms: Annotated[bool, typer.Option("--terms", help="rates: a row per term, not per lexicon.")] = False,
+    substring: Annotated[
+        bool, typer.Option("--substring", help="rates: count text.lower().count(term), as rates --substring.")
+    ] = False,
+    top_terms: Annotated[
+        int,
+        typer.Option("--top-terms", min=0, help="compare: the N terms that differ most (default lexicons)."),
+    ] = 5,
     statistic: Annotated[
         str | None, typer.Option("--statistic", help="loops: one Gopher statistic (default: all of them).")
     ] = None,
@@ -771,9 +778,8 @@ def plot_command(
     check_choice(field, ("reasoning", "answer"), "--field")
     ignore = ignored_scripts(ignore_script)
     with cli_errors():
-        options = PlotOptions(
-            by, field, tokens, terms, statistic, ignore, IntervalOptions(resamples=resamples, seed=seed)
-        )
+        intervals = IntervalOptions(resamples=resamples, seed=seed)
+        options = PlotOptions(by, field, tokens, terms, statistic, ignore, intervals, substring, top_terms)
         data = draw(
             kind,
             Store(store),

@@ -24,6 +24,8 @@ class PlotOptions:
     statistic: str | None = None  # loops: one Gopher statistic
     ignore: frozenset[str] = frozenset()  # langmix: scripts left out
     intervals: IntervalOptions = IntervalOptions()
+    substring: bool = False  # rates: text.lower().count(term)
+    top_terms: int = 5  # compare: with the default lexicons, the terms that differ most
 
 
 def draw(
@@ -58,7 +60,7 @@ def draw(
         if len(models) < 2:
             raise UsageError("plot compare wants the baseline model and at least one other")
         compare_options = CompareOptions(
-            options.field, None, 5, bool(lexicon_specs or terms), options.intervals
+            options.field, None, options.top_terms, bool(lexicon_specs or terms), options.intervals
         )
         comparison = compare(
             store, models, select_lexicons(lexicon_specs, terms), selection, compare_options, on_measure

@@ -38,8 +38,8 @@ def plot(store: Store, out: Path, *args: str) -> tuple[int, str]:
     ("args", "suffix", "magic"),
     [
         (["rates"], "svg", b"<?xml"),
-        (["rates", "--terms", "--term", "wait"], "png", b"\x89PNG"),
-        (["compare", "plain", EVIL], "pdf", b"%PDF"),
+        (["rates", "--terms", "--term", "wait", "--substring"], "png", b"\x89PNG"),
+        (["compare", "plain", EVIL, "--top-terms", "1"], "pdf", b"%PDF"),
         (["langmix"], "svg", b"<?xml"),
         (["loops", "--statistic", "dup_5gram_char_frac"], "png", b"\x89PNG"),
     ],
