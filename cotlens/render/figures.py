@@ -24,6 +24,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any, TypeVar
 
+from cotlens.lexicon import CUSTOM
 from cotlens.measure.repetition import GOPHER_COLUMNS, GOPHER_THRESHOLDS
 from cotlens.render.escape import printable
 from cotlens.result import Result
@@ -188,13 +189,13 @@ def _forest(
 @_styled
 def rates_figure(result: Result, terms: bool = False) -> Figure:
     """`rates` as a forest plot: a panel per lexicon; its total per group, or with `terms` each term per group."""
-    rows = [r for r in result.rows if (r["term"] != "(total)") == terms or r["lexicon"] == "terms"]
+    rows = [r for r in result.rows if (r["term"] != "(total)") == terms or r["lexicon"] == CUSTOM]
     lexicons = list(dict.fromkeys(r["lexicon"] for r in rows))
     colours = _colours([r["group"] for r in rows])
     per_panel = [
         [
             (
-                f"{r['term']} · {r['group']}" if terms or lexicon == "terms" else r["group"],
+                f"{r['term']} · {r['group']}" if terms or lexicon == CUSTOM else r["group"],
                 r["group"],
                 r["rate_per_1k"],
                 r["rate_per_1k_low"],

@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any
 
 import regex
 
+from cotlens.lexicon import CUSTOM
 from cotlens.render import MISSING, NUMERIC, cell_text
 from cotlens.render.escape import printable
 from cotlens.result import Result
@@ -265,9 +266,12 @@ def draw_svg(job: FigureJob) -> str:
 
 
 def _per_term(rates: Result) -> list[tuple[str, Result, int]]:
-    """Per lexicon: its TERMS_SHOWN terms of highest rate (every group's row of each), and its term count."""
+    """Per lexicon: its TERMS_SHOWN terms of highest rate (every group's row of each), and its term count. The
+    --term entries (lexicon "terms") are shown term by term already."""
     out = []
     for lexicon in dict.fromkeys(r["lexicon"] for r in rates.rows if r["term"] != "(total)"):
+        if lexicon == CUSTOM:
+            continue
         rows = [r for r in rates.rows if r["lexicon"] == lexicon and r["term"] != "(total)"]
         highest: dict[str, float] = {}
         for r in rows:
@@ -280,7 +284,7 @@ def _per_term(rates: Result) -> list[tuple[str, Result, int]]:
 
 def _rates(report: Report, anchors: dict[tuple[str, str], str], svgs: dict[str, str]) -> str:
     rates = report.rates
-    totals = [r for r in rates.rows if r["term"] == "(total)" or r["lexicon"] == "terms"]
+    totals = [r for r in rates.rows if r["term"] == "(total)" or r["lexicon"] == CUSTOM]
     table = Result(rates.kind, rates.title, rates.columns, totals, caption=rates.caption)
     links = {
         i: (anchors[key], "transcripts")
