@@ -15,7 +15,15 @@ from cotlens.errors import CotlensError, UsageError
 from cotlens.ingest import IngestOptions, ingest
 from cotlens.lexicon import select_lexicons
 from cotlens.render.transcript import inert
-from cotlens.show import Highlight, _one, find_transcript, loop_highlight, segments, show_transcript
+from cotlens.show import (
+    Highlight,
+    _one,
+    find_transcript,
+    loop_highlight,
+    record_columns,
+    segments,
+    show_transcript,
+)
 from cotlens.store import Store
 from tests.helpers import chat, write_jsonl
 
@@ -119,6 +127,13 @@ def test_cli_text_is_inert_and_json_is_the_record(demo: Store) -> None:
     code, out, _ = run("show", source, "--store", str(demo.root), "--format", "json")
     document = json.loads(out)
     assert code == 0 and document["kind"] == "show"
+    assert sorted(document) == [
+        "cotlens_version", "definitions", "highlights", "kind", "schema_version", "store_fingerprint", "transcript"
+    ]  # fmt: skip
+    assert set(document["transcript"]) == set(record_columns()) - {
+        "reasoning_codeswitch_span_offsets",
+        "answer_codeswitch_span_offsets",
+    }
     assert document["transcript"]["reasoning"] == HOSTILE
     assert document["transcript"]["model"] == "[red]evil[/red]"
     assert len(document["store_fingerprint"]) == 16
