@@ -16,6 +16,8 @@ from pathlib import Path
 import orjson
 import pytest
 import zstandard
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from cotlens.ingest import IngestOptions, ingest
 from cotlens.limits import Limits
@@ -303,11 +305,22 @@ def test_case8_an_archive_member_over_the_limit_is_rejected_unread(tmp_path: Pat
 
 
 def test_case8_a_document_over_the_limit_is_an_input_error(tmp_path: Path, store: Store) -> None:
-    (tmp_path / "a.json").write_bytes(orjson.dumps({"results": [chat(i) for i in range(2000)]}))
-    result = ingest([str(tmp_path / "a.json")], store, IngestOptions(limits=Limits(document_bytes=100_000)))
+    document = orjson.dumps({"results": [chat(i) for i in range(2000)]})
+    (tmp_path / "a.json.zst").write_bytes(zstandard.ZstdCompressor().compress(document))
+    options = IngestOptions(limits=Limits(document_bytes=100_000))
+    result = ingest([str(tmp_path / "a.json.zst")], store, options)
     assert result.inputs[0].error == (
-        "a JSON document over the limit of 100,000 bytes (raise it with --max-document-mb)"
+        f"a JSON document of {len(document):,} bytes is over the limit of 100,000 bytes "
+        "(raise it with --max-document-mb)"
     )
+
+
+def test_case8_a_one_line_input_over_the_record_limit_is_rejected(tmp_path: Path, store: Store) -> None:
+    line = orjson.dumps(chat(1, reasoning="x" * 300_000))
+    (tmp_path / "a.jsonl.gz").write_bytes(gzip.compress(line + b"\n"))
+    result = ingest([str(tmp_path / "a.jsonl.gz")], store, IngestOptions(limits=Limits(record_bytes=100_000)))
+    assert (result.totals["records"], result.totals["rejected"]) == (1, 1)
+    assert rejects(store)[0]["bytes"] == len(line) + 1
 
 
 # Case 9: workers exit when their parent dies; SIGTERM cleans up like Ctrl-C.
@@ -444,3 +457,80 @@ def test_weak_map_path_that_matches_nothing_rejects_naming_it(tmp_path: Path, st
         reject["reason"]
         == "the mapping's reasoning path 'thinking' matches nothing in this record (keys: model, out)"
     )
+
+
+# The fuzz test: mixed good and bad records, compressed or not, whole or cut short.
+
+# Texts built to collide under a join-based id: separators, NULs, digits and colons of length prefixes.
+ATTACK = st.text(alphabet="ab\x1f\x00-:01 ", max_size=6)
+GOOD = st.builds(
+    lambda p, r, a: {"model": "m", "prompt": p, "reasoning_content": r, "content": a},
+    st.none() | ATTACK,
+    ATTACK,
+    st.none() | ATTACK,
+)
+BAD = st.sampled_from(
+    [
+        b"{",
+        b"null",
+        b"[1, 2",
+        b'"text"',
+        b'{"model": "m", "reasoning_content": 5}',
+        b'{"model": 5, "reasoning_content": "r"}',
+        orjson.dumps({**chat(1), "usage": {"completion_tokens_details": {"reasoning_tokens": 2**63}}}),
+        json.dumps({**chat(2), "usage": {"completion_tokens": 2**64 + 5}}).encode(),
+        orjson.dumps(flat(reasoning_content="x" * 5000)),  # over the test's record limit
+        b"\xff\xfe{}",
+    ]
+)
+CODECS = [lambda b: b, *COMPRESS.values()]
+
+
+def identity(record: dict[str, object]) -> tuple[object, ...]:
+    """What a flat record's transcript is, as cotlens normalizes it: texts stripped, empty ones null."""
+    return tuple(
+        (v.strip() or None) if isinstance(v, str) else v
+        for v in (record["prompt"], record["reasoning_content"], record["content"])
+    )
+
+
+@settings(
+    max_examples=40,
+    deadline=None,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture],
+)
+@given(
+    lines=st.lists(st.one_of(GOOD, BAD), min_size=1, max_size=30),
+    codec=st.sampled_from(range(len(CODECS))),
+    cut=st.none() | st.floats(0.1, 0.95),
+)
+def test_fuzz_every_record_is_accounted_for_and_no_two_share_an_id(
+    lines: list[dict[str, object] | bytes], codec: int, cut: float | None
+) -> None:
+    import tempfile
+
+    data = b"".join((x if isinstance(x, bytes) else orjson.dumps(x)) + b"\n" for x in lines)
+    packed = CODECS[codec](data)
+    damaged = cut is not None and codec != 0  # (a plain file cut short is just another file)
+    if damaged:
+        packed = packed[: int(len(packed) * cut)]
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / "in.jsonl"
+        path.write_bytes(packed)
+        store = Store(Path(tmp) / "store")
+        result = ingest([str(path)], store, IngestOptions(limits=Limits(record_bytes=4096)))
+        totals = result.totals
+        assert totals["added"] + totals["duplicate"] + totals["rejected"] == totals["records"]
+        assert totals["records"] <= len(lines)
+        if damaged:
+            assert result.failed_inputs
+        if not result.failed_inputs:
+            assert totals["records"] == len(lines)
+            good = [identity(x) for x in lines if isinstance(x, dict)]
+            assert totals["added"] == len(set(good))  # distinct records, distinct ids; the same, one
+        ids = (
+            store.read(columns=["transcript_id"]).column(0).to_pylist()
+            if store.exists() and store.part_files()
+            else []
+        )
+        assert len(ids) == len(set(ids)) == totals["added"]
