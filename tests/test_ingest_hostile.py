@@ -97,7 +97,9 @@ def test_case1_inspect_epoch_and_summed_usage_out_of_range(tmp_path: Path, store
 
 
 # Cases 2 and 3: a truncated or damaged compressed stream is an input error, always; every complete line
-# before the damage lands.
+# before the damage lands. (Measurements deferred: only reading is tested.)
+
+UNMEASURED = IngestOptions(measure=False)
 
 LINES = [orjson.dumps(chat(i, reasoning=f"step {i} " * (i % 97))) + b"\n" for i in range(1200)]
 DATA = b"".join(LINES)
@@ -131,11 +133,13 @@ def test_case2_truncated_compressed_input_is_an_input_error(tmp_path: Path, suff
     path = tmp_path / f"a.jsonl.{suffix}"
     path.write_bytes(packed[: len(packed) * 3 // 4])
     store = Store(tmp_path / f"store-{suffix}")
-    result = ingest([str(path)], store)
+    result = ingest([str(path)], store, UNMEASURED)
     name = {"gz": "gzip", "bz2": "bzip2", "xz": "xz", "zst": "zstd"}[suffix]
     assert result.inputs[0].error == f"truncated {name} data: the stream ends before its end marker"
     assert result.totals["added"] < len(LINES)
-    cli = CliRunner().invoke(app, ["ingest", str(path), "--store", str(tmp_path / "s2"), "--strict"])
+    cli = CliRunner().invoke(
+        app, ["ingest", str(path), "--store", str(tmp_path / "s2"), "--strict", "--defer-measure"]
+    )
     assert cli.exit_code == 1
     assert "truncated" in cli.output
 
@@ -144,7 +148,7 @@ def test_case2_truncated_compressed_input_is_an_input_error(tmp_path: Path, suff
 def test_case2_compressed_input_read_whole_is_no_error(tmp_path: Path, store: Store, suffix: str) -> None:
     path = tmp_path / f"a.jsonl.{suffix}"
     path.write_bytes(COMPRESS[suffix](DATA[: len(DATA) // 2]) + COMPRESS[suffix](DATA[len(DATA) // 2 :]))
-    result = ingest([str(path)], store)
+    result = ingest([str(path)], store, UNMEASURED)
     assert not result.failed_inputs
     assert result.totals["added"] == len(LINES)
 
@@ -163,7 +167,7 @@ def test_case3_every_complete_line_before_the_damage_lands(
     path.write_bytes(packed)
     prefix = decodable_prefix(suffix, bytes(packed))
     whole_lines = prefix[: prefix.rfind(b"\n") + 1].count(b"\n")
-    result = ingest([str(path)], store)
+    result = ingest([str(path)], store, UNMEASURED)
     assert result.inputs[0].error is not None
     # gzip: every line; xz: a step that meets the damage loses its output, at most 64 KiB
     lost = 0 if suffix == "gz" else prefix[-(64 << 10) :].count(b"\n")
@@ -180,7 +184,7 @@ def test_case3_zstd_damage_keeps_every_block_before_it(tmp_path: Path, store: St
     packed[len(packed) // 2] ^= 0xFF
     path = tmp_path / "a.jsonl.zst"
     path.write_bytes(packed)
-    result = ingest([str(path)], store)
+    result = ingest([str(path)], store, UNMEASURED)
     assert result.inputs[0].error is not None and result.inputs[0].error.startswith("corrupt zstd data")
     # Blocks decode to at most 128 KiB: all lines before the damaged block's are there.
     assert result.totals["added"] >= (len(DATA) // 2 - (128 << 10)) // (len(DATA) // len(LINES)) // 2
@@ -518,7 +522,7 @@ def test_fuzz_every_record_is_accounted_for_and_no_two_share_an_id(
         path = Path(tmp) / "in.jsonl"
         path.write_bytes(packed)
         store = Store(Path(tmp) / "store")
-        result = ingest([str(path)], store, IngestOptions(limits=Limits(record_bytes=4096)))
+        result = ingest([str(path)], store, IngestOptions(measure=False, limits=Limits(record_bytes=4096)))
         totals = result.totals
         assert totals["added"] + totals["duplicate"] + totals["rejected"] == totals["records"]
         assert totals["records"] <= len(lines)
