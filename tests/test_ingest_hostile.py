@@ -65,6 +65,22 @@ def test_case1_int64_overflow_rejects_only_that_record(
     assert (reject["source_locator"], reject["reason"]) == ("line 2", reason)
 
 
+def test_case1_a_value_no_check_foresaw_rejects_only_its_record(
+    tmp_path: Path, store: Store, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import cotlens.parse
+
+    monkeypatch.setattr(cotlens.parse, "check_ranges", lambda t: None)  # the backstop alone
+    big = {**chat(5), "usage": {"completion_tokens_details": {"reasoning_tokens": 2**63}}}
+    path = write_jsonl(tmp_path / "a.jsonl", [chat(1), big, chat(2)])
+    result = ingest([str(path)], store)
+    assert (result.totals["added"], result.totals["rejected"]) == (2, 1)
+    [reject] = rejects(store)
+    assert reject["source_locator"] == "line 2"
+    assert reject["reason"].startswith("a value out of its column's range: ")
+    assert reject["excerpt"] == orjson.dumps(big).decode()
+
+
 def inspect_sample(epoch: int, usage: dict[str, object] | None = None) -> dict[str, object]:
     return {
         "id": "s1",
