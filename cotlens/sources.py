@@ -88,7 +88,12 @@ def expand_paths(paths: list[str], warn: Callable[[str], None] = lambda _: None)
 
 
 def _walk(top: str, warn: Callable[[str], None]) -> Iterator[Path]:
-    for root, dirs, files in os.walk(top):
+    def unreadable(error: OSError) -> None:
+        warn(
+            f"{display_path(str(error.filename))}: cannot read this folder ({error.strerror or error}): skipped"
+        )
+
+    for root, dirs, files in os.walk(top, onerror=unreadable):
         for name in list(dirs):
             folder = os.path.join(root, name)
             if os.path.islink(folder):
