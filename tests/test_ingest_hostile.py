@@ -554,3 +554,18 @@ def test_fuzz_every_record_is_accounted_for_and_no_two_share_an_id(
             else []
         )
         assert len(ids) == len(set(ids)) == totals["added"]
+
+
+def test_case8_limits_are_cli_options(tmp_path: Path) -> None:
+    from typer.testing import CliRunner
+
+    from cotlens.cli import app
+
+    path = write_jsonl(tmp_path / "a.jsonl", [chat(1), chat(2, reasoning="x" * 200_000)])
+    args = ["ingest", str(path), "--store", str(tmp_path / "s"), "--defer-measure", "--strict", "--json"]
+    cli = CliRunner().invoke(app, [*args, "--max-record-mb", "0.1"])
+    assert cli.exit_code == 3
+    assert json.loads(cli.stdout)["totals"]["rejected"] == 1
+    cli = CliRunner().invoke(app, [*args, "--max-record-mb", "1"])
+    assert cli.exit_code == 0
+    assert json.loads(cli.stdout)["totals"]["added"] == 1  # the first line is a duplicate by now
