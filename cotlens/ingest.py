@@ -184,9 +184,9 @@ def ingest(
             if summary.records and summary.rejected == summary.records and not summary.error:
                 # Not one record could be read: the input as a whole cannot be; say why once.
                 summary.error = f"no record could be read ({summary.first_reject})"
-        if writer.new_store and summaries and all(s.error and not s.transcripts for s in summaries):
-            # Not one input could be read (missing, not JSON, no readable record): a store holding only that
-            # news would be a side effect. The summary still counts every record.
+        if writer.new_store and summaries and all(s.error and not s.records for s in summaries):
+            # Not one input could be read (missing, corrupt, not a JSON document): a store holding only that
+            # news would be a side effect. (Records that were read and rejected keep their rejects file.)
             return IngestResult(writer.run_id, str(store.root), summaries, models, None, stored=False)
         run = writer.commit({"inputs": [s.to_dict() for s in summaries], **totals(summaries)})
     return IngestResult(
