@@ -285,7 +285,18 @@ def test_ingest_into_a_store_with_a_damaged_part_is_a_one_line_error(filled: Sto
     assert_one_line_error(result, f"damaged part file {part}")
 
 
-@pytest.mark.parametrize("command", [["ingest", "IN"], ["models"], ["rates"], ["measure"], ["kwic", "wait"]])
+@pytest.mark.parametrize(
+    "command",
+    [
+        ["ingest", "IN"],
+        ["models"],
+        ["rates"],
+        ["measure"],
+        ["kwic", "wait"],
+        ["compare", "a", "b"],
+        ["keywords", "a"],
+    ],
+)
 def test_a_store_that_is_a_regular_file_is_a_one_line_error(tmp_path: Path, command: list[str]) -> None:
     path = write_jsonl(tmp_path / "a.jsonl", [chat(1)])
     args = [str(path) if a == "IN" else a for a in command]
