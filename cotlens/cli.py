@@ -29,6 +29,7 @@ from rich.text import Text
 from cotlens import __version__
 from cotlens.errors import CotlensError, UsageError
 from cotlens.groups import IntervalOptions
+from cotlens.limits import DOCUMENT_BYTES, MB, RECORD_BYTES, Limits
 from cotlens.render import MISSING, OutputFormat, render, rich_table
 from cotlens.render.escape import json_bytes, printable
 from cotlens.result import Result
@@ -215,6 +216,22 @@ def ingest_command(
             help="Skip the intrinsic measurements now (about 4x faster); the first analysis or `cotlens measure` adds them.",
         ),
     ] = False,
+    max_record_mb: Annotated[
+        float,
+        typer.Option(
+            "--max-record-mb",
+            min=0.001,
+            help="Largest record read (a JSON Lines line, an archive member), decompressed; larger ones are rejected with their size.",
+        ),
+    ] = RECORD_BYTES / MB,
+    max_document_mb: Annotated[
+        float,
+        typer.Option(
+            "--max-document-mb",
+            min=0.001,
+            help="Largest JSON document read (a .json file of records), decompressed; a larger one is an input error.",
+        ),
+    ] = DOCUMENT_BYTES / MB,
 ) -> None:
     """Read transcripts into the store: every record added, a duplicate, or rejected with its reason."""
     from cotlens.formats.mapping import load_mapping
@@ -228,6 +245,7 @@ def ingest_command(
             tags=parse_tags(tag or []),
             mapping=load_mapping(map_) if map_ else None,
             measure=not defer_measure,
+            limits=Limits(int(max_record_mb * MB), int(max_document_mb * MB)),
         )
         err = stderr_console()
         progress = RichProgress(err) if err.is_terminal else None
@@ -245,6 +263,12 @@ def ingest_command(
         say(f"cotlens: no input could be read: no store was created at {printable(str(store))}")
     if json_:
         sys.stdout.write(json_bytes(result.to_dict(), indent=True).decode() + "\n")
+    for s in result.inputs:
+        for message, warned in s.warnings.items():
+            say(
+                f"cotlens: warning: {printable(s.path)}: {printable(message)} "
+                f"({warned.records} record(s), first at {printable(warned.first)})"
+            )
     for failed in result.failed_inputs:
         say(f"cotlens: error: {printable(failed.path)}: {printable(failed.error or '')}")
     if result.failed_inputs:
@@ -285,6 +309,27 @@ def print_ingest_summary(result: IngestResult) -> None:
     if result.rejects_file:
         line += f"; rejects in {printable(str(Path(result.store) / result.rejects_file))}"
     say(line)
+
+
+@app.command("sniff")
+def sniff_command(
+    paths: Annotated[list[str], typer.Argument(help="Files or directories to look at; - for stdin.")],
+    emit_map: Annotated[
+        bool,
+        typer.Option("--emit-map", help="Print the equivalent mapping as TOML (for ingest --map) instead."),
+    ] = False,
+    limit: Annotated[int, typer.Option("--records", min=1, help="Records read per input.")] = 1000,
+    format_: FormatOption = OutputFormat.table,
+) -> None:
+    """What ingest would make of each input: shapes, field paths, records per shape, an example, warnings."""
+    from cotlens.sniff import emitted_mappings, sniff_inputs
+
+    with cli_errors():
+        result = sniff_inputs(paths, limit)
+    if emit_map:
+        sys.stdout.write(emitted_mappings(result))
+        return
+    render(result, format_, stdout_console())
 
 
 @app.command("models")

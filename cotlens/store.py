@@ -35,6 +35,9 @@ from cotlens.render.escape import json_bytes
 
 MANIFEST = "manifest.json"
 MANIFEST_VERSION = 1
+# How transcript ids are made (parse.transcript_id). A manifest without `id_scheme` over stored transcripts is of
+# scheme 1 (parse.legacy_transcript_id): its ingests also look each transcript up by its scheme-1 id.
+ID_SCHEME = 2
 TRANSCRIPTS = "transcripts"
 REJECTS = "rejects"
 STAGING = ".staging"
@@ -216,6 +219,10 @@ class Store:
                 rows = list(map_ordered(measure_part, parts, pool, window=2 * jobs))
         return {"parts": total, "parts_measured": sum(1 for r in rows if r), "rows_measured": sum(rows)}
 
+    def legacy_ids(self) -> bool:
+        """Whether the stored transcripts carry ids of scheme 1 (a store made before scheme 2)."""
+        return self.manifest().get("id_scheme", 1) < ID_SCHEME and bool(self.part_files())
+
     def existing_ids(self) -> set[str]:
         if not self.part_files():
             return set()
@@ -251,6 +258,7 @@ class StoreWriter:
     run_id: str = field(default_factory=lambda: time.strftime("%Y%m%dT%H%M%S") + "-" + uuid.uuid4().hex[:8])
     started: str = field(default_factory=now_iso)
     seen: set[str] = field(init=False)
+    legacy_ids: bool = field(init=False)
     rows_written: int = 0
     committed: bool = False
     _parts: PartWriter = field(init=False)
@@ -261,6 +269,7 @@ class StoreWriter:
         (self.staging / TRANSCRIPTS).mkdir(parents=True)
         self._parts = PartWriter(self.staging / TRANSCRIPTS)
         self.seen = self.store.existing_ids()
+        self.legacy_ids = self.store.legacy_ids()
 
     def is_new(self, transcript_id: str) -> bool:
         """True the first time an id is offered (in the store or this run), False for duplicates."""
@@ -315,6 +324,8 @@ class StoreWriter:
             moves.append((self.staging / "rejects.jsonl", root / REJECTS / f"{self.run_id}.jsonl"))
             run["rejects"] = f"{REJECTS}/{self.run_id}.jsonl"
         manifest = self.store.manifest()
+        if not self.legacy_ids:
+            manifest["id_scheme"] = ID_SCHEME
         manifest["runs"].append(run)
         staged_manifest = self.staging / MANIFEST
         staged_manifest.write_bytes(manifest_bytes(manifest))

@@ -309,7 +309,11 @@ def test_a_store_that_is_a_regular_file_is_a_one_line_error(tmp_path: Path, comm
 def test_issue_12_item_8_unreadable_inputs_create_no_store(tmp_path: Path) -> None:
     (tmp_path / "corrupt.jsonl.gz").write_bytes(b"\x1f\x8b\x08garbage")
     (tmp_path / "not-json.json").write_bytes(b"hello world")
-    inputs = [str(tmp_path / name) for name in ("missing.jsonl", "corrupt.jsonl.gz", "not-json.json")]
+    (tmp_path / "garbage.jsonl").write_bytes(b"hello\nworld\n")
+    inputs = [
+        str(tmp_path / name)
+        for name in ("missing.jsonl", "corrupt.jsonl.gz", "not-json.json", "garbage.jsonl")
+    ]
     store = tmp_path / "store"
     result = run("ingest", *inputs, "--store", str(store))
     assert result.exit_code == 1
@@ -317,11 +321,12 @@ def test_issue_12_item_8_unreadable_inputs_create_no_store(tmp_path: Path) -> No
     assert "no store was created" in result.stderr
 
 
-def test_issue_12_item_8_records_read_and_rejected_keep_their_rejects_file(tmp_path: Path) -> None:
+def test_issue_12_item_8_an_input_of_rejected_records_only_creates_no_store(tmp_path: Path) -> None:
     path = write_jsonl(tmp_path / "a.jsonl", [b"hello\n", b"world\n"])
     result = run("ingest", str(path), "--store", str(tmp_path / "store"))
     assert result.exit_code == 1
-    assert len(next((tmp_path / "store" / "rejects").glob("*.jsonl")).read_bytes().splitlines()) == 2
+    assert "no record could be read" in result.stderr and "2 rejected of 2 records" in result.stderr
+    assert not (tmp_path / "store").exists()
 
 
 def test_issue_12_item_8_an_existing_store_records_the_failed_run(filled: Store) -> None:
