@@ -8,6 +8,7 @@ from __future__ import annotations
 from cotlens.formats._fields import (
     JSONObject,
     dicts,
+    first_dict,
     is_truncating,
     opt_dict,
     opt_int,
@@ -26,13 +27,7 @@ class Gemini:
     priority = 35
 
     def sniff(self, obj: JSONObject) -> bool:
-        candidates = obj.get("candidates")
-        return (
-            isinstance(candidates, list)
-            and bool(candidates)
-            and isinstance(candidates[0], dict)
-            and isinstance(candidates[0].get("content"), dict)
-        )
+        return isinstance(first_dict(obj, "candidates").get("content"), dict)
 
     def parse(self, obj: JSONObject, context: Context) -> list[Parsed]:
         candidates = dicts(obj["candidates"], "candidates")
