@@ -110,3 +110,12 @@ def test_records_limit(tmp_path: Path) -> None:
     )
     [row] = sniff_json(str(path), "--records", "3")["rows"]
     assert row["records"] == 3 and row["limited"] is True
+
+
+def test_every_real_shape_sniffs_without_rejects() -> None:
+    files = sorted(str(p) for p in SHAPES.iterdir() if p.name != "expected.json")
+    rows = sniff_json(*files)["rows"]
+    assert {r["input"] for r in rows} == set(files)
+    assert all(r["shape"] not in (None, "(rejected)") for r in rows), rows
+    generic = [r for r in rows if r["shape"] == "generic"]
+    assert all(r["fields"] and (r["mapping"] or "wrapped" in r["fields"]) for r in generic)
