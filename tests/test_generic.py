@@ -251,3 +251,20 @@ def test_document_holding_records_is_not_itself_a_record(tmp_path: Path, store: 
     assert result.inputs[0].records == 1
     [row] = store.read().to_pylist()
     assert (row["source_locator"], row["model"], row["reasoning"]) == ("results[0]", "x", "R")
+
+
+def test_samples_list_of_objects() -> None:
+    record = {
+        "model": "m",
+        "prompt": "p",
+        "outputs": [
+            {"text": "<think>r0</think>a0", "finish_reason": "stop", "usage": {"reasoning_tokens": 3}},
+            None,
+            {"text": "r2</think>a2", "finish_reason": "length", "usage": {"reasoning_tokens": 4}},
+        ],
+    }
+    assert one(record) == [
+        ("m", "r0", "a0", "raw", 3, "0"),
+        ("m", None, None, "none", None, "1"),
+        ("m", "r2", "a2", "raw", 4, "2"),
+    ]

@@ -234,7 +234,7 @@ def _where(obj: JSONObject) -> tuple[str, JSONObject, Scan] | str | None:
             if score := _text_score(found):
                 options.append((score, container.text, inner, found))
     if not options:
-        return None
+        return _sample_objects(top)
     best = max(o[0] for o in options)
     tied = [o for o in options if o[0] == best]
     if len(tied) > 1:
@@ -243,6 +243,18 @@ def _where(obj: JSONObject) -> tuple[str, JSONObject, Scan] | str | None:
             "say which with --map (cotlens sniff --emit-map prints one to edit)"
         )
     return tied[0][1] + ".", tied[0][2], tied[0][3]
+
+
+def _sample_objects(top: Scan) -> tuple[str, JSONObject, Scan] | None:
+    """A samples list of objects that hold the texts (`outputs: [{"text": ..., "finish_reason": ...}]`): one
+    transcript per object, read through the first one (paths `outputs[*].text`)."""
+    for c in top.get("samples", []):
+        first = next((v for v in c.value if v is not None), None) if isinstance(c.value, list) else None
+        if isinstance(first, dict) and all(v is None or isinstance(v, dict) for v in c.value):
+            found = scan(first, f"{c.path}[*].")
+            if _text_score(found):
+                return f"{c.path}[*].", first, found
+    return None
 
 
 def plan_record(obj: JSONObject) -> Plan | None:
@@ -273,9 +285,14 @@ def plan_record(obj: JSONObject) -> Plan | None:
         reasoning, kind = summary, "summary"
     if answer is None:
         answer = samples
-    parallel = answer is not None and (
-        answer is samples
-        or (reasoning is not None and isinstance(reasoning.value, list) and isinstance(answer.value, list))
+    parallel = "[*]" in prefix or (
+        answer is not None
+        and (
+            answer is samples
+            or (
+                reasoning is not None and isinstance(reasoning.value, list) and isinstance(answer.value, list)
+            )
+        )
     )
     paths: dict[str, str] = {}
     for key, chosen in (("reasoning", reasoning), ("answer", answer)):
@@ -304,7 +321,8 @@ def _wrapped(obj: JSONObject) -> Plan | None:
 
 
 def _star(path: str, parallel: bool) -> str:
-    return f"{path}[*]" if parallel else path
+    """A path over a per-sample list; one inside sample objects already has its `[*]` (a list there is segments)."""
+    return f"{path}[*]" if parallel and "[*]" not in path else path
 
 
 # Where a record's fields are looked for: (path prefix, object, its scan).
@@ -336,7 +354,7 @@ def _other(role: str, places: list[Place], parallel: bool) -> str | None:
 
 def _usable(role: str, path: str, value: Any, parallel: bool) -> str | None:
     """The path to use for a value of a non-text role, or None when the value cannot serve."""
-    if parallel and isinstance(value, list) and value:
+    if parallel and isinstance(value, list) and value and "[*]" not in path:
         firsts = [v for v in value if v is not None]
         if not firsts or _usable(role, path, firsts[0], False) == path:
             return f"{path}[*]"
