@@ -268,3 +268,23 @@ def test_samples_list_of_objects() -> None:
         ("m", None, None, "none", None, "1"),
         ("m", "r2", "a2", "raw", 4, "2"),
     ]
+
+
+def test_records_of_one_file_with_different_values_get_their_own_plans() -> None:
+    # Same keys; a null count, an empty text, a list instead of a string: each record is planned by what it holds.
+    records = [
+        {"model": "m", "thinking": "R", "reasoning": "", "content": "A", "reasoning_tokens": None},
+        {"model": "m", "thinking": "R", "reasoning": "judge", "content": "A", "reasoning_tokens": 5},
+        {
+            "model": "m",
+            "thinking": ["r0", "r1"],
+            "reasoning": "",
+            "content": ["a0", "a1"],
+            "reasoning_tokens": 5,
+        },
+    ]
+    fmt = detect_format(records[0])
+    plans = [fmt.plan(r) for r in records]
+    assert [p.path("reasoning_tokens") for p in plans] == [None, "reasoning_tokens", "reasoning_tokens"]
+    assert [len(p.notes) for p in plans] == [0, 1, 0]
+    assert [p.parallel for p in plans] == [False, False, True]

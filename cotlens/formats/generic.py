@@ -169,7 +169,7 @@ def _summary_part(item: Any) -> bool:
 
 def has_content(value: Any) -> bool:
     if isinstance(value, str):
-        return bool(value.strip())
+        return bool(value) and not value.isspace()
     if isinstance(value, list):
         return any(has_content(v) or (isinstance(v, dict) and has_content(v.get("text"))) for v in value)
     return False
@@ -216,7 +216,7 @@ def _text_score(found: Scan) -> int:
     return sum(
         1
         for roles in (("reasoning", "summary"), ("answer", "samples"))
-        if any(_first(found.get(r, []), r)[0] is not None for r in roles)
+        if any(text_shape(c.value, r) is not None for r in roles for c in found.get(r, ()))
     )
 
 
@@ -388,12 +388,13 @@ def _usage_paths(role: str, obj: JSONObject, prefix: str, parallel: bool) -> Ite
     for name in _usage_holders(obj):
         value = obj[name]
         if isinstance(value, dict):
-            yield from _counts_with_details(role, value, f"{prefix}{name}.")
+            for inner, path in _with_details(value, f"{prefix}{name}."):
+                yield from _counts_in(role, inner, path)
         elif parallel and isinstance(value, list):
             first = next((v for v in value if v is not None), None)
             if isinstance(first, dict):
-                for path in _counts_with_details(role, first, ""):
-                    yield f"{prefix}{name}[*].{path}"
+                for inner, path in _with_details(first, f"{prefix}{name}[*]."):
+                    yield from _counts_in(role, inner, path)
 
 
 def _usage_holders(obj: JSONObject) -> list[str]:
@@ -402,29 +403,32 @@ def _usage_holders(obj: JSONObject) -> list[str]:
     ]
 
 
-def _counts_with_details(role: str, usage: JSONObject, prefix: str) -> Iterator[str]:
-    yield from _counts_in(role, usage, prefix)
+def _with_details(usage: JSONObject, prefix: str) -> Iterator[tuple[JSONObject, str]]:
+    """A usage object and the `*_details` objects in it, each with its path prefix."""
+    yield usage, prefix
     for key, inner in usage.items():
         if isinstance(key, str) and key.endswith("_details") and isinstance(inner, dict):
-            yield from _counts_in(role, inner, f"{prefix}{key}.")
+            yield inner, f"{prefix}{key}."
 
 
 def _counts_in(role: str, obj: JSONObject, prefix: str) -> Iterator[str]:
-    for c in scan(obj, prefix).get(role, []):
-        if _is_count(c.value):
-            yield c.path
+    return (f"{prefix}{name}" for name in _counts_in_names(role, obj))
 
 
 def reported_tokens(obj: JSONObject) -> tuple[int | None, int | None]:
     """The reported reasoning and output token counts of a flat record, found by the token synonyms (top level,
     usage objects); for the specific flat shapes, which read their texts themselves."""
+    holders = [obj[name] for name in _usage_holders(obj) if isinstance(obj[name], dict)]
+    places = [(obj, "")] + [pair for usage in holders for pair in _with_details(usage, "")]
     counts: list[int | None] = []
-    found = scan(obj)
     for role in TOKEN_ROLES:
-        path = _other(role, [("", obj, found)], False)
-        value = None if path is None else resolve(obj, _steps(path))
-        counts.append(int(value) if value is not None and _is_count(value) else None)
+        value = next((inner[name] for inner, _ in places for name in _counts_in_names(role, inner)), None)
+        counts.append(None if value is None else int(value))
     return counts[0], counts[1]
+
+
+def _counts_in_names(role: str, obj: JSONObject) -> Iterator[str]:
+    return (name for name in synonyms().roles[role] if name in obj and _is_count(obj[name]))
 
 
 @lru_cache(maxsize=1024)
@@ -442,6 +446,25 @@ def has_reasoning_field(obj: JSONObject) -> bool:
     return False
 
 
+# Distinct record skeletons whose plans are kept (per process).
+PLANS_CACHED = 256
+
+
+def skeleton(value: Any) -> Any:
+    """Everything a plan depends on, and nothing more: keys in order, and for each value its type, whether a
+    string has content, whether a number is a count; lists and objects recursively. Two records with the same
+    skeleton get the same plan."""
+    if isinstance(value, str):
+        return "s" if value and not value.isspace() else "e"
+    if isinstance(value, dict):
+        return tuple((k, skeleton(v)) for k, v in value.items())
+    if isinstance(value, list):
+        return ("L", *(skeleton(v) for v in value))
+    if value is None or isinstance(value, bool):
+        return value
+    return "c" if _is_count(value) else "x"
+
+
 class Generic:
     name = "generic"
     summary = (
@@ -452,11 +475,20 @@ class Generic:
 
     def __init__(self) -> None:
         self._last: tuple[Any, Plan | None] = (None, None)
+        self._plans: dict[Any, Plan] = {}
 
     def plan(self, obj: JSONObject) -> Plan | None:
-        """The record's plan, computed once for sniff and parse of the same record."""
+        """The record's plan, computed once for sniff and parse of the same record, and once for all records of
+        the same skeleton (a file's records usually share one)."""
         if self._last[0] is not obj:
-            self._last = (obj, plan_record(obj))
+            key = skeleton(obj)
+            plan = self._plans.get(key)
+            if plan is None:
+                plan = plan_record(obj)
+                # A wrapped record's plan depends on what specific shapes see in its values: not cached.
+                if plan is not None and plan.wrapped is None and len(self._plans) < PLANS_CACHED:
+                    self._plans[key] = plan
+            self._last = (obj, plan)
         return self._last[1]
 
     def sniff(self, obj: JSONObject) -> bool:
