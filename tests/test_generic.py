@@ -288,3 +288,20 @@ def test_records_of_one_file_with_different_values_get_their_own_plans() -> None
     assert [p.path("reasoning_tokens") for p in plans] == [None, "reasoning_tokens", "reasoning_tokens"]
     assert [len(p.notes) for p in plans] == [0, 1, 0]
     assert [p.parallel for p in plans] == [False, False, True]
+
+
+def test_research_dump_reads_with_model_alone_as_with_its_mapping(tmp_path: Path) -> None:
+    from cotlens.formats.mapping import load_mapping
+    from tests.conftest import FORMATS
+
+    source = str(FORMATS / "research-dump.json")
+    plain, mapped = Store(tmp_path / "plain"), Store(tmp_path / "mapped")
+    result = ingest([source], plain, IngestOptions(model="probe-model"))
+    ingest([source], mapped, IngestOptions(mapping=load_mapping([str(FORMATS / "research-dump.toml")])))
+    keys = ("transcript_id", "source_locator", "reasoning", "answer", "reasoning_tokens_reported")
+    assert sorted(tuple(r[k] for k in keys) for r in plain.read().to_pylist()) == sorted(
+        tuple(r[k] for k in keys) for r in mapped.read().to_pylist()
+    )
+    # The grader's `reasoning` beside the model's `thinking`: said once.
+    [message] = result.inputs[0].warnings
+    assert "thinking[*]" not in message and "--map reasoning=" in message
