@@ -4,7 +4,6 @@ ambiguity warning, and the equivalent declarative mapping as TOML (to pin or edi
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -17,7 +16,7 @@ from cotlens.formats.generic import FORMAT as GENERIC
 from cotlens.formats.generic import Plan
 from cotlens.ingest import record_test
 from cotlens.parse import Warned
-from cotlens.render.escape import printable
+from cotlens.render.escape import json_bytes, printable
 from cotlens.result import Column, Result
 from cotlens.sources import Item, LineBlock, expand_paths, read_items
 
@@ -140,8 +139,8 @@ def mapping_toml(plan: Plan, records: str | None, source: str, context: Context)
 
 
 def _toml_string(text: str) -> str:
-    # A JSON string is a TOML basic string (the same escapes).
-    return json.dumps(text, ensure_ascii=False)
+    # A JSON string is a TOML basic string (the same escapes); json_bytes also escapes what a terminal acts on.
+    return json_bytes(text).decode()
 
 
 COLUMNS = [

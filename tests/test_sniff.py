@@ -119,3 +119,16 @@ def test_every_real_shape_sniffs_without_rejects() -> None:
     assert all(r["shape"] not in (None, "(rejected)") for r in rows), rows
     generic = [r for r in rows if r["shape"] == "generic"]
     assert all(r["fields"] and (r["mapping"] or "wrapped" in r["fields"]) for r in generic)
+
+
+def test_emitted_model_name_is_escaped_and_still_toml(tmp_path: Path) -> None:
+    import tomllib
+
+    path = tmp_path / "doc.json"
+    model = 'evil\u202e"\x1b[2J'
+    path.write_text(
+        json.dumps({"config": {"model": model}, "results": [{"cot": "R", "answer": "A"}]}), "utf-8"
+    )
+    emitted = runner.invoke(app, ["sniff", str(path), "--emit-map"]).stdout
+    assert "\u202e" not in emitted and "\x1b" not in emitted
+    assert tomllib.loads(emitted)["model_name"] == model
