@@ -305,3 +305,20 @@ def test_research_dump_reads_with_model_alone_as_with_its_mapping(tmp_path: Path
     # The grader's `reasoning` beside the model's `thinking`: said once.
     [message] = result.inputs[0].warnings
     assert "thinking[*]" not in message and "--map reasoning=" in message
+
+
+def test_prefixed_answer_pairs_with_the_prefixed_reasoning() -> None:
+    record = {
+        "question": "q",
+        "deepseek_thinking_trajectory": "R",
+        "gemini_attempt": "G",
+        "deepseek_attempt": "D",
+        "solution": "reference",
+    }
+    plan = plan_record(record)
+    assert plan is not None
+    assert (plan.path("reasoning"), plan.path("answer")) == (
+        "deepseek_thinking_trajectory",
+        "deepseek_attempt",
+    )
+    assert any("gemini_attempt" in note for note in plan.notes)

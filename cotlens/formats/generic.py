@@ -92,13 +92,21 @@ def key_role(key: Any) -> tuple[str, int] | None:
     syn = synonyms()
     if key in syn.exact:
         return syn.exact[key]
+    match = prefixed(key)
+    return None if match is None else match[1]
+
+
+@lru_cache(maxsize=4096)
+def prefixed(key: Any) -> tuple[str, tuple[str, int]] | None:
+    """(PREFIX, (role, rank)) of a prefixed name `PREFIX_NAME` under the suffix rule; None for any other."""
     if not isinstance(key, str) or not PLAIN_NAME.match(key):
         return None  # a path step must stay one step (no dots, brackets, controls)
     parts = key.split("_")
     for i in range(1, len(parts)):
-        hit = syn.suffixes.get("_".join(parts[i:]))
-        if hit is not None and _prefix_allowed("_".join(parts[:i])):
-            return hit[0], PREFIXED_RANK + hit[1]
+        hit = synonyms().suffixes.get("_".join(parts[i:]))
+        prefix = "_".join(parts[:i])
+        if hit is not None and _prefix_allowed(prefix):
+            return prefix, (hit[0], PREFIXED_RANK + hit[1])
     return None
 
 
@@ -267,8 +275,11 @@ def plan_record(obj: JSONObject) -> Plan | None:
     prefix, inner, found = where
     notes: list[str] = []
 
-    def pick(role: str) -> Candidate | None:
-        chosen, others = _first(found.get(role, []), role)
+    def pick(role: str, prefer: str | None = None) -> Candidate | None:
+        candidates = found.get(role, [])
+        if prefer is not None:  # the answer of the model whose reasoning was chosen (`deepseek_solution`)
+            candidates = sorted(candidates, key=lambda c: _prefix_of(c.path) != prefer)
+        chosen, others = _first(candidates, role)
         for other in others:
             key = "reasoning" if role == "summary" else "answer" if role == "samples" else role
             notes.append(
@@ -277,7 +288,9 @@ def plan_record(obj: JSONObject) -> Plan | None:
             )
         return chosen
 
-    reasoning, summary, answer, samples = (pick(r) for r in TEXT_ROLES)
+    reasoning, summary = pick("reasoning"), pick("summary")
+    prefer = _prefix_of(reasoning.path) if reasoning is not None else None
+    answer, samples = pick("answer", prefer), pick("samples", prefer)
     kind = "raw"
     if summary is not None and (
         reasoning is None or (not has_content(reasoning.value) and has_content(summary.value))
@@ -318,6 +331,11 @@ def _wrapped(obj: JSONObject) -> Plan | None:
                 if fmt.priority < Generic.priority and fmt.sniff(inner):
                     return Plan((), wrapped=(wrapper.text, fmt.name))
     return None
+
+
+def _prefix_of(path: str) -> str | None:
+    match = prefixed(path.rsplit(".", 1)[-1])
+    return None if match is None else match[0]
 
 
 def _star(path: str, parallel: bool) -> str:
