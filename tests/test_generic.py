@@ -322,3 +322,16 @@ def test_prefixed_answer_pairs_with_the_prefixed_reasoning() -> None:
         "deepseek_attempt",
     )
     assert any("gemini_attempt" in note for note in plan.notes)
+
+
+def test_conversations_of_role_messages_are_chat_messages() -> None:
+    record = {
+        "model": "m",
+        "conversations": [
+            {"role": "user", "content": "q"},
+            {"role": "assistant", "content": "<think>r</think>a"},
+        ],
+    }
+    fmt = detect_format(record)
+    t = fmt.parse(record, Context())[0].finish()
+    assert (fmt.name, t.prompt, t.reasoning, t.answer) == ("chat-messages", "q", "r", "a")
