@@ -165,7 +165,18 @@ def _result(inputs: list[SniffedInput], limit: int) -> Result:
     rows: list[dict[str, Any]] = []
     for s in inputs:
         if s.error is not None:
-            records.append({"input": s.path, "shape": None, "records": s.records, "error": s.error})
+            records.append(
+                {
+                    "input": s.path,
+                    "shape": None,
+                    "records": s.records,
+                    "fields": None,
+                    "example": None,
+                    "mapping": None,
+                    "limited": s.limited,
+                    "error": s.error,
+                }
+            )
             rows.append({"input": s.path, "shape": "error", "records": s.records, "fields": s.error})
         for shape in s.shapes.values():
             record = {
@@ -176,6 +187,7 @@ def _result(inputs: list[SniffedInput], limit: int) -> Result:
                 "example": shape.example,
                 "mapping": shape.mapping,
                 "limited": s.limited,
+                "error": None,
             }
             records.append(record)
             fields = ", ".join(f"{k}={v}" for k, v in shape.fields.items())
