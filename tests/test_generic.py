@@ -335,3 +335,13 @@ def test_conversations_of_role_messages_are_chat_messages() -> None:
     fmt = detect_format(record)
     t = fmt.parse(record, Context())[0].finish()
     assert (fmt.name, t.prompt, t.reasoning, t.answer) == ("chat-messages", "q", "r", "a")
+
+
+def test_json_lines_of_strings_are_completions(tmp_path: Path, store: Store) -> None:
+    path = tmp_path / "strings.jsonl"
+    path.write_text('"<think>r1</think>a1"\n"r2</think>a2"\n7\n', encoding="utf-8")
+    result = ingest([str(path)], store, IngestOptions(model="m"))
+    s = result.inputs[0]
+    assert (s.records, s.added, s.rejected) == (3, 2, 1)
+    rows = sorted(store.read().to_pylist(), key=lambda r: r["source_locator"])
+    assert [(r["reasoning"], r["answer"]) for r in rows] == [("r1", "a1"), ("r2", "a2")]
