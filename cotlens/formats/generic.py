@@ -197,9 +197,6 @@ class Plan:
     # the path of the inner record and its format.
     wrapped: tuple[str, str] | None = None
 
-    def mapping(self) -> Mapping:
-        return _mapped(self.paths, self.kind).mapping
-
     def path(self, key: str) -> str | None:
         return dict(self.paths).get(key)
 
