@@ -281,7 +281,8 @@ def plan_record(obj: JSONObject) -> Plan | None:
             key = "reasoning" if role == "summary" else "answer" if role == "samples" else role
             notes.append(
                 f"{role} in both {chosen.path if chosen else '?'} and {other.path}: used {chosen.path if chosen else '?'} "
-                f"(first in the documented precedence); --map {key}={other.path} picks the other"
+                f"(first in the documented precedence); to use {other.path}: --map {key}={other.path} "
+                "with the other keys of `cotlens sniff --emit-map`"
             )
         return chosen
 
