@@ -138,6 +138,8 @@ def to_csv(result: Result) -> str:
 def csv_value(value: Any, is_list: bool) -> str:
     if value is None:
         return ""
+    if isinstance(value, dict):  # an object in a row (sniff's fields): its JSON, not Python's repr
+        return printable(json_bytes(value).decode())
     return printable(";".join(map(str, value)) if is_list else str(value))
 
 
