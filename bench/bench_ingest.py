@@ -13,6 +13,10 @@
 3. cotlens: `python -m cotlens ingest CORPUS --store <fresh dir> --json` in a subprocess, checked against the
    generated record count (every record added, none rejected); then the same file again into the same store
    (idempotent re-ingest: nothing added, every record a duplicate).
+4. The same records as Parquet: the corpus as the baseline reads it (one table, the union of the three shapes,
+   null where a record lacks a field), written once with zstd and cached beside it (not measured), then ingested
+   into a fresh store like the JSON Lines; its ratio is the JSON Lines ingest's time over its own (>= 1: Parquet
+   ingests at least as fast as JSON Lines of the same records).
 
 Every figure is the wall time of a whole subprocess (interpreter start and imports included, for the baseline as
 for cotlens) with the corpus already in the page cache. Memory, two ways: "peak RSS" is the subprocess's
@@ -51,6 +55,7 @@ from corpus import MB, Corpus, bench_parser, ensure_corpus
 RATIO_TARGET = 0.5  # ingest without token counts vs the pyarrow baseline (issue: ingest)
 TOKENS_RATIO_TARGET = 0.8  # ingest with exact token counts vs bare token counting on all cores (issue: rates)
 RSS_TARGET_MB = 1024
+PARQUET_RATIO_TARGET = 1.0  # Parquet ingest vs JSON Lines ingest of the same records (issue: tables in)
 SAMPLE_SECONDS = 0.05
 PAGE_KIB = os.sysconf("SC_PAGE_SIZE") // 1024
 
@@ -70,6 +75,13 @@ if __name__ == "__main__":
     with mp.get_context("spawn").Pool(jobs) as pool:
         total = sum(sum(counts) for counts in pool.map(count_tokens, chunks))
     print(time.perf_counter() - start, sum(len(t.encode()) for t in texts), total)
+"""
+
+# The corpus as one Parquet table, the same records as the baseline reads them.
+PARQUET_CODE = """
+import sys
+import pyarrow.json, pyarrow.parquet
+pyarrow.parquet.write_table(pyarrow.json.read_json(sys.argv[1]), sys.argv[2], compression="zstd")
 """
 
 BASELINE_CODE = """
@@ -261,6 +273,27 @@ def run_cotlens(corpus: Corpus, workdir: Path) -> tuple[Run, Run, Run, Run, bool
     )
 
 
+def parquet_corpus(corpus: Corpus) -> Path:
+    """The corpus as Parquet, written once beside it (not measured)."""
+    path = corpus.path.with_suffix(".parquet")
+    if not path.exists():
+        tmp = path.with_suffix(".parquet.tmp")
+        subprocess.run([sys.executable, "-c", PARQUET_CODE, str(corpus.path), str(tmp)], check=True)
+        tmp.rename(path)
+    return path
+
+
+def run_parquet(corpus: Corpus, parquet: Path, workdir: Path) -> tuple[Run, bool]:
+    """Ingest of the Parquet copy into a fresh store, checked like the JSON Lines ingest."""
+    store = Path(tempfile.mkdtemp(prefix="store-", dir=workdir))
+    try:
+        run, totals = run_ingest(parquet, store)
+    finally:
+        shutil.rmtree(store, ignore_errors=True)
+    n = corpus.records
+    return run, totals_match(totals, records=n, added=n, duplicate=0, rejected=0)
+
+
 def best(runs: list[Run]) -> Run:
     """The fastest run, with the highest memory figures of all of them."""
     fastest = min(runs, key=lambda r: r.seconds)
@@ -276,12 +309,15 @@ def measure_all(corpus: Corpus, workdir: Path, repeat: int) -> tuple[list[Line],
     """Baseline, ingest and re-ingest, interleaved `repeat` times; whether every run's totals were right."""
     runs: dict[str, list[Run]] = {name: [] for name in LINE_NAMES}
     ingest_ok, reingest_ok = True, True
+    parquet = parquet_corpus(corpus)
+    warm_page_cache(parquet)
     for _ in range(repeat):
         runs["pyarrow baseline"].append(run_baseline(corpus.path, workdir))
         deferred, first, tokens, again, ok, ok_again = run_cotlens(corpus, workdir)
-        for name, run in zip(LINE_NAMES[1:], (deferred, tokens, first, again), strict=True):
+        from_parquet, ok_parquet = run_parquet(corpus, parquet, workdir)
+        for name, run in zip(LINE_NAMES[1:], (deferred, tokens, first, again, from_parquet), strict=True):
             runs[name].append(run)
-        ingest_ok, reingest_ok = ingest_ok and ok, reingest_ok and ok_again
+        ingest_ok, reingest_ok = ingest_ok and ok and ok_parquet, reingest_ok and ok_again
     return make_lines(corpus, {name: best(r) for name, r in runs.items()}), ingest_ok, reingest_ok
 
 
@@ -292,6 +328,7 @@ LINE_NAMES = (
     "bare o200k count",
     "cotlens ingest",
     "cotlens re-ingest",
+    "ingest of Parquet",
 )
 RATIO_BASE = {
     "pyarrow baseline": "pyarrow baseline",
@@ -299,6 +336,7 @@ RATIO_BASE = {
     "bare o200k count": "bare o200k count",
     "cotlens ingest": "bare o200k count",
     "cotlens re-ingest": "pyarrow baseline",
+    "ingest of Parquet": "cotlens ingest",
 }
 
 
@@ -356,13 +394,14 @@ def make_lines(corpus: Corpus, runs: dict[str, Run]) -> list[Line]:
 
 def evaluate(lines: list[Line], records: int, ingest_ok: bool, reingest_ok: bool) -> list[Target]:
     by_name = {line.name: line for line in lines}
-    deferred, ingest, again = (
+    deferred, ingest, again, parquet = (
         by_name["ingest --defer-measure"],
         by_name["cotlens ingest"],
         by_name["cotlens re-ingest"],
+        by_name["ingest of Parquet"],
     )
-    rss = max(deferred.peak_rss_mb, ingest.peak_rss_mb, again.peak_rss_mb)
-    tree = max(deferred.tree_mb, ingest.tree_mb, again.tree_mb)
+    rss = max(deferred.peak_rss_mb, ingest.peak_rss_mb, again.peak_rss_mb, parquet.peak_rss_mb)
+    tree = max(deferred.tree_mb, ingest.tree_mb, again.tree_mb, parquet.tree_mb)
     memory = f"wait4 {rss:.0f} MB, process tree {tree:.0f} MB; every ingest"
     return [
         Target(
@@ -375,8 +414,13 @@ def evaluate(lines: list[Line], records: int, ingest_ok: bool, reingest_ok: bool
             ingest.ratio >= TOKENS_RATIO_TARGET,
             f"{ingest.ratio:.2f} x",
         ),
+        Target(
+            f"Parquet ingest >= {PARQUET_RATIO_TARGET} x JSONL",
+            parquet.ratio >= PARQUET_RATIO_TARGET,
+            f"{parquet.ratio:.2f} x",
+        ),
         Target(f"peak RSS < {RSS_TARGET_MB} MB", max(rss, tree) < RSS_TARGET_MB, memory),
-        Target("ingest adds every record", ingest_ok, f"{records} records, none rejected"),
+        Target("ingest adds every record", ingest_ok, f"{records} records, none rejected, JSONL and Parquet"),
         Target("re-ingest adds nothing", reingest_ok, f"{records} duplicates"),
     ]
 
@@ -396,7 +440,10 @@ def print_report(info: dict[str, Any], corpus: Corpus, lines: list[Line], target
     for t in targets:
         print(f"  {'PASS' if t.passed else 'FAIL'}  {t.name:<36} ({t.detail})")
     print("\nx baseline: ingest --defer-measure and re-ingest against the pyarrow baseline; cotlens ingest")
-    print("against bare o200k counting of the texts it stored, on all cores (counting time only).")
+    print("against bare o200k counting of the texts it stored, on all cores (counting time only); ingest of")
+    print(
+        "Parquet against cotlens ingest of the JSON Lines (the same records; MB/s of the JSON Lines' size)."
+    )
 
 
 def write_json(

@@ -25,7 +25,7 @@ import pyarrow.compute as pc
 import regex
 
 from cotlens.errors import UsageError
-from cotlens.gates import COMPARISON, OPERATORS
+from cotlens.gates import COMPARISON, OPERATORS, check_length
 from cotlens.measure.repetition import GOPHER_COLUMNS
 
 Bools = npt.NDArray[np.bool_]
@@ -65,6 +65,7 @@ class Condition:
 
 def parse_condition(text: str, rate_keys: list[str]) -> Condition:
     """A condition from its expression; a usage error naming what is valid otherwise."""
+    check_length("--where", text)
     if m := _NUMBER.match(text):
         function, inner, bare, op, number = m.groups()
         name = inner or bare

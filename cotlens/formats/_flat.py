@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import orjson
+
 from cotlens.errors import RecordError
 from cotlens.formats._fields import JSONObject, is_truncating, opt_str, scalar_str
 from cotlens.formats.base import Context
@@ -21,6 +23,11 @@ def read_common(obj: JSONObject, context: Context) -> Parsed:
         value = obj.get(key)
         if isinstance(value, str):
             parsed.prompt = value
+            break
+        if value is not None:
+            # An object, a list, a number: kept as its JSON text (the repair says so), never dropped.
+            parsed.prompt = orjson.dumps(value).decode()
+            parsed.repairs.append("prompt-as-json")
             break
     parsed.source_id = scalar_str(obj.get("id"))
     parsed.dataset = opt_str(obj, "dataset")

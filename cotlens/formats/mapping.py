@@ -94,6 +94,16 @@ def resolve(obj: Any, steps: tuple[Any, ...]) -> Any:
     return obj
 
 
+def present(obj: Any, steps: tuple[Any, ...]) -> bool:
+    """Whether a path without `[*]` leads somewhere in `obj` (to null, perhaps)."""
+    for step in steps[:-1]:
+        obj = resolve(obj, (step,))
+    last = steps[-1]
+    if isinstance(last, str):
+        return isinstance(obj, dict) and last in obj
+    return isinstance(obj, list) and isinstance(last, int) and -len(obj) <= last < len(obj)
+
+
 def resolve_parallel(obj: JSONObject, path: JSONPath) -> list[Any]:
     star = path.steps.index(STAR)
     items = resolve(obj, path.steps[:star])
@@ -162,6 +172,10 @@ def load_mapping(specs: list[str]) -> Mapping:
     return build_mapping(items)
 
 
+def _keys(obj: JSONObject) -> str:
+    return ", ".join(sorted(map(str, obj))[:20])
+
+
 def _is_segment(value: Any) -> bool:
     return (
         value is None
@@ -185,6 +199,11 @@ class MappedFormat:
         return True
 
     def parse(self, obj: JSONObject, context: Context) -> list[Parsed]:
+        texts = {key: self.mapping.paths[key] for key in ("reasoning", "answer") if key in self.mapping.paths}
+        if not any(path.parallel or present(obj, path.steps) for path in texts.values()):
+            shown = " and ".join(f"{key} path {path.text!r}" for key, path in texts.items())
+            verb = "matches" if len(texts) == 1 else "match"
+            raise RecordError(f"the mapping's {shown} {verb} nothing in this record (keys: {_keys(obj)})")
         if not self.parallel:
             return [self._one(obj, {}, context)]
         columns = {key: resolve_parallel(obj, self.mapping.paths[key]) for key in self.parallel}
