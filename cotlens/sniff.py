@@ -4,6 +4,7 @@ ambiguity warning, and the equivalent declarative mapping as TOML (to pin or edi
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -18,7 +19,7 @@ from cotlens.ingest import record_test
 from cotlens.parse import Warned
 from cotlens.render.escape import json_bytes, printable
 from cotlens.result import Column, Result
-from cotlens.sources import Item, LineBlock, expand_paths, read_items
+from cotlens.sources import Item, expand_paths, read_items
 
 # Records read per input by default: enough to see a file's shapes, quick on a large file.
 DEFAULT_LIMIT = 1000
@@ -70,12 +71,13 @@ def sniff_input(source: str, limit: int) -> SniffedInput:
     return out
 
 
-def _items(source: str) -> Any:
+def _items(source: str) -> Iterator[Item]:
+    """Every record of one input: blocks of JSON lines or table rows opened into their items."""
     for record in read_items(source, record_test(None)):
-        if isinstance(record, LineBlock):
-            yield from record.items()
-        else:
+        if isinstance(record, Item):
             yield record
+        else:
+            yield from record.items()
 
 
 def _sniff_item(item: Item, out: SniffedInput, previous: Format | None) -> Format | None:

@@ -132,3 +132,19 @@ def test_emitted_model_name_is_escaped_and_still_toml(tmp_path: Path) -> None:
     emitted = runner.invoke(app, ["sniff", str(path), "--emit-map"]).stdout
     assert "\u202e" not in emitted and "\x1b" not in emitted
     assert tomllib.loads(emitted)["model_name"] == model
+
+
+def test_parquet_rows_are_sniffed(tmp_path: Path) -> None:
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    rows = json.loads((SHAPES / "dataset-prefixed.json").read_text(encoding="utf-8"))["rows"]
+    path = tmp_path / "train.parquet"
+    pq.write_table(pa.Table.from_pylist(rows), path)
+    [row] = sniff_json(str(path))["rows"]
+    assert (row["shape"], row["records"]) == ("generic", 2)
+    assert row["fields"] == {
+        "reasoning": "deepseek_reasoning",
+        "answer": "deepseek_solution",
+        "prompt": "problem",
+    }
