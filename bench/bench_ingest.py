@@ -100,6 +100,7 @@ class Run:
     peak_rss_mb: float
     tree_mb: float
     stdout: str
+    cpu_seconds: float = 0.0  # user + system time of the process itself (not of its children)
 
 
 @dataclass(frozen=True)
@@ -151,7 +152,8 @@ def measure(argv: list[str], tree: bool = True) -> Run:
             raise SystemExit(f"benchmark: {' '.join(argv)} exited {proc.returncode}:\n{tail}")
         tree_mb = memory.peak_kib / 1024 if memory is not None else 0.0
         # ru_maxrss is in KiB on Linux
-        return Run(seconds, usage.ru_maxrss / 1024, tree_mb, out.read().decode())
+        cpu = usage.ru_utime + usage.ru_stime
+        return Run(seconds, usage.ru_maxrss / 1024, tree_mb, out.read().decode(), cpu)
 
 
 def measure_median(argv: list[str], runs: int) -> Run:
@@ -523,6 +525,7 @@ def generic_cost(corpus: Corpus, workdir: Path, repeat: int) -> Target:
     recognizer and by a specific shape; the best of `repeat` runs each, interleaved."""
     specific, generic = flat_pair(corpus, workdir)
     times: dict[Path, list[float]] = {specific: [], generic: []}
+    cpu: dict[Path, list[float]] = {specific: [], generic: []}
     for _ in range(repeat):
         for path in (specific, generic):
             store = Path(tempfile.mkdtemp(prefix="store-", dir=workdir))
@@ -533,12 +536,18 @@ def generic_cost(corpus: Corpus, workdir: Path, repeat: int) -> Target:
             if not totals_match(totals, records=corpus.records, added=corpus.records, rejected=0):
                 raise SystemExit(f"benchmark: {path.name}: not every record added: {totals}")
             times[path].append(run.seconds)
+            cpu[path].append(run.cpu_seconds)
     ratio = min(times[generic]) / min(times[specific])
+    cpu_ratio = min(cpu[generic]) / min(cpu[specific])
     print(
-        f"\ngeneric records: {min(times[generic]):.2f} s, specific shape: {min(times[specific]):.2f} s "
-        f"(same {corpus.records} records, ingest --defer-measure): generic/specific {ratio:.3f}"
+        f"\ngeneric records: {min(times[generic]):.2f} s ({min(cpu[generic]):.2f} s CPU), specific shape: "
+        f"{min(times[specific]):.2f} s ({min(cpu[specific]):.2f} s CPU) (same {corpus.records} records, ingest "
+        f"--defer-measure): generic/specific {ratio:.3f} wall, {cpu_ratio:.3f} CPU"
     )
-    return Target(f"generic <= {GENERIC_TARGET} x specific", ratio <= GENERIC_TARGET, f"{ratio:.3f} x")
+    # CPU time: on a shared machine wall times swing with the others' load; the process's CPU time is its cost.
+    return Target(
+        f"generic <= {GENERIC_TARGET} x specific (CPU)", cpu_ratio <= GENERIC_TARGET, f"{cpu_ratio:.3f} x"
+    )
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -4,7 +4,7 @@ ambiguity warning, and the equivalent declarative mapping as TOML (to pin or edi
 
 from __future__ import annotations
 
-import json
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -17,9 +17,9 @@ from cotlens.formats.generic import FORMAT as GENERIC
 from cotlens.formats.generic import Plan
 from cotlens.ingest import record_test
 from cotlens.parse import Warned
-from cotlens.render.escape import printable
+from cotlens.render.escape import json_bytes, printable
 from cotlens.result import Column, Result
-from cotlens.sources import Item, LineBlock, expand_paths, read_items
+from cotlens.sources import Item, expand_paths, read_items
 
 # Records read per input by default: enough to see a file's shapes, quick on a large file.
 DEFAULT_LIMIT = 1000
@@ -71,12 +71,13 @@ def sniff_input(source: str, limit: int) -> SniffedInput:
     return out
 
 
-def _items(source: str) -> Any:
+def _items(source: str) -> Iterator[Item]:
+    """Every record of one input: blocks of JSON lines or table rows opened into their items."""
     for record in read_items(source, record_test(None)):
-        if isinstance(record, LineBlock):
-            yield from record.items()
-        else:
+        if isinstance(record, Item):
             yield record
+        else:
+            yield from record.items()
 
 
 def _sniff_item(item: Item, out: SniffedInput, previous: Format | None) -> Format | None:
@@ -140,8 +141,8 @@ def mapping_toml(plan: Plan, records: str | None, source: str, context: Context)
 
 
 def _toml_string(text: str) -> str:
-    # A JSON string is a TOML basic string (the same escapes).
-    return json.dumps(text, ensure_ascii=False)
+    # A JSON string is a TOML basic string (the same escapes); json_bytes also escapes what a terminal acts on.
+    return json_bytes(text).decode()
 
 
 COLUMNS = [
@@ -166,7 +167,18 @@ def _result(inputs: list[SniffedInput], limit: int) -> Result:
     rows: list[dict[str, Any]] = []
     for s in inputs:
         if s.error is not None:
-            records.append({"input": s.path, "shape": None, "records": s.records, "error": s.error})
+            records.append(
+                {
+                    "input": s.path,
+                    "shape": None,
+                    "records": s.records,
+                    "fields": None,
+                    "example": None,
+                    "mapping": None,
+                    "limited": s.limited,
+                    "error": s.error,
+                }
+            )
             rows.append({"input": s.path, "shape": "error", "records": s.records, "fields": s.error})
         for shape in s.shapes.values():
             record = {
@@ -177,6 +189,7 @@ def _result(inputs: list[SniffedInput], limit: int) -> Result:
                 "example": shape.example,
                 "mapping": shape.mapping,
                 "limited": s.limited,
+                "error": None,
             }
             records.append(record)
             fields = ", ".join(f"{k}={v}" for k, v in shape.fields.items())

@@ -69,7 +69,8 @@ class Item:
         """Decode `raw` into `obj`, or set `error`; a no-op for an item already decoded."""
         if self.raw is not None and self.obj is None and self.error is None:
             try:
-                self.obj, self.repairs = decode(self.raw)
+                obj, self.repairs = decode(self.raw)
+                self.obj = string_record(obj)  # a line that is a JSON string is a completion
             except orjson.JSONDecodeError as e:
                 self.error = f"invalid JSON: {e}"
         return self

@@ -251,3 +251,97 @@ def test_document_holding_records_is_not_itself_a_record(tmp_path: Path, store: 
     assert result.inputs[0].records == 1
     [row] = store.read().to_pylist()
     assert (row["source_locator"], row["model"], row["reasoning"]) == ("results[0]", "x", "R")
+
+
+def test_samples_list_of_objects() -> None:
+    record = {
+        "model": "m",
+        "prompt": "p",
+        "outputs": [
+            {"text": "<think>r0</think>a0", "finish_reason": "stop", "usage": {"reasoning_tokens": 3}},
+            None,
+            {"text": "r2</think>a2", "finish_reason": "length", "usage": {"reasoning_tokens": 4}},
+        ],
+    }
+    assert one(record) == [
+        ("m", "r0", "a0", "raw", 3, "0"),
+        ("m", None, None, "none", None, "1"),
+        ("m", "r2", "a2", "raw", 4, "2"),
+    ]
+
+
+def test_records_of_one_file_with_different_values_get_their_own_plans() -> None:
+    # Same keys; a null count, an empty text, a list instead of a string: each record is planned by what it holds.
+    records = [
+        {"model": "m", "thinking": "R", "reasoning": "", "content": "A", "reasoning_tokens": None},
+        {"model": "m", "thinking": "R", "reasoning": "judge", "content": "A", "reasoning_tokens": 5},
+        {
+            "model": "m",
+            "thinking": ["r0", "r1"],
+            "reasoning": "",
+            "content": ["a0", "a1"],
+            "reasoning_tokens": 5,
+        },
+    ]
+    fmt = detect_format(records[0])
+    plans = [fmt.plan(r) for r in records]
+    assert [p.path("reasoning_tokens") for p in plans] == [None, "reasoning_tokens", "reasoning_tokens"]
+    assert [len(p.notes) for p in plans] == [0, 1, 0]
+    assert [p.parallel for p in plans] == [False, False, True]
+
+
+def test_research_dump_reads_with_model_alone_as_with_its_mapping(tmp_path: Path) -> None:
+    from cotlens.formats.mapping import load_mapping
+    from tests.conftest import FORMATS
+
+    source = str(FORMATS / "research-dump.json")
+    plain, mapped = Store(tmp_path / "plain"), Store(tmp_path / "mapped")
+    result = ingest([source], plain, IngestOptions(model="probe-model"))
+    ingest([source], mapped, IngestOptions(mapping=load_mapping([str(FORMATS / "research-dump.toml")])))
+    keys = ("transcript_id", "source_locator", "reasoning", "answer", "reasoning_tokens_reported")
+    assert sorted(tuple(r[k] for k in keys) for r in plain.read().to_pylist()) == sorted(
+        tuple(r[k] for k in keys) for r in mapped.read().to_pylist()
+    )
+    # The grader's `reasoning` beside the model's `thinking`: said once.
+    [message] = result.inputs[0].warnings
+    assert "thinking[*]" not in message and "--map reasoning=" in message
+
+
+def test_prefixed_answer_pairs_with_the_prefixed_reasoning() -> None:
+    record = {
+        "question": "q",
+        "deepseek_thinking_trajectory": "R",
+        "gemini_attempt": "G",
+        "deepseek_attempt": "D",
+        "solution": "reference",
+    }
+    plan = plan_record(record)
+    assert plan is not None
+    assert (plan.path("reasoning"), plan.path("answer")) == (
+        "deepseek_thinking_trajectory",
+        "deepseek_attempt",
+    )
+    assert any("gemini_attempt" in note for note in plan.notes)
+
+
+def test_conversations_of_role_messages_are_chat_messages() -> None:
+    record = {
+        "model": "m",
+        "conversations": [
+            {"role": "user", "content": "q"},
+            {"role": "assistant", "content": "<think>r</think>a"},
+        ],
+    }
+    fmt = detect_format(record)
+    t = fmt.parse(record, Context())[0].finish()
+    assert (fmt.name, t.prompt, t.reasoning, t.answer) == ("chat-messages", "q", "r", "a")
+
+
+def test_json_lines_of_strings_are_completions(tmp_path: Path, store: Store) -> None:
+    path = tmp_path / "strings.jsonl"
+    path.write_text('"<think>r1</think>a1"\n"r2</think>a2"\n7\n', encoding="utf-8")
+    result = ingest([str(path)], store, IngestOptions(model="m"))
+    s = result.inputs[0]
+    assert (s.records, s.added, s.rejected) == (3, 2, 1)
+    rows = sorted(store.read().to_pylist(), key=lambda r: r["source_locator"])
+    assert [(r["reasoning"], r["answer"]) for r in rows] == [("r1", "a1"), ("r2", "a2")]

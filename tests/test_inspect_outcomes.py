@@ -24,7 +24,14 @@ def test_scalar_scores_and_metadata_only() -> None:
             "broken": "not an object",
             "flag": {"value": True},
         },
-        "metadata": {"level": 3, "subject": "algebra", "tags": ["a", "b"], "extra": {"k": 1}, "none": None},
+        "metadata": {
+            "level": 3,
+            "subject": "algebra",
+            "tags": ["a", "b"],
+            "extra": {"k": 1},
+            "none": None,
+            "problem": "x" * 201,
+        },
     }
     assert outcome_tags(sample) == {
         "score:match": "C",

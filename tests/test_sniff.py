@@ -110,3 +110,41 @@ def test_records_limit(tmp_path: Path) -> None:
     )
     [row] = sniff_json(str(path), "--records", "3")["rows"]
     assert row["records"] == 3 and row["limited"] is True
+
+
+def test_every_real_shape_sniffs_without_rejects() -> None:
+    files = sorted(str(p) for p in SHAPES.iterdir() if p.name != "expected.json")
+    rows = sniff_json(*files)["rows"]
+    assert {r["input"] for r in rows} == set(files)
+    assert all(r["shape"] not in (None, "(rejected)") for r in rows), rows
+    generic = [r for r in rows if r["shape"] == "generic"]
+    assert all(r["fields"] and (r["mapping"] or "wrapped" in r["fields"]) for r in generic)
+
+
+def test_emitted_model_name_is_escaped_and_still_toml(tmp_path: Path) -> None:
+    import tomllib
+
+    path = tmp_path / "doc.json"
+    model = 'evil\u202e"\x1b[2J'
+    path.write_text(
+        json.dumps({"config": {"model": model}, "results": [{"cot": "R", "answer": "A"}]}), "utf-8"
+    )
+    emitted = runner.invoke(app, ["sniff", str(path), "--emit-map"]).stdout
+    assert "\u202e" not in emitted and "\x1b" not in emitted
+    assert tomllib.loads(emitted)["model_name"] == model
+
+
+def test_parquet_rows_are_sniffed(tmp_path: Path) -> None:
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    rows = json.loads((SHAPES / "dataset-prefixed.json").read_text(encoding="utf-8"))["rows"]
+    path = tmp_path / "train.parquet"
+    pq.write_table(pa.Table.from_pylist(rows), path)
+    [row] = sniff_json(str(path))["rows"]
+    assert (row["shape"], row["records"]) == ("generic", 2)
+    assert row["fields"] == {
+        "reasoning": "deepseek_reasoning",
+        "answer": "deepseek_solution",
+        "prompt": "problem",
+    }

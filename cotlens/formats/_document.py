@@ -11,7 +11,17 @@ from cotlens.formats.base import Context
 from cotlens.formats.mapping import parse_path, resolve
 
 # Where a document names the model of its records, in order; an object there gives its `name`, else `id`.
-DOCUMENT_MODEL_PATHS = ("model", "model_name", "meta.model", "metadata.model", "config.model")
+DOCUMENT_MODEL_PATHS = (
+    "model",
+    "model_name",
+    "meta.model",
+    "metadata.model",
+    "config.model",
+    "args.model",
+    "meta.model_name",
+    "metadata.model_name",
+    "config.model_name",
+)
 
 
 def document_context(doc: JSONObject, base: Context | None = None) -> Context:

@@ -53,6 +53,14 @@ def opt_list(obj: JSONObject, key: str, where: str = "") -> list[Any] | None:
     raise RecordError(f"{where}{key} is {type_name(value)}, expected a list")
 
 
+def first_dict(obj: JSONObject, key: str) -> JSONObject:
+    """The first item of a non-empty list of objects at obj[key] (what a shape's sniff looks at); {} otherwise."""
+    items = obj.get(key)
+    if isinstance(items, list) and items and isinstance(items[0], dict):
+        return items[0]
+    return {}
+
+
 def dicts(items: list[Any], where: str) -> list[JSONObject]:
     """The items of a list that must hold objects only."""
     for i, item in enumerate(items):

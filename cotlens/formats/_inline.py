@@ -82,8 +82,17 @@ class InlineSplit:
         parsed.tags.update(self.tags)
 
 
+# Every marker, harmony's included, starts with one of these: a text with neither (most reasoning) is plain, known
+# from two one-character searches instead of a search for every marker.
+MARKER_STARTS = ("<", "\u25c1")
+
+
+def _may_have_markers(text: str) -> bool:
+    return MARKER_STARTS[0] in text or MARKER_STARTS[1] in text
+
+
 def is_harmony(text: str) -> bool:
-    return "<|channel|>" in text and "<|message|>" in text
+    return MARKER_STARTS[0] in text and "<|channel|>" in text and "<|message|>" in text
 
 
 def has_think_tags(text: str) -> bool:
@@ -92,6 +101,8 @@ def has_think_tags(text: str) -> bool:
 
 def tag_family(text: str) -> TagFamily | None:
     """The inline family a string uses: the one whose marker comes first; None for plain text."""
+    if not _may_have_markers(text):
+        return None
     m = _ANY_MARKER.search(text)
     return None if m is None else _FAMILY_OF[m[0]]
 
@@ -105,7 +116,10 @@ def split_inline(text: str) -> InlineSplit:
     """Split a completion string into reasoning and answer, whichever inline convention it uses."""
     if is_harmony(text):
         return split_harmony(text)
-    return split_tagged(text, tag_family(text) or THINK)
+    family = tag_family(text)
+    if family is None:
+        return InlineSplit(answer=[text])
+    return split_tagged(text, family)
 
 
 def split_think(text: str) -> InlineSplit:

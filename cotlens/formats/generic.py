@@ -92,13 +92,21 @@ def key_role(key: Any) -> tuple[str, int] | None:
     syn = synonyms()
     if key in syn.exact:
         return syn.exact[key]
+    match = prefixed(key)
+    return None if match is None else match[1]
+
+
+@lru_cache(maxsize=4096)
+def prefixed(key: Any) -> tuple[str, tuple[str, int]] | None:
+    """(PREFIX, (role, rank)) of a prefixed name `PREFIX_NAME` under the suffix rule; None for any other."""
     if not isinstance(key, str) or not PLAIN_NAME.match(key):
         return None  # a path step must stay one step (no dots, brackets, controls)
     parts = key.split("_")
     for i in range(1, len(parts)):
-        hit = syn.suffixes.get("_".join(parts[i:]))
-        if hit is not None and _prefix_allowed("_".join(parts[:i])):
-            return hit[0], PREFIXED_RANK + hit[1]
+        hit = synonyms().suffixes.get("_".join(parts[i:]))
+        prefix = "_".join(parts[:i])
+        if hit is not None and _prefix_allowed(prefix):
+            return prefix, (hit[0], PREFIXED_RANK + hit[1])
     return None
 
 
@@ -169,7 +177,7 @@ def _summary_part(item: Any) -> bool:
 
 def has_content(value: Any) -> bool:
     if isinstance(value, str):
-        return bool(value.strip())
+        return bool(value) and not value.isspace()
     if isinstance(value, list):
         return any(has_content(v) or (isinstance(v, dict) and has_content(v.get("text"))) for v in value)
     return False
@@ -188,9 +196,6 @@ class Plan:
     # A record that wraps a record of a specific shape (a batch API result: `response.body`, `result.message`):
     # the path of the inner record and its format.
     wrapped: tuple[str, str] | None = None
-
-    def mapping(self) -> Mapping:
-        return _mapped(self.paths, self.kind).mapping
 
     def path(self, key: str) -> str | None:
         return dict(self.paths).get(key)
@@ -216,7 +221,7 @@ def _text_score(found: Scan) -> int:
     return sum(
         1
         for roles in (("reasoning", "summary"), ("answer", "samples"))
-        if any(_first(found.get(r, []), r)[0] is not None for r in roles)
+        if any(text_shape(c.value, r) is not None for r in roles for c in found.get(r, ()))
     )
 
 
@@ -234,7 +239,7 @@ def _where(obj: JSONObject) -> tuple[str, JSONObject, Scan] | str | None:
             if score := _text_score(found):
                 options.append((score, container.text, inner, found))
     if not options:
-        return None
+        return _sample_objects(top)
     best = max(o[0] for o in options)
     tied = [o for o in options if o[0] == best]
     if len(tied) > 1:
@@ -243,6 +248,18 @@ def _where(obj: JSONObject) -> tuple[str, JSONObject, Scan] | str | None:
             "say which with --map (cotlens sniff --emit-map prints one to edit)"
         )
     return tied[0][1] + ".", tied[0][2], tied[0][3]
+
+
+def _sample_objects(top: Scan) -> tuple[str, JSONObject, Scan] | None:
+    """A samples list of objects that hold the texts (`outputs: [{"text": ..., "finish_reason": ...}]`): one
+    transcript per object, read through the first one (paths `outputs[*].text`)."""
+    for c in top.get("samples", []):
+        first = next((v for v in c.value if v is not None), None) if isinstance(c.value, list) else None
+        if isinstance(first, dict) and all(v is None or isinstance(v, dict) for v in c.value):
+            found = scan(first, f"{c.path}[*].")
+            if _text_score(found):
+                return f"{c.path}[*].", first, found
+    return None
 
 
 def plan_record(obj: JSONObject) -> Plan | None:
@@ -255,17 +272,23 @@ def plan_record(obj: JSONObject) -> Plan | None:
     prefix, inner, found = where
     notes: list[str] = []
 
-    def pick(role: str) -> Candidate | None:
-        chosen, others = _first(found.get(role, []), role)
+    def pick(role: str, prefer: str | None = None) -> Candidate | None:
+        candidates = found.get(role, [])
+        if prefer is not None:  # the answer of the model whose reasoning was chosen (`deepseek_solution`)
+            candidates = sorted(candidates, key=lambda c: _prefix_of(c.path) != prefer)
+        chosen, others = _first(candidates, role)
         for other in others:
             key = "reasoning" if role == "summary" else "answer" if role == "samples" else role
             notes.append(
                 f"{role} in both {chosen.path if chosen else '?'} and {other.path}: used {chosen.path if chosen else '?'} "
-                f"(first in the documented precedence); --map {key}={other.path} picks the other"
+                f"(first in the documented precedence); to use {other.path}: --map {key}={other.path} "
+                "with the other keys of `cotlens sniff --emit-map`"
             )
         return chosen
 
-    reasoning, summary, answer, samples = (pick(r) for r in TEXT_ROLES)
+    reasoning, summary = pick("reasoning"), pick("summary")
+    prefer = _prefix_of(reasoning.path) if reasoning is not None else None
+    answer, samples = pick("answer", prefer), pick("samples", prefer)
     kind = "raw"
     if summary is not None and (
         reasoning is None or (not has_content(reasoning.value) and has_content(summary.value))
@@ -273,9 +296,14 @@ def plan_record(obj: JSONObject) -> Plan | None:
         reasoning, kind = summary, "summary"
     if answer is None:
         answer = samples
-    parallel = answer is not None and (
-        answer is samples
-        or (reasoning is not None and isinstance(reasoning.value, list) and isinstance(answer.value, list))
+    parallel = "[*]" in prefix or (
+        answer is not None
+        and (
+            answer is samples
+            or (
+                reasoning is not None and isinstance(reasoning.value, list) and isinstance(answer.value, list)
+            )
+        )
     )
     paths: dict[str, str] = {}
     for key, chosen in (("reasoning", reasoning), ("answer", answer)):
@@ -303,8 +331,14 @@ def _wrapped(obj: JSONObject) -> Plan | None:
     return None
 
 
+def _prefix_of(path: str) -> str | None:
+    match = prefixed(path.rsplit(".", 1)[-1])
+    return None if match is None else match[0]
+
+
 def _star(path: str, parallel: bool) -> str:
-    return f"{path}[*]" if parallel else path
+    """A path over a per-sample list; one inside sample objects already has its `[*]` (a list there is segments)."""
+    return f"{path}[*]" if parallel and "[*]" not in path else path
 
 
 # Where a record's fields are looked for: (path prefix, object, its scan).
@@ -336,7 +370,7 @@ def _other(role: str, places: list[Place], parallel: bool) -> str | None:
 
 def _usable(role: str, path: str, value: Any, parallel: bool) -> str | None:
     """The path to use for a value of a non-text role, or None when the value cannot serve."""
-    if parallel and isinstance(value, list) and value:
+    if parallel and isinstance(value, list) and value and "[*]" not in path:
         firsts = [v for v in value if v is not None]
         if not firsts or _usable(role, path, firsts[0], False) == path:
             return f"{path}[*]"
@@ -370,12 +404,13 @@ def _usage_paths(role: str, obj: JSONObject, prefix: str, parallel: bool) -> Ite
     for name in _usage_holders(obj):
         value = obj[name]
         if isinstance(value, dict):
-            yield from _counts_with_details(role, value, f"{prefix}{name}.")
+            for inner, path in _with_details(value, f"{prefix}{name}."):
+                yield from _counts_in(role, inner, path)
         elif parallel and isinstance(value, list):
             first = next((v for v in value if v is not None), None)
             if isinstance(first, dict):
-                for path in _counts_with_details(role, first, ""):
-                    yield f"{prefix}{name}[*].{path}"
+                for inner, path in _with_details(first, f"{prefix}{name}[*]."):
+                    yield from _counts_in(role, inner, path)
 
 
 def _usage_holders(obj: JSONObject) -> list[str]:
@@ -384,29 +419,32 @@ def _usage_holders(obj: JSONObject) -> list[str]:
     ]
 
 
-def _counts_with_details(role: str, usage: JSONObject, prefix: str) -> Iterator[str]:
-    yield from _counts_in(role, usage, prefix)
+def _with_details(usage: JSONObject, prefix: str) -> Iterator[tuple[JSONObject, str]]:
+    """A usage object and the `*_details` objects in it, each with its path prefix."""
+    yield usage, prefix
     for key, inner in usage.items():
         if isinstance(key, str) and key.endswith("_details") and isinstance(inner, dict):
-            yield from _counts_in(role, inner, f"{prefix}{key}.")
+            yield inner, f"{prefix}{key}."
 
 
 def _counts_in(role: str, obj: JSONObject, prefix: str) -> Iterator[str]:
-    for c in scan(obj, prefix).get(role, []):
-        if _is_count(c.value):
-            yield c.path
+    return (f"{prefix}{name}" for name in _counts_in_names(role, obj))
 
 
 def reported_tokens(obj: JSONObject) -> tuple[int | None, int | None]:
     """The reported reasoning and output token counts of a flat record, found by the token synonyms (top level,
     usage objects); for the specific flat shapes, which read their texts themselves."""
+    holders = [obj[name] for name in _usage_holders(obj) if isinstance(obj[name], dict)]
+    places = [(obj, "")] + [pair for usage in holders for pair in _with_details(usage, "")]
     counts: list[int | None] = []
-    found = scan(obj)
     for role in TOKEN_ROLES:
-        path = _other(role, [("", obj, found)], False)
-        value = None if path is None else resolve(obj, _steps(path))
-        counts.append(int(value) if value is not None and _is_count(value) else None)
+        value = next((inner[name] for inner, _ in places for name in _counts_in_names(role, inner)), None)
+        counts.append(None if value is None else int(value))
     return counts[0], counts[1]
+
+
+def _counts_in_names(role: str, obj: JSONObject) -> Iterator[str]:
+    return (name for name in synonyms().roles[role] if name in obj and _is_count(obj[name]))
 
 
 @lru_cache(maxsize=1024)
@@ -424,6 +462,25 @@ def has_reasoning_field(obj: JSONObject) -> bool:
     return False
 
 
+# Distinct record skeletons whose plans are kept (per process).
+PLANS_CACHED = 256
+
+
+def skeleton(value: Any) -> Any:
+    """Everything a plan depends on, and nothing more: keys in order, and for each value its type, whether a
+    string has content, whether a number is a count; lists and objects recursively. Two records with the same
+    skeleton get the same plan."""
+    if isinstance(value, str):
+        return "s" if value and not value.isspace() else "e"
+    if isinstance(value, dict):
+        return tuple((k, skeleton(v)) for k, v in value.items())
+    if isinstance(value, list):
+        return ("L", *(skeleton(v) for v in value))
+    if value is None or isinstance(value, bool):
+        return value
+    return "c" if _is_count(value) else "x"
+
+
 class Generic:
     name = "generic"
     summary = (
@@ -434,11 +491,20 @@ class Generic:
 
     def __init__(self) -> None:
         self._last: tuple[Any, Plan | None] = (None, None)
+        self._plans: dict[Any, Plan] = {}
 
     def plan(self, obj: JSONObject) -> Plan | None:
-        """The record's plan, computed once for sniff and parse of the same record."""
+        """The record's plan, computed once for sniff and parse of the same record, and once for all records of
+        the same skeleton (a file's records usually share one)."""
         if self._last[0] is not obj:
-            self._last = (obj, plan_record(obj))
+            key = skeleton(obj)
+            plan = self._plans.get(key)
+            if plan is None:
+                plan = plan_record(obj)
+                # A wrapped record's plan depends on what specific shapes see in its values: not cached.
+                if plan is not None and plan.wrapped is None and len(self._plans) < PLANS_CACHED:
+                    self._plans[key] = plan
+            self._last = (obj, plan)
         return self._last[1]
 
     def sniff(self, obj: JSONObject) -> bool:

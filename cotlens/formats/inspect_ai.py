@@ -70,7 +70,8 @@ class InspectSample:
 
 def outcome_tags(sample: JSONObject) -> dict[str, str]:
     """Scores and sample metadata as tags, so analyses can group and filter by them: `score:NAME` per scorer
-    (a scorer with several values gives `score:NAME:KEY`), `meta:KEY`; scalar values only."""
+    (a scorer with several values gives `score:NAME:KEY`), `meta:KEY`; scalar values only (metadata strings up to
+    META_TAG_CHARS characters)."""
     tags: dict[str, str] = {}
     for name, score in (opt_dict(sample, "scores") or {}).items():
         value = score.get("value") if isinstance(score, dict) else None
@@ -79,9 +80,14 @@ def outcome_tags(sample: JSONObject) -> dict[str, str]:
         elif isinstance(value, str | int | float | bool):
             tags[f"score:{name}"] = tag_value(value)
     for key, value in (opt_dict(sample, "metadata") or {}).items():
-        if is_scalar(value):
+        if is_scalar(value) and not (isinstance(value, str) and len(value) > META_TAG_CHARS):
             tags[f"meta:{key}"] = tag_value(value)
     return tags
+
+
+# Metadata strings longer than this are texts (a problem statement, a reference solution), not values to group
+# or filter by: left out of the tags.
+META_TAG_CHARS = 200
 
 
 def is_scalar(value: Any) -> bool:

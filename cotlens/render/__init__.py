@@ -141,7 +141,7 @@ def csv_value(value: Any, is_list: bool) -> str:
     if value is None:
         return ""
     if isinstance(value, dict):  # an object in a row (sniff's fields): its JSON, not Python's repr
-        return printable(json_bytes(value).decode())
+        return csv_cell(json_bytes(value).decode())
     if is_list:
         return ";".join(csv_cell(str(v)) for v in value)
     if isinstance(value, bool | int | float):
