@@ -57,6 +57,9 @@ def test_readme_synonym_table_is_the_data() -> None:
         ("inner_thought", "reasoning"),
         ("deepseek_solution", "answer"),
         ("model_outputs", "samples"),
+        ("generated_solution", "answer"),
+        ("expected_answer", None),
+        ("generation_model", "model"),
         ("solution", None),  # alone: a reference solution
         ("ground_truth_solution", None),
         ("gold_answer", None),
