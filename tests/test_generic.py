@@ -348,3 +348,15 @@ def test_json_lines_of_strings_are_completions(tmp_path: Path, store: Store) -> 
     assert (s.records, s.added, s.rejected) == (3, 2, 1)
     rows = sorted(store.read().to_pylist(), key=lambda r: r["source_locator"])
     assert [(r["reasoning"], r["answer"]) for r in rows] == [("r1", "a1"), ("r2", "a2")]
+
+
+def test_samples_win_over_a_single_reference_answer() -> None:
+    record = {
+        "model": "r1",
+        "problem": "p",
+        "answer": "42",
+        "generations": ["<think>r0</think>42", "r1</think>41"],
+    }
+    assert one(record) == [("r1", "r0", "42", "raw", None, "0"), ("r1", "r1", "41", "raw", None, "1")]
+    plan = plan_record(record)
+    assert plan is not None and "used generations" in plan.notes[0]
