@@ -299,15 +299,15 @@ def plan_record(obj: JSONObject) -> Plan | None:
         and answer is not None
         and isinstance(samples.value, list)
         and has_content(samples.value)
+        and not isinstance(answer.value, list)
     ):
-        if not isinstance(answer.value, list):
-            # One answer per sample beside a single answer: the single one is a reference (OpenR1's `answer`
-            # beside its `generations`).
-            notes.append(
-                f"answer in both {answer.path} and {samples.path}: used {samples.path} (one answer per sample); "
-                f"to use {answer.path}: --map answer={answer.path} with the other keys of `cotlens sniff --emit-map`"
-            )
-            answer = samples
+        # One answer per sample beside a single answer: the single one is a reference (OpenR1's `answer` beside
+        # its `generations`).
+        notes.append(
+            f"answer in both {answer.path} and {samples.path}: used {samples.path} (one answer per sample); "
+            f"to use {answer.path}: --map answer={answer.path} with the other keys of `cotlens sniff --emit-map`"
+        )
+        answer = samples
     if answer is None:
         answer = samples
     parallel = "[*]" in prefix or (
