@@ -360,3 +360,12 @@ def test_samples_win_over_a_single_reference_answer() -> None:
     assert one(record) == [("r1", "r0", "42", "raw", None, "0"), ("r1", "r1", "41", "raw", None, "1")]
     plan = plan_record(record)
     assert plan is not None and "used generations" in plan.notes[0]
+
+
+def test_a_setting_under_a_reasoning_name_is_not_reasoning() -> None:
+    # Nemotron post-training rows: `reasoning` says whether thinking was on; the text is inline in `output`.
+    record = {"input": "q", "output": "<think>r</think>a", "reasoning": "on", "generator": "DeepSeek-R1"}
+    fmt = detect_format(record)
+    t = fmt.parse(record, Context())[0].finish()
+    assert (fmt.name, t.model, t.reasoning, t.answer) == ("think-tags", "DeepSeek-R1", "r", "a")
+    assert plan_record({"model": "m", "thinking": "R", "reasoning": "high", "content": "A"}).notes == ()
