@@ -57,6 +57,9 @@ def test_readme_synonym_table_is_the_data() -> None:
         ("inner_thought", "reasoning"),
         ("deepseek_solution", "answer"),
         ("model_outputs", "samples"),
+        ("generated_solution", "answer"),
+        ("expected_answer", None),
+        ("generation_model", "model"),
         ("solution", None),  # alone: a reference solution
         ("ground_truth_solution", None),
         ("gold_answer", None),
@@ -345,3 +348,24 @@ def test_json_lines_of_strings_are_completions(tmp_path: Path, store: Store) -> 
     assert (s.records, s.added, s.rejected) == (3, 2, 1)
     rows = sorted(store.read().to_pylist(), key=lambda r: r["source_locator"])
     assert [(r["reasoning"], r["answer"]) for r in rows] == [("r1", "a1"), ("r2", "a2")]
+
+
+def test_samples_win_over_a_single_reference_answer() -> None:
+    record = {
+        "model": "r1",
+        "problem": "p",
+        "answer": "42",
+        "generations": ["<think>r0</think>42", "r1</think>41"],
+    }
+    assert one(record) == [("r1", "r0", "42", "raw", None, "0"), ("r1", "r1", "41", "raw", None, "1")]
+    plan = plan_record(record)
+    assert plan is not None and "used generations" in plan.notes[0]
+
+
+def test_a_setting_under_a_reasoning_name_is_not_reasoning() -> None:
+    # Nemotron post-training rows: `reasoning` says whether thinking was on; the text is inline in `output`.
+    record = {"input": "q", "output": "<think>r</think>a", "reasoning": "on", "generator": "DeepSeek-R1"}
+    fmt = detect_format(record)
+    t = fmt.parse(record, Context())[0].finish()
+    assert (fmt.name, t.model, t.reasoning, t.answer) == ("think-tags", "DeepSeek-R1", "r", "a")
+    assert plan_record({"model": "m", "thinking": "R", "reasoning": "high", "content": "A"}).notes == ()

@@ -10,14 +10,14 @@ from hypothesis import strategies as st
 
 from cotlens.formats import detect_format
 from cotlens.formats.base import Context
-from cotlens.formats.generic import synonyms
+from cotlens.formats.generic import is_setting, synonyms
 
 ROLES = synonyms().roles
 # Names that a specific shape claims on their own, or that are containers as well as answers: left out so the
 # record stays generic whatever is drawn (the specific shapes have their own tests).
 SPECIFIC = {"reasoning_content", "response", "output", "completion", "generation", "generated_text", "text"}
 text = st.text(alphabet=st.characters(blacklist_categories=("Cs", "Cc")), min_size=1, max_size=30).filter(
-    lambda s: s.strip() == s and s.strip() and "<" not in s and "◁" not in s
+    lambda s: s.strip() == s and s.strip() and "<" not in s and "◁" not in s and not is_setting(s)
 )
 
 

@@ -7,7 +7,7 @@ import orjson
 from cotlens.errors import RecordError
 from cotlens.formats._fields import JSONObject, is_truncating, opt_str, scalar_str
 from cotlens.formats.base import Context
-from cotlens.formats.generic import reported_tokens
+from cotlens.formats.generic import record_model, reported_tokens
 from cotlens.record import Parsed
 
 PROMPT_KEYS = ("prompt", "question", "input", "instruction", "problem")
@@ -15,10 +15,11 @@ COMPLETION_KEYS = ("response", "completion", "output", "generation", "generated_
 
 
 def read_common(obj: JSONObject, context: Context) -> Parsed:
-    """A Parsed with the model (the record's, else the container's), prompt, id, dataset, finish reason and
-    reported tokens (by the generic token synonyms) of a flat record."""
+    """A Parsed with the model (the record's, by the generic model synonyms, else the container's), prompt, id,
+    dataset, finish reason and reported tokens (by the generic token synonyms) of a flat record."""
     parsed = Parsed()
-    parsed.model = opt_str(obj, "model") or context.model
+    # `model` first as it was; a record naming its model otherwise (`model_name`, `llm`, `generator`) too.
+    parsed.model = record_model(obj) or opt_str(obj, "model") or context.model
     for key in PROMPT_KEYS:
         value = obj.get(key)
         if isinstance(value, str):

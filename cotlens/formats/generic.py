@@ -57,6 +57,7 @@ class Synonyms:
     wrappers: tuple[JSONPath, ...]
     suffix_roles: tuple[str, ...]
     excluded_prefixes: tuple[str, ...]
+    settings: frozenset[str]
     exact: dict[str, tuple[str, int]] = field(default_factory=dict)
     suffixes: dict[str, tuple[str, int]] = field(default_factory=dict)
 
@@ -75,6 +76,7 @@ def synonyms() -> Synonyms:
         wrappers=tuple(parse_path(p) for p in data["places"]["wrappers"]),
         suffix_roles=tuple(data["suffix"]["roles"]),
         excluded_prefixes=tuple(data["suffix"]["excluded_prefixes"]),
+        settings=frozenset(data["values"]["settings"]),
     )
     for role, names in roles.items():
         for rank, name in enumerate(names):
@@ -158,13 +160,22 @@ def text_shape(value: Any, role: str) -> str | None:
     if value is None:
         return NULL
     if isinstance(value, str):
-        return TEXT
+        return None if role in ("reasoning", "summary") and is_setting(value) else TEXT
     if isinstance(value, list):
         if all(item is None or isinstance(item, str) for item in value):
             return TEXTS
         if role == "summary" and all(_summary_part(item) for item in value):
             return TEXTS
     return None
+
+
+def is_setting(value: str) -> bool:
+    """A short word such as `on` or `high`: a setting echoed under a reasoning name, not reasoning text."""
+    return len(value) <= SETTING_CHARS and value.strip().lower() in synonyms().settings
+
+
+# No setting word is longer: longer strings are never looked up.
+SETTING_CHARS = 12
 
 
 def _summary_part(item: Any) -> bool:
@@ -294,6 +305,20 @@ def plan_record(obj: JSONObject) -> Plan | None:
         reasoning is None or (not has_content(reasoning.value) and has_content(summary.value))
     ):
         reasoning, kind = summary, "summary"
+    if (
+        samples is not None
+        and answer is not None
+        and isinstance(samples.value, list)
+        and has_content(samples.value)
+        and not isinstance(answer.value, list)
+    ):
+        # One answer per sample beside a single answer: the single one is a reference (OpenR1's `answer` beside
+        # its `generations`).
+        notes.append(
+            f"answer in both {answer.path} and {samples.path}: used {samples.path} (one answer per sample); "
+            f"to use {answer.path}: --map answer={answer.path} with the other keys of `cotlens sniff --emit-map`"
+        )
+        answer = samples
     if answer is None:
         answer = samples
     parallel = "[*]" in prefix or (
@@ -431,6 +456,14 @@ def _counts_in(role: str, obj: JSONObject, prefix: str) -> Iterator[str]:
     return (f"{prefix}{name}" for name in _counts_in_names(role, obj))
 
 
+def record_model(obj: JSONObject) -> str | None:
+    """The model a flat record names by the model synonyms (an object gives its `name` or `id`; also
+    `metadata.model`, ...); for the specific flat shapes, which read their texts themselves."""
+    path = _other("model", [("", obj, scan(obj))], False)
+    value = None if path is None else resolve(obj, _steps(path))
+    return value if isinstance(value, str) else None
+
+
 def reported_tokens(obj: JSONObject) -> tuple[int | None, int | None]:
     """The reported reasoning and output token counts of a flat record, found by the token synonyms (top level,
     usage objects); for the specific flat shapes, which read their texts themselves."""
@@ -471,6 +504,8 @@ def skeleton(value: Any) -> Any:
     string has content, whether a number is a count; lists and objects recursively. Two records with the same
     skeleton get the same plan."""
     if isinstance(value, str):
+        if is_setting(value):
+            return "w"
         return "s" if value and not value.isspace() else "e"
     if isinstance(value, dict):
         return tuple((k, skeleton(v)) for k, v in value.items())
