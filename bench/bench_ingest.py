@@ -470,6 +470,77 @@ def write_json(
     path.write_text(json.dumps(figures, indent=2) + "\n")
 
 
+GENERIC_TARGET = 1.10  # generic records vs a specific shape on the same records (issue: generic records)
+
+
+def flat_pair(corpus: Corpus, workdir: Path) -> tuple[Path, Path]:
+    """The corpus's transcripts as flat records, twice: with the field names of the specific `reasoning-content`
+    shape (`reasoning_content`, `content`) and with generic synonyms (`model_name`, `question`, `thinking`,
+    `answer_text`, `usage.reasoning_tokens`) that only the generic recognizer reads. Made once per corpus."""
+    from cotlens.formats import detect_format
+    from cotlens.formats.base import Context
+
+    specific = workdir / f"{corpus.path.stem}.flat-specific.jsonl"
+    generic = workdir / f"{corpus.path.stem}.flat-generic.jsonl"
+    if specific.exists() and generic.exists():
+        return specific, generic
+    with open(corpus.path, "rb") as f, open(specific, "w") as a, open(generic, "w") as b:
+        for line in f:
+            record = json.loads(line)
+            t = detect_format(record).parse(record, Context())[0].finish()
+            tokens = t.reasoning_tokens_reported
+            a.write(
+                json.dumps(
+                    {
+                        "id": record["id"],
+                        "model": t.model,
+                        "prompt": t.prompt,
+                        "reasoning_content": t.reasoning,
+                        "content": t.answer,
+                        "usage": {"reasoning_tokens": tokens},
+                    }
+                )
+                + "\n"
+            )
+            b.write(
+                json.dumps(
+                    {
+                        "id": record["id"],
+                        "model_name": t.model,
+                        "question": t.prompt,
+                        "thinking": t.reasoning,
+                        "answer_text": t.answer,
+                        "usage": {"reasoning_tokens": tokens},
+                    }
+                )
+                + "\n"
+            )
+    return specific, generic
+
+
+def generic_cost(corpus: Corpus, workdir: Path, repeat: int) -> Target:
+    """Ingest (--defer-measure: the parse is then most of the time) of the same records read by the generic
+    recognizer and by a specific shape; the best of `repeat` runs each, interleaved."""
+    specific, generic = flat_pair(corpus, workdir)
+    times: dict[Path, list[float]] = {specific: [], generic: []}
+    for _ in range(repeat):
+        for path in (specific, generic):
+            store = Path(tempfile.mkdtemp(prefix="store-", dir=workdir))
+            try:
+                run, totals = run_ingest(path, store, "--defer-measure")
+            finally:
+                shutil.rmtree(store, ignore_errors=True)
+            if not totals_match(totals, records=corpus.records, added=corpus.records, rejected=0):
+                raise SystemExit(f"benchmark: {path.name}: not every record added: {totals}")
+            times[path].append(run.seconds)
+    ratio = min(times[generic]) / min(times[specific])
+    print(
+        f"\ngeneric records: {min(times[generic]):.2f} s, specific shape: {min(times[specific]):.2f} s "
+        f"(same {corpus.records} records, ingest --defer-measure): generic/specific {ratio:.3f}"
+    )
+    return Target(f"generic <= {GENERIC_TARGET} x specific", ratio <= GENERIC_TARGET, f"{ratio:.3f} x")
+
+
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     corpus = ensure_corpus(args.workdir, args.size_mb, args.seed)
@@ -483,6 +554,8 @@ def main(argv: list[str] | None = None) -> int:
     info = machine_info()
     targets = evaluate(lines, corpus.records, ingest_ok, reingest_ok)
     print_report(info, corpus, lines, targets)
+    targets.append(generic := generic_cost(corpus, args.workdir, args.repeat))
+    print(f"  {'PASS' if generic.passed else 'FAIL'}  {generic.name:<36} ({generic.detail})")
     if args.json:
         write_json(args.json, info, corpus, args, lines, targets)
     return 1 if args.check and not all(t.passed for t in targets) else 0

@@ -42,6 +42,8 @@ class Parsed:
     tags: dict[str, str] = field(default_factory=dict)
     # Appended to the record's locator when one record yields several transcripts ("choices[1]", "[2]").
     locator_suffix: str = ""
+    # Said once per input by ingest (a field chosen among two candidates), not stored.
+    warnings: list[str] = field(default_factory=list)
     # The number of segments the reasoning was joined from, when the input says (a cotlens export); else counted.
     segments: int | None = None
 
