@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
 import typer
+from pyarrow import ArrowException
 from rich.console import Console
 from rich.progress import (
     BarColumn,
@@ -29,12 +30,13 @@ from cotlens import __version__
 from cotlens.engine import use_engine
 from cotlens.errors import CotlensError, UsageError
 from cotlens.groups import IntervalOptions
+from cotlens.limits import DOCUMENT_BYTES, MB, RECORD_BYTES, Limits
 from cotlens.render import MISSING, OutputFormat, render, rich_table
 from cotlens.render.escape import json_bytes, printable
 from cotlens.result import Result
 from cotlens.scan import Selection
 from cotlens.stats import DEFAULT_RESAMPLES
-from cotlens.store import DEFAULT_STORE, Store
+from cotlens.store import DEFAULT_STORE, Store, first_line
 
 if TYPE_CHECKING:
     from cotlens.ingest import IngestResult
@@ -115,6 +117,17 @@ def cli_errors() -> Iterator[None]:
     except KeyboardInterrupt:
         say("cotlens: interrupted")
         raise typer.Exit(EXIT_INTERRUPTED) from None
+    except (OSError, ArrowException) as e:
+        # The library names the cause where it knows it (a store's read-only or damaged files, an output that
+        # cannot be written); anything else the system or Arrow refuses is still one line, never a traceback.
+        say(f"cotlens: error: {printable(os_error_text(e))}")
+        raise typer.Exit(EXIT_ERROR) from None
+
+
+def os_error_text(error: BaseException) -> str:
+    if isinstance(error, OSError) and error.strerror:
+        return f"{error.strerror}: {error.filename}" if error.filename else error.strerror
+    return first_line(error)
 
 
 def version_callback(value: bool) -> None:
@@ -159,7 +172,7 @@ class RichProgress:
 
     def __init__(self, console: Console) -> None:
         self.bar = Progress(
-            TextColumn("{task.description}"),
+            TextColumn("{task.description}", markup=False),  # a file name is never markup
             BarColumn(),
             DownloadColumn(),
             TransferSpeedColumn(),
@@ -220,6 +233,22 @@ def ingest_command(
             help="Skip the intrinsic measurements now (about 4x faster); the first analysis or `cotlens measure` adds them.",
         ),
     ] = False,
+    max_record_mb: Annotated[
+        float,
+        typer.Option(
+            "--max-record-mb",
+            min=0.001,
+            help="Largest record read (a JSON Lines line, an archive member), decompressed; larger ones are rejected with their size.",
+        ),
+    ] = RECORD_BYTES / MB,
+    max_document_mb: Annotated[
+        float,
+        typer.Option(
+            "--max-document-mb",
+            min=0.001,
+            help="Largest JSON document read (a .json file of records), decompressed; a larger one is an input error.",
+        ),
+    ] = DOCUMENT_BYTES / MB,
     engine: EngineOption = "local",
     ray_address: RayAddressOption = None,
 ) -> None:
@@ -235,6 +264,7 @@ def ingest_command(
             tags=parse_tags(tag or []),
             mapping=load_mapping(map_) if map_ else None,
             measure=not defer_measure,
+            limits=Limits(int(max_record_mb * MB), int(max_document_mb * MB)),
         )
         err = stderr_console()
         progress = RichProgress(err) if err.is_terminal else None
@@ -245,9 +275,19 @@ def ingest_command(
             progress,
             on_wait=lambda: say("cotlens: waiting for another ingest into this store to finish"),
         )
+    for warning in result.warnings:
+        say(f"cotlens: warning: {printable(warning)}")
     print_ingest_summary(result)
+    if not result.stored:
+        say(f"cotlens: no input could be read: no store was created at {printable(str(store))}")
     if json_:
         sys.stdout.write(json_bytes(result.to_dict(), indent=True).decode() + "\n")
+    for s in result.inputs:
+        for message, warned in s.warnings.items():
+            say(
+                f"cotlens: warning: {printable(s.path)}: {printable(message)} "
+                f"({warned.records} record(s), first at {printable(warned.first)})"
+            )
     for failed in result.failed_inputs:
         say(f"cotlens: error: {printable(failed.path)}: {printable(failed.error or '')}")
     if result.failed_inputs:
@@ -286,8 +326,29 @@ def print_ingest_summary(result: IngestResult) -> None:
         f"of {totals['records']} records"
     )
     if result.rejects_file:
-        line += f"; rejects in {Path(result.store) / result.rejects_file}"
+        line += f"; rejects in {printable(str(Path(result.store) / result.rejects_file))}"
     say(line)
+
+
+@app.command("sniff")
+def sniff_command(
+    paths: Annotated[list[str], typer.Argument(help="Files or directories to look at; - for stdin.")],
+    emit_map: Annotated[
+        bool,
+        typer.Option("--emit-map", help="Print the equivalent mapping as TOML (for ingest --map) instead."),
+    ] = False,
+    limit: Annotated[int, typer.Option("--records", min=1, help="Records read per input.")] = 1000,
+    format_: FormatOption = OutputFormat.table,
+) -> None:
+    """What ingest would make of each input: shapes, field paths, records per shape, an example, warnings."""
+    from cotlens.sniff import emitted_mappings, sniff_inputs
+
+    with cli_errors():
+        result = sniff_inputs(paths, limit)
+    if emit_map:
+        sys.stdout.write(emitted_mappings(result))
+        return
+    render(result, format_, stdout_console())
 
 
 @app.command("models")

@@ -10,7 +10,9 @@ starts the server itself; one that does not leaves it idle until this process ex
 from __future__ import annotations
 
 import os
+import signal
 import sys
+from types import FrameType
 
 # Commands that always read text in workers, and the options that make the others do (a --lexicon that names a
 # file too). `filter` counts terms in its own process.
@@ -22,6 +24,8 @@ TEXT_OPTIONS = frozenset({"--term", "--substring", "--tokens", "--ignore-script"
 def main() -> None:
     from cotlens.workers import default_jobs, start_server  # the standard library only: quick to import
 
+    # SIGTERM (kill, a job scheduler) stops a command as Ctrl-C does: the run is discarded, workers stopped.
+    signal.signal(signal.SIGTERM, _interrupt)
     args = sys.argv[1:]
     if reads_text(args) and default_jobs() > 1 and not asks_for_ray(args):
         # The command's own module (and polars, which its kernel imports when it first runs): 0.1 s less to
@@ -39,6 +43,10 @@ def asks_for_ray(args: list[str]) -> bool:
         if option == "--engine":
             return (value or following) == "ray"
     return os.environ.get("COTLENS_ENGINE") == "ray"
+
+
+def _interrupt(signum: int, frame: FrameType | None) -> None:
+    raise KeyboardInterrupt
 
 
 def reads_text(args: list[str]) -> bool:

@@ -5,13 +5,14 @@ current schema's columns) to a small result; results come back in store order.""
 from __future__ import annotations
 
 import contextlib
+import functools
 import os
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import Executor
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
-from typing import Any, Literal, TypeVar
+from typing import Any, Concatenate, Literal, ParamSpec, TypeVar
 
 import numpy as np
 import numpy.typing as npt
@@ -20,12 +21,13 @@ import pyarrow.compute as pc
 import pyarrow.dataset as ds
 import pyarrow.parquet as pq
 
-from cotlens.errors import CotlensError, UsageError
+from cotlens.errors import CotlensError, StoreError, UsageError
 from cotlens.record import REASONING_KINDS, SCHEMA
 from cotlens.store import Store
 from cotlens.workers import map_ordered, pool_jobs, worker_pool
 
 R = TypeVar("R")
+P = ParamSpec("P")
 # Below this much stored data, starting worker processes costs more than it saves.
 POOL_MIN_BYTES = 32 << 20
 
@@ -104,7 +106,13 @@ def ensure_measured(store: Store, on_measure: Callable[[int], None] | None = Non
     if pending:
         if on_measure is not None:
             on_measure(len(pending))
-        store.measure()
+        try:
+            store.measure()
+        except StoreError as e:
+            raise StoreError(
+                f"{e} (its {len(pending)} part file(s) stored without measurements are measured before any "
+                "analysis: run `cotlens measure` on a writable copy)"
+            ) from None
 
 
 def distinct_values(store: Store, column: str) -> set[str]:
@@ -115,9 +123,10 @@ def distinct_values(store: Store, column: str) -> set[str]:
         return set()
     options = ds.ParquetFileFormat(read_options=ds.ParquetReadOptions(dictionary_columns=[column]))
     values: set[str] = set()
-    for batch in ds.dataset(parts, format=options).to_batches(columns=[column]):
-        array = batch.column(0)
-        values.update(v for v in array.dictionary.to_pylist() if v is not None)
+    with store.reading():
+        for batch in ds.dataset(parts, format=options).to_batches(columns=[column]):
+            array = batch.column(0)
+            values.update(v for v in array.dictionary.to_pylist() if v is not None)
     return values
 
 
@@ -190,6 +199,20 @@ def scan_workers(store: Store, columns: tuple[str, ...]) -> Iterator[Executor | 
         yield pool
 
 
+def reading_errors(
+    scan: Callable[Concatenate[Store, P], Iterator[R]],
+) -> Callable[Concatenate[Store, P], Iterator[R]]:
+    """A scan of the store whose unreadable part files are one StoreError naming them (Store.reading)."""
+
+    @functools.wraps(scan)
+    def wrapped(store: Store, /, *args: P.args, **kwargs: P.kwargs) -> Iterator[R]:
+        with store.reading():
+            yield from scan(store, *args, **kwargs)
+
+    return wrapped
+
+
+@reading_errors
 def map_store(
     store: Store,
     kernel: Callable[[pa.Table], R],
