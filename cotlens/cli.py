@@ -775,3 +775,185 @@ def measure_command(
     say(
         f"{done['rows_measured']} transcripts measured in {done['parts_measured']} of {done['parts']} part files"
     )
+
+
+@app.command("show")
+def show_command(
+    reference: Annotated[
+        str,
+        typer.Argument(
+            help="A transcript id, 8+ hex digits of one, or SOURCE:LOCATOR (as kwic and langmix print them).",
+            show_default=False,
+        ),
+    ],
+    store: StoreOption = Path(DEFAULT_STORE),
+    lexicon: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--lexicon", help="Lexicons whose terms to highlight (repeatable; default: all built-in)."
+        ),
+    ] = None,
+    term: Annotated[
+        list[str] | None, typer.Option("--term", help="A term to highlight (repeatable).")
+    ] = None,
+    plain: Annotated[
+        bool, typer.Option("--plain", help="No colours or highlight styles (for a pipe).")
+    ] = False,
+    format_: Annotated[str, typer.Option("--format", help="Output format: text or json.")] = "text",
+) -> None:
+    """One whole transcript (prompt, reasoning, answer, kind, tags, measurements) with its term hits,
+    code-switch spans and loop highlighted."""
+    from cotlens.lexicon import select_lexicons
+    from cotlens.render.transcript import transcript_renderable
+    from cotlens.show import show_transcript
+    from cotlens.store import store_fingerprint
+
+    check_choice(format_, ("text", "json"), "--format")
+    with cli_errors():
+        where = Store(store)
+        shown = show_transcript(where, reference, select_lexicons(lexicon or [], term or []))
+    if format_ == "json":
+        sys.stdout.write(json_bytes(shown.document(store_fingerprint(where)), indent=True).decode() + "\n")
+        return
+    console = stdout_console()
+    if plain:
+        console = Console(width=console.width, no_color=True, highlight=False, color_system=None)
+    console.print(transcript_renderable(shown, plain), highlight=False)
+
+
+PLOT_KINDS = ("rates", "compare", "langmix", "loops")
+
+
+@app.command("plot")
+def plot_command(
+    kind: Annotated[str, typer.Argument(help="rates, compare, langmix or loops.", show_default=False)],
+    models: Annotated[
+        list[str] | None,
+        typer.Argument(
+            help="Models (compare: the baseline first; default: every model).", show_default=False
+        ),
+    ] = None,
+    out: Annotated[
+        Path, typer.Option("--out", help="The figure: FILE.svg, FILE.png or FILE.pdf.", show_default=False)
+    ] = Path("figure.svg"),
+    store: StoreOption = Path(DEFAULT_STORE),
+    lexicon: Annotated[
+        list[str] | None, typer.Option("--lexicon", help="rates, compare: lexicons (as in rates).")
+    ] = None,
+    term: Annotated[
+        list[str] | None, typer.Option("--term", help="rates, compare: a term (repeatable).")
+    ] = None,
+    terms: Annotated[bool, typer.Option("--terms", help="rates: a row per term, not per lexicon.")] = False,
+    substring: Annotated[
+        bool, typer.Option("--substring", help="rates: count text.lower().count(term), as rates --substring.")
+    ] = False,
+    top_terms: Annotated[
+        int,
+        typer.Option("--top-terms", min=0, help="compare: the N terms that differ most (default lexicons)."),
+    ] = 5,
+    statistic: Annotated[
+        str | None, typer.Option("--statistic", help="loops: one Gopher statistic (default: all of them).")
+    ] = None,
+    by: ByOption = "model",
+    field: FieldOption = "reasoning",
+    tokens: Annotated[str, typer.Option("--tokens", help="rates: o200k, reported or words.")] = "o200k",
+    ignore_script: Annotated[
+        list[str] | None, typer.Option("--ignore-script", help="langmix: leave a script out (repeatable).")
+    ] = None,
+    kind_: KindOption = None,
+    dataset: DatasetOption = None,
+    resamples: ResamplesOption = DEFAULT_RESAMPLES,
+    seed: SeedOption = 0,
+) -> None:
+    """A figure for a paper: rates (forest plot), compare (ratios), langmix (script bars), loops (distributions
+    with thresholds); the same options as the analysis, the same figures as the report."""
+    from cotlens.plot import PlotOptions, draw
+
+    check_choice(kind, PLOT_KINDS, "KIND")
+    fmt = out.suffix.lower().lstrip(".")
+    check_choice(fmt, ("svg", "png", "pdf"), "--out's suffix")
+    check_choice(field, ("reasoning", "answer"), "--field")
+    ignore = ignored_scripts(ignore_script)
+    with cli_errors():
+        intervals = IntervalOptions(resamples=resamples, seed=seed)
+        options = PlotOptions(by, field, tokens, terms, statistic, ignore, intervals, substring, top_terms)
+        data = draw(
+            kind,
+            Store(store),
+            models or [],
+            lexicon or [],
+            term or [],
+            selection_from(models, dataset, kind_),
+            options,
+            fmt,
+            on_measure=announce_measuring,
+        )
+        try:
+            out.write_bytes(data)
+        except OSError as e:
+            raise CotlensError(f"cannot write {out}: {e.strerror}") from None
+    say(f"cotlens: wrote {printable(str(out))}")
+
+
+@app.command("report")
+def report_command(
+    models: ModelsArgument = None,
+    out: Annotated[Path, typer.Option("--out", help="The HTML file to write.")] = Path("report.html"),
+    store: StoreOption = Path(DEFAULT_STORE),
+    lexicon: Annotated[
+        list[str] | None,
+        typer.Option("--lexicon", help="Lexicons to rate (repeatable; default: all built-in)."),
+    ] = None,
+    term: Annotated[list[str] | None, typer.Option("--term", help="A term to rate (repeatable).")] = None,
+    baseline: Annotated[
+        str | None, typer.Option("--baseline", help="Compare every other model with this one.")
+    ] = None,
+    fail_if: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--fail-if", help="A compare gate (needs --baseline; repeatable; exit 3 when one fails)."
+        ),
+    ] = None,
+    ignore_script: Annotated[
+        list[str] | None,
+        typer.Option("--ignore-script", help="Leave a script out of language mixing (repeatable)."),
+    ] = None,
+    examples: Annotated[
+        int, typer.Option("--examples", min=0, help="Example transcripts per model and finding.")
+    ] = 2,
+    field: FieldOption = "reasoning",
+    kind: KindOption = None,
+    dataset: DatasetOption = None,
+    resamples: ResamplesOption = DEFAULT_RESAMPLES,
+    seed: SeedOption = 0,
+) -> None:
+    """One self-contained HTML report: overview, rates, compare, language mixing, repetition, keywords and
+    highlighted example transcripts."""
+    from cotlens.lexicon import select_lexicons
+    from cotlens.report import ReportOptions, make_report
+
+    check_choice(field, ("reasoning", "answer"), "--field")
+    ignore = ignored_scripts(ignore_script)
+    with cli_errors():
+        options = ReportOptions(
+            field,
+            baseline,
+            tuple(fail_if or ()),
+            ignore,
+            examples,
+            seed,
+            IntervalOptions(resamples=resamples, seed=seed),
+        )
+        selection = selection_from(models, dataset, kind)
+        report, page = make_report(
+            Store(store), selection, select_lexicons(lexicon or [], term or []), options, announce_measuring
+        )
+        try:
+            out.write_text(page, encoding="utf-8")
+        except OSError as e:
+            raise CotlensError(f"cannot write {out}: {e.strerror}") from None
+    stdout_console().print(Text(printable(str(out))), soft_wrap=True)
+    for line in report.gate_failures:
+        say(f"cotlens: gate failed: {printable(line)}")
+    if report.gate_failures:
+        raise typer.Exit(EXIT_GATE)

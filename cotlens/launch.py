@@ -36,6 +36,10 @@ def main() -> None:
     cli_main()
 
 
+def _interrupt(signum: int, frame: FrameType | None) -> None:
+    raise KeyboardInterrupt
+
+
 def asks_for_ray(args: list[str]) -> bool:
     """Whether the work goes to Ray tasks (--engine ray, COTLENS_ENGINE=ray): no local workers to fork."""
     for arg, following in zip(args, [*args[1:], ""], strict=True):
@@ -43,10 +47,6 @@ def asks_for_ray(args: list[str]) -> bool:
         if option == "--engine":
             return (value or following) == "ray"
     return os.environ.get("COTLENS_ENGINE") == "ray"
-
-
-def _interrupt(signum: int, frame: FrameType | None) -> None:
-    raise KeyboardInterrupt
 
 
 def reads_text(args: list[str]) -> bool:

@@ -219,26 +219,33 @@ def map_store(
     columns: tuple[str, ...],
     selection: Selection,
     workers: Executor | Literal["own"] | None = "own",
+    every: int = 1,
 ) -> Iterator[R]:
     """kernel over the store's selected transcripts, in store order: over each row group in worker processes
     when it reads text, over large batches of a single multi-threaded Arrow scan when it reads only
     measurements (a million rows of them read in well under a second; worker processes would take longer to
-    start). workers: those of `scan_workers`, or "own" to start (and stop) them here."""
+    start). workers: those of `scan_workers`, or "own" to start (and stop) them here. every: the kernel runs
+    over every n-th row group only (a bounded sample of a large store)."""
     store.require()
     if TEXT_COLUMNS.isdisjoint(columns):
-        yield from _map_measurements(store, kernel, columns, selection)
+        yield from _map_measurements(store, kernel, columns, selection, every)
         return
     if workers == "own":
         with scan_workers(store, columns) as pool:
-            yield from map_store(store, kernel, columns, selection, pool)
+            yield from map_store(store, kernel, columns, selection, pool, every)
         return
     tasks = [(str(p), i) for p in store.part_files() for i in range(pq.read_metadata(p).num_row_groups)]
+    tasks = tasks[::every]
     window = 2 * (pool_jobs(True) if workers is not None else 1)
     yield from map_ordered(_Runner(kernel, columns, selection), tasks, workers, window)
 
 
 def _map_measurements(
-    store: Store, kernel: Callable[[pa.Table], R], columns: tuple[str, ...], selection: Selection
+    store: Store,
+    kernel: Callable[[pa.Table], R],
+    columns: tuple[str, ...],
+    selection: Selection,
+    every: int = 1,
 ) -> Iterator[R]:
     def run(batches: list[pa.RecordBatch]) -> R:
         return kernel(pa.Table.from_batches(batches, schema=scanned))
@@ -246,7 +253,11 @@ def _map_measurements(
     pending: list[pa.RecordBatch] = []
     rows = 0
     scanned = pa.schema([SCHEMA.field(c) for c in columns])
-    for batch in store.dataset().to_batches(columns=list(columns), filter=selection.expression()):
+    dataset = store.dataset()
+    if every > 1:
+        groups = [g for f in dataset.get_fragments() for g in f.split_by_row_group()][::every]
+        dataset = ds.FileSystemDataset(groups, dataset.schema, dataset.format, dataset.filesystem)
+    for batch in dataset.to_batches(columns=list(columns), filter=selection.expression()):
         pending.append(batch)
         rows += batch.num_rows
         if rows >= SCAN_ROWS:
