@@ -369,3 +369,21 @@ def test_a_setting_under_a_reasoning_name_is_not_reasoning() -> None:
     t = fmt.parse(record, Context())[0].finish()
     assert (fmt.name, t.model, t.reasoning, t.answer) == ("think-tags", "DeepSeek-R1", "r", "a")
     assert plan_record({"model": "m", "thinking": "R", "reasoning": "high", "content": "A"}).notes == ()
+
+
+def test_llama_cpp_server_completion() -> None:
+    record = {
+        "model": "qwen3-8b-q4",
+        "content": "<think>r</think>a",
+        "tokens_predicted": 512,
+        "stop_type": "limit",
+    }
+    fmt = detect_format(record)
+    t = fmt.parse(record, Context())[0].finish()
+    assert (fmt.name, t.reasoning, t.answer, t.output_tokens_reported, t.truncated) == (
+        "generic",
+        "r",
+        "a",
+        512,
+        True,
+    )

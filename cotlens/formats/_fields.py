@@ -80,4 +80,4 @@ def scalar_str(value: Any) -> str | None:
 
 def is_truncating(finish_reason: str | None) -> bool:
     """Finish reasons meaning the generation hit a length limit, across providers."""
-    return finish_reason in {"length", "max_tokens", "model_length", "max_output_tokens"}
+    return finish_reason in {"length", "max_tokens", "model_length", "max_output_tokens", "limit"}
