@@ -338,9 +338,8 @@ def test_case8_a_document_over_the_limit_is_an_input_error(tmp_path: Path, store
 def test_case8_a_one_line_input_over_the_record_limit_is_rejected(tmp_path: Path, store: Store) -> None:
     line = orjson.dumps(chat(1, reasoning="x" * 300_000))
     (tmp_path / "a.jsonl.gz").write_bytes(gzip.compress(line + b"\n"))
-    good = write_jsonl(
-        tmp_path / "b.jsonl", [chat(2)]
-    )  # a store is made only when some input gives a transcript
+    # A store is made only when some input gives a transcript.
+    good = write_jsonl(tmp_path / "b.jsonl", [chat(2)])
     inputs = [str(tmp_path / "a.jsonl.gz"), str(good)]
     result = ingest(inputs, store, IngestOptions(limits=Limits(record_bytes=100_000)))
     assert (result.totals["records"], result.totals["rejected"]) == (2, 1)

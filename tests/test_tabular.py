@@ -322,9 +322,8 @@ def test_a_column_of_the_wrong_type_names_the_field(tmp_path: Path, store: Store
     pq.write_table(pa.table({"reasoning_content": [1, 2], "content": ["a", "b"]}), path)
     result = ingest([str(path)], store, IngestOptions(model="m"))
     assert (result.totals["records"], result.totals["rejected"]) == (2, 2)
-    error = result.inputs[
-        0
-    ].error  # no row could be read: the first reason is the input's error, no store made
+    # No row could be read: the first reason is the input's error (and no store is made).
+    error = result.inputs[0].error
     assert error is not None and "reasoning_content" in error
 
 
