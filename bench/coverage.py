@@ -1,6 +1,6 @@
 """Coverage of cotlens' 95% rate intervals on synthetic groups whose true rate is known exactly.
 
-    .venv/bin/python bench/coverage.py                 # the full table (what `make coverage` runs, ~10 min)
+    .venv/bin/python bench/coverage.py                 # the full table (what `make coverage` runs, ~20 min)
     .venv/bin/python bench/coverage.py --quick         # fewer replicates and sizes (~1 min)
     .venv/bin/python bench/coverage.py --process gamma0.5 --lengths lognormal --sizes 200 --groups 800 --terms 1
 

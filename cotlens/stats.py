@@ -156,15 +156,22 @@ def resample_blocks(resamples: int) -> list[int]:
 
 
 def resampled_sums(
-    x: npt.ArrayLike, resamples: int, seed: int, side: tuple[int, ...] = (), blocks: list[int] | None = None
+    x: npt.ArrayLike,
+    resamples: int,
+    seed: int,
+    side: tuple[int, ...] = (),
+    blocks: list[int] | None = None,
+    digits: _Digits | None = None,
 ) -> FloatArray:
     """Column sums of x (n, k) over bootstrap resamples of its rows, shape (resamples, k): over the resamples of
     the given blocks only (indices into resample_blocks(resamples)), stacked in their order, when `blocks` is
-    given. `side` tells apart groups resampled with one seed (the two sides of a ratio)."""
+    given. `side` tells apart groups resampled with one seed (the two sides of a ratio). `digits`: x's
+    _byte_digits when the caller has them (x is then not read)."""
     sizes = resample_blocks(resamples)
     chosen = range(len(sizes)) if blocks is None else blocks
     rows = np.asarray(x, dtype=np.float64)
-    digits = _byte_digits(rows)  # once for every block
+    if digits is None:
+        digits = _byte_digits(rows)  # once for every block
     return np.concatenate(
         [
             _resampled_sums(
@@ -199,11 +206,31 @@ def resampled_moments(
         np.column_stack([resid * resid, resid * tok[:, np.newaxis], tok * tok])
     )
     del resid
-    sums = resampled_sums(np.column_stack([occ, tok, fixed]), resamples, seed, side, blocks)
     exact = occ.shape[1] + 1
+    counted = _byte_digits(np.column_stack([occ, tok]))
+    if counted is None:
+        sums = resampled_sums(np.column_stack([occ, tok, fixed]), resamples, seed, side, blocks)
+    else:  # the fixed-point columns' two digits are known: no pass of _byte_digits over them
+        digits = _with_fixed_point_digits(counted, fixed)
+        sums = resampled_sums(np.empty((tok.shape[0], 0)), resamples, seed, side, blocks, digits)
     # Every resample draws n transcripts, so each column's offset adds exactly n * offset to its sums.
     sums[:, exact:] = sums[:, exact:] * scale + tok.shape[0] * offset
     return sums
+
+
+def _with_fixed_point_digits(digits: _Digits, fixed: FloatArray) -> _Digits:
+    """The _byte_digits of [x, fixed] from x's and the columns of `fixed` (whole numbers below 2^16: two
+    base-256 digits each, low then high)."""
+    parts, recombine = digits
+    k, e = recombine.shape[1], fixed.shape[1]
+    low = np.remainder(fixed, 256.0).astype(np.float32)
+    high = np.floor(fixed / 256.0).astype(np.float32)
+    combined = np.zeros((recombine.shape[0] + 2 * e, k + e))
+    combined[: recombine.shape[0], :k] = recombine
+    columns = np.arange(e)
+    combined[recombine.shape[0] + columns, k + columns] = 1.0
+    combined[recombine.shape[0] + e + columns, k + columns] = 256.0
+    return np.column_stack([parts, low, high]), combined
 
 
 def _fixed_point(v: FloatArray) -> tuple[FloatArray, FloatArray, FloatArray]:
@@ -235,10 +262,11 @@ def _resampled_sums(
     indices, counted in blocks of rows (see _COUNT_BLOCK). Chunks of resamples keep memory bounded.
     """
     n = x.shape[0]
+    k = x.shape[1] if digits is None else digits[1].shape[1]  # x is not read when its digits are given
     dtype = np.float32 if digits is not None else np.float64
     chunk = min(resamples, max(1, _CHUNK_BYTES // ((4 + np.dtype(dtype).itemsize) * n)))
     block = max(1, _COUNT_BLOCK // n)
-    out = np.empty((resamples, x.shape[1]), dtype=np.float64)
+    out = np.empty((resamples, k), dtype=np.float64)
     weights = np.empty((chunk, n), dtype=dtype)  # reused, so chunks never overlap in memory
     for start in range(0, resamples, chunk):
         rows = min(chunk, resamples - start)

@@ -409,3 +409,22 @@ def test_resampled_moments_are_exact_in_any_split() -> None:
     assert fixed.max() < 2**16 and np.array_equal(fixed, np.round(fixed))
     np.testing.assert_allclose(offset + scale * fixed, values, rtol=0, atol=float(scale.max()))
     np.testing.assert_allclose(together[:, 4:].mean(axis=0), 300 * values.mean(axis=0), rtol=0.05)
+
+
+def test_worker_processes_give_the_same_intervals() -> None:
+    # Workers run BLAS on one thread, this process on several: the standard errors' sums must not care.
+    from cotlens.groups import IntervalOptions, RatioSums, group_intervals
+    from cotlens.workers import worker_pool
+
+    rng = np.random.default_rng(1)
+    groups = []
+    for n in (300, 2500):
+        group = RatioSums()
+        occ, tok = simulate(rng, n, 6)
+        group.add(occ, tok.astype(np.int64))
+        groups.append(group)
+    here = group_intervals(groups, IntervalOptions(), None)
+    with worker_pool(2) as pool:
+        there = group_intervals(groups, IntervalOptions(), pool)
+    for a, b in zip(here, there, strict=True):
+        assert np.array_equal(a.low, b.low) and np.array_equal(a.high, b.high)
