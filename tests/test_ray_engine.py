@@ -257,6 +257,8 @@ def crashing_ingest(path: Path, store: Store, marker: Path, always: bool) -> Any
         patch.setattr(
             cotlens.ingest, "RecordParser", lambda *a: Crashing(RecordParser(*a), str(marker), always)
         )
+        # Retried once when it dies once; not retried when it always dies (each death costs a worker start).
+        patch.setattr(cotlens.ray_engine, "TASK_RETRIES", 0 if always else 1)
         with use_engine("ray"):
             return ingest([str(path)], store)
 
