@@ -662,6 +662,8 @@ def filter_command(
     kind: KindOption = None,
     dataset: DatasetOption = None,
     json_: Annotated[bool, typer.Option("--json", help="The summary as JSON on stdout.")] = False,
+    engine: EngineOption = "local",
+    ray_address: RayAddressOption = None,
 ) -> None:
     """Write the transcripts that meet every --where condition; list each other one with the condition it failed."""
     from cotlens.compare import metric_keys
@@ -675,7 +677,7 @@ def filter_command(
     if json_ and out == "-":
         raise typer.BadParameter("--json prints the summary on stdout: it cannot share it with --out -")
     ignore = ignored_scripts(ignore_script)
-    with cli_errors():
+    with cli_errors(), use_engine(engine, ray_address):
         lexicons = select_lexicons(lexicon or [], term or [])
         rate_keys = [k for k in metric_keys(lexicons) if k in {lex.name for lex in lexicons} or ":" in k]
         conditions = [parse_condition(w, rate_keys) for w in where or []]

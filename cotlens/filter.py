@@ -37,9 +37,12 @@ from cotlens.result import Column, Result
 from cotlens.scan import TEXT_COLUMNS, Selection, check_selection, ensure_measured, list_to_dense
 from cotlens.sources import LineBlock, read_items
 from cotlens.store import Store
+from cotlens.workers import map_ordered, pool_jobs, worker_pool
 
 # Batches read ahead of the one being written (each up to 4,096 transcripts).
 READ_AHEAD = 3
+# Batches whose terms are counted at once by Ray tasks (the Ray engine); each is held here until judged.
+TASKS_IN_FLIGHT = 8
 # The canonical record, as JSON Lines output carries it (Parquet output carries every stored column).
 RECORD_COLUMNS = [f.name for f in RECORD_FIELDS]
 
@@ -151,11 +154,22 @@ def _filter_into(
         # The text only when it is written, or measured again (a term counted from it, a script left out).
         reads_text = out is not None or (bool(rates.wanted) and rates.stored is None) or bool(options.ignore)
         columns = None if reads_text else [n for n in SCHEMA.names if n not in TEXT_COLUMNS]
-        for batch in _batches(store, selection, columns):
-            table = pa.Table.from_batches([batch])
-            if options.ignore:
-                table = leave_out_scripts(table, options.field, options.ignore)
-            failed = _first_failed(table, conditions, options.field, rates.per_1k(table))
+        # Terms counted from the text: as Ray tasks under the Ray engine; in this process otherwise.
+        pool = stack.enter_context(worker_pool(pool_jobs(False))) if rates.counts_text() else None
+        judging: deque[pa.Table] = deque()
+
+        def tables() -> Iterator[pa.Table]:
+            for batch in _batches(store, selection, columns):
+                table = pa.Table.from_batches([batch])
+                if options.ignore:
+                    table = leave_out_scripts(table, options.field, options.ignore)
+                judging.append(table)
+                yield rates.inputs(table)
+
+        window = TASKS_IN_FLIGHT if pool is not None else 1  # in this process: one batch at a time, as read
+        for per_1k in map_ordered(rates.per_1k, tables(), pool, window):
+            table = judging.popleft()
+            failed = _first_failed(table, conditions, options.field, per_1k)
             _tally(tallies, table["model"].to_pylist(), failed)
             keep = failed < 0
             if write is not None and keep.any():
@@ -207,6 +221,15 @@ class _RateSource:
         self.keys = [stored_key(lex.name, t) for lex in lexicons for t in lex.terms]
         self.spans = {lex.name: span for lex, span in zip(lexicons, lexicon_spans(lexicons), strict=True)}
         self.stored = stored_positions(lexicons)
+
+    def counts_text(self) -> bool:
+        return bool(self.wanted) and self.stored is None
+
+    def inputs(self, table: pa.Table) -> pa.Table:
+        """The columns per_1k reads (what a Ray task is sent when it counts the terms)."""
+        if not self.counts_text():
+            return table
+        return table.select([self.field, f"{self.field}_tokens_o200k"])
 
     def per_1k(self, table: pa.Table) -> dict[str, Any]:
         if not self.wanted:

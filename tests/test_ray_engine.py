@@ -188,19 +188,59 @@ def test_analysis_json_is_byte_identical(corpus: Corpus, args: tuple[str, ...]) 
     assert remote.stdout == local.stdout
 
 
-def test_engine_from_the_environment(corpus: Corpus, monkeypatch: pytest.MonkeyPatch) -> None:
-    seen = []
+@pytest.fixture
+def ray_pools(monkeypatch: pytest.MonkeyPatch) -> list[Any]:
+    """The Ray pools started while a test runs (so it can tell that the work did go to Ray)."""
+    started: list[Any] = []
     real = cotlens.ray_engine.ray_pool
 
     def spy(*args: Any) -> Any:
-        seen.append(args)
+        started.append(args)
         return real(*args)
 
     monkeypatch.setattr(cotlens.ray_engine, "ray_pool", spy)
+    return started
+
+
+@pytest.mark.parametrize(
+    "where",
+    [
+        ("--term", "wait", "--where", "rate(terms:wait) < 20"),
+        (
+            "--term",
+            "let me",
+            "--term",
+            "re:hm+",
+            "--where",
+            "rate(terms) <= 30",
+            "--ignore-script",
+            "Han",
+        ),
+    ],
+    ids=["term", "terms-and-ignored-script"],
+)
+def test_filter_outputs_are_byte_identical(
+    corpus: Corpus, tmp_path: Path, where: tuple[str, ...], ray_pools: list[Any]
+) -> None:
+    store = str(corpus.stores["local"].root)
+    outputs = {}
+    for engine in ("local", "ray"):
+        out = tmp_path / f"kept-{engine}.jsonl"
+        result = run("filter", *where, "--store", store, "--out", str(out), "--json", "--engine", engine)
+        assert result.exit_code == 0, result.output
+        summary = result.stdout.replace(str(out), "OUT")  # the summary names its output files
+        outputs[engine] = (summary, out.read_bytes(), Path(f"{out}.exclusions.jsonl").read_bytes())
+    summary, kept, dropped = outputs["ray"]
+    assert json.loads(summary)["rows"] and kept and dropped  # some kept, some dropped
+    assert outputs["ray"] == outputs["local"]
+    assert len(ray_pools) == 1  # the terms were counted by Ray tasks
+
+
+def test_engine_from_the_environment(corpus: Corpus, ray_pools: list[Any]) -> None:
     args = ("rates", "--term", "wait", "--store", str(corpus.stores["local"].root), "--format", "json")
     result = runner.invoke(app, list(args), env={"COTLENS_ENGINE": "ray"})
     assert result.exit_code == 0, result.output
-    assert seen  # the work went to Ray
+    assert ray_pools  # the work went to Ray
     assert result.stdout == run(*args).stdout
 
 
@@ -257,6 +297,8 @@ def crashing_ingest(path: Path, store: Store, marker: Path, always: bool) -> Any
         patch.setattr(
             cotlens.ingest, "RecordParser", lambda *a: Crashing(RecordParser(*a), str(marker), always)
         )
+        # Retried once when it dies once; not retried when it always dies (each death costs a worker start).
+        patch.setattr(cotlens.ray_engine, "TASK_RETRIES", 0 if always else 1)
         with use_engine("ray"):
             return ingest([str(path)], store)
 
