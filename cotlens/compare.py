@@ -1,7 +1,7 @@
 """`cotlens compare`: models side by side, the first one the baseline; or one model's reasoning against its
 answers (`fields`). Every metric is a ratio estimator over transcripts, Σ numerator / Σ denominator, so one
 machinery gives each side's value with its interval (groups.RatioSums) and each candidate's ratio to the baseline
-with its interval and a two-sided p-value (bootstrap, each side resampled on its own; delta method for large
+with its interval and a two-sided p-value (studentized bootstrap, each side resampled on its own; delta method for large
 groups), Benjamini-Hochberg adjusted across every ratio of the table.
 
 Metrics (their keys are what `--fail-if` names):
@@ -524,7 +524,8 @@ def _definitions(
         "metrics": {m.key: m.label for m in table.metrics},
         "interval": interval_definition(options.intervals),
         "interval_methods": sorted(table.methods),
-        "ratio": "side / baseline; bootstrap with each side resampled on its own, delta method (log scale) "
+        "ratio": "side / baseline; studentized bootstrap of the log ratio with each side resampled on its own, "
+        "delta method (log scale) "
         "above the bootstrap size; two-sided p-value",
         "p_adjusted": "Benjamini-Hochberg over every ratio of the table",
         "significance": SIGNIFICANCE,

@@ -73,7 +73,8 @@ class PieceReader:
     def _take(self, n: int) -> bytes:
         if not self._buffer and self._error is not None:
             raise self._error
-        out = bytes(self._buffer[:n])
+        with memoryview(self._buffer) as view:
+            out = bytes(view[:n])  # one copy (bytes(buffer[:n]) would make two: a long line is large)
         del self._buffer[:n]
         self._scanned = max(0, self._scanned - n)
         return out

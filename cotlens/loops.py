@@ -304,7 +304,7 @@ def _definitions(selection: Selection, options: LoopOptions) -> dict[str, Any]:
         "loop": "the text ends in a unit of 8+ display columns repeated 3+ times back to back",
         "quantiles": f"upper edge of a {BINS}-bin histogram over [0, 1]: at most 1/{BINS} above the exact value",
         "nonlatin_share_in_loops": "Σ non-Latin tokens / Σ tokens over looping (not looping) transcripts",
-        "ratio": "looping / not looping, bootstrap (each group resampled on its own) or delta method; "
+        "ratio": "looping / not looping, studentized bootstrap (each group resampled on its own) or delta method; "
         "two-sided p-value, Benjamini-Hochberg adjusted across groups",
         "interval": interval_definition(options.intervals),
         "few_transcripts": f"groups with fewer than {FEW_TRANSCRIPTS} transcripts are flagged",

@@ -25,8 +25,13 @@ from cotlens.store import write_staged
 from cotlens.tabular import RowBlock
 
 REJECT_EXCERPT_BYTES = 2000
-# The integers of a transcript and the widths their columns store them in (record.RECORD_FIELDS).
-INTEGER_FIELDS = (("reasoning_tokens", 63), ("output_tokens", 63), ("epoch", 31))
+# The integers of a transcript: the name a reject gives, the attribute, the bits its column holds besides the sign
+# (record.RECORD_FIELDS).
+INTEGER_FIELDS = (
+    ("reasoning_tokens", "reasoning_tokens_reported", 63),
+    ("output_tokens", "output_tokens_reported", 63),
+    ("epoch", "epoch", 31),
+)
 # RecordParser._row builds rows as tuples in this order (tuples transpose into columns cheaply).
 ROW_SCHEMA = pa.schema(RECORD_FIELDS)
 
@@ -83,9 +88,14 @@ class ChunkResult:
 
 @dataclass(frozen=True, slots=True)
 class ParsedRecord:
-    item: Item
+    """A record turned into rows (its item and transcripts are not kept: a chunk's worth of them would weigh on
+    memory and on the garbage collector)."""
+
+    locator: str
     fmt: str
-    rows: list[tuple[Transcript, str]]  # its transcripts, each with its model
+    rows: list[tuple[Any, ...]]  # in ROW_SCHEMA order
+    legacy_ids: list[str]  # the rows' scheme-1 ids, for a store made before scheme 2 (else empty)
+    repairs: list[str]
 
 
 # What building a chunk's Arrow table raises for a value its column cannot hold.
@@ -120,7 +130,10 @@ class RecordParser:
                 rejects.append(self._reject(chunk.source, item, str(e)))
                 continue
             previous = fmt
-            parsed.append(ParsedRecord(item, fmt.name, transcripts))
+            rows = [self._row(t, model, chunk.source, item.locator, fmt.name) for t, model in transcripts]
+            legacy = [legacy_transcript_id(t, model) for t, model in transcripts] if self.legacy_ids else []
+            repairs = [r for t, _ in transcripts for r in t.repairs]
+            parsed.append(ParsedRecord(item.locator, fmt.name, rows, legacy, repairs))
             for note in notes:
                 warned = warnings.setdefault(note, Warned(0, item.locator))
                 warned.records += 1
@@ -131,14 +144,12 @@ class RecordParser:
     def _result(
         self, chunk: Chunk, records: int, rejects: list[dict[str, Any]], parsed: list[ParsedRecord]
     ) -> ChunkResult:
-        rows = [
-            self._row(t, model, chunk.source, p.item.locator, p.fmt) for p in parsed for t, model in p.rows
-        ]
+        rows = [row for p in parsed for row in p.rows]
         ids = [row[0] for row in rows]
         # Transcripts the store held before this run are duplicates whatever happens: not measured, not written.
         in_staged = _not_stored(ids)
         if self.legacy_ids:
-            self._match_legacy_ids(parsed, ids, in_staged)
+            _match_legacy_ids([i for p in parsed for i in p.legacy_ids], ids, in_staged)
         new_rows = [row for row, new in zip(rows, in_staged, strict=True) if new]
         staged = chunk.staged if new_rows else None
         if staged is not None:
@@ -146,7 +157,7 @@ class RecordParser:
                 table = rows_table(new_rows)
             except CONVERSION_ERRORS:
                 # A value no check foresaw that its column cannot hold: reject its record, keep the others.
-                good = [p for p in parsed if self._convertible(chunk, p, rejects)]
+                good = self._convertible(chunk, parsed, rejects)
                 if len(good) == len(parsed):
                     raise
                 return self._result(chunk, records, rejects, good)
@@ -155,28 +166,25 @@ class RecordParser:
         result = ChunkResult(staged, ids, [row[2] for row in rows], in_staged, records, len(rows), rejects)
         for p in parsed:
             result.formats[p.fmt] += 1
-            for t, _ in p.rows:
-                result.repairs.update(t.repairs)
+            result.repairs.update(p.repairs)
         return result
 
-    def _convertible(self, chunk: Chunk, p: ParsedRecord, rejects: list[dict[str, Any]]) -> bool:
-        try:
-            rows_table([self._row(t, model, chunk.source, p.item.locator, p.fmt) for t, model in p.rows])
-        except CONVERSION_ERRORS as e:
-            rejects.append(self._reject(chunk.source, p.item, f"a value out of its column's range: {e}"))
-            return False
-        return True
-
-    @staticmethod
-    def _match_legacy_ids(parsed: list[ParsedRecord], ids: list[str], in_staged: list[bool]) -> None:
-        """In a store made before id scheme 2, a transcript stored under its old id is a duplicate: account for it
-        under that id."""
-        pairs = [(t, model) for p in parsed for t, model in p.rows]
-        fresh = [i for i, new in enumerate(in_staged) if new]
-        legacy = [legacy_transcript_id(*pairs[i]) for i in fresh]
-        for i, legacy_id, new in zip(fresh, legacy, _not_stored(legacy), strict=True):
-            if not new:
-                ids[i], in_staged[i] = legacy_id, False
+    def _convertible(
+        self, chunk: Chunk, parsed: list[ParsedRecord], rejects: list[dict[str, Any]]
+    ) -> list[ParsedRecord]:
+        """The records whose rows convert; the others rejected (their items read again for the excerpt)."""
+        failed: dict[str, str] = {}
+        for p in parsed:
+            try:
+                rows_table(p.rows)
+            except CONVERSION_ERRORS as e:
+                failed[p.locator] = f"a value out of its column's range: {e}"
+        rejects.extend(
+            self._reject(chunk.source, item, failed[item.locator])
+            for item in chunk.records()
+            if item.locator in failed
+        )
+        return [p for p in parsed if p.locator not in failed]
 
     def _parse(
         self, item: Item, forced: Format | None, previous: Format | None
@@ -295,11 +303,20 @@ def _not_stored(ids: list[str]) -> list[bool]:
     return fresh
 
 
+def _match_legacy_ids(legacy: list[str], ids: list[str], in_staged: list[bool]) -> None:
+    """In a store made before id scheme 2, a transcript stored under its old id is a duplicate: account for it under
+    that id."""
+    fresh = [i for i, new in enumerate(in_staged) if new]
+    for i, new in zip(fresh, _not_stored([legacy[i] for i in fresh]), strict=True):
+        if not new:
+            ids[i], in_staged[i] = legacy[i], False
+
+
 def check_ranges(t: Transcript) -> None:
     """Reject a transcript whose integers its columns cannot hold (a token count of 2**63, a summed usage past
     int64, an epoch past int32), rather than fail the conversion of every row of its chunk."""
-    for name, bits in INTEGER_FIELDS:
-        value = getattr(t, name if name == "epoch" else f"{name}_reported")
+    for name, attribute, bits in INTEGER_FIELDS:
+        value = getattr(t, attribute)
         if value is not None and not -(1 << bits) <= value < 1 << bits:
             raise RecordError(f"{name} {value} is out of range (at most {(1 << bits) - 1})")
 
@@ -321,7 +338,14 @@ def transcript_id(t: Transcript, model: str) -> str:
     Each part is written as its length, a colon and its text, and a null as `-`: the encoding reads back into
     exactly one list of parts, so two distinct transcripts never hash the same input (the id scheme 2 of the
     store's manifest)."""
-    key = "".join("-" if p is None else f"{len(s := str(p))}:{s}" for p in _parts(t, model))
+    pieces = []
+    for part in _parts(t, model):
+        if part is None:
+            pieces.append("-")
+        else:
+            text = str(part)
+            pieces += (str(len(text)), ":", text)  # the text itself is copied once, by the join
+    key = "".join(pieces)
     return hashlib.blake2b(key.encode("utf-8", "surrogatepass"), digest_size=16).hexdigest()
 
 

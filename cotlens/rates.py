@@ -2,7 +2,7 @@
 
 Rate = 1000 × Σ occurrences / Σ tokens over the group's transcripts that have text in the chosen field
 (transcripts without text never enter a denominator). Prevalence = share of those transcripts with at least one
-occurrence (Wilson interval). Rate intervals: percentile bootstrap over transcripts up to
+occurrence (Wilson interval). Rate intervals: studentized bootstrap over transcripts up to
 stats.BOOTSTRAP_MAX_TRANSCRIPTS per group, the delta method above (DESIGN.md, "Rate").
 """
 

@@ -14,6 +14,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import os
+import socket
 import threading
 import uuid
 from collections.abc import Callable, Iterator
@@ -33,6 +34,8 @@ MISSING = "the Ray engine needs Ray: pip install 'cotlens[ray]'"
 # A task whose worker process died (killed, out of memory, node lost) runs again up to this many times;
 # an exception raised by the kernel itself is an answer, never retried.
 TASK_RETRIES = 3
+# How long a cluster's head may take to accept a connection before it counts as unreachable.
+CONNECT_SECONDS = 10
 
 
 def start(address: str | None = None, num_cpus: int | None = None) -> None:
@@ -58,6 +61,10 @@ def start(address: str | None = None, num_cpus: int | None = None) -> None:
         # started with the same variables (README, "On a cluster").
         added = [name for name in WORKER_ENVIRONMENT if name not in os.environ]
         os.environ.update({name: WORKER_ENVIRONMENT[name] for name in added})
+    unreachable = _unreachable(address)
+    if unreachable:
+        # Ray itself would keep trying for minutes, logging every attempt.
+        raise CotlensError(f"could not reach the Ray cluster at {address}: {unreachable}")
     try:
         ray.init(address=address, **options)
     except Exception as e:  # ConnectionError, RuntimeError, ValueError...: Ray's errors have no common base
@@ -69,6 +76,19 @@ def start(address: str | None = None, num_cpus: int | None = None) -> None:
     finally:
         for name in added:
             del os.environ[name]
+
+
+def _unreachable(address: str) -> str | None:
+    """Why nothing answers at a HOST:PORT address (None: something does, or the address is Ray's to resolve,
+    such as "local", "auto" or ray://...)."""
+    host, colon, port = address.rpartition(":")
+    if not colon or not port.isdigit() or "/" in address:
+        return None
+    try:
+        with socket.create_connection((host.strip("[]"), int(port)), timeout=CONNECT_SECONDS):
+            return None
+    except OSError as e:
+        return e.strerror or str(e) or type(e).__name__
 
 
 def stop() -> None:

@@ -73,6 +73,7 @@ class Selection:
 
 def check_selection(store: Store, selection: Selection) -> None:
     """Unknown model or dataset names and unknown kinds are errors that say what exists."""
+    store.require()  # no store (or a file in its place) is said as such, not as a store without the model
     unknown_kinds = set(selection.kinds) - set(REASONING_KINDS)
     if unknown_kinds:
         raise UsageError(

@@ -94,7 +94,12 @@ def expand_paths(paths: list[str], warn: Callable[[str], None] = lambda _: None)
 
 
 def _walk(top: str, warn: Callable[[str], None]) -> Iterator[Path]:
-    for root, dirs, files in os.walk(top):
+    def unreadable(error: OSError) -> None:
+        warn(
+            f"{display_path(str(error.filename))}: cannot read this folder ({error.strerror or error}): skipped"
+        )
+
+    for root, dirs, files in os.walk(top, onerror=unreadable):
         for name in list(dirs):
             folder = os.path.join(root, name)
             if os.path.islink(folder):
@@ -220,7 +225,7 @@ def _read_text(
     kind = first.lstrip()[:1]
     if kind == b"[" or (kind == b"{" and _opens_document(first)) or len(first) > limits.document_bytes:
         data = first + _read_rest(stream, len(first), limits)
-        yield from _read_document_or_lines(data, first_lineno, is_record, records_path)
+        yield from _read_document_or_lines(data, first_lineno, is_record, records_path, limits)
         return
     # The next non-blank line, read no further than a record may go (a longer one is JSON Lines all the same).
     while line := stream.readline(limits.record_bytes + 1):
@@ -230,7 +235,8 @@ def _read_text(
     if head[-1] is first or records_path is not None:
         # One JSON value in the whole input: a document (a record, or a container of records).
         data = b"".join(head[first_lineno - 1 :])
-        yield from _read_document(data + _read_rest(stream, len(data), limits), is_record, records_path)
+        data += _read_rest(stream, len(data), limits)
+        yield from _read_document(data, is_record, records_path, limits)
         return
     lineno = 1
     data, oversize, broken = _read_block(stream, limits, b"".join(head))
@@ -252,9 +258,15 @@ def _read_rest(stream: IO[bytes] | PieceReader, read: int, limits: Limits) -> by
     """The rest of a JSON document of which `read` bytes were read."""
     rest = stream.read(max(limits.document_bytes - read, 0) + 1)
     if read + len(rest) > limits.document_bytes:
+        size, whole = read + len(rest), True
+        try:
+            while piece := stream.read(READ_BYTES):  # counted, not kept
+                size += len(piece)
+        except InputError:
+            whole = False
         raise InputError(
-            f"a JSON document over the limit of {limits.document_bytes:,} bytes "
-            "(raise it with --max-document-mb)"
+            f"a JSON document of {'' if whole else 'at least '}{size:,} bytes is over the limit of "
+            f"{limits.document_bytes:,} bytes (raise it with --max-document-mb)"
         )
     if isinstance(stream, PieceReader):
         stream.finish()
@@ -344,32 +356,48 @@ def _line_item(line: bytes, lineno: int) -> Item:
 
 
 def _read_document_or_lines(
-    data: bytes, first_lineno: int, is_record: Callable[[Any], bool], records_path: JSONPath | None
+    data: bytes,
+    first_lineno: int,
+    is_record: Callable[[Any], bool],
+    records_path: JSONPath | None,
+    limits: Limits,
 ) -> Iterator[Item]:
     """A document by its look; but if it does not parse while some of its lines do, it was JSON Lines with a
     damaged first line, and each line is a record."""
     try:
         value, repairs = decode(data)
     except orjson.JSONDecodeError as e:
-        lines = enumerate(data.split(b"\n"))
-        items = [_line_item(line, first_lineno + i).decode() for i, line in lines if line.strip()]
+        items = [item.decode() for item in LineBlock(data, first_lineno, limits).items()]
         if not any(isinstance(item.obj, dict) for item in items):
             raise InputError(f"invalid JSON document: {e}") from None
         yield from items
         return
-    for item in expand_document(value, is_record, records_path):
-        item.repairs.extend(repairs)
-        yield item
+    yield from _document_items(data, value, repairs, is_record, records_path, limits)
 
 
 def _read_document(
-    data: bytes, is_record: Callable[[Any], bool], records_path: JSONPath | None
+    data: bytes, is_record: Callable[[Any], bool], records_path: JSONPath | None, limits: Limits
 ) -> Iterator[Item]:
     try:
         value, repairs = decode(data)
     except orjson.JSONDecodeError as e:
         raise InputError(f"invalid JSON document: {e}") from None
+    yield from _document_items(data, value, repairs, is_record, records_path, limits)
+
+
+def _document_items(
+    data: bytes,
+    value: Any,
+    repairs: list[str],
+    is_record: Callable[[Any], bool],
+    records_path: JSONPath | None,
+    limits: Limits,
+) -> Iterator[Item]:
     for item in expand_document(value, is_record, records_path):
+        if item.locator == "$" and len(data) > limits.record_bytes:
+            # The document is one record (a one-line JSON Lines input): the record limit holds for it too.
+            yield _oversize("$", data[:EXCERPT_BYTES], len(data), limits)
+            return
         item.repairs.extend(repairs)
         yield item
 

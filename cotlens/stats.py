@@ -262,15 +262,20 @@ def _byte_digits(x: FloatArray) -> _Digits | None:
     if n > _DIGITS_MAX_N or n * top >= 2.0**53 or not np.array_equal(x, np.floor(x)) or (x < 0).any():
         return None
     values = x.astype(np.int64)
+    # Digits per column: the bit length of its largest value (the float64 exponent, exact below 2**53) in bytes.
+    # One pass per digit position over the columns that have it, not one per column: the studentized bootstrap
+    # resamples 3 columns per term.
+    _, bits = np.frexp(values.max(axis=0, initial=0).astype(np.float64))
+    digits = np.maximum(1, (bits + 7) // 8)
     columns: list[npt.NDArray[np.float32]] = []
     recombine: list[FloatArray] = []
-    for c in range(k):
-        for j in range(max(1, (int(values[:, c].max(initial=0)).bit_length() + 7) // 8)):
-            columns.append(((values[:, c] >> (8 * j)) & 255).astype(np.float32))
-            row = np.zeros(k)
-            row[c] = 256.0**j
-            recombine.append(row)
-    return np.column_stack(columns), np.array(recombine)
+    for j in range(int(digits.max(initial=1))):
+        have = np.flatnonzero(digits > j)
+        columns.append(((values[:, have] >> (8 * j)) & 255).astype(np.float32))
+        rows = np.zeros((have.size, k))
+        rows[np.arange(have.size), have] = 256.0**j
+        recombine.append(rows)
+    return np.column_stack(columns), np.concatenate(recombine)
 
 
 def _draw_weights(weights: npt.NDArray[np.floating[Any]], block: int, rng: np.random.Generator) -> None:

@@ -77,12 +77,22 @@ class RowBlock:
     def items(self) -> Iterator[Item]:
         from cotlens.sources import Item  # sources hands tables to this module
 
-        if self.batch is None:
-            for i in range(self.unread):
-                yield Item(f"row {self.first_row + i}", error=self.error)
+        records, error = self._records()
+        if records is None:
+            for i in range(self.unread if self.batch is None else self.batch.num_rows):
+                yield Item(f"row {self.first_row + i}", error=error)
             return
-        for i, (record, repairs) in enumerate(batch_records(self.batch)):
+        for i, (record, repairs) in enumerate(records):
             yield Item(f"row {self.first_row + i}", obj=record, repairs=repairs, context=self.context)
+
+    def _records(self) -> tuple[list[tuple[dict[str, Any], list[str]]] | None, str | None]:
+        if self.batch is None:
+            return None, self.error
+        try:
+            return batch_records(self.batch), None
+        except (pa.ArrowException, ValueError, TypeError, OverflowError) as e:
+            # Values Python has no form for (a date beyond year 9999, a time zone this machine does not know).
+            return None, f"unreadable values: {e}"
 
 
 def batch_records(batch: pa.RecordBatch) -> list[tuple[dict[str, Any], list[str]]]:
@@ -149,12 +159,14 @@ def read_table(
     report = on_progress or (lambda position: None)
     if kind == "feather-v1":
         raise InputError("a Feather version 1 file: write it again as Feather version 2 (pyarrow.feather)")
+    # A regular file is opened again by Arrow (mapped, or read natively); stdin or a pipe (`<(zstdcat x.zst)`),
+    # which a second open would not find again, is read from the stream already open, a table there whole.
+    regular = source != "-" and Path(source).is_file()
     if kind == "arrow-stream":
-        with pa.OSFile(source) if source != "-" else pa.PythonFile(stream, mode="r") as sequential:
+        with pa.OSFile(source) if regular else pa.PythonFile(stream, mode="r") as sequential:
             yield from _stream_blocks(sequential, 0, context, report)
         return
-    data = pa.memory_map(source) if source != "-" else pa.BufferReader(stream.read())
-    with data:
+    with pa.memory_map(source) if regular else pa.BufferReader(stream.read()) as data:
         if kind == "parquet":
             yield from _parquet_blocks(data, context, report)
         else:
@@ -257,8 +269,10 @@ def _wanted_columns(schema: pa.Schema) -> list[str] | None:
 
 def parquet_data_size(source: str) -> int | None:
     """The uncompressed size of a Parquet file's data (what parsing it costs, like a JSON input's size); None for
-    anything else."""
+    anything else (a pipe is not opened: reading it would consume it)."""
     try:
+        if not Path(source).is_file():
+            return None
         with open(source, "rb") as f:
             if table_kind(f.read(HEAD_BYTES)) != "parquet":
                 return None

@@ -16,6 +16,8 @@ from pathlib import Path
 import orjson
 import pytest
 import zstandard
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from cotlens.ingest import IngestOptions, ingest
 from cotlens.limits import Limits
@@ -63,6 +65,22 @@ def test_case1_int64_overflow_rejects_only_that_record(
     assert (reject["source_locator"], reject["reason"]) == ("line 2", reason)
 
 
+def test_case1_a_value_no_check_foresaw_rejects_only_its_record(
+    tmp_path: Path, store: Store, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import cotlens.parse
+
+    monkeypatch.setattr(cotlens.parse, "check_ranges", lambda t: None)  # the backstop alone
+    big = {**chat(5), "usage": {"completion_tokens_details": {"reasoning_tokens": 2**63}}}
+    path = write_jsonl(tmp_path / "a.jsonl", [chat(1), big, chat(2)])
+    result = ingest([str(path)], store)
+    assert (result.totals["added"], result.totals["rejected"]) == (2, 1)
+    [reject] = rejects(store)
+    assert reject["source_locator"] == "line 2"
+    assert reject["reason"].startswith("a value out of its column's range: ")
+    assert reject["excerpt"] == orjson.dumps(big).decode()
+
+
 def inspect_sample(epoch: int, usage: dict[str, object] | None = None) -> dict[str, object]:
     return {
         "id": "s1",
@@ -95,7 +113,9 @@ def test_case1_inspect_epoch_and_summed_usage_out_of_range(tmp_path: Path, store
 
 
 # Cases 2 and 3: a truncated or damaged compressed stream is an input error, always; every complete line
-# before the damage lands.
+# before the damage lands. (Measurements deferred: only reading is tested.)
+
+UNMEASURED = IngestOptions(measure=False)
 
 LINES = [orjson.dumps(chat(i, reasoning=f"step {i} " * (i % 97))) + b"\n" for i in range(1200)]
 DATA = b"".join(LINES)
@@ -129,11 +149,13 @@ def test_case2_truncated_compressed_input_is_an_input_error(tmp_path: Path, suff
     path = tmp_path / f"a.jsonl.{suffix}"
     path.write_bytes(packed[: len(packed) * 3 // 4])
     store = Store(tmp_path / f"store-{suffix}")
-    result = ingest([str(path)], store)
+    result = ingest([str(path)], store, UNMEASURED)
     name = {"gz": "gzip", "bz2": "bzip2", "xz": "xz", "zst": "zstd"}[suffix]
     assert result.inputs[0].error == f"truncated {name} data: the stream ends before its end marker"
     assert result.totals["added"] < len(LINES)
-    cli = CliRunner().invoke(app, ["ingest", str(path), "--store", str(tmp_path / "s2"), "--strict"])
+    cli = CliRunner().invoke(
+        app, ["ingest", str(path), "--store", str(tmp_path / "s2"), "--strict", "--defer-measure"]
+    )
     assert cli.exit_code == 1
     assert "truncated" in cli.output
 
@@ -142,7 +164,7 @@ def test_case2_truncated_compressed_input_is_an_input_error(tmp_path: Path, suff
 def test_case2_compressed_input_read_whole_is_no_error(tmp_path: Path, store: Store, suffix: str) -> None:
     path = tmp_path / f"a.jsonl.{suffix}"
     path.write_bytes(COMPRESS[suffix](DATA[: len(DATA) // 2]) + COMPRESS[suffix](DATA[len(DATA) // 2 :]))
-    result = ingest([str(path)], store)
+    result = ingest([str(path)], store, UNMEASURED)
     assert not result.failed_inputs
     assert result.totals["added"] == len(LINES)
 
@@ -161,7 +183,7 @@ def test_case3_every_complete_line_before_the_damage_lands(
     path.write_bytes(packed)
     prefix = decodable_prefix(suffix, bytes(packed))
     whole_lines = prefix[: prefix.rfind(b"\n") + 1].count(b"\n")
-    result = ingest([str(path)], store)
+    result = ingest([str(path)], store, UNMEASURED)
     assert result.inputs[0].error is not None
     # gzip: every line; xz: a step that meets the damage loses its output, at most 64 KiB
     lost = 0 if suffix == "gz" else prefix[-(64 << 10) :].count(b"\n")
@@ -178,7 +200,7 @@ def test_case3_zstd_damage_keeps_every_block_before_it(tmp_path: Path, store: St
     packed[len(packed) // 2] ^= 0xFF
     path = tmp_path / "a.jsonl.zst"
     path.write_bytes(packed)
-    result = ingest([str(path)], store)
+    result = ingest([str(path)], store, UNMEASURED)
     assert result.inputs[0].error is not None and result.inputs[0].error.startswith("corrupt zstd data")
     # Blocks decode to at most 128 KiB: all lines before the damaged block's are there.
     assert result.totals["added"] >= (len(DATA) // 2 - (128 << 10)) // (len(DATA) // len(LINES)) // 2
@@ -303,11 +325,26 @@ def test_case8_an_archive_member_over_the_limit_is_rejected_unread(tmp_path: Pat
 
 
 def test_case8_a_document_over_the_limit_is_an_input_error(tmp_path: Path, store: Store) -> None:
-    (tmp_path / "a.json").write_bytes(orjson.dumps({"results": [chat(i) for i in range(2000)]}))
-    result = ingest([str(tmp_path / "a.json")], store, IngestOptions(limits=Limits(document_bytes=100_000)))
+    document = orjson.dumps({"results": [chat(i) for i in range(2000)]})
+    (tmp_path / "a.json.zst").write_bytes(zstandard.ZstdCompressor().compress(document))
+    options = IngestOptions(limits=Limits(document_bytes=100_000))
+    result = ingest([str(tmp_path / "a.json.zst")], store, options)
     assert result.inputs[0].error == (
-        "a JSON document over the limit of 100,000 bytes (raise it with --max-document-mb)"
+        f"a JSON document of {len(document):,} bytes is over the limit of 100,000 bytes "
+        "(raise it with --max-document-mb)"
     )
+
+
+def test_case8_a_one_line_input_over_the_record_limit_is_rejected(tmp_path: Path, store: Store) -> None:
+    line = orjson.dumps(chat(1, reasoning="x" * 300_000))
+    (tmp_path / "a.jsonl.gz").write_bytes(gzip.compress(line + b"\n"))
+    good = write_jsonl(
+        tmp_path / "b.jsonl", [chat(2)]
+    )  # a store is made only when some input gives a transcript
+    inputs = [str(tmp_path / "a.jsonl.gz"), str(good)]
+    result = ingest(inputs, store, IngestOptions(limits=Limits(record_bytes=100_000)))
+    assert (result.totals["records"], result.totals["rejected"]) == (2, 1)
+    assert rejects(store)[0]["bytes"] == len(line) + 1
 
 
 # Case 9: workers exit when their parent dies; SIGTERM cleans up like Ctrl-C.
@@ -444,3 +481,95 @@ def test_weak_map_path_that_matches_nothing_rejects_naming_it(tmp_path: Path, st
         reject["reason"]
         == "the mapping's reasoning path 'thinking' matches nothing in this record (keys: model, out)"
     )
+
+
+# The fuzz test: mixed good and bad records, compressed or not, whole or cut short.
+
+# Texts built to collide under a join-based id: separators, NULs, digits and colons of length prefixes.
+ATTACK = st.text(alphabet="ab\x1f\x00-:01 ", max_size=6)
+GOOD = st.builds(
+    lambda p, r, a: {"model": "m", "prompt": p, "reasoning_content": r, "content": a},
+    st.none() | ATTACK,
+    ATTACK,
+    st.none() | ATTACK,
+)
+BAD = st.sampled_from(
+    [
+        b"{",
+        b"null",
+        b"[1, 2",
+        b'"text"',
+        b'{"model": "m", "reasoning_content": 5}',
+        b'{"model": 5, "reasoning_content": "r"}',
+        orjson.dumps({**chat(1), "usage": {"completion_tokens_details": {"reasoning_tokens": 2**63}}}),
+        json.dumps({**chat(2), "usage": {"completion_tokens": 2**64 + 5}}).encode(),
+        orjson.dumps(flat(reasoning_content="x" * 5000)),  # over the test's record limit
+        b"\xff\xfe{}",
+    ]
+)
+CODECS = [lambda b: b, *COMPRESS.values()]
+
+
+def identity(record: dict[str, object]) -> tuple[object, ...]:
+    """What a flat record's transcript is, as cotlens normalizes it: texts stripped, empty ones null."""
+    return tuple(
+        (v.strip() or None) if isinstance(v, str) else v
+        for v in (record["prompt"], record["reasoning_content"], record["content"])
+    )
+
+
+@settings(
+    max_examples=40,
+    deadline=None,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture],
+)
+@given(
+    lines=st.lists(st.one_of(GOOD, BAD), min_size=1, max_size=30),
+    codec=st.sampled_from(range(len(CODECS))),
+    cut=st.none() | st.floats(0.1, 0.95),
+)
+def test_fuzz_every_record_is_accounted_for_and_no_two_share_an_id(
+    lines: list[dict[str, object] | bytes], codec: int, cut: float | None
+) -> None:
+    import tempfile
+
+    data = b"".join((x if isinstance(x, bytes) else orjson.dumps(x)) + b"\n" for x in lines)
+    packed = CODECS[codec](data)
+    damaged = cut is not None and codec != 0  # (a plain file cut short is just another file)
+    if damaged:
+        packed = packed[: int(len(packed) * cut)]
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / "in.jsonl"
+        path.write_bytes(packed)
+        store = Store(Path(tmp) / "store")
+        result = ingest([str(path)], store, IngestOptions(measure=False, limits=Limits(record_bytes=4096)))
+        totals = result.totals
+        assert totals["added"] + totals["duplicate"] + totals["rejected"] == totals["records"]
+        assert totals["records"] <= len(lines)
+        if damaged:
+            assert result.failed_inputs
+        if not result.failed_inputs:
+            assert totals["records"] == len(lines)
+            good = [identity(x) for x in lines if isinstance(x, dict)]
+            assert totals["added"] == len(set(good))  # distinct records, distinct ids; the same, one
+        ids = (
+            store.read(columns=["transcript_id"]).column(0).to_pylist()
+            if store.exists() and store.part_files()
+            else []
+        )
+        assert len(ids) == len(set(ids)) == totals["added"]
+
+
+def test_case8_limits_are_cli_options(tmp_path: Path) -> None:
+    from typer.testing import CliRunner
+
+    from cotlens.cli import app
+
+    path = write_jsonl(tmp_path / "a.jsonl", [chat(1), chat(2, reasoning="x" * 200_000)])
+    args = ["ingest", str(path), "--store", str(tmp_path / "s"), "--defer-measure", "--strict", "--json"]
+    cli = CliRunner().invoke(app, [*args, "--max-record-mb", "0.1"])
+    assert cli.exit_code == 3
+    assert json.loads(cli.stdout)["totals"]["rejected"] == 1
+    cli = CliRunner().invoke(app, [*args, "--max-record-mb", "1"])
+    assert cli.exit_code == 0
+    assert json.loads(cli.stdout)["totals"]["added"] == 1  # the first line is a duplicate by now

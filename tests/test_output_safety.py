@@ -97,7 +97,10 @@ def test_case_10_the_rule_itself() -> None:
     assert csv_cell("\r@x") == "\u240d@x"
     assert csv_cell("a=b") == "a=b"
     assert csv_cell(" =1+1") == "' =1+1"
-    assert csv_cell("-2") == "-2" and csv_cell("+1.5e-3") == "+1.5e-3"  # plain numbers stay numbers
+    for number in ("-2", "+1.5e-3", "-.5", "-1,234.5", "-5%"):  # plain numbers stay numbers
+        assert csv_cell(number) == number
+    for formula in ("-", "-.", "-1,23", "-1+1", "-5%+1", "+1e", "-1,234,5"):
+        assert csv_cell(formula) == "'" + formula
     assert csv_cell("-2+3") == "'-2+3"
     assert csv_value(-2.5, False) == "-2.5" and csv_value(-3, False) == "-3"
     assert csv_value(["ok", "=bad"], True) == "ok;'=bad"

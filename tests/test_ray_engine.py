@@ -299,6 +299,20 @@ def test_missing_ray_names_the_extra(tmp_path: Path, monkeypatch: pytest.MonkeyP
     assert result.stderr.strip() == "cotlens: error: the Ray engine needs Ray: pip install 'cotlens[ray]'"
 
 
+def test_an_unreachable_cluster_is_one_line_at_once(tmp_path: Path) -> None:
+    ingest([str(write_jsonl(tmp_path / "a.jsonl", [chat(1)]))], Store(tmp_path / "s"))
+    args = ["rates", "--term", "wait", "--store", str(tmp_path / "s"), "--engine", "ray"]
+    done = subprocess.run(
+        [sys.executable, "-m", "cotlens", *args, "--ray-address", "127.0.0.1:1"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert done.returncode == 1
+    assert done.stderr.startswith("cotlens: error: could not reach the Ray cluster at 127.0.0.1:1: ")
+    assert done.stderr.count("\n") == 1
+
+
 def test_importing_the_cli_does_not_import_ray() -> None:
     code = "import sys, cotlens.cli, cotlens.launch, cotlens.workers; print('ray' in sys.modules)"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, cwd=ROOT)

@@ -285,7 +285,18 @@ def test_ingest_into_a_store_with_a_damaged_part_is_a_one_line_error(filled: Sto
     assert_one_line_error(result, f"damaged part file {part}")
 
 
-@pytest.mark.parametrize("command", [["ingest", "IN"], ["models"], ["rates"], ["measure"], ["kwic", "wait"]])
+@pytest.mark.parametrize(
+    "command",
+    [
+        ["ingest", "IN"],
+        ["models"],
+        ["rates"],
+        ["measure"],
+        ["kwic", "wait"],
+        ["compare", "a", "b"],
+        ["keywords", "a"],
+    ],
+)
 def test_a_store_that_is_a_regular_file_is_a_one_line_error(tmp_path: Path, command: list[str]) -> None:
     path = write_jsonl(tmp_path / "a.jsonl", [chat(1)])
     args = [str(path) if a == "IN" else a for a in command]
@@ -297,13 +308,25 @@ def test_a_store_that_is_a_regular_file_is_a_one_line_error(tmp_path: Path, comm
 
 def test_issue_12_item_8_unreadable_inputs_create_no_store(tmp_path: Path) -> None:
     (tmp_path / "corrupt.jsonl.gz").write_bytes(b"\x1f\x8b\x08garbage")
-    (tmp_path / "not-json.jsonl").write_bytes(b"hello\nworld\n")
-    inputs = [str(tmp_path / name) for name in ("missing.jsonl", "corrupt.jsonl.gz", "not-json.jsonl")]
+    (tmp_path / "not-json.json").write_bytes(b"hello world")
+    (tmp_path / "garbage.jsonl").write_bytes(b"hello\nworld\n")
+    inputs = [
+        str(tmp_path / name)
+        for name in ("missing.jsonl", "corrupt.jsonl.gz", "not-json.json", "garbage.jsonl")
+    ]
     store = tmp_path / "store"
     result = run("ingest", *inputs, "--store", str(store))
     assert result.exit_code == 1
     assert not store.exists()
     assert "no store was created" in result.stderr
+
+
+def test_issue_12_item_8_an_input_of_rejected_records_only_creates_no_store(tmp_path: Path) -> None:
+    path = write_jsonl(tmp_path / "a.jsonl", [b"hello\n", b"world\n"])
+    result = run("ingest", str(path), "--store", str(tmp_path / "store"))
+    assert result.exit_code == 1
+    assert "no record could be read" in result.stderr and "2 rejected of 2 records" in result.stderr
+    assert not (tmp_path / "store").exists()
 
 
 def test_issue_12_item_8_an_existing_store_records_the_failed_run(filled: Store) -> None:

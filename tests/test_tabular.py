@@ -4,6 +4,8 @@ sniffers as JSON; bad tables give clear messages with row locators, and every ro
 from __future__ import annotations
 
 import json
+import os
+import threading
 from pathlib import Path
 from typing import Any
 
@@ -395,3 +397,28 @@ def test_row_blocks_are_parsed_in_worker_processes_alike(tmp_path: Path) -> None
     assert result.totals["added"] == 40
     columns = ["transcript_id", "source_locator", "reasoning", "answer"]
     assert two.read(columns=columns).to_pylist() == one.read(columns=columns).to_pylist()
+
+
+def test_values_python_cannot_hold_reject_their_rows(tmp_path: Path, store: Store) -> None:
+    """A date beyond year 9999 has no Python form: the rows of that block are rejected, the others land."""
+    path = tmp_path / "dates.parquet"
+    days = pa.array([0, 4_000_000], pa.date32())  # 1970-01-01 and about year 12921
+    table = pa.table({"response": ["<think>a</think>b", "<think>c</think>d"], "day": days})
+    pq.write_table(table, path, row_group_size=1)
+    result = ingest([str(path)], store, IngestOptions(model="m"))
+    assert (result.totals["added"], result.totals["rejected"]) == (1, 1)
+    [reject] = rejects(store)
+    assert reject["source_locator"] == "row 1"
+    assert reject["reason"].startswith("unreadable values: ")
+
+
+def test_a_table_through_a_pipe(tmp_path: Path, store: Store) -> None:
+    path = tmp_path / "sft.parquet"
+    pq.write_table(pa.Table.from_pylist(chat_rows()), path)
+    fifo = tmp_path / "pipe"
+    os.mkfifo(fifo)
+    writer = threading.Thread(target=lambda: fifo.write_bytes(path.read_bytes()))
+    writer.start()
+    result = ingest([str(fifo)], store, IngestOptions(model="m"))
+    writer.join()
+    assert result.totals["added"] == 3

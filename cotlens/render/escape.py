@@ -51,8 +51,8 @@ def json_bytes(obj: object, indent: bool = False) -> bytes:
 # `@SUM(...)`, `-2+3`), also after leading spaces, and their fullwidth forms. OWASP's "CSV Injection" page lists
 # tab and CR too: `printable` has already made those visible symbols.
 FORMULA_START = regex.compile(r"^[ \u00a0]*[=+\-@\uff1d\uff0b\uff0d\uff20]")
-# A plain number (`-2`, `+1.5`, `-3e-05`) computes nothing: left as it is, so numbers stay numbers.
-PLAIN_NUMBER = regex.compile(r"^[+-]?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][+-]?\d+)?$")
+# A plain number (`-2`, `+1.5`, `-3e-05`, `-1,234`, `-5%`) computes nothing: left as it is, so numbers stay numbers.
+PLAIN_NUMBER = regex.compile(r"^[+-]?(?:\d{1,3}(?:,\d{3})+|\d+|(?=\.\d))(?:\.\d*)?(?:[eE][+-]?\d+)?%?$")
 
 
 def csv_cell(text: str) -> str:
