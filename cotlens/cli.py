@@ -50,7 +50,8 @@ app = typer.Typer(
     add_completion=False,
     pretty_exceptions_enable=False,
 )
-# Wide enough for paths and summaries when output goes to a file or pipe (rich would assume 80 columns).
+# Wide enough for paths and summaries on stderr when it goes to a file or pipe (rich would assume 80 columns).
+# Data on stdout in a pipe takes the terminal's width when one is known (rich's default), else 80.
 PIPE_WIDTH = 120
 
 
@@ -66,7 +67,7 @@ def _console(stderr: bool) -> Console:
     """A console on the current stream (tests swap them). Rich turns colour off when the stream is not a
     terminal or NO_COLOR is set."""
     stream = sys.stderr if stderr else sys.stdout
-    width = None if stream.isatty() or os.environ.get("COLUMNS") else PIPE_WIDTH
+    width = None if not stderr or stream.isatty() or os.environ.get("COLUMNS") else PIPE_WIDTH
     return Console(stderr=stderr, width=width)
 
 
@@ -598,7 +599,8 @@ def filter_command(
     if json_:
         render(summary, OutputFormat.json, stdout_console())
     else:
-        stderr_console().print(rich_table(summary))
+        err = stderr_console()
+        err.print(rich_table(summary, err.width))
 
 
 @app.command("keywords")

@@ -32,7 +32,7 @@ from cotlens.groups import IntervalOptions, RatioSums, interval_caption, interva
 from cotlens.lexicon import Lexicon, builtin_keys, lexicon_spans, stored_positions
 from cotlens.measure.terms import count_terms
 from cotlens.measure.tokens import tokenizer_description
-from cotlens.render import number, percent
+from cotlens.render import interval_text, number
 from cotlens.result import Column, Result
 from cotlens.scan import Selection, check_selection, ensure_measured, list_to_dense, map_store, rows_where
 from cotlens.stats import RatioResult, benjamini_hochberg
@@ -422,18 +422,14 @@ def _display_row(table: _Table, metric: Metric, names: list[str]) -> dict[str, A
 
 
 def _formatted(metric: Metric, value: float, low: float, high: float) -> str:
-    if metric.kind == "share":
-        return (
-            f"{percent(value)} [{percent(low, sign=False, digits=2)}, {percent(high, sign=False, digits=2)}]"
-        )
-    return f"{number(value)} [{number(low, 2)}, {number(high, 2)}]"
+    return interval_text(value, low, high, share=metric.kind == "share")
 
 
 def _ratio_text(ratio: RatioResult, value: float, base: float) -> str:
     estimate = float(ratio.estimate[0])
     if np.isnan(estimate):
         return "0 vs 0" if value == 0 else "from 0"
-    return f"{number(estimate)} [{number(float(ratio.low[0]), 2)}, {number(float(ratio.high[0]), 2)}]"
+    return interval_text(estimate, float(ratio.low[0]), float(ratio.high[0]))
 
 
 def _p_text(p: float) -> str:
