@@ -34,7 +34,7 @@ from tests.helpers import chat, write_jsonl
 CASES = [
     ("循环", "先检查，循环，然后结束", ["循环"]),  # a Han term bounded by Chinese punctuation
     ("循环", "This循环 seems pointless", ["循环"]),
-    ("循环", "这个循环很慢", []),  # Han neighbours are word characters of its script
+    ("循环", "这个循环很慢", ["循环"]),  # Han has no word boundary
     ("wait", "wait这个", ["wait"]),
     ("double-check", "double-checking", []),
     ("double-check", "Double-check, then double-checking", ["Double-check"]),
@@ -47,6 +47,9 @@ CASES = [
     ("let's", "let’s go", ["let’s"]),
     ("straße", "STRASSE", ["STRASSE"]),
     ("re:wai+t", "WAIIIT, wait", ["WAIIIT", "wait"]),
+    ("re:over\\w+", "it covers the overshadow", ["overshadow"]),  # a regex match is whole too
+    ("检查", "我需要再检查一下", ["检查"]),
+    ("ai模型", "用AI模型, xai模型", ["AI模型"]),  # the boundary at its Latin end only
 ]
 
 
