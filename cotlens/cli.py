@@ -7,9 +7,9 @@ from __future__ import annotations
 import contextlib
 import os
 import sys
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from rich.console import Console
@@ -24,6 +24,11 @@ from rich.progress import (
 )
 from rich.table import Table
 from rich.text import Text
+
+# typer ships its own copy of click: its exception classes live there.
+from typer._click.exceptions import ClickException, NoArgsIsHelpError
+from typer._click.exceptions import UsageError as ClickUsageError
+from typer.core import TyperGroup
 
 from cotlens import __version__
 from cotlens.errors import CotlensError, UsageError
@@ -43,7 +48,41 @@ if TYPE_CHECKING:
 
 EXIT_ERROR, EXIT_USAGE, EXIT_GATE, EXIT_INTERRUPTED = 1, 2, 3, 130
 
+
+class OneVoiceGroup(TyperGroup):
+    """The command group, with click's usage errors (a missing argument, a bad option value) in cotlens' one
+    voice, `cotlens: usage error: ...` on one line (exit 2), rather than in a box."""
+
+    def main(
+        self,
+        args: Sequence[str] | None = None,
+        prog_name: str | None = None,
+        complete_var: str | None = None,
+        standalone_mode: bool = True,
+        windows_expand_args: bool = True,
+        **extra: Any,
+    ) -> Any:
+        try:
+            code = super().main(args, prog_name, complete_var, False, windows_expand_args, **extra)
+        except NoArgsIsHelpError as e:
+            e.show()
+            code = EXIT_USAGE
+        except ClickException as e:
+            kind = "usage error" if isinstance(e, ClickUsageError) else "error"
+            ctx = getattr(e, "ctx", None)
+            where = f" (see '{ctx.command_path} --help')" if ctx is not None else ""
+            say(f"cotlens: {kind}: {printable(e.format_message())}{where}")
+            code = e.exit_code
+        except typer.Abort:
+            say("cotlens: interrupted")
+            code = EXIT_INTERRUPTED
+        if not standalone_mode:
+            return code
+        sys.exit(code if isinstance(code, int) else 0)
+
+
 app = typer.Typer(
+    cls=OneVoiceGroup,
     name="cotlens",
     help="Analyze LLM reasoning transcripts (chains of thought): ingest them into a Parquet store and measure them.",
     no_args_is_help=True,
@@ -328,6 +367,14 @@ FieldOption = Annotated[str, typer.Option("--field", help="Text to measure: reas
 ByOption = Annotated[str, typer.Option("--by", help="Group by model, dataset or tag:KEY.")]
 ResamplesOption = Annotated[int, typer.Option("--resamples", min=100, help="Bootstrap resamples.")]
 SeedOption = Annotated[int, typer.Option("--seed", help="Bootstrap seed.")]
+IgnoreScriptOption = Annotated[
+    list[str] | None,
+    typer.Option(
+        "--ignore-script",
+        help="Leave a script's letters out of the language-mixing measurements, as langmix does, e.g. Greek "
+        "math variables (repeatable; any case).",
+    ),
+]
 
 
 def announce_measuring(parts: int) -> None:
@@ -352,14 +399,12 @@ def selection_from(
 
 def ignored_scripts(names: list[str] | None) -> frozenset[str]:
     """--ignore-script values, checked: an unknown script (or Latin) is a usage error naming the known ones."""
-    from cotlens.measure.scripts import check_ignorable
+    from cotlens.measure.scripts import resolve_scripts
 
-    ignore = frozenset(names or ())
     try:
-        check_ignorable(ignore)
+        return resolve_scripts(names or ())
     except ValueError as e:
         raise typer.BadParameter(str(e), param_hint="--ignore-script") from None
-    return ignore
 
 
 def check_choice(value: str, choices: tuple[str, ...], option: str) -> str:
@@ -415,10 +460,7 @@ def langmix_command(
     by: ByOption = "model",
     field: FieldOption = "reasoning",
     scripts: Annotated[bool, typer.Option("--scripts", help="A row per non-Latin script too.")] = False,
-    ignore_script: Annotated[
-        list[str] | None,
-        typer.Option("--ignore-script", help="Leave a script out, e.g. Greek math variables (repeatable)."),
-    ] = None,
+    ignore_script: IgnoreScriptOption = None,
     examples: Annotated[
         int, typer.Option("--examples", min=0, help="Show up to N code-switch spans per group in context.")
     ] = 0,
@@ -448,6 +490,7 @@ def loops_command(
     store: StoreOption = Path(DEFAULT_STORE),
     by: ByOption = "model",
     field: FieldOption = "reasoning",
+    ignore_script: IgnoreScriptOption = None,
     kind: KindOption = None,
     dataset: DatasetOption = None,
     resamples: ResamplesOption = DEFAULT_RESAMPLES,
@@ -458,8 +501,9 @@ def loops_command(
     from cotlens.loops import LoopOptions, compute_loops
 
     check_choice(field, ("reasoning", "answer"), "--field")
+    ignore = ignored_scripts(ignore_script)
     with cli_errors():
-        options = LoopOptions(by, field, IntervalOptions(resamples=resamples, seed=seed))
+        options = LoopOptions(by, field, IntervalOptions(resamples=resamples, seed=seed), ignore)
         selection = selection_from(models, dataset, kind)
         result = compute_loops(Store(store), selection, options, on_measure=announce_measuring)
     render_result(result, format_)
@@ -494,6 +538,7 @@ def compare_command(
             "--fail-if", help="A gate, e.g. 'ratio(nonlatin_token_share) > 2' (repeatable; exit 3)."
         ),
     ] = None,
+    ignore_script: IgnoreScriptOption = None,
     kind: KindOption = None,
     dataset: DatasetOption = None,
     resamples: ResamplesOption = DEFAULT_RESAMPLES,
@@ -507,11 +552,12 @@ def compare_command(
 
     check_choice(field, ("reasoning", "answer"), "--field")
     pair = _fields_pair(fields)
+    ignore = ignored_scripts(ignore_script)
     with cli_errors():
         lexicons = select_lexicons(lexicon or [], term or [])
         gates = [parse_gate(g, metric_keys(lexicons)) for g in fail_if or []]
         intervals = IntervalOptions(resamples=resamples, seed=seed)
-        options = CompareOptions(field, pair, top_terms, bool(lexicon or term), intervals)
+        options = CompareOptions(field, pair, top_terms, bool(lexicon or term), intervals, ignore)
         selection = selection_from(list(dict.fromkeys(models)), dataset, kind)
         comparison = compare(
             Store(store), models, lexicons, selection, options, on_measure=announce_measuring
@@ -561,10 +607,7 @@ def filter_command(
         ),
     ] = False,
     field: FieldOption = "reasoning",
-    ignore_script: Annotated[
-        list[str] | None,
-        typer.Option("--ignore-script", help="Leave a script out of the language-mixing measurements."),
-    ] = None,
+    ignore_script: IgnoreScriptOption = None,
     lexicon: Annotated[
         list[str] | None, typer.Option("--lexicon", help="Lexicons that rate(...) conditions may name.")
     ] = None,
@@ -622,6 +665,7 @@ def keywords_command(
         bool, typer.Option("--no-stop-words", help="Leave out the 100 most frequent English words.")
     ] = False,
     field: FieldOption = "reasoning",
+    ignore_script: IgnoreScriptOption = None,
     kind: KindOption = None,
     dataset: DatasetOption = None,
     format_: FormatOption = OutputFormat.table,
@@ -630,8 +674,11 @@ def keywords_command(
     from cotlens.keywords import KeywordOptions, compute_keywords
 
     check_choice(field, ("reasoning", "answer"), "--field")
+    ignore = ignored_scripts(ignore_script)
     with cli_errors():
-        options = KeywordOptions(vs, top, min_count, min_transcripts, field, numbers, not no_stop_words)
+        options = KeywordOptions(
+            vs, top, min_count, min_transcripts, field, numbers, not no_stop_words, ignore
+        )
         result = compute_keywords(Store(store), model, selection_from([model], dataset, kind), options)
     render_result(result, format_)
 

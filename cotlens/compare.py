@@ -30,6 +30,7 @@ import pyarrow.compute as pc
 from cotlens.errors import CotlensError, UsageError
 from cotlens.groups import IntervalOptions, RatioSums, interval_caption, interval_definition
 from cotlens.lexicon import Lexicon, builtin_keys, lexicon_spans, stored_positions
+from cotlens.measure.scripts import leave_out_scripts, left_out
 from cotlens.measure.terms import count_terms
 from cotlens.measure.tokens import tokenizer_description
 from cotlens.render import interval_text, number
@@ -75,6 +76,7 @@ class CompareOptions:
     top_terms: int = 5  # with the default lexicons, the terms that differ most
     all_terms: bool = False  # every term of the lexicons (set when lexicons were chosen)
     intervals: IntervalOptions = IntervalOptions()  # frozen: one shared default is safe
+    ignore: frozenset[str] = frozenset()  # scripts left out of the language-mixing metrics, as in langmix
 
 
 @dataclass(frozen=True, slots=True)
@@ -97,6 +99,7 @@ class _CompareKernel:
     lexicon_spans: tuple[tuple[int, int], ...]
     # Where the terms are among the counts stored at ingest, when they all are: no text is read then.
     stored: tuple[int, ...] | None = None
+    ignore: frozenset[str] = frozenset()  # scripts left out (their transcripts' mixing measured again)
 
     def texts(self) -> tuple[str, ...]:
         return self.sides if self.by_field else (self.field,)
@@ -105,8 +108,10 @@ class _CompareKernel:
         names = ["tokens_o200k", "nonlatin_tokens_o200k", "codeswitch_spans", "loop", "gopher_over"]
         if self.terms and self.stored is not None:
             names.append("lexicon_counts")
+        if self.ignore:
+            names.append("letters_by_script")
         cols = ["model", *(f"{t}_{n}" for t in self.texts() for n in names)]
-        text_needed = self.terms and self.stored is None
+        text_needed = (self.terms and self.stored is None) or self.ignore
         return (*cols, *(self.texts() if text_needed else ()))
 
     def __call__(self, table: pa.Table) -> dict[str, _Side]:
@@ -116,6 +121,8 @@ class _CompareKernel:
         table = rows_where(table, valid)
         if not table.num_rows:
             return {}
+        for text in self.texts() if self.ignore else ():
+            table = leave_out_scripts(table, text, self.ignore)
         if self.by_field:
             return {text: self._side(table, text) for text in self.sides}
         # One pass over the batch, then its rows ordered by model once, each model's a slice (a view): filtering
@@ -211,6 +218,7 @@ def compare(
         tuple(terms),
         tuple(spans),
         stored_positions(lexicons),
+        options.ignore,
     )
     accumulated = {name: _Accumulated() for name in names}
     for part in map_store(store, kernel, kernel.columns(), selection):
@@ -501,7 +509,7 @@ def _caption(options: CompareOptions, selection: Selection, table: _Table) -> st
         f"Rates per 1000 o200k_base tokens of the {text}; shares of tokens or of transcripts. "
         f"{interval_caption(options.intervals)}; ratio = side / baseline, each resampled on its own; p "
         f"Benjamini-Hochberg adjusted over the table, {INCREASE}{DECREASE} below {SIGNIFICANCE}. "
-        f"Filters: {'; '.join(filters)}."
+        f"Filters: {'; '.join(filters)}.{left_out(options.ignore)}"
     )
 
 
@@ -524,4 +532,5 @@ def _definitions(
         "p_adjusted": "Benjamini-Hochberg over every ratio of the table",
         "significance": SIGNIFICANCE,
         "selection": selection.describe(),
+        "ignored_scripts": sorted(options.ignore),
     }

@@ -27,8 +27,8 @@ import pyarrow.parquet as pq
 
 from cotlens.conditions import Condition, evaluate
 from cotlens.errors import CotlensError, InputError, UsageError
-from cotlens.langmix import leave_out_scripts
 from cotlens.lexicon import Lexicon, builtin_keys, lexicon_spans, stored_key, stored_positions
+from cotlens.measure.scripts import leave_out_scripts
 from cotlens.measure.terms import count_terms
 from cotlens.record import RECORD_FIELDS, SCHEMA
 from cotlens.render.escape import json_bytes

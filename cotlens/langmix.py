@@ -38,7 +38,7 @@ from cotlens.groups import (
     interval_caption,
     interval_definition,
 )
-from cotlens.measure.scripts import SCRIPTS, check_ignorable, script_columns
+from cotlens.measure.scripts import SCRIPTS, check_ignorable, leave_out_scripts, left_out
 from cotlens.measure.tokens import tokenizer_description
 from cotlens.result import Column, Result
 from cotlens.scan import (
@@ -160,26 +160,6 @@ class _MixKernel:
                 }
             )
         return out
-
-
-def leave_out_scripts(table: pa.Table, field: str, ignore: frozenset[str]) -> pa.Table:
-    """The table with the language-mixing columns of `field` as if the `ignore` scripts' letters were no
-    letters: rows that hold some are measured again from their text (the table has it), the others kept as
-    stored; row order is kept."""
-    holds = np.zeros(table.num_rows, dtype=bool)
-    for script in ignore:
-        found = pc.map_lookup(table[f"{field}_letters_by_script"], pa.scalar(script), "first")
-        holds |= pc.is_valid(found).to_numpy(zero_copy_only=False)
-    if not holds.any():
-        return table
-    affected = table.filter(pa.array(holds))
-    for name, values in script_columns(affected[field].to_pylist(), ignore).items():
-        position = affected.schema.get_field_index(f"{field}_{name}")
-        affected = affected.set_column(position, f"{field}_{name}", values)
-    # The unchanged rows, then the measured ones; put back in the table's order.
-    placed = np.concatenate([np.flatnonzero(~holds), np.flatnonzero(holds)])
-    combined = pa.concat_tables([table.filter(pa.array(~holds)), affected])
-    return combined.take(pa.array(np.argsort(placed)))
 
 
 def _ints(column: pa.ChunkedArray) -> Ints:
@@ -337,11 +317,11 @@ def _examples_section(examples: list[dict[str, Any]], kinds: bool) -> Result:
 
 
 def _caption(options: LangmixOptions) -> str:
-    left_out = f" Left out: {', '.join(sorted(options.ignore))}." if options.ignore else ""
+    left = left_out(options.ignore)
     return (
         f"Shares of the {options.field}'s o200k_base tokens and letters in non-Latin scripts; with mixing: "
         f"transcripts with a non-Latin letter (Wilson); spans: code-switch spans per 1000 tokens. "
-        f"{interval_caption(options.intervals)}. few: under {FEW_TRANSCRIPTS} transcripts.{left_out}"
+        f"{interval_caption(options.intervals)}. few: under {FEW_TRANSCRIPTS} transcripts.{left}"
     )
 
 

@@ -39,6 +39,7 @@ from cotlens.groups import (
     interval_definition,
 )
 from cotlens.measure.repetition import GOPHER_COLUMNS, GOPHER_THRESHOLDS
+from cotlens.measure.scripts import leave_out_scripts, left_out
 from cotlens.measure.tokens import tokenizer_description
 from cotlens.result import Column, Result
 from cotlens.scan import Selection, check_selection, ensure_measured, map_store, no_text, rows_where
@@ -58,6 +59,7 @@ class LoopOptions:
     by: str = "model"
     field: str = "reasoning"
     intervals: IntervalOptions = IntervalOptions()  # frozen: one shared default is safe
+    ignore: frozenset[str] = frozenset()  # scripts left out of the non-Latin token shares, as in langmix
 
 
 @dataclass(frozen=True, slots=True)
@@ -77,11 +79,16 @@ class _LoopKernel:
     def columns(self) -> tuple[str, ...]:
         f = self.options.field
         names = ["tokens_o200k", "nonlatin_tokens_o200k", "loop", *GOPHER_COLUMNS]
-        return (*group_columns(self.options.by), *(f"{f}_{name}" for name in names))
+        if self.options.ignore:
+            names.append("letters_by_script")
+        text = (f,) if self.options.ignore else ()
+        return (*group_columns(self.options.by), *(f"{f}_{name}" for name in names), *text)
 
     def __call__(self, table: pa.Table) -> _LoopCounts:
         f = self.options.field
         table = rows_where(table, table[f"{f}_loop"].is_valid())
+        if self.options.ignore:
+            table = leave_out_scripts(table, f, self.options.ignore)
         groups, codes = group_codes(table, self.options.by)
         gopher = np.column_stack(
             [np.asarray(table[f"{f}_{name}"].to_numpy(), dtype=np.float64) for name in GOPHER_COLUMNS]
@@ -258,7 +265,7 @@ def _caption(options: LoopOptions) -> str:
     return (
         f"Gopher repetition statistics of the {options.field} (Rae et al. 2021, Table A1 thresholds; over: "
         f"value > threshold, Wilson interval); loop: ends in a unit repeated 3+ times. Median and p90: at most "
-        f"0.0001 above the exact value. few: under {FEW_TRANSCRIPTS} transcripts."
+        f"0.0001 above the exact value. few: under {FEW_TRANSCRIPTS} transcripts.{left_out(options.ignore)}"
     )
 
 
@@ -279,4 +286,5 @@ def _definitions(selection: Selection, options: LoopOptions) -> dict[str, Any]:
         "few_transcripts": f"groups with fewer than {FEW_TRANSCRIPTS} transcripts are flagged",
         "group_by": options.by,
         "selection": selection.describe(),
+        "ignored_scripts": sorted(options.ignore),
     }
