@@ -38,7 +38,7 @@ from cotlens.groups import (
     interval_caption,
     interval_definition,
 )
-from cotlens.measure.repetition import GOPHER_COLUMNS, GOPHER_THRESHOLDS
+from cotlens.measure.repetition import GOPHER_COLUMNS, GOPHER_CONVENTIONS, GOPHER_THRESHOLDS
 from cotlens.measure.scripts import leave_out_scripts, left_out
 from cotlens.measure.tokens import tokenizer_description
 from cotlens.result import Column, Result
@@ -264,7 +264,8 @@ def _columns(kinds: bool, few: bool) -> list[Column]:
 def _caption(options: LoopOptions) -> str:
     return (
         f"Gopher repetition statistics of the {options.field} (Rae et al. 2021, Table A1 thresholds; over: "
-        f"value > threshold, Wilson interval); loop: ends in a unit repeated 3+ times. Median and p90: at most "
+        f"value > threshold, Wilson interval; n-gram statistics as Dolma and RedPajama count them, not "
+        f"datatrove); loop: ends in a unit repeated 3+ times. Median and p90: at most "
         f"0.0001 above the exact value. few: under {FEW_TRANSCRIPTS} transcripts.{left_out(options.ignore)}"
     )
 
@@ -273,7 +274,13 @@ def _definitions(selection: Selection, options: LoopOptions) -> dict[str, Any]:
     return {
         "field": options.field,
         "tokenizer": tokenizer_description(),
-        "statistics": "Gopher repetition statistics (Rae et al. 2021, appendix A1), see README",
+        "statistics": "Gopher repetition statistics (Rae et al. 2021, appendix A1), see README, 'Repetition'; "
+        "the line and paragraph statistics follow datatrove's definitions, the n-gram statistics Dolma's and "
+        "RedPajama's, so their values differ from datatrove's GopherRepetitionFilter",
+        "conventions": {
+            name: {"follows": follows, "differs_from_datatrove": differs}
+            for name, (follows, differs) in GOPHER_CONVENTIONS.items()
+        },
         "thresholds": GOPHER_THRESHOLDS,
         "share_over": "share of transcripts with value > threshold, Wilson score interval",
         "any_threshold": "transcripts over at least one threshold",

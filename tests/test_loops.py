@@ -139,6 +139,13 @@ def test_json_document_is_frozen(three: Store) -> None:
     [section] = document["sections"]
     assert section["kind"] == "loops-language-mixing"
     assert all(tuple(sorted(r)) == SECTION_KEYS for r in section["rows"])
+    # Which convention each statistic follows, and how datatrove's differs: one entry per statistic.
+    conventions = document["definitions"]["conventions"]
+    assert sorted(conventions) == sorted(GOPHER_COLUMNS)
+    assert conventions["dup_line_frac"]["follows"].startswith("datatrove's")
+    assert conventions["dup_7gram_char_frac"]["follows"].startswith("RedPajama's")
+    assert "len(text)" in conventions["top_2gram_char_frac"]["differs_from_datatrove"]
+    assert "differ from datatrove" in document["definitions"]["statistics"]
 
 
 def test_markdown_has_both_tables(three: Store) -> None:
