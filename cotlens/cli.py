@@ -320,7 +320,7 @@ def models_command(
         from cotlens.inventory import summarize_models
 
         result = summarize_models(Store(store))
-    render(result, format_, stdout_console())
+    render_result(result, format_, store)
 
 
 def main() -> None:
@@ -383,9 +383,12 @@ def announce_measuring(parts: int) -> None:
     )
 
 
-def render_result(result: Result, format_: OutputFormat) -> None:
-    """stdout gets the data; what a format leaves out is said on stderr."""
-    if format_ is OutputFormat.csv and result.sections:
+def render_result(result: Result, format_: OutputFormat, store: Path) -> None:
+    """stdout gets the data, with the store's fingerprint; what a format leaves out is said on stderr."""
+    from cotlens.store import store_fingerprint
+
+    result.store_fingerprint = store_fingerprint(Store(store))
+    if format_ is OutputFormat.csv and result.json_sections():
         titles = ", ".join(s.title.lower() for s in result.sections)
         say(f"cotlens: CSV holds the main table; --format json also has: {titles}")
     render(result, format_, stdout_console())
@@ -450,7 +453,7 @@ def rates_command(
         options = RateOptions(by, field, tokens, substring, intervals)  # type: ignore[arg-type]
         selection = selection_from(models, dataset, kind)
         result = compute_rates(Store(store), lexicons, selection, options, on_measure=announce_measuring)
-    render_result(result, format_)
+    render_result(result, format_, store)
 
 
 @app.command("langmix")
@@ -481,7 +484,7 @@ def langmix_command(
         result = compute_langmix(
             Store(store), selection_from(models, dataset, kind), options, on_measure=announce_measuring
         )
-    render_result(result, format_)
+    render_result(result, format_, store)
 
 
 @app.command("loops")
@@ -506,7 +509,7 @@ def loops_command(
         options = LoopOptions(by, field, IntervalOptions(resamples=resamples, seed=seed), ignore)
         selection = selection_from(models, dataset, kind)
         result = compute_loops(Store(store), selection, options, on_measure=announce_measuring)
-    render_result(result, format_)
+    render_result(result, format_, store)
 
 
 @app.command("compare")
@@ -547,7 +550,7 @@ def compare_command(
 ) -> None:
     """Models side by side (or one model's reasoning against its answers): values, ratios, adjusted p-values, CI gates."""
     from cotlens.compare import CompareOptions, compare, metric_keys
-    from cotlens.gates import parse_gate
+    from cotlens.gates import check_gates, parse_gate
     from cotlens.lexicon import select_lexicons
 
     check_choice(field, ("reasoning", "answer"), "--field")
@@ -562,7 +565,9 @@ def compare_command(
         comparison = compare(
             Store(store), models, lexicons, selection, options, on_measure=announce_measuring
         )
-    render_result(comparison.result, format_)
+    if gates:
+        comparison.result.gates = check_gates(gates, comparison.records)
+    render_result(comparison.result, format_, store)
     failed = [line for gate in gates for line in gate.failures(comparison.records)]
     for line in failed:
         say(f"cotlens: gate failed: {printable(line)}")
@@ -640,7 +645,7 @@ def filter_command(
             Store(store), selection, conditions, lexicons, options, on_measure=announce_measuring
         )
     if json_:
-        render(summary, OutputFormat.json, stdout_console())
+        render_result(summary, OutputFormat.json, store)
     else:
         err = stderr_console()
         err.print(rich_table(summary, err.width))
@@ -680,7 +685,7 @@ def keywords_command(
             vs, top, min_count, min_transcripts, field, numbers, not no_stop_words, ignore
         )
         result = compute_keywords(Store(store), model, selection_from([model], dataset, kind), options)
-    render_result(result, format_)
+    render_result(result, format_, store)
 
 
 @app.command("kwic")
@@ -716,7 +721,7 @@ def kwic_command(
         options = KwicOptions(field, limit, width, sample, seed)
         selection = selection_from(models, dataset, kind)
         result = compute_kwic(Store(store), parse_term(term, substring), selection, options)
-    render_result(result, format_)
+    render_result(result, format_, store)
 
 
 @app.command("measure")

@@ -8,7 +8,7 @@ Metrics (their keys are what `--fail-if` names):
 
 - `transcripts`, `tokens_median`: shown, not compared;
 - `tokens_mean`: mean o200k tokens of the field per transcript;
-- `<lexicon>` and `<lexicon>:<term>`: occurrences per 1000 tokens (DESIGN.md, Term occurrence);
+- `<lexicon>` and `<lexicon>:<term>`: occurrences per 1000 tokens (README, Definitions: Term occurrence);
 - `nonlatin_token_share`: non-Latin tokens / tokens; `spans_per_1k`: code-switch spans per 1000 tokens;
 - `loop_share`: transcripts ending in a degenerate loop; `gopher_share`: transcripts over a Gopher threshold.
 
@@ -407,6 +407,7 @@ def _result(
         tables.append(Result("compare", f"Compare: {title}", columns, rows))
     result = tables[0]
     result.sections = tables[1:]
+    result.machine_sections = False  # the records hold every side's numbers; the tables are their display
     result.definitions = _definitions(selection, options, names, table, lexicons)
     result.caption = _caption(options, selection, table)
     result.records = [record for metric in shown for record in _records(table, metric, names)]
@@ -457,7 +458,7 @@ def _records(table: _Table, metric: Metric, names: list[str]) -> list[dict[str, 
         record: dict[str, Any] = {
             "metric": metric.key,
             "label": metric.label,
-            "kind": metric.kind,
+            "metric_kind": metric.kind,
             "side": name,
             "baseline": i == 0,
             "transcripts": table.counts[name]["transcripts"],

@@ -63,6 +63,27 @@ class Gate:
             if not side["baseline"] and self._holds(side, baseline)
         ]
 
+    def verdicts(self, records: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        """Per compared side: the gate, the value it tests (the side's value for a change gate; null for a ratio
+        over a baseline of 0), the baseline's value, whether the side passed (the condition does not hold) and
+        the line that says so."""
+        mine = [r for r in records if r["metric"] == self.metric]
+        baseline = next(r for r in mine if r["baseline"])
+        return [
+            {
+                "gate": self.text,
+                "metric": self.metric,
+                "side": side["side"],
+                "value": side["value"] if self.function in CHANGES else _finite(self._value(side, baseline)),
+                "baseline_value": baseline["value"],
+                "p_adjusted": side["p_adjusted"],
+                "passed": not self._holds(side, baseline),
+                "detail": self._describe(side, baseline),
+            }
+            for side in mine
+            if not side["baseline"]
+        ]
+
     def _holds(self, side: dict[str, Any], baseline: dict[str, Any]) -> bool:
         if self.function in CHANGES:
             direction = {
@@ -91,6 +112,16 @@ class Gate:
             f"{side['value']:.4g} vs baseline {baseline['value']:.4g} "
             f"(ratio {_text(side['ratio'])}, p {_text(p)})"
         )
+
+
+def check_gates(gates: list[Gate], records: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Every gate's verdict on every compared side, in the order given."""
+    return [verdict for gate in gates for verdict in gate.verdicts(records)]
+
+
+def _finite(value: float | None) -> float | None:
+    """JSON has no infinity: a ratio over a baseline of 0 is null there (the verdict says what it meant)."""
+    return None if value is None or math.isinf(value) else value
 
 
 def _text(value: float | None) -> str:

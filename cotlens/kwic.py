@@ -1,6 +1,6 @@
 """Keyword in context: the occurrences of one term in stored transcripts, each on one line with its context.
 
-An occurrence is exactly what `rates` counts (DESIGN.md, "Term occurrence"; measure/terms.py): text and term
+An occurrence is exactly what `rates` counts (README, Definitions: "Term occurrence"; measure/terms.py): text and term
 folded alike (NFKC, full case folding, NFKC, typographic apostrophes to "'"), whole occurrences only (the
 characters just before and after are not word characters of the term's script), a term's words matching across
 any whitespace run; a `re:` term is a regex on the folded text; a `--substring` term is found in
@@ -459,7 +459,7 @@ def _matching(term: Term) -> str:
         return "substring of the lowercased text (text.lower().count(term))"
     if term.kind == "regex":
         return "regex on the NFKC + casefold text (non-overlapping matches)"
-    return "whole occurrences on NFKC + casefold text (DESIGN.md, Term occurrence)"
+    return "whole occurrences on NFKC + casefold text (README, Definitions: Term occurrence)"
 
 
 def _caption(term: Term, options: KwicOptions, shown: int, totals: tuple[int, int] | None) -> str:

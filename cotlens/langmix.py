@@ -1,4 +1,4 @@
-"""Language mixing per group of transcripts (DESIGN.md, "Language mixing"), read from the measurements stored at
+"""Language mixing per group of transcripts (README, Definitions: "Language mixing"), read from the measurements stored at
 ingest (measure/scripts.py defines them), so no text is read unless a script is left out or examples are asked.
 
 Per group and reasoning kind, over the transcripts with text in the field:
@@ -154,7 +154,7 @@ class _MixKernel:
             out.append(
                 {
                     "group": group,
-                    "kind": kind,
+                    "reasoning_kind": kind,
                     "source": f"{table['source_path'][i].as_py()}:{table['source_locator'][i].as_py()}",
                     **_in_context(texts[i].as_py(), start, end),
                 }
@@ -215,7 +215,7 @@ def compute_langmix(
             acc.letters.add(part.by_letter[mask], part.letters[mask])
             acc.nonlatin_dominant += int(part.nonlatin_dominant[mask].sum())
         for example in part.examples:
-            acc = groups[(example["group"], example["kind"])]
+            acc = groups[(example["group"], example["reasoning_kind"])]
             if len(acc.examples) < options.examples:
                 acc.examples.append(example)
     if not groups:
@@ -248,7 +248,7 @@ def _group_rows(key: GroupKey, acc: _Group, options: LangmixOptions) -> list[dic
         share, low, high = (float(a[letter_col]) for a in letter_prevalence)
         return {
             "group": group,
-            "kind": kind,
+            "reasoning_kind": kind,
             "script": script,
             "transcripts": n,
             "tokens": acc.tokens.sum_den,
@@ -293,7 +293,7 @@ def _group_rows(key: GroupKey, acc: _Group, options: LangmixOptions) -> list[dic
 def _columns(options: LangmixOptions, kinds: bool, few: bool) -> list[Column]:
     return [
         Column("group", "group"),
-        *([Column("kind", "kind")] if kinds else []),
+        *([Column("reasoning_kind", "kind")] if kinds else []),
         *([Column("script", "script")] if options.scripts else []),
         Column("transcripts", "n", "int"),
         Column("nonlatin_token_share", "non-Latin tokens [95%\u00a0CI]", "share_interval"),
@@ -309,7 +309,7 @@ def _columns(options: LangmixOptions, kinds: bool, few: bool) -> list[Column]:
 def _examples_section(examples: list[dict[str, Any]], kinds: bool) -> Result:
     columns = [
         Column("group", "group"),
-        *([Column("kind", "kind")] if kinds else []),
+        *([Column("reasoning_kind", "kind")] if kinds else []),
         Column("source", "source"),
         Column("context", "code-switch span in context"),
     ]
@@ -329,7 +329,7 @@ def _definitions(selection: Selection, options: LangmixOptions) -> dict[str, Any
     return {
         "field": options.field,
         "tokenizer": tokenizer_description(),
-        "letter": "general category L, Script neither Common nor Inherited (DESIGN.md, Language mixing)",
+        "letter": "general category L, Script neither Common nor Inherited (README, Definitions: Language mixing)",
         "nonlatin_token_share": "Σ tokens holding the first byte of a non-Latin letter / Σ tokens",
         "nonlatin_letter_share": "Σ non-Latin letters / Σ letters",
         "with_mixing": "share of transcripts with at least one non-Latin letter, Wilson score interval",

@@ -183,7 +183,7 @@ def _statistic_rows(key: GroupKey, acc: _Group, options: LoopOptions) -> list[di
         rows.append(
             {
                 "group": group,
-                "kind": kind,
+                "reasoning_kind": kind,
                 "statistic": name,
                 "transcripts": acc.n,
                 "threshold": GOPHER_THRESHOLDS.get(name),
@@ -204,7 +204,7 @@ def _mixing_in_loops(ordered: list[tuple[GroupKey, _Group]], options: LoopOption
     iv = options.intervals
     rows = []
     for (group, kind), acc in ordered:
-        row: dict[str, Any] = {"group": group, "kind": kind}
+        row: dict[str, Any] = {"group": group, "reasoning_kind": kind}
         for name, sums in (("looping", acc.looping), ("not_looping", acc.not_looping)):
             share = sums.intervals(iv, per=1.0)
             row[f"{name}_transcripts"] = sums.n
@@ -225,7 +225,7 @@ def _mixing_in_loops(ordered: list[tuple[GroupKey, _Group]], options: LoopOption
         r["p_adjusted"] = _number(p)
     columns = [
         Column("group", "group"),
-        *([Column("kind", "kind")] if kinds else []),
+        *([Column("reasoning_kind", "kind")] if kinds else []),
         Column("looping_transcripts", "looping", "int"),
         Column("looping_share", "non-Latin tokens in loops", "share_interval"),
         Column("not_looping_share", "elsewhere", "share_interval"),
@@ -249,7 +249,7 @@ def _number(value: float) -> float | None:
 def _columns(kinds: bool, few: bool) -> list[Column]:
     return [
         Column("group", "group"),
-        *([Column("kind", "kind")] if kinds else []),
+        *([Column("reasoning_kind", "kind")] if kinds else []),
         Column("statistic", "statistic"),
         Column("transcripts", "n", "int"),
         Column("threshold", "threshold", "float"),

@@ -3,7 +3,7 @@
 Rate = 1000 × Σ occurrences / Σ tokens over the group's transcripts that have text in the chosen field
 (transcripts without text never enter a denominator). Prevalence = share of those transcripts with at least one
 occurrence (Wilson interval). Rate intervals: percentile bootstrap over transcripts up to
-stats.BOOTSTRAP_MAX_TRANSCRIPTS per group, the delta method above (DESIGN.md, "Rate").
+stats.BOOTSTRAP_MAX_TRANSCRIPTS per group, the delta method above (README, Definitions: "Rate").
 """
 
 from __future__ import annotations
@@ -186,7 +186,7 @@ def _group_rows(
         out.append(
             {
                 "group": group,
-                "kind": kind,
+                "reasoning_kind": kind,
                 "lexicon": lexicon_name,
                 "term": label,
                 "transcripts": acc.n,
@@ -211,7 +211,7 @@ def _columns(kinds: set[str], few: bool) -> list[Column]:
     some group is flagged (JSON and CSV rows always have both)."""
     return [
         Column("group", "group"),
-        *([Column("kind", "kind")] if len(kinds) > 1 else []),
+        *([Column("reasoning_kind", "kind")] if len(kinds) > 1 else []),
         Column("lexicon", "lexicon"),
         Column("term", "term"),
         Column("transcripts", "n", "int"),
@@ -249,7 +249,7 @@ def _definitions(selection: Selection, options: RateOptions) -> dict[str, Any]:
         "rate": "1000 × Σ occurrences / Σ tokens over transcripts with text in the field",
         "matching": "substring of the lowercased text (text.lower().count(term))"
         if options.substring
-        else "whole occurrences on NFKC + casefold text (DESIGN.md, Term occurrence)",
+        else "whole occurrences on NFKC + casefold text (README, Definitions: Term occurrence)",
         "interval": interval_definition(options.intervals),
         "prevalence": "share of transcripts with at least one occurrence, Wilson score interval",
         "few_transcripts": f"groups with fewer than {FEW_TRANSCRIPTS} transcripts are flagged",

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import contextlib
 import fcntl
+import hashlib
 import os
 import shutil
 import time
@@ -41,6 +42,15 @@ DEFAULT_STORE = "cotlens-store"
 
 def now_iso() -> str:
     return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
+
+
+def store_fingerprint(store: Store) -> str:
+    """What a store holds, in 16 hex digits: a hash of its manifest (every ingest run, its parts and counts),
+    so two outputs with the same fingerprint were computed over the same transcripts. An empty store hashes
+    the empty manifest."""
+    path = store.root / MANIFEST
+    data = path.read_bytes() if path.is_file() else b""
+    return hashlib.blake2b(data, digest_size=8).hexdigest()
 
 
 class Store:

@@ -144,7 +144,7 @@ def test_first_lines_in_store_order_with_offsets_in_the_original_text(waits: Sto
 
 def test_json_rows_have_frozen_keys(waits: Store) -> None:
     document = compute_kwic(waits, parse_term("wait"), Selection(), KwicOptions(limit=3)).to_document()
-    assert document["kind"] == "kwic"
+    assert document["command"] == "kwic"
     assert document["columns"] == RECORD_KEYS
     assert [list(row) for row in document["rows"]] == [RECORD_KEYS] * 3
     assert document["definitions"]["selection"] == Selection().describe()

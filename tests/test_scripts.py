@@ -1,4 +1,4 @@
-"""Language mixing (DESIGN.md, "Language mixing"): literal cases with their exact numbers, and properties checked
+"""Language mixing (README, Definitions: "Language mixing"): literal cases with their exact numbers, and properties checked
 against a slow reference that encodes whole texts and walks them character by character."""
 
 from __future__ import annotations
@@ -48,7 +48,7 @@ def vocabulary() -> dict[int, bytes]:
 
 
 def script(char: str) -> str | None:
-    """The script of a letter as DESIGN.md defines letters; None for anything that is not a letter."""
+    """The script of a letter as the README defines letters; None for anything that is not a letter."""
     if not LETTER.match(char):
         return None
     name = script_of(char)

@@ -1,4 +1,4 @@
-"""Term occurrence, DESIGN.md's table of literal cases and more awkward ones."""
+"""Term occurrence, the README table of literal cases and more awkward ones."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Language mixing, exactly as DESIGN.md defines it: letters by script, non-Latin o200k tokens, code-switch spans.
+"""Language mixing, exactly as the README defines it: letters by script, non-Latin o200k tokens, code-switch spans.
 
 A letter is a character of general category L whose Script is neither Common nor Inherited (so not `٣`, the
 combining accent of a decomposed `é`, an emoji, or math `𝑥`; Greek `θ` is a Greek letter). Scripts outside

@@ -1,4 +1,4 @@
-"""Counting term occurrences, exactly as DESIGN.md defines them, vectorized over a batch of texts.
+"""Counting term occurrences, exactly as the README defines them, vectorized over a batch of texts.
 
 An occurrence is whole when the characters just before and after it are not word characters of the term's own
 script (letters of that script, combining marks, digits, underscore). Text and term are folded alike

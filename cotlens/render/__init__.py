@@ -33,7 +33,7 @@ class OutputFormat(StrEnum):
 def render(result: Result, fmt: OutputFormat, console: Console) -> None:
     """Write `result` to the console's file. CSV holds one table: the main one (sections are in the JSON)."""
     if fmt is OutputFormat.table:
-        for table in (result, *result.sections):
+        for table in (result, *result.sections, *gates_table(result)):
             console.print(rich_table(table, console.width))
     else:
         text = {OutputFormat.json: to_json, OutputFormat.csv: to_csv, OutputFormat.md: to_markdown}[fmt](
@@ -269,8 +269,30 @@ def csv_value(value: Any, is_list: bool) -> str:
 
 
 def to_markdown(result: Result) -> str:
-    sections = [f"**{markdown_cell(s.title)}**\n\n{markdown_table(s)}" for s in result.sections]
+    sections = [
+        f"**{markdown_cell(s.title)}**\n\n{markdown_table(s)}"
+        for s in (*result.sections, *gates_table(result))
+    ]
     return "\n".join([markdown_table(result), *sections])
+
+
+def gates_table(result: Result) -> list[Result]:
+    """The gates' verdicts as a table of their own (none when no gate was checked)."""
+    if not result.gates:
+        return []
+    columns = [
+        Column("gate", "gate"),
+        Column("side", "side"),
+        Column("value", "value", "float"),
+        Column("verdict", "verdict"),
+        Column("detail", "detail"),
+    ]
+    rows = [{**g, "verdict": "pass" if g["passed"] else "FAIL"} for g in result.gates]
+    failed = sum(not g["passed"] for g in result.gates)
+    caption = (
+        f"{failed} of {len(rows)} gate checks failed." if failed else f"All {len(rows)} gate checks passed."
+    )
+    return [Result("gates", "Gates", columns, rows, caption=caption)]
 
 
 def markdown_table(result: Result) -> str:
