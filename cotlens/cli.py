@@ -76,6 +76,12 @@ class OneVoiceGroup(TyperGroup):
         except typer.Abort:
             say("cotlens: interrupted")
             code = EXIT_INTERRUPTED
+        except Exception as e:  # a bug: still one line, no traceback (COTLENS_DEBUG=1 shows it)
+            if os.environ.get("COTLENS_DEBUG"):
+                raise
+            detail = printable(str(e)) or "no message"
+            say(f"cotlens: error: unexpected failure ({detail}); rerun with COTLENS_DEBUG=1 and report it")
+            code = EXIT_ERROR
         if not standalone_mode:
             return code
         sys.exit(code if isinstance(code, int) else 0)
@@ -160,10 +166,12 @@ def main_options(
 
 def check_format(value: str) -> str:
     from cotlens.formats import registered_formats
+    from cotlens.suggest import did_you_mean
 
     names = ["auto", *(f.name for f in registered_formats())]
     if value not in names:
-        raise typer.BadParameter(f"unknown input format {value!r}; known: {', '.join(names)}")
+        hint = did_you_mean(value, names) or f"; known: {', '.join(names)}"
+        raise typer.BadParameter(f"unknown input format {value!r}{hint}")
     return value
 
 
@@ -274,7 +282,7 @@ def ingest_command(
     if result.failed_inputs:
         raise typer.Exit(EXIT_ERROR)
     if strict and result.totals["rejected"]:
-        say(f"cotlens: --strict: {result.totals['rejected']} record(s) rejected")
+        say(f"cotlens: error: --strict: {result.totals['rejected']} record(s) rejected")
         raise typer.Exit(EXIT_GATE)
 
 
@@ -390,7 +398,7 @@ def render_result(result: Result, format_: OutputFormat, store: Path) -> None:
     result.store_fingerprint = store_fingerprint(Store(store))
     if format_ is OutputFormat.csv and result.json_sections():
         titles = ", ".join(s.title.lower() for s in result.sections)
-        say(f"cotlens: CSV holds the main table; --format json also has: {titles}")
+        say(f"cotlens: warning: CSV holds the main table; --format json also has: {titles}")
     render(result, format_, stdout_console())
 
 

@@ -24,6 +24,7 @@ from typing import Any
 import regex
 
 from cotlens.errors import UsageError
+from cotlens.suggest import did_you_mean
 
 # Shared with filter's conditions (they apply them to arrays of values).
 OPERATORS: dict[str, Callable[[Any, Any], Any]] = {
@@ -144,5 +145,6 @@ def parse_gate(text: str, metrics: list[str]) -> Gate:
             f"{'|'.join(CHANGES)}(METRIC), e.g. 'ratio(nonlatin_token_share) > 2'"
         )
     if gate.metric not in metrics:
-        raise UsageError(f"--fail-if {text!r}: unknown metric {gate.metric!r}; metrics: {', '.join(metrics)}")
+        hint = did_you_mean(gate.metric, metrics) or f"; metrics: {', '.join(metrics)}"
+        raise UsageError(f"--fail-if {text!r}: unknown metric {gate.metric!r}{hint}")
     return gate

@@ -43,6 +43,7 @@ from cotlens.measure.tokens import tokenizer_description
 from cotlens.result import Column, Result
 from cotlens.scan import (
     Selection,
+    check_group_key,
     check_selection,
     ensure_measured,
     map_store,
@@ -204,6 +205,7 @@ def compute_langmix(
 ) -> Result:
     options.validate()
     check_selection(store, selection)
+    check_group_key(store, selection, options.by)
     ensure_measured(store, on_measure)
     kernel = _MixKernel(options)
     groups: dict[GroupKey, _Group] = {}

@@ -42,7 +42,15 @@ from cotlens.measure.repetition import GOPHER_COLUMNS, GOPHER_CONVENTIONS, GOPHE
 from cotlens.measure.scripts import leave_out_scripts, left_out
 from cotlens.measure.tokens import tokenizer_description
 from cotlens.result import Column, Result
-from cotlens.scan import Selection, check_selection, ensure_measured, map_store, no_text, rows_where
+from cotlens.scan import (
+    Selection,
+    check_group_key,
+    check_selection,
+    ensure_measured,
+    map_store,
+    no_text,
+    rows_where,
+)
 from cotlens.stats import benjamini_hochberg, wilson_interval
 from cotlens.store import Store
 
@@ -146,6 +154,7 @@ def compute_loops(
 ) -> Result:
     check_by(options.by)
     check_selection(store, selection)
+    check_group_key(store, selection, options.by)
     ensure_measured(store, on_measure)
     kernel = _LoopKernel(options)
     groups: dict[GroupKey, _Group] = {}

@@ -35,6 +35,7 @@ from cotlens.measure.unicode import rust_class
 from cotlens.result import Column, Result
 from cotlens.scan import (
     Selection,
+    check_group_key,
     check_selection,
     ensure_measured,
     list_to_dense,
@@ -142,6 +143,7 @@ def compute_rates(
     """Rates of every lexicon term (and each lexicon's total) per group. on_measure: see scan.ensure_measured."""
     options.validate()
     check_selection(store, selection)
+    check_group_key(store, selection, options.by)
     ensure_measured(store, on_measure)
     terms = [t for lexicon in lexicons for t in lexicon.terms]
     stored = stored_positions(lexicons) if options.unit != "words" else None

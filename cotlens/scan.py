@@ -23,6 +23,7 @@ import pyarrow.parquet as pq
 from cotlens.errors import CotlensError, UsageError
 from cotlens.record import REASONING_KINDS, SCHEMA
 from cotlens.store import Store
+from cotlens.suggest import did_you_mean
 from cotlens.workers import default_jobs, map_ordered, worker_pool
 
 R = TypeVar("R")
@@ -70,23 +71,47 @@ class Selection:
 
 
 def check_selection(store: Store, selection: Selection) -> None:
-    """Unknown model or dataset names and unknown kinds are errors that say what exists."""
-    unknown_kinds = set(selection.kinds) - set(REASONING_KINDS)
+    """A missing store, unknown model or dataset names and unknown kinds are errors that say what exists (the
+    nearest names when some are near, else up to SHOWN_NAMES of them)."""
+    store.require()
+    unknown_kinds = sorted(set(selection.kinds) - set(REASONING_KINDS))
     if unknown_kinds:
-        raise UsageError(
-            f"unknown reasoning kind(s) {', '.join(sorted(unknown_kinds))}; "
-            f"known: {', '.join(REASONING_KINDS)}"
-        )
+        hint = did_you_mean(unknown_kinds[0], REASONING_KINDS) or f"; known: {', '.join(REASONING_KINDS)}"
+        raise UsageError(f"unknown reasoning kind(s) {', '.join(unknown_kinds)}{hint}")
     for column, wanted in (("model", selection.models), ("dataset", selection.datasets)):
         if not wanted:
             continue
         present = distinct_values(store, column)
         missing = [w for w in wanted if w not in present]
         if missing:
-            raise CotlensError(
-                f"no {column} {', '.join(map(repr, missing))} in the store; "
-                f"it has: {', '.join(sorted(present)) or '(none)'}"
-            )
+            hint = did_you_mean(missing[0], present) or f"; it has: {listed(sorted(present))}"
+            raise CotlensError(f"no {column} {', '.join(map(repr, missing))} in the store{hint}")
+
+
+# An error lists at most this many names that exist.
+SHOWN_NAMES = 12
+
+
+def listed(names: list[str]) -> str:
+    """Names for an error message: up to SHOWN_NAMES, then how many more; "(none)" for none."""
+    if not names:
+        return "(none)"
+    more = f" and {len(names) - SHOWN_NAMES} more" if len(names) > SHOWN_NAMES else ""
+    return ", ".join(names[:SHOWN_NAMES]) + more
+
+
+def check_group_key(store: Store, selection: Selection, by: str) -> None:
+    """`--by tag:KEY` for a key no selected transcript has is a usage error that lists the keys present."""
+    if not by.startswith("tag:"):
+        return
+    key = by[4:]
+    table = store.read(columns=["tags"], filter=selection.expression())
+    keys = sorted({k for chunk in table["tags"].chunks for k in chunk.keys.to_pylist()} - {None})
+    if key not in keys:
+        hint = did_you_mean(key, keys)
+        raise UsageError(
+            f"--by {by}: no selected transcript has the tag {key!r}{hint} (tags present: {listed(keys)})"
+        )
 
 
 def no_text(field: str, selection: Selection) -> CotlensError:

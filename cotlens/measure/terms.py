@@ -96,10 +96,12 @@ def _check_regex(pattern: str, text: str) -> None:
     try:
         pl.Series([""]).str.count_matches(pattern)
     except Exception as e:  # polars raises ComputeError for patterns the linear-time engine refuses
-        first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
+        # The engine's whole message on one line, without polars' note on the expression it ran.
+        message = str(e).split("This error occurred in the following expression")[0]
+        message = " ".join(line.strip() for line in message.splitlines() if line.strip()) or "refused"
         raise LexiconError(
             f"term {text!r}: not a regex the linear-time engine accepts (no look-around or backreferences): "
-            f"{first}"
+            f"{message}"
         ) from None
 
 
