@@ -7,6 +7,7 @@ from __future__ import annotations
 import contextlib
 import os
 import sys
+import time
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
@@ -16,6 +17,7 @@ from rich.console import Console
 from rich.progress import (
     BarColumn,
     DownloadColumn,
+    MofNCompleteColumn,
     Progress,
     TaskID,
     TextColumn,
@@ -33,6 +35,7 @@ from typer.core import TyperGroup
 from cotlens import __version__
 from cotlens.errors import CotlensError, UsageError
 from cotlens.groups import IntervalOptions
+from cotlens.progress import listening
 from cotlens.render import MISSING, OutputFormat, render, rich_table
 from cotlens.render.escape import json_bytes, printable
 from cotlens.result import Result
@@ -62,8 +65,10 @@ class OneVoiceGroup(TyperGroup):
         windows_expand_args: bool = True,
         **extra: Any,
     ) -> Any:
+        err = stderr_console()
         try:
-            code = super().main(args, prog_name, complete_var, False, windows_expand_args, **extra)
+            with listening(ProgressBar(err) if err.is_terminal else None):
+                code = super().main(args, prog_name, complete_var, False, windows_expand_args, **extra)
         except NoArgsIsHelpError as e:
             e.show()
             code = EXIT_USAGE
@@ -183,6 +188,44 @@ def parse_tags(values: list[str]) -> dict[str, str]:
             raise typer.BadParameter(f"--tag wants KEY=VALUE, got {value!r}")
         tags[key] = val
     return tags
+
+
+class ProgressBar:
+    """Long work (progress.tracked: reading text, measuring, filtering) as a bar on stderr, shown only once it
+    has taken PROGRESS_DELAY seconds, and gone when the work is done."""
+
+    def __init__(self, console: Console) -> None:
+        self.console = console
+        self.bar: Progress | None = None
+        self.label, self.total, self.started = "", 0, 0.0
+        self.task = TaskID(0)
+
+    def begin(self, label: str, total: int) -> None:
+        self.label, self.total, self.started = label, total, time.monotonic()
+
+    def advance(self, done: int) -> None:
+        if self.bar is None and time.monotonic() - self.started >= PROGRESS_DELAY:
+            self.bar = Progress(
+                TextColumn("{task.description}"),
+                BarColumn(),
+                MofNCompleteColumn(),
+                TimeRemainingColumn(),
+                console=self.console,
+                transient=True,
+            )
+            self.bar.start()
+            self.task = self.bar.add_task(self.label, total=self.total)
+        if self.bar is not None:
+            self.bar.update(self.task, completed=done)
+
+    def end(self) -> None:
+        if self.bar is not None:
+            self.bar.stop()
+            self.bar = None
+
+
+# Work shorter than this shows no bar.
+PROGRESS_DELAY = 2.0
 
 
 class RichProgress:

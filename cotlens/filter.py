@@ -30,6 +30,7 @@ from cotlens.errors import CotlensError, InputError, UsageError
 from cotlens.lexicon import Lexicon, builtin_keys, lexicon_spans, stored_key, stored_positions
 from cotlens.measure.scripts import leave_out_scripts
 from cotlens.measure.terms import count_terms
+from cotlens.progress import tracked
 from cotlens.record import RECORD_FIELDS, SCHEMA
 from cotlens.render.escape import json_bytes
 from cotlens.result import Column, Result
@@ -92,7 +93,10 @@ def run_filter(
         # The text only when it is written, or measured again (a term counted from it, a script left out).
         reads_text = out is not None or (bool(rates.wanted) and rates.stored is None) or bool(options.ignore)
         columns = None if reads_text else [n for n in SCHEMA.names if n not in TEXT_COLUMNS]
+        selected = store.dataset().count_rows(filter=selection.expression())
+        step = stack.enter_context(tracked("filtering", selected))
         for batch in _batches(store, selection, columns):
+            step(batch.num_rows)
             table = pa.Table.from_batches([batch])
             if options.ignore:
                 table = leave_out_scripts(table, options.field, options.ignore)

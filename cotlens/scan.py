@@ -21,6 +21,7 @@ import pyarrow.dataset as ds
 import pyarrow.parquet as pq
 
 from cotlens.errors import CotlensError, UsageError
+from cotlens.progress import tracked
 from cotlens.record import REASONING_KINDS, SCHEMA
 from cotlens.store import Store
 from cotlens.suggest import did_you_mean
@@ -236,7 +237,10 @@ def map_store(
         return
     tasks = [(str(p), i) for p in store.part_files() for i in range(pq.read_metadata(p).num_row_groups)]
     window = 2 * (default_jobs() if workers is not None else 1)
-    yield from map_ordered(_Runner(kernel, columns, selection), tasks, workers, window)
+    with tracked("reading text", len(tasks)) as step:
+        for result in map_ordered(_Runner(kernel, columns, selection), tasks, workers, window):
+            yield result
+            step(1)
 
 
 def _map_measurements(

@@ -30,6 +30,7 @@ import pyarrow.parquet as pq
 
 from cotlens import __version__
 from cotlens.errors import StoreError
+from cotlens.progress import tracked
 from cotlens.record import SCHEMA
 
 MANIFEST = "manifest.json"
@@ -161,8 +162,11 @@ class Store:
             total = len(self.part_files())
             parts = self.unmeasured_parts()
             jobs = jobs or (default_jobs() if len(parts) > 1 else 1)
-            with worker_pool(jobs) as pool:
-                rows = list(map_ordered(measure_part, parts, pool, window=2 * jobs))
+            rows = []
+            with worker_pool(jobs) as pool, tracked("measuring", len(parts)) as step:
+                for measured in map_ordered(measure_part, parts, pool, window=2 * jobs):
+                    rows.append(measured)
+                    step(1)
         return {"parts": total, "parts_measured": sum(1 for r in rows if r), "rows_measured": sum(rows)}
 
     def existing_ids(self) -> set[str]:
