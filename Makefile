@@ -5,7 +5,7 @@ STAMP := $(VENV)/.installed-stamp
 DEMO_STORE ?= demo-store
 BENCH_MB ?= 300
 
-.PHONY: venv demo test lint bench clean
+.PHONY: venv demo test lint bench bench-ray clean
 
 $(STAMP): pyproject.toml
 	python3 -m venv $(VENV)
@@ -17,7 +17,7 @@ venv: $(STAMP)
 
 ## demo: ingest the shipped demo corpus into ./demo-store, show what it holds, the o3-style dialect rates,
 ## language mixing with examples, repetition loops, orion-3's over-used words, the clean-data filter's summary,
-## and the demo models compared with orion-3
+## the demo models compared with orion-3, and the HTML report of it all (its path printed last)
 demo: $(STAMP)
 	rm -rf $(DEMO_STORE)
 	$(VENV)/bin/cotlens ingest fixtures/demo/*.jsonl --store $(DEMO_STORE)
@@ -29,6 +29,7 @@ demo: $(STAMP)
 	$(VENV)/bin/cotlens filter --store $(DEMO_STORE) --dry-run --ignore-script Greek --where 'not truncated' \
 	  --where 'not loop' --where 'codeswitch_spans == 0' --where 'dominant_script == Latin'
 	$(VENV)/bin/cotlens compare --store $(DEMO_STORE) orion-3 lumen-mix plain-7b
+	$(VENV)/bin/cotlens report --store $(DEMO_STORE) --baseline orion-3 --out $(DEMO_STORE)/report.html
 
 ## test: the test suite (what CI runs)
 test: $(STAMP)
@@ -47,6 +48,12 @@ bench: $(STAMP)
 	$(PY) bench/bench_rates.py --size-mb $(BENCH_MB)
 	$(PY) bench/bench_analyses.py --size-mb $(BENCH_MB)
 	$(PY) bench/bench_filter.py --size-mb $(BENCH_MB)
+	$(PY) bench/bench_report.py --size-mb $(BENCH_MB)
+
+## bench-ray: the Ray engine (1 and 2 workers) against the local one; small by default on a shared machine
+RAY_BENCH_MB ?= 50
+bench-ray: $(STAMP)
+	$(PY) bench/bench_ray.py --size-mb $(RAY_BENCH_MB)
 
 clean:
 	rm -rf $(VENV) $(DEMO_STORE) bench-data .pytest_cache .mypy_cache .ruff_cache

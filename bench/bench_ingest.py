@@ -13,6 +13,10 @@
 3. cotlens: `python -m cotlens ingest CORPUS --store <fresh dir> --json` in a subprocess, checked against the
    generated record count (every record added, none rejected); then the same file again into the same store
    (idempotent re-ingest: nothing added, every record a duplicate).
+4. The same records as Parquet: the corpus as the baseline reads it (one table, the union of the three shapes,
+   null where a record lacks a field), written once with zstd and cached beside it (not measured), then ingested
+   into a fresh store like the JSON Lines; its ratio is the JSON Lines ingest's time over its own (>= 1: Parquet
+   ingests at least as fast as JSON Lines of the same records).
 
 Every figure is the wall time of a whole subprocess (interpreter start and imports included, for the baseline as
 for cotlens) with the corpus already in the page cache. Memory, two ways: "peak RSS" is the subprocess's
@@ -51,6 +55,7 @@ from corpus import MB, Corpus, bench_parser, ensure_corpus
 RATIO_TARGET = 0.5  # ingest without token counts vs the pyarrow baseline (issue: ingest)
 TOKENS_RATIO_TARGET = 0.8  # ingest with exact token counts vs bare token counting on all cores (issue: rates)
 RSS_TARGET_MB = 1024
+PARQUET_RATIO_TARGET = 1.0  # Parquet ingest vs JSON Lines ingest of the same records (issue: tables in)
 SAMPLE_SECONDS = 0.05
 PAGE_KIB = os.sysconf("SC_PAGE_SIZE") // 1024
 
@@ -72,6 +77,13 @@ if __name__ == "__main__":
     print(time.perf_counter() - start, sum(len(t.encode()) for t in texts), total)
 """
 
+# The corpus as one Parquet table, the same records as the baseline reads them.
+PARQUET_CODE = """
+import sys
+import pyarrow.json, pyarrow.parquet
+pyarrow.parquet.write_table(pyarrow.json.read_json(sys.argv[1]), sys.argv[2], compression="zstd")
+"""
+
 BASELINE_CODE = """
 import sys
 import pyarrow.json, pyarrow.parquet
@@ -88,6 +100,7 @@ class Run:
     peak_rss_mb: float
     tree_mb: float
     stdout: str
+    cpu_seconds: float = 0.0  # user + system time of the process itself (not of its children)
 
 
 @dataclass(frozen=True)
@@ -139,7 +152,8 @@ def measure(argv: list[str], tree: bool = True) -> Run:
             raise SystemExit(f"benchmark: {' '.join(argv)} exited {proc.returncode}:\n{tail}")
         tree_mb = memory.peak_kib / 1024 if memory is not None else 0.0
         # ru_maxrss is in KiB on Linux
-        return Run(seconds, usage.ru_maxrss / 1024, tree_mb, out.read().decode())
+        cpu = usage.ru_utime + usage.ru_stime
+        return Run(seconds, usage.ru_maxrss / 1024, tree_mb, out.read().decode(), cpu)
 
 
 def measure_median(argv: list[str], runs: int) -> Run:
@@ -259,6 +273,27 @@ def run_cotlens(corpus: Corpus, workdir: Path) -> tuple[Run, Run, Run, Run, bool
     )
 
 
+def parquet_corpus(corpus: Corpus) -> Path:
+    """The corpus as Parquet, written once beside it (not measured)."""
+    path = corpus.path.with_suffix(".parquet")
+    if not path.exists():
+        tmp = path.with_suffix(".parquet.tmp")
+        subprocess.run([sys.executable, "-c", PARQUET_CODE, str(corpus.path), str(tmp)], check=True)
+        tmp.rename(path)
+    return path
+
+
+def run_parquet(corpus: Corpus, parquet: Path, workdir: Path) -> tuple[Run, bool]:
+    """Ingest of the Parquet copy into a fresh store, checked like the JSON Lines ingest."""
+    store = Path(tempfile.mkdtemp(prefix="store-", dir=workdir))
+    try:
+        run, totals = run_ingest(parquet, store)
+    finally:
+        shutil.rmtree(store, ignore_errors=True)
+    n = corpus.records
+    return run, totals_match(totals, records=n, added=n, duplicate=0, rejected=0)
+
+
 def best(runs: list[Run]) -> Run:
     """The fastest run, with the highest memory figures of all of them."""
     fastest = min(runs, key=lambda r: r.seconds)
@@ -274,12 +309,15 @@ def measure_all(corpus: Corpus, workdir: Path, repeat: int) -> tuple[list[Line],
     """Baseline, ingest and re-ingest, interleaved `repeat` times; whether every run's totals were right."""
     runs: dict[str, list[Run]] = {name: [] for name in LINE_NAMES}
     ingest_ok, reingest_ok = True, True
+    parquet = parquet_corpus(corpus)
+    warm_page_cache(parquet)
     for _ in range(repeat):
         runs["pyarrow baseline"].append(run_baseline(corpus.path, workdir))
         deferred, first, tokens, again, ok, ok_again = run_cotlens(corpus, workdir)
-        for name, run in zip(LINE_NAMES[1:], (deferred, tokens, first, again), strict=True):
+        from_parquet, ok_parquet = run_parquet(corpus, parquet, workdir)
+        for name, run in zip(LINE_NAMES[1:], (deferred, tokens, first, again, from_parquet), strict=True):
             runs[name].append(run)
-        ingest_ok, reingest_ok = ingest_ok and ok, reingest_ok and ok_again
+        ingest_ok, reingest_ok = ingest_ok and ok and ok_parquet, reingest_ok and ok_again
     return make_lines(corpus, {name: best(r) for name, r in runs.items()}), ingest_ok, reingest_ok
 
 
@@ -290,6 +328,7 @@ LINE_NAMES = (
     "bare o200k count",
     "cotlens ingest",
     "cotlens re-ingest",
+    "ingest of Parquet",
 )
 RATIO_BASE = {
     "pyarrow baseline": "pyarrow baseline",
@@ -297,6 +336,7 @@ RATIO_BASE = {
     "bare o200k count": "bare o200k count",
     "cotlens ingest": "bare o200k count",
     "cotlens re-ingest": "pyarrow baseline",
+    "ingest of Parquet": "cotlens ingest",
 }
 
 
@@ -354,13 +394,14 @@ def make_lines(corpus: Corpus, runs: dict[str, Run]) -> list[Line]:
 
 def evaluate(lines: list[Line], records: int, ingest_ok: bool, reingest_ok: bool) -> list[Target]:
     by_name = {line.name: line for line in lines}
-    deferred, ingest, again = (
+    deferred, ingest, again, parquet = (
         by_name["ingest --defer-measure"],
         by_name["cotlens ingest"],
         by_name["cotlens re-ingest"],
+        by_name["ingest of Parquet"],
     )
-    rss = max(deferred.peak_rss_mb, ingest.peak_rss_mb, again.peak_rss_mb)
-    tree = max(deferred.tree_mb, ingest.tree_mb, again.tree_mb)
+    rss = max(deferred.peak_rss_mb, ingest.peak_rss_mb, again.peak_rss_mb, parquet.peak_rss_mb)
+    tree = max(deferred.tree_mb, ingest.tree_mb, again.tree_mb, parquet.tree_mb)
     memory = f"wait4 {rss:.0f} MB, process tree {tree:.0f} MB; every ingest"
     return [
         Target(
@@ -373,8 +414,13 @@ def evaluate(lines: list[Line], records: int, ingest_ok: bool, reingest_ok: bool
             ingest.ratio >= TOKENS_RATIO_TARGET,
             f"{ingest.ratio:.2f} x",
         ),
+        Target(
+            f"Parquet ingest >= {PARQUET_RATIO_TARGET} x JSONL",
+            parquet.ratio >= PARQUET_RATIO_TARGET,
+            f"{parquet.ratio:.2f} x",
+        ),
         Target(f"peak RSS < {RSS_TARGET_MB} MB", max(rss, tree) < RSS_TARGET_MB, memory),
-        Target("ingest adds every record", ingest_ok, f"{records} records, none rejected"),
+        Target("ingest adds every record", ingest_ok, f"{records} records, none rejected, JSONL and Parquet"),
         Target("re-ingest adds nothing", reingest_ok, f"{records} duplicates"),
     ]
 
@@ -394,7 +440,10 @@ def print_report(info: dict[str, Any], corpus: Corpus, lines: list[Line], target
     for t in targets:
         print(f"  {'PASS' if t.passed else 'FAIL'}  {t.name:<36} ({t.detail})")
     print("\nx baseline: ingest --defer-measure and re-ingest against the pyarrow baseline; cotlens ingest")
-    print("against bare o200k counting of the texts it stored, on all cores (counting time only).")
+    print("against bare o200k counting of the texts it stored, on all cores (counting time only); ingest of")
+    print(
+        "Parquet against cotlens ingest of the JSON Lines (the same records; MB/s of the JSON Lines' size)."
+    )
 
 
 def write_json(
@@ -423,6 +472,84 @@ def write_json(
     path.write_text(json.dumps(figures, indent=2) + "\n")
 
 
+GENERIC_TARGET = 1.10  # generic records vs a specific shape on the same records (issue: generic records)
+
+
+def flat_pair(corpus: Corpus, workdir: Path) -> tuple[Path, Path]:
+    """The corpus's transcripts as flat records, twice: with the field names of the specific `reasoning-content`
+    shape (`reasoning_content`, `content`) and with generic synonyms (`model_name`, `question`, `thinking`,
+    `answer_text`, `usage.reasoning_tokens`) that only the generic recognizer reads. Made once per corpus."""
+    from cotlens.formats import detect_format
+    from cotlens.formats.base import Context
+
+    specific = workdir / f"{corpus.path.stem}.flat-specific.jsonl"
+    generic = workdir / f"{corpus.path.stem}.flat-generic.jsonl"
+    if specific.exists() and generic.exists():
+        return specific, generic
+    with open(corpus.path, "rb") as f, open(specific, "w") as a, open(generic, "w") as b:
+        for line in f:
+            record = json.loads(line)
+            t = detect_format(record).parse(record, Context())[0].finish()
+            tokens = t.reasoning_tokens_reported
+            a.write(
+                json.dumps(
+                    {
+                        "id": record["id"],
+                        "model": t.model,
+                        "prompt": t.prompt,
+                        "reasoning_content": t.reasoning,
+                        "content": t.answer,
+                        "usage": {"reasoning_tokens": tokens},
+                    }
+                )
+                + "\n"
+            )
+            b.write(
+                json.dumps(
+                    {
+                        "id": record["id"],
+                        "model_name": t.model,
+                        "question": t.prompt,
+                        "thinking": t.reasoning,
+                        "answer_text": t.answer,
+                        "usage": {"reasoning_tokens": tokens},
+                    }
+                )
+                + "\n"
+            )
+    return specific, generic
+
+
+def generic_cost(corpus: Corpus, workdir: Path, repeat: int) -> Target:
+    """Ingest (--defer-measure: the parse is then most of the time) of the same records read by the generic
+    recognizer and by a specific shape; the best of `repeat` runs each, interleaved."""
+    specific, generic = flat_pair(corpus, workdir)
+    times: dict[Path, list[float]] = {specific: [], generic: []}
+    cpu: dict[Path, list[float]] = {specific: [], generic: []}
+    for _ in range(repeat):
+        for path in (specific, generic):
+            store = Path(tempfile.mkdtemp(prefix="store-", dir=workdir))
+            try:
+                run, totals = run_ingest(path, store, "--defer-measure")
+            finally:
+                shutil.rmtree(store, ignore_errors=True)
+            if not totals_match(totals, records=corpus.records, added=corpus.records, rejected=0):
+                raise SystemExit(f"benchmark: {path.name}: not every record added: {totals}")
+            times[path].append(run.seconds)
+            cpu[path].append(run.cpu_seconds)
+    ratio = min(times[generic]) / min(times[specific])
+    cpu_ratio = min(cpu[generic]) / min(cpu[specific])
+    print(
+        f"\ngeneric records: {min(times[generic]):.2f} s ({min(cpu[generic]):.2f} s CPU), specific shape: "
+        f"{min(times[specific]):.2f} s ({min(cpu[specific]):.2f} s CPU) (same {corpus.records} records, ingest "
+        f"--defer-measure): generic/specific {ratio:.3f} wall, {cpu_ratio:.3f} CPU"
+    )
+    # CPU time: on a shared machine wall times swing with the others' load; the process's CPU time is its cost.
+    return Target(
+        f"generic <= {GENERIC_TARGET} x specific (CPU)", cpu_ratio <= GENERIC_TARGET, f"{cpu_ratio:.3f} x"
+    )
+
+
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     corpus = ensure_corpus(args.workdir, args.size_mb, args.seed)
@@ -436,6 +563,8 @@ def main(argv: list[str] | None = None) -> int:
     info = machine_info()
     targets = evaluate(lines, corpus.records, ingest_ok, reingest_ok)
     print_report(info, corpus, lines, targets)
+    targets.append(generic := generic_cost(corpus, args.workdir, args.repeat))
+    print(f"  {'PASS' if generic.passed else 'FAIL'}  {generic.name:<36} ({generic.detail})")
     if args.json:
         write_json(args.json, info, corpus, args, lines, targets)
     return 1 if args.check and not all(t.passed for t in targets) else 0

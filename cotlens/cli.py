@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
+from pyarrow import ArrowException
 from rich.console import Console
 from rich.progress import (
     BarColumn,
@@ -33,15 +34,17 @@ from typer._click.exceptions import UsageError as ClickUsageError
 from typer.core import TyperGroup
 
 from cotlens import __version__
+from cotlens.engine import use_engine
 from cotlens.errors import CotlensError, UsageError
 from cotlens.groups import IntervalOptions
+from cotlens.limits import DOCUMENT_BYTES, MB, RECORD_BYTES, Limits
 from cotlens.progress import listening
 from cotlens.render import MISSING, OutputFormat, render, rich_table
 from cotlens.render.escape import json_bytes, printable
 from cotlens.result import Result
 from cotlens.scan import Selection
 from cotlens.stats import DEFAULT_RESAMPLES
-from cotlens.store import DEFAULT_STORE, Store
+from cotlens.store import DEFAULT_STORE, Store, first_line
 
 if TYPE_CHECKING:
     from cotlens.ingest import IngestResult
@@ -133,6 +136,22 @@ StoreOption = Annotated[
     ),
 ]
 FormatOption = Annotated[OutputFormat, typer.Option("--format", help="Output format.")]
+EngineOption = Annotated[
+    str,
+    typer.Option(
+        "--engine",
+        envvar="COTLENS_ENGINE",
+        help="Where the work runs: local (worker processes here) or ray (Ray tasks; same results). Env COTLENS_ENGINE.",
+    ),
+]
+RayAddressOption = Annotated[
+    str | None,
+    typer.Option(
+        "--ray-address",
+        envvar="RAY_ADDRESS",
+        help="With --engine ray: a running Ray cluster (default: a local Ray started for the command). Env RAY_ADDRESS.",
+    ),
+]
 
 
 @contextlib.contextmanager
@@ -149,6 +168,17 @@ def cli_errors() -> Iterator[None]:
     except KeyboardInterrupt:
         say("cotlens: interrupted")
         raise typer.Exit(EXIT_INTERRUPTED) from None
+    except (OSError, ArrowException) as e:
+        # The library names the cause where it knows it (a store's read-only or damaged files, an output that
+        # cannot be written); anything else the system or Arrow refuses is still one line, never a traceback.
+        say(f"cotlens: error: {printable(os_error_text(e))}")
+        raise typer.Exit(EXIT_ERROR) from None
+
+
+def os_error_text(error: BaseException) -> str:
+    if isinstance(error, OSError) and error.strerror:
+        return f"{error.strerror}: {error.filename}" if error.filename else error.strerror
+    return first_line(error)
 
 
 def version_callback(value: bool) -> None:
@@ -233,7 +263,7 @@ class RichProgress:
 
     def __init__(self, console: Console) -> None:
         self.bar = Progress(
-            TextColumn("{task.description}"),
+            TextColumn("{task.description}", markup=False),  # a file name is never markup
             BarColumn(),
             DownloadColumn(),
             TransferSpeedColumn(),
@@ -294,12 +324,30 @@ def ingest_command(
             help="Skip the intrinsic measurements now (about 4x faster); the first analysis or `cotlens measure` adds them.",
         ),
     ] = False,
+    max_record_mb: Annotated[
+        float,
+        typer.Option(
+            "--max-record-mb",
+            min=0.001,
+            help="Largest record read (a JSON Lines line, an archive member), decompressed; larger ones are rejected with their size.",
+        ),
+    ] = RECORD_BYTES / MB,
+    max_document_mb: Annotated[
+        float,
+        typer.Option(
+            "--max-document-mb",
+            min=0.001,
+            help="Largest JSON document read (a .json file of records), decompressed; a larger one is an input error.",
+        ),
+    ] = DOCUMENT_BYTES / MB,
+    engine: EngineOption = "local",
+    ray_address: RayAddressOption = None,
 ) -> None:
     """Read transcripts into the store: every record added, a duplicate, or rejected with its reason."""
     from cotlens.formats.mapping import load_mapping
     from cotlens.ingest import IngestOptions, ingest
 
-    with cli_errors():
+    with cli_errors(), use_engine(engine, ray_address):
         options = IngestOptions(
             fmt=from_,
             model=model,
@@ -307,6 +355,7 @@ def ingest_command(
             tags=parse_tags(tag or []),
             mapping=load_mapping(map_) if map_ else None,
             measure=not defer_measure,
+            limits=Limits(int(max_record_mb * MB), int(max_document_mb * MB)),
         )
         err = stderr_console()
         progress = RichProgress(err) if err.is_terminal else None
@@ -317,9 +366,19 @@ def ingest_command(
             progress,
             on_wait=lambda: say("cotlens: waiting for another ingest into this store to finish"),
         )
+    for warning in result.warnings:
+        say(f"cotlens: warning: {printable(warning)}")
     print_ingest_summary(result)
+    if not result.stored:
+        say(f"cotlens: no input could be read: no store was created at {printable(str(store))}")
     if json_:
         sys.stdout.write(json_bytes(result.to_dict(), indent=True).decode() + "\n")
+    for s in result.inputs:
+        for message, warned in s.warnings.items():
+            say(
+                f"cotlens: warning: {printable(s.path)}: {printable(message)} "
+                f"({warned.records} record(s), first at {printable(warned.first)})"
+            )
     for failed in result.failed_inputs:
         say(f"cotlens: error: {printable(failed.path)}: {printable(failed.error or '')}")
     if result.failed_inputs:
@@ -358,8 +417,29 @@ def print_ingest_summary(result: IngestResult) -> None:
         f"of {totals['records']} records"
     )
     if result.rejects_file:
-        line += f"; rejects in {Path(result.store) / result.rejects_file}"
+        line += f"; rejects in {printable(str(Path(result.store) / result.rejects_file))}"
     say(line)
+
+
+@app.command("sniff")
+def sniff_command(
+    paths: Annotated[list[str], typer.Argument(help="Files or directories to look at; - for stdin.")],
+    emit_map: Annotated[
+        bool,
+        typer.Option("--emit-map", help="Print the equivalent mapping as TOML (for ingest --map) instead."),
+    ] = False,
+    limit: Annotated[int, typer.Option("--records", min=1, help="Records read per input.")] = 1000,
+    format_: FormatOption = OutputFormat.table,
+) -> None:
+    """What ingest would make of each input: shapes, field paths, records per shape, an example, warnings."""
+    from cotlens.sniff import emitted_mappings, sniff_inputs
+
+    with cli_errors():
+        result = sniff_inputs(paths, limit)
+    if emit_map:
+        sys.stdout.write(emitted_mappings(result))
+        return
+    render(result, format_, stdout_console())
 
 
 @app.command("models")
@@ -388,8 +468,11 @@ def main() -> None:
 def leave(code: int | str | None) -> None:
     """Exit now, as sys.exit(code) would, without the interpreter's teardown: freeing polars', Arrow's and
     numpy's modules takes 0.2-0.3 s, and by now every output is written, every file closed, every worker gone
-    (the server workers fork from exits when this process does). Under a profiler or a coverage tracer, which
+    (the server workers fork from exits when this process does; a local Ray is stopped first). Under a profiler or a coverage tracer, which
     write their results at teardown, it exits as usual."""
+    ray_engine = sys.modules.get("cotlens.ray_engine")
+    if ray_engine is not None:
+        ray_engine.stop()
     if sys.getprofile() is not None or sys.gettrace() is not None:
         sys.exit(code)
     if isinstance(code, str):
@@ -491,6 +574,8 @@ def rates_command(
     resamples: ResamplesOption = DEFAULT_RESAMPLES,
     seed: SeedOption = 0,
     format_: FormatOption = OutputFormat.table,
+    engine: EngineOption = "local",
+    ray_address: RayAddressOption = None,
 ) -> None:
     """Term rates per 1000 tokens with bootstrap intervals, and prevalence, per model (or dataset, tag)."""
     from cotlens.lexicon import select_lexicons
@@ -498,7 +583,7 @@ def rates_command(
 
     check_choice(field, ("reasoning", "answer"), "--field")
     check_choice(tokens, ("o200k", "reported", "words"), "--tokens")
-    with cli_errors():
+    with cli_errors(), use_engine(engine, ray_address):
         lexicons = select_lexicons(lexicon or [], term or [], substring)
         intervals = IntervalOptions(resamples=resamples, seed=seed)
         options = RateOptions(by, field, tokens, substring, intervals)  # type: ignore[arg-type]
@@ -523,13 +608,15 @@ def langmix_command(
     resamples: ResamplesOption = DEFAULT_RESAMPLES,
     seed: SeedOption = 0,
     format_: FormatOption = OutputFormat.table,
+    engine: EngineOption = "local",
+    ray_address: RayAddressOption = None,
 ) -> None:
     """Language mixing per model: non-Latin token and letter shares, transcripts with mixing, code-switch spans."""
     from cotlens.langmix import LangmixOptions, compute_langmix
 
     check_choice(field, ("reasoning", "answer"), "--field")
     ignore = ignored_scripts(ignore_script)
-    with cli_errors():
+    with cli_errors(), use_engine(engine, ray_address):
         intervals = IntervalOptions(resamples=resamples, seed=seed)
         options = LangmixOptions(by, field, scripts, ignore, examples, intervals)
         result = compute_langmix(
@@ -557,7 +644,7 @@ def loops_command(
     check_choice(field, ("reasoning", "answer"), "--field")
     ignore = ignored_scripts(ignore_script)
     with cli_errors():
-        options = LoopOptions(by, field, IntervalOptions(resamples=resamples, seed=seed), ignore)
+        options = LoopOptions(by, field, IntervalOptions(resamples=resamples, seed=seed), ignore=ignore)
         selection = selection_from(models, dataset, kind)
         result = compute_loops(Store(store), selection, options, on_measure=announce_measuring)
     render_result(result, format_, store)
@@ -598,6 +685,8 @@ def compare_command(
     resamples: ResamplesOption = DEFAULT_RESAMPLES,
     seed: SeedOption = 0,
     format_: FormatOption = OutputFormat.table,
+    engine: EngineOption = "local",
+    ray_address: RayAddressOption = None,
 ) -> None:
     """Models side by side (or one model's reasoning against its answers): values, ratios, adjusted p-values, CI gates."""
     from cotlens.compare import CompareOptions, compare, metric_keys
@@ -607,7 +696,7 @@ def compare_command(
     check_choice(field, ("reasoning", "answer"), "--field")
     pair = _fields_pair(fields)
     ignore = ignored_scripts(ignore_script)
-    with cli_errors():
+    with cli_errors(), use_engine(engine, ray_address):
         lexicons = select_lexicons(lexicon or [], term or [])
         gates = [parse_gate(g, metric_keys(lexicons)) for g in fail_if or []]
         intervals = IntervalOptions(resamples=resamples, seed=seed)
@@ -725,13 +814,15 @@ def keywords_command(
     kind: KindOption = None,
     dataset: DatasetOption = None,
     format_: FormatOption = OutputFormat.table,
+    engine: EngineOption = "local",
+    ray_address: RayAddressOption = None,
 ) -> None:
     """The words a model over-uses, against English web text or against another model."""
     from cotlens.keywords import KeywordOptions, compute_keywords
 
     check_choice(field, ("reasoning", "answer"), "--field")
     ignore = ignored_scripts(ignore_script)
-    with cli_errors():
+    with cli_errors(), use_engine(engine, ray_address):
         options = KeywordOptions(
             vs, top, min_count, min_transcripts, field, numbers, not no_stop_words, ignore
         )
@@ -762,13 +853,15 @@ def kwic_command(
     kind: KindOption = None,
     dataset: DatasetOption = None,
     format_: FormatOption = OutputFormat.table,
+    engine: EngineOption = "local",
+    ray_address: RayAddressOption = None,
 ) -> None:
     """Keyword in context: each occurrence of a term on one line, with its model and source."""
     from cotlens.kwic import KwicOptions, compute_kwic
     from cotlens.measure.terms import parse_term
 
     check_choice(field, ("reasoning", "answer"), "--field")
-    with cli_errors():
+    with cli_errors(), use_engine(engine, ray_address):
         options = KwicOptions(field, limit, width, sample, seed)
         selection = selection_from(models, dataset, kind)
         result = compute_kwic(Store(store), parse_term(term, substring), selection, options)
@@ -776,10 +869,196 @@ def kwic_command(
 
 
 @app.command("measure")
-def measure_command(store: StoreOption = Path(DEFAULT_STORE)) -> None:
+def measure_command(
+    store: StoreOption = Path(DEFAULT_STORE),
+    engine: EngineOption = "local",
+    ray_address: RayAddressOption = None,
+) -> None:
     """Compute the intrinsic measurements that parts made by an older cotlens or ingest --defer-measure lack."""
-    with cli_errors():
+    with cli_errors(), use_engine(engine, ray_address):
         done = Store(store).measure(on_wait=lambda: say("cotlens: waiting for another writer to finish"))
     say(
         f"{done['rows_measured']} transcripts measured in {done['parts_measured']} of {done['parts']} part files"
     )
+
+
+@app.command("show")
+def show_command(
+    reference: Annotated[
+        str,
+        typer.Argument(
+            help="A transcript id, 8+ hex digits of one, or SOURCE:LOCATOR (as kwic and langmix print them).",
+            show_default=False,
+        ),
+    ],
+    store: StoreOption = Path(DEFAULT_STORE),
+    lexicon: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--lexicon", help="Lexicons whose terms to highlight (repeatable; default: all built-in)."
+        ),
+    ] = None,
+    term: Annotated[
+        list[str] | None, typer.Option("--term", help="A term to highlight (repeatable).")
+    ] = None,
+    plain: Annotated[
+        bool, typer.Option("--plain", help="No colours or highlight styles (for a pipe).")
+    ] = False,
+    format_: Annotated[str, typer.Option("--format", help="Output format: text or json.")] = "text",
+) -> None:
+    """One whole transcript (prompt, reasoning, answer, kind, tags, measurements) with its term hits,
+    code-switch spans and loop highlighted."""
+    from cotlens.lexicon import select_lexicons
+    from cotlens.render.transcript import transcript_renderable
+    from cotlens.show import show_transcript
+    from cotlens.store import store_fingerprint
+
+    check_choice(format_, ("text", "json"), "--format")
+    with cli_errors():
+        where = Store(store)
+        shown = show_transcript(where, reference, select_lexicons(lexicon or [], term or []))
+    if format_ == "json":
+        sys.stdout.write(json_bytes(shown.document(store_fingerprint(where)), indent=True).decode() + "\n")
+        return
+    console = stdout_console()
+    if plain:
+        console = Console(width=console.width, no_color=True, highlight=False, color_system=None)
+    console.print(transcript_renderable(shown, plain), highlight=False)
+
+
+PLOT_KINDS = ("rates", "compare", "langmix", "loops")
+
+
+@app.command("plot")
+def plot_command(
+    kind: Annotated[str, typer.Argument(help="rates, compare, langmix or loops.", show_default=False)],
+    models: Annotated[
+        list[str] | None,
+        typer.Argument(
+            help="Models (compare: the baseline first; default: every model).", show_default=False
+        ),
+    ] = None,
+    out: Annotated[
+        Path, typer.Option("--out", help="The figure: FILE.svg, FILE.png or FILE.pdf.", show_default=False)
+    ] = Path("figure.svg"),
+    store: StoreOption = Path(DEFAULT_STORE),
+    lexicon: Annotated[
+        list[str] | None, typer.Option("--lexicon", help="rates, compare: lexicons (as in rates).")
+    ] = None,
+    term: Annotated[
+        list[str] | None, typer.Option("--term", help="rates, compare: a term (repeatable).")
+    ] = None,
+    terms: Annotated[bool, typer.Option("--terms", help="rates: a row per term, not per lexicon.")] = False,
+    substring: Annotated[
+        bool, typer.Option("--substring", help="rates: count text.lower().count(term), as rates --substring.")
+    ] = False,
+    top_terms: Annotated[
+        int,
+        typer.Option("--top-terms", min=0, help="compare: the N terms that differ most (default lexicons)."),
+    ] = 5,
+    statistic: Annotated[
+        str | None, typer.Option("--statistic", help="loops: one Gopher statistic (default: all of them).")
+    ] = None,
+    by: ByOption = "model",
+    field: FieldOption = "reasoning",
+    tokens: Annotated[str, typer.Option("--tokens", help="rates: o200k, reported or words.")] = "o200k",
+    ignore_script: Annotated[
+        list[str] | None, typer.Option("--ignore-script", help="langmix: leave a script out (repeatable).")
+    ] = None,
+    kind_: KindOption = None,
+    dataset: DatasetOption = None,
+    resamples: ResamplesOption = DEFAULT_RESAMPLES,
+    seed: SeedOption = 0,
+) -> None:
+    """A figure for a paper: rates (forest plot), compare (ratios), langmix (script bars), loops (distributions
+    with thresholds); the same options as the analysis, the same figures as the report."""
+    from cotlens.plot import PlotOptions, draw
+
+    check_choice(kind, PLOT_KINDS, "KIND")
+    fmt = out.suffix.lower().lstrip(".")
+    check_choice(fmt, ("svg", "png", "pdf"), "--out's suffix")
+    check_choice(field, ("reasoning", "answer"), "--field")
+    ignore = ignored_scripts(ignore_script)
+    with cli_errors():
+        intervals = IntervalOptions(resamples=resamples, seed=seed)
+        options = PlotOptions(by, field, tokens, terms, statistic, ignore, intervals, substring, top_terms)
+        data = draw(
+            kind,
+            Store(store),
+            models or [],
+            lexicon or [],
+            term or [],
+            selection_from(models, dataset, kind_),
+            options,
+            fmt,
+            on_measure=announce_measuring,
+        )
+        try:
+            out.write_bytes(data)
+        except OSError as e:
+            raise CotlensError(f"cannot write {out}: {e.strerror}") from None
+    say(f"cotlens: wrote {printable(str(out))}")
+
+
+@app.command("report")
+def report_command(
+    models: ModelsArgument = None,
+    out: Annotated[Path, typer.Option("--out", help="The HTML file to write.")] = Path("report.html"),
+    store: StoreOption = Path(DEFAULT_STORE),
+    lexicon: Annotated[
+        list[str] | None,
+        typer.Option("--lexicon", help="Lexicons to rate (repeatable; default: all built-in)."),
+    ] = None,
+    term: Annotated[list[str] | None, typer.Option("--term", help="A term to rate (repeatable).")] = None,
+    baseline: Annotated[
+        str | None, typer.Option("--baseline", help="Compare every other model with this one.")
+    ] = None,
+    fail_if: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--fail-if", help="A compare gate (needs --baseline; repeatable; exit 3 when one fails)."
+        ),
+    ] = None,
+    ignore_script: Annotated[
+        list[str] | None,
+        typer.Option("--ignore-script", help="Leave a script out of language mixing (repeatable)."),
+    ] = None,
+    examples: Annotated[
+        int, typer.Option("--examples", min=0, help="Example transcripts per model and finding.")
+    ] = 2,
+    field: FieldOption = "reasoning",
+    kind: KindOption = None,
+    dataset: DatasetOption = None,
+    resamples: ResamplesOption = DEFAULT_RESAMPLES,
+    seed: SeedOption = 0,
+) -> None:
+    """One self-contained HTML report: overview, rates, compare, language mixing, repetition, keywords and
+    highlighted example transcripts."""
+    from cotlens.lexicon import select_lexicons
+    from cotlens.report import ReportOptions, make_report
+
+    check_choice(field, ("reasoning", "answer"), "--field")
+    ignore = ignored_scripts(ignore_script)
+    with cli_errors():
+        options = ReportOptions(
+            field,
+            baseline,
+            tuple(fail_if or ()),
+            ignore,
+            examples,
+            seed,
+            IntervalOptions(resamples=resamples, seed=seed),
+        )
+        selection = selection_from(models, dataset, kind)
+        report, page = make_report(
+            Store(store), selection, select_lexicons(lexicon or [], term or []), options, announce_measuring
+        )
+        try:
+            out.write_text(page, encoding="utf-8")
+        except OSError as e:
+            raise CotlensError(f"cannot write {out}: {e.strerror}") from None
+    stdout_console().print(Text(printable(str(out))), soft_wrap=True)
+    for line in report.gate_failures:
+        say(f"cotlens: gate failed: {printable(line)}")
+    if report.gate_failures:
+        raise typer.Exit(EXIT_GATE)

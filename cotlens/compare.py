@@ -300,7 +300,6 @@ class _Table:
                 (transcript_keys, acc.by_transcript, baseline.by_transcript),
             ):
                 iv_all = sums.intervals(iv, per=1.0)
-                methods.add(iv_all.method)
                 shares = sums.prevalence(iv)
                 for j, key in enumerate(keys):
                     scale = per[key]
@@ -308,6 +307,7 @@ class _Table:
                         share, low, high = (float(a[j]) for a in shares)
                         values[(key, name)] = (share, low, high)
                         continue
+                    methods.add(iv_all.method_of(j))
                     values[(key, name)] = (
                         scale * float(iv_all.estimate[j]),
                         scale * float(iv_all.low[j]),
@@ -315,8 +315,8 @@ class _Table:
                     )
                 if name != names[0]:
                     result = sums.ratio_to(base, iv)
-                    methods.add(result.method)
                     for j, key in enumerate(keys):
+                        methods.add(result.method_of(j))
                         ratios[(key, name)] = _one(result, j)
         order = list(ratios)
         adjusted: list[float] = benjamini_hochberg([float(ratios[k].p_value[0]) for k in order]).tolist()
@@ -339,6 +339,7 @@ def _one(result: RatioResult, j: int) -> RatioResult:
         result.p_value[j : j + 1],
         result.method,
         result.resamples,
+        (result.method_of(j),),
     )
 
 

@@ -5,7 +5,7 @@ Grammar (the metric names of `compare --fail-if`, per transcript):
     condition := ["not"] FLAG  |  NUMBER_OF OPERATOR NUMBER  |  TEXT ("==" | "!=") WORD
     NUMBER_OF := METRIC | "value(" METRIC ")" | "rate(" LEXICON[":" TERM] ")"
     FLAG      := loop | truncated | gopher        (gopher: over a Gopher threshold)
-    TEXT      := kind | model | dataset | dominant_script
+    TEXT      := kind | model | dataset | dominant_script | tag:KEY     (a transcript without the tag: not equal)
     OPERATOR  := > | >= | < | <= | == | !=
 
 Numeric metrics: tokens, chars, letters, nonlatin_letters, nonlatin_tokens, codeswitch_spans,
@@ -25,7 +25,7 @@ import pyarrow.compute as pc
 import regex
 
 from cotlens.errors import UsageError
-from cotlens.gates import COMPARISON, OPERATORS
+from cotlens.gates import COMPARISON, OPERATORS, check_length
 from cotlens.measure.repetition import GOPHER_COLUMNS
 from cotlens.suggest import did_you_mean
 
@@ -49,7 +49,7 @@ NUMBERS = (
 )
 
 _FLAG = regex.compile(r"^\s*(not\s+)?([a-z_]+)\s*$")
-_TEXT = regex.compile(r"^\s*([a-z_]+)\s*(==|!=)\s*(\S+)\s*$")
+_TEXT = regex.compile(r"^\s*([a-z_]+|tag:[^\s=!]+)\s*(==|!=)\s*(\S+)\s*$")
 _NUMBER = regex.compile(r"^\s*(?:(value|rate)\s*\(\s*([^()\s]+)\s*\)|([a-z0-9_]+))" + COMPARISON)
 
 
@@ -66,6 +66,7 @@ class Condition:
 
 def parse_condition(text: str, rate_keys: list[str]) -> Condition:
     """A condition from its expression; a usage error naming what is valid otherwise."""
+    check_length("--where", text)
     if m := _NUMBER.match(text):
         function, inner, bare, op, number = m.groups()
         name = inner or bare
@@ -76,7 +77,7 @@ def parse_condition(text: str, rate_keys: list[str]) -> Condition:
             raise UsageError(f"--where {text!r}: unknown metric {name!r}{hint}")
         return Condition(text.strip(), "number", name, operator=op, value=float(number), rate=rate)
     if m := _TEXT.match(text):
-        if m[1] not in TEXTS:
+        if m[1] not in TEXTS and not m[1].startswith("tag:"):
             raise UsageError(f"--where {text!r}: {m[1]!r} is not compared as text; {_valid(rate_keys)}")
         return Condition(text.strip(), "text", m[1], operator=m[2], value=m[3])
     if (m := _FLAG.match(text)) and m[2] in FLAGS:
@@ -86,7 +87,7 @@ def parse_condition(text: str, rate_keys: list[str]) -> Condition:
 
 def _valid(rate_keys: list[str]) -> str:
     return (
-        f"write [not] FLAG ({', '.join(FLAGS)}), TEXT == WORD ({', '.join(TEXTS)}), METRIC OP NUMBER "
+        f"write [not] FLAG ({', '.join(FLAGS)}), TEXT == WORD ({', '.join(TEXTS)}, tag:KEY), METRIC OP NUMBER "
         f"({', '.join(NUMBERS)}) or rate(LEXICON[:TERM]) OP NUMBER ({', '.join(rate_keys)})"
     )
 
@@ -97,12 +98,14 @@ def evaluate(condition: Condition, table: pa.Table, field: str, rates: dict[str,
         holds = _flag(condition.name, table, field)
         return ~holds if condition.negate else holds
     if condition.kind == "text":
-        column = {"kind": "reasoning_kind", "dominant_script": f"{field}_dominant_script"}.get(
-            condition.name, condition.name
-        )
-        equal = pc.fill_null(pc.equal(table[column], str(condition.value)), False).to_numpy(
-            zero_copy_only=False
-        )
+        if condition.name.startswith("tag:"):
+            values = pc.map_lookup(table["tags"], pa.scalar(condition.name[4:]), "first")
+        else:
+            column = {"kind": "reasoning_kind", "dominant_script": f"{field}_dominant_script"}.get(
+                condition.name, condition.name
+            )
+            values = table[column]
+        equal = pc.fill_null(pc.equal(values, str(condition.value)), False).to_numpy(zero_copy_only=False)
         return np.asarray(equal if condition.operator == "==" else ~equal, dtype=bool)
     values = rates[condition.name] if condition.rate else number(condition.name, table, field)
     with np.errstate(invalid="ignore"):

@@ -11,11 +11,12 @@ ingest for built-in lexicons, from the text for `--term` and lexicon files.
 from __future__ import annotations
 
 import os
+import stat
 import sys
 from collections import Counter, deque
 from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
-from contextlib import ExitStack, contextmanager
+from contextlib import ExitStack, contextmanager, suppress
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any
@@ -56,7 +57,9 @@ class FilterOptions:
     def exclusions_path(self) -> str | None:
         if self.exclusions is not None:
             return self.exclusions
-        return None if self.out in (None, "-") else f"{self.out}.exclusions.jsonl"
+        if self.out in (None, "-") or is_device(self.out):  # like stdout: nowhere beside it to put a file
+            return None
+        return f"{self.out}.exclusions.jsonl"
 
 
 @dataclass
@@ -78,18 +81,74 @@ def run_filter(
     check_selection(store, selection)
     if options.original and (options.out is None or options.out.endswith(".parquet")):
         raise UsageError("--original writes JSON Lines: give --out FILE.jsonl or --out -")
-    for path in (options.out, options.exclusions_path()):
-        if path not in (None, "-") and Path(path).exists() and not options.force:
-            raise UsageError(f"{path} exists: give --force to replace it")
+    check_outputs(store, options)
     ensure_measured(store, on_measure)
     rates = _RateSource(lexicons, sorted({c.name for c in conditions if c.rate}), options.field)
     tallies: dict[str, _Tally] = {}
+    try:
+        _filter_into(store, selection, conditions, options, rates, tallies)
+    except OSError as e:
+        raise CotlensError(f"cannot write the output: {e.strerror or e}; nothing was written") from None
+    if not tallies:
+        raise CotlensError(f"no transcripts in the selection (kinds {', '.join(selection.kinds)})")
+    return _summary(tallies, conditions, selection, options)
+
+
+def check_outputs(store: Store, options: FilterOptions) -> None:
+    """Outputs that cannot be written as asked are refused before anything is read or written: one path for
+    both outputs, a directory, a missing directory, a file of the store (whatever --force says: the store's
+    files are its own), an existing file without --force."""
+    paths = {
+        name: path
+        for name, path in (("--out", options.out), ("--exclusions", options.exclusions_path()))
+        if path not in (None, "-")
+    }
+    targets = {name: Path(os.path.realpath(path)) for name, path in paths.items()}
+    if len(set(targets.values())) < len(targets):
+        raise UsageError(f"--out and --exclusions are the same file ({paths['--out']}): give two paths")
+    store_root = Path(os.path.realpath(store.root))
+    for name, path in paths.items():
+        target = targets[name]
+        if target == store_root or store_root in target.parents:
+            raise UsageError(
+                f"{name} {path} is inside the store {store.root}: write outputs outside it (even --force "
+                "may not replace or add the store's files)"
+            )
+        if target.is_dir():
+            raise UsageError(f"{name} {path} is a directory: give a file path")
+        if not target.parent.is_dir():
+            raise UsageError(f"{name} {path}: no directory {target.parent} to write it in")
+        if os.path.lexists(path) and not options.force and not is_device(path):
+            raise UsageError(f"{path} exists: give --force to replace it")
+
+
+def is_device(path: str) -> bool:
+    """A character device, pipe or socket (`/dev/null`, `/dev/stdout`, a FIFO): written to as it is, never
+    replaced by a file."""
+    try:
+        mode = os.stat(path).st_mode
+    except OSError:
+        return False
+    return stat.S_ISCHR(mode) or stat.S_ISFIFO(mode) or stat.S_ISSOCK(mode)
+
+
+def _filter_into(
+    store: Store,
+    selection: Selection,
+    conditions: list[Condition],
+    options: FilterOptions,
+    rates: _RateSource,
+    tallies: dict[str, _Tally],
+) -> None:
+    """Read, judge and write every selected transcript. Both outputs are staged and renamed into place together
+    when everything succeeded: a failure leaves neither."""
     originals: dict[str, set[int]] = {}  # with --original: the kept transcripts' input lines, per input
     with ExitStack() as stack:
-        out = stack.enter_context(_output(options.out)) if options.out is not None else None
+        staged = stack.enter_context(_Staged())
+        out = stack.enter_context(_output(options.out, staged)) if options.out is not None else None
         write = stack.enter_context(_WriteBehind(out.write)) if out is not None else None
         exclusions_path = options.exclusions_path()
-        excluded = stack.enter_context(_atomic(exclusions_path)) if exclusions_path else None
+        excluded = staged.open(exclusions_path) if exclusions_path else None
         # The text only when it is written, or measured again (a term counted from it, a script left out).
         reads_text = out is not None or (bool(rates.wanted) and rates.stored is None) or bool(options.ignore)
         columns = None if reads_text else [n for n in SCHEMA.names if n not in TEXT_COLUMNS]
@@ -113,9 +172,6 @@ def run_filter(
                 _write_exclusions(excluded, table.filter(pa.array(~keep)), failed[~keep], conditions)
         if isinstance(out, _JsonLines) and options.original:
             _write_originals(out.sink, originals)
-    if not tallies:
-        raise CotlensError(f"no transcripts in the selection (kinds {', '.join(selection.kinds)})")
-    return _summary(tallies, conditions, selection, options)
 
 
 def _batches(store: Store, selection: Selection, columns: list[str] | None) -> Iterator[pa.RecordBatch]:
@@ -124,7 +180,10 @@ def _batches(store: Store, selection: Selection, columns: list[str] | None) -> I
     bottleneck (0.3-0.5 s less on a 300 MB store)."""
     batches = store.dataset().to_batches(columns=columns, filter=selection.expression(), batch_size=4096)
     end = object()
-    with ThreadPoolExecutor(1) as reader:  # one thread: the scanner's batches are asked for one at a time
+    with (
+        store.reading(),
+        ThreadPoolExecutor(1) as reader,
+    ):  # one thread: the scanner's batches are asked for one at a time
         pending = deque(reader.submit(next, batches, end) for _ in range(READ_AHEAD))
         while (batch := pending.popleft().result()) is not end:
             pending.append(reader.submit(next, batches, end))
@@ -284,32 +343,63 @@ class _WriteBehind:
 
 
 @contextmanager
-def _output(path: str) -> Iterator[_JsonLines | _Parquet]:
+def _output(path: str, staged: _Staged) -> Iterator[_JsonLines | _Parquet]:
     """The kept transcripts' writer: JSON Lines to stdout for "-", Parquet for a .parquet path, else JSON Lines."""
     if path == "-":
         yield _JsonLines(sys.stdout.buffer)
         sys.stdout.buffer.flush()
         return
-    with _atomic(path) as sink:
-        if path.endswith(".parquet"):
-            parquet = _Parquet(sink)
+    sink = staged.open(path)
+    if path.endswith(".parquet"):
+        parquet = _Parquet(sink)
+        try:
             yield parquet
-            parquet.writer.close()
-        else:
-            yield _JsonLines(sink)
+        except BaseException:
+            # Closed now, while its file is open (the staged file goes anyway), not by the garbage collector.
+            with suppress(OSError, ValueError, pa.ArrowException):
+                parquet.writer.close()
+            raise
+        parquet.writer.close()
+    else:
+        yield _JsonLines(sink)
 
 
-@contextmanager
-def _atomic(path: str) -> Iterator[IO[bytes]]:
-    """A file written aside and renamed into place when the block succeeds; removed when it does not."""
-    tmp = f"{path}.tmp-{os.getpid()}"
-    try:
-        with open(tmp, "wb") as sink:
-            yield sink
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.remove(tmp)
+class _Staged:
+    """Output files written aside, renamed into place together when the block succeeds; on any failure each is
+    removed, so an interrupted or failed run leaves no output at all."""
+
+    def __init__(self) -> None:
+        self.files: list[tuple[str, str, IO[bytes]]] = []
+        self.devices: list[IO[bytes]] = []
+
+    def open(self, path: str) -> IO[bytes]:
+        if is_device(path):  # nothing to stage: written as it goes
+            sink = open(path, "wb")  # noqa: SIM115 (closed when the block ends)
+            self.devices.append(sink)
+            return sink
+        tmp = f"{path}.tmp-{os.getpid()}"
+        sink = open(tmp, "wb")  # noqa: SIM115 (closed when the block ends)
+        self.files.append((tmp, path, sink))
+        return sink
+
+    def __enter__(self) -> _Staged:
+        return self
+
+    def __exit__(self, error: type[BaseException] | None, *_: object) -> None:
+        try:
+            for _tmp, _path, sink in self.files:
+                sink.close()
+            if error is None:
+                for tmp, path, _sink in self.files:
+                    os.replace(tmp, path)
+        finally:
+            for tmp, _path, sink in self.files:
+                sink.close()
+                with suppress(FileNotFoundError):
+                    os.remove(tmp)
+            for device in self.devices:
+                with suppress(OSError):
+                    device.close()
 
 
 def _summary(

@@ -40,8 +40,23 @@ CHANGES = ("increase", "decrease", "change")
 SIGNIFICANCE = 0.05
 
 _CHANGE = regex.compile(r"^\s*(significant\s+)?(increase|decrease|change)\s*\(\s*([^()\s]+)\s*\)\s*$")
-# An operator, then a number, at the end of an expression.
-COMPARISON = r"\s*(>=|<=|==|!=|>|<)\s*([-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?)\s*$"
+# An operator, then a number, at the end of an expression. Each digit can belong to one place only
+# (`\d+(?:\.\d*)?`, not `\d+\.?\d*`, which splits a run of digits every possible way: a 100 kB run took a minute to
+# refuse), so a match or a refusal takes time linear in the expression.
+COMPARISON = r"\s*(>=|<=|==|!=|>|<)\s*([-+]?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][-+]?\d+)?)\s*$"
+# Longer expressions are refused unread (an option value, not a program).
+MAX_EXPRESSION_CHARS = 1000
+
+
+def check_length(option: str, text: str) -> None:
+    """An over-long --where or --fail-if is a usage error that quotes only its start."""
+    if len(text) > MAX_EXPRESSION_CHARS:
+        raise UsageError(
+            f"{option} {text[:40]!r}... is {len(text):,} characters long; an expression has at most "
+            f"{MAX_EXPRESSION_CHARS:,}"
+        )
+
+
 _TEST = regex.compile(r"^\s*(value|rate|ratio|p)\s*\(\s*([^()\s]+)\s*\)" + COMPARISON)
 
 
@@ -132,6 +147,7 @@ def _text(value: float | None) -> str:
 def parse_gate(text: str, metrics: list[str]) -> Gate:
     """A gate from its expression; a usage error naming what is valid when it is malformed or names an unknown
     metric."""
+    check_length("--fail-if", text)
     change = _CHANGE.match(text)
     test = None if change else _TEST.match(text)
     if change:

@@ -31,7 +31,7 @@ from cotlens.stats import (
     ratio_of_rates,
     ratio_of_sums,
     resample_blocks,
-    resampled_sums,
+    resampled_moments,
     wilson_interval,
 )
 from cotlens.workers import map_ordered
@@ -111,9 +111,9 @@ class RatioSums:
     def intervals(
         self, options: IntervalOptions, per: float = 1000.0, resampled: FloatArray | None = None
     ) -> Intervals:
-        """per × Σ numerator / Σ denominator for each numerator: percentile bootstrap over transcripts while the
-        group is small enough (resampled: its resampled sums, when drawn elsewhere), the delta method from the
-        running sums above."""
+        """per × Σ numerator / Σ denominator for each numerator: studentized bootstrap over transcripts while the
+        group is small enough (resampled: its resampled moments, when drawn elsewhere), the delta method from
+        the running sums above (stats.rate_intervals)."""
         if self.rows:
             return rate_intervals(
                 np.concatenate(self.rows),
@@ -137,9 +137,9 @@ class RatioSums:
         )
 
     def resampled(self, options: IntervalOptions, blocks: list[int]) -> FloatArray:
-        """The bootstrap's resampled sums of numerators and denominator, over these blocks of resamples."""
-        x = np.column_stack([np.concatenate(self.rows), np.concatenate(self.row_denominators)])
-        return resampled_sums(x, options.resamples, options.seed, blocks=blocks)
+        """The bootstrap's resampled moments (stats.resampled_moments), over these blocks of resamples."""
+        numerators, denominators = np.concatenate(self.rows), np.concatenate(self.row_denominators)
+        return resampled_moments(numerators, denominators, options.resamples, options.seed, blocks=blocks)
 
     def sums(self) -> Sums:
         return Sums(
@@ -152,9 +152,9 @@ class RatioSums:
         )
 
     def ratio_to(self, baseline: RatioSums, options: IntervalOptions) -> RatioResult:
-        """This group's ratio estimates over the baseline's, each numerator: bootstrap (each group resampled on
-        its own) while both groups kept their transcripts and are small enough together, else the delta
-        method from the sums."""
+        """This group's ratio estimates over the baseline's, each numerator: studentized bootstrap (each group
+        resampled on its own) while both groups kept their transcripts and are small enough together, else the
+        delta method from the sums."""
         if self.rows and baseline.rows and self.n + baseline.n <= BOOTSTRAP_MAX_TRANSCRIPTS:
             return ratio_of_rates(
                 np.concatenate(baseline.rows),
@@ -207,16 +207,22 @@ class _Resample:
 
 def interval_caption(options: IntervalOptions) -> str:
     return (
-        f"{options.confidence:.0%} intervals: percentile bootstrap over transcripts ({options.resamples} resamples, seed "
-        f"{options.seed}; delta method above {BOOTSTRAP_MAX_TRANSCRIPTS:,} transcripts)"
+        f"{options.confidence:.0%} intervals: studentized bootstrap of the log rate over transcripts "
+        f"({options.resamples} resamples, seed {options.seed}; delta method above {BOOTSTRAP_MAX_TRANSCRIPTS:,} "
+        "transcripts)"
     )
 
 
 def interval_definition(options: IntervalOptions) -> dict[str, Any]:
     return {
         "confidence": options.confidence,
-        "method": f"percentile bootstrap over transcripts for groups of up to {BOOTSTRAP_MAX_TRANSCRIPTS} "
-        "transcripts, delta method of the ratio estimator above",
+        "method": "studentized-log: bootstrap over transcripts of the log rate standardized by each resample's "
+        f"delta-method standard error, for groups of up to {BOOTSTRAP_MAX_TRANSCRIPTS} transcripts (the upper "
+        "bound is infinite, null in JSON, for a term that about 3 transcripts or fewer use); delta: the "
+        "delta method of the log of the ratio estimator above; poisson-zero: no occurrences, [0, exact Poisson "
+        "upper bound]; percentile: a ratio whose term one side uses in about 3 transcripts or fewer, the "
+        "percentile interval of the resampled ratios; poisson-conditional: a ratio with occurrences on one side only, the "
+        "exact conditional test",
         "resamples": options.resamples,
         "seed": options.seed,
     }

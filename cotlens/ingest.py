@@ -21,11 +21,21 @@ from cotlens import __version__
 from cotlens.errors import InputError
 from cotlens.formats import Format, sniffable_formats
 from cotlens.formats.mapping import Mapping, parse_path
-from cotlens.parse import Chunk, ChunkResult, RecordParser, forced_format, set_stored_ids, stored_ids_array
+from cotlens.limits import Limits
+from cotlens.parse import (
+    Chunk,
+    ChunkResult,
+    RecordParser,
+    Warned,
+    forced_format,
+    set_stored_ids,
+    stored_ids_array,
+)
 from cotlens.result import SCHEMA_VERSION
-from cotlens.sources import Item, LineBlock, expand_paths, input_size, read_items
+from cotlens.sources import Item, LineBlock, display_path, expand_paths, input_size, read_items
 from cotlens.store import Store, StoreWriter, store_fingerprint
-from cotlens.workers import default_jobs, map_ordered, worker_pool
+from cotlens.tabular import RowBlock, parquet_data_size
+from cotlens.workers import map_ordered, pool_jobs, worker_pool
 
 # Decoded records (JSON documents, archives) are parsed in groups of this many.
 CHUNK_RECORDS = 4096
@@ -42,6 +52,7 @@ class IngestOptions:
     mapping: Mapping | None = None
     jobs: int | None = None  # worker processes; None: all cores for large inputs, none for small ones
     measure: bool = True  # False: leave intrinsic measurements to `cotlens measure` (or first use)
+    limits: Limits = field(default_factory=Limits)
 
     def describe(self) -> dict[str, Any]:
         return {
@@ -65,6 +76,7 @@ class InputSummary:
     repairs: Counter[str] = field(default_factory=Counter)
     error: str | None = None
     first_reject: str | None = None
+    warnings: dict[str, Warned] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -77,6 +89,9 @@ class InputSummary:
             "formats": dict(self.formats),
             "repairs": dict(self.repairs),
             "error": self.error,
+            "warnings": [
+                {"message": m, "records": w.records, "first": w.first} for m, w in self.warnings.items()
+            ],
         }
 
 
@@ -93,6 +108,10 @@ class IngestResult:
     inputs: list[InputSummary]
     models: dict[str, ModelSummary]
     rejects_file: str | None
+    warnings: list[str] = field(
+        default_factory=list
+    )  # what a walk skipped; fields --dataset/--tag did not reach
+    stored: bool = True  # False: no input could be read and no store existed, so none was created
 
     @property
     def totals(self) -> dict[str, int]:
@@ -139,11 +158,10 @@ def ingest(
     """Read every input into the store. Bad records are rejected and counted; an input that cannot be read
     at all is reported in its summary's `error`; good records land either way."""
     options = options or IngestOptions()
-    sources = expand_paths(paths)
-    jobs = options.jobs or (
-        default_jobs() if sum(input_size(s) or 0 for s in sources) >= POOL_MIN_BYTES else 1
-    )
-    is_record = _record_test(forced_format(options.fmt, options.mapping))
+    warnings: list[str] = []
+    sources = expand_paths(paths, warnings.append)
+    jobs = options.jobs or pool_jobs(sum(map(_data_size, sources)) >= POOL_MIN_BYTES)
+    is_record = record_test(forced_format(options.fmt, options.mapping))
     records_path = (
         parse_path(options.mapping.records) if options.mapping and options.mapping.records else None
     )
@@ -158,23 +176,26 @@ def ingest(
             options.dataset,
             tuple(sorted(options.tags.items())),
             options.measure,
+            writer.legacy_ids,
         )
         staged = itertools.count()
         for source in sources:
-            summary = InputSummary(source)
+            shown = display_path(source)  # as text, for the store, the rejects and the summary
+            summary = InputSummary(shown)
             summaries.append(summary)
             if progress:
-                progress.start(source, input_size(source))
+                progress.start(shown, input_size(source))
             try:
-                items = read_items(source, is_record, records_path, progress.advance if progress else None)
-                chunks = _chunks(source, items, lambda: writer.staging_path(next(staged)))
+                advance = progress.advance if progress else None
+                items = read_items(source, is_record, records_path, advance, options.limits)
+                chunks = _chunks(shown, items, lambda: writer.staging_path(next(staged)))
                 for result in map_ordered(parser, chunks, pool, window=2 * jobs, local=lambda c: c.decoded):
                     _account(result, summary, models, writer)
             except InputError as e:
                 summary.error = str(e)
                 writer.reject(
                     {
-                        "source_path": source,
+                        "source_path": shown,
                         "source_locator": "(input)",
                         "reason": str(e),
                         "ingest_run": writer.run_id,
@@ -186,11 +207,41 @@ def ingest(
             if summary.records and summary.rejected == summary.records and not summary.error:
                 # Not one record could be read: the input as a whole cannot be; say why once.
                 summary.error = f"no record could be read ({summary.first_reject})"
+        if writer.new_store and summaries and all(s.error and not s.transcripts for s in summaries):
+            # Not one input gave a transcript (missing, corrupt, no record could be read): a store holding only
+            # that news would be a side effect. The summary still counts every record and names the first reason.
+            return IngestResult(
+                writer.run_id, str(store.root), summaries, models, None, warnings, stored=False
+            )
         run = writer.commit({"inputs": [s.to_dict() for s in summaries], **totals(summaries)})
-    return IngestResult(writer.run_id, str(store.root), summaries, models, run.get("rejects"))
+    return IngestResult(
+        writer.run_id,
+        str(store.root),
+        summaries,
+        models,
+        run.get("rejects"),
+        warnings=warnings + _warnings(summaries, options),
+    )
 
 
-def _record_test(forced: Format | None) -> Callable[[Any], bool]:
+def _warnings(summaries: list[InputSummary], options: IngestOptions) -> list[str]:
+    """A duplicate is not stored again, so --dataset and --tag do not reach it: said, with how many."""
+    duplicates = sum(s.duplicate for s in summaries)
+    given = [name for name, value in (("--dataset", options.dataset), ("--tag", options.tags)) if value]
+    if not duplicates or not given:
+        return []
+    return [
+        f"{duplicates} duplicate transcript(s) keep the dataset and tags they were first stored with: "
+        f"{' and '.join(given)} apply to added transcripts only"
+    ]
+
+
+def _data_size(source: str) -> int:
+    """An input's bytes to parse: a Parquet file's uncompressed size, else the file's."""
+    return (parquet_data_size(source) if source != "-" else None) or input_size(source) or 0
+
+
+def record_test(forced: Format | None) -> Callable[[Any], bool]:
     """Whether a JSON object is a record (rather than a container of records), for JSON documents."""
 
     def is_record(obj: Any) -> bool:
@@ -205,12 +256,12 @@ def _record_test(forced: Format | None) -> Callable[[Any], bool]:
 
 @contextlib.contextmanager
 def _pool(jobs: int, stored: set[str]) -> Iterator[Executor | None]:
-    """Worker processes (None: parse in this process), each knowing the ids already stored."""
+    """Workers (None: parse in this process), each knowing the ids already stored."""
     ids = stored_ids_array(stored)
-    if jobs > 1:
-        with worker_pool(jobs, set_stored_ids, (ids,)) as pool:
+    with worker_pool(jobs, set_stored_ids, (ids,)) as pool:
+        if pool is not None:
             yield pool
-        return
+            return
     set_stored_ids(ids)
     try:
         yield None
@@ -218,13 +269,18 @@ def _pool(jobs: int, stored: set[str]) -> Iterator[Executor | None]:
         set_stored_ids(stored_ids_array(set()))
 
 
-def _chunks(source: str, records: Iterator[Item | LineBlock], staging: Callable[[], str]) -> Iterator[Chunk]:
-    """Line blocks go out as they are; decoded items are grouped. When the input breaks off (InputError), the
+def _chunks(
+    source: str, records: Iterator[Item | LineBlock | RowBlock], staging: Callable[[], str]
+) -> Iterator[Chunk]:
+    """Line blocks and row blocks go out as they are; decoded items are grouped. When the input breaks off (InputError), the
     records before the damage still go out before the error."""
     items: list[Item] = []
     try:
         for record in records:
-            if isinstance(record, LineBlock):
+            if isinstance(record, LineBlock | RowBlock):
+                if items:  # records before the block go first: the first occurrence of a transcript wins
+                    yield Chunk(source, staging(), items=items)
+                    items = []
                 yield Chunk(source, staging(), block=record)
                 continue
             items.append(record)
@@ -247,6 +303,11 @@ def _account(
     summary.transcripts += result.transcripts
     summary.formats.update(result.formats)
     summary.repairs.update(result.repairs)
+    for message, warned in result.warnings.items():
+        if message in summary.warnings:
+            summary.warnings[message].add(warned)
+        else:
+            summary.warnings[message] = warned
     for entry in result.rejects:
         summary.rejected += 1
         summary.first_reject = summary.first_reject or f"{entry['source_locator']}: {entry['reason']}"

@@ -25,9 +25,10 @@ explode, group by), so memory grows with the vocabulary, not the corpus.
 from __future__ import annotations
 
 import math
+from concurrent.futures import Executor
 from dataclasses import dataclass
 from functools import lru_cache
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
 import polars as pl
@@ -115,7 +116,7 @@ def compute_keywords(store: Store, model: str, selection: Selection, options: Ke
         raise UsageError(f"--vs {model}: a model compared with itself")
     selection = Selection(models, selection.datasets, selection.kinds)
     check_selection(store, selection)
-    counts, totals = _count(store, selection, options.field, options.ignore)
+    counts, totals = _count(store, selection, options.field, ignore=options.ignore)
     for name in models:
         if not totals.get(name):
             raise CotlensError(f"{name} has no {options.field} text in the selection: no words to count")
@@ -125,14 +126,38 @@ def compute_keywords(store: Store, model: str, selection: Selection, options: Ke
     return _against_model(counts, model, options.vs, totals, options)
 
 
+def keywords_by_model(
+    store: Store,
+    selection: Selection,
+    options: KeywordOptions,
+    every: int = 1,
+    workers: Executor | Literal["own"] | None = "own",
+) -> list[Result]:
+    """Each selected model's words over-used against web text, counted in one pass over the store (over every
+    n-th row group only with `every`: a bounded sample for a report); models without text are left out."""
+    check_selection(store, selection)
+    counts, totals = _count(store, selection, options.field, every, workers, options.ignore)
+    counts = _keep(counts, options)
+    return [
+        _against_web(counts.filter(pl.col("model") == model), model, total, options)
+        for model, total in sorted(totals.items())
+        if total
+    ]
+
+
 def _count(
-    store: Store, selection: Selection, field: str, ignore: frozenset[str] = frozenset()
+    store: Store,
+    selection: Selection,
+    field: str,
+    every: int = 1,
+    workers: Executor | Literal["own"] | None = "own",
+    ignore: frozenset[str] = frozenset(),
 ) -> tuple[pl.DataFrame, dict[str, int]]:
     """Words per model over the store, merged row group by row group (memory: the vocabulary)."""
     kernel = _WordKernel(field, ignore)
     merged: pl.DataFrame | None = None
     totals: dict[str, int] = {}
-    for part in map_store(store, kernel, kernel.columns(), selection):
+    for part in map_store(store, kernel, kernel.columns(), selection, workers, every):
         for name, total in part.totals.items():
             totals[name] = totals.get(name, 0) + total
         frame = pl.from_arrow(part.table)

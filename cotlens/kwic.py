@@ -380,10 +380,11 @@ def compute_kwic(store: Store, term: Term, selection: Selection, options: KwicOp
     check_selection(store, selection)
     _pattern(term)  # a regex Python's engine refuses fails now, before anything is read
     kernel = _KwicKernel(term, options)
-    if options.sample:
-        lines, totals = _sample(store, kernel, selection)
-    else:
-        lines, totals = _first(store, kernel, selection), None
+    with store.reading():
+        if options.sample:
+            lines, totals = _sample(store, kernel, selection)
+        else:
+            lines, totals = _first(store, kernel, selection), None
     return _result(term, selection, options, lines, totals)
 
 

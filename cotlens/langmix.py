@@ -106,6 +106,7 @@ class _MixKernel:
         cols = [*group_columns(o.by), *(self.column(n) for n in names)]
         if o.ignore or o.examples:
             cols += [o.field, self.column("codeswitch_span_offsets"), "source_path", "source_locator"]
+            cols.append("transcript_id")
         return tuple(cols)
 
     def __call__(self, table: pa.Table) -> _MixCounts:
@@ -157,6 +158,7 @@ class _MixKernel:
                     "group": group,
                     "reasoning_kind": kind,
                     "source": f"{table['source_path'][i].as_py()}:{table['source_locator'][i].as_py()}",
+                    "transcript_id": table["transcript_id"][i].as_py(),
                     **_in_context(texts[i].as_py(), start, end),
                 }
             )
@@ -271,7 +273,7 @@ def _group_rows(key: GroupKey, acc: _Group, options: LangmixOptions) -> list[dic
             "spans_per_1k_low": None,
             "spans_per_1k_high": None,
             "nonlatin_dominant": None,
-            "interval_method": tokens.method,
+            "interval_method": tokens.method_of(0),
             "few_transcripts": acc.tokens.few,
             "note": "few" if acc.tokens.few else "",
         }

@@ -10,7 +10,9 @@ starts the server itself; one that does not leaves it idle until this process ex
 from __future__ import annotations
 
 import os
+import signal
 import sys
+from types import FrameType
 
 # Commands that always read text in workers, and the options that make the others do (a --lexicon that names a
 # file too). `filter` counts terms in its own process.
@@ -22,14 +24,29 @@ TEXT_OPTIONS = frozenset({"--term", "--substring", "--tokens", "--ignore-script"
 def main() -> None:
     from cotlens.workers import default_jobs, start_server  # the standard library only: quick to import
 
+    # SIGTERM (kill, a job scheduler) stops a command as Ctrl-C does: the run is discarded, workers stopped.
+    signal.signal(signal.SIGTERM, _interrupt)
     args = sys.argv[1:]
-    if reads_text(args) and default_jobs() > 1:
+    if reads_text(args) and default_jobs() > 1 and not asks_for_ray(args):
         # The command's own module (and polars, which its kernel imports when it first runs): 0.1 s less to
         # import than every kernel's.
         start_server(["polars", "cotlens.scan", f"cotlens.{args[0]}"])
     from cotlens.cli import main as cli_main
 
     cli_main()
+
+
+def _interrupt(signum: int, frame: FrameType | None) -> None:
+    raise KeyboardInterrupt
+
+
+def asks_for_ray(args: list[str]) -> bool:
+    """Whether the work goes to Ray tasks (--engine ray, COTLENS_ENGINE=ray): no local workers to fork."""
+    for arg, following in zip(args, [*args[1:], ""], strict=True):
+        option, _, value = arg.partition("=")
+        if option == "--engine":
+            return (value or following) == "ray"
+    return os.environ.get("COTLENS_ENGINE") == "ray"
 
 
 def reads_text(args: list[str]) -> bool:

@@ -27,6 +27,7 @@ import numpy.typing as npt
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from cotlens.errors import UsageError
 from cotlens.groups import (
     FEW_TRANSCRIPTS,
     GroupKey,
@@ -67,6 +68,8 @@ class LoopOptions:
     by: str = "model"
     field: str = "reasoning"
     intervals: IntervalOptions = IntervalOptions()  # frozen: one shared default is safe
+    # > 0: a section with each statistic's histogram in this many equal bins over [0, 1] (for figures).
+    histogram_bins: int = 0
     ignore: frozenset[str] = frozenset()  # scripts left out of the non-Latin token shares, as in langmix
 
 
@@ -177,7 +180,36 @@ def compute_loops(
         _caption(options),
     )
     result.sections.append(_mixing_in_loops(ordered, options, kinds))
+    if options.histogram_bins:
+        result.sections.append(_distributions(ordered, options.histogram_bins))
     return result
+
+
+def _distributions(ordered: list[tuple[GroupKey, _Group]], bins: int) -> Result:
+    """Each statistic's histogram in `bins` equal bins over [0, 1] (a divisor of BINS): the stored 10,000-bin
+    histogram summed, its bin of exact zeros counted in the first bin."""
+    if BINS % bins:
+        raise UsageError(f"histogram bins must divide {BINS}, not {bins}")
+    rows = []
+    for (group, kind), acc in ordered:
+        fine = np.asarray(acc.histograms)
+        coarse = fine[:, 1:].reshape(len(GOPHER_COLUMNS), bins, BINS // bins).sum(axis=2)
+        coarse[:, 0] += fine[:, 0]
+        for j, name in enumerate(GOPHER_COLUMNS):
+            for b, count in enumerate(coarse[j].tolist()):
+                rows.append(
+                    {
+                        "group": group,
+                        "reasoning_kind": kind,
+                        "statistic": name,
+                        "bin_low": b / bins,
+                        "bin_high": (b + 1) / bins,
+                        "transcripts": int(count),
+                    }
+                )
+    keys = ("group", "reasoning_kind", "statistic", "bin_low", "bin_high", "transcripts")
+    columns = [Column(k, k) for k in keys]
+    return Result("loops-distribution", "Distributions of the Gopher statistics", columns, rows)
 
 
 def _statistic_rows(key: GroupKey, acc: _Group, options: LoopOptions) -> list[dict[str, Any]]:
@@ -226,7 +258,7 @@ def _mixing_in_loops(ordered: list[tuple[GroupKey, _Group]], options: LoopOption
             ratio_low=_number(ratio.low[0]),
             ratio_high=_number(ratio.high[0]),
             p_value=_number(ratio.p_value[0]),
-            interval_method=ratio.method,
+            interval_method=ratio.method_of(0),
         )
         rows.append(row)
     adjusted = benjamini_hochberg([np.nan if r["p_value"] is None else r["p_value"] for r in rows])

@@ -22,20 +22,29 @@ from cotlens.measure.intrinsic import measure, unmeasured
 from cotlens.record import RECORD_FIELDS, Transcript
 from cotlens.sources import Item, LineBlock
 from cotlens.store import write_staged
+from cotlens.tabular import RowBlock
 
 REJECT_EXCERPT_BYTES = 2000
+# The integers of a transcript: the name a reject gives, the attribute, the bits its column holds besides the sign
+# (record.RECORD_FIELDS).
+INTEGER_FIELDS = (
+    ("reasoning_tokens", "reasoning_tokens_reported", 63),
+    ("output_tokens", "output_tokens_reported", 63),
+    ("epoch", "epoch", 31),
+)
 # RecordParser._row builds rows as tuples in this order (tuples transpose into columns cheaply).
 ROW_SCHEMA = pa.schema(RECORD_FIELDS)
 
 
 @dataclass(frozen=True, slots=True)
 class Chunk:
-    """Records of one input: raw JSON Lines (`block`), or records already decoded from a document (`items`)."""
+    """Records of one input: raw JSON Lines or rows of a table (`block`), or records already decoded from a
+    document (`items`)."""
 
     source: str
     staged: str  # where the parser writes the chunk's rows (an Arrow IPC file in the ingest run's staging)
     items: list[Item] | None = None
-    block: LineBlock | None = None
+    block: LineBlock | RowBlock | None = None
 
     @property
     def decoded(self) -> bool:
@@ -47,6 +56,15 @@ class Chunk:
         if self.block is not None:
             yield from self.block.items()
         yield from self.items or ()
+
+
+@dataclass(slots=True)
+class Warned:
+    records: int
+    first: str
+
+    def add(self, other: Warned) -> None:
+        self.records += other.records
 
 
 @dataclass(slots=True)
@@ -64,6 +82,24 @@ class ChunkResult:
     rejects: list[dict[str, Any]] = field(default_factory=list)
     formats: Counter[str] = field(default_factory=Counter)
     repairs: Counter[str] = field(default_factory=Counter)
+    # A format's warning (a field chosen among two): how many records, and the first one's locator.
+    warnings: dict[str, Warned] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class ParsedRecord:
+    """A record turned into rows (its item and transcripts are not kept: a chunk's worth of them would weigh on
+    memory and on the garbage collector)."""
+
+    locator: str
+    fmt: str
+    rows: list[tuple[Any, ...]]  # in ROW_SCHEMA order
+    legacy_ids: list[str]  # the rows' scheme-1 ids, for a store made before scheme 2 (else empty)
+    repairs: list[str]
+
+
+# What building a chunk's Arrow table raises for a value its column cannot hold.
+CONVERSION_ERRORS = (pa.ArrowInvalid, pa.ArrowTypeError, OverflowError, UnicodeEncodeError)
 
 
 @dataclass(frozen=True, slots=True)
@@ -77,67 +113,116 @@ class RecordParser:
     dataset: str | None = None
     tags: tuple[tuple[str, str], ...] = ()
     measure: bool = True  # False: intrinsic measurements left for `cotlens measure`
+    legacy_ids: bool = False  # the store holds ids of the old scheme (legacy_transcript_id)
 
     def __call__(self, chunk: Chunk) -> ChunkResult:
         forced = forced_format(self.fmt, self.mapping)
         previous: Format | None = None
-        rows: list[tuple[Any, ...]] = []
-        records, transcripts = 0, 0
         rejects: list[dict[str, Any]] = []
-        formats: Counter[str] = Counter()
-        repairs: Counter[str] = Counter()
+        parsed: list[ParsedRecord] = []
+        warnings: dict[str, Warned] = {}
+        records = 0
         for item in chunk.records():
             records += 1
             try:
-                fmt, parsed = self._parse(item.decode(), forced, previous)
+                fmt, transcripts, notes = self._parse(item.decode(), forced, previous)
             except RecordError as e:
                 rejects.append(self._reject(chunk.source, item, str(e)))
                 continue
             previous = fmt
-            formats[fmt.name] += 1
-            for t, model in parsed:
-                transcripts += 1
-                repairs.update(t.repairs)
-                rows.append(self._row(t, model, chunk.source, item.locator, fmt.name))
+            rows = [self._row(t, model, chunk.source, item.locator, fmt.name) for t, model in transcripts]
+            legacy = [legacy_transcript_id(t, model) for t, model in transcripts] if self.legacy_ids else []
+            repairs = [r for t, _ in transcripts for r in t.repairs]
+            parsed.append(ParsedRecord(item.locator, fmt.name, rows, legacy, repairs))
+            for note in notes:
+                warned = warnings.setdefault(note, Warned(0, item.locator))
+                warned.records += 1
+        result = self._result(chunk, records, rejects, parsed)
+        result.warnings = warnings
+        return result
+
+    def _result(
+        self, chunk: Chunk, records: int, rejects: list[dict[str, Any]], parsed: list[ParsedRecord]
+    ) -> ChunkResult:
+        rows = [row for p in parsed for row in p.rows]
         ids = [row[0] for row in rows]
-        models = [row[2] for row in rows]
         # Transcripts the store held before this run are duplicates whatever happens: not measured, not written.
         in_staged = _not_stored(ids)
-        rows = [row for row, new in zip(rows, in_staged, strict=True) if new]
-        staged = chunk.staged if rows else None
+        if self.legacy_ids:
+            _match_legacy_ids([i for p in parsed for i in p.legacy_ids], ids, in_staged)
+        new_rows = [row for row, new in zip(rows, in_staged, strict=True) if new]
+        staged = chunk.staged if new_rows else None
         if staged is not None:
-            columns = list(zip(*rows, strict=True))
-            arrays = [pa.array(values, type=f.type) for values, f in zip(columns, ROW_SCHEMA, strict=True)]
-            table = pa.Table.from_arrays(arrays, schema=ROW_SCHEMA)
+            try:
+                table = rows_table(new_rows)
+            except CONVERSION_ERRORS:
+                # A value no check foresaw that its column cannot hold: reject its record, keep the others.
+                good = self._convertible(chunk, parsed, rejects)
+                if len(good) == len(parsed):
+                    raise
+                return self._result(chunk, records, rejects, good)
             # Measured and written here, in the worker: in parallel, and no text crosses back.
             write_staged(staged, measure(table) if self.measure else unmeasured(table))
-        return ChunkResult(staged, ids, models, in_staged, records, transcripts, rejects, formats, repairs)
+        result = ChunkResult(staged, ids, [row[2] for row in rows], in_staged, records, len(rows), rejects)
+        for p in parsed:
+            result.formats[p.fmt] += 1
+            result.repairs.update(p.repairs)
+        return result
+
+    def _convertible(
+        self, chunk: Chunk, parsed: list[ParsedRecord], rejects: list[dict[str, Any]]
+    ) -> list[ParsedRecord]:
+        """The records whose rows convert; the others rejected (their items read again for the excerpt)."""
+        failed: dict[str, str] = {}
+        for p in parsed:
+            try:
+                rows_table(p.rows)
+            except CONVERSION_ERRORS as e:
+                failed[p.locator] = f"a value out of its column's range: {e}"
+        rejects.extend(
+            self._reject(chunk.source, item, failed[item.locator])
+            for item in chunk.records()
+            if item.locator in failed
+        )
+        return [p for p in parsed if p.locator not in failed]
 
     def _parse(
         self, item: Item, forced: Format | None, previous: Format | None
-    ) -> tuple[Format, list[tuple[Transcript, str]]]:
+    ) -> tuple[Format, list[tuple[Transcript, str]], list[str]]:
         if item.error is not None:
             raise RecordError(item.error)
         if not isinstance(item.obj, dict):
             raise RecordError(f"a JSON {type(item.obj).__name__}, expected an object")
-        fmt = forced or detect_format(item.obj, previous)
+        obj = item.obj
+        if self.model and not isinstance(obj.get("model"), str | None):
+            # --model overrides the record's model: one of the wrong type must not reject the record.
+            obj = {**obj, "model": self.model}
+        fmt = forced or detect_format(obj, previous)
         try:
-            parsed_list = fmt.parse(item.obj, item.context)
+            parsed_list = fmt.parse(obj, item.context)
         except RecordError:
             raise
         except (TypeError, ValueError, KeyError, AttributeError, IndexError) as e:
             # A parser met a structure it did not expect: the record is malformed for this shape.
             raise RecordError(f"malformed {fmt.name} record: {what_failed(e)}") from None
         rows = []
+        notes: list[str] = []
         for parsed in parsed_list:
+            notes.extend(parsed.warnings)
             parsed.repairs.extend(item.repairs)
+            # The container's dataset (a Hugging Face dataset folder's name) when the record names none.
+            parsed.dataset = parsed.dataset or item.context.dataset
             parsed.tags.update(self.tags)
             t = parsed.finish()
+            check_ranges(t)
             model = (self.model or t.model or "").strip()
             if not model:
-                raise RecordError("no model name in the record: give --model NAME (or model_name in a --map)")
+                raise RecordError(
+                    item.context.model_error
+                    or "no model name in the record: give --model NAME (or model_name in a --map)"
+                )
             rows.append((t, model))
-        return fmt, rows
+        return fmt, rows, notes
 
     def _row(self, t: Transcript, model: str, source: str, locator: str, fmt: str) -> tuple[Any, ...]:
         """One row, its values in ROW_SCHEMA order."""
@@ -167,12 +252,13 @@ class RecordParser:
         )
 
     def _reject(self, source: str, item: Item, reason: str) -> dict[str, Any]:
-        raw = item.raw if item.raw is not None else orjson.dumps(item.obj)
+        # A table's values that JSON has no form for (bytes, decimals) are written as text.
+        raw = item.raw if item.raw is not None else orjson.dumps(item.obj, default=repr)
         return {
             "source_path": source,
             "source_locator": item.locator,
             "reason": reason,
-            "bytes": len(raw),
+            "bytes": len(raw) if item.size is None else item.size,
             "excerpt": raw[:REJECT_EXCERPT_BYTES].decode("utf-8", errors="replace"),
             "ingest_run": self.run_id,
         }
@@ -217,12 +303,56 @@ def _not_stored(ids: list[str]) -> list[bool]:
     return fresh
 
 
+def _match_legacy_ids(legacy: list[str], ids: list[str], in_staged: list[bool]) -> None:
+    """In a store made before id scheme 2, a transcript stored under its old id is a duplicate: account for it under
+    that id."""
+    fresh = [i for i, new in enumerate(in_staged) if new]
+    for i, new in zip(fresh, _not_stored([legacy[i] for i in fresh]), strict=True):
+        if not new:
+            ids[i], in_staged[i] = legacy[i], False
+
+
+def check_ranges(t: Transcript) -> None:
+    """Reject a transcript whose integers its columns cannot hold (a token count of 2**63, a summed usage past
+    int64, an epoch past int32), rather than fail the conversion of every row of its chunk."""
+    for name, attribute, bits in INTEGER_FIELDS:
+        value = getattr(t, attribute)
+        if value is not None and not -(1 << bits) <= value < 1 << bits:
+            raise RecordError(f"{name} {value} is out of range (at most {(1 << bits) - 1})")
+
+
+def rows_table(rows: list[tuple[Any, ...]]) -> pa.Table:
+    columns = list(zip(*rows, strict=True))
+    arrays = [pa.array(values, type=f.type) for values, f in zip(columns, ROW_SCHEMA, strict=True)]
+    return pa.Table.from_arrays(arrays, schema=ROW_SCHEMA)
+
+
+def _parts(t: Transcript, model: str) -> tuple[Any, ...]:
+    return (model, t.source_id, t.sample_id, t.epoch, t.reasoning_kind, t.prompt, t.reasoning, t.answer)
+
+
 def transcript_id(t: Transcript, model: str) -> str:
     """Stable identity: the same transcript read twice (or from two files) gets the same id. Source ids are part
-    of it, so two genuinely distinct responses with identical text (temperature 0) both stay."""
-    parts = (model, t.source_id, t.sample_id, t.epoch, t.reasoning_kind, t.prompt, t.reasoning, t.answer)
-    # One string, one hash (per-part updates cost more than the copy); \x00 marks a null, \x1f separates.
-    key = "\x1f".join("\x00" if p is None else str(p) for p in parts)
+    of it, so two genuinely distinct responses with identical text (temperature 0) both stay.
+
+    Each part is written as its length, a colon and its text, and a null as `-`: the encoding reads back into
+    exactly one list of parts, so two distinct transcripts never hash the same input (the id scheme 2 of the
+    store's manifest)."""
+    pieces = []
+    for part in _parts(t, model):
+        if part is None:
+            pieces.append("-")
+        else:
+            text = str(part)
+            pieces += (str(len(text)), ":", text)  # the text itself is copied once, by the join
+    key = "".join(pieces)
+    return hashlib.blake2b(key.encode("utf-8", "surrogatepass"), digest_size=16).hexdigest()
+
+
+def legacy_transcript_id(t: Transcript, model: str) -> str:
+    """The id of stores made before id scheme 2: parts joined with \x1f, a null as \x00, unescaped (so a part
+    holding those characters could make two transcripts alike). Only compared with the ids of such a store."""
+    key = "\x1f".join("\x00" if p is None else str(p) for p in _parts(t, model))
     return hashlib.blake2b(key.encode("utf-8", "surrogatepass"), digest_size=16).hexdigest()
 
 

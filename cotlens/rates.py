@@ -200,7 +200,7 @@ def _group_rows(
                 "prevalence": float(prevalence[j]),
                 "prevalence_low": float(prev_low[j]),
                 "prevalence_high": float(prev_high[j]),
-                "interval_method": iv.method,
+                "interval_method": iv.method_of(j),
                 "few_transcripts": acc.few,
                 "note": "few" if acc.few else "",
             }

@@ -42,6 +42,10 @@ class Parsed:
     tags: dict[str, str] = field(default_factory=dict)
     # Appended to the record's locator when one record yields several transcripts ("choices[1]", "[2]").
     locator_suffix: str = ""
+    # Said once per input by ingest (a field chosen among two candidates), not stored.
+    warnings: list[str] = field(default_factory=list)
+    # The number of segments the reasoning was joined from, when the input says (a cotlens export); else counted.
+    segments: int | None = None
 
     def finish(self) -> Transcript:
         raw = _clean(self.raw)
@@ -66,7 +70,7 @@ class Parsed:
         return Transcript(
             model=self.model,
             reasoning=SEGMENT_SEPARATOR.join(segments) if segments else None,
-            reasoning_segments=len(segments),
+            reasoning_segments=self.segments if self.segments is not None and segments else len(segments),
             reasoning_kind=kind,
             answer=SEGMENT_SEPARATOR.join(answer) if answer else None,
             prompt=(self.prompt.strip() or None) if self.prompt is not None else None,

@@ -5,13 +5,14 @@ current schema's columns) to a small result; results come back in store order.""
 from __future__ import annotations
 
 import contextlib
+import functools
 import os
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import Executor
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
-from typing import Any, Literal, TypeVar
+from typing import Any, Concatenate, Literal, ParamSpec, TypeVar
 
 import numpy as np
 import numpy.typing as npt
@@ -20,14 +21,15 @@ import pyarrow.compute as pc
 import pyarrow.dataset as ds
 import pyarrow.parquet as pq
 
-from cotlens.errors import CotlensError, UsageError
+from cotlens.errors import CotlensError, StoreError, UsageError
 from cotlens.progress import tracked
 from cotlens.record import REASONING_KINDS, SCHEMA
 from cotlens.store import Store
 from cotlens.suggest import did_you_mean
-from cotlens.workers import default_jobs, map_ordered, worker_pool
+from cotlens.workers import map_ordered, pool_jobs, worker_pool
 
 R = TypeVar("R")
+P = ParamSpec("P")
 # Below this much stored data, starting worker processes costs more than it saves.
 POOL_MIN_BYTES = 32 << 20
 
@@ -74,7 +76,7 @@ class Selection:
 def check_selection(store: Store, selection: Selection) -> None:
     """A missing store, unknown model or dataset names and unknown kinds are errors that say what exists (the
     nearest names when some are near, else up to SHOWN_NAMES of them)."""
-    store.require()
+    store.require()  # no store (or a file in its place) is said as such, not as a store without the model
     unknown_kinds = sorted(set(selection.kinds) - set(REASONING_KINDS))
     if unknown_kinds:
         hint = did_you_mean(unknown_kinds[0], REASONING_KINDS) or f"; known: {', '.join(REASONING_KINDS)}"
@@ -130,7 +132,13 @@ def ensure_measured(store: Store, on_measure: Callable[[int], None] | None = Non
     if pending:
         if on_measure is not None:
             on_measure(len(pending))
-        store.measure()
+        try:
+            store.measure()
+        except StoreError as e:
+            raise StoreError(
+                f"{e} (its {len(pending)} part file(s) stored without measurements are measured before any "
+                "analysis: run `cotlens measure` on a writable copy)"
+            ) from None
 
 
 def distinct_values(store: Store, column: str) -> set[str]:
@@ -141,9 +149,10 @@ def distinct_values(store: Store, column: str) -> set[str]:
         return set()
     options = ds.ParquetFileFormat(read_options=ds.ParquetReadOptions(dictionary_columns=[column]))
     values: set[str] = set()
-    for batch in ds.dataset(parts, format=options).to_batches(columns=[column]):
-        array = batch.column(0)
-        values.update(v for v in array.dictionary.to_pylist() if v is not None)
+    with store.reading():
+        for batch in ds.dataset(parts, format=options).to_batches(columns=[column]):
+            array = batch.column(0)
+            values.update(v for v in array.dictionary.to_pylist() if v is not None)
     return values
 
 
@@ -212,31 +221,48 @@ def scan_workers(store: Store, columns: tuple[str, ...]) -> Iterator[Executor | 
         yield None
         return
     size = sum(Path(p).stat().st_size for p in store.part_files())
-    with worker_pool(default_jobs() if size >= POOL_MIN_BYTES else 1) as pool:
+    with worker_pool(pool_jobs(size >= POOL_MIN_BYTES)) as pool:
         yield pool
 
 
+def reading_errors(
+    scan: Callable[Concatenate[Store, P], Iterator[R]],
+) -> Callable[Concatenate[Store, P], Iterator[R]]:
+    """A scan of the store whose unreadable part files are one StoreError naming them (Store.reading)."""
+
+    @functools.wraps(scan)
+    def wrapped(store: Store, /, *args: P.args, **kwargs: P.kwargs) -> Iterator[R]:
+        with store.reading():
+            yield from scan(store, *args, **kwargs)
+
+    return wrapped
+
+
+@reading_errors
 def map_store(
     store: Store,
     kernel: Callable[[pa.Table], R],
     columns: tuple[str, ...],
     selection: Selection,
     workers: Executor | Literal["own"] | None = "own",
+    every: int = 1,
 ) -> Iterator[R]:
     """kernel over the store's selected transcripts, in store order: over each row group in worker processes
     when it reads text, over large batches of a single multi-threaded Arrow scan when it reads only
     measurements (a million rows of them read in well under a second; worker processes would take longer to
-    start). workers: those of `scan_workers`, or "own" to start (and stop) them here."""
+    start). workers: those of `scan_workers`, or "own" to start (and stop) them here. every: the kernel runs
+    over every n-th row group only (a bounded sample of a large store)."""
     store.require()
     if TEXT_COLUMNS.isdisjoint(columns):
-        yield from _map_measurements(store, kernel, columns, selection)
+        yield from _map_measurements(store, kernel, columns, selection, every)
         return
     if workers == "own":
         with scan_workers(store, columns) as pool:
-            yield from map_store(store, kernel, columns, selection, pool)
+            yield from map_store(store, kernel, columns, selection, pool, every)
         return
     tasks = [(str(p), i) for p in store.part_files() for i in range(pq.read_metadata(p).num_row_groups)]
-    window = 2 * (default_jobs() if workers is not None else 1)
+    tasks = tasks[::every]
+    window = 2 * (pool_jobs(True) if workers is not None else 1)
     with tracked("reading text", len(tasks)) as step:
         for result in map_ordered(_Runner(kernel, columns, selection), tasks, workers, window):
             yield result
@@ -244,7 +270,11 @@ def map_store(
 
 
 def _map_measurements(
-    store: Store, kernel: Callable[[pa.Table], R], columns: tuple[str, ...], selection: Selection
+    store: Store,
+    kernel: Callable[[pa.Table], R],
+    columns: tuple[str, ...],
+    selection: Selection,
+    every: int = 1,
 ) -> Iterator[R]:
     def run(batches: list[pa.RecordBatch]) -> R:
         return kernel(pa.Table.from_batches(batches, schema=scanned))
@@ -252,7 +282,11 @@ def _map_measurements(
     pending: list[pa.RecordBatch] = []
     rows = 0
     scanned = pa.schema([SCHEMA.field(c) for c in columns])
-    for batch in store.dataset().to_batches(columns=list(columns), filter=selection.expression()):
+    dataset = store.dataset()
+    if every > 1:
+        groups = [g for f in dataset.get_fragments() for g in f.split_by_row_group()][::every]
+        dataset = ds.FileSystemDataset(groups, dataset.schema, dataset.format, dataset.filesystem)
+    for batch in dataset.to_batches(columns=list(columns), filter=selection.expression()):
         pending.append(batch)
         rows += batch.num_rows
         if rows >= SCAN_ROWS:

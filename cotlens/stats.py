@@ -5,9 +5,10 @@ The contract:
 * The rate of a term in a group is ``per * sum(occurrences) / sum(tokens)``, a ratio estimator.
 * Transcripts, not tokens, are the independent unit: occurrences cluster within transcripts, so every
   interval resamples (or linearizes over) whole transcripts.
-* Intervals come from a seeded percentile bootstrap over transcripts or, for groups too large to resample
-  quickly (``BOOTSTRAP_MAX_TRANSCRIPTS``), from the delta method for the ratio estimator; ``delta_intervals``
-  computes the latter from running sums, so large groups never need to be held in memory.
+* Intervals come from a seeded studentized bootstrap on the log scale over transcripts ("studentized-log") or,
+  for groups too large to resample quickly (``BOOTSTRAP_MAX_TRANSCRIPTS``), from the delta method for the log
+  of the ratio estimator ("delta"); ``delta_intervals`` computes the latter from running sums, so large groups
+  never need to be held in memory. Each term's interval names the method that made it (``term_methods``).
 * Zero counts are explicit: a rate with no occurrences is 0 with interval ``[0, upper]``; a rate ratio whose
   baseline rate is 0 is undefined (NaN), and callers decide how to show it.
 
@@ -60,6 +61,15 @@ _DIGITS_MAX_N = (2**24 - 1) // 255
 # Resamples are drawn in blocks of this many, block j of a group from its own seed (the group's seed, j), so
 # that a group's resampling can be split among worker processes and give the same draws wherever it runs.
 RESAMPLE_BLOCK = 1000
+# Bits kept of each value whose resampled sums only feed standard errors (_fixed_point).
+_MOMENT_BITS = 16
+
+# The interval methods, as outputs name them per row (see rate_intervals and ratio_of_rates).
+STUDENTIZED = "studentized-log"
+DELTA = "delta"
+POISSON_ZERO = "poisson-zero"
+POISSON_CONDITIONAL = "poisson-conditional"
+PERCENTILE = "percentile"
 
 
 @dataclass(frozen=True)
@@ -69,8 +79,13 @@ class Intervals:
     estimate: FloatArray  # shape (T,)
     low: FloatArray
     high: FloatArray
-    method: str  # "bootstrap" or "delta"
+    method: str  # the group's method: STUDENTIZED or DELTA
     resamples: int | None  # None for the delta method
+    term_methods: tuple[str, ...] = ()  # per term: the group's method or POISSON_ZERO
+
+    def method_of(self, term: int) -> str:
+        """The method that made term `term`'s interval."""
+        return self.term_methods[term] if self.term_methods else self.method
 
 
 @dataclass(frozen=True)
@@ -81,8 +96,13 @@ class RatioResult:
     low: FloatArray
     high: FloatArray
     p_value: FloatArray  # NaN where neither group has an occurrence
-    method: str  # "bootstrap" or "delta"
+    method: str  # the method of the pair of groups: STUDENTIZED or DELTA
     resamples: int | None  # None for the delta method
+    term_methods: tuple[str, ...] = ()  # per term: the pair's method or POISSON_CONDITIONAL
+
+    def method_of(self, term: int) -> str:
+        """The method that made term `term`'s interval and p-value."""
+        return self.term_methods[term] if self.term_methods else self.method
 
 
 # -- helpers ---------------------------------------------------------------------------------------------
@@ -158,6 +178,52 @@ def resampled_sums(
     )
 
 
+def resampled_moments(
+    occurrences: npt.ArrayLike,
+    tokens: npt.ArrayLike,
+    resamples: int,
+    seed: int,
+    side: tuple[int, ...] = (),
+    blocks: list[int] | None = None,
+) -> FloatArray:
+    """What the studentized bootstrap needs of each resample of a group (shapes as for rate_intervals), shape
+    (resamples, 3 T + 2): the sums of occurrences (T columns) and tokens, exact, then the sums of d^2 and d x
+    (T columns each) and x^2, to about 5 significant digits (see _fixed_point), where x is a transcript's
+    tokens and d = y - R x its residual from the group's rate R (see _resampled_log_rates). Drawn as
+    resampled_sums draws them: the same seeds give the same resamples and the same sums in any process."""
+    occ, tok = _group(occurrences, tokens)
+    counts, total = occ.sum(axis=0), float(tok.sum())
+    ratio = counts / total if total > 0 else np.zeros_like(counts)
+    resid = occ - tok[:, np.newaxis] * ratio[np.newaxis, :]
+    fixed, scale, offset = _fixed_point(
+        np.column_stack([resid * resid, resid * tok[:, np.newaxis], tok * tok])
+    )
+    del resid
+    sums = resampled_sums(np.column_stack([occ, tok, fixed]), resamples, seed, side, blocks)
+    exact = occ.shape[1] + 1
+    # Every resample draws n transcripts, so each column's offset adds exactly n * offset to its sums.
+    sums[:, exact:] = sums[:, exact:] * scale + tok.shape[0] * offset
+    return sums
+
+
+def _fixed_point(v: FloatArray) -> tuple[FloatArray, FloatArray, FloatArray]:
+    """v (n, k) as whole numbers q in [0, 2^_MOMENT_BITS), v ~= offset + scale q per column (scale a power of 2,
+    offset the column's minimum when negative), with q's columns and scale and offset of shape (k,).
+
+    Why: float sums of fractional values depend on the order of the additions, and the BLAS order changes with
+    its thread count (worker processes run one thread), so resampled sums of d^2 computed in a worker and in
+    the main process differed in their last bits. Whole numbers sum exactly in any order (see _byte_digits),
+    so the rounding happens once, here, the same in every process. 16 bits per value make two base-256
+    digits; each value is off by at most half a unit (span / 2^17), and these errors mostly cancel in a sum.
+    """
+    offset: FloatArray = np.minimum(v.min(axis=0, initial=0.0), 0.0)
+    span = v.max(axis=0, initial=0.0) - offset
+    _, exponent = np.frexp(span)  # span = m 2^e with 0.5 <= m < 1, so span / 2^(e - bits) < 2^bits
+    scale: FloatArray = np.ldexp(1.0, exponent - _MOMENT_BITS)
+    q: FloatArray = np.minimum(np.rint((v - offset) / scale), 2.0**_MOMENT_BITS - 1)
+    return q, scale, offset
+
+
 def _resampled_sums(
     x: FloatArray, digits: _Digits | None, resamples: int, rng: np.random.Generator
 ) -> FloatArray:
@@ -220,20 +286,13 @@ def _draw_weights(weights: npt.NDArray[np.floating[Any]], block: int, rng: np.ra
         )
 
 
-def _resampled_rates(sums: FloatArray) -> FloatArray:
-    """Per-token rates of each term in each resample, shape (resamples, T), from the resampled sums of the
-    occurrences and (last column) the tokens; NaN if a resample has 0 tokens."""
-    with np.errstate(divide="ignore", invalid="ignore"):
-        rates: FloatArray = sums[:, :-1] / sums[:, -1:]
-    return rates
+def _order_quantiles(draws: FloatArray, confidence: float) -> tuple[FloatArray, FloatArray]:
+    """The equal-tailed (1 - confidence) / 2 and (1 + confidence) / 2 points of resampled values (B, T),
+    ignoring NaN draws (undefined resamples).
 
-
-def _percentile_interval(draws: FloatArray, confidence: float) -> tuple[FloatArray, FloatArray]:
-    """Percentile interval from resampled values (B, T), ignoring NaN draws (undefined resamples).
-
-    With m valid draws the bounds are the k-th smallest and k-th largest, k = floor((m + 1) * alpha / 2)
-    (Davison & Hinkley 1997, ch. 5). Order statistics rather than interpolation, so infinite draws
-    (a resampled baseline of 0 in a ratio) never produce inf - inf = NaN.
+    With m valid draws the points are the k-th smallest and k-th largest, k = floor((m + 1) * alpha / 2)
+    (Davison & Hinkley 1997, ch. 5). Order statistics rather than interpolation, so infinite draws (a resample
+    without a single occurrence) never produce inf - inf = NaN.
     """
     alpha = 1.0 - confidence
     ordered = np.sort(draws, axis=0)  # NaN sorts last
@@ -249,6 +308,60 @@ def _percentile_interval(draws: FloatArray, confidence: float) -> tuple[FloatArr
     return low, high
 
 
+def _resampled_log_rates(moments: FloatArray, rate: FloatArray, n: int) -> tuple[FloatArray, FloatArray]:
+    """Each resample's log rate per term and the delta-method variance of that log rate computed within the
+    resample, shapes (B, T), from resampled_moments' columns and the group's rates `rate` (T,); -inf and NaN
+    where a resample has no occurrence.
+
+    The resample's residual sum of squares sum w (y - R* x)^2 expands around the group's rate R, with
+    d = y - R x and delta = R* - R, into sum w d^2 - 2 delta sum w d x + delta^2 sum w x^2: sums of terms
+    centred on R, so their float32 sums lose nothing to cancellation. Var(log R*) = rss n / ((n - 1) X*^2
+    R*^2): Cochran's variance (_delta_variance) divided by R*^2, the delta method for the log."""
+    terms = (moments.shape[1] - 2) // 3
+    occ, tok = moments[:, :terms], moments[:, terms : terms + 1]
+    dd, dx = moments[:, terms + 1 : 2 * terms + 1], moments[:, 2 * terms + 1 : 3 * terms + 1]
+    xx = moments[:, 3 * terms + 1 :]
+    with np.errstate(divide="ignore", invalid="ignore"):
+        resampled = occ / tok
+        delta = resampled - rate[np.newaxis, :]
+        rss = np.maximum(dd - 2.0 * delta * dx + delta * delta * xx, 0.0)
+        var: FloatArray = rss * n / ((n - 1) * tok * tok * resampled * resampled)
+        log_rate: FloatArray = np.log(resampled)
+    return log_rate, var
+
+
+def _pivots(draws: FloatArray, var: FloatArray, centre: FloatArray) -> FloatArray:
+    """Studentized resamples t* = (draw - centre) / sqrt(var), shape (B, T): 0 where a draw equals the centre
+    (whatever its variance), -inf / +inf where a draw is (a resample without occurrences, or without any of
+    a ratio's baseline occurrences), NaN where it is undefined (ignored by _order_quantiles)."""
+    with np.errstate(divide="ignore", invalid="ignore"):
+        t = (draws - centre[np.newaxis, :]) / np.sqrt(var)
+    t = np.where(np.isinf(draws), draws, t)
+    pivots: FloatArray = np.where(draws == centre[np.newaxis, :], 0.0, t)
+    return pivots
+
+
+def _studentized_bounds(
+    pivots: FloatArray, log_estimate: FloatArray, se: FloatArray, confidence: float
+) -> tuple[FloatArray, FloatArray]:
+    """The studentized (bootstrap-t) interval on the log scale, returned on the original scale:
+    [exp(log R - t*_hi se), exp(log R - t*_lo se)] for the equal-tailed points t*_lo, t*_hi of the pivots
+    (Efron & Tibshirani 1993, ch. 12; Davison & Hinkley 1997, sec. 5.2). se = 0 (every transcript has the
+    same rate) gives [R, R], as the delta method does. A bound is infinite where more than (1 - confidence)
+    / 2 of the resamples had no occurrence (or none of the baseline's, for a ratio). An undefined se (a group
+    of one transcript, which shows nothing of the variation between transcripts) gives [0, inf]."""
+    t_low, t_high = _order_quantiles(pivots, confidence)
+    with np.errstate(over="ignore", invalid="ignore"):
+        low = np.exp(log_estimate - t_high * se)
+        high = np.exp(log_estimate - t_low * se)
+    flat = se == 0.0
+    low[flat] = np.exp(log_estimate[flat])
+    high[flat] = np.exp(log_estimate[flat])
+    unknown = np.isnan(se)
+    low[unknown], high[unknown] = 0.0, np.inf
+    return low, high
+
+
 def _delta_variance(occ: FloatArray, tok: FloatArray) -> FloatArray:
     """Linearized variance of the per-token ratio estimator sum(y) / sum(x), per term, shape (T,).
 
@@ -261,7 +374,9 @@ def _delta_variance(occ: FloatArray, tok: FloatArray) -> FloatArray:
     ratio = occ.sum(axis=0) / tok.sum()
     resid = occ - tok[:, np.newaxis] * ratio[np.newaxis, :]
     xbar = tok.mean()
-    var: FloatArray = (resid**2).sum(axis=0) / ((n - 1) * n * xbar**2)
+    # Each term's squares summed along a contiguous row, so a term's variance does not depend on which other
+    # terms share the array (a column sum of an (n, T) array adds in an order that depends on T).
+    var: FloatArray = np.ascontiguousarray((resid**2).T).sum(axis=1) / ((n - 1) * n * xbar**2)
     return var
 
 
@@ -315,40 +430,55 @@ def rate_intervals(
 ) -> Intervals:
     """Rates per `per` tokens of each term in one group of transcripts, with confidence intervals.
 
-    Estimate: per * sum(occurrences) / sum(tokens). Interval: percentile bootstrap over transcripts (seeded,
-    all terms resampled together), or the delta method for log(rate) when method resolves to "delta".
+    Estimate: per * sum(occurrences) / sum(tokens). Interval, by term (term_methods names each):
 
-    Terms with no occurrences get [0, upper]. Both methods would give [0, 0] there (every resample is 0; the
-    linearized variance is 0), which claims certainty that 0 observed events cannot give, so the upper bound
-    is replaced by the exact Poisson bound with the group's tokens as exposure (Garwood 1936). Zero events
-    carry no information about clustering, so this bound is the one for independent occurrences; if the
-    term would cluster, the true uncertainty is larger. A group with no tokens gives NaN throughout.
+    * STUDENTIZED (method "bootstrap"): the studentized bootstrap of log(rate) over transcripts (seeded, all
+      terms resampled together): each resample's log rate is standardized by its own delta-method standard
+      error, and the equal-tailed points of that pivot set the interval around the estimate. On clustered,
+      heavy-tailed data the percentile bootstrap misses mostly on one side (a resample that lacks the rare
+      heavy users has a low rate and a small spread); the pivot corrects this (coverage table: README,
+      "Statistics").
+    * DELTA (method "delta"): estimate * exp(-/+ z se(log rate)), the delta method on the log scale.
+    * POISSON_ZERO: terms with no occurrences get [0, upper]. Both methods would give [0, 0] there, which claims
+      certainty that 0 observed events cannot give, so the upper bound is the exact Poisson bound with the
+      group's tokens as exposure (Garwood 1936). Zero events carry no information about clustering, so this
+      bound is the one for independent occurrences; if the term would cluster, the true uncertainty is larger.
 
-    resampled: the bootstrap's resampled sums, resampled_sums(column_stack([occurrences, tokens]), resamples,
-    seed), when they were drawn elsewhere (in worker processes).
+    A term used in so few transcripts that more than (1 - confidence) / 2 of the resamples hold none of them
+    (about 3 transcripts or fewer at 95%) has an infinite upper bound: the data cannot bound how heavily the
+    users it did not see use the term (in simulation, any finite rule there, such as an exact Poisson interval
+    for the number of users, misses the true rate far more often than 2.5%). One transcript gives [0, inf],
+    no tokens NaN throughout. resampled: the bootstrap's resampled_moments(occurrences,
+    tokens, resamples, seed), when they were drawn elsewhere (in worker processes).
     """
     _check(confidence, resamples)
     occ, tok = _group(occurrences, tokens)
     n, terms = occ.shape
     chosen = _resolve(method, n)
+    name = STUDENTIZED if chosen == "bootstrap" else DELTA
     total_tokens = float(tok.sum())
     counts = occ.sum(axis=0)
     reported = resamples if chosen == "bootstrap" else None
     if total_tokens == 0.0:
         nan = np.full(terms, np.nan)
-        return Intervals(nan, nan.copy(), nan.copy(), chosen, reported)
+        return Intervals(nan, nan.copy(), nan.copy(), name, reported, (name,) * terms)
 
-    estimate: FloatArray = per * counts / total_tokens
+    rate = counts / total_tokens
+    estimate: FloatArray = per * rate
+    var = _delta_variance(occ, tok)
     if chosen == "bootstrap":
         if resampled is None:
-            resampled = resampled_sums(np.column_stack([occ, tok]), resamples, seed)
-        draws = _resampled_rates(resampled)
-        low, high = _percentile_interval(draws, confidence)
+            resampled = resampled_moments(occ, tok, resamples, seed)
+        log_draws, var_draws = _resampled_log_rates(resampled, rate, n)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            log_rate, se = np.log(rate), np.sqrt(var) / rate
+        low, high = _studentized_bounds(_pivots(log_draws, var_draws, log_rate), log_rate, se, confidence)
         low, high = per * low, per * high
     else:
-        low, high = _delta_bounds(estimate, _delta_variance(occ, tok), per, confidence)
+        low, high = _delta_bounds(estimate, var, per, confidence)
     _zero_counts(low, high, counts, total_tokens, per, confidence)
-    return Intervals(estimate, low, high, chosen, reported)
+    methods = np.where(counts == 0, POISSON_ZERO, name)
+    return Intervals(estimate, low, high, name, reported, tuple(methods.tolist()))
 
 
 def delta_intervals(
@@ -380,7 +510,7 @@ def delta_intervals(
     s_x, s_xx = float(sum_tok), float(sum_tok2)
     if s_x == 0.0:
         nan = np.full(s_y.shape, np.nan)
-        return Intervals(nan, nan.copy(), nan.copy(), "delta", None)
+        return Intervals(nan, nan.copy(), nan.copy(), DELTA, None, (DELTA,) * s_y.size)
     ratio = s_y / s_x
     estimate: FloatArray = per * ratio
     if n < 2:
@@ -390,7 +520,8 @@ def delta_intervals(
         var = rss * n / ((n - 1) * s_x**2)  # = rss / ((n - 1) n xbar^2)
     low, high = _delta_bounds(estimate, var, per, confidence)
     _zero_counts(low, high, s_y, s_x, per, confidence)
-    return Intervals(estimate, low, high, "delta", None)
+    methods = np.where(s_y == 0, POISSON_ZERO, DELTA)
+    return Intervals(estimate, low, high, DELTA, None, tuple(methods.tolist()))
 
 
 def wilson_interval(
@@ -431,10 +562,14 @@ def ratio_of_rates(
 ) -> RatioResult:
     """Rate ratio rate_B / rate_A per term with a confidence interval and a two-sided p-value.
 
-    Bootstrap: each group is resampled on its own (independent streams from one seed); the interval is the
-    percentile interval of the resampled ratios, and p = 2 * min(share of ratios <= 1, share >= 1), at
-    least 1 / (valid resamples + 1) since a finite bootstrap cannot show a smaller p. Delta: normal
-    interval and Wald test on log(ratio) with Var = Var(R_A)/R_A^2 + Var(R_B)/R_B^2 (Cochran's ratio
+    Bootstrap (STUDENTIZED): each group is resampled on its own (independent streams from one seed); the pivot
+    is t* = (log ratio* - log ratio) / se*, with se*^2 = Var*(log R_A) + Var*(log R_B) computed within the
+    resamples (see rate_intervals), and the interval is the studentized one on the log scale. The p-value
+    inverts the same intervals: with t0 = log(ratio) / se, p = 2 * min(share of t* >= t0, share of t* <= t0),
+    at least 1 / (valid resamples + 1) since a finite bootstrap cannot show a smaller p, so p < 1 - confidence
+    exactly when the interval excludes 1. A bound is infinite when more than (1 - confidence) / 2 of the
+    resamples hold none of the baseline's occurrences (or none of B's: a lower bound of 0). Delta (DELTA):
+    normal interval and Wald test on log(ratio) with Var = Var(R_A)/R_A^2 + Var(R_B)/R_B^2 (Cochran's ratio
     variance per group, the groups being independent). method="auto" bootstraps when n_A + n_B is at most
     BOOTSTRAP_MAX_TRANSCRIPTS, the same time budget as one group of that size.
 
@@ -446,9 +581,10 @@ def ratio_of_rates(
       conditional test for two Poisson rates (Przyborowski & Wilenski 1940): given N = count_A + count_B,
       count_B ~ Binomial(N, pi) with pi = tok_B rate_ratio / (tok_A + tok_B rate_ratio); the Clopper-Pearson
       upper bound for pi at 0 successes, 1 - (alpha/2)^(1/N), converts to the ratio bound.
-    * Exactly one group has occurrences: p is that test's p-value, min(1, 2 P(all N fall in that group)).
-      Like the zero-rate bound it treats occurrences as independent, so with clustered occurrences it is
-      optimistic (too small); it is still far better than a resampling p-value of 1 / (B + 1).
+    * Exactly one group has occurrences: p is that test's p-value, min(1, 2 P(all N fall in that group)), and
+      the term's method is POISSON_CONDITIONAL. Like the zero-rate bound it treats occurrences as
+      independent, so with clustered occurrences it is optimistic (too small); it is still far better than a
+      resampling p-value of 1 / (B + 1).
     * Neither group has occurrences: p is NaN (nothing to test), and benjamini_hochberg skips it.
     """
     _check(confidence, resamples)
@@ -458,35 +594,53 @@ def ratio_of_rates(
         raise ValueError(f"groups must have the same terms; got {oa.shape[1]} and {ob.shape[1]}")
     terms = oa.shape[1]
     chosen = _resolve(method, oa.shape[0] + ob.shape[0])
-    reported = resamples if chosen == "bootstrap" else None
+    if chosen == "delta":
+        return ratio_of_sums(Sums.of(oa, ta), Sums.of(ob, tb), confidence=confidence)
     sum_ta, sum_tb = float(ta.sum()), float(tb.sum())
     count_a, count_b = oa.sum(axis=0), ob.sum(axis=0)
     if sum_ta == 0.0 or sum_tb == 0.0:
         nan = np.full(terms, np.nan)
-        return RatioResult(nan, nan.copy(), nan.copy(), nan.copy(), chosen, reported)
+        return RatioResult(
+            nan, nan.copy(), nan.copy(), nan.copy(), STUDENTIZED, resamples, (STUDENTIZED,) * terms
+        )
 
     rate_a, rate_b = count_a / sum_ta, count_b / sum_tb
+    log_a, var_a = _resampled_log_rates(resampled_moments(oa, ta, resamples, seed, (0,)), rate_a, oa.shape[0])
+    log_b, var_b = _resampled_log_rates(resampled_moments(ob, tb, resamples, seed, (1,)), rate_b, ob.shape[0])
     with np.errstate(divide="ignore", invalid="ignore"):
         estimate: FloatArray = rate_b / rate_a
-        if chosen == "bootstrap":
-            draws = _resampled_rates(resampled_sums(np.column_stack([ob, tb]), resamples, seed, (1,)))
-            draws /= _resampled_rates(resampled_sums(np.column_stack([oa, ta]), resamples, seed, (0,)))
-            low, high = _percentile_interval(draws, confidence)
-            valid = np.sum(~np.isnan(draws), axis=0)
-            below = np.sum(draws <= 1.0, axis=0) / valid
-            above = np.sum(draws >= 1.0, axis=0) / valid
-            p_value: FloatArray = np.clip(2.0 * np.minimum(below, above), 1.0 / (valid + 1.0), 1.0)
-        else:
-            return ratio_of_sums(Sums.of(oa, ta), Sums.of(ob, tb), confidence=confidence)
+        log_ratio = np.log(rate_b) - np.log(rate_a)
+        se = np.sqrt(_delta_variance(oa, ta) / rate_a**2 + _delta_variance(ob, tb) / rate_b**2)
+        pivots = _pivots(log_b - log_a, var_a + var_b, log_ratio)
+        low, high = _studentized_bounds(pivots, log_ratio, se, confidence)
+        t0 = log_ratio / se
+    p_value = _bootstrap_p(pivots, t0)
+    # se = 0 (every transcript of both groups has the same rate): as the delta method's Wald test; an
+    # undefined se (a group of one transcript) tests nothing.
+    p_value = np.where(se == 0.0, np.where(log_ratio == 0.0, 1.0, 0.0), p_value)
+    p_value = np.where(np.isnan(se), 1.0, p_value)
+    # Terms a side uses in so few transcripts that many resamples hold none: the pivot is unbounded there, so
+    # these terms keep the percentile interval and p-value of the resampled ratios.
+    sparse = np.mean(np.isinf(log_a) | np.isinf(log_b), axis=0) > (1.0 - confidence) / 2.0
+    if sparse.any():
+        with np.errstate(invalid="ignore", over="ignore"):
+            log_draws = log_b[:, sparse] - log_a[:, sparse]  # +-inf where one side drew none, NaN both
+        low[sparse], high[sparse] = _order_quantiles(np.exp(log_draws), confidence)
+        p_value[sparse] = _bootstrap_p(log_draws, np.zeros(log_draws.shape[1]))
+    methods = tuple(np.where(sparse, PERCENTILE, STUDENTIZED).tolist())
+    result = RatioResult(estimate, low, high, p_value, STUDENTIZED, resamples, methods)
+    return _zero_count_ratios(result, count_a, count_b, sum_ta, sum_tb, confidence)
 
-    return _zero_count_ratios(
-        RatioResult(estimate, low, high, p_value, chosen, reported),
-        count_a,
-        count_b,
-        sum_ta,
-        sum_tb,
-        confidence,
-    )
+
+def _bootstrap_p(draws: FloatArray, observed: FloatArray) -> FloatArray:
+    """Two-sided bootstrap p-value per term: 2 * min(share of draws <= observed, share >= observed) over the
+    non-NaN draws, at least 1 / (valid draws + 1) since a finite bootstrap cannot show a smaller p."""
+    valid = np.sum(~np.isnan(draws), axis=0)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        below = np.sum(draws <= observed, axis=0) / valid
+        above = np.sum(draws >= observed, axis=0) / valid
+    p_value: FloatArray = np.clip(2.0 * np.minimum(below, above), 1.0 / (valid + 1.0), 1.0)
+    return p_value
 
 
 def _zero_count_ratios(
@@ -518,7 +672,8 @@ def _zero_count_ratios(
     low = np.where(undefined, np.nan, low)
     high = np.where(undefined, np.nan, high)
     p_value = np.where(total == 0, np.nan, p_value)
-    return RatioResult(estimate, low, high, p_value, result.method, result.resamples)
+    methods = np.where(only_a | only_b, POISSON_CONDITIONAL, [result.method_of(j) for j in range(total.size)])
+    return RatioResult(estimate, low, high, p_value, result.method, result.resamples, tuple(methods.tolist()))
 
 
 @dataclass(frozen=True)
@@ -557,12 +712,12 @@ class Sums:
 
 
 def ratio_of_sums(a: Sums, b: Sums, *, confidence: float = 0.95) -> RatioResult:
-    """ratio_of_rates with method="delta", from each group's sums: for groups too large to keep."""
+    """ratio_of_rates with method="delta" (DELTA), from each group's sums: for groups too large to keep."""
     if not 0.0 < confidence < 1.0:
         raise ValueError(f"confidence must be in (0, 1); got {confidence}")
     if a.x == 0.0 or b.x == 0.0:
         nan = np.full(a.y.shape, np.nan)
-        return RatioResult(nan, nan.copy(), nan.copy(), nan.copy(), "delta", None)
+        return RatioResult(nan, nan.copy(), nan.copy(), nan.copy(), DELTA, None, (DELTA,) * a.y.size)
     rate_a, rate_b = a.y / a.x, b.y / b.x
     with np.errstate(divide="ignore", invalid="ignore"):
         estimate: FloatArray = rate_b / rate_a
@@ -573,7 +728,7 @@ def ratio_of_sums(a: Sums, b: Sums, *, confidence: float = 0.95) -> RatioResult:
         p_value = _two_sided_normal_p(log_ratio / se)
         # se = 0 (every transcript has the same rate): the Wald statistic is 0/0 or +-inf.
         p_value = np.where(se == 0.0, np.where(log_ratio == 0.0, 1.0, 0.0), p_value)
-    result = RatioResult(estimate, low, high, p_value, "delta", None)
+    result = RatioResult(estimate, low, high, p_value, DELTA, None)
     return _zero_count_ratios(result, a.y, b.y, a.x, b.x, confidence)
 
 

@@ -12,6 +12,7 @@ Model names are data, never path components: run directories are named by time a
 from __future__ import annotations
 
 import contextlib
+import errno
 import fcntl
 import hashlib
 import os
@@ -32,13 +33,23 @@ from cotlens import __version__
 from cotlens.errors import StoreError
 from cotlens.progress import tracked
 from cotlens.record import SCHEMA
+from cotlens.render.escape import json_bytes
 
 MANIFEST = "manifest.json"
 MANIFEST_VERSION = 1
+# How transcript ids are made (parse.transcript_id). A manifest without `id_scheme` over stored transcripts is of
+# scheme 1 (parse.legacy_transcript_id): its ingests also look each transcript up by its scheme-1 id.
+ID_SCHEME = 2
 TRANSCRIPTS = "transcripts"
 REJECTS = "rejects"
 STAGING = ".staging"
 DEFAULT_STORE = "cotlens-store"
+
+
+def manifest_bytes(manifest: dict[str, Any]) -> bytes:
+    """The manifest as indented JSON whose strings (input paths, options, reasons) carry no raw control, bidi or
+    line-separator character: they are written as \\u escapes, the same strings to a JSON reader."""
+    return json_bytes(manifest, indent=True)
 
 
 def now_iso() -> str:
@@ -68,11 +79,16 @@ class Store:
         return (self.root / MANIFEST).is_file() or self.transcripts_dir.is_dir()
 
     def require(self) -> None:
+        self._require_directory()
         if not self.exists():
             raise StoreError(
                 f"no cotlens store at {self.root} (create one with `cotlens ingest`, "
                 "or point --store / COTLENS_STORE at one)"
             )
+
+    def _require_directory(self) -> None:
+        if self.root.exists() and not self.root.is_dir():
+            raise StoreError(f"{self.root} is a file, not a store directory: point --store at a directory")
 
     def manifest(self) -> dict[str, Any]:
         path = self.root / MANIFEST
@@ -82,6 +98,8 @@ class Store:
             manifest: dict[str, Any] = orjson.loads(path.read_bytes())
         except (OSError, orjson.JSONDecodeError) as e:
             raise StoreError(f"unreadable manifest {path}: {e}") from None
+        if not isinstance(manifest, dict) or not isinstance(manifest.get("runs"), list):
+            raise StoreError(f"damaged manifest {path}: not an object with a list of runs")
         return manifest
 
     def part_files(self) -> list[Path]:
@@ -96,23 +114,61 @@ class Store:
         return ds.dataset([str(p) for p in self.part_files()], schema=SCHEMA, format="parquet")
 
     def read(self, columns: list[str] | None = None, filter: ds.Expression | None = None) -> pa.Table:
-        return self.dataset().to_table(columns=columns, filter=filter)
+        with self.reading():
+            return self.dataset().to_table(columns=columns, filter=filter)
+
+    @contextlib.contextmanager
+    def reading(self) -> Iterator[None]:
+        """A part file that cannot be read (damaged, truncated, not Parquet, unreadable) is a one-line StoreError
+        naming it, never a traceback."""
+        try:
+            yield
+        except (OSError, pa.ArrowException) as e:
+            raise StoreError(self._read_error(e)) from None
+
+    def _read_error(self, error: BaseException) -> str:
+        cause = first_line(error)
+        for part in self.part_files():
+            try:
+                pq.read_metadata(part)
+            except (OSError, pa.ArrowException) as e:
+                return (
+                    f"damaged part file {part}: {first_line(e)} (move its run directory out of the store to "
+                    "read the rest)"
+                )
+        return f"cannot read the store {self.root}: {cause}"
 
     @contextlib.contextmanager
     def writer(self, options: dict[str, Any], on_wait: Any = None) -> Iterator[StoreWriter]:
         """Exclusive write access for one ingest run; commit() makes its data visible atomically. Leaving the
-        block without commit() (an error, Ctrl-C) discards the run."""
-        with self.locked(on_wait):
-            self._recover()
-            writer = StoreWriter(self, options)
-            try:
-                yield writer
-            finally:
-                writer.discard()
+        block without commit() (an error, Ctrl-C, nothing worth a store) discards the run, and a store this run
+        created goes with it. A failed write (read-only store, full disk) is a StoreError naming the cause."""
+        created = not self.root.exists()
+        writer: StoreWriter | None = None
+        try:
+            with self.writing(), self.locked(on_wait):
+                self._recover()
+                writer = StoreWriter(self, options, new_store=created)
+                try:
+                    yield writer
+                finally:
+                    writer.discard()
+        finally:
+            if created and (writer is None or not writer.committed):
+                shutil.rmtree(self.root, ignore_errors=True)
+
+    @contextlib.contextmanager
+    def writing(self, outcome: str = "the store is unchanged") -> Iterator[None]:
+        """OSErrors of writing into the store become one StoreError that names the cause, then the outcome."""
+        try:
+            yield
+        except OSError as e:
+            raise StoreError(f"{write_error(self.root, e)}; {outcome}") from None
 
     @contextlib.contextmanager
     def locked(self, on_wait: Any = None) -> Iterator[None]:
         """Exclusive write access: writers into one store (ingest, measure) take turns."""
+        self._require_directory()
         self.root.mkdir(parents=True, exist_ok=True)
         with _locked(self.root / ".lock", on_wait):
             yield
@@ -142,26 +198,34 @@ class Store:
 
     def _write_manifest(self, manifest: dict[str, Any]) -> None:
         tmp = self.root / f".{MANIFEST}.tmp"
-        tmp.write_bytes(orjson.dumps(manifest, option=orjson.OPT_INDENT_2 | orjson.OPT_SORT_KEYS))
-        os.replace(tmp, self.root / MANIFEST)
+        try:
+            tmp.write_bytes(manifest_bytes(manifest))
+            os.replace(tmp, self.root / MANIFEST)
+        finally:
+            with contextlib.suppress(FileNotFoundError):
+                tmp.unlink()
 
     def unmeasured_parts(self) -> list[str]:
         """Part files with rows that lack intrinsic measurements (read from the files' footers: cheap)."""
         from cotlens.measure.intrinsic import part_needs_measuring
 
-        return [str(p) for p in self.part_files() if part_needs_measuring(str(p))]
+        with self.reading():
+            return [str(p) for p in self.part_files() if part_needs_measuring(str(p))]
 
     def measure(self, jobs: int | None = None, on_wait: Any = None) -> dict[str, int]:
         """Compute the intrinsic measurements that parts written by older versions (or by ingest
         --defer-measure) lack: `cotlens measure`, or the first analysis that needs them."""
         from cotlens.measure.intrinsic import measure_part
-        from cotlens.workers import default_jobs, map_ordered, worker_pool
+        from cotlens.workers import map_ordered, pool_jobs, worker_pool
 
         self.require()
-        with self.locked(on_wait):
+        with (
+            self.writing("parts measured before stay measured, the others are unchanged"),
+            self.locked(on_wait),
+        ):
             total = len(self.part_files())
             parts = self.unmeasured_parts()
-            jobs = jobs or (default_jobs() if len(parts) > 1 else 1)
+            jobs = jobs or pool_jobs(len(parts) > 1)
             rows = []
             with worker_pool(jobs) as pool, tracked("measuring", len(parts)) as step:
                 for measured in map_ordered(measure_part, parts, pool, window=2 * jobs):
@@ -169,25 +233,48 @@ class Store:
                     step(1)
         return {"parts": total, "parts_measured": sum(1 for r in rows if r), "rows_measured": sum(rows)}
 
+    def legacy_ids(self) -> bool:
+        """Whether the stored transcripts carry ids of scheme 1 (a store made before scheme 2)."""
+        return self.manifest().get("id_scheme", 1) < ID_SCHEME and bool(self.part_files())
+
     def existing_ids(self) -> set[str]:
         if not self.part_files():
             return set()
-        column = (
-            ds.dataset([str(p) for p in self.part_files()], format="parquet")
-            .to_table(columns=["transcript_id"])
-            .column(0)
-        )
+        with self.reading():
+            column = (
+                ds.dataset([str(p) for p in self.part_files()], format="parquet")
+                .to_table(columns=["transcript_id"])
+                .column(0)
+            )
         return set(column.to_pylist())
+
+
+def first_line(error: BaseException) -> str:
+    text = str(error).strip()
+    return text.splitlines()[0] if text else type(error).__name__
+
+
+def write_error(root: Path, error: OSError) -> str:
+    """Why writing into the store at `root` failed, cause first."""
+    detail = error.strerror or first_line(error)
+    if error.errno in (errno.EROFS, errno.EACCES, errno.EPERM):
+        return f"store is read-only: cannot write in {root} ({detail})"
+    if error.errno in (errno.ENOSPC, errno.EDQUOT):
+        return f"no space left on device writing in {root}"
+    return f"cannot write in {root}: {detail}"
 
 
 @dataclass
 class StoreWriter:
     store: Store
     options: dict[str, Any]
+    new_store: bool = False  # this run creates the store: left uncommitted, it leaves no store behind
     run_id: str = field(default_factory=lambda: time.strftime("%Y%m%dT%H%M%S") + "-" + uuid.uuid4().hex[:8])
     started: str = field(default_factory=now_iso)
     seen: set[str] = field(init=False)
+    legacy_ids: bool = field(init=False)
     rows_written: int = 0
+    committed: bool = False
     _parts: PartWriter = field(init=False)
     _rejects: IO[bytes] | None = None
 
@@ -196,6 +283,7 @@ class StoreWriter:
         (self.staging / TRANSCRIPTS).mkdir(parents=True)
         self._parts = PartWriter(self.staging / TRANSCRIPTS)
         self.seen = self.store.existing_ids()
+        self.legacy_ids = self.store.legacy_ids()
 
     def is_new(self, transcript_id: str) -> bool:
         """True the first time an id is offered (in the store or this run), False for duplicates."""
@@ -223,7 +311,8 @@ class StoreWriter:
     def reject(self, entry: dict[str, Any]) -> None:
         if self._rejects is None:
             self._rejects = open(self.staging / "rejects.jsonl", "wb")  # noqa: SIM115 (closed in commit)
-        self._rejects.write(orjson.dumps(entry, option=orjson.OPT_SORT_KEYS) + b"\n")
+        # Escaped as the manifest is: a rejected record's bidi or C1 characters never reach a terminal raw.
+        self._rejects.write(json_bytes(entry) + b"\n")
 
     def commit(self, summary: dict[str, Any]) -> dict[str, Any]:
         """Make the run visible: one directory rename for its transcripts, one for its rejects, then the manifest."""
@@ -237,25 +326,48 @@ class StoreWriter:
         }
         root = self.store.root
         names = self._parts.close()
-        if self.rows_written:
-            self.store.transcripts_dir.mkdir(exist_ok=True)
-            os.replace(self.staging / TRANSCRIPTS, self.store.transcripts_dir / self.run_id)
-            run["parts"] = [f"{TRANSCRIPTS}/{self.run_id}/{name}" for name in names]
         if self._rejects is not None:
             self._rejects.close()
-            (root / REJECTS).mkdir(exist_ok=True)
-            os.replace(self.staging / "rejects.jsonl", root / REJECTS / f"{self.run_id}.jsonl")
+        # Every byte is written before anything moves (a full disk fails here, with the store untouched); then
+        # renames, which need no space, undone if one fails; the manifest's replace makes the run count.
+        moves: list[tuple[Path, Path]] = []
+        if self.rows_written:
+            moves.append((self.staging / TRANSCRIPTS, self.store.transcripts_dir / self.run_id))
+            run["parts"] = [f"{TRANSCRIPTS}/{self.run_id}/{name}" for name in names]
+        if self._rejects is not None:
+            moves.append((self.staging / "rejects.jsonl", root / REJECTS / f"{self.run_id}.jsonl"))
             run["rejects"] = f"{REJECTS}/{self.run_id}.jsonl"
         manifest = self.store.manifest()
+        if not self.legacy_ids:
+            manifest["id_scheme"] = ID_SCHEME
         manifest["runs"].append(run)
-        self.store._write_manifest(manifest)
+        staged_manifest = self.staging / MANIFEST
+        staged_manifest.write_bytes(manifest_bytes(manifest))
+        done: list[tuple[Path, Path]] = []
+        try:
+            for source, target in moves:
+                target.parent.mkdir(exist_ok=True)
+                os.replace(source, target)
+                done.append((source, target))
+            os.replace(staged_manifest, root / MANIFEST)
+        except OSError:
+            for source, target in reversed(done):
+                with contextlib.suppress(OSError):
+                    os.replace(target, source)
+            raise
+        self.committed = True
         return run
 
     def discard(self) -> None:
+        """Drop what the run staged (after a failure too: closing what failed may fail again)."""
         if self._rejects is not None and not self._rejects.closed:
-            self._rejects.close()
-        self._parts.close()
+            with contextlib.suppress(OSError):
+                self._rejects.close()
+        with contextlib.suppress(OSError, pa.ArrowException):
+            self._parts.close()
         shutil.rmtree(self.staging, ignore_errors=True)
+        with contextlib.suppress(OSError):
+            self.staging.parent.rmdir()  # .staging, when no other run left anything in it
 
 
 # A run's rows go to part files of up to PART_ROWS rows, in row groups of ROW_GROUP_ROWS. Few files and large

@@ -8,14 +8,18 @@ whatever the input size; `multiprocessing.Pool.imap` would read the whole input 
 from __future__ import annotations
 
 import contextlib
+import ctypes
 import multiprocessing
 import multiprocessing.forkserver
 import os
 import signal
+import sys
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import Executor, Future, ProcessPoolExecutor
 from typing import Any, TypeVar
+
+from cotlens.engine import selected_engine
 
 T = TypeVar("T")
 R = TypeVar("R")
@@ -23,6 +27,17 @@ R = TypeVar("R")
 
 def default_jobs() -> int:
     return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+
+
+def pool_jobs(repays: bool) -> int:
+    """How many workers to run on: one per core when the work `repays` starting them, else 1 (this process);
+    under the Ray engine, the cluster's CPUs whatever the size (the engine was asked for)."""
+    engine = selected_engine()
+    if engine.name == "ray":
+        from cotlens.ray_engine import cluster_cpus
+
+        return cluster_cpus(engine.address)
+    return default_jobs() if repays else 1
 
 
 # Workers are forked from a server process (multiprocessing's "forkserver") that imported the modules of every
@@ -43,10 +58,41 @@ PRELOAD = [
 WORKER_ENVIRONMENT = {"POLARS_MAX_THREADS": "1", "OPENBLAS_NUM_THREADS": "1"}
 
 
+# Imported first by the server: it makes the server exit with the process that started it.
+SERVER_MODULE = "cotlens.worker_server"
+PR_SET_PDEATHSIG = 1  # linux/prctl.h
+
+
+def exit_with_parent(parent: int | None = None) -> None:
+    """Have the kernel kill this process when its parent dies (Linux prctl PR_SET_PDEATHSIG; elsewhere nothing),
+    so that a killed cotlens leaves no worker or server behind. `parent`: the process that must still be alive
+    (a parent that died before the call would not signal)."""
+    if not sys.platform.startswith("linux"):
+        return
+    expected = os.getppid()
+    try:
+        ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
+    except (OSError, AttributeError):
+        return
+    if os.getppid() != expected or (parent is not None and not _alive(parent)):
+        os._exit(1)
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
 def start_server(preload: Sequence[str] = PRELOAD) -> None:
     """Start the server workers fork from, unless it runs: it imports `preload` while this process goes on, so a
     command that will need workers calls this first thing."""
-    multiprocessing.get_context("forkserver").set_forkserver_preload(list(preload))
+    preload = [SERVER_MODULE, *(name for name in preload if name != SERVER_MODULE)]
+    multiprocessing.get_context("forkserver").set_forkserver_preload(preload)
     added = [name for name in WORKER_ENVIRONMENT if name not in os.environ]
     os.environ.update({name: WORKER_ENVIRONMENT[name] for name in added})
     try:
@@ -56,9 +102,10 @@ def start_server(preload: Sequence[str] = PRELOAD) -> None:
             del os.environ[name]
 
 
-def _start_worker(setup: Callable[..., None] | None, args: tuple[Any, ...]) -> None:
+def _start_worker(main: int, setup: Callable[..., None] | None, args: tuple[Any, ...]) -> None:
     # Ctrl-C is the parent's to handle: it stops submitting and discards the run; workers just exit with it.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    exit_with_parent(main)
     if setup is not None:
         setup(*args)
 
@@ -68,7 +115,15 @@ def worker_pool(
     jobs: int, setup: Callable[..., None] | None = None, args: tuple[Any, ...] = ()
 ) -> Iterator[Executor | None]:
     """A pool of `jobs` processes, each running setup(*args) once when it starts, shut down on exit (pending
-    work cancelled). None when jobs <= 1: map_ordered then runs everything in this process."""
+    work cancelled). None when jobs <= 1: map_ordered then runs everything in this process. Under the Ray
+    engine, Ray tasks instead, however many jobs (ray_engine.RayExecutor)."""
+    engine = selected_engine()
+    if engine.name == "ray":
+        from cotlens.ray_engine import ray_pool
+
+        with ray_pool(setup, args, engine.address) as executor:
+            yield executor
+        return
     if jobs <= 1:
         yield None
         return
@@ -77,7 +132,7 @@ def worker_pool(
         jobs,
         mp_context=multiprocessing.get_context("forkserver"),
         initializer=_start_worker,
-        initargs=(setup, args),
+        initargs=(os.getpid(), setup, args),
     )
     try:
         yield pool

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from cotlens.formats._inline import split_harmony, split_think
+from cotlens.formats._inline import split_harmony, split_inline, split_think
 from cotlens.record import Parsed
 
 
@@ -64,3 +64,29 @@ def test_harmony_commentary_is_neither_reasoning_nor_answer() -> None:
     split = split_harmony(text)
     assert (split.reasoning, split.answer) == (["Need weather."], ["Sunny."])
     assert split.tags == {"commentary_messages": "1"}
+
+
+@pytest.mark.parametrize(
+    ("text", "want"),
+    [
+        (
+            "<|begin_of_thought|>\nR\n<|end_of_thought|>\n\n<|begin_of_solution|>\nA\n<|end_of_solution|>",
+            ("R", "A", False, [], "raw"),
+        ),
+        (
+            "R<|end_of_thought|><|begin_of_solution|>A<|end_of_solution|>",
+            ("R", "A", False, ["missing-open-thought"], "raw"),
+        ),
+        ("<|begin_of_thought|>cut", ("cut", None, True, [], "raw")),
+        ("<thinking>R</thinking>A", ("R", "A", False, [], "raw")),
+        ("R</thinking>A", ("R", "A", False, ["missing-open-thinking"], "raw")),
+        ("<reasoning>R</reasoning>\nA", ("R", "A", False, [], "raw")),
+        ("◁think▷R◁/think▷A", ("R", "A", False, [], "raw")),
+        ("R◁/think▷A", ("R", "A", False, ["missing-open-kimi-think"], "raw")),
+        # The family whose marker comes first: a <think> block that quotes <thinking> stays one block.
+        ("<think>about <thinking> tags</think>A", ("about <thinking> tags", "A", False, [], "raw")),
+        ("plain <b>html</b>", (None, "plain <b>html</b>", False, [], "none")),
+    ],
+)
+def test_tag_families(text: str, want: tuple) -> None:
+    assert finish(split_inline(text)) == want

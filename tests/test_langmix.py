@@ -161,7 +161,7 @@ ROW_KEYS = (
     "with_mixing_high",
     "with_mixing_low",
 )
-EXAMPLE_KEYS = ("after", "before", "context", "group", "reasoning_kind", "source", "span")
+EXAMPLE_KEYS = ("after", "before", "context", "group", "reasoning_kind", "source", "span", "transcript_id")
 
 
 def test_json_document_is_frozen(mixed: Store) -> None:

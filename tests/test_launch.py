@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from cotlens.launch import reads_text
+from cotlens.launch import asks_for_ray, reads_text
 
 
 @pytest.mark.parametrize(
@@ -31,6 +31,25 @@ from cotlens.launch import reads_text
 )
 def test_reads_text(args: list[str], want: bool) -> None:
     assert reads_text(args) is want
+
+
+@pytest.mark.parametrize(
+    ("args", "env", "want"),
+    [
+        (["rates", "--engine", "ray"], None, True),
+        (["keywords", "m", "--engine=ray"], None, True),
+        (["rates", "--engine", "local"], "ray", False),  # the option wins over the environment
+        (["rates", "--term", "x"], "ray", True),
+        (["rates", "--term", "x"], None, False),
+        (["rates", "--term", "--engine"], None, False),
+    ],
+)
+def test_asks_for_ray(args: list[str], env: str | None, want: bool, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The Ray engine forks no local workers: the entry point starts no server for them."""
+    monkeypatch.delenv("COTLENS_ENGINE", raising=False)
+    if env is not None:
+        monkeypatch.setenv("COTLENS_ENGINE", env)
+    assert asks_for_ray(args) is want
 
 
 def test_a_lexicon_file_reads_text(tmp_path: Path) -> None:

@@ -9,7 +9,7 @@ from cotlens.errors import RecordError
 JSONObject = dict[str, Any]
 
 
-def _type_name(value: Any) -> str:
+def type_name(value: Any) -> str:
     return {
         dict: "an object",
         list: "a list",
@@ -26,7 +26,7 @@ def opt_str(obj: JSONObject, key: str, where: str = "") -> str | None:
     value = obj.get(key)
     if value is None or isinstance(value, str):
         return value
-    raise RecordError(f"{where}{key} is {_type_name(value)}, expected a string")
+    raise RecordError(f"{where}{key} is {type_name(value)}, expected a string")
 
 
 def opt_int(obj: JSONObject, key: str, where: str = "") -> int | None:
@@ -43,21 +43,29 @@ def opt_dict(obj: JSONObject, key: str, where: str = "") -> JSONObject | None:
     value = obj.get(key)
     if value is None or isinstance(value, dict):
         return value
-    raise RecordError(f"{where}{key} is {_type_name(value)}, expected an object")
+    raise RecordError(f"{where}{key} is {type_name(value)}, expected an object")
 
 
 def opt_list(obj: JSONObject, key: str, where: str = "") -> list[Any] | None:
     value = obj.get(key)
     if value is None or isinstance(value, list):
         return value
-    raise RecordError(f"{where}{key} is {_type_name(value)}, expected a list")
+    raise RecordError(f"{where}{key} is {type_name(value)}, expected a list")
+
+
+def first_dict(obj: JSONObject, key: str) -> JSONObject:
+    """The first item of a non-empty list of objects at obj[key] (what a shape's sniff looks at); {} otherwise."""
+    items = obj.get(key)
+    if isinstance(items, list) and items and isinstance(items[0], dict):
+        return items[0]
+    return {}
 
 
 def dicts(items: list[Any], where: str) -> list[JSONObject]:
     """The items of a list that must hold objects only."""
     for i, item in enumerate(items):
         if not isinstance(item, dict):
-            raise RecordError(f"{where}[{i}] is {_type_name(item)}, expected an object")
+            raise RecordError(f"{where}[{i}] is {type_name(item)}, expected an object")
     return items
 
 
@@ -67,7 +75,7 @@ def scalar_str(value: Any) -> str | None:
         return None
     if isinstance(value, str | int) and not isinstance(value, bool):
         return str(value)
-    raise RecordError(f"identifier is {_type_name(value)}, expected a string or a number")
+    raise RecordError(f"identifier is {type_name(value)}, expected a string or a number")
 
 
 def is_truncating(finish_reason: str | None) -> bool:

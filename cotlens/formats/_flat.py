@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import orjson
+
 from cotlens.errors import RecordError
 from cotlens.formats._fields import JSONObject, is_truncating, opt_str, scalar_str
 from cotlens.formats.base import Context
+from cotlens.formats.generic import reported_tokens
 from cotlens.record import Parsed
 
 PROMPT_KEYS = ("prompt", "question", "input", "instruction", "problem")
@@ -12,8 +15,8 @@ COMPLETION_KEYS = ("response", "completion", "output", "generation", "generated_
 
 
 def read_common(obj: JSONObject, context: Context) -> Parsed:
-    """A Parsed with the model (the record's, else the container's), prompt, id, dataset and finish reason of a
-    flat record."""
+    """A Parsed with the model (the record's, else the container's), prompt, id, dataset, finish reason and
+    reported tokens (by the generic token synonyms) of a flat record."""
     parsed = Parsed()
     parsed.model = opt_str(obj, "model") or context.model
     for key in PROMPT_KEYS:
@@ -21,8 +24,14 @@ def read_common(obj: JSONObject, context: Context) -> Parsed:
         if isinstance(value, str):
             parsed.prompt = value
             break
+        if value is not None:
+            # An object, a list, a number: kept as its JSON text (the repair says so), never dropped.
+            parsed.prompt = orjson.dumps(value).decode()
+            parsed.repairs.append("prompt-as-json")
+            break
     parsed.source_id = scalar_str(obj.get("id"))
     parsed.dataset = opt_str(obj, "dataset")
+    parsed.reasoning_tokens, parsed.output_tokens = reported_tokens(obj)
     finish = opt_str(obj, "finish_reason") or opt_str(obj, "stop_reason")
     if finish:
         parsed.tags["finish_reason"] = finish

@@ -22,6 +22,12 @@ class Context:
         return value if isinstance(value, str) else None
 
     @property
+    def model_error(self) -> str | None:
+        """Why the container's model cannot be used (a document-level model that is not a string)."""
+        value = self.defaults.get("model_error")
+        return value if isinstance(value, str) else None
+
+    @property
     def dataset(self) -> str | None:
         value = self.defaults.get("dataset")
         return value if isinstance(value, str) else None

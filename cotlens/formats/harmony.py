@@ -7,6 +7,7 @@ from cotlens.formats._fields import JSONObject
 from cotlens.formats._flat import completion_key, read_common, require_completion
 from cotlens.formats._inline import is_harmony, split_harmony
 from cotlens.formats.base import Context
+from cotlens.formats.generic import has_reasoning_field
 from cotlens.record import Parsed
 
 
@@ -17,7 +18,7 @@ class Harmony:
 
     def sniff(self, obj: JSONObject) -> bool:
         key = completion_key(obj)
-        return key is not None and is_harmony(obj[key])
+        return key is not None and is_harmony(obj[key]) and not has_reasoning_field(obj)
 
     def parse(self, obj: JSONObject, context: Context) -> list[Parsed]:
         parsed = read_common(obj, context)

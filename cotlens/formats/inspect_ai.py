@@ -1,8 +1,13 @@
 """Inspect AI samples (from `.eval` archives' `samples/*.json` or a `.json` log's `samples[]`): reasoning as
 content items `{"type": "reasoning", "reasoning": ..., "redacted": ...}` in the assistant messages; the model and
-task come from the log header; reported tokens from `model_usage` (the whole sample) or `output.usage`."""
+task come from the log header; reported tokens from `model_usage` (the whole sample) or `output.usage`; scores and
+sample metadata become tags."""
 
 from __future__ import annotations
+
+from typing import Any
+
+import orjson
 
 from cotlens.formats._fields import (
     JSONObject,
@@ -59,7 +64,39 @@ class InspectSample:
         if output_model := opt_str(output, "model", "output."):
             parsed.tags["provider_model"] = output_model
         read_usage(obj, output, parsed)
+        parsed.tags.update(outcome_tags(obj))
         return [parsed]
+
+
+def outcome_tags(sample: JSONObject) -> dict[str, str]:
+    """Scores and sample metadata as tags, so analyses can group and filter by them: `score:NAME` per scorer
+    (a scorer with several values gives `score:NAME:KEY`), `meta:KEY`; scalar values only (metadata strings up to
+    META_TAG_CHARS characters)."""
+    tags: dict[str, str] = {}
+    for name, score in (opt_dict(sample, "scores") or {}).items():
+        value = score.get("value") if isinstance(score, dict) else None
+        if isinstance(value, dict):
+            tags.update({f"score:{name}:{k}": tag_value(v) for k, v in value.items() if is_scalar(v)})
+        elif isinstance(value, str | int | float | bool):
+            tags[f"score:{name}"] = tag_value(value)
+    for key, value in (opt_dict(sample, "metadata") or {}).items():
+        if is_scalar(value) and not (isinstance(value, str) and len(value) > META_TAG_CHARS):
+            tags[f"meta:{key}"] = tag_value(value)
+    return tags
+
+
+# Metadata strings longer than this are texts (a problem statement, a reference solution), not values to group
+# or filter by: left out of the tags.
+META_TAG_CHARS = 200
+
+
+def is_scalar(value: Any) -> bool:
+    return isinstance(value, str | int | float | bool)
+
+
+def tag_value(value: str | float | bool) -> str:
+    """A string as is; a number or a boolean as JSON writes it (`1`, `0.5`, `true`)."""
+    return value if isinstance(value, str) else orjson.dumps(value).decode()
 
 
 def read_usage(sample: JSONObject, output: JSONObject, parsed: Parsed) -> None:

@@ -8,6 +8,7 @@ one transcript per index, and every `[*]` path must have the same length.
 
 from __future__ import annotations
 
+import math
 import tomllib
 from dataclasses import dataclass, field, fields
 from enum import Enum
@@ -43,6 +44,7 @@ FIELD_KEYS = (
     "id",
     "dataset",
     "finish_reason",
+    "provider",
 )
 
 
@@ -90,6 +92,16 @@ def resolve(obj: Any, steps: tuple[Any, ...]) -> Any:
         else:
             return None
     return obj
+
+
+def present(obj: Any, steps: tuple[Any, ...]) -> bool:
+    """Whether a path without `[*]` leads somewhere in `obj` (to null, perhaps)."""
+    for step in steps[:-1]:
+        obj = resolve(obj, (step,))
+    last = steps[-1]
+    if isinstance(last, str):
+        return isinstance(obj, dict) and last in obj
+    return isinstance(obj, list) and isinstance(last, int) and -len(obj) <= last < len(obj)
 
 
 def resolve_parallel(obj: JSONObject, path: JSONPath) -> list[Any]:
@@ -160,6 +172,18 @@ def load_mapping(specs: list[str]) -> Mapping:
     return build_mapping(items)
 
 
+def _keys(obj: JSONObject) -> str:
+    return ", ".join(sorted(map(str, obj))[:20])
+
+
+def _is_segment(value: Any) -> bool:
+    return (
+        value is None
+        or isinstance(value, str)
+        or (isinstance(value, dict) and isinstance(value.get("text"), str))
+    )
+
+
 class MappedFormat:
     """A format driven by a Mapping instead of code."""
 
@@ -175,6 +199,11 @@ class MappedFormat:
         return True
 
     def parse(self, obj: JSONObject, context: Context) -> list[Parsed]:
+        texts = {key: self.mapping.paths[key] for key in ("reasoning", "answer") if key in self.mapping.paths}
+        if not any(path.parallel or present(obj, path.steps) for path in texts.values()):
+            shown = " and ".join(f"{key} path {path.text!r}" for key, path in texts.items())
+            verb = "matches" if len(texts) == 1 else "match"
+            raise RecordError(f"the mapping's {shown} {verb} nothing in this record (keys: {_keys(obj)})")
         if not self.parallel:
             return [self._one(obj, {}, context)]
         columns = {key: resolve_parallel(obj, self.mapping.paths[key]) for key in self.parallel}
@@ -203,12 +232,16 @@ class MappedFormat:
             return []
         if isinstance(value, str):
             return [value]
-        if isinstance(value, list) and all(isinstance(v, str) for v in value):
-            return list(value)  # reasoning given as a list of segments
+        if isinstance(value, list) and all(_is_segment(v) for v in value):
+            # Reasoning given as a list of segments; nulls are missing segments, {"text": ...} summary parts.
+            return [v if isinstance(v, str) else v["text"] for v in value if v is not None]
         raise RecordError(f"{self.mapping.paths[key].text} is {type(value).__name__}, expected a string")
 
     def _int(self, obj: JSONObject, key: str, row: dict[str, Any]) -> int | None:
         value = self._value(obj, key, row)
+        if isinstance(value, float) and (math.isnan(value) or (value.is_integer() and value >= 0)):
+            # Columnar dumps (pandas) write counts as floats, and a missing one as NaN.
+            return None if math.isnan(value) else int(value)
         if value is None or (isinstance(value, int) and not isinstance(value, bool) and value >= 0):
             return value
         raise RecordError(f"{self.mapping.paths[key].text} is {value!r:.40}, expected a non-negative integer")
@@ -241,6 +274,9 @@ class MappedFormat:
         )
         dataset = self._text(obj, "dataset", row)
         parsed.dataset = dataset[0] if dataset else context.dataset
+        provider = self._text(obj, "provider", row)
+        if provider:
+            parsed.tags["provider"] = provider[0]
         finish = self._text(obj, "finish_reason", row)
         if finish:
             parsed.tags["finish_reason"] = finish[0]

@@ -4,7 +4,16 @@ reported reasoning tokens in `usage.completion_tokens_details.reasoning_tokens`.
 
 from __future__ import annotations
 
-from cotlens.formats._fields import JSONObject, dicts, is_truncating, opt_dict, opt_int, opt_str, scalar_str
+from cotlens.formats._fields import (
+    JSONObject,
+    dicts,
+    first_dict,
+    is_truncating,
+    opt_dict,
+    opt_int,
+    opt_str,
+    scalar_str,
+)
 from cotlens.formats._message import read_assistant_message
 from cotlens.formats.base import Context
 from cotlens.record import Parsed
@@ -16,13 +25,8 @@ class OpenAIChat:
     priority = 30
 
     def sniff(self, obj: JSONObject) -> bool:
-        choices = obj.get("choices")
-        return (
-            isinstance(choices, list)
-            and bool(choices)
-            and isinstance(choices[0], dict)
-            and ("message" in choices[0] or "text" in choices[0])
-        )
+        choice = first_dict(obj, "choices")
+        return "message" in choice or "text" in choice
 
     def parse(self, obj: JSONObject, context: Context) -> list[Parsed]:
         choices = dicts(obj["choices"], "choices")

@@ -4,7 +4,7 @@ reasoning inline in the assistant value (`<think>` tags, harmony)."""
 from __future__ import annotations
 
 from cotlens.errors import RecordError
-from cotlens.formats._fields import JSONObject, dicts
+from cotlens.formats._fields import JSONObject, dicts, first_dict
 from cotlens.formats._flat import read_common
 from cotlens.formats._message import read_conversation
 from cotlens.formats.base import Context
@@ -32,8 +32,7 @@ class ShareGPT:
     priority = 70
 
     def sniff(self, obj: JSONObject) -> bool:
-        turns = obj.get("conversations")
-        return isinstance(turns, list) and bool(turns) and isinstance(turns[0], dict) and "from" in turns[0]
+        return "from" in first_dict(obj, "conversations")
 
     def parse(self, obj: JSONObject, context: Context) -> list[Parsed]:
         messages = []

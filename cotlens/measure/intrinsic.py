@@ -7,6 +7,7 @@ terms, as `<text>_<measurement>` columns. A part file records which lexicons its
 
 from __future__ import annotations
 
+import contextlib
 import os
 from functools import lru_cache
 
@@ -142,10 +143,14 @@ def measure_part(path: str) -> int:
     groups = range(source.num_row_groups)
     tmp = f"{path}.measuring"
     rows = 0
-    with pq.ParquetWriter(tmp, part_schema(), compression="zstd") as writer:
-        for i in groups:
-            table = measure(source.read_row_group(i))
-            writer.write_table(table, row_group_size=table.num_rows)
-            rows += table.num_rows
-    os.replace(tmp, path)
+    try:
+        with pq.ParquetWriter(tmp, part_schema(), compression="zstd") as writer:
+            for i in groups:
+                table = measure(source.read_row_group(i))
+                writer.write_table(table, row_group_size=table.num_rows)
+                rows += table.num_rows
+        os.replace(tmp, path)
+    finally:  # a full disk or an interruption leaves the part as it was, and no half-written copy
+        with contextlib.suppress(FileNotFoundError):
+            os.remove(tmp)
     return rows

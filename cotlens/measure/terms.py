@@ -103,6 +103,13 @@ def _check_regex(pattern: str, text: str) -> None:
             f"term {text!r}: not a regex the linear-time engine accepts (no look-around or backreferences): "
             f"{message}"
         ) from None
+    # A regex that matches the empty string (`re:`, `re:x*`, `re:^`) would count an occurrence between characters.
+    probes = pl.Series(["", "a", "a b", "1", "\n", "wait"]).str.extract_all(pattern).to_list()
+    if any("" in matches for matches in probes if matches):
+        raise LexiconError(
+            f"term {text!r}: the regex matches the empty string, which is no occurrence of anything; "
+            "give a pattern that matches at least one character"
+        )
 
 
 @lru_cache(maxsize=32)

@@ -15,7 +15,7 @@ from rich.console import Console, Group, RenderableType
 from rich.table import Table
 from rich.text import Text
 
-from cotlens.render.escape import json_bytes, markdown_cell, printable
+from cotlens.render.escape import csv_cell, json_bytes, markdown_cell, printable
 from cotlens.result import Column, Result
 
 NUMERIC = ("int", "float", "share", "interval", "share_interval", "formatted")
@@ -263,9 +263,17 @@ def to_csv(result: Result) -> str:
 
 
 def csv_value(value: Any, is_list: bool) -> str:
+    """A cell: numbers as they are, text inert (each item of a list, which a spreadsheet set to split at `;`
+    reads as cells of its own)."""
     if value is None:
         return ""
-    return printable(";".join(map(str, value)) if is_list else str(value))
+    if isinstance(value, dict):  # an object in a row (sniff's fields): its JSON, not Python's repr
+        return csv_cell(json_bytes(value).decode())
+    if is_list:
+        return ";".join(csv_cell(str(v)) for v in value)
+    if isinstance(value, bool | int | float):
+        return str(value)  # numbers stay numbers, the sign too
+    return csv_cell(str(value))
 
 
 def to_markdown(result: Result) -> str:

@@ -1,0 +1,174 @@
+"""The Ray engine: a concurrent.futures Executor whose work runs as Ray tasks.
+
+ingest, measure and the analyses that read text hand their kernels to an Executor (workers.map_ordered); under
+`--engine ray` that Executor is this one, so the same kernels see the same chunks and row groups and their
+results come back in the same order as with local worker processes: the store and the JSON outputs are the same
+by construction. A pool's setup (ingest's: the ids already stored) is put in Ray's object store once and run in
+each worker process before the first task of that pool it runs there.
+
+Ray is imported here only, and this module only when the Ray engine is asked for.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import os
+import threading
+import uuid
+from collections.abc import Callable, Iterator
+from concurrent.futures import Executor, Future
+from typing import Any
+
+from cotlens.errors import CotlensError
+from cotlens.workers import WORKER_ENVIRONMENT, default_jobs
+
+try:
+    import ray
+    import ray.exceptions
+except ImportError:  # pragma: no cover - exercised by a subprocess test without Ray on the path
+    ray = None
+
+MISSING = "the Ray engine needs Ray: pip install 'cotlens[ray]'"
+# A task whose worker process died (killed, out of memory, node lost) runs again up to this many times;
+# an exception raised by the kernel itself is an answer, never retried.
+TASK_RETRIES = 3
+
+
+def start(address: str | None = None, num_cpus: int | None = None) -> None:
+    """Connect to the Ray cluster at `address` (else RAY_ADDRESS), or start a local Ray with one CPU per core
+    (or num_cpus), unless this process is connected already."""
+    if ray is None:
+        raise CotlensError(MISSING)
+    if ray.is_initialized():
+        return
+    address = address or os.environ.get("RAY_ADDRESS") or None
+    options: dict[str, Any] = {
+        "include_dashboard": False,
+        "logging_level": logging.ERROR,
+        "log_to_driver": False,
+    }
+    added: list[str] = []
+    if address is None:
+        # "local": a Ray of this command's own, never one a `ray start` on this machine left running.
+        address, options["num_cpus"] = "local", num_cpus or default_jobs()
+        # Its workers inherit this environment: one per CPU, so their own thread pools (polars, Arrow,
+        # OpenBLAS) would only oversubscribe it. Not a job runtime_env: tasks then run in the workers Ray
+        # starts with it, rather than in workers started for the job (1-2 s each). A cluster's nodes are
+        # started with the same variables (README, "On a cluster").
+        added = [name for name in WORKER_ENVIRONMENT if name not in os.environ]
+        os.environ.update({name: WORKER_ENVIRONMENT[name] for name in added})
+    try:
+        ray.init(address=address, **options)
+    except Exception as e:  # ConnectionError, RuntimeError, ValueError...: Ray's errors have no common base
+        where = "a local Ray" if address == "local" else f"the Ray cluster at {address}"
+        hint = ""
+        if address != "local" and "RAY_AUTH_MODE" not in os.environ:
+            hint = " (a cluster with token authentication also needs RAY_AUTH_MODE=token and its token)"
+        raise CotlensError(f"could not start or reach {where}: {_first_line(e)}{hint}") from None
+    finally:
+        for name in added:
+            del os.environ[name]
+
+
+def stop() -> None:
+    """Disconnect from Ray, stopping the local Ray this process started (its processes would outlive a
+    process that leaves without the interpreter's teardown, as the CLI does)."""
+    if ray is not None and ray.is_initialized():
+        ray.shutdown()
+
+
+def cluster_cpus(address: str | None = None) -> int:
+    """The CPUs of the cluster (started or reached first): how many tasks run at once."""
+    start(address)
+    return max(1, int(ray.cluster_resources().get("CPU", 1)))
+
+
+@contextlib.contextmanager
+def ray_pool(
+    setup: Callable[..., None] | None, args: tuple[Any, ...], address: str | None
+) -> Iterator[Executor]:
+    start(address)
+    pool = RayExecutor(setup, args)
+    try:
+        yield pool
+    finally:
+        pool.shutdown(wait=True, cancel_futures=True)
+
+
+class RayExecutor(Executor):
+    """submit(fn, item) runs fn(item) as a Ray task; its Future holds the result, or the kernel's own
+    exception (a Ray failure, once retries are spent, becomes a CotlensError)."""
+
+    def __init__(self, setup: Callable[..., None] | None = None, args: tuple[Any, ...] = ()) -> None:
+        # The setup's arguments travel inside a list, so that Ray does not fetch them for every task: a worker
+        # fetches them once, when it first runs a task of this pool.
+        self._setup = (uuid.uuid4().hex, setup, [ray.put(args)] if setup is not None else [])
+        self._functions: dict[int, tuple[Any, Any]] = {}  # id(fn) -> (fn, its object ref)
+        self._pending: set[Any] = set()
+        self._lock = threading.Lock()
+        self._task = ray.remote(max_retries=TASK_RETRIES, retry_exceptions=False)(_run)
+
+    def submit(self, fn: Callable[..., Any], /, *args: Any, **kwargs: Any) -> Future[Any]:
+        if kwargs or len(args) != 1:
+            raise TypeError("RayExecutor.submit takes a function and one argument")
+        held = self._functions.get(id(fn))
+        if held is None or held[0] is not fn:
+            held = self._functions[id(fn)] = (fn, ray.put(fn))
+        ref = self._task.remote(self._setup, held[1], args[0])
+        future: Future[Any] = Future()
+        with self._lock:
+            self._pending.add(ref)
+        ref.future().add_done_callback(lambda done: self._settle(ref, done, future))
+        return future
+
+    def _settle(self, ref: Any, done: Future[Any], future: Future[Any]) -> None:
+        with self._lock:
+            self._pending.discard(ref)
+        error = done.exception()
+        if error is None:
+            future.set_result(done.result())
+        else:
+            future.set_exception(_own_error(error))
+
+    def shutdown(self, wait: bool = True, *, cancel_futures: bool = False) -> None:
+        """Cancel what has not finished (when asked) and wait for it: no task of this pool still writes after
+        it is shut down (ingest's staged chunks live in a directory removed after a failed run)."""
+        with self._lock:
+            pending = list(self._pending)
+        if cancel_futures:
+            for ref in pending:
+                with contextlib.suppress(Exception):
+                    ray.cancel(ref)
+        if wait and pending:
+            ray.wait(pending, num_returns=len(pending))
+
+
+# The setup this worker process ran last (a pool's token): set up again only for another pool.
+_installed: str | None = None
+
+
+def _run(
+    setup: tuple[str, Callable[..., None] | None, list[Any]], fn: Callable[[Any], Any], item: Any
+) -> Any:
+    global _installed
+    token, function, args = setup
+    if function is not None and _installed != token:
+        function(*ray.get(args[0]))
+        _installed = token
+    return fn(item)
+
+
+def _own_error(error: BaseException) -> BaseException:
+    """The kernel's exception as it raised it (so callers handle it as with local workers); a failure of Ray
+    itself as a one-line CotlensError."""
+    if isinstance(error, ray.exceptions.RayTaskError) and isinstance(error.cause, Exception):
+        return error.cause
+    if isinstance(error, ray.exceptions.RayError):
+        return CotlensError(f"the Ray engine failed: {_first_line(error)}")
+    return error
+
+
+def _first_line(error: BaseException) -> str:
+    lines = [line.strip() for line in str(error).splitlines() if line.strip()]
+    return lines[0] if lines else type(error).__name__

@@ -1,0 +1,140 @@
+"""`filter --out` (issue 13 case 11): outputs that cannot be written as asked are refused before anything is
+written, and a run whose writing fails part-way leaves no output at all."""
+
+from __future__ import annotations
+
+import errno
+import os
+from pathlib import Path
+from typing import Any
+
+import pytest
+from typer.testing import CliRunner
+
+import cotlens.filter
+from cotlens.cli import app
+from cotlens.ingest import ingest
+from cotlens.store import Store
+from tests.helpers import chat, write_jsonl
+
+runner = CliRunner()
+# Short reasoning fails `tokens > 5`, long reasoning passes it: both outputs get rows.
+WHERE = ["--where", "tokens > 5"]
+
+
+@pytest.fixture(scope="module")
+def small(tmp_path_factory: pytest.TempPathFactory) -> Store:
+    root = tmp_path_factory.mktemp("filter-outputs")
+    records = [
+        chat(i, reasoning="Hmm." if i % 2 else "Let me think about this carefully, step by step.")
+        for i in range(6)
+    ]
+    store = Store(root / "store")
+    ingest([str(write_jsonl(root / "in.jsonl", records))], store)
+    return store
+
+
+def run(*args: str):  # type: ignore[no-untyped-def]
+    return runner.invoke(app, list(args), env={"NO_COLOR": "1", "COLUMNS": "200"})
+
+
+def listing(*roots: Path) -> dict[str, bytes]:
+    return {str(p): p.read_bytes() for root in roots for p in sorted(root.rglob("*")) if p.is_file()}
+
+
+@pytest.fixture
+def work(tmp_path: Path, small: Store) -> Path:
+    (tmp_path / "a-directory").mkdir()
+    return tmp_path
+
+
+REFUSALS = {
+    "same file": (["--out", "{w}/x.jsonl", "--exclusions", "{w}/x.jsonl"], "same file"),
+    "same file by another name": (
+        ["--out", "{w}/x.jsonl", "--exclusions", "{w}/a-directory/../x.jsonl"],
+        "same file",
+    ),
+    "a directory": (["--out", "{w}/a-directory"], "is a directory"),
+    "exclusions a directory": (["--out", "{w}/x.jsonl", "--exclusions", "{w}/a-directory"], "is a directory"),
+    "a missing directory": (["--out", "{w}/missing/x.jsonl"], "no directory"),
+    "exclusions in a missing directory": (
+        ["--out", "{w}/x.jsonl", "--exclusions", "{w}/no/x.jsonl"],
+        "no directory",
+    ),
+    "the manifest, even with --force": (["--out", "{s}/manifest.json", "--force"], "inside the store"),
+    "a run directory": (["--out", "{run}/part-00009.parquet"], "inside the store"),
+    "a part file, with --force": (["--out", "{part}", "--force"], "inside the store"),
+    "the store itself": (["--out", "{s}", "--force"], "inside the store"),
+    "exclusions in the store": (
+        ["--out", "{w}/x.jsonl", "--exclusions", "{s}/rejects.jsonl"],
+        "inside the store",
+    ),
+}
+
+
+@pytest.mark.parametrize("case", list(REFUSALS))
+def test_case_11_filter_out_refusals_write_nothing(small: Store, work: Path, case: str) -> None:
+    args, message = REFUSALS[case]
+    part = small.part_files()[0]
+    values = {"w": str(work), "s": str(small.root), "run": str(part.parent), "part": str(part)}
+    before = listing(work, small.root)
+    result = run("filter", "--store", str(small.root), *WHERE, *(a.format(**values) for a in args))
+    assert result.exit_code == 2, result.output
+    assert result.stderr.startswith("cotlens: usage error:") and message in result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1, result.stderr
+    assert listing(work, small.root) == before
+
+
+def test_case_11_a_symlink_into_the_store_is_inside_it(small: Store, work: Path) -> None:
+    (work / "link").symlink_to(small.root)
+    result = run("filter", "--store", str(small.root), *WHERE, "--out", str(work / "link" / "x.jsonl"))
+    assert result.exit_code == 2 and "inside the store" in result.stderr
+
+
+def fail_exclusions(monkeypatch: pytest.MonkeyPatch) -> None:
+    def full(*args: Any) -> None:
+        raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+
+    monkeypatch.setattr(cotlens.filter, "_write_exclusions", full)
+
+
+def fail_kept(monkeypatch: pytest.MonkeyPatch) -> None:
+    def full(*args: Any) -> None:
+        raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+
+    monkeypatch.setattr(cotlens.filter._JsonLines, "write", full)
+    monkeypatch.setattr(cotlens.filter._Parquet, "write", full)
+
+
+@pytest.mark.parametrize("suffix", ["jsonl", "parquet"])
+@pytest.mark.parametrize("inject", [fail_exclusions, fail_kept])
+def test_case_11_when_any_output_fails_nothing_is_written(
+    small: Store, work: Path, monkeypatch: pytest.MonkeyPatch, inject: Any, suffix: str
+) -> None:
+    inject(monkeypatch)
+    before = listing(work)
+    result = run("filter", "--store", str(small.root), *WHERE, "--out", str(work / f"kept.{suffix}"))
+    assert result.exit_code == 1, result.output
+    assert result.stderr.strip() == (
+        "cotlens: error: cannot write the output: No space left on device; nothing was written"
+    )
+    assert listing(work) == before  # neither output, no staged file
+
+
+def test_case_11_both_outputs_land_together(small: Store, work: Path) -> None:
+    result = run("filter", "--store", str(small.root), *WHERE, "--out", str(work / "kept.jsonl"))
+    assert result.exit_code == 0, result.output
+    assert len((work / "kept.jsonl").read_bytes().splitlines()) == 3
+    assert len((work / "kept.jsonl.exclusions.jsonl").read_bytes().splitlines()) == 3
+    assert sorted(p.name for p in work.iterdir()) == [
+        "a-directory",
+        "kept.jsonl",
+        "kept.jsonl.exclusions.jsonl",
+    ]
+
+
+def test_a_device_output_is_written_to_not_replaced(small: Store) -> None:
+    result = run("filter", "--store", str(small.root), *WHERE, "--out", os.devnull)
+    assert result.exit_code == 0, result.output
+    assert Path(os.devnull).is_char_device()
+    assert not Path(f"{os.devnull}.exclusions.jsonl").exists()  # no default exclusions file beside a device

@@ -1,0 +1,306 @@
+"""The Ray engine gives what the local engine gives: the same store (ids, measurements, accounting, rejects) and
+byte-identical JSON from every analysis that reads text. One local Ray (2 CPUs) serves the whole test run."""
+
+from __future__ import annotations
+
+import json
+import os
+import random
+import shutil
+import subprocess
+import sys
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import orjson
+import pyarrow as pa
+import pytest
+import ray
+from ray import cloudpickle
+from typer.testing import CliRunner
+
+import cotlens.ingest
+import cotlens.ray_engine
+from cotlens.cli import app
+from cotlens.engine import use_engine
+from cotlens.errors import CotlensError
+from cotlens.ingest import IngestOptions, ingest
+from cotlens.parse import Chunk, ChunkResult, RecordParser
+from cotlens.store import REJECTS, STAGING, Store
+from tests.conftest import DEMO, ROOT
+from tests.helpers import chat, write_jsonl
+
+runner = CliRunner()
+MODELS = ("m-a", "m-b", "m-c")
+WORDS = [
+    "wait",
+    "let",
+    "me",
+    "check",
+    "the",
+    "answer",
+    "again",
+    "hmm",
+    "so",
+    "the",
+    "sum",
+    "is",
+    "overshadow",
+    "marinade",
+    "watchers",
+    "illusions",
+    "double-check",
+    "Let's",
+    "think",
+    "we",
+    "need",
+    "the",
+    "user",
+    "asks",
+    "I",
+    "should",
+    "verify",
+    "carefully",
+]
+FOREIGN = ("这个问题", "проверим", "検討する", "θ", "مرحبا")
+GENERATED = 3000
+BAD_EVERY = 97  # every 97th line of the generated corpus is broken JSON
+
+
+@pytest.fixture(scope="session")
+def ray_started() -> Iterator[None]:
+    cotlens.ray_engine.start(num_cpus=2)
+    yield
+    ray.shutdown()
+
+
+def generated_lines(count: int, seed: int) -> list[bytes]:
+    """Transcripts of three models with terms, code-switching, loops and duplicates; broken lines among them."""
+    rng = random.Random(seed)
+    lines = []
+    for i in range(count):
+        if i % BAD_EVERY == BAD_EVERY - 1:
+            lines.append(b'{"model": "m-a", "choices": [')
+            continue
+        words = [rng.choice(WORDS) for _ in range(rng.randint(5, 80))]
+        if rng.random() < 0.2:
+            words.insert(rng.randrange(len(words)), rng.choice(FOREIGN))
+        if rng.random() < 0.05:
+            words += ["and again"] * 6  # a loop
+        if rng.random() < 0.03 and i > BAD_EVERY:
+            lines.append(lines[rng.randrange(BAD_EVERY - 1)])  # a duplicate of an earlier record
+            continue
+        lines.append(orjson.dumps(chat(i, " ".join(words), rng.choice(WORDS), MODELS[i % 3])))
+    return lines
+
+
+def run(*args: str) -> Any:
+    return runner.invoke(app, list(args), env={"NO_COLOR": "1", "COLUMNS": "200"})
+
+
+@dataclass
+class Corpus:
+    inputs: list[str]
+    stores: dict[str, Store]
+    summaries: dict[str, dict[str, Any]]
+
+
+@pytest.fixture(scope="module")
+def corpus(tmp_path_factory: pytest.TempPathFactory, ray_started: None) -> Iterator[Corpus]:
+    """The demo corpus and a generated one, ingested by each engine (small blocks and row groups, so that the
+    work is many tasks)."""
+    root = tmp_path_factory.mktemp("ray")
+    generated = root / "generated.jsonl"
+    generated.write_bytes(b"\n".join(generated_lines(GENERATED, seed=7)) + b"\n")
+    inputs = [*map(str, sorted(DEMO.glob("*.jsonl"))), str(generated)]
+    stores, summaries = {}, {}
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr("cotlens.sources.BLOCK_BYTES", 64 << 10)
+        patch.setattr("cotlens.store.ROW_GROUP_ROWS", 256)
+        for engine in ("local", "ray"):
+            stores[engine] = Store(root / f"store-{engine}")
+            result = run("ingest", *inputs, "--store", str(stores[engine].root), "--json", "--engine", engine)
+            assert result.exit_code == 0, result.output
+            summaries[engine] = json.loads(result.stdout)
+    yield Corpus(inputs, stores, summaries)
+
+
+def without_run(table: pa.Table) -> pa.Table:
+    return table.drop_columns(["ingest_run"])
+
+
+def test_accounting_is_the_same_and_counts_bad_lines(corpus: Corpus) -> None:
+    local, remote = corpus.summaries["local"], corpus.summaries["ray"]
+    for doc in (local, remote):
+        # The fingerprint hashes the manifest, whose run ids and times differ between the two stores.
+        del doc["run_id"], doc["store"], doc["rejects_file"], doc["store_fingerprint"]
+    assert local == remote
+    generated = remote["inputs"][-1]
+    assert generated["records"] == GENERATED
+    assert generated["rejected"] == GENERATED // BAD_EVERY == 30
+    assert generated["added"] + generated["duplicate"] == GENERATED - 30
+    assert generated["duplicate"] > 0
+    assert remote["totals"]["rejected"] == 30 + 2  # the demo corpus has two broken lines
+
+
+def test_store_content_is_the_same(corpus: Corpus) -> None:
+    local, remote = (without_run(corpus.stores[e].read()) for e in ("local", "ray"))
+    assert remote.num_rows == corpus.summaries["ray"]["totals"]["added"] > 2000
+    assert remote.column("transcript_id").to_pylist() == local.column("transcript_id").to_pylist()
+    assert remote.equals(local)
+    assert remote.column("reasoning_tokens_o200k").null_count < remote.num_rows  # measured at ingest
+
+
+def test_rejects_are_the_same(corpus: Corpus) -> None:
+    def rejects(store: Store) -> list[dict[str, Any]]:
+        (path,) = (store.root / REJECTS).rglob("*.jsonl")
+        entries = [orjson.loads(line) for line in path.read_bytes().splitlines()]
+        return [{k: v for k, v in e.items() if k != "ingest_run"} for e in entries]
+
+    local, remote = (rejects(corpus.stores[e]) for e in ("local", "ray"))
+    assert len(remote) == 32
+    assert remote == local
+
+
+ANALYSES = [
+    ("rates",),
+    ("rates", "--term", "wait", "--term", "let me", "--term", "re:hm+", "--term", "这个"),
+    ("rates", "m-a", "m-b", "--by", "model", "--tokens", "words", "--substring", "--term", "the"),
+    ("compare", "m-a", "m-b", "m-c"),
+    ("compare", "m-a", "m-b", "--term", "wait", "--term", "double-check"),
+    ("compare", "m-c", "--fields", "reasoning,answer"),
+    ("langmix", "--scripts", "--examples", "2"),
+    ("keywords", "m-a", "--min-count", "2"),
+    ("keywords", "m-b", "--vs", "m-c", "--min-count", "2"),
+    ("kwic", "wait", "--sample", "--limit", "15"),
+]
+
+
+@pytest.mark.parametrize("args", ANALYSES, ids=" ".join)
+def test_analysis_json_is_byte_identical(corpus: Corpus, args: tuple[str, ...]) -> None:
+    store = str(corpus.stores["local"].root)
+    local = run(*args, "--store", store, "--format", "json")
+    remote = run(*args, "--store", store, "--format", "json", "--engine", "ray")
+    assert local.exit_code == 0, local.output
+    assert remote.exit_code == 0, remote.output
+    assert json.loads(remote.stdout)  # a document, not an empty output
+    assert remote.stdout == local.stdout
+
+
+def test_engine_from_the_environment(corpus: Corpus, monkeypatch: pytest.MonkeyPatch) -> None:
+    seen = []
+    real = cotlens.ray_engine.ray_pool
+
+    def spy(*args: Any) -> Any:
+        seen.append(args)
+        return real(*args)
+
+    monkeypatch.setattr(cotlens.ray_engine, "ray_pool", spy)
+    args = ("rates", "--term", "wait", "--store", str(corpus.stores["local"].root), "--format", "json")
+    result = runner.invoke(app, list(args), env={"COTLENS_ENGINE": "ray"})
+    assert result.exit_code == 0, result.output
+    assert seen  # the work went to Ray
+    assert result.stdout == run(*args).stdout
+
+
+def test_measure_gives_the_same_measurements(tmp_path: Path, corpus: Corpus) -> None:
+    deferred = Store(tmp_path / "deferred")
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr("cotlens.store.ROW_GROUP_ROWS", 256)
+        patch.setattr("cotlens.store.PART_ROWS", 1024)
+        ingest(corpus.inputs[-1:], deferred, IngestOptions(measure=False))
+    copy = Store(tmp_path / "copy")
+    shutil.copytree(deferred.root, copy.root)
+    assert len(copy.unmeasured_parts()) > 1
+    assert run("measure", "--store", str(deferred.root)).exit_code == 0
+    result = run("measure", "--store", str(copy.root), "--engine", "ray")
+    assert result.exit_code == 0, result.output
+    assert not copy.unmeasured_parts()
+    assert copy.read().equals(deferred.read())
+
+
+@dataclass(frozen=True)
+class Crashing:
+    """A parser whose worker process dies after staging its first chunk (once per marker file, or always)."""
+
+    parser: RecordParser
+    marker: str
+    always: bool = False
+
+    def __call__(self, chunk: Chunk) -> ChunkResult:
+        result = self.parser(chunk)
+        try:
+            os.close(os.open(self.marker, os.O_CREAT | os.O_EXCL))
+            first = True
+        except FileExistsError:
+            first = False
+        if first or self.always:
+            os._exit(1)
+        return result
+
+
+@pytest.fixture
+def crash_input(tmp_path: Path, ray_started: None) -> Iterator[Path]:
+    # Ray workers cannot import this test module: send the class itself.
+    cloudpickle.register_pickle_by_value(sys.modules[__name__])
+    path = tmp_path / "crash.jsonl"
+    path.write_bytes(b"\n".join(generated_lines(400, seed=3)) + b"\n")
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr("cotlens.sources.BLOCK_BYTES", 16 << 10)
+        yield path
+    cloudpickle.unregister_pickle_by_value(sys.modules[__name__])
+
+
+def crashing_ingest(path: Path, store: Store, marker: Path, always: bool) -> Any:
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(
+            cotlens.ingest, "RecordParser", lambda *a: Crashing(RecordParser(*a), str(marker), always)
+        )
+        with use_engine("ray"):
+            return ingest([str(path)], store)
+
+
+def test_a_worker_killed_mid_ingest_is_retried(tmp_path: Path, crash_input: Path) -> None:
+    local = ingest([str(crash_input)], Store(tmp_path / "local"))
+    store = Store(tmp_path / "ray")
+    result = crashing_ingest(crash_input, store, tmp_path / "died", always=False)
+    assert (tmp_path / "died").exists()  # a worker did die
+    assert result.totals == local.totals
+    assert without_run(store.read()).equals(without_run(Store(tmp_path / "local").read()))
+
+
+def test_a_worker_that_always_dies_fails_the_run_and_leaves_the_store_as_it_was(
+    tmp_path: Path, crash_input: Path
+) -> None:
+    store = Store(tmp_path / "s")
+    first = ingest([str(crash_input)], store)
+    before = store.read()
+    more = crash_input.with_name("more.jsonl")
+    more.write_bytes(b"\n".join(generated_lines(400, seed=5)) + b"\n")
+    with pytest.raises(CotlensError, match="the Ray engine failed"):
+        crashing_ingest(more, store, tmp_path / "died", always=True)
+    assert store.read().equals(before)
+    assert first.totals["added"] == before.num_rows
+    assert [p for p in (store.root / STAGING).rglob("*") if p.is_file()] == []
+
+
+def test_unknown_engine_is_a_usage_error(tmp_path: Path) -> None:
+    result = run("rates", "--store", str(tmp_path), "--engine", "spark")
+    assert result.exit_code == 2
+    assert "cotlens: usage error: --engine 'spark': choose one of local, ray" in result.stderr
+
+
+def test_missing_ray_names_the_extra(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    write_jsonl(tmp_path / "a.jsonl", [chat(1)])
+    monkeypatch.setattr(cotlens.ray_engine, "ray", None)
+    result = run("ingest", str(tmp_path / "a.jsonl"), "--store", str(tmp_path / "s"), "--engine", "ray")
+    assert result.exit_code == 1
+    assert result.stderr.strip() == "cotlens: error: the Ray engine needs Ray: pip install 'cotlens[ray]'"
+
+
+def test_importing_the_cli_does_not_import_ray() -> None:
+    code = "import sys, cotlens.cli, cotlens.launch, cotlens.workers; print('ray' in sys.modules)"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, cwd=ROOT)
+    assert out.stdout.strip() == "False"
