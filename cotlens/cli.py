@@ -7,9 +7,10 @@ from __future__ import annotations
 import contextlib
 import os
 import sys
-from collections.abc import Iterator
+import time
+from collections.abc import Iterator, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from pyarrow import ArrowException
@@ -17,6 +18,7 @@ from rich.console import Console
 from rich.progress import (
     BarColumn,
     DownloadColumn,
+    MofNCompleteColumn,
     Progress,
     TaskID,
     TextColumn,
@@ -26,11 +28,17 @@ from rich.progress import (
 from rich.table import Table
 from rich.text import Text
 
+# typer ships its own copy of click: its exception classes live there.
+from typer._click.exceptions import ClickException, NoArgsIsHelpError
+from typer._click.exceptions import UsageError as ClickUsageError
+from typer.core import TyperGroup
+
 from cotlens import __version__
 from cotlens.engine import use_engine
 from cotlens.errors import CotlensError, UsageError
 from cotlens.groups import IntervalOptions
 from cotlens.limits import DOCUMENT_BYTES, MB, RECORD_BYTES, Limits
+from cotlens.progress import listening
 from cotlens.render import MISSING, OutputFormat, render, rich_table
 from cotlens.render.escape import json_bytes, printable
 from cotlens.result import Result
@@ -46,14 +54,57 @@ if TYPE_CHECKING:
 
 EXIT_ERROR, EXIT_USAGE, EXIT_GATE, EXIT_INTERRUPTED = 1, 2, 3, 130
 
+
+class OneVoiceGroup(TyperGroup):
+    """The command group, with click's usage errors (a missing argument, a bad option value) in cotlens' one
+    voice, `cotlens: usage error: ...` on one line (exit 2), rather than in a box."""
+
+    def main(
+        self,
+        args: Sequence[str] | None = None,
+        prog_name: str | None = None,
+        complete_var: str | None = None,
+        standalone_mode: bool = True,
+        windows_expand_args: bool = True,
+        **extra: Any,
+    ) -> Any:
+        err = stderr_console()
+        try:
+            with listening(ProgressBar(err) if err.is_terminal else None):
+                code = super().main(args, prog_name, complete_var, False, windows_expand_args, **extra)
+        except NoArgsIsHelpError as e:
+            e.show()
+            code = EXIT_USAGE
+        except ClickException as e:
+            kind = "usage error" if isinstance(e, ClickUsageError) else "error"
+            ctx = getattr(e, "ctx", None)
+            where = f" (see '{ctx.command_path} --help')" if ctx is not None else ""
+            say(f"cotlens: {kind}: {printable(e.format_message())}{where}")
+            code = e.exit_code
+        except typer.Abort:
+            say("cotlens: interrupted")
+            code = EXIT_INTERRUPTED
+        except Exception as e:  # a bug: still one line, no traceback (COTLENS_DEBUG=1 shows it)
+            if os.environ.get("COTLENS_DEBUG"):
+                raise
+            detail = printable(str(e)) or "no message"
+            say(f"cotlens: error: unexpected failure ({detail}); rerun with COTLENS_DEBUG=1 and report it")
+            code = EXIT_ERROR
+        if not standalone_mode:
+            return code
+        sys.exit(code if isinstance(code, int) else 0)
+
+
 app = typer.Typer(
+    cls=OneVoiceGroup,
     name="cotlens",
     help="Analyze LLM reasoning transcripts (chains of thought): ingest them into a Parquet store and measure them.",
     no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_enable=False,
 )
-# Wide enough for paths and summaries when output goes to a file or pipe (rich would assume 80 columns).
+# Wide enough for paths and summaries on stderr when it goes to a file or pipe (rich would assume 80 columns).
+# Data on stdout in a pipe takes the terminal's width when one is known (rich's default), else 80.
 PIPE_WIDTH = 120
 
 
@@ -69,7 +120,7 @@ def _console(stderr: bool) -> Console:
     """A console on the current stream (tests swap them). Rich turns colour off when the stream is not a
     terminal or NO_COLOR is set."""
     stream = sys.stderr if stderr else sys.stdout
-    width = None if stream.isatty() or os.environ.get("COLUMNS") else PIPE_WIDTH
+    width = None if not stderr or stream.isatty() or os.environ.get("COLUMNS") else PIPE_WIDTH
     return Console(stderr=stderr, width=width)
 
 
@@ -150,10 +201,12 @@ def main_options(
 
 def check_format(value: str) -> str:
     from cotlens.formats import registered_formats
+    from cotlens.suggest import did_you_mean
 
     names = ["auto", *(f.name for f in registered_formats())]
     if value not in names:
-        raise typer.BadParameter(f"unknown input format {value!r}; known: {', '.join(names)}")
+        hint = did_you_mean(value, names) or f"; known: {', '.join(names)}"
+        raise typer.BadParameter(f"unknown input format {value!r}{hint}")
     return value
 
 
@@ -165,6 +218,44 @@ def parse_tags(values: list[str]) -> dict[str, str]:
             raise typer.BadParameter(f"--tag wants KEY=VALUE, got {value!r}")
         tags[key] = val
     return tags
+
+
+class ProgressBar:
+    """Long work (progress.tracked: reading text, measuring, filtering) as a bar on stderr, shown only once it
+    has taken PROGRESS_DELAY seconds, and gone when the work is done."""
+
+    def __init__(self, console: Console) -> None:
+        self.console = console
+        self.bar: Progress | None = None
+        self.label, self.total, self.started = "", 0, 0.0
+        self.task = TaskID(0)
+
+    def begin(self, label: str, total: int) -> None:
+        self.label, self.total, self.started = label, total, time.monotonic()
+
+    def advance(self, done: int) -> None:
+        if self.bar is None and time.monotonic() - self.started >= PROGRESS_DELAY:
+            self.bar = Progress(
+                TextColumn("{task.description}"),
+                BarColumn(),
+                MofNCompleteColumn(),
+                TimeRemainingColumn(),
+                console=self.console,
+                transient=True,
+            )
+            self.bar.start()
+            self.task = self.bar.add_task(self.label, total=self.total)
+        if self.bar is not None:
+            self.bar.update(self.task, completed=done)
+
+    def end(self) -> None:
+        if self.bar is not None:
+            self.bar.stop()
+            self.bar = None
+
+
+# Work shorter than this shows no bar.
+PROGRESS_DELAY = 2.0
 
 
 class RichProgress:
@@ -293,7 +384,7 @@ def ingest_command(
     if result.failed_inputs:
         raise typer.Exit(EXIT_ERROR)
     if strict and result.totals["rejected"]:
-        say(f"cotlens: --strict: {result.totals['rejected']} record(s) rejected")
+        say(f"cotlens: error: --strict: {result.totals['rejected']} record(s) rejected")
         raise typer.Exit(EXIT_GATE)
 
 
@@ -360,7 +451,7 @@ def models_command(
         from cotlens.inventory import summarize_models
 
         result = summarize_models(Store(store))
-    render(result, format_, stdout_console())
+    render_result(result, format_, store)
 
 
 def main() -> None:
@@ -410,6 +501,14 @@ FieldOption = Annotated[str, typer.Option("--field", help="Text to measure: reas
 ByOption = Annotated[str, typer.Option("--by", help="Group by model, dataset or tag:KEY.")]
 ResamplesOption = Annotated[int, typer.Option("--resamples", min=100, help="Bootstrap resamples.")]
 SeedOption = Annotated[int, typer.Option("--seed", help="Bootstrap seed.")]
+IgnoreScriptOption = Annotated[
+    list[str] | None,
+    typer.Option(
+        "--ignore-script",
+        help="Leave a script's letters out of the language-mixing measurements, as langmix does, e.g. Greek "
+        "math variables (repeatable; any case).",
+    ),
+]
 
 
 def announce_measuring(parts: int) -> None:
@@ -418,11 +517,14 @@ def announce_measuring(parts: int) -> None:
     )
 
 
-def render_result(result: Result, format_: OutputFormat) -> None:
-    """stdout gets the data; what a format leaves out is said on stderr."""
-    if format_ is OutputFormat.csv and result.sections:
+def render_result(result: Result, format_: OutputFormat, store: Path) -> None:
+    """stdout gets the data, with the store's fingerprint; what a format leaves out is said on stderr."""
+    from cotlens.store import store_fingerprint
+
+    result.store_fingerprint = store_fingerprint(Store(store))
+    if format_ is OutputFormat.csv and result.json_sections():
         titles = ", ".join(s.title.lower() for s in result.sections)
-        say(f"cotlens: CSV holds the main table; --format json also has: {titles}")
+        say(f"cotlens: warning: CSV holds the main table; --format json also has: {titles}")
     render(result, format_, stdout_console())
 
 
@@ -434,14 +536,12 @@ def selection_from(
 
 def ignored_scripts(names: list[str] | None) -> frozenset[str]:
     """--ignore-script values, checked: an unknown script (or Latin) is a usage error naming the known ones."""
-    from cotlens.measure.scripts import check_ignorable
+    from cotlens.measure.scripts import resolve_scripts
 
-    ignore = frozenset(names or ())
     try:
-        check_ignorable(ignore)
+        return resolve_scripts(names or ())
     except ValueError as e:
         raise typer.BadParameter(str(e), param_hint="--ignore-script") from None
-    return ignore
 
 
 def check_choice(value: str, choices: tuple[str, ...], option: str) -> str:
@@ -489,7 +589,7 @@ def rates_command(
         options = RateOptions(by, field, tokens, substring, intervals)  # type: ignore[arg-type]
         selection = selection_from(models, dataset, kind)
         result = compute_rates(Store(store), lexicons, selection, options, on_measure=announce_measuring)
-    render_result(result, format_)
+    render_result(result, format_, store)
 
 
 @app.command("langmix")
@@ -499,10 +599,7 @@ def langmix_command(
     by: ByOption = "model",
     field: FieldOption = "reasoning",
     scripts: Annotated[bool, typer.Option("--scripts", help="A row per non-Latin script too.")] = False,
-    ignore_script: Annotated[
-        list[str] | None,
-        typer.Option("--ignore-script", help="Leave a script out, e.g. Greek math variables (repeatable)."),
-    ] = None,
+    ignore_script: IgnoreScriptOption = None,
     examples: Annotated[
         int, typer.Option("--examples", min=0, help="Show up to N code-switch spans per group in context.")
     ] = 0,
@@ -525,7 +622,7 @@ def langmix_command(
         result = compute_langmix(
             Store(store), selection_from(models, dataset, kind), options, on_measure=announce_measuring
         )
-    render_result(result, format_)
+    render_result(result, format_, store)
 
 
 @app.command("loops")
@@ -534,6 +631,7 @@ def loops_command(
     store: StoreOption = Path(DEFAULT_STORE),
     by: ByOption = "model",
     field: FieldOption = "reasoning",
+    ignore_script: IgnoreScriptOption = None,
     kind: KindOption = None,
     dataset: DatasetOption = None,
     resamples: ResamplesOption = DEFAULT_RESAMPLES,
@@ -544,11 +642,12 @@ def loops_command(
     from cotlens.loops import LoopOptions, compute_loops
 
     check_choice(field, ("reasoning", "answer"), "--field")
+    ignore = ignored_scripts(ignore_script)
     with cli_errors():
-        options = LoopOptions(by, field, IntervalOptions(resamples=resamples, seed=seed))
+        options = LoopOptions(by, field, IntervalOptions(resamples=resamples, seed=seed), ignore=ignore)
         selection = selection_from(models, dataset, kind)
         result = compute_loops(Store(store), selection, options, on_measure=announce_measuring)
-    render_result(result, format_)
+    render_result(result, format_, store)
 
 
 @app.command("compare")
@@ -580,6 +679,7 @@ def compare_command(
             "--fail-if", help="A gate, e.g. 'ratio(nonlatin_token_share) > 2' (repeatable; exit 3)."
         ),
     ] = None,
+    ignore_script: IgnoreScriptOption = None,
     kind: KindOption = None,
     dataset: DatasetOption = None,
     resamples: ResamplesOption = DEFAULT_RESAMPLES,
@@ -590,21 +690,24 @@ def compare_command(
 ) -> None:
     """Models side by side (or one model's reasoning against its answers): values, ratios, adjusted p-values, CI gates."""
     from cotlens.compare import CompareOptions, compare, metric_keys
-    from cotlens.gates import parse_gate
+    from cotlens.gates import check_gates, parse_gate
     from cotlens.lexicon import select_lexicons
 
     check_choice(field, ("reasoning", "answer"), "--field")
     pair = _fields_pair(fields)
+    ignore = ignored_scripts(ignore_script)
     with cli_errors(), use_engine(engine, ray_address):
         lexicons = select_lexicons(lexicon or [], term or [])
         gates = [parse_gate(g, metric_keys(lexicons)) for g in fail_if or []]
         intervals = IntervalOptions(resamples=resamples, seed=seed)
-        options = CompareOptions(field, pair, top_terms, bool(lexicon or term), intervals)
+        options = CompareOptions(field, pair, top_terms, bool(lexicon or term), intervals, ignore)
         selection = selection_from(list(dict.fromkeys(models)), dataset, kind)
         comparison = compare(
             Store(store), models, lexicons, selection, options, on_measure=announce_measuring
         )
-    render_result(comparison.result, format_)
+    if gates:
+        comparison.result.gates = check_gates(gates, comparison.records)
+    render_result(comparison.result, format_, store)
     failed = [line for gate in gates for line in gate.failures(comparison.records)]
     for line in failed:
         say(f"cotlens: gate failed: {printable(line)}")
@@ -649,10 +752,7 @@ def filter_command(
         ),
     ] = False,
     field: FieldOption = "reasoning",
-    ignore_script: Annotated[
-        list[str] | None,
-        typer.Option("--ignore-script", help="Leave a script out of the language-mixing measurements."),
-    ] = None,
+    ignore_script: IgnoreScriptOption = None,
     lexicon: Annotated[
         list[str] | None, typer.Option("--lexicon", help="Lexicons that rate(...) conditions may name.")
     ] = None,
@@ -687,9 +787,10 @@ def filter_command(
             Store(store), selection, conditions, lexicons, options, on_measure=announce_measuring
         )
     if json_:
-        render(summary, OutputFormat.json, stdout_console())
+        render_result(summary, OutputFormat.json, store)
     else:
-        stderr_console().print(rich_table(summary))
+        err = stderr_console()
+        err.print(rich_table(summary, err.width))
 
 
 @app.command("keywords")
@@ -711,6 +812,7 @@ def keywords_command(
         bool, typer.Option("--no-stop-words", help="Leave out the 100 most frequent English words.")
     ] = False,
     field: FieldOption = "reasoning",
+    ignore_script: IgnoreScriptOption = None,
     kind: KindOption = None,
     dataset: DatasetOption = None,
     format_: FormatOption = OutputFormat.table,
@@ -721,10 +823,13 @@ def keywords_command(
     from cotlens.keywords import KeywordOptions, compute_keywords
 
     check_choice(field, ("reasoning", "answer"), "--field")
+    ignore = ignored_scripts(ignore_script)
     with cli_errors(), use_engine(engine, ray_address):
-        options = KeywordOptions(vs, top, min_count, min_transcripts, field, numbers, not no_stop_words)
+        options = KeywordOptions(
+            vs, top, min_count, min_transcripts, field, numbers, not no_stop_words, ignore
+        )
         result = compute_keywords(Store(store), model, selection_from([model], dataset, kind), options)
-    render_result(result, format_)
+    render_result(result, format_, store)
 
 
 @app.command("kwic")
@@ -762,7 +867,7 @@ def kwic_command(
         options = KwicOptions(field, limit, width, sample, seed)
         selection = selection_from(models, dataset, kind)
         result = compute_kwic(Store(store), parse_term(term, substring), selection, options)
-    render_result(result, format_)
+    render_result(result, format_, store)
 
 
 @app.command("measure")

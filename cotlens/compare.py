@@ -8,7 +8,7 @@ Metrics (their keys are what `--fail-if` names):
 
 - `transcripts`, `tokens_median`: shown, not compared;
 - `tokens_mean`: mean o200k tokens of the field per transcript;
-- `<lexicon>` and `<lexicon>:<term>`: occurrences per 1000 tokens (DESIGN.md, Term occurrence);
+- `<lexicon>` and `<lexicon>:<term>`: occurrences per 1000 tokens (README, Definitions: Term occurrence);
 - `nonlatin_token_share`: non-Latin tokens / tokens; `spans_per_1k`: code-switch spans per 1000 tokens;
 - `loop_share`: transcripts ending in a degenerate loop; `gopher_share`: transcripts over a Gopher threshold.
 
@@ -30,9 +30,10 @@ import pyarrow.compute as pc
 from cotlens.errors import CotlensError, UsageError
 from cotlens.groups import IntervalOptions, RatioSums, interval_caption, interval_definition
 from cotlens.lexicon import Lexicon, builtin_keys, lexicon_spans, stored_positions
+from cotlens.measure.scripts import leave_out_scripts, left_out
 from cotlens.measure.terms import count_terms
 from cotlens.measure.tokens import tokenizer_description
-from cotlens.render import number, percent
+from cotlens.render import interval_text, number
 from cotlens.result import Column, Result
 from cotlens.scan import Selection, check_selection, ensure_measured, list_to_dense, map_store, rows_where
 from cotlens.stats import RatioResult, benjamini_hochberg
@@ -75,6 +76,7 @@ class CompareOptions:
     top_terms: int = 5  # with the default lexicons, the terms that differ most
     all_terms: bool = False  # every term of the lexicons (set when lexicons were chosen)
     intervals: IntervalOptions = IntervalOptions()  # frozen: one shared default is safe
+    ignore: frozenset[str] = frozenset()  # scripts left out of the language-mixing metrics, as in langmix
 
 
 @dataclass(frozen=True, slots=True)
@@ -97,6 +99,7 @@ class _CompareKernel:
     lexicon_spans: tuple[tuple[int, int], ...]
     # Where the terms are among the counts stored at ingest, when they all are: no text is read then.
     stored: tuple[int, ...] | None = None
+    ignore: frozenset[str] = frozenset()  # scripts left out (their transcripts' mixing measured again)
 
     def texts(self) -> tuple[str, ...]:
         return self.sides if self.by_field else (self.field,)
@@ -105,8 +108,10 @@ class _CompareKernel:
         names = ["tokens_o200k", "nonlatin_tokens_o200k", "codeswitch_spans", "loop", "gopher_over"]
         if self.terms and self.stored is not None:
             names.append("lexicon_counts")
+        if self.ignore:
+            names.append("letters_by_script")
         cols = ["model", *(f"{t}_{n}" for t in self.texts() for n in names)]
-        text_needed = self.terms and self.stored is None
+        text_needed = (self.terms and self.stored is None) or self.ignore
         return (*cols, *(self.texts() if text_needed else ()))
 
     def __call__(self, table: pa.Table) -> dict[str, _Side]:
@@ -116,6 +121,8 @@ class _CompareKernel:
         table = rows_where(table, valid)
         if not table.num_rows:
             return {}
+        for text in self.texts() if self.ignore else ():
+            table = leave_out_scripts(table, text, self.ignore)
         if self.by_field:
             return {text: self._side(table, text) for text in self.sides}
         # One pass over the batch, then its rows ordered by model once, each model's a slice (a view): filtering
@@ -211,6 +218,7 @@ def compare(
         tuple(terms),
         tuple(spans),
         stored_positions(lexicons),
+        options.ignore,
     )
     accumulated = {name: _Accumulated() for name in names}
     for part in map_store(store, kernel, kernel.columns(), selection):
@@ -400,6 +408,7 @@ def _result(
         tables.append(Result("compare", f"Compare: {title}", columns, rows))
     result = tables[0]
     result.sections = tables[1:]
+    result.machine_sections = False  # the records hold every side's numbers; the tables are their display
     result.definitions = _definitions(selection, options, names, table, lexicons)
     result.caption = _caption(options, selection, table)
     result.records = [record for metric in shown for record in _records(table, metric, names)]
@@ -423,18 +432,14 @@ def _display_row(table: _Table, metric: Metric, names: list[str]) -> dict[str, A
 
 
 def _formatted(metric: Metric, value: float, low: float, high: float) -> str:
-    if metric.kind == "share":
-        return (
-            f"{percent(value)} [{percent(low, sign=False, digits=2)}, {percent(high, sign=False, digits=2)}]"
-        )
-    return f"{number(value)} [{number(low, 2)}, {number(high, 2)}]"
+    return interval_text(value, low, high, share=metric.kind == "share")
 
 
 def _ratio_text(ratio: RatioResult, value: float, base: float) -> str:
     estimate = float(ratio.estimate[0])
     if np.isnan(estimate):
         return "0 vs 0" if value == 0 else "from 0"
-    return f"{number(estimate)} [{number(float(ratio.low[0]), 2)}, {number(float(ratio.high[0]), 2)}]"
+    return interval_text(estimate, float(ratio.low[0]), float(ratio.high[0]))
 
 
 def _p_text(p: float) -> str:
@@ -454,7 +459,7 @@ def _records(table: _Table, metric: Metric, names: list[str]) -> list[dict[str, 
         record: dict[str, Any] = {
             "metric": metric.key,
             "label": metric.label,
-            "kind": metric.kind,
+            "metric_kind": metric.kind,
             "side": name,
             "baseline": i == 0,
             "transcripts": table.counts[name]["transcripts"],
@@ -506,7 +511,7 @@ def _caption(options: CompareOptions, selection: Selection, table: _Table) -> st
         f"Rates per 1000 o200k_base tokens of the {text}; shares of tokens or of transcripts. "
         f"{interval_caption(options.intervals)}; ratio = side / baseline, each resampled on its own; p "
         f"Benjamini-Hochberg adjusted over the table, {INCREASE}{DECREASE} below {SIGNIFICANCE}. "
-        f"Filters: {'; '.join(filters)}."
+        f"Filters: {'; '.join(filters)}.{left_out(options.ignore)}"
     )
 
 
@@ -530,4 +535,5 @@ def _definitions(
         "p_adjusted": "Benjamini-Hochberg over every ratio of the table",
         "significance": SIGNIFICANCE,
         "selection": selection.describe(),
+        "ignored_scripts": sorted(options.ignore),
     }

@@ -27,6 +27,7 @@ import regex
 from cotlens.errors import UsageError
 from cotlens.gates import COMPARISON, OPERATORS, check_length
 from cotlens.measure.repetition import GOPHER_COLUMNS
+from cotlens.suggest import did_you_mean
 
 Bools = npt.NDArray[np.bool_]
 Floats = npt.NDArray[np.float64]
@@ -72,7 +73,8 @@ def parse_condition(text: str, rate_keys: list[str]) -> Condition:
         rate = function == "rate" or (function == "value" and name in rate_keys)
         valid = rate_keys if rate else NUMBERS
         if name not in valid:
-            raise UsageError(f"--where {text!r}: unknown metric {name!r}; {_valid(rate_keys)}")
+            hint = did_you_mean(name, [*NUMBERS, *rate_keys]) or f"; {_valid(rate_keys)}"
+            raise UsageError(f"--where {text!r}: unknown metric {name!r}{hint}")
         return Condition(text.strip(), "number", name, operator=op, value=float(number), rate=rate)
     if m := _TEXT.match(text):
         if m[1] not in TEXTS and not m[1].startswith("tag:"):

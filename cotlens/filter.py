@@ -28,9 +28,10 @@ import pyarrow.parquet as pq
 
 from cotlens.conditions import Condition, evaluate
 from cotlens.errors import CotlensError, InputError, UsageError
-from cotlens.langmix import leave_out_scripts
 from cotlens.lexicon import Lexicon, builtin_keys, lexicon_spans, stored_key, stored_positions
+from cotlens.measure.scripts import leave_out_scripts
 from cotlens.measure.terms import count_terms
+from cotlens.progress import tracked
 from cotlens.record import RECORD_FIELDS, SCHEMA
 from cotlens.render.escape import json_bytes
 from cotlens.result import Column, Result
@@ -157,6 +158,8 @@ def _filter_into(
         # Terms counted from the text: as Ray tasks under the Ray engine; in this process otherwise.
         pool = stack.enter_context(worker_pool(pool_jobs(False))) if rates.counts_text() else None
         judging: deque[pa.Table] = deque()
+        selected = store.dataset().count_rows(filter=selection.expression())
+        step = stack.enter_context(tracked("filtering", selected))
 
         def tables() -> Iterator[pa.Table]:
             for batch in _batches(store, selection, columns):
@@ -169,6 +172,7 @@ def _filter_into(
         window = TASKS_IN_FLIGHT if pool is not None else 1  # in this process: one batch at a time, as read
         for per_1k in map_ordered(rates.per_1k, tables(), pool, window):
             table = judging.popleft()
+            step(table.num_rows)
             failed = _first_failed(table, conditions, options.field, per_1k)
             _tally(tallies, table["model"].to_pylist(), failed)
             keep = failed < 0

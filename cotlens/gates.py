@@ -24,6 +24,7 @@ from typing import Any
 import regex
 
 from cotlens.errors import UsageError
+from cotlens.suggest import did_you_mean
 
 # Shared with filter's conditions (they apply them to arrays of values).
 OPERATORS: dict[str, Callable[[Any, Any], Any]] = {
@@ -78,6 +79,27 @@ class Gate:
             if not side["baseline"] and self._holds(side, baseline)
         ]
 
+    def verdicts(self, records: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        """Per compared side: the gate, the value it tests (the side's value for a change gate; null for a ratio
+        over a baseline of 0), the baseline's value, whether the side passed (the condition does not hold) and
+        the line that says so."""
+        mine = [r for r in records if r["metric"] == self.metric]
+        baseline = next(r for r in mine if r["baseline"])
+        return [
+            {
+                "gate": self.text,
+                "metric": self.metric,
+                "side": side["side"],
+                "value": side["value"] if self.function in CHANGES else _finite(self._value(side, baseline)),
+                "baseline_value": baseline["value"],
+                "p_adjusted": side["p_adjusted"],
+                "passed": not self._holds(side, baseline),
+                "detail": self._describe(side, baseline),
+            }
+            for side in mine
+            if not side["baseline"]
+        ]
+
     def _holds(self, side: dict[str, Any], baseline: dict[str, Any]) -> bool:
         if self.function in CHANGES:
             direction = {
@@ -108,6 +130,16 @@ class Gate:
         )
 
 
+def check_gates(gates: list[Gate], records: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Every gate's verdict on every compared side, in the order given."""
+    return [verdict for gate in gates for verdict in gate.verdicts(records)]
+
+
+def _finite(value: float | None) -> float | None:
+    """JSON has no infinity: a ratio over a baseline of 0 is null there (the verdict says what it meant)."""
+    return None if value is None or math.isinf(value) else value
+
+
 def _text(value: float | None) -> str:
     return "undefined" if value is None else f"{value:.3g}"
 
@@ -129,5 +161,6 @@ def parse_gate(text: str, metrics: list[str]) -> Gate:
             f"{'|'.join(CHANGES)}(METRIC), e.g. 'ratio(nonlatin_token_share) > 2'"
         )
     if gate.metric not in metrics:
-        raise UsageError(f"--fail-if {text!r}: unknown metric {gate.metric!r}; metrics: {', '.join(metrics)}")
+        hint = did_you_mean(gate.metric, metrics) or f"; metrics: {', '.join(metrics)}"
+        raise UsageError(f"--fail-if {text!r}: unknown metric {gate.metric!r}{hint}")
     return gate

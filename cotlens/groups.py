@@ -1,6 +1,6 @@
 """What every analysis does with selected transcripts: split them into groups (by model, dataset or a tag, and by
 reasoning kind, which is always reported apart) and estimate ratios Σ numerator / Σ denominator per group with
-intervals that treat transcripts as the independent unit (DESIGN.md, "Rate").
+intervals that treat transcripts as the independent unit (README, Definitions: "Rate").
 
 Workers send back a small code per row (an index into the row group's list of group keys) rather than a key per
 row; the main process folds rows into `RatioSums`, which keeps running sums for the delta method and the rows

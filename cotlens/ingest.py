@@ -17,6 +17,7 @@ from concurrent.futures import Executor
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
+from cotlens import __version__
 from cotlens.errors import InputError
 from cotlens.formats import Format, sniffable_formats
 from cotlens.formats.mapping import Mapping, parse_path
@@ -30,8 +31,9 @@ from cotlens.parse import (
     set_stored_ids,
     stored_ids_array,
 )
+from cotlens.result import SCHEMA_VERSION
 from cotlens.sources import Item, LineBlock, display_path, expand_paths, input_size, read_items
-from cotlens.store import Store, StoreWriter
+from cotlens.store import Store, StoreWriter, store_fingerprint
 from cotlens.tabular import RowBlock, parquet_data_size
 from cotlens.workers import map_ordered, pool_jobs, worker_pool
 
@@ -121,7 +123,9 @@ class IngestResult:
 
     def to_dict(self) -> dict[str, Any]:
         return {
-            "schema_version": 1,
+            "schema_version": SCHEMA_VERSION,
+            "cotlens_version": __version__,
+            "store_fingerprint": store_fingerprint(Store(self.store)),
             "run_id": self.run_id,
             "store": self.store,
             "totals": self.totals,

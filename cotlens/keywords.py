@@ -36,6 +36,7 @@ import pyarrow as pa
 
 from cotlens.errors import CotlensError, UsageError
 from cotlens.measure.fold import fold_column
+from cotlens.measure.scripts import letters_of
 from cotlens.result import Column, Result
 from cotlens.scan import Selection, check_selection, map_store, rows_where
 from cotlens.stats import benjamini_hochberg
@@ -59,6 +60,7 @@ class KeywordOptions:
     field: str = "reasoning"
     numbers: bool = False  # keep words with a digit
     stop_words: bool = True  # keep the 100 most frequent English words
+    ignore: frozenset[str] = frozenset()  # scripts whose letters are no letters (as in langmix): never words
 
 
 COUNTS_SCHEMA = {"model": pl.String, "word": pl.String, "count": pl.UInt32, "transcripts": pl.UInt32}
@@ -75,18 +77,21 @@ class _WordCounts:
 @dataclass(frozen=True, slots=True)
 class _WordKernel:
     field: str
+    ignore: frozenset[str] = frozenset()
 
     def columns(self) -> tuple[str, ...]:
         return ("model", self.field)
 
     def __call__(self, table: pa.Table) -> _WordCounts:
         table = rows_where(table, table[self.field].is_valid())
-        texts = pl.Series(table[self.field].combine_chunks(), dtype=pl.String)
+        texts = fold_column(pl.Series(table[self.field].combine_chunks(), dtype=pl.String))
+        if self.ignore:  # their letters are no letters: a space where each one was
+            texts = texts.str.replace_all(letters_of(self.ignore), " ")
         frame = pl.DataFrame(
             {
                 "model": pl.Series(table["model"].combine_chunks(), dtype=pl.String),
                 "row": np.arange(table.num_rows, dtype=np.uint32),
-                "word": fold_column(texts).str.extract_all(WORD),
+                "word": texts.str.extract_all(WORD),
             }
         )
         counts, totals = [], {}
@@ -111,7 +116,7 @@ def compute_keywords(store: Store, model: str, selection: Selection, options: Ke
         raise UsageError(f"--vs {model}: a model compared with itself")
     selection = Selection(models, selection.datasets, selection.kinds)
     check_selection(store, selection)
-    counts, totals = _count(store, selection, options.field)
+    counts, totals = _count(store, selection, options.field, ignore=options.ignore)
     for name in models:
         if not totals.get(name):
             raise CotlensError(f"{name} has no {options.field} text in the selection: no words to count")
@@ -131,7 +136,7 @@ def keywords_by_model(
     """Each selected model's words over-used against web text, counted in one pass over the store (over every
     n-th row group only with `every`: a bounded sample for a report); models without text are left out."""
     check_selection(store, selection)
-    counts, totals = _count(store, selection, options.field, every, workers)
+    counts, totals = _count(store, selection, options.field, every, workers, options.ignore)
     counts = _keep(counts, options)
     return [
         _against_web(counts.filter(pl.col("model") == model), model, total, options)
@@ -146,9 +151,10 @@ def _count(
     field: str,
     every: int = 1,
     workers: Executor | Literal["own"] | None = "own",
+    ignore: frozenset[str] = frozenset(),
 ) -> tuple[pl.DataFrame, dict[str, int]]:
     """Words per model over the store, merged row group by row group (memory: the vocabulary)."""
-    kernel = _WordKernel(field)
+    kernel = _WordKernel(field, ignore)
     merged: pl.DataFrame | None = None
     totals: dict[str, int] = {}
     for part in map_store(store, kernel, kernel.columns(), selection, workers, every):
@@ -347,4 +353,6 @@ def _filters(options: KeywordOptions) -> str:
         parts.append("numbers excluded")
     if not options.stop_words:
         parts.append("stop words excluded")
+    if options.ignore:
+        parts.append(f"letters of {', '.join(sorted(options.ignore))} left out")
     return "; ".join(parts)

@@ -1,13 +1,12 @@
 """Keyword in context: the occurrences of one term in stored transcripts, each on one line with its context.
 
-An occurrence is exactly what `rates` counts (DESIGN.md, "Term occurrence"; measure/terms.py): text and term
+An occurrence is exactly what `rates` counts (README, Definitions: "Term occurrence"; measure/terms.py): text and term
 folded alike (NFKC, full case folding, NFKC, typographic apostrophes to "'"), whole occurrences only (the
 characters just before and after are not word characters of the term's script), a term's words matching across
 any whitespace run; a `re:` term is a regex on the folded text; a `--substring` term is found in
 `text.lower()`. Each transcript's occurrences are the `count_terms` count of it, found in the same way: the
 same boundary-consuming pattern on the folded text with a leading space, on Python's `regex` engine with the
-same character classes. (A `re:` term runs on Python's engine here and on Rust's in `rates`: exotic syntax may
-match differently, `$` before a final newline for one.)
+same character classes; a `re:` term's whole matches by the same function as `count_terms` (on Rust's engine).
 
 An occurrence is shown and located in the original text, not the folded one: the folded text is built cluster
 by cluster (a character with the combining characters after it), so that each folded position maps back to the
@@ -38,9 +37,16 @@ import pyarrow.parquet as pq
 import regex
 from rich.cells import cell_len
 
-from cotlens.errors import LexiconError, UsageError
+from cotlens.errors import UsageError
 from cotlens.measure.fold import APOSTROPHES, JOINS_PREVIOUS, MAY_CHANGE, fold
-from cotlens.measure.terms import WHITESPACE, Term, _python_word_class, count_terms
+from cotlens.measure.terms import (
+    WHITESPACE,
+    Term,
+    _python_word_class,
+    bounded_ends,
+    count_terms,
+    regex_whole_spans,
+)
 from cotlens.measure.unicode import code_point_ranges
 from cotlens.render.escape import printable
 from cotlens.result import Column, Result
@@ -188,30 +194,30 @@ def _char_class(chars: list[str]) -> str:
 def _pattern(term: Term) -> regex.Pattern[str]:
     """What count_terms runs for the term, on Python's engine: for a word or phrase, one non-word character,
     the term, and the next character when it is a word character (`glued`: then the occurrence is not whole)."""
-    if term.kind == "regex":
-        try:
-            return regex.compile(term.key, regex.V1)
-        except regex.error as e:
-            raise LexiconError(f"term {term.text!r}: cannot be located in the text: {e}") from None
     if term.kind == "substring":
         return regex.compile(regex.escape(term.key))
     word = _python_word_class(term.scripts)
     body = r"\s+".join(regex.escape(w) for w in term.key.split(" "))
-    return regex.compile(rf"[^{word}](?P<term>{body})(?P<glued>{word})?", regex.V1)
+    # No boundary at an end in a script written without spaces (measure/terms.py, `_Pass.loose`).
+    bounded_start, bounded_end = bounded_ends(term.key, term.scripts)
+    start = f"[^{word}]" if bounded_start else ""
+    glued = word if bounded_end else "(?!)"
+    return regex.compile(rf"{start}(?P<term>{body})(?P<glued>{glued})?", regex.V1)
 
 
 def find_occurrences(text: str, term: Term) -> list[tuple[int, int]]:
     """The [start, end) spans, in the original text, of the term's occurrences as count_terms counts them."""
-    pattern = _pattern(term)
     if term.kind == "substring":
         searched = lowered_with_clusters(text)
-        return [searched.original(*m.span()) for m in pattern.finditer(searched.text)]
+        return [searched.original(*m.span()) for m in _pattern(term).finditer(searched.text)]
     searched = folded_with_clusters(text)
     # count_terms searches " " + fold(text): the space is the boundary before an occurrence at the start.
-    matches = pattern.finditer(" " + searched.text)
     if term.kind == "regex":
-        spans = [m.span() for m in matches]
+        import polars as pl
+
+        [spans] = regex_whole_spans(pl.Series([" " + searched.text]), term.key)
     else:
+        matches = _pattern(term).finditer(" " + searched.text)
         spans = [m.span("term") for m in matches if m.group("glued") is None]
     return [searched.original(max(0, a - 1), max(0, b - 1)) for a, b in spans]
 
@@ -454,7 +460,7 @@ def _matching(term: Term) -> str:
         return "substring of the lowercased text (text.lower().count(term))"
     if term.kind == "regex":
         return "regex on the NFKC + casefold text (non-overlapping matches)"
-    return "whole occurrences on NFKC + casefold text (DESIGN.md, Term occurrence)"
+    return "whole occurrences on NFKC + casefold text (README, Definitions: Term occurrence)"
 
 
 def _caption(term: Term, options: KwicOptions, shown: int, totals: tuple[int, int] | None) -> str:

@@ -1,4 +1,4 @@
-"""Language mixing per group of transcripts (DESIGN.md, "Language mixing"), read from the measurements stored at
+"""Language mixing per group of transcripts (README, Definitions: "Language mixing"), read from the measurements stored at
 ingest (measure/scripts.py defines them), so no text is read unless a script is left out or examples are asked.
 
 Per group and reasoning kind, over the transcripts with text in the field:
@@ -38,11 +38,12 @@ from cotlens.groups import (
     interval_caption,
     interval_definition,
 )
-from cotlens.measure.scripts import SCRIPTS, check_ignorable, script_columns
+from cotlens.measure.scripts import SCRIPTS, check_ignorable, leave_out_scripts, left_out
 from cotlens.measure.tokens import tokenizer_description
 from cotlens.result import Column, Result
 from cotlens.scan import (
     Selection,
+    check_group_key,
     check_selection,
     ensure_measured,
     map_store,
@@ -155,33 +156,13 @@ class _MixKernel:
             out.append(
                 {
                     "group": group,
-                    "kind": kind,
+                    "reasoning_kind": kind,
                     "source": f"{table['source_path'][i].as_py()}:{table['source_locator'][i].as_py()}",
                     "transcript_id": table["transcript_id"][i].as_py(),
                     **_in_context(texts[i].as_py(), start, end),
                 }
             )
         return out
-
-
-def leave_out_scripts(table: pa.Table, field: str, ignore: frozenset[str]) -> pa.Table:
-    """The table with the language-mixing columns of `field` as if the `ignore` scripts' letters were no
-    letters: rows that hold some are measured again from their text (the table has it), the others kept as
-    stored; row order is kept."""
-    holds = np.zeros(table.num_rows, dtype=bool)
-    for script in ignore:
-        found = pc.map_lookup(table[f"{field}_letters_by_script"], pa.scalar(script), "first")
-        holds |= pc.is_valid(found).to_numpy(zero_copy_only=False)
-    if not holds.any():
-        return table
-    affected = table.filter(pa.array(holds))
-    for name, values in script_columns(affected[field].to_pylist(), ignore).items():
-        position = affected.schema.get_field_index(f"{field}_{name}")
-        affected = affected.set_column(position, f"{field}_{name}", values)
-    # The unchanged rows, then the measured ones; put back in the table's order.
-    placed = np.concatenate([np.flatnonzero(~holds), np.flatnonzero(holds)])
-    combined = pa.concat_tables([table.filter(pa.array(~holds)), affected])
-    return combined.take(pa.array(np.argsort(placed)))
 
 
 def _ints(column: pa.ChunkedArray) -> Ints:
@@ -226,6 +207,7 @@ def compute_langmix(
 ) -> Result:
     options.validate()
     check_selection(store, selection)
+    check_group_key(store, selection, options.by)
     ensure_measured(store, on_measure)
     kernel = _MixKernel(options)
     groups: dict[GroupKey, _Group] = {}
@@ -237,7 +219,7 @@ def compute_langmix(
             acc.letters.add(part.by_letter[mask], part.letters[mask])
             acc.nonlatin_dominant += int(part.nonlatin_dominant[mask].sum())
         for example in part.examples:
-            acc = groups[(example["group"], example["kind"])]
+            acc = groups[(example["group"], example["reasoning_kind"])]
             if len(acc.examples) < options.examples:
                 acc.examples.append(example)
     if not groups:
@@ -270,7 +252,7 @@ def _group_rows(key: GroupKey, acc: _Group, options: LangmixOptions) -> list[dic
         share, low, high = (float(a[letter_col]) for a in letter_prevalence)
         return {
             "group": group,
-            "kind": kind,
+            "reasoning_kind": kind,
             "script": script,
             "transcripts": n,
             "tokens": acc.tokens.sum_den,
@@ -315,7 +297,7 @@ def _group_rows(key: GroupKey, acc: _Group, options: LangmixOptions) -> list[dic
 def _columns(options: LangmixOptions, kinds: bool, few: bool) -> list[Column]:
     return [
         Column("group", "group"),
-        *([Column("kind", "kind")] if kinds else []),
+        *([Column("reasoning_kind", "kind")] if kinds else []),
         *([Column("script", "script")] if options.scripts else []),
         Column("transcripts", "n", "int"),
         Column("nonlatin_token_share", "non-Latin tokens [95%\u00a0CI]", "share_interval"),
@@ -331,7 +313,7 @@ def _columns(options: LangmixOptions, kinds: bool, few: bool) -> list[Column]:
 def _examples_section(examples: list[dict[str, Any]], kinds: bool) -> Result:
     columns = [
         Column("group", "group"),
-        *([Column("kind", "kind")] if kinds else []),
+        *([Column("reasoning_kind", "kind")] if kinds else []),
         Column("source", "source"),
         Column("context", "code-switch span in context"),
     ]
@@ -339,11 +321,11 @@ def _examples_section(examples: list[dict[str, Any]], kinds: bool) -> Result:
 
 
 def _caption(options: LangmixOptions) -> str:
-    left_out = f" Left out: {', '.join(sorted(options.ignore))}." if options.ignore else ""
+    left = left_out(options.ignore)
     return (
         f"Shares of the {options.field}'s o200k_base tokens and letters in non-Latin scripts; with mixing: "
         f"transcripts with a non-Latin letter (Wilson); spans: code-switch spans per 1000 tokens. "
-        f"{interval_caption(options.intervals)}. few: under {FEW_TRANSCRIPTS} transcripts.{left_out}"
+        f"{interval_caption(options.intervals)}. few: under {FEW_TRANSCRIPTS} transcripts.{left}"
     )
 
 
@@ -351,7 +333,7 @@ def _definitions(selection: Selection, options: LangmixOptions) -> dict[str, Any
     return {
         "field": options.field,
         "tokenizer": tokenizer_description(),
-        "letter": "general category L, Script neither Common nor Inherited (DESIGN.md, Language mixing)",
+        "letter": "general category L, Script neither Common nor Inherited (README, Definitions: Language mixing)",
         "nonlatin_token_share": "Σ tokens holding the first byte of a non-Latin letter / Σ tokens",
         "nonlatin_letter_share": "Σ non-Latin letters / Σ letters",
         "with_mixing": "share of transcripts with at least one non-Latin letter, Wilson score interval",

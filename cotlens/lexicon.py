@@ -12,6 +12,7 @@ from pathlib import Path
 
 from cotlens.errors import LexiconError
 from cotlens.measure.terms import MATCHING_VERSION, Term, parse_term
+from cotlens.suggest import did_you_mean
 
 CUSTOM = "terms"  # the lexicon that --term entries form
 
@@ -100,7 +101,8 @@ def load_lexicon(spec: str, substring: bool = False) -> Lexicon:
         return parse_lexicon(spec, _builtin_text(spec), "built-in", substring)
     path = Path(spec)
     if not path.is_file():
-        raise LexiconError(f"no built-in lexicon or file {spec!r}; built-in: {', '.join(builtin_names())}")
+        hint = did_you_mean(spec, builtin_names()) or f"; built-in: {', '.join(builtin_names())}"
+        raise LexiconError(f"no built-in lexicon or file {spec!r}{hint}")
     try:
         text = path.read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as e:

@@ -39,10 +39,19 @@ from cotlens.groups import (
     interval_caption,
     interval_definition,
 )
-from cotlens.measure.repetition import GOPHER_COLUMNS, GOPHER_THRESHOLDS
+from cotlens.measure.repetition import GOPHER_COLUMNS, GOPHER_CONVENTIONS, GOPHER_THRESHOLDS
+from cotlens.measure.scripts import leave_out_scripts, left_out
 from cotlens.measure.tokens import tokenizer_description
 from cotlens.result import Column, Result
-from cotlens.scan import Selection, check_selection, ensure_measured, map_store, no_text, rows_where
+from cotlens.scan import (
+    Selection,
+    check_group_key,
+    check_selection,
+    ensure_measured,
+    map_store,
+    no_text,
+    rows_where,
+)
 from cotlens.stats import benjamini_hochberg, wilson_interval
 from cotlens.store import Store
 
@@ -61,6 +70,7 @@ class LoopOptions:
     intervals: IntervalOptions = IntervalOptions()  # frozen: one shared default is safe
     # > 0: a section with each statistic's histogram in this many equal bins over [0, 1] (for figures).
     histogram_bins: int = 0
+    ignore: frozenset[str] = frozenset()  # scripts left out of the non-Latin token shares, as in langmix
 
 
 @dataclass(frozen=True, slots=True)
@@ -80,11 +90,16 @@ class _LoopKernel:
     def columns(self) -> tuple[str, ...]:
         f = self.options.field
         names = ["tokens_o200k", "nonlatin_tokens_o200k", "loop", *GOPHER_COLUMNS]
-        return (*group_columns(self.options.by), *(f"{f}_{name}" for name in names))
+        if self.options.ignore:
+            names.append("letters_by_script")
+        text = (f,) if self.options.ignore else ()
+        return (*group_columns(self.options.by), *(f"{f}_{name}" for name in names), *text)
 
     def __call__(self, table: pa.Table) -> _LoopCounts:
         f = self.options.field
         table = rows_where(table, table[f"{f}_loop"].is_valid())
+        if self.options.ignore:
+            table = leave_out_scripts(table, f, self.options.ignore)
         groups, codes = group_codes(table, self.options.by)
         gopher = np.column_stack(
             [np.asarray(table[f"{f}_{name}"].to_numpy(), dtype=np.float64) for name in GOPHER_COLUMNS]
@@ -142,6 +157,7 @@ def compute_loops(
 ) -> Result:
     check_by(options.by)
     check_selection(store, selection)
+    check_group_key(store, selection, options.by)
     ensure_measured(store, on_measure)
     kernel = _LoopKernel(options)
     groups: dict[GroupKey, _Group] = {}
@@ -184,14 +200,15 @@ def _distributions(ordered: list[tuple[GroupKey, _Group]], bins: int) -> Result:
                 rows.append(
                     {
                         "group": group,
-                        "kind": kind,
+                        "reasoning_kind": kind,
                         "statistic": name,
                         "bin_low": b / bins,
                         "bin_high": (b + 1) / bins,
                         "transcripts": int(count),
                     }
                 )
-    columns = [Column(k, k) for k in ("group", "kind", "statistic", "bin_low", "bin_high", "transcripts")]
+    keys = ("group", "reasoning_kind", "statistic", "bin_low", "bin_high", "transcripts")
+    columns = [Column(k, k) for k in keys]
     return Result("loops-distribution", "Distributions of the Gopher statistics", columns, rows)
 
 
@@ -207,7 +224,7 @@ def _statistic_rows(key: GroupKey, acc: _Group, options: LoopOptions) -> list[di
         rows.append(
             {
                 "group": group,
-                "kind": kind,
+                "reasoning_kind": kind,
                 "statistic": name,
                 "transcripts": acc.n,
                 "threshold": GOPHER_THRESHOLDS.get(name),
@@ -228,7 +245,7 @@ def _mixing_in_loops(ordered: list[tuple[GroupKey, _Group]], options: LoopOption
     iv = options.intervals
     rows = []
     for (group, kind), acc in ordered:
-        row: dict[str, Any] = {"group": group, "kind": kind}
+        row: dict[str, Any] = {"group": group, "reasoning_kind": kind}
         for name, sums in (("looping", acc.looping), ("not_looping", acc.not_looping)):
             share = sums.intervals(iv, per=1.0)
             row[f"{name}_transcripts"] = sums.n
@@ -249,7 +266,7 @@ def _mixing_in_loops(ordered: list[tuple[GroupKey, _Group]], options: LoopOption
         r["p_adjusted"] = _number(p)
     columns = [
         Column("group", "group"),
-        *([Column("kind", "kind")] if kinds else []),
+        *([Column("reasoning_kind", "kind")] if kinds else []),
         Column("looping_transcripts", "looping", "int"),
         Column("looping_share", "non-Latin tokens in loops", "share_interval"),
         Column("not_looping_share", "elsewhere", "share_interval"),
@@ -273,7 +290,7 @@ def _number(value: float) -> float | None:
 def _columns(kinds: bool, few: bool) -> list[Column]:
     return [
         Column("group", "group"),
-        *([Column("kind", "kind")] if kinds else []),
+        *([Column("reasoning_kind", "kind")] if kinds else []),
         Column("statistic", "statistic"),
         Column("transcripts", "n", "int"),
         Column("threshold", "threshold", "float"),
@@ -288,8 +305,9 @@ def _columns(kinds: bool, few: bool) -> list[Column]:
 def _caption(options: LoopOptions) -> str:
     return (
         f"Gopher repetition statistics of the {options.field} (Rae et al. 2021, Table A1 thresholds; over: "
-        f"value > threshold, Wilson interval); loop: ends in a unit repeated 3+ times. Median and p90: at most "
-        f"0.0001 above the exact value. few: under {FEW_TRANSCRIPTS} transcripts."
+        f"value > threshold, Wilson interval; n-gram statistics as Dolma and RedPajama count them, not "
+        f"datatrove); loop: ends in a unit repeated 3+ times. Median and p90: at most "
+        f"0.0001 above the exact value. few: under {FEW_TRANSCRIPTS} transcripts.{left_out(options.ignore)}"
     )
 
 
@@ -297,7 +315,13 @@ def _definitions(selection: Selection, options: LoopOptions) -> dict[str, Any]:
     return {
         "field": options.field,
         "tokenizer": tokenizer_description(),
-        "statistics": "Gopher repetition statistics (Rae et al. 2021, appendix A1), see README",
+        "statistics": "Gopher repetition statistics (Rae et al. 2021, appendix A1), see README, 'Repetition'; "
+        "the line and paragraph statistics follow datatrove's definitions, the n-gram statistics Dolma's and "
+        "RedPajama's, so their values differ from datatrove's GopherRepetitionFilter",
+        "conventions": {
+            name: {"follows": follows, "differs_from_datatrove": differs}
+            for name, (follows, differs) in GOPHER_CONVENTIONS.items()
+        },
         "thresholds": GOPHER_THRESHOLDS,
         "share_over": "share of transcripts with value > threshold, Wilson score interval",
         "any_threshold": "transcripts over at least one threshold",
@@ -310,4 +334,5 @@ def _definitions(selection: Selection, options: LoopOptions) -> dict[str, Any]:
         "few_transcripts": f"groups with fewer than {FEW_TRANSCRIPTS} transcripts are flagged",
         "group_by": options.by,
         "selection": selection.describe(),
+        "ignored_scripts": sorted(options.ignore),
     }

@@ -204,7 +204,7 @@ class RecordParser:
             raise
         except (TypeError, ValueError, KeyError, AttributeError, IndexError) as e:
             # A parser met a structure it did not expect: the record is malformed for this shape.
-            raise RecordError(f"malformed {fmt.name} record: {type(e).__name__}: {e}") from None
+            raise RecordError(f"malformed {fmt.name} record: {what_failed(e)}") from None
         rows = []
         notes: list[str] = []
         for parsed in parsed_list:
@@ -361,3 +361,12 @@ def join_locator(locator: str, suffix: str) -> str:
     if not suffix:
         return locator
     return f"{locator}{suffix}" if suffix.startswith("[") else f"{locator} {suffix}"
+
+
+def what_failed(error: Exception) -> str:
+    """What a parser's unexpected exception says about the record, in words (never an exception's name)."""
+    if isinstance(error, KeyError):
+        return f"missing field {error.args[0]!r}" if error.args else "a missing field"
+    if isinstance(error, IndexError):
+        return "an empty list where an item was expected"
+    return str(error) or "an unexpected structure"

@@ -3,7 +3,7 @@
 Rate = 1000 × Σ occurrences / Σ tokens over the group's transcripts that have text in the chosen field
 (transcripts without text never enter a denominator). Prevalence = share of those transcripts with at least one
 occurrence (Wilson interval). Rate intervals: studentized bootstrap over transcripts up to
-stats.BOOTSTRAP_MAX_TRANSCRIPTS per group, the delta method above (DESIGN.md, "Rate").
+stats.BOOTSTRAP_MAX_TRANSCRIPTS per group, the delta method above (README, Definitions: "Rate").
 """
 
 from __future__ import annotations
@@ -35,6 +35,7 @@ from cotlens.measure.unicode import rust_class
 from cotlens.result import Column, Result
 from cotlens.scan import (
     Selection,
+    check_group_key,
     check_selection,
     ensure_measured,
     list_to_dense,
@@ -142,6 +143,7 @@ def compute_rates(
     """Rates of every lexicon term (and each lexicon's total) per group. on_measure: see scan.ensure_measured."""
     options.validate()
     check_selection(store, selection)
+    check_group_key(store, selection, options.by)
     ensure_measured(store, on_measure)
     terms = [t for lexicon in lexicons for t in lexicon.terms]
     stored = stored_positions(lexicons) if options.unit != "words" else None
@@ -186,7 +188,7 @@ def _group_rows(
         out.append(
             {
                 "group": group,
-                "kind": kind,
+                "reasoning_kind": kind,
                 "lexicon": lexicon_name,
                 "term": label,
                 "transcripts": acc.n,
@@ -211,7 +213,7 @@ def _columns(kinds: set[str], few: bool) -> list[Column]:
     some group is flagged (JSON and CSV rows always have both)."""
     return [
         Column("group", "group"),
-        *([Column("kind", "kind")] if len(kinds) > 1 else []),
+        *([Column("reasoning_kind", "kind")] if len(kinds) > 1 else []),
         Column("lexicon", "lexicon"),
         Column("term", "term"),
         Column("transcripts", "n", "int"),
@@ -249,7 +251,7 @@ def _definitions(selection: Selection, options: RateOptions) -> dict[str, Any]:
         "rate": "1000 × Σ occurrences / Σ tokens over transcripts with text in the field",
         "matching": "substring of the lowercased text (text.lower().count(term))"
         if options.substring
-        else "whole occurrences on NFKC + casefold text (DESIGN.md, Term occurrence)",
+        else "whole occurrences on NFKC + casefold text (README, Definitions: Term occurrence)",
         "interval": interval_definition(options.intervals),
         "prevalence": "share of transcripts with at least one occurrence, Wilson score interval",
         "few_transcripts": f"groups with fewer than {FEW_TRANSCRIPTS} transcripts are flagged",

@@ -16,7 +16,7 @@ from cotlens.measure.scripts import SCRIPT_COLUMNS
 
 REASONING_KINDS: Final = ("raw", "summary", "redacted", "encrypted", "hidden", "none")
 
-# Segments of one transcript are joined with a blank line (DESIGN.md, "The canonical record").
+# Segments of one transcript are joined with a blank line (README, "The record").
 SEGMENT_SEPARATOR: Final = "\n\n"
 
 

@@ -7,7 +7,9 @@ from dataclasses import dataclass, field
 from typing import Any, Literal
 
 ColumnKind = Literal["text", "int", "float", "share", "list", "interval", "share_interval", "formatted"]
-SCHEMA_VERSION = 1
+# 2: cotlens_version, store_fingerprint and gates; "kind" became "command" (the document), "table" (a section),
+# "reasoning_kind" (a row) and "metric_kind" (a compare record); compare's display strings left the JSON.
+SCHEMA_VERSION = 2
 
 
 @dataclass(frozen=True, slots=True)
@@ -42,22 +44,41 @@ class Result:
     # The machine-readable rows when they differ from the displayed ones (a wide display of long records):
     # JSON and CSV carry these.
     records: list[dict[str, Any]] | None = None
+    # False when the sections only lay out the records differently (compare's table per side, strings): JSON and
+    # CSV carry the records alone.
+    machine_sections: bool = True
+    # The store the result was computed from (store.store_fingerprint), set by whoever knows the store.
+    store_fingerprint: str | None = None
+    # Pass/fail conditions checked on the result (compare --fail-if): each gate, side, value and verdict.
+    gates: list[dict[str, Any]] | None = None
 
     def to_document(self) -> dict[str, Any]:
-        """The JSON document: one object, sorted keys, with schema_version and definitions; each section as an
-        object with its own kind, columns and rows under "sections"."""
+        """The JSON document: one object, sorted keys, with schema_version, the cotlens version, the store's
+        fingerprint and definitions; each section as an object with its own table name, columns and rows under
+        "sections"; the gates' verdicts under "gates" when gates were checked."""
+        from cotlens import __version__
+
         document: dict[str, Any] = {
             "schema_version": SCHEMA_VERSION,
-            "kind": self.kind,
+            "cotlens_version": __version__,
+            "store_fingerprint": self.store_fingerprint,
+            "command": self.kind,
             "definitions": self.definitions,
             "columns": self.data_keys(),
             "rows": self.data_rows(),
         }
-        if self.sections:
+        if self.json_sections():
             document["sections"] = [
-                {"kind": s.kind, "columns": [c.key for c in s.columns], "rows": s.rows} for s in self.sections
+                {"table": s.kind, "columns": [c.key for c in s.columns], "rows": s.rows}
+                for s in self.sections
             ]
+        if self.gates is not None:
+            document["gates"] = self.gates
         return document
+
+    def json_sections(self) -> list[Result]:
+        """The sections that JSON carries (none when they only lay out the records)."""
+        return self.sections if self.machine_sections else []
 
     def data_rows(self) -> list[dict[str, Any]]:
         return self.rows if self.records is None else self.records

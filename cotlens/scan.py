@@ -22,8 +22,10 @@ import pyarrow.dataset as ds
 import pyarrow.parquet as pq
 
 from cotlens.errors import CotlensError, StoreError, UsageError
+from cotlens.progress import tracked
 from cotlens.record import REASONING_KINDS, SCHEMA
 from cotlens.store import Store
+from cotlens.suggest import did_you_mean
 from cotlens.workers import map_ordered, pool_jobs, worker_pool
 
 R = TypeVar("R")
@@ -72,24 +74,47 @@ class Selection:
 
 
 def check_selection(store: Store, selection: Selection) -> None:
-    """Unknown model or dataset names and unknown kinds are errors that say what exists."""
+    """A missing store, unknown model or dataset names and unknown kinds are errors that say what exists (the
+    nearest names when some are near, else up to SHOWN_NAMES of them)."""
     store.require()  # no store (or a file in its place) is said as such, not as a store without the model
-    unknown_kinds = set(selection.kinds) - set(REASONING_KINDS)
+    unknown_kinds = sorted(set(selection.kinds) - set(REASONING_KINDS))
     if unknown_kinds:
-        raise UsageError(
-            f"unknown reasoning kind(s) {', '.join(sorted(unknown_kinds))}; "
-            f"known: {', '.join(REASONING_KINDS)}"
-        )
+        hint = did_you_mean(unknown_kinds[0], REASONING_KINDS) or f"; known: {', '.join(REASONING_KINDS)}"
+        raise UsageError(f"unknown reasoning kind(s) {', '.join(unknown_kinds)}{hint}")
     for column, wanted in (("model", selection.models), ("dataset", selection.datasets)):
         if not wanted:
             continue
         present = distinct_values(store, column)
         missing = [w for w in wanted if w not in present]
         if missing:
-            raise CotlensError(
-                f"no {column} {', '.join(map(repr, missing))} in the store; "
-                f"it has: {', '.join(sorted(present)) or '(none)'}"
-            )
+            hint = did_you_mean(missing[0], present) or f"; it has: {listed(sorted(present))}"
+            raise CotlensError(f"no {column} {', '.join(map(repr, missing))} in the store{hint}")
+
+
+# An error lists at most this many names that exist.
+SHOWN_NAMES = 12
+
+
+def listed(names: list[str]) -> str:
+    """Names for an error message: up to SHOWN_NAMES, then how many more; "(none)" for none."""
+    if not names:
+        return "(none)"
+    more = f" and {len(names) - SHOWN_NAMES} more" if len(names) > SHOWN_NAMES else ""
+    return ", ".join(names[:SHOWN_NAMES]) + more
+
+
+def check_group_key(store: Store, selection: Selection, by: str) -> None:
+    """`--by tag:KEY` for a key no selected transcript has is a usage error that lists the keys present."""
+    if not by.startswith("tag:"):
+        return
+    key = by[4:]
+    table = store.read(columns=["tags"], filter=selection.expression())
+    keys = sorted({k for chunk in table["tags"].chunks for k in chunk.keys.to_pylist()} - {None})
+    if key not in keys:
+        hint = did_you_mean(key, keys)
+        raise UsageError(
+            f"--by {by}: no selected transcript has the tag {key!r}{hint} (tags present: {listed(keys)})"
+        )
 
 
 def no_text(field: str, selection: Selection) -> CotlensError:
@@ -238,7 +263,10 @@ def map_store(
     tasks = [(str(p), i) for p in store.part_files() for i in range(pq.read_metadata(p).num_row_groups)]
     tasks = tasks[::every]
     window = 2 * (pool_jobs(True) if workers is not None else 1)
-    yield from map_ordered(_Runner(kernel, columns, selection), tasks, workers, window)
+    with tracked("reading text", len(tasks)) as step:
+        for result in map_ordered(_Runner(kernel, columns, selection), tasks, workers, window):
+            yield result
+            step(1)
 
 
 def _map_measurements(

@@ -31,6 +31,7 @@ from cotlens.kwic import find_occurrences
 from cotlens.lexicon import Lexicon
 from cotlens.measure.terms import count_terms
 from cotlens.record import REASONING_KINDS
+from cotlens.result import SCHEMA_VERSION
 from cotlens.scan import Selection, read_row_group
 from cotlens.store import Store
 
@@ -84,8 +85,8 @@ class Shown:
     def document(self, fingerprint: str) -> dict[str, Any]:
         """The `--format json` document."""
         return {
-            "schema_version": 1,
-            "kind": "show",
+            "schema_version": SCHEMA_VERSION,
+            "command": "show",
             "cotlens_version": __version__,
             "store_fingerprint": fingerprint,
             "definitions": {

@@ -31,6 +31,7 @@ import pyarrow.parquet as pq
 
 from cotlens import __version__
 from cotlens.errors import StoreError
+from cotlens.progress import tracked
 from cotlens.record import SCHEMA
 from cotlens.render.escape import json_bytes
 
@@ -225,8 +226,11 @@ class Store:
             total = len(self.part_files())
             parts = self.unmeasured_parts()
             jobs = jobs or pool_jobs(len(parts) > 1)
-            with worker_pool(jobs) as pool:
-                rows = list(map_ordered(measure_part, parts, pool, window=2 * jobs))
+            rows = []
+            with worker_pool(jobs) as pool, tracked("measuring", len(parts)) as step:
+                for measured in map_ordered(measure_part, parts, pool, window=2 * jobs):
+                    rows.append(measured)
+                    step(1)
         return {"parts": total, "parts_measured": sum(1 for r in rows if r), "rows_measured": sum(rows)}
 
     def legacy_ids(self) -> bool:

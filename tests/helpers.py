@@ -7,6 +7,17 @@ from typing import Any
 
 import orjson
 
+# The keys of every analysis' JSON document (schema 2), without "sections" and "gates".
+DOCUMENT_KEYS = [
+    "columns",
+    "command",
+    "cotlens_version",
+    "definitions",
+    "rows",
+    "schema_version",
+    "store_fingerprint",
+]
+
 
 def chat(
     i: int, reasoning: str = "Let me think about it.", answer: str = "42", model: str = "m"

@@ -3,6 +3,7 @@ fixtures and the gate step exits 3, 0 with the roles swapped, and 2 with a malfo
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -41,9 +42,18 @@ def test_the_example_has_the_steps_it_describes() -> None:
 
 
 def test_the_gate_fails_on_the_candidate(tmp_path: Path) -> None:
-    assert run_steps(tmp_path, ENV, STEPS) == [0, 0, 0, 3]
-    assert (tmp_path / "compare.md").read_text().startswith("| metric | ")
-    assert '"kind": "compare"' in (tmp_path / "compare.json").read_text()
+    assert run_steps(tmp_path, ENV, STEPS) == [0, 0, 3, 3]
+    markdown = (tmp_path / "compare.md").read_text()
+    assert markdown.startswith("| metric | ")
+    # The comment posted on the pull request says which gate failed.
+    [gate] = [
+        line for line in markdown.splitlines() if line.startswith("| ratio(nonlatin\\_token\\_share) \\> 2 |")
+    ]
+    assert "**Gates**" in markdown and "| lumen-mix |" in gate and "| FAIL |" in gate
+    document = json.loads((tmp_path / "compare.json").read_text())
+    assert document["command"] == "compare"
+    verdicts = {g["gate"]: g["passed"] for g in document["gates"]}
+    assert verdicts == {"ratio(nonlatin_token_share) > 2": False, "significant increase(o3-dialect)": True}
 
 
 def test_the_gate_passes_with_the_roles_swapped(tmp_path: Path) -> None:
@@ -54,6 +64,7 @@ def test_the_gate_passes_with_the_roles_swapped(tmp_path: Path) -> None:
         "CANDIDATE_FILES": ENV["BASELINE_FILES"],
     }
     assert run_steps(tmp_path, swapped, STEPS) == [0, 0, 0, 0]
+    assert "All 2 gate checks passed." in (tmp_path / "compare.md").read_text()
 
 
 def test_a_malformed_gate_is_a_usage_error(tmp_path: Path) -> None:
@@ -61,4 +72,4 @@ def test_a_malformed_gate_is_a_usage_error(tmp_path: Path) -> None:
         *STEPS[:-1],
         STEPS[-1].replace("--fail-if", "--fail-if 'ratio(no_such_metric) > 2' --fail-if", 1),
     ]
-    assert run_steps(tmp_path, ENV, steps) == [0, 0, 0, 2]
+    assert run_steps(tmp_path, ENV, steps) == [0, 0, 3, 2]

@@ -14,7 +14,7 @@ from cotlens.cli import app
 from cotlens.ingest import ingest
 from cotlens.store import Store
 from tests.conftest import FORMATS
-from tests.helpers import chat, write_jsonl
+from tests.helpers import DOCUMENT_KEYS, chat, write_jsonl
 
 runner = CliRunner()
 
@@ -104,7 +104,7 @@ def test_models_formats(tmp_path: Path) -> None:
     store = str(tmp_path / "s")
     run("ingest", str(FORMATS / "openai-chat.jsonl"), str(FORMATS / "anthropic.jsonl"), "--store", store)
     doc = json.loads(run("models", "--store", store, "--format", "json").stdout)
-    assert doc["schema_version"] == 1 and doc["kind"] == "models"
+    assert doc["schema_version"] == 2 and doc["command"] == "models"
     rows = {r["model"]: r for r in doc["rows"]}
     assert rows["deepseek-reasoner"]["transcripts"] == 2
     assert rows["o4-mini-2025-04-16"]["kind_hidden"] == 1
@@ -156,7 +156,7 @@ def test_models_json_row_keys_are_frozen(tmp_path: Path) -> None:
     store = str(tmp_path / "s")
     run("ingest", str(write_jsonl(tmp_path / "a.jsonl", [chat(1)])), "--store", store)
     doc = json.loads(run("models", "--store", store, "--format", "json").stdout)
-    assert sorted(doc) == ["columns", "definitions", "kind", "rows", "schema_version"]
+    assert sorted(doc) == DOCUMENT_KEYS
     assert list(doc["rows"][0]) == sorted(doc["rows"][0])  # sorted keys
     assert sorted(doc["rows"][0]) == sorted(
         [

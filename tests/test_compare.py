@@ -148,9 +148,9 @@ def test_cli_gates_exit_codes(two: Store) -> None:
 RECORD_KEYS = (
     "baseline",
     "change",
-    "kind",
     "label",
     "metric",
+    "metric_kind",
     "p_adjusted",
     "p_value",
     "ratio",
@@ -170,8 +170,12 @@ def test_json_document_is_frozen(two: Store) -> None:
     )
     assert result.exit_code == 0, result.output
     document = json.loads(result.stdout)
-    assert document["kind"] == "compare" and document["definitions"]["baseline"] == "a"
-    assert document["columns"] == list(RECORD_KEYS[4:5]) + [k for k in document["columns"] if k != "metric"]
+    assert (
+        document["command"] == "compare"
+        and "sections" not in document
+        and document["definitions"]["baseline"] == "a"
+    )
+    assert document["columns"] == ["metric"] + [k for k in document["columns"] if k != "metric"]
     assert all(tuple(sorted(r)) == RECORD_KEYS for r in document["rows"])
 
 

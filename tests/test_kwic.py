@@ -34,7 +34,7 @@ from tests.helpers import chat, write_jsonl
 CASES = [
     ("循环", "先检查，循环，然后结束", ["循环"]),  # a Han term bounded by Chinese punctuation
     ("循环", "This循环 seems pointless", ["循环"]),
-    ("循环", "这个循环很慢", []),  # Han neighbours are word characters of its script
+    ("循环", "这个循环很慢", ["循环"]),  # Han has no word boundary
     ("wait", "wait这个", ["wait"]),
     ("double-check", "double-checking", []),
     ("double-check", "Double-check, then double-checking", ["Double-check"]),
@@ -47,6 +47,9 @@ CASES = [
     ("let's", "let’s go", ["let’s"]),
     ("straße", "STRASSE", ["STRASSE"]),
     ("re:wai+t", "WAIIIT, wait", ["WAIIIT", "wait"]),
+    ("re:over\\w+", "it covers the overshadow", ["overshadow"]),  # a regex match is whole too
+    ("检查", "我需要再检查一下", ["检查"]),
+    ("ai模型", "用AI模型, xai模型", ["AI模型"]),  # the boundary at its Latin end only
 ]
 
 
@@ -141,7 +144,7 @@ def test_first_lines_in_store_order_with_offsets_in_the_original_text(waits: Sto
 
 def test_json_rows_have_frozen_keys(waits: Store) -> None:
     document = compute_kwic(waits, parse_term("wait"), Selection(), KwicOptions(limit=3)).to_document()
-    assert document["kind"] == "kwic"
+    assert document["command"] == "kwic"
     assert document["columns"] == RECORD_KEYS
     assert [list(row) for row in document["rows"]] == [RECORD_KEYS] * 3
     assert document["definitions"]["selection"] == Selection().describe()

@@ -17,7 +17,7 @@ from cotlens.result import Result
 from cotlens.scan import Selection
 from cotlens.store import Store
 from tests.conftest import DEMO
-from tests.helpers import chat, write_jsonl
+from tests.helpers import DOCUMENT_KEYS, chat, write_jsonl
 
 runner = CliRunner()
 
@@ -139,7 +139,6 @@ ROW_KEYS = (
     "few_transcripts",
     "group",
     "interval_method",
-    "kind",
     "letters",
     "nonlatin_dominant",
     "nonlatin_letter_share",
@@ -151,6 +150,7 @@ ROW_KEYS = (
     "nonlatin_token_share_low",
     "nonlatin_tokens",
     "note",
+    "reasoning_kind",
     "script",
     "spans_per_1k",
     "spans_per_1k_high",
@@ -161,7 +161,7 @@ ROW_KEYS = (
     "with_mixing_high",
     "with_mixing_low",
 )
-EXAMPLE_KEYS = ("after", "before", "context", "group", "kind", "source", "span", "transcript_id")
+EXAMPLE_KEYS = ("after", "before", "context", "group", "reasoning_kind", "source", "span", "transcript_id")
 
 
 def test_json_document_is_frozen(mixed: Store) -> None:
@@ -170,10 +170,10 @@ def test_json_document_is_frozen(mixed: Store) -> None:
     )
     assert result.exit_code == 0, result.output
     document = json.loads(result.stdout)
-    assert sorted(document) == ["columns", "definitions", "kind", "rows", "schema_version", "sections"]
+    assert sorted(document) == sorted([*DOCUMENT_KEYS, "sections"])
     assert all(tuple(sorted(r)) == ROW_KEYS for r in document["rows"])
     [examples] = document["sections"]
-    assert examples["kind"] == "langmix-examples"
+    assert examples["table"] == "langmix-examples"
     assert all(tuple(sorted(e)) == EXAMPLE_KEYS for e in examples["rows"])
 
 

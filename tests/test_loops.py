@@ -98,11 +98,11 @@ def test_demo_loops_belong_to_the_mixing_model(store: Store) -> None:
 ROW_KEYS = (
     "few_transcripts",
     "group",
-    "kind",
     "mean",
     "median",
     "note",
     "p90",
+    "reasoning_kind",
     "share_over",
     "share_over_high",
     "share_over_low",
@@ -114,7 +114,6 @@ ROW_KEYS = (
 SECTION_KEYS = (
     "group",
     "interval_method",
-    "kind",
     "looping_share",
     "looping_share_high",
     "looping_share_low",
@@ -128,6 +127,7 @@ SECTION_KEYS = (
     "ratio",
     "ratio_high",
     "ratio_low",
+    "reasoning_kind",
 )
 
 
@@ -137,8 +137,15 @@ def test_json_document_is_frozen(three: Store) -> None:
     document = json.loads(result.stdout)
     assert all(tuple(sorted(r)) == ROW_KEYS for r in document["rows"])
     [section] = document["sections"]
-    assert section["kind"] == "loops-language-mixing"
+    assert section["table"] == "loops-language-mixing"
     assert all(tuple(sorted(r)) == SECTION_KEYS for r in section["rows"])
+    # Which convention each statistic follows, and how datatrove's differs: one entry per statistic.
+    conventions = document["definitions"]["conventions"]
+    assert sorted(conventions) == sorted(GOPHER_COLUMNS)
+    assert conventions["dup_line_frac"]["follows"].startswith("datatrove's")
+    assert conventions["dup_7gram_char_frac"]["follows"].startswith("RedPajama's")
+    assert "len(text)" in conventions["top_2gram_char_frac"]["differs_from_datatrove"]
+    assert "differ from datatrove" in document["definitions"]["statistics"]
 
 
 def test_markdown_has_both_tables(three: Store) -> None:

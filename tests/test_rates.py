@@ -113,7 +113,7 @@ def test_by_tag_and_kinds_apart(tmp_path: Path, store: Store) -> None:
     ]
     ingest([str(write_jsonl(tmp_path / "a.jsonl", records))], store, IngestOptions(tags={"run": "1"}))
     result = compute_rates(store, [LEX], Selection(), RateOptions(by="tag:run"))
-    waits = {(r["group"], r["kind"]): r["occurrences"] for r in rows_by(result, term="wait")}
+    waits = {(r["group"], r["reasoning_kind"]): r["occurrences"] for r in rows_by(result, term="wait")}
     assert waits == {("1", "raw"): 2, ("1", "summary"): 1}
 
 
@@ -155,7 +155,7 @@ def test_measure_fills_deferred_measurements_once(tmp_path: Path) -> None:
 # The frozen row of `rates --format json` (README, "JSON output").
 ROW_KEYS = (
     "group",
-    "kind",
+    "reasoning_kind",
     "lexicon",
     "term",
     "transcripts",
@@ -181,7 +181,7 @@ def test_cli_json_document(small: Store) -> None:
     result = run("rates", "a", "--store", str(small.root), "--term", "wait", "--format", "json")
     assert result.exit_code == 0, result.output
     doc = json.loads(result.stdout)
-    assert doc["schema_version"] == 1 and doc["kind"] == "rates"
+    assert doc["schema_version"] == 2 and doc["command"] == "rates"
     assert set(doc["definitions"]) >= {"unit", "tokenizer", "interval", "matching", "field", "rate"}
     assert doc["definitions"]["interval"]["resamples"] == 1999
     assert {r["group"] for r in doc["rows"]} == {"a"}
@@ -213,7 +213,7 @@ def test_cli_csv_has_interval_columns(small: Store) -> None:
     out = run("rates", "--store", str(small.root), "--term", "wait", "--format", "csv").stdout.splitlines()
     header = out[0].split(",")
     # Displayed columns first (kind only with several kinds; note because these groups are few), then the rest.
-    hidden = ["kind", "interval_method", "few_transcripts"]
+    hidden = ["reasoning_kind", "interval_method", "few_transcripts"]
     assert header == [k for k in ROW_KEYS if k not in hidden] + hidden
 
 

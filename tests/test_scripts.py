@@ -1,4 +1,4 @@
-"""Language mixing (DESIGN.md, "Language mixing"): literal cases with their exact numbers, and properties checked
+"""Language mixing (README, Definitions: "Language mixing"): literal cases with their exact numbers, and properties checked
 against a slow reference that encodes whole texts and walks them character by character."""
 
 from __future__ import annotations
@@ -17,7 +17,14 @@ from hypothesis import strategies as st
 
 import cotlens.measure.scripts as scripts_module
 from cotlens.ingest import ingest
-from cotlens.measure.scripts import SCRIPT_COLUMNS, SCRIPTS, ScriptStats, measure_scripts, script_columns
+from cotlens.measure.scripts import (
+    SCRIPT_COLUMNS,
+    SCRIPTS,
+    ScriptStats,
+    measure_scripts,
+    resolve_scripts,
+    script_columns,
+)
 from cotlens.measure.tokens import _tokenizer, count_tokens
 from cotlens.measure.unicode import script_of
 from cotlens.store import Store
@@ -41,7 +48,7 @@ def vocabulary() -> dict[int, bytes]:
 
 
 def script(char: str) -> str | None:
-    """The script of a letter as DESIGN.md defines letters; None for anything that is not a letter."""
+    """The script of a letter as the README defines letters; None for anything that is not a letter."""
     if not LETTER.match(char):
         return None
     name = script_of(char)
@@ -204,9 +211,16 @@ def test_a_left_out_script_neither_opens_nor_breaks_a_span() -> None:
 
 
 def test_latin_and_unknown_scripts_cannot_be_left_out() -> None:
-    for name in ("Latin", "Klingon"):
-        with pytest.raises(ValueError, match=f"cannot leave out script.*{name}.*non-Latin scripts: Greek"):
-            script_columns(["x"], ignore=frozenset({name}))
+    with pytest.raises(ValueError, match="cannot leave out Latin: language mixing is measured against it"):
+        script_columns(["x"], ignore=frozenset({"Latin"}))
+    with pytest.raises(ValueError, match=r"no script 'Klingon' \(non-Latin scripts: Greek, Cyrillic"):
+        script_columns(["x"], ignore=frozenset({"Klingon"}))
+    with pytest.raises(ValueError, match=r"^no script 'Cyrilic'; did you mean 'Cyrillic' or 'Syriac'\?$"):
+        script_columns(["x"], ignore=frozenset({"Cyrilic"}))
+
+
+def test_script_names_in_any_case() -> None:
+    assert resolve_scripts(["greek", "HAN", "Cyrillic"]) == {"Greek", "Han", "Cyrillic"}
 
 
 def test_emoji_are_not_letters() -> None:

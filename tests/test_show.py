@@ -126,9 +126,9 @@ def test_cli_text_is_inert_and_json_is_the_record(demo: Store) -> None:
     assert "[bold]x[/bold]" in out and "[red]evil[/red]" in out  # markup printed as itself
     code, out, _ = run("show", source, "--store", str(demo.root), "--format", "json")
     document = json.loads(out)
-    assert code == 0 and document["kind"] == "show"
+    assert code == 0 and document["command"] == "show"
     assert sorted(document) == [
-        "cotlens_version", "definitions", "highlights", "kind", "schema_version", "store_fingerprint", "transcript"
+        "command", "cotlens_version", "definitions", "highlights", "schema_version", "store_fingerprint", "transcript"
     ]  # fmt: skip
     assert set(document["transcript"]) == set(record_columns()) - {
         "reasoning_codeswitch_span_offsets",

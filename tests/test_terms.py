@@ -1,4 +1,4 @@
-"""Term occurrence, DESIGN.md's table of literal cases and more awkward ones."""
+"""Term occurrence, the README table of literal cases and more awkward ones."""
 
 from __future__ import annotations
 
@@ -38,6 +38,31 @@ DESIGN_TABLE = [
     ("check", "double-check", 1),
     ("double-check", "double-checking", 0),
     ("wait", "wait wait, Wait", 3),
+    ("检查", "我需要再检查一下", 1),
+    ("re:over\\w+", "it covers the overshadow", 1),
+]
+
+# Scripts written without spaces, Latin ends of mixed terms, regex terms: the boundary rule where it belongs.
+BOUNDARY_CASES = [
+    ("检查", "我需要再检查一下", 1),  # Han: no word boundary
+    ("检查", "检查检查", 2),  # adjacent repeats
+    ("循环", "这个循环很慢", 1),
+    ("ありがとう", "どうもありがとうございます", 1),  # Hiragana
+    ("テスト", "ユニットテストです", 1),  # Katakana
+    ("ครับ", "ขอบคุณครับผม", 1),  # Thai
+    ("ai模型", "用ai模型做", 1),  # Latin start bounded, Han end free
+    ("ai模型", "xai模型", 0),  # a Latin letter glued to the Latin end
+    ("ai模型", "ai模型x", 1),  # nothing glued to a Han end counts
+    ("模型ai", "模型aix", 0),
+    ("模型ai", "这个模型ai, ok", 1),
+    ("re:over\\w+", "it covers the overshadow", 1),  # "covers": starts inside a word
+    ("re:over\\w+", "government overshadow overt", 2),
+    ("re:wait", "waitwait wait", 1),
+    ("re:wai+t", "waiiit! waiiitx", 1),  # ends inside a word
+    ("re:看", "看看", 2),  # a regex in Han: no boundary
+    ("re:ab", "abcab ab", 1),  # the second "ab" follows "c": not whole either
+    ("re:\\d+", "x12 34", 1),  # digits are word characters around a digit run
+    ("re:over", "看over看", 1),  # other-script neighbours are boundaries
 ]
 
 MORE_CASES = [
@@ -53,7 +78,7 @@ MORE_CASES = [
     ("the user", "The user asked; the\tuser wants", 2),
     ("redwood", "Redwood's evaluators (REDWOOD)", 2),
     ("循环", "This循环 seems pointless", 1),  # Han term: Latin neighbours are boundaries
-    ("循环", "这个循环很慢", 0),  # Han neighbours are word characters of its script
+    ("循环", "这个循环很慢", 1),  # Han is written without spaces: no boundary rule
     ("straße", "STRASSE", 1),  # full case folding
     ("wait", "\u200bwait\u200b", 1),  # zero-width space is not a word character
     ("i", "I think I'm sure: i.e. I", 4),
@@ -64,6 +89,12 @@ MORE_CASES = [
 @pytest.mark.parametrize(("term", "text", "want"), DESIGN_TABLE)
 def test_design_table(term: str, text: str, want: int) -> None:
     assert count_terms([text], [parse_term(term)])[0, 0] == want
+
+
+@pytest.mark.parametrize(("term", "text", "want"), BOUNDARY_CASES)
+def test_boundaries_by_script(term: str, text: str, want: int) -> None:
+    assert count_terms([text], [parse_term(term)])[0, 0] == want
+    assert count_terms([text], [parse_term(term, substring=True)])[0, 0] >= want  # --substring stays raw
 
 
 @pytest.mark.parametrize(("term", "text", "want"), MORE_CASES)

@@ -1,4 +1,4 @@
-"""The text normalization that term matching uses (DESIGN.md, "Term occurrence").
+"""The text normalization that term matching uses (README, Definitions: "Term occurrence").
 
 fold(s) = NFKC(casefold(NFKC(s))) with typographic apostrophes folded to "'". So fullwidth "ｗａｉｔ" matches
 "wait", a decomposed "naïve" matches a composed one, "NAÏVE" matches "naïve", "let’s" matches "let's". The

@@ -1,4 +1,4 @@
-"""Language mixing, exactly as DESIGN.md defines it: letters by script, non-Latin o200k tokens, code-switch spans.
+"""Language mixing, exactly as the README defines it: letters by script, non-Latin o200k tokens, code-switch spans.
 
 A letter is a character of general category L whose Script is neither Common nor Inherited (so not `٣`, the
 combining accent of a decomposed `é`, an emoji, or math `𝑥`; Greek `θ` is a Greek letter). Scripts outside
@@ -28,7 +28,7 @@ from __future__ import annotations
 import gzip
 import importlib.util
 import sys
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
@@ -37,6 +37,7 @@ from typing import Any, Final, NamedTuple
 import numpy as np
 import numpy.typing as npt
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from cotlens.measure.tokens import TOKENIZER, _tokenizer
 from cotlens.measure.unicode import KNOWN_SCRIPTS, code_point_ranges
@@ -149,11 +150,63 @@ def script_columns(texts: Sequence[str | None], ignore: frozenset[str] = frozens
 
 def check_ignorable(scripts: frozenset[str]) -> None:
     """Scripts that `ignore` may name: every non-Latin one (Latin is what mixing is measured against)."""
-    unknown = sorted(scripts - set(SCRIPTS[1:]))
-    if unknown:
-        raise ValueError(
-            f"cannot leave out script(s) {', '.join(unknown)}; non-Latin scripts: {', '.join(SCRIPTS[1:])}"
-        )
+    resolve_scripts(scripts)
+
+
+def resolve_scripts(names: Iterable[str]) -> frozenset[str]:
+    """Script names as given (any case: "greek", "GREEK") as SCRIPTS spells them; Latin, which mixing is
+    measured against, or an unknown name is a ValueError with the nearest names."""
+    from cotlens.suggest import did_you_mean
+
+    by_lower = {s.lower(): s for s in SCRIPTS[1:]}
+    resolved = set()
+    for name in names:
+        if name.lower() == "latin":
+            raise ValueError("cannot leave out Latin: language mixing is measured against it")
+        if name.lower() not in by_lower:
+            hint = did_you_mean(name, SCRIPTS[1:]) or f" (non-Latin scripts: {', '.join(SCRIPTS[1:])})"
+            raise ValueError(f"no script {name!r}{hint}")
+        resolved.add(by_lower[name.lower()])
+    return frozenset(resolved)
+
+
+@lru_cache(maxsize=8)
+def letters_of(scripts: frozenset[str]) -> str:
+    """A Rust-regex class of the letters of these scripts (as SCRIPTS names them; "Other": letters of no known
+    script), for the linear-time engine."""
+    from cotlens.measure.unicode import rust_class
+
+    known = "".join(rf"\p{{Script={k}}}" for k in KNOWN_SCRIPTS)
+    parts = [
+        rf"[\p{{L}}--[{known}]]" if s == "Other" else rf"[\p{{L}}&&\p{{Script={s}}}]" for s in sorted(scripts)
+    ]
+    return rust_class(f"[{''.join(parts)}]")
+
+
+def left_out(ignore: frozenset[str]) -> str:
+    """A caption's note of the scripts left out ("" for none)."""
+    return f" Left out: {', '.join(sorted(ignore))}." if ignore else ""
+
+
+def leave_out_scripts(table: pa.Table, field: str, ignore: frozenset[str]) -> pa.Table:
+    """The table with the language-mixing columns of `field` that it holds as if the `ignore` scripts' letters
+    were no letters: rows that hold some are measured again from their text (the table needs it and
+    `{field}_letters_by_script`), the others kept as stored; row order is kept."""
+    holds = np.zeros(table.num_rows, dtype=bool)
+    for script in ignore:
+        found = pc.map_lookup(table[f"{field}_letters_by_script"], pa.scalar(script), "first")
+        holds |= pc.is_valid(found).to_numpy(zero_copy_only=False)
+    if not holds.any():
+        return table
+    affected = table.filter(pa.array(holds))
+    for name, values in script_columns(affected[field].to_pylist(), ignore).items():
+        position = affected.schema.get_field_index(f"{field}_{name}")
+        if position >= 0:
+            affected = affected.set_column(position, f"{field}_{name}", values)
+    # The unchanged rows, then the measured ones; put back in the table's order.
+    placed = np.concatenate([np.flatnonzero(~holds), np.flatnonzero(holds)])
+    combined = pa.concat_tables([table.filter(pa.array(~holds)), affected])
+    return combined.take(pa.array(np.argsort(placed)))
 
 
 def _rows(texts: Sequence[str | None], ignore: frozenset[str] = frozenset()) -> list[_Row | None]:

@@ -1,4 +1,4 @@
-"""Counting term occurrences, exactly as DESIGN.md defines them, vectorized over a batch of texts.
+"""Counting term occurrences, exactly as the README defines them, vectorized over a batch of texts.
 
 An occurrence is whole when the characters just before and after it are not word characters of the term's own
 script (letters of that script, combining marks, digits, underscore). Text and term are folded alike
@@ -42,11 +42,15 @@ if TYPE_CHECKING:  # polars loads in 0.2 s: imported where a text is counted, no
     import polars as pl
 
 TermKind = Literal["word", "phrase", "regex", "substring"]
+# Scripts written without spaces between words: a term in them matches wherever it occurs.
+NO_SPACE_SCRIPTS = frozenset({"Han", "Hiragana", "Katakana", "Thai", "Lao", "Khmer", "Myanmar"})
+# A word character of any script: a `re:` match starting or ending with one is checked for its boundary.
+ANY_WORD = regex.compile(r"[\p{L}\p{M}\p{Nd}_]")
 # count_terms' extraction passes: each with the keys (folded terms) it finds.
 Passes = tuple[tuple["_Pass", tuple[str, ...]], ...]
 WHITESPACE = regex.compile(r"\s+")
 # Bumped whenever what counts as an occurrence changes: counts stored at ingest with another version are stale.
-MATCHING_VERSION = 1
+MATCHING_VERSION = 2
 
 
 @dataclass(frozen=True, slots=True)
@@ -75,7 +79,13 @@ def parse_term(text: str, substring: bool = False) -> Term:
     if substring:
         return Term(text, "substring", text.lower(), ())
     key = WHITESPACE.sub(" ", fold(text)).strip()
-    scripts = tuple(sorted({s for s in map(script_of, key) if s not in ("Common", "Inherited")})) or ("Any",)
+    written = {s for s in map(script_of, key) if s not in ("Common", "Inherited")}
+    # Scripts written without spaces have no word boundary: a term all in them is bounded nowhere (scripts ()),
+    # one mixing them with Latin only at its Latin ends (`_Pass.loose`).
+    if written & NO_SPACE_SCRIPTS:
+        scripts = tuple(sorted(written - NO_SPACE_SCRIPTS))
+    else:
+        scripts = tuple(sorted(written)) or ("Any",)
     is_word = regex.fullmatch(r"[\p{L}\p{M}\p{Nd}_]+", key) is not None
     return Term(text, "word" if is_word else "phrase", key, scripts)
 
@@ -86,10 +96,12 @@ def _check_regex(pattern: str, text: str) -> None:
     try:
         pl.Series([""]).str.count_matches(pattern)
     except Exception as e:  # polars raises ComputeError for patterns the linear-time engine refuses
-        first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
+        # The engine's whole message on one line, without polars' note on the expression it ran.
+        message = str(e).split("This error occurred in the following expression")[0]
+        message = " ".join(line.strip() for line in message.splitlines() if line.strip()) or "refused"
         raise LexiconError(
             f"term {text!r}: not a regex the linear-time engine accepts (no look-around or backreferences): "
-            f"{first}"
+            f"{message}"
         ) from None
     # A regex that matches the empty string (`re:`, `re:x*`, `re:^`) would count an occurrence between characters.
     probes = pl.Series(["", "a", "a b", "1", "\n", "wait"]).str.extract_all(pattern).to_list()
@@ -108,6 +120,8 @@ def word_class(scripts: tuple[str, ...], negate: bool = False) -> str:
 
 @lru_cache(maxsize=32)
 def _python_word_class(scripts: tuple[str, ...]) -> str:
+    if not scripts:  # a term written without spaces: nothing around it is part of its word
+        return "(?!)"
     if "Any" in scripts or "Other" in scripts:
         letters = r"\p{L}"
     else:  # letters (category L) of the scripts: a Latin-script numeral or symbol is not a word character
@@ -137,13 +151,71 @@ def count_terms(
                     counts[:, j] += per_key[:, keys.index(term.key)]
         for j, term in enumerate(terms):
             if term.kind == "regex":
-                counts[:, j] = rows.prefixed().str.count_matches(term.key).fill_null(0).to_numpy()
+                counts[:, j] = _count_regex(rows.prefixed(), term)
     if any(t.kind == "substring" for t in terms):
         lowered = pl.Series([t.lower() for t in series.to_list()], dtype=pl.String)
         for j, term in enumerate(terms):
             if term.kind == "substring":
                 counts[:, j] = lowered.str.count_matches(term.key, literal=True).fill_null(0).to_numpy()
     return counts
+
+
+def _count_regex(texts: pl.Series, term: Term) -> npt.NDArray[np.int64]:
+    """Whole matches of a `re:` term in each of `texts`: the engine marks its non-overlapping matches in the
+    texts that hold one, and each marked match is judged by `regex_match_whole`."""
+    counts = np.zeros(len(texts), dtype=np.int64)
+    holding = np.flatnonzero(texts.str.contains(term.key).fill_null(False).to_numpy())
+    for i, spans in zip(holding, regex_whole_spans(texts.gather(holding), term.key), strict=True):
+        counts[i] = len(spans)
+    return counts
+
+
+# Marks put around each regex match: Unicode noncharacters, which text rarely holds (a batch holding both of a
+# pair takes the next pair).
+MARK_PAIRS = tuple((chr(0xFDD0 + 2 * i), chr(0xFDD1 + 2 * i)) for i in range(16))
+
+
+def regex_whole_spans(texts: pl.Series, pattern: str) -> list[list[tuple[int, int]]]:
+    """The [start, end) spans of each text's whole matches of a regex: the linear-time engine finds the
+    non-overlapping matches and marks them; the characters around each decide whether it is whole."""
+    opened, closed = next(
+        (pair for pair in MARK_PAIRS if not texts.str.contains_any(list(pair)).any()), MARK_PAIRS[0]
+    )
+    marked = texts.str.replace_all(f"(?:{pattern})", f"{opened}${{0}}{closed}").to_list()
+    return [_whole_spans(m, opened, closed) for m in marked]
+
+
+def _whole_spans(marked: str, opened: str, closed: str) -> list[tuple[int, int]]:
+    text = marked.replace(opened, "").replace(closed, "")
+    pieces = marked.split(opened)
+    spans, position = [], len(pieces[0])
+    for piece in pieces[1:]:
+        match, _, between = piece.partition(closed)
+        spans.append((position, position + len(match)))
+        position += len(match) + len(between)
+    return [
+        (a, b)
+        for a, b in spans
+        if regex_match_whole(text[a - 1 : a] if a else "", text[a:b], text[b : b + 1])
+    ]
+
+
+def regex_match_whole(before: str, match: str, after: str) -> bool:
+    """Whether a `re:` match is a whole occurrence: it neither starts nor ends inside a word of its script (the
+    script of its first, resp. last, letter; no boundary for a script written without spaces). `before` and
+    `after` are the characters around it ("" for none). An empty match is no occurrence."""
+    if not match:
+        return False
+    return _end_free(match[0], match, before) and _end_free(match[-1], match[::-1], after)
+
+
+def _end_free(end: str, letters: str, neighbour: str) -> bool:
+    if not neighbour or not ANY_WORD.match(end):
+        return True
+    script = next((s for s in map(script_of, letters) if s not in ("Common", "Inherited")), "Any")
+    if script in NO_SPACE_SCRIPTS:
+        return True
+    return regex.match(_python_word_class((script,)), neighbour, regex.V1) is None
 
 
 def fold_series(series: pl.Series) -> pl.Series:
@@ -220,14 +292,31 @@ def _passes(terms: tuple[Term, ...]) -> tuple[tuple[_Pass, tuple[str, ...]], ...
     shared: dict[tuple[str, ...], list[str]] = {}
     alone: list[tuple[tuple[str, ...], list[str]]] = []
     words_first = sorted(terms, key=lambda t: t.kind != "word")
+    loose: list[tuple[str, tuple[str, ...]]] = []
     for key, scripts in dict.fromkeys((t.key, t.scripts) for t in words_first):
+        if _loose_end(key[0]) or _loose_end(key[-1]):
+            loose.append((key, scripts))
+            continue
         keys = shared.setdefault(scripts, [])
         if any(_may_overlap(key, k, scripts, suffix_ok=True) for k in keys):
             alone.append((scripts, [key]))
         else:
             keys.append(key)
     passes = [*((scripts, keys) for scripts, keys in shared.items()), *alone]
-    return tuple((_Pass.of(tuple(sorted(keys)), scripts), tuple(sorted(keys))) for scripts, keys in passes)
+    made = [(_Pass.of(tuple(sorted(keys)), scripts), tuple(sorted(keys))) for scripts, keys in passes]
+    return (*made, *((_Pass.loose(key, scripts), (key,)) for key, scripts in loose))
+
+
+def bounded_ends(key: str, scripts: tuple[str, ...]) -> tuple[bool, bool]:
+    """Whether the boundary rule applies at a term's start and at its end: not at a letter of a script written
+    without spaces, nor at a character that is no word character of its scripts."""
+    word = regex.compile(_python_word_class(scripts), regex.V1)
+    return tuple(not _loose_end(c) and word.match(c) is not None for c in (key[0], key[-1]))  # type: ignore[return-value]
+
+
+def _loose_end(char: str) -> bool:
+    """Whether a term's end is a letter of a script written without spaces (no boundary rule there)."""
+    return script_of(char) in NO_SPACE_SCRIPTS
 
 
 ASCII_WORD = regex.compile(r"[0-9a-z_]")
@@ -261,6 +350,19 @@ class _Pass:
     word: regex.Pattern[str]
     # (i, j): keys[j] ends keys[i] after a boundary, so each whole occurrence of keys[i] holds one of keys[j]
     suffixes: tuple[tuple[int, int], ...]
+    # False for a pass whose key starts with a letter of a script written without spaces: no boundary before it
+    bounded_start: bool = True
+
+    @classmethod
+    def loose(cls, key: str, scripts: tuple[str, ...]) -> _Pass:
+        """The pass of one key that starts or ends in a script written without spaces: the boundary rule (of its
+        other scripts' word characters) only at an end that is not in such a script; none for a key all in them."""
+        word = regex.compile(_python_word_class(scripts), regex.V1)
+        body = r"\s+".join(regex.escape(w) for w in key.split(" "))
+        bounded_start, bounded_end = bounded_ends(key, scripts)
+        start = f"(?:^|{word_class(scripts, negate=True)})" if bounded_start else ""
+        end = word_class(scripts) + "?" if bounded_end else ""
+        return cls(f"{start}(?:{body}){end}", False, None, None, None, None, word, (), bounded_start)
 
     @classmethod
     def of(cls, keys: tuple[str, ...], scripts: tuple[str, ...]) -> _Pass:
@@ -298,6 +400,8 @@ class _Pass:
         """What a match found: without the boundary before it (a match at the start of a text has none: its first
         character is a word character), whitespace runs as single spaces. The key itself exactly when the
         occurrence is whole."""
+        if not self.bounded_start:
+            return WHITESPACE.sub(" ", match)
         return WHITESPACE.sub(" ", match if self.word.match(match) and not self.prefixed else match[1:])
 
 

@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import csv
 import io
+import math
 import textwrap
+from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any
 
 from rich import box
-from rich.console import Console
+from rich.console import Console, Group, RenderableType
 from rich.table import Table
 from rich.text import Text
 
@@ -31,8 +33,8 @@ class OutputFormat(StrEnum):
 def render(result: Result, fmt: OutputFormat, console: Console) -> None:
     """Write `result` to the console's file. CSV holds one table: the main one (sections are in the JSON)."""
     if fmt is OutputFormat.table:
-        for table in (result, *result.sections):
-            console.print(rich_table(table))
+        for table in (result, *result.sections, *gates_table(result)):
+            console.print(rich_table(table, console.width))
     else:
         text = {OutputFormat.json: to_json, OutputFormat.csv: to_csv, OutputFormat.md: to_markdown}[fmt](
             result
@@ -45,15 +47,10 @@ def cell_text(row: dict[str, Any], column: Column) -> str:
     value = row.get(column.key)
     if value is None:
         return MISSING  # missing, distinct from a zero
-    # Bounds get two significant digits, the estimate three: enough to read, narrow enough for 100 columns.
     if column.kind == "interval":
-        low, high = row.get(f"{column.key}_low"), row.get(f"{column.key}_high")
-        return f"{number(value)} [{number(low, 2)}, {number(high, 2)}]"
+        return interval_text(value, row.get(f"{column.key}_low"), row.get(f"{column.key}_high"))
     if column.kind == "share_interval":
-        low, high = row.get(f"{column.key}_low"), row.get(f"{column.key}_high")
-        return (
-            f"{percent(value)} [{percent(low, sign=False, digits=2)}, {percent(high, sign=False, digits=2)}]"
-        )
+        return interval_text(value, row.get(f"{column.key}_low"), row.get(f"{column.key}_high"), share=True)
     if column.kind == "list":
         return ", ".join(map(str, value))
     if column.kind == "int":
@@ -63,6 +60,35 @@ def cell_text(row: dict[str, Any], column: Column) -> str:
     if column.kind == "share":
         return percent(value)
     return str(value)
+
+
+def interval_text(value: Any, low: Any, high: Any, share: bool = False) -> str:
+    """ "estimate [low, high]": the estimate with three significant digits, the bounds rounded to the same
+    decimal place (rounding is monotone, so an estimate never looks outside its interval); a percentage when
+    `share`."""
+    scale = 100 if share else 1
+    if value is None or (isinstance(value, float) and value != value):
+        return MISSING
+    estimate = number(scale * value)
+    decimals = _decimals(scale * value)
+    bounds = ", ".join(_bound(b, scale, decimals) for b in (low, high))
+    return f"{estimate}{'%' if share else ''} [{bounds}]"
+
+
+def _decimals(value: float, digits: int = 3) -> int | None:
+    """The decimal places `number(value, digits)` shows; None for zero or a whole number of digits or more."""
+    if value == 0 or not math.isfinite(value):
+        return None
+    return max(0, digits - 1 - math.floor(math.log10(abs(value))))
+
+
+def _bound(value: Any, scale: int, decimals: int | None) -> str:
+    if value is None or (isinstance(value, float) and value != value):
+        return MISSING
+    if decimals is None:
+        return number(scale * value, 2)
+    text = f"{scale * value:,.{decimals}f}"
+    return text.rstrip("0").rstrip(".") if "." in text else text
 
 
 def number(value: Any, digits: int = 3) -> str:
@@ -80,41 +106,142 @@ def percent(value: Any, sign: bool = True, digits: int = 3) -> str:
     return f"{number(100 * value, digits)}{'%' if sign else ''}"
 
 
-def rich_table(result: Result) -> Table:
+# Between two columns of a SIMPLE_HEAD table without edges: a cell's padding, the (blank) rule, the next padding.
+GAP = 3
+# A text column (a model name) folds, but never below this width unless its values are narrower.
+TEXT_MIN_WIDTH = 12
+
+
+@dataclass(frozen=True, slots=True)
+class _Laid:
+    """A column ready to lay out: its header, its cells, whether numeric, and the width it needs (a number
+    whole, a text column at least TEXT_MIN_WIDTH or its widest value) and would like (its widest value)."""
+
+    header: str
+    cells: list[Text]
+    numeric: bool
+    need: int
+    want: int
+
+
+def rich_table(result: Result, width: int = 80) -> RenderableType:
+    """The result's title, table and caption within `width` columns, never cutting a value: text columns fold,
+    numbers stay whole. When the columns cannot fit side by side, the table is split into stacked tables that
+    repeat its leading text columns; when even that cannot fit, each row is a block of "header  value" lines."""
+    columns = [_laid(result, c) for c in result.columns]
+    parts: list[RenderableType] = [Text(printable(result.title))]
+    if _fits(columns, width):
+        parts.append(_table(columns, width))
+    else:
+        keys = _key_columns(columns, width)
+        # The keys whole if that still lets each other column fit beside them, else folded.
+        whole = [_Laid(k.header, k.cells, k.numeric, k.want, k.want) for k in keys]
+        chunks = _chunks(columns[len(keys) :], whole, width)
+        if chunks is not None:
+            keys = whole
+        else:
+            chunks = _chunks(columns[len(keys) :], keys, width)
+        if keys and chunks is not None:
+            parts += [_table([*keys, *chunk], width) for chunk in chunks]
+        else:
+            parts += _records(columns, width)
+    if result.caption:
+        parts.append(Text(printable(result.caption)))
+    return Group(*parts)
+
+
+def _laid(result: Result, column: Column) -> _Laid:
+    # Text objects, never markup strings: "[bold]" in a model name must print as itself.
+    cells = [Text(printable(cell_text(row, column))) for row in result.rows]
+    numeric = column.kind in NUMERIC
+    widest = max((c.cell_len for c in cells), default=0)
+    header_word = max((len(w) for w in column.header.split(" ")), default=0)  # no-break spaces hold
+    want = max(widest, header_word)
+    need = want if numeric else min(want, max(TEXT_MIN_WIDTH, header_word))
+    return _Laid(column.header, cells, numeric, need, want)
+
+
+def _fits(columns: list[_Laid], width: int) -> bool:
+    return sum(c.need for c in columns) + GAP * (len(columns) - 1) <= width
+
+
+def _key_columns(columns: list[_Laid], width: int) -> list[_Laid]:
+    """The leading text columns (what a row is about), repeated in each stacked table: as many as leave room for
+    the widest other column."""
+    keys: list[_Laid] = []
+    rest_need = max((c.need for c in columns if c.numeric), default=0)
+    for column in columns:
+        if column.numeric or not _fits([*keys, column, _Laid("", [], True, rest_need, rest_need)], width):
+            break
+        keys.append(column)
+    return keys
+
+
+def _chunks(rest: list[_Laid], keys: list[_Laid], width: int) -> list[list[_Laid]] | None:
+    """The other columns packed in order into tables that fit beside the keys; None if one cannot."""
+    chunks: list[list[_Laid]] = []
+    for column in rest:
+        if chunks and _fits([*keys, *chunks[-1], column], width):
+            chunks[-1].append(column)
+        elif _fits([*keys, column], width):
+            chunks.append([column])
+        else:
+            return None
+    return chunks
+
+
+def _widths(columns: list[_Laid], width: int) -> list[int]:
+    """Each column's width: what it would like if all fit, else numbers whole and the text columns sharing the
+    rest, none below what it needs."""
+    wants = [c.want for c in columns]
+    spare = width - GAP * (len(columns) - 1) - sum(c.need for c in columns)
+    if sum(wants) + GAP * (len(columns) - 1) <= width or spare < 0:
+        return wants if spare >= 0 else [c.need for c in columns]
+    widths = [c.need for c in columns]
+    # Hand the spare columns out one at a time to the text column that is furthest from its wish.
+    for _ in range(spare):
+        short = [
+            (wants[j] - widths[j], j) for j, c in enumerate(columns) if not c.numeric and widths[j] < wants[j]
+        ]
+        if not short:
+            break
+        widths[max(short)[1]] += 1
+    return widths
+
+
+def _table(columns: list[_Laid], width: int) -> Table:
     table = Table(
-        title=Text(printable(result.title)),
-        title_justify="left",
-        caption=Text(printable(result.caption)) if result.caption else None,
-        caption_justify="left",
-        box=box.SIMPLE_HEAD,  # no vertical rules: two spaces between columns, so more fit in 100 columns
+        box=box.SIMPLE_HEAD,  # no vertical rules: more columns fit
         show_edge=False,
         pad_edge=False,
     )
-    # Text objects, never markup strings: "[bold]" in a model name must print as itself.
-    cells = [[Text(printable(cell_text(row, c))) for c in result.columns] for row in result.rows]
-    for j, column in enumerate(result.columns):
-        numeric = column.kind in NUMERIC
-        # Numbers never wrap (an interval split over lines misreads); text folds, but never below a readable
-        # width: a squeezed table would otherwise shrink a name column to nothing.
-        widest = max((cell_width(row[j]) for row in cells), default=0)
+    widths = _widths(columns, width)
+    for column, w in zip(columns, widths, strict=True):
         table.add_column(
-            # A header folds at its spaces to its column's data, never wider than need be.
-            Text(textwrap.fill(column.header, width=max(widest, *map(len, column.header.split())))),
-            justify="right" if numeric else "left",
+            # A header folds at its spaces to its column's width; a word longer than that folds too.
+            Text(textwrap.fill(column.header, width=w) if column.header.strip() else column.header),
+            justify="right" if column.numeric else "left",
             overflow="fold",
-            no_wrap=numeric,
-            min_width=None if numeric else min(TEXT_MIN_WIDTH, widest),
+            no_wrap=column.numeric,
+            width=w,
         )
-    for row in cells:
-        table.add_row(*row)
+    for i in range(len(columns[0].cells) if columns else 0):
+        table.add_row(*(c.cells[i] for c in columns))
     return table
 
 
-TEXT_MIN_WIDTH = 16
-
-
-def cell_width(text: Text) -> int:
-    return text.cell_len
+def _records(columns: list[_Laid], width: int) -> list[RenderableType]:
+    """One block per row: a line per column, "header  value", the value folding within the width."""
+    label = min(max((len(c.header) for c in columns), default=0), max(8, width // 3))
+    blocks: list[RenderableType] = []
+    for i in range(len(columns[0].cells) if columns else 0):
+        block = Table(box=None, show_header=False, pad_edge=False, padding=(0, 1, 0, 0))
+        block.add_column(width=label, overflow="fold")
+        block.add_column(width=max(1, width - label - 1), overflow="fold")
+        for column in columns:
+            block.add_row(Text(column.header.replace("\u00a0", " ")), column.cells[i])
+        blocks += [block, Text("")]
+    return blocks
 
 
 def to_json(result: Result) -> str:
@@ -150,8 +277,30 @@ def csv_value(value: Any, is_list: bool) -> str:
 
 
 def to_markdown(result: Result) -> str:
-    sections = [f"**{markdown_cell(s.title)}**\n\n{markdown_table(s)}" for s in result.sections]
+    sections = [
+        f"**{markdown_cell(s.title)}**\n\n{markdown_table(s)}"
+        for s in (*result.sections, *gates_table(result))
+    ]
     return "\n".join([markdown_table(result), *sections])
+
+
+def gates_table(result: Result) -> list[Result]:
+    """The gates' verdicts as a table of their own (none when no gate was checked)."""
+    if not result.gates:
+        return []
+    columns = [
+        Column("gate", "gate"),
+        Column("side", "side"),
+        Column("value", "value", "float"),
+        Column("verdict", "verdict"),
+        Column("detail", "detail"),
+    ]
+    rows = [{**g, "verdict": "pass" if g["passed"] else "FAIL"} for g in result.gates]
+    failed = sum(not g["passed"] for g in result.gates)
+    caption = (
+        f"{failed} of {len(rows)} gate checks failed." if failed else f"All {len(rows)} gate checks passed."
+    )
+    return [Result("gates", "Gates", columns, rows, caption=caption)]
 
 
 def markdown_table(result: Result) -> str:

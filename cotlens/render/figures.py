@@ -221,7 +221,7 @@ def compare_figure(result: Result) -> Figure:
     table shows."""
     shown = {row["label"] for row in result.rows}
     records = [r for r in result.data_rows() if r["label"] in shown]
-    rows = [r for r in records if not r["baseline"] and r["kind"] != "count"]
+    rows = [r for r in records if not r["baseline"] and r["metric_kind"] != "count"]
     colours = _colours([r["side"] for r in rows])
     baseline = next((r["side"] for r in records if r["baseline"]), "")
     entries = [
@@ -257,7 +257,10 @@ def langmix_figure(result: Result) -> Figure:
     scripts = list(dict.fromkeys(r["script"] for r in result.rows if r["script"] != "(all)"))
     colours = {s: PALETTE[i % len(PALETTE)] for i, s in enumerate(scripts)}
     names = [
-        f"{r['group']} ({r['kind']})" if len({t["kind"] for t in totals}) > 1 else r["group"] for r in totals
+        f"{r['group']} ({r['reasoning_kind']})"
+        if len({t["reasoning_kind"] for t in totals}) > 1
+        else r["group"]
+        for r in totals
     ]
     figure, (axes,) = _figure(len(totals), names, right=1.3)
     with _quiet():
@@ -266,7 +269,11 @@ def langmix_figure(result: Result) -> Figure:
             left = []
             widths = []
             for total in totals:
-                mine = [r for r in result.rows if r["group"] == total["group"] and r["kind"] == total["kind"]]
+                mine = [
+                    r
+                    for r in result.rows
+                    if r["group"] == total["group"] and r["reasoning_kind"] == total["reasoning_kind"]
+                ]
                 before = sum(
                     100 * r["nonlatin_token_share"]
                     for r in mine
@@ -309,14 +316,14 @@ def loops_figure(result: Result, statistic: str | None = None) -> Figure:
         figure.subplots_adjust(
             left=0.07, right=0.98, top=1 - 0.3 / height, bottom=0.55 / height, hspace=0.6, wspace=0.25
         )
-        groups = list(dict.fromkeys((r["group"], r["kind"]) for r in section.rows))
+        groups = list(dict.fromkeys((r["group"], r["reasoning_kind"]) for r in section.rows))
         colours = _colours([g for g, _ in groups])
         for ax, name in zip(grid, names, strict=False):
             for group, kind in groups:
                 mine = [
                     r
                     for r in section.rows
-                    if r["statistic"] == name and (r["group"], r["kind"]) == (group, kind)
+                    if r["statistic"] == name and (r["group"], r["reasoning_kind"]) == (group, kind)
                 ]
                 n = sum(r["transcripts"] for r in mine) or 1
                 edges = [r["bin_low"] for r in mine] + [mine[-1]["bin_high"]] if mine else [0.0, 1.0]
