@@ -100,9 +100,12 @@ app = typer.Typer(
     name="cotlens",
     help="Analyze LLM reasoning transcripts (chains of thought): ingest them into a Parquet store and measure them.",
     no_args_is_help=True,
-    add_completion=False,
+    add_completion=True,  # cotlens --install-completion / --show-completion
     pretty_exceptions_enable=False,
+    context_settings={"help_option_names": ["-h", "--help"]},
 )
+# Help panels: every command's options grouped the same way.
+SELECTION, MEASUREMENT, STATISTICS, OUTPUT = "Selection", "Measurement", "Statistics", "Output"
 # Wide enough for paths and summaries on stderr when it goes to a file or pipe (rich would assume 80 columns).
 # Data on stdout in a pipe takes the terminal's width when one is known (rich's default), else 80.
 PIPE_WIDTH = 120
@@ -132,15 +135,24 @@ def say(message: str) -> None:
 StoreOption = Annotated[
     Path,
     typer.Option(
-        "--store", envvar="COTLENS_STORE", show_default=True, help="Store directory (env COTLENS_STORE)."
+        "--store",
+        envvar="COTLENS_STORE",
+        show_default=True,
+        metavar="PATH",
+        rich_help_panel=SELECTION,
+        help="Store directory (env COTLENS_STORE).",
     ),
 ]
-FormatOption = Annotated[OutputFormat, typer.Option("--format", help="Output format.")]
+FormatOption = Annotated[
+    OutputFormat,
+    typer.Option("--format", rich_help_panel=OUTPUT, help="Output format: table, json, csv or md."),
+]
 EngineOption = Annotated[
     str,
     typer.Option(
         "--engine",
         envvar="COTLENS_ENGINE",
+        metavar="local|ray",
         help="Where the work runs: local (worker processes here) or ray (Ray tasks; same results). Env COTLENS_ENGINE.",
     ),
 ]
@@ -149,6 +161,7 @@ RayAddressOption = Annotated[
     typer.Option(
         "--ray-address",
         envvar="RAY_ADDRESS",
+        metavar="ADDRESS",
         help="With --engine ray: a running Ray cluster (default: a local Ray started for the command). Env RAY_ADDRESS.",
     ),
 ]
@@ -192,7 +205,11 @@ def main_options(
     version: Annotated[
         bool,
         typer.Option(
-            "--version", callback=version_callback, is_eager=True, help="Print the version and exit."
+            "--version",
+            metavar="",
+            callback=version_callback,
+            is_eager=True,
+            help="Print the version and exit.",
         ),
     ] = False,
 ) -> None:
@@ -298,29 +315,40 @@ def ingest_command(
         str,
         typer.Option(
             "--from",
+            metavar="FORMAT",
             callback=check_format,
-            help="Input shape: auto (sniff each record) or a registered name.",
+            help="Input shape: auto (sniff each record) or a registered name: inspect, openai-responses, "
+            "openai-chat, cotlens-export, gemini, anthropic, ollama, chat-messages, sharegpt, reasoning-content, "
+            "openrouter, harmony, think-tags, generic (cotlens sniff shows what each input is).",
         ),
     ] = "auto",
     map_: Annotated[
         list[str] | None,
         typer.Option(
             "--map",
+            metavar="PATH|KEY=PATH",
             help="Declarative mapping for odd shapes: a TOML "
             "file or KEY=PATH (repeatable; see README, 'Odd shapes').",
         ),
     ] = None,
     model: Annotated[
-        str | None, typer.Option(help="Model name for every record (supplies or overrides).")
+        str | None, typer.Option(metavar="NAME", help="Model name for every record (supplies or overrides).")
     ] = None,
-    dataset: Annotated[str | None, typer.Option(help="Dataset name for every record.")] = None,
-    tag: Annotated[list[str] | None, typer.Option(help="Tag every record KEY=VALUE (repeatable).")] = None,
+    dataset: Annotated[
+        str | None, typer.Option(metavar="NAME", help="Dataset name for every record.")
+    ] = None,
+    tag: Annotated[
+        list[str] | None, typer.Option(metavar="KEY=VALUE", help="Tag every record KEY=VALUE (repeatable).")
+    ] = None,
     strict: Annotated[bool, typer.Option(help="Exit 3 when any record was rejected.")] = False,
-    json_: Annotated[bool, typer.Option("--json", help="Print the summary as JSON on stdout.")] = False,
+    json_: Annotated[
+        bool, typer.Option("--json", metavar="", help="Print the summary as JSON on stdout.")
+    ] = False,
     defer_measure: Annotated[
         bool,
         typer.Option(
             "--defer-measure",
+            metavar="",
             help="Skip the intrinsic measurements now (about 4x faster); the first analysis or `cotlens measure` adds them.",
         ),
     ] = False,
@@ -426,9 +454,13 @@ def sniff_command(
     paths: Annotated[list[str], typer.Argument(help="Files or directories to look at; - for stdin.")],
     emit_map: Annotated[
         bool,
-        typer.Option("--emit-map", help="Print the equivalent mapping as TOML (for ingest --map) instead."),
+        typer.Option(
+            "--emit-map", metavar="", help="Print the equivalent mapping as TOML (for ingest --map) instead."
+        ),
     ] = False,
-    limit: Annotated[int, typer.Option("--records", min=1, help="Records read per input.")] = 1000,
+    limit: Annotated[
+        int, typer.Option("--records", metavar="N", min=1, help="Records read per input.")
+    ] = 1000,
     format_: FormatOption = OutputFormat.table,
 ) -> None:
     """What ingest would make of each input: shapes, field paths, records per shape, an example, warnings."""
@@ -486,25 +518,59 @@ def leave(code: int | str | None) -> None:
 
 ModelsArgument = Annotated[
     list[str] | None,
-    typer.Argument(help="Models to include (default: every model in the store).", show_default=False),
+    typer.Argument(
+        help="Models to include (default: every model in the store).",
+        show_default=False,
+        metavar="[MODEL]...",
+    ),
 ]
 DatasetOption = Annotated[
-    list[str] | None, typer.Option("--dataset", help="Only these datasets (repeatable).")
+    list[str] | None,
+    typer.Option(
+        "--dataset", metavar="NAME", rich_help_panel=SELECTION, help="Only these datasets (repeatable)."
+    ),
 ]
 KindOption = Annotated[
     list[str] | None,
     typer.Option(
-        "--kind", help="Reasoning kinds to include (repeatable; default raw and summary, reported apart)."
+        "--kind",
+        metavar="KIND",
+        rich_help_panel=SELECTION,
+        help="Reasoning kinds to include, repeatable: raw, summary, redacted, encrypted, hidden, none "
+        "(default raw and summary, reported apart).",
     ),
 ]
-FieldOption = Annotated[str, typer.Option("--field", help="Text to measure: reasoning or answer.")]
-ByOption = Annotated[str, typer.Option("--by", help="Group by model, dataset or tag:KEY.")]
-ResamplesOption = Annotated[int, typer.Option("--resamples", min=100, help="Bootstrap resamples.")]
-SeedOption = Annotated[int, typer.Option("--seed", help="Bootstrap seed.")]
+FieldOption = Annotated[
+    str,
+    typer.Option(
+        "--field", metavar="FIELD", rich_help_panel=MEASUREMENT, help="Text to measure: reasoning or answer."
+    ),
+]
+ByOption = Annotated[
+    str,
+    typer.Option(
+        "--by", metavar="GROUP", rich_help_panel=MEASUREMENT, help="Group by: model, dataset or tag:KEY."
+    ),
+]
+ResamplesOption = Annotated[
+    int,
+    typer.Option(
+        "--resamples",
+        min=100,
+        metavar="N",
+        rich_help_panel=STATISTICS,
+        help="Bootstrap resamples (100 or more).",
+    ),
+]
+SeedOption = Annotated[
+    int, typer.Option("--seed", metavar="N", rich_help_panel=STATISTICS, help="Bootstrap seed.")
+]
 IgnoreScriptOption = Annotated[
     list[str] | None,
     typer.Option(
         "--ignore-script",
+        metavar="SCRIPT",
+        rich_help_panel=MEASUREMENT,
         help="Leave a script's letters out of the language-mixing measurements, as langmix does, e.g. Greek "
         "math variables (repeatable; any case).",
     ),
@@ -557,19 +623,27 @@ def rates_command(
     lexicon: Annotated[
         list[str] | None,
         typer.Option(
-            "--lexicon", help="Built-in lexicon name or lexicon file (repeatable; default: all built-in)."
+            "--lexicon",
+            metavar="NAME|PATH",
+            help="Built-in lexicon name or lexicon file (repeatable; default: all built-in).",
         ),
     ] = None,
     term: Annotated[
-        list[str] | None, typer.Option("--term", help="A term to count (repeatable; re:REGEX too).")
+        list[str] | None,
+        typer.Option("--term", metavar="TERM", help="A term to count (repeatable; re:REGEX too)."),
     ] = None,
     by: ByOption = "model",
     field: FieldOption = "reasoning",
-    tokens: Annotated[str, typer.Option("--tokens", help="Denominator: o200k, reported or words.")] = "o200k",
+    tokens: Annotated[
+        str, typer.Option("--tokens", metavar="UNIT", help="Denominator: o200k, reported or words.")
+    ] = "o200k",
     kind: KindOption = None,
     dataset: DatasetOption = None,
     substring: Annotated[
-        bool, typer.Option("--substring", help="Count text.lower().count(term) instead of whole occurrences.")
+        bool,
+        typer.Option(
+            "--substring", metavar="", help="Count text.lower().count(term) instead of whole occurrences."
+        ),
     ] = False,
     resamples: ResamplesOption = DEFAULT_RESAMPLES,
     seed: SeedOption = 0,
@@ -598,10 +672,15 @@ def langmix_command(
     store: StoreOption = Path(DEFAULT_STORE),
     by: ByOption = "model",
     field: FieldOption = "reasoning",
-    scripts: Annotated[bool, typer.Option("--scripts", help="A row per non-Latin script too.")] = False,
+    scripts: Annotated[
+        bool, typer.Option("--scripts", metavar="", help="A row per non-Latin script too.")
+    ] = False,
     ignore_script: IgnoreScriptOption = None,
     examples: Annotated[
-        int, typer.Option("--examples", min=0, help="Show up to N code-switch spans per group in context.")
+        int,
+        typer.Option(
+            "--examples", metavar="N", min=0, help="Show up to N code-switch spans per group in context."
+        ),
     ] = 0,
     kind: KindOption = None,
     dataset: DatasetOption = None,
@@ -660,23 +739,35 @@ def compare_command(
     lexicon: Annotated[
         list[str] | None,
         typer.Option(
-            "--lexicon", help="Lexicons whose totals and terms to compare (default: built-in totals)."
+            "--lexicon",
+            metavar="NAME|PATH",
+            help="Lexicons whose totals and terms to compare (default: built-in totals).",
         ),
     ] = None,
-    term: Annotated[list[str] | None, typer.Option("--term", help="A term to compare (repeatable).")] = None,
+    term: Annotated[
+        list[str] | None, typer.Option("--term", metavar="TERM", help="A term to compare (repeatable).")
+    ] = None,
     field: FieldOption = "reasoning",
     fields: Annotated[
         str | None,
-        typer.Option("--fields", help="reasoning,answer: one model's reasoning against its answers."),
+        typer.Option(
+            "--fields",
+            metavar="FIELD,FIELD",
+            help="reasoning,answer: one model's reasoning against its answers.",
+        ),
     ] = None,
     top_terms: Annotated[
         int,
-        typer.Option("--top-terms", min=0, help="With the default lexicons: the N terms that differ most."),
+        typer.Option(
+            "--top-terms", metavar="N", min=0, help="With the default lexicons: the N terms that differ most."
+        ),
     ] = 5,
     fail_if: Annotated[
         list[str] | None,
         typer.Option(
-            "--fail-if", help="A gate, e.g. 'ratio(nonlatin_token_share) > 2' (repeatable; exit 3)."
+            "--fail-if",
+            metavar="GATE",
+            help="A gate, e.g. 'ratio(nonlatin_token_share) > 2' (repeatable; exit 3).",
         ),
     ] = None,
     ignore_script: IgnoreScriptOption = None,
@@ -731,37 +822,51 @@ def filter_command(
     where: Annotated[
         list[str] | None,
         typer.Option(
-            "--where", help="A condition every kept transcript meets, e.g. 'not loop' (repeatable)."
+            "--where",
+            metavar="EXPR",
+            help="A condition every kept transcript meets, e.g. 'not loop' (repeatable).",
         ),
     ] = None,
     out: Annotated[
-        str | None, typer.Option("--out", help="Kept transcripts: FILE.jsonl, FILE.parquet, or - for stdout.")
+        str | None,
+        typer.Option(
+            "--out", metavar="PATH", help="Kept transcripts: FILE.jsonl, FILE.parquet, or - for stdout."
+        ),
     ] = None,
     exclusions: Annotated[
         str | None,
-        typer.Option("--exclusions", help="Where dropped transcripts go (default OUT.exclusions.jsonl)."),
+        typer.Option(
+            "--exclusions",
+            metavar="PATH",
+            help="Where dropped transcripts go (default OUT.exclusions.jsonl).",
+        ),
     ] = None,
     dry_run: Annotated[
-        bool, typer.Option("--dry-run", help="Only count what would be kept and dropped.")
+        bool, typer.Option("--dry-run", metavar="", help="Only count what would be kept and dropped.")
     ] = False,
-    force: Annotated[bool, typer.Option("--force", help="Replace existing output files.")] = False,
+    force: Annotated[
+        bool, typer.Option("--force", metavar="", help="Replace existing output files.")
+    ] = False,
     original: Annotated[
         bool,
         typer.Option(
-            "--original", help="Write the kept transcripts' input records as read (JSON Lines inputs)."
+            "--original",
+            metavar="",
+            help="Write the kept transcripts' input records as read (JSON Lines inputs).",
         ),
     ] = False,
     field: FieldOption = "reasoning",
     ignore_script: IgnoreScriptOption = None,
     lexicon: Annotated[
-        list[str] | None, typer.Option("--lexicon", help="Lexicons that rate(...) conditions may name.")
+        list[str] | None,
+        typer.Option("--lexicon", metavar="NAME|PATH", help="Lexicons that rate(...) conditions may name."),
     ] = None,
     term: Annotated[
-        list[str] | None, typer.Option("--term", help="Terms that rate(terms:...) may name.")
+        list[str] | None, typer.Option("--term", metavar="TERM", help="Terms that rate(terms:...) may name.")
     ] = None,
     kind: KindOption = None,
     dataset: DatasetOption = None,
-    json_: Annotated[bool, typer.Option("--json", help="The summary as JSON on stdout.")] = False,
+    json_: Annotated[bool, typer.Option("--json", metavar="", help="The summary as JSON on stdout.")] = False,
     engine: EngineOption = "local",
     ray_address: RayAddressOption = None,
 ) -> None:
@@ -800,16 +905,27 @@ def keywords_command(
     ],
     store: StoreOption = Path(DEFAULT_STORE),
     vs: Annotated[
-        str, typer.Option("--vs", help="webtext (wordfreq's English list) or another model.")
+        str,
+        typer.Option(
+            "--vs", metavar="webtext|MODEL", help="webtext (wordfreq's English list) or another model."
+        ),
     ] = "webtext",
-    top: Annotated[int, typer.Option("--top", min=1, help="Words shown (per side against a model).")] = 25,
-    min_count: Annotated[int, typer.Option("--min-count", min=1, help="Least occurrences of a word.")] = 5,
+    top: Annotated[
+        int, typer.Option("--top", metavar="N", min=1, help="Words shown (per side against a model).")
+    ] = 25,
+    min_count: Annotated[
+        int, typer.Option("--min-count", metavar="N", min=1, help="Least occurrences of a word.")
+    ] = 5,
     min_transcripts: Annotated[
-        int, typer.Option("--min-transcripts", min=1, help="Least distinct transcripts a word occurs in.")
+        int,
+        typer.Option(
+            "--min-transcripts", metavar="N", min=1, help="Least distinct transcripts a word occurs in."
+        ),
     ] = 3,
-    numbers: Annotated[bool, typer.Option("--numbers", help="Keep words with a digit.")] = False,
+    numbers: Annotated[bool, typer.Option("--numbers", metavar="", help="Keep words with a digit.")] = False,
     no_stop_words: Annotated[
-        bool, typer.Option("--no-stop-words", help="Leave out the 100 most frequent English words.")
+        bool,
+        typer.Option("--no-stop-words", metavar="", help="Leave out the 100 most frequent English words."),
     ] = False,
     field: FieldOption = "reasoning",
     ignore_script: IgnoreScriptOption = None,
@@ -839,17 +955,25 @@ def kwic_command(
     ],
     models: ModelsArgument = None,
     store: StoreOption = Path(DEFAULT_STORE),
-    limit: Annotated[int, typer.Option("--limit", min=1, help="Lines shown.")] = 20,
+    limit: Annotated[int, typer.Option("--limit", metavar="N", min=1, help="Lines shown.")] = 20,
     width: Annotated[
-        int, typer.Option("--width", min=2, help="Display columns of context on each side.")
+        int, typer.Option("--width", metavar="N", min=2, help="Display columns of context on each side.")
     ] = 40,
     sample: Annotated[
-        bool, typer.Option("--sample", help="A seeded random sample of all occurrences, not the first ones.")
+        bool,
+        typer.Option(
+            "--sample", metavar="", help="A seeded random sample of all occurrences, not the first ones."
+        ),
     ] = False,
-    seed: SeedOption = 0,
+    seed: Annotated[
+        int,
+        typer.Option("--seed", metavar="N", rich_help_panel=STATISTICS, help="Seed of the --sample draw."),
+    ] = 0,
     substring: Annotated[
         bool,
-        typer.Option("--substring", help="Find term.lower() in text.lower() instead of whole occurrences."),
+        typer.Option(
+            "--substring", metavar="", help="Find term.lower() in text.lower() instead of whole occurrences."
+        ),
     ] = False,
     field: FieldOption = "reasoning",
     kind: KindOption = None,
@@ -897,14 +1021,16 @@ def show_command(
     lexicon: Annotated[
         list[str] | None,
         typer.Option(
-            "--lexicon", help="Lexicons whose terms to highlight (repeatable; default: all built-in)."
+            "--lexicon",
+            metavar="NAME|PATH",
+            help="Lexicons whose terms to highlight (repeatable; default: all built-in).",
         ),
     ] = None,
     term: Annotated[
-        list[str] | None, typer.Option("--term", help="A term to highlight (repeatable).")
+        list[str] | None, typer.Option("--term", metavar="TERM", help="A term to highlight (repeatable).")
     ] = None,
     plain: Annotated[
-        bool, typer.Option("--plain", help="No colours or highlight styles (for a pipe).")
+        bool, typer.Option("--plain", metavar="", help="No colours or highlight styles (for a pipe).")
     ] = False,
     format_: Annotated[str, typer.Option("--format", help="Output format: text or json.")] = "text",
 ) -> None:
@@ -941,29 +1067,45 @@ def plot_command(
         ),
     ] = None,
     out: Annotated[
-        Path, typer.Option("--out", help="The figure: FILE.svg, FILE.png or FILE.pdf.", show_default=False)
+        Path,
+        typer.Option(
+            "--out", metavar="PATH", help="The figure: FILE.svg, FILE.png or FILE.pdf.", show_default=False
+        ),
     ] = Path("figure.svg"),
     store: StoreOption = Path(DEFAULT_STORE),
     lexicon: Annotated[
-        list[str] | None, typer.Option("--lexicon", help="rates, compare: lexicons (as in rates).")
+        list[str] | None,
+        typer.Option("--lexicon", metavar="NAME|PATH", help="rates, compare: lexicons (as in rates)."),
     ] = None,
     term: Annotated[
-        list[str] | None, typer.Option("--term", help="rates, compare: a term (repeatable).")
+        list[str] | None, typer.Option("--term", metavar="TERM", help="rates, compare: a term (repeatable).")
     ] = None,
-    terms: Annotated[bool, typer.Option("--terms", help="rates: a row per term, not per lexicon.")] = False,
+    terms: Annotated[
+        bool, typer.Option("--terms", metavar="", help="rates: a row per term, not per lexicon.")
+    ] = False,
     substring: Annotated[
-        bool, typer.Option("--substring", help="rates: count text.lower().count(term), as rates --substring.")
+        bool,
+        typer.Option(
+            "--substring", metavar="", help="rates: count text.lower().count(term), as rates --substring."
+        ),
     ] = False,
     top_terms: Annotated[
         int,
-        typer.Option("--top-terms", min=0, help="compare: the N terms that differ most (default lexicons)."),
+        typer.Option(
+            "--top-terms",
+            metavar="N",
+            min=0,
+            help="compare: the N terms that differ most (default lexicons).",
+        ),
     ] = 5,
     statistic: Annotated[
         str | None, typer.Option("--statistic", help="loops: one Gopher statistic (default: all of them).")
     ] = None,
     by: ByOption = "model",
     field: FieldOption = "reasoning",
-    tokens: Annotated[str, typer.Option("--tokens", help="rates: o200k, reported or words.")] = "o200k",
+    tokens: Annotated[
+        str, typer.Option("--tokens", metavar="UNIT", help="rates: o200k, reported or words.")
+    ] = "o200k",
     ignore_script: Annotated[
         list[str] | None, typer.Option("--ignore-script", help="langmix: leave a script out (repeatable).")
     ] = None,
@@ -1005,20 +1147,28 @@ def plot_command(
 @app.command("report")
 def report_command(
     models: ModelsArgument = None,
-    out: Annotated[Path, typer.Option("--out", help="The HTML file to write.")] = Path("report.html"),
+    out: Annotated[Path, typer.Option("--out", metavar="PATH", help="The HTML file to write.")] = Path(
+        "report.html"
+    ),
     store: StoreOption = Path(DEFAULT_STORE),
     lexicon: Annotated[
         list[str] | None,
-        typer.Option("--lexicon", help="Lexicons to rate (repeatable; default: all built-in)."),
+        typer.Option(
+            "--lexicon", metavar="NAME|PATH", help="Lexicons to rate (repeatable; default: all built-in)."
+        ),
     ] = None,
-    term: Annotated[list[str] | None, typer.Option("--term", help="A term to rate (repeatable).")] = None,
+    term: Annotated[
+        list[str] | None, typer.Option("--term", metavar="TERM", help="A term to rate (repeatable).")
+    ] = None,
     baseline: Annotated[
         str | None, typer.Option("--baseline", help="Compare every other model with this one.")
     ] = None,
     fail_if: Annotated[
         list[str] | None,
         typer.Option(
-            "--fail-if", help="A compare gate (needs --baseline; repeatable; exit 3 when one fails)."
+            "--fail-if",
+            metavar="GATE",
+            help="A compare gate (needs --baseline; repeatable; exit 3 when one fails).",
         ),
     ] = None,
     ignore_script: Annotated[
@@ -1026,7 +1176,7 @@ def report_command(
         typer.Option("--ignore-script", help="Leave a script out of language mixing (repeatable)."),
     ] = None,
     examples: Annotated[
-        int, typer.Option("--examples", min=0, help="Example transcripts per model and finding.")
+        int, typer.Option("--examples", metavar="N", min=0, help="Example transcripts per model and finding.")
     ] = 2,
     field: FieldOption = "reasoning",
     kind: KindOption = None,
@@ -1064,3 +1214,74 @@ def report_command(
         say(f"cotlens: gate failed: {printable(line)}")
     if report.gate_failures:
         raise typer.Exit(EXIT_GATE)
+
+
+# Each command's help ends with real examples (they run on the demo store: `make demo`).
+EXAMPLES: dict[str, list[str]] = {
+    "ingest": [
+        "cotlens ingest fixtures/demo/*.jsonl --store demo-store",
+        "cotlens ingest runs/ --from openai-chat --model my-model --tag effort=high",
+        "cat dump.jsonl | cotlens ingest - --map research-dump.toml --strict",
+    ],
+    "sniff": [
+        "cotlens sniff fixtures/demo/orion-3.jsonl",
+        "cotlens sniff dump.jsonl --emit-map > dump.toml",
+    ],
+    "models": ["cotlens models --store demo-store", "cotlens models --format json"],
+    "rates": [
+        "cotlens rates --store demo-store --lexicon o3-dialect",
+        "cotlens rates orion-3 lumen-mix --term Redwood --term 're:over\\w+' --by tag:effort",
+        "cotlens rates --lexicon epistemic --substring --format csv",
+    ],
+    "langmix": [
+        "cotlens langmix --store demo-store --scripts --examples 2",
+        "cotlens langmix plain-7b --ignore-script Greek --format json",
+    ],
+    "loops": [
+        "cotlens loops --store demo-store",
+        "cotlens loops lumen-mix --format md",
+        "cotlens loops plain-7b --ignore-script greek",
+    ],
+    "compare": [
+        "cotlens compare orion-3 lumen-mix plain-7b --store demo-store",
+        "cotlens compare lumen-mix --fields reasoning,answer --lexicon voice",
+        "cotlens compare orion-3 lumen-mix --format md --fail-if 'ratio(nonlatin_token_share) > 2'",
+    ],
+    "filter": [
+        "cotlens filter --store demo-store --dry-run --where 'not loop' --where 'codeswitch_spans == 0'",
+        "cotlens filter --out clean.jsonl --ignore-script Greek --where 'not truncated'",
+    ],
+    "keywords": [
+        "cotlens keywords orion-3 --store demo-store --top 10",
+        "cotlens keywords lumen-mix --vs orion-3 --top 10",
+    ],
+    "kwic": [
+        "cotlens kwic marinade --store demo-store",
+        "cotlens kwic 're:over\\w+' --field answer --width 60",
+        "cotlens kwic 检查 --sample --seed 3 --limit 10",
+    ],
+    "measure": ["cotlens measure --store demo-store"],
+    "show": [
+        "cotlens show fixtures/demo/orion-3.jsonl:line 5 --store demo-store",
+        "cotlens show TRANSCRIPT_ID --format json",
+    ],
+    "plot": [
+        "cotlens plot rates --store demo-store --lexicon o3-dialect --out rates.svg",
+        "cotlens plot compare orion-3 lumen-mix --out compare.png",
+    ],
+    "report": [
+        "cotlens report --store demo-store --out report.html",
+        "cotlens report --baseline orion-3 --fail-if 'ratio(nonlatin_token_share) > 2'",
+    ],
+}
+
+
+def _with_examples() -> None:
+    """Each registered command's help epilog: its examples, one a paragraph (rich reflows single lines)."""
+    for info in app.registered_commands:
+        lines = EXAMPLES.get(info.name or "", [])
+        if lines:
+            info.epilog = "[b]Examples[/b]\n\n" + "\n\n".join(f"  {printable(line)}" for line in lines)
+
+
+_with_examples()

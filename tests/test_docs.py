@@ -44,3 +44,42 @@ def test_every_store_column_is_in_the_readme() -> None:
 
 def test_the_two_setup_commands() -> None:
     assert "make demo" in README and "make test" in README
+
+
+def help_text(*args: str) -> str:
+    from typer.testing import CliRunner
+
+    got = CliRunner().invoke(app, [*args], env={"COLUMNS": "200", "NO_COLOR": "1"})
+    assert got.exit_code == 0, got.output
+    return got.stdout
+
+
+def test_every_commands_help_has_examples_of_itself() -> None:
+    group = typer.main.get_command(app)
+    assert isinstance(group, typer.core.TyperGroup)
+    for name in group.commands:
+        text = help_text(name, "-h")  # -h as well as --help
+        assert "Examples" in text, name
+        examples = [line.strip() for line in text.splitlines() if line.strip().startswith(f"cotlens {name} ")]
+        assert 1 <= len(examples) <= 4, name
+
+
+def test_help_groups_options_and_names_their_values() -> None:
+    rates = help_text("rates", "--help")
+    for panel in ("Selection", "Measurement", "Statistics", "Output"):
+        assert f" {panel} " in rates
+    assert "TERM" in rates and "<list[str]>" not in rates.split("Options")[1].split("Arguments")[0]
+    assert "model, dataset or tag:KEY" in rates and "reasoning or answer" in rates
+    assert "raw, summary, redacted, encrypted, hidden, none" in rates
+    assert "KEY=VALUE" in help_text("ingest", "-h")
+    ingest = " ".join(help_text("ingest", "-h").split())
+    for fmt in registered_formats():  # --from lists every registered shape
+        assert fmt.name in ingest, fmt.name
+    assert "Seed of the --sample draw" in help_text("kwic", "-h")
+
+
+def test_version_and_completion() -> None:
+    from cotlens import __version__
+
+    assert help_text("--version").strip() == f"cotlens {__version__}"
+    assert "--install-completion" in help_text("--help")
