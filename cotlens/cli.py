@@ -418,8 +418,12 @@ def ingest_command(
 
 def print_ingest_summary(result: IngestResult) -> None:
     table = Table(title="ingest", title_justify="left")
+    widest = len(str(max((s.records for s in result.inputs), default=0)))
     for header in ("input", "format", "records", "added", "duplicate", "rejected", "repairs"):
-        table.add_column(header, justify="left" if header in ("input", "format", "repairs") else "right")
+        if header in ("input", "format", "repairs"):
+            table.add_column(header, overflow="fold")  # a long path wraps, never loses characters
+        else:  # a count is never cut or wrapped
+            table.add_column(header, justify="right", no_wrap=True, min_width=widest)
     for s in result.inputs:
         table.add_row(
             Text(printable(s.path)),
@@ -434,7 +438,10 @@ def print_ingest_summary(result: IngestResult) -> None:
     err.print(table)
     models = Table(title="by model", title_justify="left")
     for header in ("model", "added", "duplicate"):
-        models.add_column(header, justify="left" if header == "model" else "right")
+        if header == "model":
+            models.add_column(header, overflow="fold")
+        else:
+            models.add_column(header, justify="right", no_wrap=True, min_width=widest)
     for name, counts in sorted(result.models.items()):
         models.add_row(Text(printable(name)), str(counts.added), str(counts.duplicate))
     if result.models:

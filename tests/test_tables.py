@@ -167,3 +167,18 @@ def test_cli_in_a_pipe_and_with_columns(demo: Store, tmp_path: Path) -> None:
         width = int(env["COLUMNS"])
         assert all(len(line) <= width for line in got.output.splitlines())
         assert shown_whole(got.output.splitlines(), LONG) and "89,619" in got.output
+
+
+@pytest.mark.parametrize("width", WIDTHS)
+def test_the_ingest_summary_keeps_long_paths_and_counts_whole(tmp_path: Path, width: int) -> None:
+    folder = tmp_path / ("a-folder-name-long-enough-to-need-folding-" * 2)
+    folder.mkdir()
+    path = folder / "lumen-mix-transcripts-exported-2026-12-06.jsonl"
+    path.write_bytes((DEMO / "lumen-mix.jsonl").read_bytes())
+    got = runner.invoke(
+        app, ["ingest", str(path), "--store", str(tmp_path / "store")], env={"COLUMNS": str(width)}
+    )
+    assert got.exit_code == 0, got.stderr
+    lines = got.stderr.splitlines()
+    assert shown_whole(lines, str(path)), f"the input path is cut at {width} columns"
+    assert shown_whole(lines, "lumen-mix") and any(" 80 " in line for line in lines)
