@@ -96,6 +96,7 @@ class ParsedRecord:
     rows: list[tuple[Any, ...]]  # in ROW_SCHEMA order
     legacy_ids: list[str]  # the rows' scheme-1 ids, for a store made before scheme 2 (else empty)
     repairs: list[str]
+    notes: list[str]  # its format's warnings (a field chosen among two)
 
 
 # What building a chunk's Arrow table raises for a value its column cannot hold.
@@ -120,7 +121,6 @@ class RecordParser:
         previous: Format | None = None
         rejects: list[dict[str, Any]] = []
         parsed: list[ParsedRecord] = []
-        warnings: dict[str, Warned] = {}
         records = 0
         for item in chunk.records():
             records += 1
@@ -133,13 +133,8 @@ class RecordParser:
             rows = [self._row(t, model, chunk.source, item.locator, fmt.name) for t, model in transcripts]
             legacy = [legacy_transcript_id(t, model) for t, model in transcripts] if self.legacy_ids else []
             repairs = [r for t, _ in transcripts for r in t.repairs]
-            parsed.append(ParsedRecord(item.locator, fmt.name, rows, legacy, repairs))
-            for note in notes:
-                warned = warnings.setdefault(note, Warned(0, item.locator))
-                warned.records += 1
-        result = self._result(chunk, records, rejects, parsed)
-        result.warnings = warnings
-        return result
+            parsed.append(ParsedRecord(item.locator, fmt.name, rows, legacy, repairs, notes))
+        return self._result(chunk, records, rejects, parsed)
 
     def _result(
         self, chunk: Chunk, records: int, rejects: list[dict[str, Any]], parsed: list[ParsedRecord]
@@ -167,6 +162,8 @@ class RecordParser:
         for p in parsed:
             result.formats[p.fmt] += 1
             result.repairs.update(p.repairs)
+            for note in p.notes:
+                result.warnings.setdefault(note, Warned(0, p.locator)).records += 1
         return result
 
     def _convertible(
