@@ -226,13 +226,12 @@ def make_report(
     """The report and its page: on a store large enough to repay starting them, the analyses and then the
     figures run in a worker per core."""
     from cotlens.render.html import report_html
-    from cotlens.scan import POOL_MIN_BYTES
+    from cotlens.scan import repays_workers
     from cotlens.workers import default_jobs, worker_pool
 
     options.validate()
     store.require()
-    size = sum(p.stat().st_size for p in store.part_files())
-    with worker_pool(default_jobs() if size >= POOL_MIN_BYTES else 1) as workers:
+    with worker_pool(default_jobs() if repays_workers(store) else 1) as workers:
         report = build_report(store, selection, lexicons, options, on_measure, workers)
         return report, report_html(report, workers)
 

@@ -220,9 +220,13 @@ def scan_workers(store: Store, columns: tuple[str, ...]) -> Iterator[Executor | 
     if TEXT_COLUMNS.isdisjoint(columns):
         yield None
         return
-    size = sum(Path(p).stat().st_size for p in store.part_files())
-    with worker_pool(pool_jobs(size >= POOL_MIN_BYTES)) as pool:
+    with worker_pool(pool_jobs(repays_workers(store))) as pool:
         yield pool
+
+
+def repays_workers(store: Store) -> bool:
+    """Whether the store is large enough that worker processes repay their start."""
+    return sum(Path(p).stat().st_size for p in store.part_files()) >= POOL_MIN_BYTES
 
 
 def reading_errors(

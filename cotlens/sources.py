@@ -175,7 +175,6 @@ def read_items(
         if table is not None:
             yield from tabular.read_table(source, stream, table, on_progress)
             return
-        magic = magic[:6]
 
         def report() -> None:
             if on_progress is not None:
