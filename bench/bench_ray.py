@@ -53,7 +53,7 @@ RUN_CODE = """
 import json, sys, time
 import cotlens.ingest, cotlens.scan
 from cotlens.engine import use_engine
-from cotlens.render.escape import json_bytes
+from cotlens.escape import json_bytes
 from cotlens.store import Store
 
 what, engine, address, source, store = sys.argv[1:]

@@ -36,11 +36,11 @@ from typer.core import TyperGroup
 from cotlens import __version__
 from cotlens.engine import use_engine
 from cotlens.errors import CotlensError, UsageError
+from cotlens.escape import json_bytes, printable
 from cotlens.groups import IntervalOptions
 from cotlens.limits import DOCUMENT_BYTES, MB, RECORD_BYTES, Limits
 from cotlens.progress import listening
 from cotlens.render import MISSING, OutputFormat, render, rich_table
-from cotlens.render.escape import json_bytes, printable
 from cotlens.result import Result
 from cotlens.scan import Selection
 from cotlens.stats import DEFAULT_RESAMPLES

@@ -28,12 +28,12 @@ import pyarrow.parquet as pq
 
 from cotlens.conditions import Condition, evaluate
 from cotlens.errors import CotlensError, InputError, UsageError
+from cotlens.escape import json_bytes
 from cotlens.lexicon import Lexicon, builtin_keys, lexicon_spans, stored_key, stored_positions
 from cotlens.measure.scripts import leave_out_scripts
 from cotlens.measure.terms import count_terms
 from cotlens.progress import tracked
 from cotlens.record import RECORD_FIELDS, SCHEMA
-from cotlens.render.escape import json_bytes
 from cotlens.result import Column, Result
 from cotlens.scan import TEXT_COLUMNS, Selection, check_selection, ensure_measured, list_to_dense
 from cotlens.sources import LineBlock, read_items

@@ -38,6 +38,7 @@ import regex
 from rich.cells import cell_len
 
 from cotlens.errors import UsageError
+from cotlens.escape import printable
 from cotlens.measure.fold import APOSTROPHES, JOINS_PREVIOUS, MAY_CHANGE, fold
 from cotlens.measure.terms import (
     WHITESPACE,
@@ -48,7 +49,6 @@ from cotlens.measure.terms import (
     regex_whole_spans,
 )
 from cotlens.measure.unicode import code_point_ranges
-from cotlens.render.escape import printable
 from cotlens.result import Column, Result
 from cotlens.scan import Selection, check_selection, map_store, read_row_group, rows_where
 from cotlens.store import Store

@@ -11,13 +11,13 @@ from typing import Any
 import regex
 
 from cotlens.errors import InputError, RecordError
+from cotlens.escape import json_bytes, printable
 from cotlens.formats import Format, detect_format
 from cotlens.formats.base import Context
 from cotlens.formats.generic import FORMAT as GENERIC
 from cotlens.formats.generic import Plan
 from cotlens.ingest import record_test
 from cotlens.parse import Warned
-from cotlens.render.escape import json_bytes, printable
 from cotlens.result import Column, Result
 from cotlens.sources import Item, expand_paths, read_items
 

@@ -31,9 +31,9 @@ import pyarrow.parquet as pq
 
 from cotlens import __version__
 from cotlens.errors import StoreError
+from cotlens.escape import json_bytes
 from cotlens.progress import tracked
 from cotlens.record import SCHEMA
-from cotlens.render.escape import json_bytes
 
 MANIFEST = "manifest.json"
 MANIFEST_VERSION = 1

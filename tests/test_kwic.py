@@ -13,6 +13,7 @@ from rich.cells import cell_len
 from rich.console import Console
 
 from cotlens.errors import CotlensError, UsageError
+from cotlens.escape import printable
 from cotlens.ingest import ingest
 from cotlens.kwic import (
     KwicOptions,
@@ -24,7 +25,6 @@ from cotlens.kwic import (
 from cotlens.measure.fold import fold
 from cotlens.measure.terms import count_terms, parse_term
 from cotlens.render import OutputFormat, render
-from cotlens.render.escape import printable
 from cotlens.result import Result
 from cotlens.scan import Selection, read_row_group
 from cotlens.store import Store

@@ -13,9 +13,9 @@ from rich.console import Console
 from typer.testing import CliRunner
 
 from cotlens.cli import RichProgress, app
+from cotlens.escape import csv_cell, json_bytes
 from cotlens.ingest import IngestOptions, ingest
 from cotlens.render import csv_value
-from cotlens.render.escape import csv_cell, json_bytes
 from cotlens.store import Store
 from tests.helpers import chat, write_jsonl
 

@@ -15,7 +15,7 @@ from rich.console import Console, Group, RenderableType
 from rich.table import Table
 from rich.text import Text
 
-from cotlens.render.escape import csv_cell, json_bytes, markdown_cell, printable
+from cotlens.escape import csv_cell, json_bytes, markdown_cell, printable
 from cotlens.result import Column, Result
 
 NUMERIC = ("int", "float", "share", "interval", "share_interval", "formatted")

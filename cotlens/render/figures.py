@@ -24,9 +24,9 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any, TypeVar
 
+from cotlens.escape import printable
 from cotlens.lexicon import CUSTOM
 from cotlens.measure.repetition import GOPHER_COLUMNS, GOPHER_THRESHOLDS
-from cotlens.render.escape import printable
 from cotlens.result import Result
 
 if TYPE_CHECKING:

@@ -18,9 +18,9 @@ from typing import TYPE_CHECKING, Any
 
 import regex
 
+from cotlens.escape import printable
 from cotlens.lexicon import CUSTOM
 from cotlens.render import MISSING, NUMERIC, cell_text
-from cotlens.render.escape import printable
 from cotlens.result import Result
 from cotlens.show import TEXTS, Highlight, segments
 

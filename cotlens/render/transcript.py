@@ -10,8 +10,8 @@ from rich.console import Group, RenderableType
 from rich.rule import Rule
 from rich.text import Text
 
+from cotlens.escape import printable
 from cotlens.render import MISSING, percent
-from cotlens.render.escape import printable
 from cotlens.show import MEASURED, TEXTS, Highlight, Shown, segments
 
 # One style per highlight kind; where highlights overlap their styles combine.
