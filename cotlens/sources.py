@@ -24,6 +24,7 @@ from cotlens import tabular
 from cotlens.compressed import PieceReader, codec_of, decompressed
 from cotlens.errors import InputError
 from cotlens.formats._document import document_context, string_record, string_record_keys
+from cotlens.formats._fields import seen_keys
 from cotlens.formats.base import Context
 from cotlens.formats.mapping import JSONPath, resolve
 from cotlens.limits import Limits
@@ -437,9 +438,8 @@ def expand_document(
             yield from _list_items(value[key], key, context)
         return
     if key is None:
-        keys = ", ".join(sorted(map(str, value))[:20])
         raise InputError(
-            f"a JSON object that is not a record and holds no list of records (keys: {keys}); "
+            f"a JSON object that is not a record and holds no list of records (keys: {seen_keys(value)}); "
             "if it is a record, name its shape with --from or --map"
         )
     yield from _list_items(value[key], key, context)

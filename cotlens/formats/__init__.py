@@ -10,7 +10,7 @@ import pkgutil
 from functools import lru_cache
 
 from cotlens.errors import CotlensError, UnknownShapeError
-from cotlens.formats._fields import JSONObject
+from cotlens.formats._fields import JSONObject, seen_keys
 from cotlens.formats.base import Context, Format
 
 __all__ = ["Context", "Format", "detect_format", "get_format", "registered_formats"]
@@ -59,7 +59,7 @@ def detect_format(obj: JSONObject, previous: Format | None = None) -> Format:
 
 
 def describe_unknown(obj: JSONObject) -> str:
-    keys = ", ".join(sorted(map(str, obj))[:20]) or "(none)"
+    keys = seen_keys(obj) or "(none)"
     names = ", ".join(f.name for f in sniffable_formats())
     return (
         f"unknown shape: keys seen: {keys}; known shapes: {names}; "

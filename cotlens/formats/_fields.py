@@ -21,6 +21,11 @@ def type_name(value: Any) -> str:
     }.get(type(value), type(value).__name__)
 
 
+def seen_keys(obj: JSONObject) -> str:
+    """A record's keys for a message: sorted, the first 20."""
+    return ", ".join(sorted(map(str, obj))[:20])
+
+
 def opt_str(obj: JSONObject, key: str, where: str = "") -> str | None:
     """The string at obj[key], None when absent or null; any other type rejects the record."""
     value = obj.get(key)

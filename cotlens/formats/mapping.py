@@ -18,7 +18,7 @@ from typing import Any
 import regex
 
 from cotlens.errors import MappingError, RecordError
-from cotlens.formats._fields import JSONObject, is_truncating
+from cotlens.formats._fields import JSONObject, is_truncating, seen_keys
 from cotlens.formats._inline import split_inline
 from cotlens.formats.base import Context
 from cotlens.record import Parsed
@@ -172,10 +172,6 @@ def load_mapping(specs: list[str]) -> Mapping:
     return build_mapping(items)
 
 
-def _keys(obj: JSONObject) -> str:
-    return ", ".join(sorted(map(str, obj))[:20])
-
-
 def _is_segment(value: Any) -> bool:
     return (
         value is None
@@ -203,7 +199,7 @@ class MappedFormat:
         if not any(path.parallel or present(obj, path.steps) for path in texts.values()):
             shown = " and ".join(f"{key} path {path.text!r}" for key, path in texts.items())
             verb = "matches" if len(texts) == 1 else "match"
-            raise RecordError(f"the mapping's {shown} {verb} nothing in this record (keys: {_keys(obj)})")
+            raise RecordError(f"the mapping's {shown} {verb} nothing in this record (keys: {seen_keys(obj)})")
         if not self.parallel:
             return [self._one(obj, {}, context)]
         columns = {key: resolve_parallel(obj, self.mapping.paths[key]) for key in self.parallel}
