@@ -165,7 +165,10 @@ def _count(
         merged = frame if merged is None else pl.concat([merged, frame])
         # Transcripts never span row groups, so distinct transcripts add up like counts.
         merged = merged.group_by("model", "word").agg(pl.col("count").sum(), pl.col("transcripts").sum())
-    return (merged if merged is not None else pl.DataFrame(schema=COUNTS_SCHEMA)), totals
+    if merged is None:
+        return pl.DataFrame(schema=COUNTS_SCHEMA), totals
+    # group_by's row order varies from run to run; words tied on a score must come out in the same order every run.
+    return merged.sort("model", "word"), totals
 
 
 def _keep(counts: pl.DataFrame, options: KeywordOptions) -> pl.DataFrame:
