@@ -71,7 +71,7 @@ with use_engine(engine, address or None):
         result = ingest([source], Store(store)).totals
     else:
         from cotlens.lexicon import select_lexicons
-        from cotlens.rates import RateOptions, compute_rates
+        from cotlens.analyses.rates import RateOptions, compute_rates
         from cotlens.scan import Selection
         lexicons = select_lexicons(["o3-dialect", "epistemic", "eval-awareness", "voice"], EXTRA_TERMS)
         result = compute_rates(Store(store), lexicons, Selection(), RateOptions()).to_document()

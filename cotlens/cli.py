@@ -487,7 +487,7 @@ def models_command(
 ) -> None:
     """What the store holds per model: transcripts, reasoning kinds, reported tokens, datasets."""
     with cli_errors():
-        from cotlens.inventory import summarize_models
+        from cotlens.analyses.inventory import summarize_models
 
         result = summarize_models(Store(store))
     render_result(result, format_, store)
@@ -659,8 +659,8 @@ def rates_command(
     ray_address: RayAddressOption = None,
 ) -> None:
     """Term rates per 1000 tokens with bootstrap intervals, and prevalence, per model (or dataset, tag)."""
+    from cotlens.analyses.rates import RateOptions, compute_rates
     from cotlens.lexicon import select_lexicons
-    from cotlens.rates import RateOptions, compute_rates
 
     check_choice(field, ("reasoning", "answer"), "--field")
     check_choice(tokens, ("o200k", "reported", "words"), "--tokens")
@@ -698,7 +698,7 @@ def langmix_command(
     ray_address: RayAddressOption = None,
 ) -> None:
     """Language mixing per model: non-Latin token and letter shares, transcripts with mixing, code-switch spans."""
-    from cotlens.langmix import LangmixOptions, compute_langmix
+    from cotlens.analyses.langmix import LangmixOptions, compute_langmix
 
     check_choice(field, ("reasoning", "answer"), "--field")
     ignore = ignored_scripts(ignore_script)
@@ -725,7 +725,7 @@ def loops_command(
     format_: FormatOption = OutputFormat.table,
 ) -> None:
     """Repetition per model: Gopher statistics and thresholds, loop share, non-Latin tokens inside vs outside loops."""
-    from cotlens.loops import LoopOptions, compute_loops
+    from cotlens.analyses.loops import LoopOptions, compute_loops
 
     check_choice(field, ("reasoning", "answer"), "--field")
     ignore = ignored_scripts(ignore_script)
@@ -787,7 +787,7 @@ def compare_command(
     ray_address: RayAddressOption = None,
 ) -> None:
     """Models side by side (or one model's reasoning against its answers): values, ratios, adjusted p-values, CI gates."""
-    from cotlens.compare import CompareOptions, compare, metric_keys
+    from cotlens.analyses.compare import CompareOptions, compare, metric_keys
     from cotlens.gates import check_gates, parse_gate
     from cotlens.lexicon import select_lexicons
 
@@ -878,9 +878,9 @@ def filter_command(
     ray_address: RayAddressOption = None,
 ) -> None:
     """Write the transcripts that meet every --where condition; list each other one with the condition it failed."""
-    from cotlens.compare import metric_keys
+    from cotlens.analyses.compare import metric_keys
+    from cotlens.analyses.filter import FilterOptions, run_filter
     from cotlens.conditions import parse_condition
-    from cotlens.filter import FilterOptions, run_filter
     from cotlens.lexicon import select_lexicons
 
     check_choice(field, ("reasoning", "answer"), "--field")
@@ -943,7 +943,7 @@ def keywords_command(
     ray_address: RayAddressOption = None,
 ) -> None:
     """The words a model over-uses, against English web text or against another model."""
-    from cotlens.keywords import KeywordOptions, compute_keywords
+    from cotlens.analyses.keywords import KeywordOptions, compute_keywords
 
     check_choice(field, ("reasoning", "answer"), "--field")
     ignore = ignored_scripts(ignore_script)
@@ -990,7 +990,7 @@ def kwic_command(
     ray_address: RayAddressOption = None,
 ) -> None:
     """Keyword in context: each occurrence of a term on one line, with its model and source."""
-    from cotlens.kwic import KwicOptions, compute_kwic
+    from cotlens.analyses.kwic import KwicOptions, compute_kwic
     from cotlens.measure.terms import parse_term
 
     check_choice(field, ("reasoning", "answer"), "--field")
@@ -1043,9 +1043,9 @@ def show_command(
 ) -> None:
     """One whole transcript (prompt, reasoning, answer, kind, tags, measurements) with its term hits,
     code-switch spans and loop highlighted."""
+    from cotlens.analyses.show import show_transcript
     from cotlens.lexicon import select_lexicons
     from cotlens.render.transcript import transcript_renderable
-    from cotlens.show import show_transcript
     from cotlens.store import store_fingerprint
 
     check_choice(format_, ("text", "json"), "--format")
@@ -1123,7 +1123,7 @@ def plot_command(
 ) -> None:
     """A figure for a paper: rates (forest plot), compare (ratios), langmix (script bars), loops (distributions
     with thresholds); the same options as the analysis, the same figures as the report."""
-    from cotlens.plot import PlotOptions, draw
+    from cotlens.analyses.plot import PlotOptions, draw
 
     check_choice(kind, PLOT_KINDS, "KIND")
     fmt = out.suffix.lower().lstrip(".")
@@ -1193,8 +1193,8 @@ def report_command(
 ) -> None:
     """One self-contained HTML report: overview, rates, compare, language mixing, repetition, keywords and
     highlighted example transcripts."""
+    from cotlens.analyses.report import ReportOptions, make_report
     from cotlens.lexicon import select_lexicons
-    from cotlens.report import ReportOptions, make_report
 
     check_choice(field, ("reasoning", "answer"), "--field")
     ignore = ignored_scripts(ignore_script)

@@ -30,7 +30,7 @@ def main() -> None:
     if reads_text(args) and default_jobs() > 1 and not asks_for_ray(args):
         # The command's own module (and polars, which its kernel imports when it first runs): 0.1 s less to
         # import than every kernel's.
-        start_server(["polars", "cotlens.scan", f"cotlens.{args[0]}"])
+        start_server(["polars", "cotlens.scan", f"cotlens.analyses.{args[0]}"])
     from cotlens.cli import main as cli_main
 
     cli_main()

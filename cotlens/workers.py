@@ -44,13 +44,13 @@ def pool_jobs(repays: bool) -> int:
 # kernel they run once, so a worker is ready in milliseconds rather than after 0.5 s of imports of its own. Never
 # from this process: forking one that already runs Arrow's or polars' thread pools can deadlock.
 PRELOAD = [
-    "cotlens.compare",
+    "cotlens.analyses.compare",
     "cotlens.ingest",
-    "cotlens.keywords",
-    "cotlens.kwic",
-    "cotlens.langmix",
+    "cotlens.analyses.keywords",
+    "cotlens.analyses.kwic",
+    "cotlens.analyses.langmix",
     "cotlens.measure.intrinsic",
-    "cotlens.rates",
+    "cotlens.analyses.rates",
     "cotlens.scan",
 ]
 # One worker per core: a worker's own thread pools (polars, Arrow, OpenBLAS) would only oversubscribe the cores.

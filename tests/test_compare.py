@@ -9,8 +9,8 @@ from typing import Any
 import pytest
 from typer.testing import CliRunner
 
+from cotlens.analyses.compare import CompareOptions, compare
 from cotlens.cli import app
-from cotlens.compare import CompareOptions, compare
 from cotlens.errors import CotlensError, UsageError
 from cotlens.gates import parse_gate
 from cotlens.ingest import ingest
@@ -205,7 +205,7 @@ def test_markdown_fits_a_pull_request_comment(two: Store) -> None:
 def test_stored_lexicon_counts_equal_counts_from_the_text(
     store: Store, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    import cotlens.compare
+    import cotlens.analyses.compare
 
     ingest(sorted(str(p) for p in DEMO.glob("*.jsonl")), store)
     sides = ["orion-3", "plain-7b"]
@@ -216,5 +216,5 @@ def test_stored_lexicon_counts_equal_counts_from_the_text(
         ).records
 
     stored = run()
-    monkeypatch.setattr(cotlens.compare, "stored_positions", lambda lexicons: None)
+    monkeypatch.setattr(cotlens.analyses.compare, "stored_positions", lambda lexicons: None)
     assert run() == stored

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import json
 
+from cotlens.analyses.inventory import summarize_models
 from cotlens.ingest import ingest
-from cotlens.inventory import summarize_models
 from cotlens.store import Store
 from tests.conftest import DEMO
 

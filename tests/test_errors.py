@@ -91,12 +91,12 @@ def test_a_regex_error_shows_the_engines_whole_message(tagged: Path) -> None:
 def test_an_unexpected_failure_is_one_line_without_its_name(
     tagged: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    import cotlens.inventory
+    import cotlens.analyses.inventory
 
     def broken(store: Store) -> None:
         raise KeyError("reasoning_chars")
 
-    monkeypatch.setattr(cotlens.inventory, "summarize_models", broken)
+    monkeypatch.setattr(cotlens.analyses.inventory, "summarize_models", broken)
     got = runner.invoke(app, ["models", "--store", str(tagged)])
     assert got.exit_code == 1
     assert got.stderr.startswith(

@@ -11,7 +11,7 @@ import pyarrow.parquet as pq
 import pytest
 from typer.testing import CliRunner
 
-import cotlens.filter
+import cotlens.analyses.filter
 from cotlens.cli import app
 from cotlens.conditions import parse_condition
 from cotlens.errors import UsageError
@@ -115,7 +115,7 @@ def test_an_interrupted_run_leaves_no_file(
     def interrupted(*args: object) -> None:
         raise KeyboardInterrupt
 
-    monkeypatch.setattr(cotlens.filter, "_tally", interrupted)
+    monkeypatch.setattr(cotlens.analyses.filter, "_tally", interrupted)
     result = runner.invoke(
         app, ["filter", "--store", str(demo.root), "--out", str(tmp_path / "o.jsonl"), "--where", "not loop"]
     )
@@ -210,13 +210,13 @@ def test_original_needs_json_lines(tmp_path: Path, store: Store) -> None:
 
 def test_a_dry_run_reads_text_only_to_measure_it_again(demo: Store, monkeypatch: pytest.MonkeyPatch) -> None:
     read: list[set[str] | None] = []
-    batches = cotlens.filter._batches
+    batches = cotlens.analyses.filter._batches
 
     def recording(store: Store, selection: object, columns: list[str] | None):  # type: ignore[no-untyped-def]
         read.append(None if columns is None else set(columns))
         return batches(store, selection, columns)  # type: ignore[arg-type]
 
-    monkeypatch.setattr(cotlens.filter, "_batches", recording)
+    monkeypatch.setattr(cotlens.analyses.filter, "_batches", recording)
     for args in (
         ["--where", "not loop"],
         ["--where", "rate(o3-dialect) < 1"],

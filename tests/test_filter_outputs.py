@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 from typer.testing import CliRunner
 
-import cotlens.filter
+import cotlens.analyses.filter
 from cotlens.cli import app
 from cotlens.ingest import ingest
 from cotlens.store import Store
@@ -95,15 +95,15 @@ def fail_exclusions(monkeypatch: pytest.MonkeyPatch) -> None:
     def full(*args: Any) -> None:
         raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
 
-    monkeypatch.setattr(cotlens.filter, "_write_exclusions", full)
+    monkeypatch.setattr(cotlens.analyses.filter, "_write_exclusions", full)
 
 
 def fail_kept(monkeypatch: pytest.MonkeyPatch) -> None:
     def full(*args: Any) -> None:
         raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
 
-    monkeypatch.setattr(cotlens.filter._JsonLines, "write", full)
-    monkeypatch.setattr(cotlens.filter._Parquet, "write", full)
+    monkeypatch.setattr(cotlens.analyses.filter._JsonLines, "write", full)
+    monkeypatch.setattr(cotlens.analyses.filter._Parquet, "write", full)
 
 
 @pytest.mark.parametrize("suffix", ["jsonl", "parquet"])

@@ -13,10 +13,7 @@ import pytest
 import wordfreq
 from typer.testing import CliRunner
 
-from cotlens.cli import app
-from cotlens.errors import CotlensError, UsageError
-from cotlens.ingest import ingest
-from cotlens.keywords import (
+from cotlens.analyses.keywords import (
     WORD,
     KeywordOptions,
     compute_keywords,
@@ -24,6 +21,9 @@ from cotlens.keywords import (
     log_odds_z,
     web_frequencies,
 )
+from cotlens.cli import app
+from cotlens.errors import CotlensError, UsageError
+from cotlens.ingest import ingest
 from cotlens.measure.terms import fold_series
 from cotlens.scan import Selection
 from cotlens.store import Store

@@ -12,16 +12,16 @@ import pytest
 from rich.cells import cell_len
 from rich.console import Console
 
-from cotlens.errors import CotlensError, UsageError
-from cotlens.escape import printable
-from cotlens.ingest import ingest
-from cotlens.kwic import (
+from cotlens.analyses.kwic import (
     KwicOptions,
     _KwicKernel,
     compute_kwic,
     find_occurrences,
     folded_with_clusters,
 )
+from cotlens.errors import CotlensError, UsageError
+from cotlens.escape import printable
+from cotlens.ingest import ingest
 from cotlens.measure.fold import fold
 from cotlens.measure.terms import count_terms, parse_term
 from cotlens.render import OutputFormat, render

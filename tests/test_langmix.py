@@ -8,10 +8,10 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
+from cotlens.analyses.langmix import ALL_SCRIPTS, LangmixOptions, compute_langmix
 from cotlens.cli import app
 from cotlens.errors import CotlensError
 from cotlens.ingest import ingest
-from cotlens.langmix import ALL_SCRIPTS, LangmixOptions, compute_langmix
 from cotlens.measure.tokens import count_tokens
 from cotlens.result import Result
 from cotlens.scan import Selection

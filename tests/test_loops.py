@@ -9,9 +9,9 @@ import numpy as np
 import pytest
 from typer.testing import CliRunner
 
+from cotlens.analyses.loops import ANY_THRESHOLD, BINS, LOOP, LoopOptions, _Group, compute_loops
 from cotlens.cli import app
 from cotlens.ingest import ingest
-from cotlens.loops import ANY_THRESHOLD, BINS, LOOP, LoopOptions, _Group, compute_loops
 from cotlens.measure.repetition import GOPHER_COLUMNS
 from cotlens.result import Result
 from cotlens.scan import Selection

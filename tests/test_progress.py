@@ -10,11 +10,11 @@ from rich.console import Console
 from typer.testing import CliRunner
 
 from cotlens import cli
+from cotlens.analyses.filter import FilterOptions, run_filter
+from cotlens.analyses.keywords import KeywordOptions, compute_keywords
 from cotlens.cli import ProgressBar, app
 from cotlens.conditions import parse_condition
-from cotlens.filter import FilterOptions, run_filter
 from cotlens.ingest import IngestOptions, ingest
-from cotlens.keywords import KeywordOptions, compute_keywords
 from cotlens.progress import listening, tracked
 from cotlens.scan import Selection
 from cotlens.store import Store

@@ -10,12 +10,12 @@ import pyarrow.parquet as pq
 import pytest
 from typer.testing import CliRunner
 
+from cotlens.analyses.rates import RateOptions, compute_rates
 from cotlens.cli import app
 from cotlens.errors import CotlensError
 from cotlens.ingest import IngestOptions, ingest
 from cotlens.lexicon import parse_lexicon, select_lexicons
 from cotlens.measure.tokens import count_tokens
-from cotlens.rates import RateOptions, compute_rates
 from cotlens.record import INTRINSIC_FIELDS
 from cotlens.scan import Selection
 from cotlens.store import Store
@@ -220,14 +220,14 @@ def test_cli_csv_has_interval_columns(small: Store) -> None:
 def test_stored_lexicon_counts_equal_counts_from_the_text(
     store: Store, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    import cotlens.rates
+    import cotlens.analyses.rates
 
     ingest(sorted(str(p) for p in DEMO.glob("*.jsonl")), store)
     for field in ("reasoning", "answer"):
         options = RateOptions(field=field)  # type: ignore[arg-type]
         stored = compute_rates(store, select_lexicons([], []), Selection(), options)
         with monkeypatch.context() as m:
-            m.setattr(cotlens.rates, "stored_positions", lambda lexicons: None)
+            m.setattr(cotlens.analyses.rates, "stored_positions", lambda lexicons: None)
             from_text = compute_rates(store, select_lexicons([], []), Selection(), options)
         assert stored.rows == from_text.rows
         assert sum(r["occurrences"] for r in stored.rows) > 40  # the same, and not for want of occurrences

@@ -15,14 +15,14 @@ import pyarrow as pa
 import pytest
 from typer.testing import CliRunner
 
+from cotlens.analyses.report import ReportOptions, _priorities, build_report
+from cotlens.analyses.show import Highlight
 from cotlens.cli import app
 from cotlens.groups import IntervalOptions
 from cotlens.ingest import IngestOptions, ingest
 from cotlens.lexicon import select_lexicons
 from cotlens.render.html import CSS, SCRIPT, SECTIONS, csp_hash, draw_svg, highlighted
-from cotlens.report import ReportOptions, _priorities, build_report
 from cotlens.scan import Selection
-from cotlens.show import Highlight
 from cotlens.store import Store
 from cotlens.workers import worker_pool
 from tests.conftest import DEMO

@@ -10,12 +10,7 @@ import pyarrow as pa
 import pytest
 from typer.testing import CliRunner
 
-from cotlens.cli import app
-from cotlens.errors import CotlensError, UsageError
-from cotlens.ingest import IngestOptions, ingest
-from cotlens.lexicon import select_lexicons
-from cotlens.render.transcript import inert
-from cotlens.show import (
+from cotlens.analyses.show import (
     Highlight,
     _one,
     find_transcript,
@@ -24,6 +19,11 @@ from cotlens.show import (
     segments,
     show_transcript,
 )
+from cotlens.cli import app
+from cotlens.errors import CotlensError, UsageError
+from cotlens.ingest import IngestOptions, ingest
+from cotlens.lexicon import select_lexicons
+from cotlens.render.transcript import inert
 from cotlens.store import Store
 from tests.helpers import chat, write_jsonl
 

@@ -13,19 +13,19 @@ import pytest
 from rich.console import Console
 from typer.testing import CliRunner
 
+from cotlens.analyses.compare import CompareOptions, compare
+from cotlens.analyses.filter import FilterOptions, run_filter
+from cotlens.analyses.inventory import summarize_models
+from cotlens.analyses.keywords import KeywordOptions, compute_keywords
+from cotlens.analyses.kwic import KwicOptions, compute_kwic
+from cotlens.analyses.langmix import LangmixOptions, compute_langmix
+from cotlens.analyses.loops import LoopOptions, compute_loops
+from cotlens.analyses.rates import RateOptions, compute_rates
 from cotlens.cli import app
-from cotlens.compare import CompareOptions, compare
 from cotlens.conditions import parse_condition
-from cotlens.filter import FilterOptions, run_filter
 from cotlens.ingest import IngestOptions, ingest
-from cotlens.inventory import summarize_models
-from cotlens.keywords import KeywordOptions, compute_keywords
-from cotlens.kwic import KwicOptions, compute_kwic
-from cotlens.langmix import LangmixOptions, compute_langmix
 from cotlens.lexicon import select_lexicons
-from cotlens.loops import LoopOptions, compute_loops
 from cotlens.measure.terms import parse_term
-from cotlens.rates import RateOptions, compute_rates
 from cotlens.render import OutputFormat, cell_text, interval_text, render
 from cotlens.result import Result
 from cotlens.scan import Selection

@@ -18,16 +18,16 @@ from typing import TYPE_CHECKING, Any
 
 import regex
 
+from cotlens.analyses.show import TEXTS, Highlight, segments
 from cotlens.escape import printable
 from cotlens.lexicon import CUSTOM
 from cotlens.render import MISSING, NUMERIC, cell_text
 from cotlens.result import Result
-from cotlens.show import TEXTS, Highlight, segments
 
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
 
-    from cotlens.report import Example, Report
+    from cotlens.analyses.report import Example, Report
 
 # Characters of one text shown in an example: its start and its end, the middle cut (the loop is at the end).
 EXAMPLE_CHARS = 6000
@@ -215,7 +215,7 @@ def _summary_line(report: Report) -> str:
 
 
 def _overview(report: Report) -> str:
-    from cotlens.report import report_definitions
+    from cotlens.analyses.report import report_definitions
 
     items = "".join(
         f"<dt>{text(k)}</dt><dd>{text(_plain(v))}</dd>" for k, v in report_definitions(report).items()

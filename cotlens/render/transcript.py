@@ -10,9 +10,9 @@ from rich.console import Group, RenderableType
 from rich.rule import Rule
 from rich.text import Text
 
+from cotlens.analyses.show import MEASURED, TEXTS, Highlight, Shown, segments
 from cotlens.escape import printable
 from cotlens.render import MISSING, percent
-from cotlens.show import MEASURED, TEXTS, Highlight, Shown, segments
 
 # One style per highlight kind; where highlights overlap their styles combine.
 STYLES = {"term": "bold black on yellow", "codeswitch": "bold magenta underline", "loop": "on grey23"}

@@ -45,8 +45,8 @@ def draw(
     if options.statistic is not None and options.statistic not in GOPHER_COLUMNS:
         raise UsageError(f"--statistic {options.statistic!r}: one of {', '.join(GOPHER_COLUMNS)}")
     if kind == "rates":
+        from cotlens.analyses.rates import RateOptions, compute_rates
         from cotlens.lexicon import select_lexicons
-        from cotlens.rates import RateOptions, compute_rates
 
         rate_options = RateOptions(options.by, options.field, options.tokens, False, options.intervals)  # type: ignore[arg-type]
         result = compute_rates(
@@ -54,7 +54,7 @@ def draw(
         )
         figure = figures.rates_figure(result, options.terms)
     elif kind == "compare":
-        from cotlens.compare import CompareOptions, compare
+        from cotlens.analyses.compare import CompareOptions, compare
         from cotlens.lexicon import select_lexicons
 
         if len(models) < 2:
@@ -67,12 +67,12 @@ def draw(
         )
         figure = figures.compare_figure(comparison.result)
     elif kind == "langmix":
-        from cotlens.langmix import LangmixOptions, compute_langmix
+        from cotlens.analyses.langmix import LangmixOptions, compute_langmix
 
         mix_options = LangmixOptions(options.by, options.field, True, options.ignore, 0, options.intervals)
         figure = figures.langmix_figure(compute_langmix(store, selection, mix_options, on_measure))
     else:
-        from cotlens.loops import LoopOptions, compute_loops
+        from cotlens.analyses.loops import LoopOptions, compute_loops
 
         loop_options = LoopOptions(options.by, options.field, options.intervals, HISTOGRAM_BINS)
         figure = figures.loops_figure(

@@ -29,7 +29,8 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from cotlens import __version__
-from cotlens.compare import Comparison
+from cotlens.analyses.compare import Comparison
+from cotlens.analyses.show import Shown, find_transcripts, highlight
 from cotlens.errors import UsageError
 from cotlens.groups import IntervalOptions
 from cotlens.lexicon import Lexicon, builtin_keys, stored_key
@@ -42,7 +43,6 @@ from cotlens.scan import (
     list_to_dense,
     map_store,
 )
-from cotlens.show import Shown, find_transcripts, highlight
 from cotlens.store import Store, now_iso, store_fingerprint
 
 # Transcripts whose words `keywords` counts at most (every n-th row group is read).
@@ -127,9 +127,9 @@ def build_report(
     pool of worker_pool), rates, compare, language mixing and repetition each run in a worker while this
     process counts keywords and draws the examples: each reads the store on its own, so on two cores they
     take half the time."""
-    from cotlens.compare import metric_keys
+    from cotlens.analyses.compare import metric_keys
+    from cotlens.analyses.inventory import summarize_models
     from cotlens.gates import parse_gate
-    from cotlens.inventory import summarize_models
 
     options.validate()
     gates = [parse_gate(g, metric_keys(lexicons)) for g in options.gates]
@@ -189,29 +189,29 @@ class _Analysis:
     def __call__(self) -> Any:
         o, iv = self.options, self.options.intervals
         if self.name == "rates":
-            from cotlens.rates import RateOptions, compute_rates
+            from cotlens.analyses.rates import RateOptions, compute_rates
 
             rate_options = RateOptions("model", o.field, "o200k", False, iv)  # type: ignore[arg-type]
             return compute_rates(self.store, self.lexicons, self.selection, rate_options)
         if self.name == "compare":
-            from cotlens.compare import CompareOptions, compare
+            from cotlens.analyses.compare import CompareOptions, compare
 
             s = self.selection
             compared = Selection(self.compared, s.datasets, s.kinds)
             options = CompareOptions(o.field, None, 5, False, iv)
             return compare(self.store, list(self.compared), self.lexicons, compared, options)
         if self.name == "keywords":
-            from cotlens.keywords import KeywordOptions, keywords_by_model
+            from cotlens.analyses.keywords import KeywordOptions, keywords_by_model
 
             words = KeywordOptions(top=KEYWORDS_SHOWN, field=o.field)
             every = _every(self.store, KEYWORD_TRANSCRIPTS)
             return keywords_by_model(self.store, self.selection, words, every, workers=None)
         if self.name == "langmix":
-            from cotlens.langmix import LangmixOptions, compute_langmix
+            from cotlens.analyses.langmix import LangmixOptions, compute_langmix
 
             mix = LangmixOptions("model", o.field, True, o.ignore, 0, iv)
             return compute_langmix(self.store, self.selection, mix)
-        from cotlens.loops import LoopOptions, compute_loops
+        from cotlens.analyses.loops import LoopOptions, compute_loops
 
         return compute_loops(self.store, self.selection, LoopOptions("model", o.field, iv, HISTOGRAM_BINS))
 

@@ -26,8 +26,8 @@ import pyarrow.parquet as pq
 import regex
 
 from cotlens import __version__
+from cotlens.analyses.kwic import find_occurrences
 from cotlens.errors import CotlensError, UsageError
-from cotlens.kwic import find_occurrences
 from cotlens.lexicon import Lexicon
 from cotlens.measure.terms import count_terms
 from cotlens.record import REASONING_KINDS
