@@ -7,25 +7,12 @@ from __future__ import annotations
 import contextlib
 import os
 import sys
-import time
 from collections.abc import Iterator, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Any
+from typing import Annotated, Any
 
 import typer
 from pyarrow import ArrowException
-from rich.console import Console
-from rich.progress import (
-    BarColumn,
-    DownloadColumn,
-    MofNCompleteColumn,
-    Progress,
-    TaskID,
-    TextColumn,
-    TimeRemainingColumn,
-    TransferSpeedColumn,
-)
-from rich.table import Table
 from rich.text import Text
 
 # typer ships its own copy of click: its exception classes live there.
@@ -36,18 +23,17 @@ from typer.core import TyperGroup
 from cotlens import __version__
 from cotlens.engine import use_engine
 from cotlens.errors import CotlensError, UsageError
-from cotlens.escape import json_bytes, printable
+from cotlens.escape import printable
 from cotlens.groups import IntervalOptions
 from cotlens.limits import DOCUMENT_BYTES, MB, RECORD_BYTES, Limits
 from cotlens.progress import listening
-from cotlens.render import MISSING, OutputFormat, render, rich_table
+from cotlens.render import OutputFormat, print_document, render
+from cotlens.render.console import say, stderr_console, stdout_console
+from cotlens.render.progress import ProgressBar, RichProgress
 from cotlens.result import Result
 from cotlens.scan import Selection
 from cotlens.stats import DEFAULT_RESAMPLES
 from cotlens.store import DEFAULT_STORE, Store, first_line
-
-if TYPE_CHECKING:
-    from cotlens.ingest import IngestResult
 
 # Commands import what they use inside themselves: every command pays for the CLI's imports at start-up, and
 # ingest's (parsers, tokenizer, polars) cost an analysis a third of a second.
@@ -106,32 +92,6 @@ app = typer.Typer(
 )
 # Help panels: every command's options grouped the same way.
 SELECTION, MEASUREMENT, STATISTICS, OUTPUT = "Selection", "Measurement", "Statistics", "Output"
-# Wide enough for paths and summaries on stderr when it goes to a file or pipe (rich would assume 80 columns).
-# Data on stdout in a pipe takes the terminal's width when one is known (rich's default), else 80.
-PIPE_WIDTH = 120
-
-
-def stdout_console() -> Console:
-    return _console(stderr=False)
-
-
-def stderr_console() -> Console:
-    return _console(stderr=True)
-
-
-def _console(stderr: bool) -> Console:
-    """A console on the current stream (tests swap them). Rich turns colour off when the stream is not a
-    terminal or NO_COLOR is set."""
-    stream = sys.stderr if stderr else sys.stdout
-    width = None if not stderr or stream.isatty() or os.environ.get("COLUMNS") else PIPE_WIDTH
-    return Console(stderr=stderr, width=width)
-
-
-def say(message: str) -> None:
-    """One line on stderr, never wrapped, never interpreted as markup."""
-    stderr_console().print(Text(message), soft_wrap=True)
-
-
 StoreOption = Annotated[
     Path,
     typer.Option(
@@ -237,74 +197,6 @@ def parse_tags(values: list[str]) -> dict[str, str]:
     return tags
 
 
-class ProgressBar:
-    """Long work (progress.tracked: reading text, measuring, filtering) as a bar on stderr, shown only once it
-    has taken PROGRESS_DELAY seconds, and gone when the work is done."""
-
-    def __init__(self, console: Console) -> None:
-        self.console = console
-        self.bar: Progress | None = None
-        self.label, self.total, self.started = "", 0, 0.0
-        self.task = TaskID(0)
-
-    def begin(self, label: str, total: int) -> None:
-        self.label, self.total, self.started = label, total, time.monotonic()
-
-    def advance(self, done: int) -> None:
-        if self.bar is None and time.monotonic() - self.started >= PROGRESS_DELAY:
-            self.bar = Progress(
-                TextColumn("{task.description}"),
-                BarColumn(),
-                MofNCompleteColumn(),
-                TimeRemainingColumn(),
-                console=self.console,
-                transient=True,
-            )
-            self.bar.start()
-            self.task = self.bar.add_task(self.label, total=self.total)
-        if self.bar is not None:
-            self.bar.update(self.task, completed=done)
-
-    def end(self) -> None:
-        if self.bar is not None:
-            self.bar.stop()
-            self.bar = None
-
-
-# Work shorter than this shows no bar.
-PROGRESS_DELAY = 2.0
-
-
-class RichProgress:
-    """A progress bar on stderr, per input, in bytes read."""
-
-    def __init__(self, console: Console) -> None:
-        self.bar = Progress(
-            TextColumn("{task.description}", markup=False),  # a file name is never markup
-            BarColumn(),
-            DownloadColumn(),
-            TransferSpeedColumn(),
-            TimeRemainingColumn(),
-            console=console,
-            transient=True,
-        )
-        self.task: TaskID | None = None
-
-    def start(self, source: str, total_bytes: int | None) -> None:
-        self.bar.start()
-        self.task = self.bar.add_task(printable(Path(source).name)[-40:], total=total_bytes)
-
-    def advance(self, position: int) -> None:
-        if self.task is not None:
-            self.bar.update(self.task, completed=position)
-
-    def finish(self) -> None:
-        if self.task is not None:
-            self.bar.remove_task(self.task)
-            self.task = None
-        self.bar.stop()
-
-
 @app.command("ingest")
 def ingest_command(
     paths: Annotated[
@@ -374,6 +266,7 @@ def ingest_command(
     """Read transcripts into the store: every record added, a duplicate, or rejected with its reason."""
     from cotlens.formats.mapping import load_mapping
     from cotlens.ingest import IngestOptions, ingest
+    from cotlens.render.ingest import print_ingest_summary
 
     with cli_errors(), use_engine(engine, ray_address):
         options = IngestOptions(
@@ -396,11 +289,11 @@ def ingest_command(
         )
     for warning in result.warnings:
         say(f"cotlens: warning: {printable(warning)}")
-    print_ingest_summary(result)
+    print_ingest_summary(result, stderr_console())
     if not result.stored:
         say(f"cotlens: no input could be read: no store was created at {printable(str(store))}")
     if json_:
-        sys.stdout.write(json_bytes(result.to_dict(), indent=True).decode() + "\n")
+        print_document(result.to_dict(), stdout_console())
     for s in result.inputs:
         for message, warned in s.warnings.items():
             say(
@@ -414,46 +307,6 @@ def ingest_command(
     if strict and result.totals["rejected"]:
         say(f"cotlens: error: --strict: {result.totals['rejected']} record(s) rejected")
         raise typer.Exit(EXIT_GATE)
-
-
-def print_ingest_summary(result: IngestResult) -> None:
-    table = Table(title="ingest", title_justify="left")
-    widest = len(str(max((s.records for s in result.inputs), default=0)))
-    for header in ("input", "format", "records", "added", "duplicate", "rejected", "repairs"):
-        if header in ("input", "format", "repairs"):
-            table.add_column(header, overflow="fold")  # a long path wraps, never loses characters
-        else:  # a count is never cut or wrapped
-            table.add_column(header, justify="right", no_wrap=True, min_width=widest)
-    for s in result.inputs:
-        table.add_row(
-            Text(printable(s.path)),
-            Text(", ".join(sorted(s.formats)) or ("error" if s.error else MISSING)),
-            str(s.records),
-            str(s.added),
-            str(s.duplicate),
-            str(s.rejected),
-            Text(", ".join(f"{k} {v}" for k, v in sorted(s.repairs.items()))),
-        )
-    err = stderr_console()
-    err.print(table)
-    models = Table(title="by model", title_justify="left")
-    for header in ("model", "added", "duplicate"):
-        if header == "model":
-            models.add_column(header, overflow="fold")
-        else:
-            models.add_column(header, justify="right", no_wrap=True, min_width=widest)
-    for name, counts in sorted(result.models.items()):
-        models.add_row(Text(printable(name)), str(counts.added), str(counts.duplicate))
-    if result.models:
-        err.print(models)
-    totals = result.totals
-    line = (
-        f"{totals['added']} added, {totals['duplicate']} duplicate, {totals['rejected']} rejected "
-        f"of {totals['records']} records"
-    )
-    if result.rejects_file:
-        line += f"; rejects in {printable(str(Path(result.store) / result.rejects_file))}"
-    say(line)
 
 
 @app.command("sniff")
@@ -901,8 +754,7 @@ def filter_command(
     if json_:
         render_result(summary, OutputFormat.json, store)
     else:
-        err = stderr_console()
-        err.print(rich_table(summary, err.width))
+        render(summary, OutputFormat.table, stderr_console())
 
 
 @app.command("keywords")
@@ -1045,7 +897,7 @@ def show_command(
     code-switch spans and loop highlighted."""
     from cotlens.analyses.show import show_transcript
     from cotlens.lexicon import select_lexicons
-    from cotlens.render.transcript import transcript_renderable
+    from cotlens.render.transcript import print_transcript
     from cotlens.store import store_fingerprint
 
     check_choice(format_, ("text", "json"), "--format")
@@ -1053,12 +905,9 @@ def show_command(
         where = Store(store)
         shown = show_transcript(where, reference, select_lexicons(lexicon or [], term or []))
     if format_ == "json":
-        sys.stdout.write(json_bytes(shown.document(store_fingerprint(where)), indent=True).decode() + "\n")
+        print_document(shown.document(store_fingerprint(where)), stdout_console())
         return
-    console = stdout_console()
-    if plain:
-        console = Console(width=console.width, no_color=True, highlight=False, color_system=None)
-    console.print(transcript_renderable(shown, plain), highlight=False)
+    print_transcript(shown, plain, stdout_console())
 
 
 PLOT_KINDS = ("rates", "compare", "langmix", "loops")

@@ -12,10 +12,11 @@ import pytest
 from rich.console import Console
 from typer.testing import CliRunner
 
-from cotlens.cli import RichProgress, app
+from cotlens.cli import app
 from cotlens.escape import csv_cell, json_bytes
 from cotlens.ingest import IngestOptions, ingest
 from cotlens.render import csv_value
+from cotlens.render.progress import RichProgress
 from cotlens.store import Store
 from tests.helpers import chat, write_jsonl
 

@@ -9,13 +9,14 @@ from pathlib import Path
 from rich.console import Console
 from typer.testing import CliRunner
 
-from cotlens import cli
 from cotlens.analyses.filter import FilterOptions, run_filter
 from cotlens.analyses.keywords import KeywordOptions, compute_keywords
-from cotlens.cli import ProgressBar, app
+from cotlens.cli import app
 from cotlens.conditions import parse_condition
 from cotlens.ingest import IngestOptions, ingest
 from cotlens.progress import listening, tracked
+from cotlens.render import progress as bars
+from cotlens.render.progress import ProgressBar
 from cotlens.scan import Selection
 from cotlens.store import Store
 from tests.conftest import DEMO
@@ -66,7 +67,7 @@ def test_the_bar_waits_before_showing(monkeypatch) -> None:  # type: ignore[no-u
     out = io.StringIO()
     bar = ProgressBar(Console(file=out, force_terminal=True, width=60))
     clock = iter([0.0, 0.5, 3.0, 3.5])
-    monkeypatch.setattr(cli.time, "monotonic", lambda: next(clock))
+    monkeypatch.setattr(bars.time, "monotonic", lambda: next(clock))
     bar.begin("reading text", 4)
     bar.advance(1)  # at 0.5 s: nothing drawn yet
     assert bar.bar is None

@@ -245,7 +245,18 @@ def _records(columns: list[_Laid], width: int) -> list[RenderableType]:
 
 
 def to_json(result: Result) -> str:
-    return json_bytes(result.to_document(), indent=True).decode() + "\n"
+    return json_text(result.to_document())
+
+
+def json_text(document: dict[str, Any]) -> str:
+    """A JSON document as printed: sorted keys, indented, one trailing newline."""
+    return json_bytes(document, indent=True).decode() + "\n"
+
+
+def print_document(document: dict[str, Any], console: Console) -> None:
+    """A JSON document that is not a Result's (ingest's summary, a transcript) on the console's file."""
+    console.file.write(json_text(document))
+    console.file.flush()
 
 
 def to_csv(result: Result) -> str:

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from rich.console import Group, RenderableType
+from rich.console import Console, Group, RenderableType
 from rich.rule import Rule
 from rich.text import Text
 
@@ -94,3 +94,12 @@ def transcript_renderable(shown: Shown, plain: bool) -> RenderableType:
             legend.append("  ")
         parts += [Rule(style="dim"), legend]
     return Group(*parts)
+
+
+def print_transcript(shown: Shown, plain: bool, console: Console) -> None:
+    """The transcript on `console`; with `plain`, on a console of its width with no colour or highlighting."""
+    if plain:
+        console = Console(
+            file=console.file, width=console.width, no_color=True, highlight=False, color_system=None
+        )
+    console.print(transcript_renderable(shown, plain), highlight=False)
