@@ -103,10 +103,42 @@ StoreOption = Annotated[
         help="Store directory (env COTLENS_STORE).",
     ),
 ]
-FormatOption = Annotated[
-    OutputFormat,
-    typer.Option("--format", rich_help_panel=OUTPUT, help="Output format: table, json, csv or md."),
-]
+
+
+def formats(*names: str, where: str = "") -> Any:
+    """The --format option of a command that writes these formats (the default first): any other value is a
+    usage error that lists them. `where` says where the output goes when that is not plain stdout."""
+
+    def check(ctx: typer.Context, value: str | None) -> str | None:
+        if value is not None and value not in names:
+            listed = ", ".join(repr(n) for n in names)
+            raise typer.BadParameter(
+                f"{value!r} is not one of {listed}, the formats {ctx.command_path} writes"
+            )
+        return value
+
+    listed = ", ".join(names[:-1]) + f" or {names[-1]}" if len(names) > 1 else names[0]
+    return typer.Option(
+        "--format",
+        metavar=f"<{'|'.join(names)}>",
+        callback=check,
+        rich_help_panel=OUTPUT,
+        help=f"Output format: {listed}{where}.",
+    )
+
+
+FormatOption = Annotated[str, formats("table", "json", "csv", "md")]
+# Where a summary goes: its table on stderr (stdout stays free for data), its JSON on stdout.
+SUMMARY = " (table: on stderr; json: on stdout, the table still on stderr)"
+
+
+def json_alias(json_: bool, format_: str) -> str:
+    """The format asked for, with --json an older name of --format json (both may be given)."""
+    if json_ and format_ not in ("table", "json"):
+        raise typer.BadParameter(f"--json is --format json: it cannot go with --format {format_}")
+    return "json" if json_ else format_
+
+
 EngineOption = Annotated[
     str,
     typer.Option(
@@ -234,8 +266,9 @@ def ingest_command(
     ] = None,
     strict: Annotated[bool, typer.Option(help="Exit 3 when any record was rejected.")] = False,
     json_: Annotated[
-        bool, typer.Option("--json", metavar="", help="Print the summary as JSON on stdout.")
+        bool, typer.Option("--json", metavar="", help="The summary as JSON on stdout (--format json).")
     ] = False,
+    format_: Annotated[str, formats("table", "json", where=SUMMARY)] = "table",
     defer_measure: Annotated[
         bool,
         typer.Option(
@@ -268,6 +301,7 @@ def ingest_command(
     from cotlens.ingest import IngestOptions, ingest
     from cotlens.render.ingest import print_ingest_summary
 
+    format_ = json_alias(json_, format_)
     with cli_errors(), use_engine(engine, ray_address):
         options = IngestOptions(
             fmt=from_,
@@ -292,7 +326,7 @@ def ingest_command(
     print_ingest_summary(result, stderr_console())
     if not result.stored:
         say(f"cotlens: no input could be read: no store was created at {printable(str(store))}")
-    if json_:
+    if format_ == "json":
         print_document(result.to_dict(), stdout_console())
     for s in result.inputs:
         for message, warned in s.warnings.items():
@@ -443,12 +477,12 @@ def announce_measuring(parts: int) -> None:
     )
 
 
-def render_result(result: Result, format_: OutputFormat, store: Path) -> None:
+def render_result(result: Result, format_: str, store: Path) -> None:
     """stdout gets the data, with the store's fingerprint; what a format leaves out is said on stderr."""
     from cotlens.store import store_fingerprint
 
     result.store_fingerprint = store_fingerprint(Store(store))
-    if format_ is OutputFormat.csv and result.json_sections():
+    if format_ == OutputFormat.csv and result.json_sections():
         titles = ", ".join(s.title.lower() for s in result.sections)
         say(f"cotlens: warning: CSV holds the main table; --format json also has: {titles}")
     render(result, format_, stdout_console())
@@ -726,7 +760,12 @@ def filter_command(
     ] = None,
     kind: KindOption = None,
     dataset: DatasetOption = None,
-    json_: Annotated[bool, typer.Option("--json", metavar="", help="The summary as JSON on stdout.")] = False,
+    json_: Annotated[
+        bool, typer.Option("--json", metavar="", help="The summary as JSON on stdout (--format json).")
+    ] = False,
+    format_: Annotated[
+        str, formats("table", "json", "csv", "md", where=" (table: on stderr; the others on stdout)")
+    ] = "table",
     engine: EngineOption = "local",
     ray_address: RayAddressOption = None,
 ) -> None:
@@ -739,8 +778,10 @@ def filter_command(
     check_choice(field, ("reasoning", "answer"), "--field")
     if (out is None) == (not dry_run):
         raise typer.BadParameter("give --out PATH (or - for stdout), or --dry-run")
-    if json_ and out == "-":
-        raise typer.BadParameter("--json prints the summary on stdout: it cannot share it with --out -")
+    format_ = json_alias(json_, format_)
+    if format_ != "table" and out == "-":
+        asked = "--json" if json_ else f"--format {format_}"
+        raise typer.BadParameter(f"{asked} prints the summary on stdout: it cannot share it with --out -")
     ignore = ignored_scripts(ignore_script)
     with cli_errors(), use_engine(engine, ray_address):
         lexicons = select_lexicons(lexicon or [], term or [])
@@ -751,10 +792,10 @@ def filter_command(
         summary = run_filter(
             Store(store), selection, conditions, lexicons, options, on_measure=announce_measuring
         )
-    if json_:
-        render_result(summary, OutputFormat.json, store)
+    if format_ == "table":
+        render(summary, format_, stderr_console())
     else:
-        render(summary, OutputFormat.table, stderr_console())
+        render_result(summary, format_, store)
 
 
 @app.command("keywords")
@@ -856,15 +897,28 @@ def kwic_command(
 @app.command("measure")
 def measure_command(
     store: StoreOption = Path(DEFAULT_STORE),
+    format_: Annotated[
+        str,
+        formats(
+            "table", "json", where=" (table: a line on stderr; json: on stdout, the line still on stderr)"
+        ),
+    ] = "table",
     engine: EngineOption = "local",
     ray_address: RayAddressOption = None,
 ) -> None:
     """Compute the intrinsic measurements that parts made by an older cotlens or ingest --defer-measure lack."""
+    from cotlens.analyses.inventory import measure_store
+
     with cli_errors(), use_engine(engine, ray_address):
-        done = Store(store).measure(on_wait=lambda: say("cotlens: waiting for another writer to finish"))
+        result = measure_store(
+            Store(store), on_wait=lambda: say("cotlens: waiting for another writer to finish")
+        )
+    done = result.rows[0]
     say(
         f"{done['rows_measured']} transcripts measured in {done['parts_measured']} of {done['parts']} part files"
     )
+    if format_ == "json":
+        render_result(result, format_, store)
 
 
 @app.command("show")
@@ -891,7 +945,7 @@ def show_command(
     plain: Annotated[
         bool, typer.Option("--plain", metavar="", help="No colours or highlight styles (for a pipe).")
     ] = False,
-    format_: Annotated[str, typer.Option("--format", help="Output format: text or json.")] = "text",
+    format_: Annotated[str, formats("text", "json")] = "text",
 ) -> None:
     """One whole transcript (prompt, reasoning, answer, kind, tags, measurements) with its term hits,
     code-switch spans and loop highlighted."""
@@ -900,7 +954,6 @@ def show_command(
     from cotlens.render.transcript import print_transcript
     from cotlens.store import store_fingerprint
 
-    check_choice(format_, ("text", "json"), "--format")
     with cli_errors():
         where = Store(store)
         shown = show_transcript(where, reference, select_lexicons(lexicon or [], term or []))
@@ -923,11 +976,15 @@ def plot_command(
         ),
     ] = None,
     out: Annotated[
-        Path,
+        Path | None,
         typer.Option(
-            "--out", metavar="PATH", help="The figure: FILE.svg, FILE.png or FILE.pdf.", show_default=False
+            "--out",
+            metavar="PATH",
+            help="The figure: FILE.svg, FILE.png or FILE.pdf (default figure.svg, or figure.FORMAT).",
+            show_default=False,
         ),
-    ] = Path("figure.svg"),
+    ] = None,
+    format_: Annotated[str | None, formats("svg", "png", "pdf", where=" (default: --out's suffix)")] = None,
     store: StoreOption = Path(DEFAULT_STORE),
     lexicon: Annotated[
         list[str] | None,
@@ -975,8 +1032,7 @@ def plot_command(
     from cotlens.analyses.plot import PlotOptions, draw
 
     check_choice(kind, PLOT_KINDS, "KIND")
-    fmt = out.suffix.lower().lstrip(".")
-    check_choice(fmt, ("svg", "png", "pdf"), "--out's suffix")
+    out, fmt = figure_file(out, format_)
     check_choice(field, ("reasoning", "answer"), "--field")
     ignore = ignored_scripts(ignore_script)
     with cli_errors():
@@ -1000,12 +1056,26 @@ def plot_command(
     say(f"cotlens: wrote {printable(str(out))}")
 
 
+def figure_file(out: Path | None, format_: str | None) -> tuple[Path, str]:
+    """The figure's file and format: --format, else --out's suffix; figure.FORMAT without --out. A suffix
+    that is not the format asked for is a usage error (a PNG in a file named .svg would mislead)."""
+    if out is None:
+        return Path(f"figure.{format_ or 'svg'}"), format_ or "svg"
+    suffix = out.suffix.lower().lstrip(".")
+    if format_ is None:
+        return out, check_choice(suffix, ("svg", "png", "pdf"), "--out's suffix")
+    if suffix != format_:
+        raise typer.BadParameter(f"--format {format_} writes a .{format_} file, not {str(out)!r}")
+    return out, format_
+
+
 @app.command("report")
 def report_command(
     models: ModelsArgument = None,
     out: Annotated[Path, typer.Option("--out", metavar="PATH", help="The HTML file to write.")] = Path(
         "report.html"
     ),
+    format_: Annotated[str, formats("html", where=" (the page written to --out)")] = "html",
     store: StoreOption = Path(DEFAULT_STORE),
     lexicon: Annotated[
         list[str] | None,

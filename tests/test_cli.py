@@ -198,3 +198,112 @@ def test_json_output_escapes_what_a_terminal_would_act_on(tmp_path: Path) -> Non
     kept = runner.invoke(app, ["filter", "--store", str(store), "--out", "-", "--where", "not loop"]).stdout
     assert not any(c in kept for c in "\u202e\u202c\x9b\x1b")
     assert json.loads(kept)["reasoning"] == hostile
+
+
+# Each command with what it needs to get as far as its options, and the formats it writes (the default first).
+FORMATS_BY_COMMAND = {
+    "ingest": (["ingest", "x.jsonl"], ["table", "json"]),
+    "sniff": (["sniff", "x.jsonl"], ["table", "json", "csv", "md"]),
+    "models": (["models"], ["table", "json", "csv", "md"]),
+    "measure": (["measure"], ["table", "json"]),
+    "rates": (["rates"], ["table", "json", "csv", "md"]),
+    "langmix": (["langmix"], ["table", "json", "csv", "md"]),
+    "loops": (["loops"], ["table", "json", "csv", "md"]),
+    "compare": (["compare", "a", "b"], ["table", "json", "csv", "md"]),
+    "filter": (["filter", "--dry-run"], ["table", "json", "csv", "md"]),
+    "keywords": (["keywords", "a"], ["table", "json", "csv", "md"]),
+    "kwic": (["kwic", "wait"], ["table", "json", "csv", "md"]),
+    "show": (["show", "0123abcd"], ["text", "json"]),
+    "plot": (["plot", "rates"], ["svg", "png", "pdf"]),
+    "report": (["report"], ["html"]),
+}
+
+
+def test_every_command_is_listed_with_its_formats() -> None:
+    assert sorted(FORMATS_BY_COMMAND) == sorted(c.name or "" for c in app.registered_commands)
+
+
+@pytest.mark.parametrize("name", list(FORMATS_BY_COMMAND))
+def test_a_format_a_command_does_not_write_is_a_usage_error_listing_its_formats(
+    tmp_path: Path, name: str
+) -> None:
+    args, formats = FORMATS_BY_COMMAND[name]
+    store = [] if name == "sniff" else ["--store", str(tmp_path / "none")]
+    result = run(*args, *store, "--format", "xml")
+    listed = ", ".join(f"'{f}'" for f in formats)
+    assert result.exit_code == 2
+    assert f"'xml' is not one of {listed}, the formats cotlens {name} writes" in result.stderr
+
+
+def test_formats_that_make_no_sense_for_a_command(tmp_path: Path) -> None:
+    store = str(tmp_path / "none")
+    show = run("show", "0123abcd", "--store", store, "--format", "table")
+    assert "'table' is not one of 'text', 'json', the formats cotlens show writes" in show.stderr
+    report = run("report", "--store", store, "--format", "json")
+    assert "'json' is not one of 'html', the formats cotlens report writes" in report.stderr
+    ingest_md = run("ingest", "x.jsonl", "--store", store, "--format", "md")
+    assert ingest_md.exit_code == report.exit_code == show.exit_code == 2
+    both = run("filter", "--dry-run", "--store", store, "--json", "--format", "csv")
+    assert both.exit_code == 2 and "--json is --format json: it cannot go with --format csv" in both.stderr
+    shared = run("filter", "--out", "-", "--store", store, "--format", "md")
+    assert "--format md prints the summary on stdout: it cannot share it with --out -" in shared.stderr
+    figure = run("plot", "rates", "--store", store, "--format", "png", "--out", str(tmp_path / "f.svg"))
+    assert figure.exit_code == 2 and "--format png writes a .png file, not " in figure.stderr
+
+
+def test_json_is_format_json_where_it_was_an_option(tmp_path: Path) -> None:
+    path = write_jsonl(tmp_path / "a.jsonl", [chat(1), b"{broken\n", chat(2, "Wait, wait.")])
+    old = run("ingest", str(path), "--store", str(tmp_path / "s1"), "--json")
+    new = run("ingest", str(path), "--store", str(tmp_path / "s2"), "--format", "json")
+    volatile = ("run_id", "store", "store_fingerprint", "rejects_file")
+    docs = [{k: v for k, v in json.loads(r.stdout).items() if k not in volatile} for r in (old, new)]
+    assert docs[0] == docs[1] and docs[0]["totals"]["added"] == 2
+    assert old.stderr.replace("s1", "s2").replace(*_run_ids(old, new)) == new.stderr
+    where = ["filter", "--dry-run", "--where", "not loop", "--store", str(tmp_path / "s1")]
+    assert run(*where, "--json").stdout == run(*where, "--format", "json").stdout
+
+
+def _run_ids(*results) -> tuple[str, str]:  # type: ignore[no-untyped-def]
+    first, second = (json.loads(r.stdout)["run_id"] for r in results)
+    return first, second
+
+
+def test_filter_summary_in_each_format(tmp_path: Path) -> None:
+    path = write_jsonl(tmp_path / "a.jsonl", [chat(1), chat(2, "Wait, wait, wait. Hmm.", model="m,=x")])
+    assert run("ingest", str(path), "--store", str(tmp_path / "s")).exit_code == 0
+    where = ["filter", "--dry-run", "--where", "rate(terms:wait) < 1", "--term", "wait"]
+    where += ["--store", str(tmp_path / "s")]
+    table = run(*where)
+    assert table.stdout == "" and "m,=x" in table.stderr
+    csv_out = run(*where, "--format", "csv")
+    assert csv_out.stdout.splitlines() == [
+        "model,transcripts,kept,dropped,dropped_by_1",
+        "m,1,1,0,0",
+        '"m,=x",1,0,1,1',
+    ]
+    md = run(*where, "--format", "md").stdout.splitlines()
+    assert md[2:4] == ["| m | 1 | 1 | 0 | 0 |", "| m,=x | 1 | 0 | 1 | 1 |"]
+
+
+def test_measure_reports_in_json_too(tmp_path: Path) -> None:
+    path = write_jsonl(tmp_path / "a.jsonl", [chat(1), chat(2), chat(3, "Hmm.")])
+    assert run("ingest", str(path), "--store", str(tmp_path / "s"), "--defer-measure").exit_code == 0
+    first = run("measure", "--store", str(tmp_path / "s"), "--format", "json")
+    doc = json.loads(first.stdout)
+    assert (doc["command"], doc["rows"]) == (
+        "measure",
+        [{"parts": 1, "parts_measured": 1, "rows_measured": 3}],
+    )
+    assert first.stderr == "3 transcripts measured in 1 of 1 part files\n"
+    again = run("measure", "--store", str(tmp_path / "s"))
+    assert again.stdout == "" and again.stderr == "0 transcripts measured in 0 of 1 part files\n"
+
+
+def test_plot_format_names_the_default_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    path = write_jsonl(tmp_path / "a.jsonl", [chat(1, "Wait."), chat(2, "Hmm, wait.")])
+    assert run("ingest", str(path), "--store", str(tmp_path / "s")).exit_code == 0
+    monkeypatch.chdir(tmp_path)
+    drawn = run("plot", "rates", "--term", "wait", "--store", "s", "--format", "png", "--resamples", "100")
+    assert drawn.exit_code == 0, drawn.output
+    assert (tmp_path / "figure.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert drawn.stderr == "cotlens: wrote figure.png\n"

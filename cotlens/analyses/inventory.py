@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Callable
 from typing import Any
 
 import pyarrow.compute as pc
@@ -74,3 +75,16 @@ def summarize_models(store: Store) -> Result:
         "reported_tokens": "sum of the provider's figures over transcripts that report one (null when none do)",
     }
     return Result("models", f"Models in {store.root}", columns, rows, definitions)
+
+
+def measure_store(store: Store, on_wait: Callable[[], None] | None = None) -> Result:
+    """Add the intrinsic measurements that the store's part files lack (Store.measure): how many part files
+    and transcripts that took, in one row."""
+    done = store.measure(on_wait=on_wait)
+    columns = [
+        Column("parts", "part files", "int"),
+        Column("parts_measured", "part files measured", "int"),
+        Column("rows_measured", "transcripts measured", "int"),
+    ]
+    definitions = {"measured": "intrinsic measurements added to part files stored without them"}
+    return Result("measure", "Measure", columns, [done], definitions)

@@ -30,8 +30,9 @@ class OutputFormat(StrEnum):
     md = "md"
 
 
-def render(result: Result, fmt: OutputFormat, console: Console) -> None:
+def render(result: Result, fmt: OutputFormat | str, console: Console) -> None:
     """Write `result` to the console's file. CSV holds one table: the main one (sections are in the JSON)."""
+    fmt = OutputFormat(fmt)
     if fmt is OutputFormat.table:
         for table in (result, *result.sections, *gates_table(result)):
             console.print(rich_table(table, console.width))
