@@ -1029,7 +1029,8 @@ def plot_command(
 ) -> None:
     """A figure for a paper: rates (forest plot), compare (ratios), langmix (script bars), loops (distributions
     with thresholds); the same options as the analysis, the same figures as the report."""
-    from cotlens.analyses.plot import PlotOptions, draw
+    from cotlens.analyses.plot import PlotOptions, plot_result
+    from cotlens.render.figures import plot_bytes
 
     check_choice(kind, PLOT_KINDS, "KIND")
     out, fmt = figure_file(out, format_)
@@ -1038,7 +1039,7 @@ def plot_command(
     with cli_errors():
         intervals = IntervalOptions(resamples=resamples, seed=seed)
         options = PlotOptions(by, field, tokens, terms, statistic, ignore, intervals, substring, top_terms)
-        data = draw(
+        result = plot_result(
             kind,
             Store(store),
             models or [],
@@ -1046,9 +1047,9 @@ def plot_command(
             term or [],
             selection_from(models, dataset, kind_),
             options,
-            fmt,
             on_measure=announce_measuring,
         )
+        data = plot_bytes(kind, result, terms, statistic, fmt)
         try:
             out.write_bytes(data)
         except OSError as e:

@@ -16,14 +16,13 @@ from cotlens.analyses.show import (
     find_transcript,
     loop_highlight,
     record_columns,
-    segments,
     show_transcript,
 )
 from cotlens.cli import app
 from cotlens.errors import CotlensError, UsageError
 from cotlens.ingest import IngestOptions, ingest
 from cotlens.lexicon import select_lexicons
-from cotlens.render.transcript import inert
+from cotlens.render.transcript import inert, segments
 from cotlens.store import Store
 from tests.helpers import chat, write_jsonl
 

@@ -1,4 +1,4 @@
-"""`cotlens plot`: an analysis run as its command runs it, drawn by render/figures.py (the report's figures)."""
+"""`cotlens plot`: an analysis run as its command runs it, for render/figures.py to draw (the report's figures)."""
 
 from __future__ import annotations
 
@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from cotlens.errors import UsageError
 from cotlens.groups import IntervalOptions
 from cotlens.measure.repetition import GOPHER_COLUMNS
+from cotlens.result import Result
 from cotlens.scan import Selection
 from cotlens.store import Store
 
@@ -28,7 +29,7 @@ class PlotOptions:
     top_terms: int = 5  # compare: with the default lexicons, the terms that differ most
 
 
-def draw(
+def plot_result(
     kind: str,
     store: Store,
     models: list[str],
@@ -36,12 +37,9 @@ def draw(
     terms: list[str],
     selection: Selection,
     options: PlotOptions,
-    fmt: str,
     on_measure: Callable[[int], None] | None = None,
-) -> bytes:
-    """The figure of analysis `kind` (rates, compare, langmix, loops) as an svg, png or pdf file's bytes."""
-    from cotlens.render import figures
-
+) -> Result:
+    """The rows the figure of analysis `kind` (rates, compare, langmix, loops) is drawn from."""
     if options.statistic is not None and options.statistic not in GOPHER_COLUMNS:
         raise UsageError(f"--statistic {options.statistic!r}: one of {', '.join(GOPHER_COLUMNS)}")
     if kind == "rates":
@@ -49,11 +47,10 @@ def draw(
         from cotlens.lexicon import select_lexicons
 
         rate_options = RateOptions(options.by, options.field, options.tokens, False, options.intervals)  # type: ignore[arg-type]
-        result = compute_rates(
+        return compute_rates(
             store, select_lexicons(lexicon_specs, terms), selection, rate_options, on_measure
         )
-        figure = figures.rates_figure(result, options.terms)
-    elif kind == "compare":
+    if kind == "compare":
         from cotlens.analyses.compare import CompareOptions, compare
         from cotlens.lexicon import select_lexicons
 
@@ -65,17 +62,13 @@ def draw(
         comparison = compare(
             store, models, select_lexicons(lexicon_specs, terms), selection, compare_options, on_measure
         )
-        figure = figures.compare_figure(comparison.result)
-    elif kind == "langmix":
+        return comparison.result
+    if kind == "langmix":
         from cotlens.analyses.langmix import LangmixOptions, compute_langmix
 
         mix_options = LangmixOptions(options.by, options.field, True, options.ignore, 0, options.intervals)
-        figure = figures.langmix_figure(compute_langmix(store, selection, mix_options, on_measure))
-    else:
-        from cotlens.analyses.loops import LoopOptions, compute_loops
+        return compute_langmix(store, selection, mix_options, on_measure)
+    from cotlens.analyses.loops import LoopOptions, compute_loops
 
-        loop_options = LoopOptions(options.by, options.field, options.intervals, HISTOGRAM_BINS)
-        figure = figures.loops_figure(
-            compute_loops(store, selection, loop_options, on_measure), options.statistic
-        )
-    return figures.figure_bytes(figure, fmt)
+    loop_options = LoopOptions(options.by, options.field, options.intervals, HISTOGRAM_BINS)
+    return compute_loops(store, selection, loop_options, on_measure)

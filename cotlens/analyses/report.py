@@ -55,11 +55,7 @@ EXAMPLE_CANDIDATES = 200_000
 # Bins of each Gopher statistic's distribution over [0, 1].
 HISTOGRAM_BINS = 50
 # Findings of the examples besides one per lexicon: the stored flag or count that marks a transcript.
-FINDINGS = {
-    "codeswitch": ("codeswitch_spans", "a code-switch span"),
-    "loop": ("loop", "ends in a loop"),
-    "gopher": ("gopher_over", "over a Gopher threshold"),
-}
+FINDINGS = {"codeswitch": "codeswitch_spans", "loop": "loop", "gopher": "gopher_over"}
 # Mixes a transcript id's leading 60 bits with the seed into a priority (splitmix64's multiplier): ids are
 # hashes, so the order is uniform, the same in every run and process for a seed.
 MIX = np.uint64(0x9E3779B97F4A7C15)
@@ -108,11 +104,6 @@ class Report:
     comparison: Comparison | None = None
     gate_failures: list[str] = field(default_factory=list)
     examples: list[Example] = field(default_factory=list)
-
-    def finding_label(self, finding: str) -> str:
-        if finding.startswith("lexicon:"):
-            return f"{finding.removeprefix('lexicon:')} terms"
-        return FINDINGS[finding][1]
 
 
 def build_report(
@@ -264,7 +255,7 @@ class _ExampleKernel:
     seed: int
 
     def columns(self) -> tuple[str, ...]:
-        flags = [f"{self.field}_{column}" for column, _ in FINDINGS.values()]
+        flags = [f"{self.field}_{column}" for column in FINDINGS.values()]
         counts = [f"{self.field}_lexicon_counts"] if self.lexicon_positions else []
         return ("transcript_id", "model", f"{self.field}_chars", *flags, *counts)
 
@@ -274,7 +265,7 @@ class _ExampleKernel:
             return _Candidates({})
         priority = _priorities(table["transcript_id"], self.seed)
         marks: dict[str, npt.NDArray[np.bool_]] = {}
-        for finding, (column, _) in FINDINGS.items():
+        for finding, column in FINDINGS.items():
             values = pc.fill_null(
                 table[f"{self.field}_{column}"], False if column != "codeswitch_spans" else 0
             )

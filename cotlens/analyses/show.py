@@ -8,13 +8,12 @@ Highlights are character spans of the original text of the prompt, reasoning or 
 - `codeswitch`: a code-switch span, as stored at ingest (measure/scripts.py);
 - `loop`: the closing degenerate loop, its stored unit found `loop_repeats` times at the end of the text.
 
-Renderers cut a text at every highlight edge (`segments`), so overlapping highlights (a term inside a loop)
-are shown together; they make every piece inert themselves.
+Renderers (render/transcript.py, render/html.py) cut a text at every highlight edge, so overlapping highlights
+(a term inside a loop) are shown together; they make every piece inert themselves.
 """
 
 from __future__ import annotations
 
-import itertools
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -255,14 +254,3 @@ def loop_highlight(field: str, text: str, unit: str | None, repeats: int | None)
     if len(starts) < repeats:
         return []
     return [Highlight(field, starts[-repeats], len(text.rstrip()), "loop", f"{unit} ×{repeats}")]
-
-
-def segments(text: str, highlights: list[Highlight]) -> list[tuple[str, frozenset[str]]]:
-    """`text` cut at every highlight edge: each piece with the highlight kinds covering it."""
-    edges = sorted({0, len(text), *(h.start for h in highlights), *(h.end for h in highlights)})
-    edges = [e for e in edges if 0 <= e <= len(text)]
-    pieces = []
-    for a, b in itertools.pairwise(edges):
-        kinds = frozenset(h.kind for h in highlights if h.start < b and h.end > a)
-        pieces.append((text[a:b], kinds))
-    return pieces

@@ -113,6 +113,20 @@ def figure_bytes(figure: Figure, fmt: str) -> bytes:
     return out.getvalue()
 
 
+def plot_bytes(kind: str, result: Result, terms: bool, statistic: str | None, fmt: str) -> bytes:
+    """`cotlens plot`'s figure of analysis `kind` (rates, compare, langmix, loops) drawn from its result, as an
+    svg, png or pdf file's bytes; `terms`: a rates row per term; `statistic`: the one loops statistic drawn."""
+    if kind == "rates":
+        figure = rates_figure(result, terms)
+    elif kind == "compare":
+        figure = compare_figure(result)
+    elif kind == "langmix":
+        figure = langmix_figure(result)
+    else:
+        figure = loops_figure(result, statistic)
+    return figure_bytes(figure, fmt)
+
+
 def _figure(rows: int, labels: list[str], panels: int = 1, right: float = 0.3) -> tuple[Figure, list[Axes]]:
     """A figure of `panels` stacked panels, each tall enough for `rows` rows, its left margin wide enough for
     the labels. Margins are set, not solved for: matplotlib's constrained layout draws every text twice more."""

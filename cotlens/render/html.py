@@ -18,10 +18,11 @@ from typing import TYPE_CHECKING, Any
 
 import regex
 
-from cotlens.analyses.show import TEXTS, Highlight, segments
+from cotlens.analyses.show import TEXTS, Highlight
 from cotlens.escape import printable
 from cotlens.lexicon import CUSTOM
 from cotlens.render import MISSING, NUMERIC, cell_text
+from cotlens.render.transcript import segments
 from cotlens.result import Result
 
 if TYPE_CHECKING:
@@ -35,6 +36,12 @@ EXAMPLE_CHARS = 6000
 SHORT = 40
 # Terms per lexicon in its per-term figure (the highest rates).
 TERMS_SHOWN = 20
+# What an example was sampled for, in words (report.FINDINGS' keys; a lexicon's is "NAME terms").
+FINDING_LABELS = {
+    "codeswitch": "a code-switch span",
+    "loop": "ends in a loop",
+    "gopher": "over a Gopher threshold",
+}
 
 CSS = """
 :root{color-scheme:light;--ink:#1d1d1f;--muted:#666;--line:#ddd;--accent:#1f5fa8}
@@ -408,10 +415,16 @@ def _card(report: Report, index: int, example: Example) -> str:
             marks = [h for h in example.shown.highlights if h.field == field]
             texts.append(f"<h3>{field}</h3><pre>{highlighted(value, marks)}</pre>")
     return (
-        f'<article id="ex-{index}"><h3>{text(example.model)} · {text(", ".join(map(report.finding_label, example.findings)))}</h3>'
+        f'<article id="ex-{index}"><h3>{text(example.model)} · {text(", ".join(map(finding_label, example.findings)))}</h3>'
         f'<p class="meta">transcript <code>{text(record["transcript_id"])}</code> · {text(" · ".join(facts))}</p>'
         f"{''.join(texts)}</article>"
     )
+
+
+def finding_label(finding: str) -> str:
+    if finding.startswith("lexicon:"):
+        return f"{finding.removeprefix('lexicon:')} terms"
+    return FINDING_LABELS[finding]
 
 
 def highlighted(value: str, highlights: list[Highlight], limit: int = EXAMPLE_CHARS) -> str:

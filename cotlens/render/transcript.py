@@ -4,13 +4,14 @@ as symbols, newlines kept, markup never interpreted (Text objects, not markup st
 
 from __future__ import annotations
 
+import itertools
 from typing import Any
 
 from rich.console import Console, Group, RenderableType
 from rich.rule import Rule
 from rich.text import Text
 
-from cotlens.analyses.show import MEASURED, TEXTS, Highlight, Shown, segments
+from cotlens.analyses.show import MEASURED, TEXTS, Highlight, Shown
 from cotlens.escape import printable
 from cotlens.render import MISSING, percent
 
@@ -21,6 +22,17 @@ STYLES = {"term": "bold black on yellow", "codeswitch": "bold magenta underline"
 def inert(text: str) -> str:
     """Stored text made inert with its line breaks kept: every other control character shows as a symbol."""
     return "\n".join(printable(line) for line in text.split("\n"))
+
+
+def segments(text: str, highlights: list[Highlight]) -> list[tuple[str, frozenset[str]]]:
+    """`text` cut at every highlight edge: each piece with the highlight kinds covering it."""
+    edges = sorted({0, len(text), *(h.start for h in highlights), *(h.end for h in highlights)})
+    edges = [e for e in edges if 0 <= e <= len(text)]
+    pieces = []
+    for a, b in itertools.pairwise(edges):
+        kinds = frozenset(h.kind for h in highlights if h.start < b and h.end > a)
+        pieces.append((text[a:b], kinds))
+    return pieces
 
 
 def shown_text(text: str, highlights: list[Highlight], plain: bool) -> Text:
