@@ -79,3 +79,18 @@ def test_the_cli_starts_without_matplotlib() -> None:
     code = "import sys, cotlens.cli; print('matplotlib' in sys.modules)"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "False"
+
+
+def test_substring_counts_as_rates_substring_does(tmp_path: Path) -> None:
+    from cotlens.analyses.plot import PlotOptions, plot_result
+    from cotlens.scan import Selection
+
+    store = Store(tmp_path / "store")
+    records = [chat(1, "Awaiting the answer; wait."), chat(2, "Waiting. Wait, wait.")]
+    ingest([str(write_jsonl(tmp_path / "in.jsonl", records))], store, IngestOptions())
+    counts = {}
+    for substring in (False, True):
+        options = PlotOptions(substring=substring)
+        rows = plot_result("rates", store, [], [], ["wait"], Selection(), options).rows
+        counts[substring] = [r["occurrences"] for r in rows if r["term"] == "wait"]
+    assert counts == {False: [3], True: [5]}

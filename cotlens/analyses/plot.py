@@ -46,10 +46,11 @@ def plot_result(
         from cotlens.analyses.rates import RateOptions, compute_rates
         from cotlens.lexicon import select_lexicons
 
-        rate_options = RateOptions(options.by, options.field, options.tokens, False, options.intervals)  # type: ignore[arg-type]
-        return compute_rates(
-            store, select_lexicons(lexicon_specs, terms), selection, rate_options, on_measure
-        )
+        # --substring counts as `rates --substring` does: the terms parsed as substrings, counted in the text.
+        o = options
+        rate_options = RateOptions(o.by, o.field, o.tokens, o.substring, o.intervals)  # type: ignore[arg-type]
+        lexicons = select_lexicons(lexicon_specs, terms, options.substring)
+        return compute_rates(store, lexicons, selection, rate_options, on_measure)
     if kind == "compare":
         from cotlens.analyses.compare import CompareOptions, compare
         from cotlens.lexicon import select_lexicons
