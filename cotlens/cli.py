@@ -1187,7 +1187,7 @@ EXAMPLES: dict[str, list[str]] = {
         "cotlens kwic 're:over\\w+' --field answer --width 60",
         "cotlens kwic 检查 --sample --seed 3 --limit 10",
     ],
-    "measure": ["cotlens measure --store demo-store"],
+    "measure": ["cotlens measure --store demo-store", "cotlens measure --format json"],
     "show": [
         "cotlens show fixtures/demo/orion-3.jsonl:line 5 --store demo-store",
         "cotlens show TRANSCRIPT_ID --format json",
@@ -1195,6 +1195,7 @@ EXAMPLES: dict[str, list[str]] = {
     "plot": [
         "cotlens plot rates --store demo-store --lexicon o3-dialect --out rates.svg",
         "cotlens plot compare orion-3 lumen-mix --out compare.png",
+        "cotlens plot loops lumen-mix --format pdf",
     ],
     "report": [
         "cotlens report --store demo-store --out report.html",

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import regex
 import typer.main
 
 from cotlens.cli import app
@@ -83,3 +84,11 @@ def test_version_and_completion() -> None:
 
     assert help_text("--version").strip() == f"cotlens {__version__}"
     assert "--install-completion" in help_text("--help")
+
+
+def test_every_module_the_house_map_names_exists() -> None:
+    section = README.split("## How it is built", 1)[1].split("\n## ", 1)[0]
+    named = regex.findall(r"`(cotlens/[\w/.]*)`", section)
+    assert len(named) >= 20  # the map names the modules, not a few of them
+    missing = [path for path in named if not (ROOT / path).exists()]
+    assert missing == []
