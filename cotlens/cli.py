@@ -907,18 +907,15 @@ def measure_command(
     ray_address: RayAddressOption = None,
 ) -> None:
     """Compute the intrinsic measurements that parts made by an older cotlens or ingest --defer-measure lack."""
-    from cotlens.analyses.inventory import measure_store
+    from cotlens.analyses.inventory import measure_summary
 
     with cli_errors(), use_engine(engine, ray_address):
-        result = measure_store(
-            Store(store), on_wait=lambda: say("cotlens: waiting for another writer to finish")
-        )
-    done = result.rows[0]
+        done = Store(store).measure(on_wait=lambda: say("cotlens: waiting for another writer to finish"))
     say(
         f"{done['rows_measured']} transcripts measured in {done['parts_measured']} of {done['parts']} part files"
     )
     if format_ == "json":
-        render_result(result, format_, store)
+        render_result(measure_summary(done), format_, store)
 
 
 @app.command("show")

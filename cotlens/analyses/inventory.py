@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Callable
 from typing import Any
 
 import pyarrow.compute as pc
@@ -77,10 +76,9 @@ def summarize_models(store: Store) -> Result:
     return Result("models", f"Models in {store.root}", columns, rows, definitions)
 
 
-def measure_store(store: Store, on_wait: Callable[[], None] | None = None) -> Result:
-    """Add the intrinsic measurements that the store's part files lack (Store.measure): how many part files
-    and transcripts that took, in one row."""
-    done = store.measure(on_wait=on_wait)
+def measure_summary(done: dict[str, int]) -> Result:
+    """What `cotlens measure` did, in one row: the store's part files, how many it measured, and how many
+    transcripts they hold."""
     columns = [
         Column("parts", "part files", "int"),
         Column("parts_measured", "part files measured", "int"),
