@@ -105,7 +105,7 @@ StoreOption = Annotated[
 ]
 
 
-def formats(*names: str, where: str = "") -> Any:
+def output_formats(*names: str, where: str = "") -> Any:
     """The --format option of a command that writes these formats (the default first): any other value is a
     usage error that lists them. `where` says where the output goes when that is not plain stdout."""
 
@@ -127,7 +127,7 @@ def formats(*names: str, where: str = "") -> Any:
     )
 
 
-FormatOption = Annotated[str, formats("table", "json", "csv", "md")]
+FormatOption = Annotated[str, output_formats("table", "json", "csv", "md")]
 # Where a summary goes: its table on stderr (stdout stays free for data), its JSON on stdout.
 SUMMARY = " (table: on stderr; json: on stdout, the table still on stderr)"
 
@@ -268,7 +268,7 @@ def ingest_command(
     json_: Annotated[
         bool, typer.Option("--json", metavar="", help="The summary as JSON on stdout (--format json).")
     ] = False,
-    format_: Annotated[str, formats("table", "json", where=SUMMARY)] = "table",
+    format_: Annotated[str, output_formats("table", "json", where=SUMMARY)] = "table",
     defer_measure: Annotated[
         bool,
         typer.Option(
@@ -764,7 +764,7 @@ def filter_command(
         bool, typer.Option("--json", metavar="", help="The summary as JSON on stdout (--format json).")
     ] = False,
     format_: Annotated[
-        str, formats("table", "json", "csv", "md", where=" (table: on stderr; the others on stdout)")
+        str, output_formats("table", "json", "csv", "md", where=" (table: on stderr; the others on stdout)")
     ] = "table",
     engine: EngineOption = "local",
     ray_address: RayAddressOption = None,
@@ -899,7 +899,7 @@ def measure_command(
     store: StoreOption = Path(DEFAULT_STORE),
     format_: Annotated[
         str,
-        formats(
+        output_formats(
             "table", "json", where=" (table: a line on stderr; json: on stdout, the line still on stderr)"
         ),
     ] = "table",
@@ -942,7 +942,7 @@ def show_command(
     plain: Annotated[
         bool, typer.Option("--plain", metavar="", help="No colours or highlight styles (for a pipe).")
     ] = False,
-    format_: Annotated[str, formats("text", "json")] = "text",
+    format_: Annotated[str, output_formats("text", "json")] = "text",
 ) -> None:
     """One whole transcript (prompt, reasoning, answer, kind, tags, measurements) with its term hits,
     code-switch spans and loop highlighted."""
@@ -981,7 +981,9 @@ def plot_command(
             show_default=False,
         ),
     ] = None,
-    format_: Annotated[str | None, formats("svg", "png", "pdf", where=" (default: --out's suffix)")] = None,
+    format_: Annotated[
+        str | None, output_formats("svg", "png", "pdf", where=" (default: --out's suffix)")
+    ] = None,
     store: StoreOption = Path(DEFAULT_STORE),
     lexicon: Annotated[
         list[str] | None,
@@ -1073,7 +1075,7 @@ def report_command(
     out: Annotated[Path, typer.Option("--out", metavar="PATH", help="The HTML file to write.")] = Path(
         "report.html"
     ),
-    format_: Annotated[str, formats("html", where=" (the page written to --out)")] = "html",
+    format_: Annotated[str, output_formats("html", where=" (the page written to --out)")] = "html",
     store: StoreOption = Path(DEFAULT_STORE),
     lexicon: Annotated[
         list[str] | None,
