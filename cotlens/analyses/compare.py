@@ -18,7 +18,6 @@ as if independent: the texts of one transcript are positively correlated, so the
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -29,13 +28,14 @@ import pyarrow.compute as pc
 
 from cotlens.errors import CotlensError, UsageError
 from cotlens.groups import IntervalOptions, RatioSums, interval_caption, interval_definition
+from cotlens.intrinsic import require_measured
 from cotlens.lexicon import Lexicon, builtin_keys, lexicon_spans, stored_positions
 from cotlens.measure.scripts import leave_out_scripts, left_out
 from cotlens.measure.terms import count_terms
 from cotlens.measure.tokens import tokenizer_description
 from cotlens.render import interval_text, number
 from cotlens.result import Column, Result
-from cotlens.scan import Selection, check_selection, ensure_measured, list_to_dense, map_store, rows_where
+from cotlens.scan import Selection, check_selection, list_to_dense, map_store, rows_where
 from cotlens.stats import RatioResult, benjamini_hochberg
 from cotlens.store import Store
 
@@ -202,12 +202,11 @@ def compare(
     lexicons: list[Lexicon],
     selection: Selection,
     options: CompareOptions,
-    on_measure: Callable[[int], None] | None = None,
 ) -> Comparison:
     """`sides`: the models (baseline first), or one model when options.fields is set."""
     _check_sides(sides, options)
     check_selection(store, selection)
-    ensure_measured(store, on_measure)
+    require_measured(store)
     terms = [t for lexicon in lexicons for t in lexicon.terms]
     spans = lexicon_spans(lexicons)
     names = list(options.fields) if options.fields else sides
