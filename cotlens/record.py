@@ -2,6 +2,9 @@
 
 A parser fills a `Parsed` (reasoning split by kind, answer parts, reported figures); `Parsed.finish()` applies the
 rules that every format shares (strip and join segments, choose the reasoning kind) and returns a `Transcript`.
+
+The store's schema is the record's own fields, then the intrinsic measurements: the columns every registered
+kernel declares (measure/), once per measured text. The record knows the registry, never a kernel.
 """
 
 from __future__ import annotations

@@ -7,6 +7,10 @@
     STORE/.lock                               ingests into one store take turns on this lock
 
 Model names are data, never path components: run directories are named by time and a random suffix.
+
+The store owns its files and knows no measurement: the schema comes from the record (and the kernels' registry
+through it), and filling measurements is cotlens/intrinsic.py's, above. Over 400 lines on purpose: every write
+into the store (staging, the lock, the atomic commit, recovery) is here, so its crash safety reads in one file.
 """
 
 from __future__ import annotations
