@@ -52,6 +52,16 @@ class Metric:
     label: str | None = None
     kind: str = "mean"
 
+    def __post_init__(self) -> None:
+        if self.label is not None and self.denominator not in (None, PER_TOKEN):
+            raise ValueError(
+                f"metric {self.key}: compare estimates a metric per {PER_TOKEN} or per transcript"
+            )
+
+
+# The denominator of a metric per token: the exact token count (measure/tokens.py).
+PER_TOKEN = "tokens_o200k"
+
 
 @dataclass(frozen=True, slots=True, eq=False)  # one object per kernel: compared and hashed by identity
 class Kernel:
