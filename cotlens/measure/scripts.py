@@ -38,6 +38,7 @@ import numpy as np
 import numpy.typing as npt
 import pyarrow as pa
 import pyarrow.compute as pc
+import regex
 
 from cotlens.measure.tokens import TOKENIZER, _tokenizer
 from cotlens.measure.unicode import KNOWN_SCRIPTS, code_point_ranges
@@ -397,17 +398,20 @@ def _class_table(ignore: frozenset[str] = frozenset()) -> npt.NDArray[np.uint8]:
         table[np.isin(table, [_LATIN + SCRIPTS.index(s) for s in ignore])] = _NONE
         return table
     table = np.zeros(sys.maxunicode + 1, dtype=np.uint8)
-
-    def fill(python_class: str, value: int) -> None:
+    # General categories are disjoint, and so are scripts.
+    for python_class, value in ((r"\p{Nd}", _DIGIT), (r"\p{M}", _MARK)):
         for first, last in code_point_ranges(python_class):
             table[first : last + 1] = value
-
-    # General categories are disjoint. Every letter is "Other" until its known script claims it.
-    fill(r"\p{Nd}", _DIGIT)
-    fill(r"\p{M}", _MARK)
-    fill(r"[\p{L}--[\p{Script=Common}\p{Script=Inherited}]]", _LATIN + len(SCRIPTS) - 1)
-    for i, script in enumerate(SCRIPTS[:-1]):
-        fill(rf"[\p{{L}}&&\p{{Script={script}}}]", _LATIN + i)
+    # Scripts are looked up among the letters alone, an eighth of all code points: one regex pass over all of
+    # them per script took 0.27 s, paid again by every worker process that measures.
+    codes = np.concatenate([np.arange(a, b + 1, dtype=np.uint32) for a, b in code_point_ranges(r"\p{L}")])
+    letters = codes.astype("<u4").tobytes().decode("utf-32-le")
+    # Every letter is "Other" until its known script claims it; letters of Common or Inherited stay none.
+    claims = [(r"[^\p{Script=Common}\p{Script=Inherited}]", len(SCRIPTS) - 1)]
+    claims += [(rf"\p{{Script={script}}}", i) for i, script in enumerate(SCRIPTS[:-1])]
+    for python_class, index in claims:
+        for m in regex.finditer(python_class + "+", letters):
+            table[codes[m.start() : m.end()]] = _LATIN + index
     return table
 
 
