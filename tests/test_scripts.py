@@ -367,6 +367,19 @@ def test_the_class_table_is_each_class_matched_over_all_code_points() -> None:
     assert [int(table[ord(c)]) for c in "٣\u0301ー𝐀 "] == [digit, mark, none, none, none]
 
 
+def test_vocabulary_lines_are_read_for_ranks_and_decoded_lengths() -> None:
+    ranks, sizes = scripts_module._vocabulary_lines(b"IQ== 0\nSGVsbG8= 12\nIGFi 3\n")  # "!", "Hello", " ab"
+    assert ranks.tolist() == [0, 12, 3] and sizes.tolist() == [1, 5, 3]
+    # Any other layout is left to the general split: CRLF, two spaces, no last newline, a rank that is no number.
+    for raw in (b"IQ== 0\r\nIg== 1\r\n", b"IQ==  0\n", b"IQ== 0\nIg== 1", b"IQ== 1x\n", b"", b"IQ== \n"):
+        assert scripts_module._vocabulary_lines(raw) is None, raw
+    # The shipped vocabulary: every rank of o200k_base, each as long as the bytes its token decodes to.
+    lengths = scripts_module._token_lengths()
+    ids = _tokenizer().encode("Hello world, 这个 dew!")
+    assert len(lengths) == 199_998
+    assert [int(lengths[i]) for i in ids] == [len(_tokenizer().decode([i]).encode()) for i in ids]
+
+
 def test_given_token_counts_are_used_and_missing_ones_counted() -> None:
     texts = ["Hello there", "问题 here", None]
     given_counts = measure_scripts(texts, [99, None, None])

@@ -425,9 +425,40 @@ def _token_lengths() -> npt.NDArray[np.int64]:
     path = next((p for p in paths if p.is_file()), None)
     if path is None:
         raise FileNotFoundError(f"the {TOKENIZER} vocabulary of bpe-openai (looked in {folders})")
-    fields = gzip.decompress(path.read_bytes()).split()
-    encoded, ranks = fields[0::2], np.array(fields[1::2], dtype=np.int64)
-    lengths = np.zeros(int(ranks.max()) + 1, dtype=np.int64)
+    raw = gzip.decompress(path.read_bytes())
     # Base64 gives the decoded length without decoding: 3 bytes per 4 characters, less one per "=" of padding.
-    lengths[ranks] = [len(e) // 4 * 3 - e.count(b"=") for e in encoded]
+    parsed = _vocabulary_lines(raw)
+    if parsed is None:  # not one "base64 rank" a line: split however it is spaced
+        fields = raw.split()
+        encoded = fields[0::2]
+        ranks = np.array(fields[1::2], dtype=np.int64)
+        sizes = np.array([len(e) // 4 * 3 - e.count(b"=") for e in encoded], dtype=np.int64)
+    else:
+        ranks, sizes = parsed
+    lengths = np.zeros(int(ranks.max()) + 1, dtype=np.int64)
+    lengths[ranks] = sizes
     return lengths
+
+
+def _vocabulary_lines(raw: bytes) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.int64]] | None:
+    """The ranks and decoded byte lengths of a vocabulary of lines `base64 rank` (one space, "\\n" after every
+    line, decimal ranks), read with numpy: splitting its 400,000 fields in Python took 0.06 s per process.
+    None for any other layout."""
+    data = np.frombuffer(raw, dtype=np.uint8)
+    ends = np.flatnonzero(data == ord("\n"))
+    spaces = np.flatnonzero(data == ord(" "))
+    starts = np.concatenate(([0], ends[:-1] + 1))
+    if not len(ends) or not raw.endswith(b"\n") or len(spaces) != len(ends):
+        return None
+    width = ends - spaces - 1  # of the rank
+    if np.any(spaces < starts + 4) or np.any(width < 1) or np.any(width > 18):
+        return None
+    ranks = np.zeros(len(ends), dtype=np.int64)
+    for k in range(int(width.max())):  # the digit k places from the right, where the rank has one
+        has = width > k
+        digit = data[ends[has] - 1 - k].astype(np.int64) - ord("0")
+        if np.any((digit < 0) | (digit > 9)):
+            return None
+        ranks[has] += digit * 10**k
+    padding = (data[spaces - 1] == ord("=")).astype(np.int64) + (data[spaces - 2] == ord("="))
+    return ranks, (spaces - starts) // 4 * 3 - padding
