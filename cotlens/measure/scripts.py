@@ -40,6 +40,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import regex
 
+from cotlens.measure import Column, Kernel, Metric
 from cotlens.measure.tokens import TOKENIZER, _tokenizer
 from cotlens.measure.unicode import KNOWN_SCRIPTS, code_point_ranges
 
@@ -58,18 +59,63 @@ _BATCH_CHARS = 1 << 20
 _VECTOR_BYTES = 2048
 
 # Columns of `script_columns`, each named for its unit; a missing text gives a null in every column.
-SCRIPT_COLUMNS: Final = pa.schema(
-    [
-        ("letters", pa.int64()),
-        ("nonlatin_letters", pa.int64()),
-        ("letters_by_script", pa.map_(pa.string(), pa.int64())),
-        ("nonlatin_tokens_o200k", pa.int64()),
-        ("nonlatin_tokens_by_script", pa.map_(pa.string(), pa.int64())),
-        ("dominant_script", pa.string()),
-        ("codeswitch_spans", pa.int64()),
-        ("codeswitch_span_offsets", pa.list_(pa.list_(pa.int64(), 2))),
-    ]
+KERNEL: Final = Kernel(
+    "scripts",
+    order=1,
+    columns=(
+        Column("letters", pa.int64(), "letters"),
+        Column("nonlatin_letters", pa.int64(), "letters of a script other than Latin"),
+        Column(
+            "letters_by_script",
+            pa.map_(pa.string(), pa.int64()),
+            "letters per script (non-zero entries only)",
+        ),
+        Column(
+            "nonlatin_tokens_o200k", pa.int64(), "o200k tokens holding the first byte of a non-Latin letter"
+        ),
+        Column(
+            "nonlatin_tokens_by_script",
+            pa.map_(pa.string(), pa.int64()),
+            "non-Latin tokens per script (a token with two scripts counts for both)",
+        ),
+        Column(
+            "dominant_script",
+            pa.string(),
+            "the script with most letters (Latin wins ties); null without letters",
+            text="dominant_script",
+        ),
+        Column("codeswitch_spans", pa.int64(), "code-switch spans"),
+        Column(
+            "codeswitch_span_offsets",
+            pa.list_(pa.list_(pa.int64(), 2)),
+            "code-switch spans, [start, end) offsets",
+        ),
+    ),
+    measure=lambda texts: script_columns(texts),  # defined below
+    metrics=(
+        Metric("letters", "letters"),
+        Metric("nonlatin_letters", "nonlatin_letters"),
+        Metric("nonlatin_tokens", "nonlatin_tokens_o200k"),
+        Metric("codeswitch_spans", "codeswitch_spans"),
+        Metric(
+            "nonlatin_token_share",
+            "nonlatin_tokens_o200k",
+            "tokens_o200k",
+            label="non-Latin token share",
+            kind="share",
+        ),
+        Metric("nonlatin_letter_share", "nonlatin_letters", "letters"),
+        Metric(
+            "spans_per_1k",
+            "codeswitch_spans",
+            "tokens_o200k",
+            scale=1000.0,
+            label="code-switch spans per 1k",
+            kind="rate",
+        ),
+    ),
 )
+SCRIPT_COLUMNS: Final = pa.schema([(c.name, c.type) for c in KERNEL.columns])
 
 
 @dataclass(frozen=True, slots=True)
