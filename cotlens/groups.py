@@ -219,8 +219,10 @@ def interval_caption(options: IntervalOptions) -> str:
 def interval_definition(options: IntervalOptions) -> dict[str, Any]:
     return {
         "confidence": options.confidence,
-        "method": "studentized-log: bootstrap over transcripts of the log rate standardized by each resample's "
-        f"delta-method standard error, for groups of up to {BOOTSTRAP_MAX_TRANSCRIPTS} transcripts (the upper "
+        "method": "studentized-log+1: bootstrap over transcripts of the log rate standardized by each resample's "
+        "delta-method standard error, the upper bound set as if the group held one more copy of its heaviest "
+        "user of the term (for a ratio: the upper bound one more in the side, the lower bound one more in the "
+        f"baseline), for groups of up to {BOOTSTRAP_MAX_TRANSCRIPTS} transcripts (the upper "
         "bound is infinite, null in JSON, for a term that about 3 transcripts or fewer use); delta: the "
         "delta method of the log of the ratio estimator above; poisson-zero: no occurrences, [0, exact Poisson "
         "upper bound]; percentile: a ratio whose term one side uses in about 3 transcripts or fewer, the "
