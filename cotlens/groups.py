@@ -39,10 +39,11 @@ from cotlens.workers import map_ordered
 # A group key for transcripts without the grouping value (no dataset, no such tag).
 NO_VALUE = "(none)"
 # Groups with fewer transcripts than this are flagged: their intervals rest on little data. Measured (bench/
-# coverage.py, table in the README): below 500 transcripts the 95% intervals of strongly clustered terms
-# (gamma(0.5) propensities, lognormal lengths) miss the true rate on the low side more than 4% of the time
-# (6.8% at 50, 4.5% at 200; 3.8% at 500, 2.5% at 1000); unclustered and Pareto-length terms hold at every size.
-FEW_TRANSCRIPTS = 500
+# coverage.py, table in the README): at 200 transcripts and above, the 95% intervals of every simulated process
+# miss the true rate by at most 3% on either side (2.3% below and 2.1% above for strongly clustered gamma(0.5)
+# terms with lognormal lengths); at 50, those miss it below 4.0% of the time, and a term that 2% of transcripts use
+# is absent from 37% of the groups, which no interval can cover.
+FEW_TRANSCRIPTS = 200
 
 Ints = npt.NDArray[np.int64]
 GroupKey = tuple[str, str]  # (group value, reasoning kind)
