@@ -116,6 +116,26 @@ def test_substring_mode_counts_like_lower_count() -> None:
     assert count_terms([text], [term])[0, 0] == text.lower().count("wait") == 4
 
 
+def test_regex_terms_match_the_folded_text_itself() -> None:
+    # The space put before a text for the boundary of words is no part of it: a regex neither matches it nor
+    # loses the start of the text to it.
+    texts = ["a b", "wait here", "Wait\nwait"]
+    terms = [parse_term(r"re:\s"), parse_term("re:^wait"), parse_term("re:(?m)^wait")]
+    assert count_terms(texts, terms).tolist() == [[1, 0, 0], [1, 1, 1], [1, 1, 2]]
+
+
+def test_text_holding_every_mark_is_still_counted_and_located() -> None:
+    from cotlens.measure.passes import MARK_PAIRS
+    from cotlens.measure.terms import find_occurrences
+
+    marks = "".join(a + b for a, b in MARK_PAIRS)
+    text = f"{marks} wait{marks}, overshadow {marks}"
+    for term, found in (("wait", "wait"), ("re:over\\w+", "overshadow")):
+        spans = find_occurrences(text, parse_term(term))
+        assert [text[a:b] for a, b in spans] == [found]
+        assert count_terms([text, "wait"], [parse_term(term)])[0, 0] == 1
+
+
 def test_regex_terms_run_on_a_linear_time_engine() -> None:
     assert count_terms(["over the overshadowing"], [parse_term(r"re:\bover\w*")])[0, 0] == 2
     with pytest.raises(LexiconError, match="linear-time engine"):
@@ -254,7 +274,7 @@ def test_fold_series_is_fold_for_every_row() -> None:
 
 def test_passes_share_what_cannot_overlap() -> None:
     from cotlens.lexicon import select_lexicons
-    from cotlens.measure.terms import _passes
+    from cotlens.measure.passes import _passes
 
     lexicons = select_lexicons(
         ["o3-dialect", "epistemic", "eval-awareness", "voice"], ["let me", "double-check"]
@@ -288,7 +308,7 @@ def test_passes_share_what_cannot_overlap() -> None:
     ],
 )
 def test_may_overlap(a: str, b: str, overlap: bool) -> None:
-    from cotlens.measure.terms import _may_overlap
+    from cotlens.measure.passes import _may_overlap
 
     assert _may_overlap(parse_term(a).key, parse_term(b).key, ("Latin",)) is overlap
     assert _may_overlap(parse_term(b).key, parse_term(a).key, ("Latin",)) is overlap
