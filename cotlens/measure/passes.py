@@ -65,21 +65,21 @@ def python_word_class(scripts: tuple[str, ...]) -> str:
     return rf"[{letters}\p{{M}}\p{{Nd}}_]"
 
 
-def match_spans(texts: pl.Series, pattern: str) -> list[list[tuple[int, int]]]:
+def match_spans(texts: Sequence[str], pattern: str) -> list[list[tuple[int, int]]]:
     """The [start, end) spans of the engine's non-overlapping matches of a pattern in each text: the engine puts a
     pair of marks around each match, characters no text of the batch holds, and their places are read back."""
-    import polars as pl
-
-    pair = next((p for p in MARK_PAIRS if not texts.str.contains_any(list(p)).any()), None)
+    pair = next((p for p in MARK_PAIRS if not any(p[0] in t or p[1] in t for t in texts)), None)
     if pair is None:  # a batch holding every pair (hostile text): each text with marks of its own
-        return [_marked_spans(pl.Series([t]), pattern, _free_pair(t))[0] for t in texts.to_list()]
+        return [_marked_spans([t], pattern, _free_pair(t))[0] for t in texts]
     return _marked_spans(texts, pattern, pair)
 
 
-def _marked_spans(texts: pl.Series, pattern: str, marks: tuple[str, str]) -> list[list[tuple[int, int]]]:
+def _marked_spans(texts: Sequence[str], pattern: str, marks: tuple[str, str]) -> list[list[tuple[int, int]]]:
+    import polars as pl
+
     opened, closed = marks
-    marked = texts.str.replace_all(f"(?:{pattern})", f"{opened}${{0}}{closed}").fill_null("").to_list()
-    return [list(_read_marks(m, opened, closed)) for m in marked]
+    marked = pl.Series(texts, dtype=pl.String).str.replace_all(f"(?:{pattern})", f"{opened}${{0}}{closed}")
+    return [list(_read_marks(m, opened, closed)) for m in marked.to_list()]
 
 
 def _read_marks(marked: str, opened: str, closed: str) -> Iterator[tuple[int, int]]:
@@ -296,11 +296,9 @@ class _Pass:
     def spans(self, folded: str, key: str) -> list[tuple[int, int]]:
         """The [start, end) spans of the key's whole occurrences in a folded text: the matches of `exact` that
         found it (what count_pass counts, for a pass of this key alone)."""
-        import polars as pl
-
         searched = " " + folded if self.prefixed else folded
         shift = 1 if self.prefixed else 0  # positions in `folded`
-        [matches] = match_spans(pl.Series([searched], dtype=pl.String), self.exact)
+        [matches] = match_spans([searched], self.exact)
         return [
             (a + self.skipped(searched[a:b]) - shift, b - shift)
             for a, b in matches

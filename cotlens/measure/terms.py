@@ -145,14 +145,12 @@ def count_terms(
 
 def find_occurrences(text: str, term: Term) -> list[tuple[int, int]]:
     """The [start, end) spans, in the original text, of the term's occurrences: those count_terms counts."""
-    import polars as pl
-
     if term.kind == "substring":
         lowered = lowered_with_clusters(text)
         return [lowered.original(a, a + len(term.key)) for a in _starts(lowered.text, term.key)]
     folded = folded_with_clusters(text)
     if term.kind == "regex":
-        [spans] = regex_whole_spans(pl.Series([folded.text], dtype=pl.String), term.key)
+        [spans] = regex_whole_spans([folded.text], term.key)
     else:
         spans = pass_of(term).spans(folded.text, term.key)
     return [folded.original(a, b) for a, b in spans]
@@ -171,12 +169,12 @@ def _count_regex(texts: pl.Series, term: Term) -> npt.NDArray[np.int64]:
     """Whole matches of a `re:` term in each of `texts` (folded): the texts that hold a match are located."""
     counts = np.zeros(len(texts), dtype=np.int64)
     holding = np.flatnonzero(texts.str.contains(term.key).fill_null(False).to_numpy())
-    for i, spans in zip(holding, regex_whole_spans(texts.gather(holding), term.key), strict=True):
+    for i, spans in zip(holding, regex_whole_spans(texts.gather(holding).to_list(), term.key), strict=True):
         counts[i] = len(spans)
     return counts
 
 
-def regex_whole_spans(texts: pl.Series, pattern: str) -> list[list[tuple[int, int]]]:
+def regex_whole_spans(texts: Sequence[str], pattern: str) -> list[list[tuple[int, int]]]:
     """The [start, end) spans of each text's whole matches of a regex: the engine's non-overlapping matches,
     each judged by the characters around it."""
     return [
@@ -185,7 +183,7 @@ def regex_whole_spans(texts: pl.Series, pattern: str) -> list[list[tuple[int, in
             for a, b in spans
             if regex_match_whole(text[a - 1 : a] if a else "", text[a:b], text[b : b + 1])
         ]
-        for text, spans in zip(texts.to_list(), match_spans(texts, pattern), strict=True)
+        for text, spans in zip(texts, match_spans(texts, pattern), strict=True)
     ]
 
 
