@@ -438,3 +438,66 @@ def test_fold_tables_are_cached_and_rebuilt_when_unreadable(
     ):
         path.write_bytes(damaged)
         assert fold._read_tables(path) is None
+
+
+# Hostile and awkward pieces of text: joiners and direction marks, combining marks, astral characters (emoji, a
+# ZWJ sequence, math italic, CJK extension B), case folding that lengthens or shortens ("ß", "İ", "ﬁ", "ŉ", "ẞ",
+# final sigma, the ypogegrammeni mark), CJK and Arabic, newlines and CRLF, a character used to mark matches.
+HOSTILE_PIECES = [
+    *(
+        "wait",
+        "Wait",
+        "WAIT",
+        "ｗａｉｔ",
+        "waiit",
+        "let",
+        "me",
+        "e.g.",
+        "double",
+        "check",
+        "-",
+        "hmm",
+        "well",
+        "we",
+    ),
+    *("straße", "STRASSE", "ẞ", "ß", "İ", "ﬁ", "ne", "ŉ", "Σ", "ς", "\u0345", "ing", "2", "_", "'", "’", "."),
+    *("检查", "检", "查", "AI", "ai", "模型", "مرحبا", "١٢"),
+    *(" ", "  ", "\n", "\r\n", "\t", "\u200d", "\u200c", "\u200f", "\u202e", "\u061c"),
+    *("\u0301", "e\u0301", "😀", "👩\u200d💻", "𝑥", "\U00020000", "\ufdd0", "\ufdd1"),
+]
+HOSTILE_TERMS = [
+    *("wait", "let me", "e.g.", "check", "double-check", "straße", "ﬁne", "İ", "we", "well"),
+    *("检查", "ai模型", "مرحبا", "ς"),
+    *(r"re:\bwa+it\b|hmm+", r"re:[a-z]+ing|[检查]+", r"re:\d+|(?i)ss", r"re:\s+me\b", r"re:[^\s\w]"),
+]
+
+
+def test_spans_are_as_many_as_counts_on_hostile_text() -> None:
+    """find_occurrences (one text, one term at a time) finds as many occurrences as count_terms counts (a batch
+    of texts, every term at once: shared passes, fast paths), each a non-empty span inside the text, in order."""
+    from hypothesis import given, settings
+    from hypothesis import strategies as st
+
+    from cotlens.measure.terms import find_occurrences
+
+    terms = [parse_term(t) for t in HOSTILE_TERMS]
+    plain = [
+        "wait, let me check: hmm well",
+        "e.g. straße AI模型 检查",
+    ]  # ASCII and unspecial texts in the batch
+
+    @settings(max_examples=120, deadline=None)
+    @given(
+        st.lists(st.lists(st.sampled_from(HOSTILE_PIECES), max_size=16).map("".join), min_size=1, max_size=3)
+    )
+    def check(texts: list[str]) -> None:
+        batch = [*texts, *plain]
+        counts = count_terms(batch, terms)
+        for i, text in enumerate(texts):
+            for j, term in enumerate(terms):
+                spans = find_occurrences(text, term)
+                assert len(spans) == counts[i, j], (term.text, text, spans)
+                ends = [0, *(edge for span in spans for edge in span), len(text)]
+                assert ends == sorted(ends) and all(a < b for a, b in spans), (term.text, text, spans)
+
+    check()
