@@ -9,7 +9,8 @@ same patterns on the same engine, so a transcript shows as many occurrences as i
 
 An occurrence is shown and located in the original text, not the folded one (measure/positions.py). Context:
 `width` display columns each side (an East Asian wide character takes 2), whitespace runs shown as one space,
-"…" where text is cut; the rows keep the raw text and the renderers make it inert.
+"…" where text is cut, as render/context.py measures and cuts it; the rows keep the raw text and the renderers
+make it inert.
 
 Which occurrences: the first `limit` in store order (read in this process, stopping as soon as they are found),
 or with `sample` a uniform random sample of `limit` among all of them: each occurrence gets a priority drawn
@@ -28,12 +29,10 @@ import numpy as np
 import numpy.typing as npt
 import pyarrow as pa
 import pyarrow.parquet as pq
-from rich.cells import cell_len
 
 from cotlens.errors import UsageError
-from cotlens.escape import printable
-from cotlens.measure.passes import WHITESPACE
 from cotlens.measure.terms import Term, count_terms, find_occurrences
+from cotlens.render.context import kwic_row, left_context, right_context
 from cotlens.result import Column, Result
 from cotlens.scan import Selection, check_selection, map_store, read_row_group, rows_where
 from cotlens.store import Store
@@ -42,10 +41,6 @@ FIELDS = ("reasoning", "answer")
 # Rows counted at a time while looking for the first lines: a row group's 4,096 long texts take 0.4 s to count
 # for a common term, 256 of them 6 ms, so the first page does not wait for a whole row group.
 FIRST_SLICE_ROWS = 256
-# Longer matches (a `re:` term's) are shown cut in the middle.
-MATCH_CHARS = 60
-# Context is read from this many characters per display column wanted: whitespace runs shrink to one space.
-REACH_PER_COLUMN = 4
 
 
 @dataclass(frozen=True, slots=True)
@@ -63,47 +58,6 @@ class KwicOptions:
             raise UsageError(f"--limit must be at least 1, not {self.limit}")
         if self.width < 2:  # room for "…" and one character
             raise UsageError(f"--width must be at least 2, not {self.width}")
-
-
-# ---- One line of context
-
-
-def _cells(text: str) -> int:
-    """Display columns once the renderers made it inert (a control character shows as one symbol)."""
-    return cell_len(printable(text))
-
-
-def _fitting(chars: str, columns: int) -> int:
-    """How many of `chars`, taken in order, fit in `columns` display columns."""
-    used = 0
-    for n, char in enumerate(chars):
-        used += _cells(char)
-        if used > columns:
-            return n
-    return len(chars)
-
-
-def _left(text: str, start: int, width: int) -> str:
-    reach = REACH_PER_COLUMN * width
-    before = WHITESPACE.sub(" ", text[max(0, start - reach) : start])
-    if start <= reach and _cells(before) <= width:
-        return before
-    return "…" + before[len(before) - _fitting(before[::-1], width - 1) :]
-
-
-def _right(text: str, end: int, width: int) -> str:
-    reach = REACH_PER_COLUMN * width
-    after = WHITESPACE.sub(" ", text[end : end + reach])
-    if end + reach >= len(text) and _cells(after) <= width:
-        return after
-    return after[: _fitting(after, width - 1)] + "…"
-
-
-def _shown_match(match: str) -> str:
-    flat = WHITESPACE.sub(" ", match)
-    if len(flat) <= MATCH_CHARS:
-        return flat
-    return f"{flat[: MATCH_CHARS // 2]}…{flat[-MATCH_CHARS // 2 :]}"
 
 
 # ---- Reading the store
@@ -200,9 +154,9 @@ class _KwicKernel:
             "model": table["model"][row].as_py(),
             "source": f"{table['source_path'][row].as_py()}:{table['source_locator'][row].as_py()}",
             "transcript_id": table["transcript_id"][row].as_py(),
-            "left": _left(text, start, width),
+            "left": left_context(text, start, width),
             "match": text[start:end],
-            "right": _right(text, end, width),
+            "right": right_context(text, end, width),
             "start": start,
             "end": end,
         }
@@ -272,18 +226,11 @@ def _result(
         "kwic",
         f"{term.label} in context",
         _columns(),
-        [_displayed(r, options.width) for r in records],
+        [kwic_row(r, options.width) for r in records],
         _definitions(term, selection, options, totals),
         _caption(term, options, len(records), totals),
         records=records,
     )
-
-
-def _displayed(record: dict[str, Any], width: int) -> dict[str, Any]:
-    """The table's row: the left context padded to `width` columns, so that the matches line up under each other
-    in a wide enough terminal, and the match on one line. Still raw text: the renderers escape it."""
-    padding = " " * (width - _cells(record["left"]))
-    return {**record, "left": padding + record["left"], "match": _shown_match(record["match"])}
 
 
 def _columns() -> list[Column]:
