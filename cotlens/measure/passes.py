@@ -160,9 +160,11 @@ def term_passes(terms: Sequence[Term]) -> Passes:
     return _passes(tuple(t for t in terms if t.kind in ("word", "phrase")))
 
 
+# A cache of its own: a text's many terms do not push count_terms' passes out of theirs.
+@lru_cache(maxsize=64)
 def pass_of(term: Term) -> _Pass:
     """The pass that finds a word or phrase when it is counted alone."""
-    ((search, _),) = _passes((term,))
+    ((search, _),) = _passes.__wrapped__((term,))
     return search
 
 
