@@ -124,6 +124,14 @@ def test_regex_terms_match_the_folded_text_itself() -> None:
     assert count_terms(texts, terms).tolist() == [[1, 0, 0], [1, 1, 1], [1, 1, 2]]
 
 
+def test_a_verbose_regex_with_a_comment_is_counted_and_located() -> None:
+    from cotlens.measure.terms import find_occurrences
+
+    term, text = parse_term("re:(?x) wa+it  # a comment ends the pattern"), "Wait, waaait; awaiting"
+    assert count_terms([text], [term])[0, 0] == 2
+    assert [text[a:b] for a, b in find_occurrences(text, term)] == ["Wait", "waaait"]
+
+
 def test_text_holding_every_mark_is_still_counted_and_located() -> None:
     from cotlens.measure.passes import MARK_PAIRS
     from cotlens.measure.terms import find_occurrences

@@ -78,7 +78,7 @@ def _marked_spans(texts: Sequence[str], pattern: str, marks: tuple[str, str]) ->
     import polars as pl
 
     opened, closed = marks
-    marked = pl.Series(texts, dtype=pl.String).str.replace_all(f"(?:{pattern})", f"{opened}${{0}}{closed}")
+    marked = pl.Series(texts, dtype=pl.String).str.replace_all(pattern, f"{opened}${{0}}{closed}")
     return [list(_read_marks(m, opened, closed)) for m in marked.to_list()]
 
 
