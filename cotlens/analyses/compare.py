@@ -26,17 +26,17 @@ import numpy.typing as npt
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from cotlens.analyses.occurrences import term_counts
 from cotlens.errors import CotlensError, UsageError
 from cotlens.groups import IntervalOptions, RatioSums, interval_caption, interval_definition
 from cotlens.intrinsic import require_measured
-from cotlens.lexicon import Lexicon, builtin_keys, lexicon_spans, stored_positions
+from cotlens.lexicon import Lexicon, lexicon_spans, stored_positions
 from cotlens.measure import PER_TOKEN, registered_kernels
 from cotlens.measure.scripts import leave_out_scripts, left_out
-from cotlens.measure.terms import count_terms
 from cotlens.measure.tokens import tokenizer_description
 from cotlens.render import interval_text, number
 from cotlens.result import Column, Result
-from cotlens.scan import Selection, check_selection, list_to_dense, map_store, rows_where
+from cotlens.scan import Selection, check_selection, map_store, rows_where
 from cotlens.stats import RatioResult, benjamini_hochberg
 from cotlens.store import Store
 
@@ -170,11 +170,8 @@ class _CompareKernel:
         n, terms = table.num_rows, len(self.terms)
         measured = terms + len(self.lexicon_spans)
         by_token = np.empty((n, measured + len(self.per_token)))
-        if self.stored is not None:
-            stored = list_to_dense(table[f"{text}_lexicon_counts"], len(builtin_keys()))
-            by_token[:, :terms] = stored[:, _as_slice(self.stored)]
-        elif terms:
-            by_token[:, :terms] = count_terms(table[text].combine_chunks(), self.terms)
+        if terms:
+            by_token[:, :terms] = term_counts(table, text, self.terms, self.stored)
         if self.lexicon_spans:  # each lexicon's total, as one matrix product
             members = np.zeros((terms, len(self.lexicon_spans)))
             for j, (start, end) in enumerate(self.lexicon_spans):
@@ -185,13 +182,6 @@ class _CompareKernel:
         tokens = np.asarray(column(PER_TOKEN), dtype=np.int64)
         by_transcript = np.column_stack([column(name) for name in self.per_transcript]).astype(np.float64)
         return _Side(by_token, tokens, by_transcript)
-
-
-def _as_slice(positions: tuple[int, ...]) -> slice | list[int]:
-    """Consecutive positions as a slice (a view, no gather): the built-in lexicons in their stored order."""
-    if positions and list(positions) == list(range(positions[0], positions[0] + len(positions))):
-        return slice(positions[0], positions[0] + len(positions))
-    return list(positions)
 
 
 @dataclass
