@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass
 
 from cotlens.errors import UsageError
@@ -37,7 +36,6 @@ def plot_result(
     terms: list[str],
     selection: Selection,
     options: PlotOptions,
-    on_measure: Callable[[int], None] | None = None,
 ) -> Result:
     """The rows the figure of analysis `kind` (rates, compare, langmix, loops) is drawn from."""
     if options.statistic is not None and options.statistic not in GOPHER_COLUMNS:
@@ -50,7 +48,7 @@ def plot_result(
         o = options
         rate_options = RateOptions(o.by, o.field, o.tokens, o.substring, o.intervals)  # type: ignore[arg-type]
         lexicons = select_lexicons(lexicon_specs, terms, options.substring)
-        return compute_rates(store, lexicons, selection, rate_options, on_measure)
+        return compute_rates(store, lexicons, selection, rate_options)
     if kind == "compare":
         from cotlens.analyses.compare import CompareOptions, compare
         from cotlens.lexicon import select_lexicons
@@ -60,16 +58,14 @@ def plot_result(
         compare_options = CompareOptions(
             options.field, None, options.top_terms, bool(lexicon_specs or terms), options.intervals
         )
-        comparison = compare(
-            store, models, select_lexicons(lexicon_specs, terms), selection, compare_options, on_measure
-        )
+        comparison = compare(store, models, select_lexicons(lexicon_specs, terms), selection, compare_options)
         return comparison.result
     if kind == "langmix":
         from cotlens.analyses.langmix import LangmixOptions, compute_langmix
 
         mix_options = LangmixOptions(options.by, options.field, True, options.ignore, 0, options.intervals)
-        return compute_langmix(store, selection, mix_options, on_measure)
+        return compute_langmix(store, selection, mix_options)
     from cotlens.analyses.loops import LoopOptions, compute_loops
 
     loop_options = LoopOptions(options.by, options.field, options.intervals, HISTOGRAM_BINS)
-    return compute_loops(store, selection, loop_options, on_measure)
+    return compute_loops(store, selection, loop_options)
