@@ -39,6 +39,8 @@ Rows = npt.NDArray[np.bool_] | slice
 P_co = TypeVar("P_co", covariant=True)
 K = TypeVar("K", bound=Hashable)
 K_co = TypeVar("K_co", bound=Hashable, covariant=True)
+R = TypeVar("R")
+R_co = TypeVar("R_co", covariant=True)
 A = TypeVar("A")
 
 
@@ -50,9 +52,9 @@ class Kernel(Protocol[P_co]):
     def __call__(self, table: pa.Table) -> P_co: ...
 
 
-class GroupedPart(Protocol[K_co]):
-    def group_rows(self) -> Iterable[tuple[K_co, Rows]]:
-        """Each group present in the part, with its rows."""
+class GroupedPart(Protocol[K_co, R_co]):
+    def group_rows(self) -> Iterable[tuple[K_co, R_co]]:
+        """Each group present in the part, with its rows (`Rows` of the part, or the rows themselves)."""
         ...
 
 
@@ -82,9 +84,9 @@ def start_scan(
 
 def scan_groups(
     store: Store,
-    kernel: Kernel[GroupedPart[K]],
+    kernel: Kernel[GroupedPart[K, R]],
     selection: Selection,
-    accumulate: Callable[[A, Any, Rows], None],
+    accumulate: Callable[[A, Any, R], None],
     new_group: Callable[[K], A],
     workers: Executor | Literal["own"] | None = "own",
 ) -> dict[K, A]:
