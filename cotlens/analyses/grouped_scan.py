@@ -69,6 +69,11 @@ class CodedPart:
         return ((key, self.codes == code) for code, key in enumerate(self.groups))
 
 
+def int_column(column: pa.ChunkedArray) -> Ints:
+    """A stored count column as int64 numbers (the kernels' numerators and denominators)."""
+    return np.asarray(column.to_numpy(), dtype=np.int64)
+
+
 def start_scan(
     store: Store, selection: Selection, by: str | None, on_measure: Callable[[int], None] | None
 ) -> None:

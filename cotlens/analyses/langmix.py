@@ -106,9 +106,9 @@ class _MixKernel:
         scripts = len(NON_LATIN) if self.options.scripts else 0  # per-script columns cost: only on demand
         by_token = np.zeros((n, 2 + scripts), dtype=np.int64, order="F")  # filled column by column
         by_letter = np.zeros((n, 1 + scripts), dtype=np.int64, order="F")
-        by_token[:, 0] = _ints(table[self.column("nonlatin_tokens_o200k")])
-        by_token[:, 1] = _ints(table[self.column("codeswitch_spans")])
-        by_letter[:, 0] = _ints(table[self.column("nonlatin_letters")])
+        by_token[:, 0] = grouped_scan.int_column(table[self.column("nonlatin_tokens_o200k")])
+        by_token[:, 1] = grouped_scan.int_column(table[self.column("codeswitch_spans")])
+        by_letter[:, 0] = grouped_scan.int_column(table[self.column("nonlatin_letters")])
         if scripts:  # Latin, a key of the letters map, is not asked for
             by_token[:, 2:] = map_to_dense(table[self.column("nonlatin_tokens_by_script")], NON_LATIN)
             by_letter[:, 1:] = map_to_dense(table[self.column("letters_by_script")], NON_LATIN)
@@ -120,9 +120,9 @@ class _MixKernel:
             groups,
             codes,
             by_token,
-            _ints(table[self.column("tokens_o200k")]),
+            grouped_scan.int_column(table[self.column("tokens_o200k")]),
             by_letter,
-            _ints(table[self.column("letters")]),
+            grouped_scan.int_column(table[self.column("letters")]),
             nonlatin_dominant,
             self._examples(table, groups, codes) if self.options.examples else [],
         )
@@ -130,7 +130,7 @@ class _MixKernel:
     def _examples(self, table: pa.Table, groups: list[GroupKey], codes: Ints) -> list[dict[str, Any]]:
         """The first span of each transcript that has one, up to the wanted number per group."""
         wanted = self.options.examples
-        with_spans = np.flatnonzero(_ints(table[self.column("codeswitch_spans")]) > 0)
+        with_spans = np.flatnonzero(grouped_scan.int_column(table[self.column("codeswitch_spans")]) > 0)
         taken = dict.fromkeys(range(len(groups)), 0)
         out = []
         texts, offsets = table[self.options.field], table[self.column("codeswitch_span_offsets")]
@@ -149,10 +149,6 @@ class _MixKernel:
                 }
             )
         return out
-
-
-def _ints(column: pa.ChunkedArray) -> Ints:
-    return np.asarray(column.to_numpy(), dtype=np.int64)
 
 
 def _in_context(text: str, start: int, end: int) -> dict[str, str]:

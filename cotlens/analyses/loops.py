@@ -97,8 +97,8 @@ class _LoopKernel:
             codes,
             gopher,
             np.asarray(pc.fill_null(table[f"{f}_loop"], False).to_numpy(zero_copy_only=False), dtype=bool),
-            np.asarray(table[f"{f}_nonlatin_tokens_o200k"].to_numpy(), dtype=np.int64),
-            np.asarray(table[f"{f}_tokens_o200k"].to_numpy(), dtype=np.int64),
+            grouped_scan.int_column(table[f"{f}_nonlatin_tokens_o200k"]),
+            grouped_scan.int_column(table[f"{f}_tokens_o200k"]),
         )
 
 

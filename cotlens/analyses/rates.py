@@ -117,7 +117,7 @@ class _CountKernel:
             return np.asarray(words.to_numpy(), dtype=np.int64)
         column = f"{o.field}_tokens_o200k" if o.unit == "o200k" else "reasoning_tokens_reported"
         # Non-null: rows without a reported figure were filtered out, and ensure_measured ran before the scan.
-        return np.asarray(table[column].to_numpy(), dtype=np.int64)
+        return grouped_scan.int_column(table[column])
 
 
 def compute_rates(
