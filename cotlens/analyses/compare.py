@@ -70,7 +70,6 @@ TRANSCRIPT_METRICS = (
     Metric("loop_share", "loop share", "share"),
     Metric("gopher_share", "over a Gopher threshold", "share"),
 )
-SHARES_OF_TRANSCRIPTS = frozenset({"loop_share", "gopher_share"})
 SHOWN_ONLY = (
     Metric("transcripts", "transcripts", "count"),
     Metric("tokens_median", "tokens, median", "count"),
@@ -236,9 +235,7 @@ def compare(
                 "nothing to compare"
             )
     by_token = [*_term_metrics(lexicons), *TOKEN_METRICS]
-    table = MetricTable.build(
-        names, accumulated, by_token, list(TRANSCRIPT_METRICS), SHARES_OF_TRANSCRIPTS, options.intervals
-    )
+    table = MetricTable.build(names, accumulated, by_token, list(TRANSCRIPT_METRICS), options.intervals)
     shown = _shown_metrics(table, names, lexicons, options)
     result = compare_result(table, shown, names, selection, options, lexicons)
     every = [record for metric in [*SHOWN_ONLY, *table.metrics] for record in records(table, metric, names)]

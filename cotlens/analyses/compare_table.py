@@ -64,11 +64,11 @@ class MetricTable:
         sums: dict[str, SideSums],
         by_token: list[Metric],
         by_transcript: list[Metric],
-        shares_of_transcripts: frozenset[str],
         intervals: IntervalOptions,
     ) -> MetricTable:
-        """`by_token`, `by_transcript`: the metrics in the order of the sums' numerators; a share of transcripts
-        (a 0/1 flag: its mean is a proportion) is bounded by Wilson's interval."""
+        """`by_token`, `by_transcript`: the metrics in the order of the sums' numerators. A share of transcripts
+        (the mean of a 0/1 flag: a proportion) is bounded by Wilson's interval."""
+        shares_of_transcripts = {m.key for m in by_transcript if m.kind == "share"}
         values: dict[tuple[str, str], tuple[float, float, float]] = {}
         ratios: dict[tuple[str, str], RatioResult] = {}
         methods: set[str] = set()
