@@ -6,9 +6,13 @@ group's rows of each part into an accumulator, and lays the groups out as a Resu
 first, a few-transcripts note last, the same grouping entries in the definitions and the caption. An analysis
 supplies only what differs: its kernel, its accumulator (what it sums per group) and its rows.
 
-A part says which of its rows belong to which group (`group_rows`): by a code per row (`CodedPart`, what the
-measurement analyses send back from workers: an index into the part's group keys is small to send, unlike a key
-per row), or by slices of rows a kernel already sorted by group (compare, which spares a copy per side).
+A part says which of its rows belong to which group (`group_rows`): by a code per row (`CodedPart`, what rates,
+langmix and loops send back from workers: an index into the part's group keys is small to send, unlike a key per
+row), or as each group's rows already cut out by the kernel (compare's sides: views of rows sorted by model, which
+spares a copy per side).
+
+keywords counts words per model with polars and merges whole frames, and inventory aggregates a few columns of the
+store: neither folds rows into per-group sums, so neither scans through here.
 """
 
 from __future__ import annotations
@@ -34,8 +38,8 @@ from cotlens.result import Column
 from cotlens.scan import Selection, check_group_key, check_selection, ensure_measured, map_store, no_text
 from cotlens.store import Store
 
-# A group's rows within a part: a mask, or a slice of rows already sorted by group.
-Rows = npt.NDArray[np.bool_] | slice
+# A group's rows within a CodedPart: a mask over the part's rows.
+Rows = npt.NDArray[np.bool_]
 P_co = TypeVar("P_co", covariant=True)
 K = TypeVar("K", bound=Hashable)
 K_co = TypeVar("K_co", bound=Hashable, covariant=True)
