@@ -21,7 +21,7 @@ compare_table.py turns the sums into values, ratios, records and the displayed t
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
@@ -42,6 +42,7 @@ from cotlens.analyses.compare_table import (
 from cotlens.errors import CotlensError, UsageError
 from cotlens.groups import Ints
 from cotlens.lexicon import Lexicon, builtin_keys, lexicon_spans, stored_positions
+from cotlens.measure import registered_kernels
 from cotlens.measure.scripts import leave_out_scripts
 from cotlens.measure.terms import count_terms
 from cotlens.result import Result
@@ -52,24 +53,38 @@ from cotlens.store import Store
 # What callers import from here; the options and the table's types live in compare_table, below.
 __all__ = [
     "SHOWN_ONLY",
-    "TOKEN_METRICS",
-    "TRANSCRIPT_METRICS",
     "CompareOptions",
     "Comparison",
     "compare",
     "metric_keys",
+    "token_metrics",
+    "transcript_metrics",
 ]
 
-# Per-token numerators after the terms, and per-transcript ones, in the order of their columns.
-TOKEN_METRICS = (
-    Metric("nonlatin_token_share", "non-Latin token share", "share"),
-    Metric("spans_per_1k", "code-switch spans per 1k", "rate"),
-)
-TRANSCRIPT_METRICS = (
-    Metric("tokens_mean", "tokens, mean", "mean"),
-    Metric("loop_share", "loop share", "share"),
-    Metric("gopher_share", "over a Gopher threshold", "share"),
-)
+# The measurements' metrics are those the kernels declare for compare (measure/): over the token count, or per
+# transcript (a share of transcripts is the mean of a 0/1 flag).
+TOKENS = "tokens_o200k"
+
+
+def token_metrics() -> tuple[Metric, ...]:
+    """Per-token metrics, whose numerators follow the terms' in the order of their columns."""
+    return tuple(metric for metric, denominator in _compared() if denominator == TOKENS)
+
+
+def transcript_metrics() -> tuple[Metric, ...]:
+    """Per-transcript metrics, in the order of their columns."""
+    return tuple(metric for metric, denominator in _compared() if denominator is None)
+
+
+def _compared() -> list[tuple[Metric, str | None]]:
+    return [
+        (Metric(m.key, m.label, m.kind, m.numerator), m.denominator)
+        for kernel in registered_kernels()
+        for m in kernel.metrics
+        if m.label is not None
+    ]
+
+
 SHOWN_ONLY = (
     Metric("transcripts", "transcripts", "count"),
     Metric("tokens_median", "tokens, median", "count"),
@@ -80,9 +95,9 @@ SHOWN_ONLY = (
 class _Side:
     """One row group's numbers for one side (a model, or a field)."""
 
-    by_token: FloatArray  # (n, terms + lexicons + len(TOKEN_METRICS))
+    by_token: FloatArray  # (n, terms + lexicons + len(token_metrics()))
     tokens: Ints
-    by_transcript: FloatArray  # (n, len(TRANSCRIPT_METRICS))
+    by_transcript: FloatArray  # (n, len(transcript_metrics()))
 
 
 @dataclass(frozen=True, slots=True)
@@ -97,12 +112,15 @@ class _CompareKernel:
     # Where the terms are among the counts stored at ingest, when they all are: no text is read then.
     stored: tuple[int, ...] | None = None
     ignore: frozenset[str] = frozenset()  # scripts left out (their transcripts' mixing measured again)
+    # The stored columns of token_metrics() and transcript_metrics(), in order.
+    per_token: tuple[str, ...] = ()
+    per_transcript: tuple[str, ...] = ()
 
     def texts(self) -> tuple[str, ...]:
         return self.sides if self.by_field else (self.field,)
 
     def columns(self) -> tuple[str, ...]:
-        names = ["tokens_o200k", "nonlatin_tokens_o200k", "codeswitch_spans", "loop", "gopher_over"]
+        names = list(dict.fromkeys((TOKENS, *self.per_token, *self.per_transcript)))
         if self.terms and self.stored is not None:
             names.append("lexicon_counts")
         if self.ignore:
@@ -150,7 +168,8 @@ class _CompareKernel:
             return values
 
         n, terms = table.num_rows, len(self.terms)
-        by_token = np.empty((n, terms + len(self.lexicon_spans) + len(TOKEN_METRICS)))
+        measured = terms + len(self.lexicon_spans)
+        by_token = np.empty((n, measured + len(self.per_token)))
         if self.stored is not None:
             stored = list_to_dense(table[f"{text}_lexicon_counts"], len(builtin_keys()))
             by_token[:, :terms] = stored[:, _as_slice(self.stored)]
@@ -161,10 +180,10 @@ class _CompareKernel:
             for j, (start, end) in enumerate(self.lexicon_spans):
                 members[start:end, j] = 1.0
             by_token[:, terms : terms + len(self.lexicon_spans)] = by_token[:, :terms] @ members
-        by_token[:, -2] = column("nonlatin_tokens_o200k")
-        by_token[:, -1] = column("codeswitch_spans")
-        tokens = np.asarray(column("tokens_o200k"), dtype=np.int64)
-        by_transcript = np.column_stack([tokens, column("loop"), column("gopher_over")]).astype(np.float64)
+        for j, name in enumerate(self.per_token):
+            by_token[:, measured + j] = column(name)
+        tokens = np.asarray(column(TOKENS), dtype=np.int64)
+        by_transcript = np.column_stack([column(name) for name in self.per_transcript]).astype(np.float64)
         return _Side(by_token, tokens, by_transcript)
 
 
@@ -199,7 +218,7 @@ class Comparison:
 
 def metric_keys(lexicons: list[Lexicon]) -> list[str]:
     """Every metric a comparison with these lexicons computes (what a gate may name)."""
-    return [m.key for m in (*SHOWN_ONLY, *_term_metrics(lexicons), *TOKEN_METRICS, *TRANSCRIPT_METRICS)]
+    return [m.key for m in (*SHOWN_ONLY, *_term_metrics(lexicons), *token_metrics(), *transcript_metrics())]
 
 
 def compare(
@@ -208,11 +227,10 @@ def compare(
     lexicons: list[Lexicon],
     selection: Selection,
     options: CompareOptions,
-    on_measure: Callable[[int], None] | None = None,
 ) -> Comparison:
     """`sides`: the models (baseline first), or one model when options.fields is set."""
     _check_sides(sides, options)
-    grouped_scan.start_scan(store, selection, None, on_measure)
+    grouped_scan.start_scan(store, selection, None)
     terms = [t for lexicon in lexicons for t in lexicon.terms]
     spans = lexicon_spans(lexicons)
     names = list(options.fields) if options.fields else sides
@@ -224,6 +242,8 @@ def compare(
         tuple(spans),
         stored_positions(lexicons),
         options.ignore,
+        tuple(m.numerator for m in token_metrics()),
+        tuple(m.numerator for m in transcript_metrics()),
     )
     accumulated = grouped_scan.scan_groups(store, kernel, selection, _add, lambda _: SideSums())
     for name in names:
@@ -234,8 +254,8 @@ def compare(
                 f"{who} has no transcripts with {what} in the selection (kinds {', '.join(selection.kinds)}): "
                 "nothing to compare"
             )
-    by_token = [*_term_metrics(lexicons), *TOKEN_METRICS]
-    table = MetricTable.build(names, accumulated, by_token, list(TRANSCRIPT_METRICS), options.intervals)
+    by_token = [*_term_metrics(lexicons), *token_metrics()]
+    table = MetricTable.build(names, accumulated, by_token, list(transcript_metrics()), options.intervals)
     shown = _shown_metrics(table, names, lexicons, options)
     result = compare_result(table, shown, names, selection, options, lexicons)
     every = [record for metric in [*SHOWN_ONLY, *table.metrics] for record in records(table, metric, names)]
@@ -277,7 +297,7 @@ def _shown_metrics(
         terms = sorted((m for m in terms if change[m.key] > 0), key=lambda m: -change[m.key])[
             : options.top_terms
         ]
-    return [*SHOWN_ONLY, *totals, *terms, *TOKEN_METRICS, *TRANSCRIPT_METRICS]
+    return [*SHOWN_ONLY, *totals, *terms, *token_metrics(), *transcript_metrics()]
 
 
 # A term needs this many occurrences over all sides to be ranked among those that differ most.

@@ -25,6 +25,7 @@ class Metric:
     key: str
     label: str
     kind: str  # "rate" (per 1000 tokens), "share" (of tokens or transcripts), "mean", "count"
+    numerator: str = ""  # a stored measurement's column (without `<text>_`); "" for terms and counts
 
 
 @dataclass(frozen=True, slots=True)

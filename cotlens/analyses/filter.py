@@ -29,13 +29,14 @@ import pyarrow.parquet as pq
 from cotlens.conditions import Condition, evaluate
 from cotlens.errors import CotlensError, InputError, UsageError
 from cotlens.escape import json_bytes
+from cotlens.intrinsic import require_measured
 from cotlens.lexicon import Lexicon, builtin_keys, lexicon_spans, stored_key, stored_positions
 from cotlens.measure.scripts import leave_out_scripts
 from cotlens.measure.terms import count_terms
 from cotlens.progress import tracked
-from cotlens.record import RECORD_FIELDS, SCHEMA
+from cotlens.record import RECORD_FIELDS, schema
 from cotlens.result import Column, Result
-from cotlens.scan import TEXT_COLUMNS, Selection, check_selection, ensure_measured, list_to_dense
+from cotlens.scan import TEXT_COLUMNS, Selection, check_selection, list_to_dense
 from cotlens.sources import LineBlock, read_items
 from cotlens.store import Store
 from cotlens.workers import map_ordered, pool_jobs, worker_pool
@@ -78,14 +79,13 @@ def run_filter(
     conditions: list[Condition],
     lexicons: list[Lexicon],
     options: FilterOptions,
-    on_measure: Callable[[int], None] | None = None,
 ) -> Result:
     """Write the kept transcripts and the exclusions; return the summary (kept and dropped per model)."""
     check_selection(store, selection)
     if options.original and (options.out is None or options.out.endswith(".parquet")):
         raise UsageError("--original writes JSON Lines: give --out FILE.jsonl or --out -")
     check_outputs(store, options)
-    ensure_measured(store, on_measure)
+    require_measured(store)
     rates = _RateSource(lexicons, sorted({c.name for c in conditions if c.rate}), options.field)
     tallies: dict[str, _Tally] = {}
     try:
@@ -154,7 +154,7 @@ def _filter_into(
         excluded = staged.open(exclusions_path) if exclusions_path else None
         # The text only when it is written, or measured again (a term counted from it, a script left out).
         reads_text = out is not None or (bool(rates.wanted) and rates.stored is None) or bool(options.ignore)
-        columns = None if reads_text else [n for n in SCHEMA.names if n not in TEXT_COLUMNS]
+        columns = None if reads_text else [n for n in schema().names if n not in TEXT_COLUMNS]
         # Terms counted from the text: as Ray tasks under the Ray engine; in this process otherwise.
         pool = stack.enter_context(worker_pool(pool_jobs(False))) if rates.counts_text() else None
         judging: deque[pa.Table] = deque()
@@ -333,10 +333,10 @@ class _JsonLines:
 
 class _Parquet:
     def __init__(self, sink: IO[bytes]) -> None:
-        self.writer = pq.ParquetWriter(sink, SCHEMA, compression="zstd")
+        self.writer = pq.ParquetWriter(sink, schema(), compression="zstd")
 
     def write(self, table: pa.Table) -> None:
-        self.writer.write_table(table.select(SCHEMA.names))
+        self.writer.write_table(table.select(schema().names))
 
 
 class _WriteBehind:

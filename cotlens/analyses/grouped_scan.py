@@ -1,6 +1,6 @@
 """The grouped scan that rates, langmix, loops and compare share, written once.
 
-Every one of them checks its grouping and the selection, makes sure the store is measured, scans the store with a
+Every one of them checks its grouping, the selection and that the store is measured, scans the store with a
 kernel (a picklable callable that names the columns it reads and turns a row group into a part), folds each
 group's rows of each part into an accumulator, and lays the groups out as a Result: the group and kind columns
 first, a few-transcripts note last, the same grouping entries in the definitions and the caption. An analysis
@@ -34,8 +34,9 @@ from cotlens.groups import (
     check_by,
     interval_definition,
 )
+from cotlens.intrinsic import require_measured
 from cotlens.result import Column
-from cotlens.scan import Selection, check_group_key, check_selection, ensure_measured, map_store, no_text
+from cotlens.scan import Selection, check_group_key, check_selection, map_store, no_text
 from cotlens.store import Store
 
 # A group's rows within a CodedPart: a mask over the part's rows.
@@ -78,17 +79,15 @@ def int_column(column: pa.ChunkedArray) -> Ints:
     return np.asarray(column.to_numpy(), dtype=np.int64)
 
 
-def start_scan(
-    store: Store, selection: Selection, by: str | None, on_measure: Callable[[int], None] | None
-) -> None:
+def start_scan(store: Store, selection: Selection, by: str | None) -> None:
     """The checks before any scan: the grouping (`by`: model, dataset or tag:KEY; None when the analysis groups
-    by its own sides), the selection, and the stored measurements (measured first where missing)."""
+    by its own sides), the selection, and that the store holds its measurements (an analysis never measures)."""
     if by is not None:
         check_by(by)
     check_selection(store, selection)
     if by is not None:
         check_group_key(store, selection, by)
-    ensure_measured(store, on_measure)
+    require_measured(store)
 
 
 def scan_groups(

@@ -17,7 +17,6 @@ spans per group, the first span of each transcript in store order, with context.
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -195,10 +194,9 @@ def compute_langmix(
     store: Store,
     selection: Selection,
     options: LangmixOptions,
-    on_measure: Callable[[int], None] | None = None,
 ) -> Result:
     options.validate()
-    grouped_scan.start_scan(store, selection, options.by, on_measure)
+    grouped_scan.start_scan(store, selection, options.by)
     kernel = _MixKernel(options)
     found = grouped_scan.scan_groups(
         store, kernel, selection, _Group.add, lambda key: _Group(key, options.examples)

@@ -18,7 +18,6 @@ the store: each is the upper edge of the bin where the cumulative share first re
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -141,9 +140,8 @@ def compute_loops(
     store: Store,
     selection: Selection,
     options: LoopOptions,
-    on_measure: Callable[[int], None] | None = None,
 ) -> Result:
-    grouped_scan.start_scan(store, selection, options.by, on_measure)
+    grouped_scan.start_scan(store, selection, options.by)
     found = grouped_scan.scan_groups(store, _LoopKernel(options), selection, _add, lambda _: _Group())
     ordered = grouped_scan.sorted_groups(found, options.field, selection)
     kinds = grouped_scan.several_kinds(found)

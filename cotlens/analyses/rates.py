@@ -8,7 +8,6 @@ stats.BOOTSTRAP_MAX_TRANSCRIPTS per group, the delta method above (README, Defin
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Literal
 
@@ -116,7 +115,7 @@ class _CountKernel:
             words = folded.str.count_matches(rust_class(WORD_CLASS) + "+").fill_null(0)
             return np.asarray(words.to_numpy(), dtype=np.int64)
         column = f"{o.field}_tokens_o200k" if o.unit == "o200k" else "reasoning_tokens_reported"
-        # Non-null: rows without a reported figure were filtered out, and ensure_measured ran before the scan.
+        # Non-null: rows without a reported figure were filtered out, and require_measured passed before the scan.
         return grouped_scan.int_column(table[column])
 
 
@@ -125,11 +124,10 @@ def compute_rates(
     lexicons: list[Lexicon],
     selection: Selection,
     options: RateOptions,
-    on_measure: Callable[[int], None] | None = None,
 ) -> Result:
-    """Rates of every lexicon term (and each lexicon's total) per group. on_measure: see scan.ensure_measured."""
+    """Rates of every lexicon term (and each lexicon's total) per group."""
     options.validate()
-    grouped_scan.start_scan(store, selection, options.by, on_measure)
+    grouped_scan.start_scan(store, selection, options.by)
     terms = [t for lexicon in lexicons for t in lexicon.terms]
     stored = stored_positions(lexicons) if options.unit != "words" else None
     passes = term_passes(terms) if stored is None else None
