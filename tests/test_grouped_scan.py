@@ -12,7 +12,7 @@ import pytest
 
 from cotlens.analyses import grouped_scan
 from cotlens.errors import CotlensError
-from cotlens.groups import group_codes, group_columns
+from cotlens.groups import FEW_TRANSCRIPTS, group_codes, group_columns
 from cotlens.ingest import ingest
 from cotlens.result import Column
 from cotlens.scan import Selection
@@ -76,8 +76,8 @@ def test_coded_part_rows() -> None:
 
 def test_shared_fields_and_columns() -> None:
     assert grouped_scan.key_fields(("m", "raw")) == {"group": "m", "reasoning_kind": "raw"}
-    assert grouped_scan.few_fields(499) == {"few_transcripts": True, "note": "few"}
-    assert grouped_scan.few_fields(500) == {"few_transcripts": False, "note": ""}
+    assert grouped_scan.few_fields(FEW_TRANSCRIPTS - 1) == {"few_transcripts": True, "note": "few"}
+    assert grouped_scan.few_fields(FEW_TRANSCRIPTS) == {"few_transcripts": False, "note": ""}
     middle = [Column("n", "n", "int")]
     plain = grouped_scan.table_columns(False, middle, [{"few_transcripts": False}])
     assert [c.key for c in plain] == ["group", "n"]

@@ -39,14 +39,14 @@ from cotlens.analyses.compare_table import (
     compare_result,
     records,
 )
+from cotlens.analyses.occurrences import term_counts
 from cotlens.errors import CotlensError, UsageError
 from cotlens.groups import Ints
-from cotlens.lexicon import Lexicon, builtin_keys, lexicon_spans, stored_positions
-from cotlens.measure import registered_kernels
+from cotlens.lexicon import Lexicon, lexicon_spans, stored_positions
+from cotlens.measure import PER_TOKEN, registered_kernels
 from cotlens.measure.scripts import leave_out_scripts
-from cotlens.measure.terms import count_terms
 from cotlens.result import Result
-from cotlens.scan import Selection, list_to_dense, rows_where
+from cotlens.scan import Selection, rows_where
 from cotlens.stats import FloatArray
 from cotlens.store import Store
 
@@ -61,14 +61,10 @@ __all__ = [
     "transcript_metrics",
 ]
 
-# The measurements' metrics are those the kernels declare for compare (measure/): over the token count, or per
-# transcript (a share of transcripts is the mean of a 0/1 flag).
-TOKENS = "tokens_o200k"
-
 
 def token_metrics() -> tuple[Metric, ...]:
     """Per-token metrics, whose numerators follow the terms' in the order of their columns."""
-    return tuple(metric for metric, denominator in _compared() if denominator == TOKENS)
+    return tuple(metric for metric, denominator in _compared() if denominator == PER_TOKEN)
 
 
 def transcript_metrics() -> tuple[Metric, ...]:
@@ -77,6 +73,8 @@ def transcript_metrics() -> tuple[Metric, ...]:
 
 
 def _compared() -> list[tuple[Metric, str | None]]:
+    """The measurements' metrics: those the kernels declare for compare (measure/), each with its denominator,
+    the token count (PER_TOKEN) or None, per transcript (a share of transcripts is the mean of a 0/1 flag)."""
     return [
         (Metric(m.key, m.label, m.kind, m.numerator), m.denominator)
         for kernel in registered_kernels()
@@ -120,7 +118,7 @@ class _CompareKernel:
         return self.sides if self.by_field else (self.field,)
 
     def columns(self) -> tuple[str, ...]:
-        names = list(dict.fromkeys((TOKENS, *self.per_token, *self.per_transcript)))
+        names = list(dict.fromkeys((PER_TOKEN, *self.per_token, *self.per_transcript)))
         if self.terms and self.stored is not None:
             names.append("lexicon_counts")
         if self.ignore:
@@ -170,11 +168,8 @@ class _CompareKernel:
         n, terms = table.num_rows, len(self.terms)
         measured = terms + len(self.lexicon_spans)
         by_token = np.empty((n, measured + len(self.per_token)))
-        if self.stored is not None:
-            stored = list_to_dense(table[f"{text}_lexicon_counts"], len(builtin_keys()))
-            by_token[:, :terms] = stored[:, _as_slice(self.stored)]
-        elif terms:
-            by_token[:, :terms] = count_terms(table[text].combine_chunks(), self.terms)
+        if terms:
+            by_token[:, :terms] = term_counts(table, text, self.terms, self.stored)
         if self.lexicon_spans:  # each lexicon's total, as one matrix product
             members = np.zeros((terms, len(self.lexicon_spans)))
             for j, (start, end) in enumerate(self.lexicon_spans):
@@ -182,16 +177,9 @@ class _CompareKernel:
             by_token[:, terms : terms + len(self.lexicon_spans)] = by_token[:, :terms] @ members
         for j, name in enumerate(self.per_token):
             by_token[:, measured + j] = column(name)
-        tokens = np.asarray(column(TOKENS), dtype=np.int64)
+        tokens = np.asarray(column(PER_TOKEN), dtype=np.int64)
         by_transcript = np.column_stack([column(name) for name in self.per_transcript]).astype(np.float64)
         return _Side(by_token, tokens, by_transcript)
-
-
-def _as_slice(positions: tuple[int, ...]) -> slice | list[int]:
-    """Consecutive positions as a slice (a view, no gather): the built-in lexicons in their stored order."""
-    if positions and list(positions) == list(range(positions[0], positions[0] + len(positions))):
-        return slice(positions[0], positions[0] + len(positions))
-    return list(positions)
 
 
 @dataclass(frozen=True, slots=True)
