@@ -19,6 +19,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from cotlens.errors import UsageError
+from cotlens.runtime.workers import map_ordered
 from cotlens.stats import (
     BOOTSTRAP_MAX_TRANSCRIPTS,
     DEFAULT_RESAMPLES,
@@ -34,7 +35,6 @@ from cotlens.stats import (
     resampled_moments,
     wilson_interval,
 )
-from cotlens.workers import map_ordered
 
 # A group key for transcripts without the grouping value (no dataset, no such tag).
 NO_VALUE = "(none)"

@@ -24,9 +24,9 @@ import pyarrow.parquet as pq
 from cotlens.errors import CotlensError, StoreError, UsageError
 from cotlens.progress import tracked
 from cotlens.record import REASONING_KINDS, SCHEMA
+from cotlens.runtime.workers import map_ordered, pool_jobs, worker_pool
 from cotlens.store import Store
 from cotlens.suggest import did_you_mean
-from cotlens.workers import map_ordered, pool_jobs, worker_pool
 
 R = TypeVar("R")
 P = ParamSpec("P")

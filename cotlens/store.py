@@ -216,7 +216,7 @@ class Store:
         """Compute the intrinsic measurements that parts written by older versions (or by ingest
         --defer-measure) lack: `cotlens measure`, or the first analysis that needs them."""
         from cotlens.measure.intrinsic import measure_part
-        from cotlens.workers import map_ordered, pool_jobs, worker_pool
+        from cotlens.runtime.workers import map_ordered, pool_jobs, worker_pool
 
         self.require()
         with (

@@ -22,12 +22,12 @@ from ray import cloudpickle
 from typer.testing import CliRunner
 
 import cotlens.ingest
-import cotlens.ray_engine
+import cotlens.runtime.ray_engine
 from cotlens.cli import app
-from cotlens.engine import use_engine
 from cotlens.errors import CotlensError
 from cotlens.ingest import IngestOptions, ingest
 from cotlens.parse import Chunk, ChunkResult, RecordParser
+from cotlens.runtime.engine import use_engine
 from cotlens.store import REJECTS, STAGING, Store
 from tests.conftest import DEMO, ROOT
 from tests.helpers import chat, write_jsonl
@@ -71,7 +71,7 @@ BAD_EVERY = 97  # every 97th line of the generated corpus is broken JSON
 
 @pytest.fixture(scope="session")
 def ray_started() -> Iterator[None]:
-    cotlens.ray_engine.start(num_cpus=2)
+    cotlens.runtime.ray_engine.start(num_cpus=2)
     yield
     ray.shutdown()
 
@@ -193,13 +193,13 @@ def test_analysis_json_is_byte_identical(corpus: Corpus, args: tuple[str, ...]) 
 def ray_pools(monkeypatch: pytest.MonkeyPatch) -> list[Any]:
     """The Ray pools started while a test runs (so it can tell that the work did go to Ray)."""
     started: list[Any] = []
-    real = cotlens.ray_engine.ray_pool
+    real = cotlens.runtime.ray_engine.ray_pool
 
     def spy(*args: Any) -> Any:
         started.append(args)
         return real(*args)
 
-    monkeypatch.setattr(cotlens.ray_engine, "ray_pool", spy)
+    monkeypatch.setattr(cotlens.runtime.ray_engine, "ray_pool", spy)
     return started
 
 
@@ -299,7 +299,7 @@ def crashing_ingest(path: Path, store: Store, marker: Path, always: bool) -> Any
             cotlens.ingest, "RecordParser", lambda *a: Crashing(RecordParser(*a), str(marker), always)
         )
         # Retried once when it dies once; not retried when it always dies (each death costs a worker start).
-        patch.setattr(cotlens.ray_engine, "TASK_RETRIES", 0 if always else 1)
+        patch.setattr(cotlens.runtime.ray_engine, "TASK_RETRIES", 0 if always else 1)
         with use_engine("ray"):
             return ingest([str(path)], store)
 
@@ -336,7 +336,7 @@ def test_unknown_engine_is_a_usage_error(tmp_path: Path) -> None:
 
 def test_missing_ray_names_the_extra(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     write_jsonl(tmp_path / "a.jsonl", [chat(1)])
-    monkeypatch.setattr(cotlens.ray_engine, "ray", None)
+    monkeypatch.setattr(cotlens.runtime.ray_engine, "ray", None)
     result = run("ingest", str(tmp_path / "a.jsonl"), "--store", str(tmp_path / "s"), "--engine", "ray")
     assert result.exit_code == 1
     assert result.stderr.strip() == "cotlens: error: the Ray engine needs Ray: pip install 'cotlens[ray]'"
@@ -357,6 +357,6 @@ def test_an_unreachable_cluster_is_one_line_at_once(tmp_path: Path) -> None:
 
 
 def test_importing_the_cli_does_not_import_ray() -> None:
-    code = "import sys, cotlens.cli, cotlens.launch, cotlens.workers; print('ray' in sys.modules)"
+    code = "import sys, cotlens.cli, cotlens.runtime.launch, cotlens.runtime.workers; print('ray' in sys.modules)"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, cwd=ROOT)
     assert out.stdout.strip() == "False"

@@ -226,8 +226,8 @@ def make_report(
     """The report and its page: on a store large enough to repay starting them, the analyses and then the
     figures run in a worker per core."""
     from cotlens.render.html import report_html
+    from cotlens.runtime.workers import default_jobs, worker_pool
     from cotlens.scan import repays_workers
-    from cotlens.workers import default_jobs, worker_pool
 
     options.validate()
     store.require()

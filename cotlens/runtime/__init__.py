@@ -1,0 +1,25 @@
+"""How a cotlens process starts, runs its kernels and ends: every start-up and worker-pool trick, in one drawer.
+
+- launch: the `cotlens` entry point. It starts the server workers fork from before the CLI's own imports, when
+  the command line alone shows that the command will read text in workers (what each command's workers preload,
+  and when, is declared in preload.COMMANDS), and ends the process without the interpreter's teardown.
+- workers: the pool (worker processes forked from that server) and the ordered, bounded map over it; server: the
+  module the server imports first, so that it dies with cotlens.
+- engine, ray_engine: which engine runs the kernels (worker processes here, or Ray tasks).
+- cache: files kept between runs outside the store (the folding tables), as bytes under a key.
+
+One switch turns the tricks that hide what happened off, for debugging: COTLENS_DEBUG=1 (any value but empty) shows
+a traceback for an unexpected failure, exits through the interpreter's teardown, and neither reads nor writes the
+cache. Nothing here changes a number: each trick only saves time.
+"""
+
+from __future__ import annotations
+
+import os
+
+DEBUG_VARIABLE = "COTLENS_DEBUG"
+
+
+def debugging() -> bool:
+    """Whether COTLENS_DEBUG is set (to anything but the empty string)."""
+    return bool(os.environ.get(DEBUG_VARIABLE))
