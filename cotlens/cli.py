@@ -51,7 +51,7 @@ if TYPE_CHECKING:
     from cotlens.ingest import IngestResult
 
 # Commands import what they use inside themselves: every command pays for the CLI's imports at start-up, and
-# ingest's (parsers, tokenizer, polars) cost an analysis a third of a second.
+# ingest's (parsers, tokenizer, polars) would cost every analysis their time (bench/README.md).
 
 EXIT_ERROR, EXIT_USAGE, EXIT_GATE, EXIT_INTERRUPTED = 1, 2, 3, 130
 
@@ -1172,6 +1172,8 @@ def report_command(
     dataset: DatasetOption = None,
     resamples: ResamplesOption = DEFAULT_RESAMPLES,
     seed: SeedOption = 0,
+    engine: EngineOption = "local",
+    ray_address: RayAddressOption = None,
 ) -> None:
     """One self-contained HTML report: overview, rates, compare, language mixing, repetition, keywords and
     highlighted example transcripts."""
@@ -1180,7 +1182,7 @@ def report_command(
 
     check_choice(field, ("reasoning", "answer"), "--field")
     ignore = ignored_scripts(ignore_script)
-    with cli_errors():
+    with cli_errors(), use_engine(engine, ray_address):
         options = ReportOptions(
             field,
             baseline,

@@ -185,8 +185,8 @@ class RatioSums:
 def group_intervals(
     groups: Sequence[RatioSums], options: IntervalOptions, workers: Executor | None, per: float = 1000.0
 ) -> list[Intervals]:
-    """Each group's `intervals`. The bootstrap's resampling (0.15-0.2 s per 10,000 transcripts, holding the GIL)
-    runs in the worker processes when the analysis has them, a block of resamples per task, so that a few
+    """Each group's `intervals`. The bootstrap's resampling (holding the GIL; its time: bench/README.md) runs in
+    the worker processes when the analysis has them, a block of resamples per task, so that a few
     groups still keep every worker busy; blocks are seeded on their own, so where one runs changes no number."""
     blocks = len(resample_blocks(options.resamples))
     tasks = [(group, [block]) for group in groups if group.rows for block in range(blocks)]

@@ -109,3 +109,23 @@ def test_leave_skips_the_teardown_unless_debugging(debug: str, teardown: bool) -
     assert _exit_code_and_teardown("3", env) == (3, "out\n" + ("teardown\n" if teardown else ""))
     code, said = _exit_code_and_teardown("'cotlens: interrupted'", env)
     assert code == 1 and said.startswith("out\n") and "cotlens: interrupted\n" in said
+
+
+def test_a_running_server_lets_smaller_stores_use_workers(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Once the server workers fork from runs (the launcher started it), a pool costs little: the size from
+    which a store repays one is lower."""
+    from cotlens import scan
+    from cotlens.ingest import ingest
+    from cotlens.store import Store
+    from tests.helpers import chat, write_jsonl
+
+    store = Store(tmp_path / "store")
+    ingest([str(write_jsonl(tmp_path / "a.jsonl", [chat(i) for i in range(20)]))], store)
+    size = sum(p.stat().st_size for p in store.part_files())
+    monkeypatch.setattr(scan, "WARM_POOL_MIN_BYTES", size)
+    monkeypatch.setattr(scan, "POOL_MIN_BYTES", size + 1)
+    for started, repays in ((False, False), (True, True)):
+        monkeypatch.setattr(scan, "server_started", lambda started=started: started)
+        assert scan.repays_workers(store) is repays

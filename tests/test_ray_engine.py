@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import os
 import random
+import re
 import shutil
 import subprocess
 import sys
@@ -235,6 +236,22 @@ def test_filter_outputs_are_byte_identical(
     assert json.loads(summary)["rows"] and kept and dropped  # some kept, some dropped
     assert outputs["ray"] == outputs["local"]
     assert len(ray_pools) == 1  # the terms were counted by Ray tasks
+
+
+def test_report_runs_as_ray_tasks_and_gives_the_same_page(
+    corpus: Corpus, tmp_path: Path, ray_pools: list[Any]
+) -> None:
+    """report's analyses and figures go through the engine too: the same page but for its creation time."""
+    store = str(corpus.stores["local"].root)
+    pages = {}
+    for engine in ("local", "ray"):
+        out = tmp_path / f"report-{engine}.html"
+        args = ("m-a", "m-b", "--baseline", "m-a", "--examples", "0", "--resamples", "100", "--out", str(out))
+        result = run("report", *args, "--store", store, "--engine", engine)
+        assert result.exit_code == 0, result.output
+        pages[engine] = re.sub(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ", "TIME", out.read_text(encoding="utf-8"))
+    assert len(ray_pools) == 1  # one pool of Ray tasks, for the ray run only
+    assert "m-b" in pages["ray"] and pages["ray"] == pages["local"]
 
 
 def test_engine_from_the_environment(corpus: Corpus, ray_pools: list[Any]) -> None:

@@ -33,7 +33,7 @@ import regex
 from cotlens.measure.unicode import code_point_ranges
 from cotlens.runtime.cache import read_cached, write_cached
 
-if TYPE_CHECKING:  # polars loads in 0.2 s: imported where a text is counted, not by every command
+if TYPE_CHECKING:  # polars is slow to import: imported where a text is counted, not by every command
     import polars as pl
 
 # RIGHT / LEFT SINGLE QUOTATION MARK, SINGLE HIGH-REVERSED-9 QUOTATION MARK, MODIFIER LETTER APOSTROPHE.
@@ -180,8 +180,8 @@ def _encode_tables(tables: CharTables) -> bytes:
 
 
 def _build_char_tables() -> CharTables:
-    """Built from this Python's and this polars' Unicode tables (0.1-0.3 s), then checked on every character the
-    mapping may touch: those for which it does not give `fold` are not alone."""
+    """Built from this Python's and this polars' Unicode tables (the time it takes: bench/README.md), then checked
+    on every character the mapping may touch: those for which it does not give `fold` are not alone."""
     import polars as pl
 
     may_change = sorted({c for c in _chars(MAY_CHANGE) if not c.isascii()} | set(APOSTROPHES))

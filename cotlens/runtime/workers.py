@@ -80,6 +80,16 @@ def _alive(pid: int) -> bool:
     return True
 
 
+# Whether this process started the server (it then runs until this process exits).
+_server: list[bool] = []
+
+
+def server_started() -> bool:
+    """Whether the server workers fork from was started by this process: a pool then costs little more than
+    its forks."""
+    return bool(_server)
+
+
 def start_server(preload: Sequence[str] | None = None) -> None:
     """Start the server workers fork from, unless it runs: it imports `preload` (by default the running command's
     modules, preload.server_modules) while this process goes on, so a command that will need workers calls this
@@ -91,6 +101,7 @@ def start_server(preload: Sequence[str] | None = None) -> None:
     os.environ.update({name: WORKER_ENVIRONMENT[name] for name in added})
     try:
         multiprocessing.forkserver.ensure_running()
+        _server[:] = [True]
     finally:
         for name in added:
             del os.environ[name]
