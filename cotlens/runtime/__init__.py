@@ -8,6 +8,10 @@
 - engine, ray_engine: which engine runs the kernels (worker processes here, or Ray tasks).
 - cache: files kept between runs outside the store (the folding tables), as bytes under a key.
 
+Layers: launch is the top of the house (it imports the CLI inside main); the other modules sit below the scan, the
+store and the kernels that use them, and import nothing of cotlens above them (ray_engine imports Ray, and only
+when that engine is asked for).
+
 One switch turns the tricks that hide what happened off, for debugging: COTLENS_DEBUG=1 (any value but empty) shows
 a traceback for an unexpected failure, exits through the interpreter's teardown, and neither reads nor writes the
 cache. Nothing here changes a number: each trick only saves time.
