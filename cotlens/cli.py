@@ -8,9 +8,9 @@ import contextlib
 import os
 import sys
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any, TypeVar
 
 import typer
 from pyarrow import ArrowException
@@ -54,6 +54,7 @@ if TYPE_CHECKING:
 # ingest's (parsers, tokenizer, polars) would cost every analysis their time (bench/README.md).
 
 EXIT_ERROR, EXIT_USAGE, EXIT_GATE, EXIT_INTERRUPTED = 1, 2, 3, 130
+T = TypeVar("T")
 
 
 class OneVoiceGroup(TyperGroup):
@@ -572,6 +573,14 @@ def announce_measuring(parts: int) -> None:
     )
 
 
+def measured(store: Path, analysis: Callable[[], T]) -> T:
+    """The step before an analysis reads stored measurements: part files stored without them (an older
+    cotlens, ingest --defer-measure) are measured first, once, and that is announced on stderr."""
+    from cotlens.intrinsic import run_measured
+
+    return run_measured(Store(store), analysis, announce_measuring)
+
+
 def render_result(result: Result, format_: OutputFormat, store: Path) -> None:
     """stdout gets the data, with the store's fingerprint; what a format leaves out is said on stderr."""
     from cotlens.store import store_fingerprint
@@ -651,7 +660,7 @@ def rates_command(
         intervals = IntervalOptions(resamples=resamples, seed=seed)
         options = RateOptions(by, field, tokens, substring, intervals)  # type: ignore[arg-type]
         selection = selection_from(models, dataset, kind)
-        result = compute_rates(Store(store), lexicons, selection, options, on_measure=announce_measuring)
+        result = measured(store, lambda: compute_rates(Store(store), lexicons, selection, options))
     render_result(result, format_, store)
 
 
@@ -687,9 +696,8 @@ def langmix_command(
     with cli_errors(), use_engine(engine, ray_address):
         intervals = IntervalOptions(resamples=resamples, seed=seed)
         options = LangmixOptions(by, field, scripts, ignore, examples, intervals)
-        result = compute_langmix(
-            Store(store), selection_from(models, dataset, kind), options, on_measure=announce_measuring
-        )
+        selection = selection_from(models, dataset, kind)
+        result = measured(store, lambda: compute_langmix(Store(store), selection, options))
     render_result(result, format_, store)
 
 
@@ -714,7 +722,7 @@ def loops_command(
     with cli_errors():
         options = LoopOptions(by, field, IntervalOptions(resamples=resamples, seed=seed), ignore=ignore)
         selection = selection_from(models, dataset, kind)
-        result = compute_loops(Store(store), selection, options, on_measure=announce_measuring)
+        result = measured(store, lambda: compute_loops(Store(store), selection, options))
     render_result(result, format_, store)
 
 
@@ -782,9 +790,7 @@ def compare_command(
         intervals = IntervalOptions(resamples=resamples, seed=seed)
         options = CompareOptions(field, pair, top_terms, bool(lexicon or term), intervals, ignore)
         selection = selection_from(list(dict.fromkeys(models)), dataset, kind)
-        comparison = compare(
-            Store(store), models, lexicons, selection, options, on_measure=announce_measuring
-        )
+        comparison = measured(store, lambda: compare(Store(store), models, lexicons, selection, options))
     if gates:
         comparison.result.gates = check_gates(gates, comparison.records)
     render_result(comparison.result, format_, store)
@@ -877,9 +883,7 @@ def filter_command(
         conditions = [parse_condition(w, rate_keys) for w in where or []]
         options = FilterOptions(field, ignore, None if dry_run else out, exclusions, force, original)
         selection = selection_from(models, dataset, kind)
-        summary = run_filter(
-            Store(store), selection, conditions, lexicons, options, on_measure=announce_measuring
-        )
+        summary = measured(store, lambda: run_filter(Store(store), selection, conditions, lexicons, options))
     if json_:
         render_result(summary, OutputFormat.json, store)
     else:
@@ -991,7 +995,11 @@ def measure_command(
 ) -> None:
     """Compute the intrinsic measurements that parts made by an older cotlens or ingest --defer-measure lack."""
     with cli_errors(), use_engine(engine, ray_address):
-        done = Store(store).measure(on_wait=lambda: say("cotlens: waiting for another writer to finish"))
+        from cotlens.intrinsic import measure_store
+
+        done = measure_store(
+            Store(store), on_wait=lambda: say("cotlens: waiting for another writer to finish")
+        )
     say(
         f"{done['rows_measured']} transcripts measured in {done['parts_measured']} of {done['parts']} part files"
     )
@@ -1115,16 +1123,12 @@ def plot_command(
     with cli_errors():
         intervals = IntervalOptions(resamples=resamples, seed=seed)
         options = PlotOptions(by, field, tokens, terms, statistic, ignore, intervals, substring, top_terms)
-        data = draw(
-            kind,
-            Store(store),
-            models or [],
-            lexicon or [],
-            term or [],
-            selection_from(models, dataset, kind_),
-            options,
-            fmt,
-            on_measure=announce_measuring,
+        selection = selection_from(models, dataset, kind_)
+        data = measured(
+            store,
+            lambda: draw(
+                kind, Store(store), models or [], lexicon or [], term or [], selection, options, fmt
+            ),
         )
         try:
             out.write_bytes(data)
@@ -1193,9 +1197,8 @@ def report_command(
             IntervalOptions(resamples=resamples, seed=seed),
         )
         selection = selection_from(models, dataset, kind)
-        report, page = make_report(
-            Store(store), selection, select_lexicons(lexicon or [], term or []), options, announce_measuring
-        )
+        lexicons = select_lexicons(lexicon or [], term or [])
+        report, page = measured(store, lambda: make_report(Store(store), selection, lexicons, options))
         try:
             out.write_text(page, encoding="utf-8")
         except OSError as e:

@@ -86,9 +86,22 @@ def test_every_declaration_names_a_command_its_options_and_modules_that_exist() 
         if workers.lexicon_files:
             assert "--lexicon" in options, name
         for module in workers.modules:
-            assert importlib.util.find_spec(module) is not None, module
-    for module in server_modules():
+            assert importlib.util.find_spec(module.removesuffix(".*")) is not None, module
+    every = server_modules()
+    for module in every:
         assert importlib.util.find_spec(module) is not None, module
+    assert {"cotlens.ingest", "cotlens.measure.repetition", "cotlens.measure.scripts"} <= set(every)
+
+
+def test_a_commands_server_imports_its_own_modules(monkeypatch: pytest.MonkeyPatch) -> None:
+    from cotlens.runtime import preload
+
+    monkeypatch.setattr(preload, "_command", [])
+    preload.run_command("rates")
+    assert preload.server_modules() == ("polars", "cotlens.scan", "cotlens.analyses.rates")
+    preload.run_command("ingest")
+    kernels = [m for m in preload.server_modules() if m.startswith("cotlens.measure.")]
+    assert "cotlens.measure.lexicon_counts" in kernels and "cotlens.measure.tokens" in kernels
 
 
 def _exit_code_and_teardown(code: str, env: dict[str, str]) -> tuple[int, str]:

@@ -23,20 +23,20 @@ from typing import IO, Any
 
 import numpy as np
 import pyarrow as pa
-import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
+from cotlens.analyses.occurrences import term_counts
 from cotlens.conditions import Condition, evaluate
 from cotlens.errors import CotlensError, InputError, UsageError
 from cotlens.escape import json_bytes
-from cotlens.lexicon import Lexicon, builtin_keys, lexicon_spans, stored_key, stored_positions
+from cotlens.intrinsic import require_measured
+from cotlens.lexicon import Lexicon, lexicon_spans, stored_key, stored_positions
 from cotlens.measure.scripts import leave_out_scripts
-from cotlens.measure.terms import count_terms
 from cotlens.progress import tracked
-from cotlens.record import RECORD_FIELDS, SCHEMA
+from cotlens.record import RECORD_FIELDS, schema
 from cotlens.result import Column, Result
 from cotlens.runtime.workers import map_ordered, pool_jobs, worker_pool
-from cotlens.scan import TEXT_COLUMNS, Selection, check_selection, ensure_measured, list_to_dense
+from cotlens.scan import TEXT_COLUMNS, Selection, check_selection
 from cotlens.sources import LineBlock, read_items
 from cotlens.store import Store
 
@@ -78,14 +78,13 @@ def run_filter(
     conditions: list[Condition],
     lexicons: list[Lexicon],
     options: FilterOptions,
-    on_measure: Callable[[int], None] | None = None,
 ) -> Result:
     """Write the kept transcripts and the exclusions; return the summary (kept and dropped per model)."""
     check_selection(store, selection)
     if options.original and (options.out is None or options.out.endswith(".parquet")):
         raise UsageError("--original writes JSON Lines: give --out FILE.jsonl or --out -")
     check_outputs(store, options)
-    ensure_measured(store, on_measure)
+    require_measured(store)
     rates = _RateSource(lexicons, sorted({c.name for c in conditions if c.rate}), options.field)
     tallies: dict[str, _Tally] = {}
     try:
@@ -154,7 +153,7 @@ def _filter_into(
         excluded = staged.open(exclusions_path) if exclusions_path else None
         # The text only when it is written, or measured again (a term counted from it, a script left out).
         reads_text = out is not None or (bool(rates.wanted) and rates.stored is None) or bool(options.ignore)
-        columns = None if reads_text else [n for n in SCHEMA.names if n not in TEXT_COLUMNS]
+        columns = None if reads_text else [n for n in schema().names if n not in TEXT_COLUMNS]
         # Terms counted from the text: as Ray tasks under the Ray engine; in this process otherwise.
         pool = stack.enter_context(worker_pool(pool_jobs(False))) if rates.counts_text() else None
         judging: deque[pa.Table] = deque()
@@ -238,13 +237,7 @@ class _RateSource:
     def per_1k(self, table: pa.Table) -> dict[str, Any]:
         if not self.wanted:
             return {}
-        if self.stored is not None:
-            stored = list_to_dense(
-                _filled(table[f"{self.field}_lexicon_counts"], len(builtin_keys())), len(builtin_keys())
-            )
-            counts = stored[:, self.stored].astype(np.float64)
-        else:
-            counts = count_terms(table[self.field].combine_chunks(), self.terms).astype(np.float64)
+        counts = term_counts(table, self.field, self.terms, self.stored).astype(np.float64)
         tokens = np.asarray(
             table[f"{self.field}_tokens_o200k"].to_numpy(zero_copy_only=False), dtype=np.float64
         )
@@ -258,13 +251,6 @@ class _RateSource:
             with np.errstate(divide="ignore", invalid="ignore"):
                 out[name] = np.where(tokens == 0, 0.0, 1000 * occurrences / np.where(tokens == 0, 1, tokens))
         return out
-
-
-def _filled(column: pa.ChunkedArray, width: int) -> pa.ChunkedArray:
-    """Missing count lists (no text) as lists of zeros, so every row has `width` counts."""
-    if column.null_count == 0:
-        return column
-    return pc.fill_null(column, pa.scalar([0] * width, column.type))
 
 
 def _tally(tallies: dict[str, _Tally], models: list[str], failed: np.ndarray[Any, Any]) -> None:
@@ -333,10 +319,10 @@ class _JsonLines:
 
 class _Parquet:
     def __init__(self, sink: IO[bytes]) -> None:
-        self.writer = pq.ParquetWriter(sink, SCHEMA, compression="zstd")
+        self.writer = pq.ParquetWriter(sink, schema(), compression="zstd")
 
     def write(self, table: pa.Table) -> None:
-        self.writer.write_table(table.select(SCHEMA.names))
+        self.writer.write_table(table.select(schema().names))
 
 
 class _WriteBehind:

@@ -9,7 +9,9 @@ it against the CLI: every command and option named here exists there, every modu
 
 from __future__ import annotations
 
+import importlib.util
 import os
+import pkgutil
 from dataclasses import dataclass
 
 
@@ -40,13 +42,17 @@ class Workers:
 
 # Every worker imports polars (the text kernels count with it) and the scan that reads row groups.
 COMMON = ("polars", "cotlens.scan")
+# Every module of measure/, as its kernel registry finds (and imports) them: listed from the package's folder when a
+# server starts, so a kernel added there is preloaded with no edit here.
+MEASURE_KERNELS = "cotlens.measure.*"
 # Options that make a term count from the text rather than from the counts stored at ingest.
 TERMS_FROM_TEXT = frozenset({"--term", "--substring"})
 
 COMMANDS: dict[str, Workers] = {
-    # Parsing and measuring inputs over a size the launcher does not look at: started when the pool is.
-    "ingest": Workers(("cotlens.ingest",)),
-    "measure": Workers(("cotlens.measure.intrinsic",)),
+    # Parsing and measuring inputs over a size the launcher does not look at: started when the pool is. Their
+    # workers measure with every kernel the registry finds in measure/ (MEASURE_KERNELS).
+    "ingest": Workers(("cotlens.ingest", MEASURE_KERNELS)),
+    "measure": Workers(("cotlens.intrinsic", MEASURE_KERNELS)),
     "rates": Workers(("cotlens.analyses.rates",), options=TERMS_FROM_TEXT | {"--tokens"}, lexicon_files=True),
     "compare": Workers(("cotlens.analyses.compare",), options=frozenset({"--term"}), lexicon_files=True),
     "langmix": Workers(("cotlens.analyses.langmix",), options=frozenset({"--ignore-script", "--examples"})),
@@ -79,5 +85,17 @@ def run_command(name: str) -> None:
 def server_modules() -> tuple[str, ...]:
     """What the server workers fork from imports: the running command's modules, or every command's."""
     if _command and _command[0] in COMMANDS:
-        return (*COMMON, *COMMANDS[_command[0]].modules)
-    return tuple(dict.fromkeys([*COMMON, *(m for w in COMMANDS.values() for m in w.modules)]))
+        declared = [*COMMON, *COMMANDS[_command[0]].modules]
+    else:
+        declared = [*COMMON, *(m for w in COMMANDS.values() for m in w.modules)]
+    return tuple(dict.fromkeys(name for entry in declared for name in _expanded(entry)))
+
+
+def _expanded(entry: str) -> list[str]:
+    """A module name, or every module of a package for "package.*" (found without importing them)."""
+    if not entry.endswith(".*"):
+        return [entry]
+    package = entry[:-2]
+    spec = importlib.util.find_spec(package)
+    folders = spec.submodule_search_locations if spec is not None else None
+    return [f"{package}.{info.name}" for info in pkgutil.iter_modules(folders or [])]
