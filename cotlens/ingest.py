@@ -32,10 +32,10 @@ from cotlens.parse import (
     stored_ids_array,
 )
 from cotlens.result import SCHEMA_VERSION
+from cotlens.runtime.workers import map_ordered, pool_jobs, worker_pool
 from cotlens.sources import Item, LineBlock, display_path, expand_paths, input_size, read_items
 from cotlens.store import Store, StoreWriter, store_fingerprint
 from cotlens.tabular import RowBlock, parquet_data_size
-from cotlens.workers import map_ordered, pool_jobs, worker_pool
 
 # Decoded records (JSON documents, archives) are parsed in groups of this many.
 CHUNK_RECORDS = 4096

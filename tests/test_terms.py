@@ -445,7 +445,7 @@ def test_fold_tables_are_cached_and_rebuilt_when_unreadable(
         b'{"mapping": {"x": 1}, "not_alone": [], "not_alone_class": "", "special_class": ""}',
     ):
         path.write_bytes(damaged)
-        assert fold._read_tables(path) is None
+        assert fold._decode_tables(path.read_bytes()) is None
 
 
 # Hostile and awkward pieces of text: joiners and direction marks, combining marks, astral characters (emoji, a

@@ -35,10 +35,10 @@ from cotlens.measure.scripts import leave_out_scripts
 from cotlens.progress import tracked
 from cotlens.record import RECORD_FIELDS, schema
 from cotlens.result import Column, Result
+from cotlens.runtime.workers import map_ordered, pool_jobs, worker_pool
 from cotlens.scan import TEXT_COLUMNS, Selection, check_selection
 from cotlens.sources import LineBlock, read_items
 from cotlens.store import Store
-from cotlens.workers import map_ordered, pool_jobs, worker_pool
 
 # Batches read ahead of the one being written (each up to 4,096 transcripts).
 READ_AHEAD = 3
