@@ -205,3 +205,15 @@ def test_a_directory_output_that_fails_part_way_leaves_nothing(
     assert result.exit_code == 1, result.output
     assert "No space left on device; nothing was written" in result.stderr
     assert listing(work) == before and parts(work) == ["a-directory", "former"]
+
+
+def test_a_directory_output_never_replaces_the_current_directory(
+    small: Store, work: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    here = work / "here"
+    here.mkdir()
+    monkeypatch.chdir(here)
+    for out in ("./", "../", "/"):
+        result = run("filter", "--store", str(small.root), *WHERE, "--force", "--out", out)
+        assert result.exit_code == 2 and "holds the current directory" in result.stderr, result.stderr
+    assert parts(here) == [] and parts(work) == ["a-directory", "here"]

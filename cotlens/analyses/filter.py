@@ -58,7 +58,9 @@ class FilterOptions:
             return self.exclusions
         if self.out in (None, "-") or is_device(self.out):  # like stdout: nowhere beside it to put a file
             return None
-        return f"{self.out.rstrip('/')}.exclusions.jsonl"
+        if self.out.endswith("/"):  # a directory output: beside it, however it is named (`out/`, `./`)
+            return f"{os.path.realpath(self.out)}.exclusions.jsonl"
+        return f"{self.out}.exclusions.jsonl"
 
 
 @dataclass(frozen=True, slots=True)

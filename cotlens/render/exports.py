@@ -97,9 +97,12 @@ class Exports:
         """A directory output is new, or empty, or (with --force) a former one: nothing but its Parquet files."""
         if not target.parent.is_dir():
             raise UsageError(f"--out {path}: no directory {target.parent} to write it in")
+        here = Path(os.path.realpath(os.getcwd()))
+        if target == here or target in here.parents:  # replaced, it would pull the ground from under the run
+            raise UsageError(f"--out {path} holds the current directory: give a directory beside or below it")
         if not os.path.lexists(target):
             return
-        if not target.is_dir() or target.is_symlink():
+        if not target.is_dir():
             raise UsageError(f"--out {path}: {target} exists and is not a directory")
         entries = list(target.iterdir())
         if entries and any(not (e.match(PART_GLOB) and e.is_file()) for e in entries):
@@ -326,7 +329,7 @@ class _Staged:
         return sink
 
     def directory(self, path: str) -> Path:
-        final = Path(path.rstrip("/"))
+        final = Path(os.path.realpath(path))  # `./` and `..` have no name to stage beside
         tmp = final.with_name(f"{final.name}.tmp-{os.getpid()}")
         tmp.mkdir()
         self.directories.append((tmp, final))
