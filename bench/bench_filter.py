@@ -102,7 +102,9 @@ def main() -> int:
             f"{copy_seconds / run.seconds:>8.2f} {run.tree_mb:>8.0f}"
         )
     parquet = read_seconds / runs["filter -> parquet"].seconds
-    copies = {name: copy_seconds / runs[name].seconds for name in ("filter -> parquet", "filter -> parquet DIR/")}
+    copies = {
+        name: copy_seconds / runs[name].seconds for name in ("filter -> parquet", "filter -> parquet DIR/")
+    }
     checks = [
         (parquet >= 1.0, f"filter >= 1 x read speed                ({parquet:.2f} x, to one Parquet file)"),
         *(

@@ -256,9 +256,10 @@ def _write_part(path: Path, table: pa.Table) -> None:
 
 
 class _ParquetParts:
-    """A directory of Parquet files, PART numbered in store order, `jobs` of them written at once by threads:
-    pyarrow encodes and compresses one file on one thread, the filter's bottleneck, so each kept batch is cut
-    into `jobs` files written on as many cores. At most two batches' files wait to be written."""
+    """A directory of Parquet files, PART numbered in store order, one per batch of kept transcripts (a row group
+    of the store or so), `jobs` of them written at once by threads: pyarrow encodes and compresses one file on
+    one thread, the filter's bottleneck. Cutting a batch into smaller files cost more CPU than it saved on a
+    busy machine (more footers, smaller pages). At most two files per thread wait to be written."""
 
     def __init__(self, directory: Path, jobs: int) -> None:
         self.directory = directory
@@ -268,11 +269,9 @@ class _ParquetParts:
         self.files = 0
 
     def write(self, table: pa.Table) -> None:
-        rows = -(-table.num_rows // self.jobs)
-        for start in range(0, table.num_rows, rows):
-            path = self.directory / PART.format(self.files)
-            self.files += 1
-            self.pending.append(self.threads.submit(_write_part, path, table.slice(start, rows)))
+        path = self.directory / PART.format(self.files)
+        self.files += 1
+        self.pending.append(self.threads.submit(_write_part, path, table))
         while len(self.pending) > 2 * self.jobs:
             self.pending.popleft().result()
 
