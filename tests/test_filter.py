@@ -265,3 +265,13 @@ def test_a_directory_output_with_nothing_kept_holds_the_schema(demo: Store, tmp_
     table = ds.dataset(out, format="parquet").to_table()
     assert table.num_rows == 0 and "reasoning_lexicon_counts" in table.column_names
     assert len((tmp_path / "none.exclusions.jsonl").read_bytes().splitlines()) == 240
+
+
+def test_a_batch_kept_whole_is_written_as_stored(demo: Store, tmp_path: Path) -> None:
+    out = tmp_path / "all.parquet"
+    result = runner.invoke(
+        app, ["filter", "--store", str(demo.root), "--out", str(out), "--where", "chars >= 0"]
+    )
+    assert result.exit_code == 0, result.output
+    stored = demo.dataset().to_table(filter=Selection().expression())
+    assert stored.num_rows == 240 and pq.read_table(out).equals(stored.select(pq.read_schema(out).names))

@@ -72,7 +72,8 @@ class Judged:
     conditions: tuple[str, ...]  # the conditions' texts, in the order given
 
     def kept(self) -> pa.Table:
-        return self.table.filter(_mask(self.failed < 0))
+        keep = self.failed < 0
+        return self.table if keep.all() else self.table.filter(_mask(keep))  # no copy of a batch kept whole
 
     def dropped(self) -> tuple[pa.Table, list[str]]:
         """The dropped rows and, for each, the text of the condition it failed first."""
