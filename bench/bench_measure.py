@@ -80,7 +80,7 @@ def main() -> int:
     parser.add_argument("--sample-mb", type=float, default=50)
     args = parser.parse_args()
 
-    from cotlens.measure.intrinsic import lexicon_counts
+    from cotlens.measure.lexicon_counts import lexicon_counts
     from cotlens.measure.repetition import measure_repetition
     from cotlens.measure.scripts import script_columns
     from cotlens.measure.tokens import count_tokens

@@ -8,9 +8,9 @@ import contextlib
 import os
 import sys
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any, TypeVar
 
 import typer
 from pyarrow import ArrowException
@@ -53,6 +53,7 @@ if TYPE_CHECKING:
 # ingest's (parsers, tokenizer, polars) cost an analysis a third of a second.
 
 EXIT_ERROR, EXIT_USAGE, EXIT_GATE, EXIT_INTERRUPTED = 1, 2, 3, 130
+T = TypeVar("T")
 
 
 class OneVoiceGroup(TyperGroup):
@@ -590,6 +591,14 @@ def announce_measuring(parts: int) -> None:
     )
 
 
+def measured(store: Path, analysis: Callable[[], T]) -> T:
+    """The step before an analysis reads stored measurements: part files stored without them (an older
+    cotlens, ingest --defer-measure) are measured first, once, and that is announced on stderr."""
+    from cotlens.intrinsic import run_measured
+
+    return run_measured(Store(store), analysis, announce_measuring)
+
+
 def render_result(result: Result, format_: OutputFormat, store: Path) -> None:
     """stdout gets the data, with the store's fingerprint; what a format leaves out is said on stderr."""
     from cotlens.store import store_fingerprint
@@ -669,7 +678,7 @@ def rates_command(
         intervals = IntervalOptions(resamples=resamples, seed=seed)
         options = RateOptions(by, field, tokens, substring, intervals)  # type: ignore[arg-type]
         selection = selection_from(models, dataset, kind)
-        result = compute_rates(Store(store), lexicons, selection, options, on_measure=announce_measuring)
+        result = measured(store, lambda: compute_rates(Store(store), lexicons, selection, options))
     render_result(result, format_, store)
 
 
@@ -705,9 +714,8 @@ def langmix_command(
     with cli_errors(), use_engine(engine, ray_address):
         intervals = IntervalOptions(resamples=resamples, seed=seed)
         options = LangmixOptions(by, field, scripts, ignore, examples, intervals)
-        result = compute_langmix(
-            Store(store), selection_from(models, dataset, kind), options, on_measure=announce_measuring
-        )
+        selection = selection_from(models, dataset, kind)
+        result = measured(store, lambda: compute_langmix(Store(store), selection, options))
     render_result(result, format_, store)
 
 
@@ -732,7 +740,7 @@ def loops_command(
     with cli_errors():
         options = LoopOptions(by, field, IntervalOptions(resamples=resamples, seed=seed), ignore=ignore)
         selection = selection_from(models, dataset, kind)
-        result = compute_loops(Store(store), selection, options, on_measure=announce_measuring)
+        result = measured(store, lambda: compute_loops(Store(store), selection, options))
     render_result(result, format_, store)
 
 
@@ -800,9 +808,7 @@ def compare_command(
         intervals = IntervalOptions(resamples=resamples, seed=seed)
         options = CompareOptions(field, pair, top_terms, bool(lexicon or term), intervals, ignore)
         selection = selection_from(list(dict.fromkeys(models)), dataset, kind)
-        comparison = compare(
-            Store(store), models, lexicons, selection, options, on_measure=announce_measuring
-        )
+        comparison = measured(store, lambda: compare(Store(store), models, lexicons, selection, options))
     if gates:
         comparison.result.gates = check_gates(gates, comparison.records)
     render_result(comparison.result, format_, store)
@@ -899,8 +905,8 @@ def filter_command(
         options = FilterOptions(field, ignore, None if dry_run else out, exclusions, force, original)
         selection = selection_from(models, dataset, kind)
         sink = None if options.out is None else Exports(options)
-        summary = run_filter(
-            Store(store), selection, conditions, lexicons, options, on_measure=announce_measuring, sink=sink
+        summary = measured(
+            store, lambda: run_filter(Store(store), selection, conditions, lexicons, options, sink=sink)
         )
     if json_:
         render_result(summary, OutputFormat.json, store)
@@ -1013,7 +1019,11 @@ def measure_command(
 ) -> None:
     """Compute the intrinsic measurements that parts made by an older cotlens or ingest --defer-measure lack."""
     with cli_errors(), use_engine(engine, ray_address):
-        done = Store(store).measure(on_wait=lambda: say("cotlens: waiting for another writer to finish"))
+        from cotlens.intrinsic import measure_store
+
+        done = measure_store(
+            Store(store), on_wait=lambda: say("cotlens: waiting for another writer to finish")
+        )
     say(
         f"{done['rows_measured']} transcripts measured in {done['parts_measured']} of {done['parts']} part files"
     )
@@ -1137,16 +1147,12 @@ def plot_command(
     with cli_errors():
         intervals = IntervalOptions(resamples=resamples, seed=seed)
         options = PlotOptions(by, field, tokens, terms, statistic, ignore, intervals, substring, top_terms)
-        data = draw(
-            kind,
-            Store(store),
-            models or [],
-            lexicon or [],
-            term or [],
-            selection_from(models, dataset, kind_),
-            options,
-            fmt,
-            on_measure=announce_measuring,
+        selection = selection_from(models, dataset, kind_)
+        data = measured(
+            store,
+            lambda: draw(
+                kind, Store(store), models or [], lexicon or [], term or [], selection, options, fmt
+            ),
         )
         try:
             out.write_bytes(data)
@@ -1213,9 +1219,8 @@ def report_command(
             IntervalOptions(resamples=resamples, seed=seed),
         )
         selection = selection_from(models, dataset, kind)
-        report, page = make_report(
-            Store(store), selection, select_lexicons(lexicon or [], term or []), options, announce_measuring
-        )
+        lexicons = select_lexicons(lexicon or [], term or [])
+        report, page = measured(store, lambda: make_report(Store(store), selection, lexicons, options))
         try:
             out.write_text(page, encoding="utf-8")
         except OSError as e:

@@ -18,7 +18,7 @@ import pyarrow as pa
 from cotlens.errors import RecordError
 from cotlens.formats import Format, detect_format, get_format
 from cotlens.formats.mapping import MappedFormat, Mapping
-from cotlens.measure.intrinsic import measure, unmeasured
+from cotlens.intrinsic import measure, unmeasured
 from cotlens.record import RECORD_FIELDS, Transcript
 from cotlens.sources import Item, LineBlock
 from cotlens.store import write_staged

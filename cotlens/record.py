@@ -2,17 +2,20 @@
 
 A parser fills a `Parsed` (reasoning split by kind, answer parts, reported figures); `Parsed.finish()` applies the
 rules that every format shares (strip and join segments, choose the reasoning kind) and returns a `Transcript`.
+
+The store's schema is the record's own fields, then the intrinsic measurements: the columns every registered
+kernel declares (measure/), once per measured text. The record knows the registry, never a kernel.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from functools import lru_cache
 from typing import Final
 
 import pyarrow as pa
 
-from cotlens.measure.repetition import REPETITION_COLUMNS
-from cotlens.measure.scripts import SCRIPT_COLUMNS
+from cotlens.measure import Kernel, registered_kernels
 
 REASONING_KINDS: Final = ("raw", "summary", "redacted", "encrypted", "hidden", "none")
 
@@ -115,15 +118,6 @@ class Transcript:
 
 # The texts that get intrinsic measurements, each as `<text>_<measurement>` columns.
 MEASURED_TEXTS: Final = ("reasoning", "answer")
-# Per text: exact o200k_base tokens, language mixing (measure/scripts.py), repetition (measure/repetition.py),
-# and the occurrences of every built-in lexicon term (in lexicon.builtin_keys() order, which a part's metadata
-# records: a list rather than a map because reading a million maps' string keys costs more than the rest).
-MEASUREMENTS: Final = (
-    pa.field("tokens_o200k", pa.int64()),
-    *SCRIPT_COLUMNS,
-    *(pa.field(name, type_) for name, type_ in REPETITION_COLUMNS),
-    pa.field("lexicon_counts", pa.list_(pa.int32())),
-)
 
 # Explicit types: an inferred schema drifts between batches (a column that is null in one batch).
 # Text columns are large_string so one batch of long traces cannot overflow 32-bit offsets.
@@ -151,10 +145,41 @@ RECORD_FIELDS: Final = (
     pa.field("answer_chars", pa.int64()),
     pa.field("ingest_run", pa.string(), nullable=False),
 )
-# Intrinsic measurements, computed once at ingest (or later by `cotlens measure` for older stores): null where
-# the text is null, and throughout when ingest deferred them.
-INTRINSIC_FIELDS: Final = (
-    *(pa.field(f"{text}_{m.name}", m.type) for text in MEASURED_TEXTS for m in MEASUREMENTS),
-    pa.field("measured_by", pa.string()),
-)
-SCHEMA: Final = pa.schema([*RECORD_FIELDS, *INTRINSIC_FIELDS])
+# What made a row's intrinsic measurements (cotlens version, tokenizer), after them.
+MEASURED_BY: Final = pa.field("measured_by", pa.string())
+
+
+def measurements() -> tuple[pa.Field, ...]:
+    """Per measured text, the columns of every registered kernel (measure/), in the kernels' order."""
+    return _assembled(registered_kernels())[0]
+
+
+def intrinsic_fields() -> tuple[pa.Field, ...]:
+    """The intrinsic measurements, computed once at ingest (or later by `cotlens measure` for older stores):
+    `<text>_<measurement>` for each measured text, null where the text is null and throughout when ingest
+    deferred them; then MEASURED_BY."""
+    return _assembled(registered_kernels())[1]
+
+
+def schema() -> pa.Schema:
+    """The store's schema: RECORD_FIELDS, then the intrinsic measurements."""
+    return _assembled(registered_kernels())[2]
+
+
+def part_schema() -> pa.Schema:
+    """schema(), with the metadata the kernels' values depend on (the lexicons whose terms were counted), so a
+    part file describes itself."""
+    metadata: dict[str, str] = {}
+    for kernel in registered_kernels():
+        metadata.update(kernel.metadata() if kernel.metadata is not None else {})
+    return schema().with_metadata(metadata)
+
+
+@lru_cache(maxsize=4)
+def _assembled(kernels: tuple[Kernel, ...]) -> tuple[tuple[pa.Field, ...], tuple[pa.Field, ...], pa.Schema]:
+    measured = tuple(pa.field(c.name, c.type) for kernel in kernels for c in kernel.columns)
+    intrinsic = (
+        *(pa.field(f"{text}_{m.name}", m.type) for text in MEASURED_TEXTS for m in measured),
+        MEASURED_BY,
+    )
+    return measured, intrinsic, pa.schema([*RECORD_FIELDS, *intrinsic])

@@ -21,9 +21,9 @@ import pyarrow.compute as pc
 import pyarrow.dataset as ds
 import pyarrow.parquet as pq
 
-from cotlens.errors import CotlensError, StoreError, UsageError
+from cotlens.errors import CotlensError, UsageError
 from cotlens.progress import tracked
-from cotlens.record import REASONING_KINDS, SCHEMA
+from cotlens.record import REASONING_KINDS, schema
 from cotlens.store import Store
 from cotlens.suggest import did_you_mean
 from cotlens.workers import map_ordered, pool_jobs, worker_pool
@@ -124,23 +124,6 @@ def no_text(field: str, selection: Selection) -> CotlensError:
     )
 
 
-def ensure_measured(store: Store, on_measure: Callable[[int], None] | None = None) -> None:
-    """Analyses read stored measurements: parts without them (an older cotlens, ingest --defer-measure) are
-    measured first, once, as `cotlens measure` would. on_measure(part files) is told before that work starts."""
-    store.require()
-    pending = store.unmeasured_parts()
-    if pending:
-        if on_measure is not None:
-            on_measure(len(pending))
-        try:
-            store.measure()
-        except StoreError as e:
-            raise StoreError(
-                f"{e} (its {len(pending)} part file(s) stored without measurements are measured before any "
-                "analysis: run `cotlens measure` on a writable copy)"
-            ) from None
-
-
 def distinct_values(store: Store, column: str) -> set[str]:
     """The distinct non-null values of a string column, read dictionary-encoded: each row group's dictionary
     holds its distinct values, so no string is materialized per row."""
@@ -174,7 +157,7 @@ def read_row_group(path: str, row_group: int, columns: tuple[str, ...], selectio
     keys = _read_columns(parquet, row_group, list(selection.columns()))
     keep = selection.mask(keys)
     if not pc.any(keep).as_py():
-        return SCHEMA.empty_table().select(list(columns))
+        return schema().empty_table().select(list(columns))
     rest = _read_columns(parquet, row_group, [c for c in columns if c not in keys.column_names])
     for name in keys.column_names:
         rest = rest.append_column(keys.schema.field(name), keys[name])
@@ -195,7 +178,8 @@ def _read_columns(parquet: pq.ParquetFile, row_group: int, columns: list[str]) -
     table = parquet.read_row_group(row_group, columns=present, use_threads=False)
     for name in columns:
         if name not in present:
-            table = table.append_column(SCHEMA.field(name), pa.nulls(table.num_rows, SCHEMA.field(name).type))
+            field = schema().field(name)
+            table = table.append_column(field, pa.nulls(table.num_rows, field.type))
     return table
 
 
@@ -285,7 +269,7 @@ def _map_measurements(
 
     pending: list[pa.RecordBatch] = []
     rows = 0
-    scanned = pa.schema([SCHEMA.field(c) for c in columns])
+    scanned = pa.schema([schema().field(c) for c in columns])
     dataset = store.dataset()
     if every > 1:
         groups = [g for f in dataset.get_fragments() for g in f.split_by_row_group()][::every]

@@ -7,6 +7,10 @@
     STORE/.lock                               ingests into one store take turns on this lock
 
 Model names are data, never path components: run directories are named by time and a random suffix.
+
+The store owns its files and knows no measurement: the schema comes from the record (and the kernels' registry
+through it), and filling measurements is cotlens/intrinsic.py's, above. Over 400 lines on purpose: every write
+into the store (staging, the lock, the atomic commit, recovery) is here, so its crash safety reads in one file.
 """
 
 from __future__ import annotations
@@ -32,8 +36,7 @@ import pyarrow.parquet as pq
 from cotlens import __version__
 from cotlens.errors import StoreError
 from cotlens.escape import json_bytes
-from cotlens.progress import tracked
-from cotlens.record import SCHEMA
+from cotlens.record import part_schema, schema
 
 MANIFEST = "manifest.json"
 MANIFEST_VERSION = 1
@@ -111,7 +114,7 @@ class Store:
         """All stored transcripts as one pyarrow dataset with the current schema (columns added by newer
         versions read as null from older parts)."""
         self.require()
-        return ds.dataset([str(p) for p in self.part_files()], schema=SCHEMA, format="parquet")
+        return ds.dataset([str(p) for p in self.part_files()], schema=schema(), format="parquet")
 
     def read(self, columns: list[str] | None = None, filter: ds.Expression | None = None) -> pa.Table:
         with self.reading():
@@ -204,34 +207,6 @@ class Store:
         finally:
             with contextlib.suppress(FileNotFoundError):
                 tmp.unlink()
-
-    def unmeasured_parts(self) -> list[str]:
-        """Part files with rows that lack intrinsic measurements (read from the files' footers: cheap)."""
-        from cotlens.measure.intrinsic import part_needs_measuring
-
-        with self.reading():
-            return [str(p) for p in self.part_files() if part_needs_measuring(str(p))]
-
-    def measure(self, jobs: int | None = None, on_wait: Any = None) -> dict[str, int]:
-        """Compute the intrinsic measurements that parts written by older versions (or by ingest
-        --defer-measure) lack: `cotlens measure`, or the first analysis that needs them."""
-        from cotlens.measure.intrinsic import measure_part
-        from cotlens.workers import map_ordered, pool_jobs, worker_pool
-
-        self.require()
-        with (
-            self.writing("parts measured before stay measured, the others are unchanged"),
-            self.locked(on_wait),
-        ):
-            total = len(self.part_files())
-            parts = self.unmeasured_parts()
-            jobs = jobs or pool_jobs(len(parts) > 1)
-            rows = []
-            with worker_pool(jobs) as pool, tracked("measuring", len(parts)) as step:
-                for measured in map_ordered(measure_part, parts, pool, window=2 * jobs):
-                    rows.append(measured)
-                    step(1)
-        return {"parts": total, "parts_measured": sum(1 for r in rows if r), "rows_measured": sum(rows)}
 
     def legacy_ids(self) -> bool:
         """Whether the stored transcripts carry ids of scheme 1 (a store made before scheme 2)."""
@@ -417,8 +392,6 @@ class PartWriter:
             self._writer.close()
             self._writer = None
         if self._writer is None:
-            from cotlens.measure.intrinsic import part_schema  # the lexicons: only writers need them
-
             name = f"part-{len(self.names):05d}.parquet"
             self._writer = pq.ParquetWriter(self.directory / name, part_schema(), compression="zstd")
             self.names.append(name)

@@ -49,7 +49,11 @@ PRELOAD = [
     "cotlens.analyses.keywords",
     "cotlens.analyses.kwic",
     "cotlens.analyses.langmix",
-    "cotlens.measure.intrinsic",
+    "cotlens.intrinsic",
+    # The measurement kernels (measure/), which the registry finds on first use.
+    "cotlens.measure.lexicon_counts",
+    "cotlens.measure.repetition",
+    "cotlens.measure.scripts",
     "cotlens.analyses.rates",
     "cotlens.scan",
 ]

@@ -15,6 +15,7 @@ from cotlens.analyses.keywords import KeywordOptions, compute_keywords
 from cotlens.cli import ProgressBar, app
 from cotlens.conditions import parse_condition
 from cotlens.ingest import IngestOptions, ingest
+from cotlens.intrinsic import measure_store
 from cotlens.progress import listening, tracked
 from cotlens.scan import Selection
 from cotlens.store import Store
@@ -42,7 +43,7 @@ def test_measuring_reading_text_and_filtering_are_tracked(tmp_path: Path) -> Non
     ingest([str(DEMO / "orion-3.jsonl"), str(DEMO / "plain-7b.jsonl")], store, IngestOptions(measure=False))
     recorder = Recorder()
     with listening(recorder):
-        store.measure()
+        measure_store(store)
         compute_keywords(store, "orion-3", Selection(("orion-3",)), KeywordOptions(top=3))
         run_filter(store, Selection(), [parse_condition("not loop", [])], [], FilterOptions())
     begins = [e[1] for e in recorder.events if e[0] == "begin"]

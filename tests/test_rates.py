@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import orjson
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
@@ -14,9 +15,10 @@ from cotlens.analyses.rates import RateOptions, compute_rates
 from cotlens.cli import app
 from cotlens.errors import CotlensError
 from cotlens.ingest import IngestOptions, ingest
+from cotlens.intrinsic import UnmeasuredError, measure_store, run_measured, unmeasured_parts
 from cotlens.lexicon import parse_lexicon, select_lexicons
 from cotlens.measure.tokens import count_tokens
-from cotlens.record import INTRINSIC_FIELDS
+from cotlens.record import intrinsic_fields
 from cotlens.scan import Selection
 from cotlens.store import Store
 from tests.conftest import DEMO
@@ -132,14 +134,17 @@ def test_old_parts_are_measured_on_first_use(tmp_path: Path, small: Store) -> No
     expected = compute_rates(small, [LEX], Selection(), RateOptions())
     [part] = small.part_files()
     table = pq.read_table(part)
-    intrinsic = [f.name for f in INTRINSIC_FIELDS]
+    intrinsic = [f.name for f in intrinsic_fields()]
     pq.write_table(table.drop_columns(intrinsic), part)  # as an older cotlens wrote it
-    assert small.unmeasured_parts() == [str(part)]
+    assert unmeasured_parts(small) == [str(part)]
+    old = part.read_bytes()
+    with pytest.raises(UnmeasuredError, match="1 part file"):  # reading never rewrites
+        compute_rates(small, [LEX], Selection(), RateOptions())
+    assert part.read_bytes() == old
     told: list[int] = []
-    assert (
-        compute_rates(small, [LEX], Selection(), RateOptions(), on_measure=told.append).rows == expected.rows
-    )
-    assert told == [1] and small.unmeasured_parts() == []
+    rates = run_measured(small, lambda: compute_rates(small, [LEX], Selection(), RateOptions()), told.append)
+    assert rates.rows == expected.rows
+    assert told == [1] and unmeasured_parts(small) == []
     assert pq.read_table(part).select(intrinsic).equals(table.select(intrinsic))
 
 
@@ -147,9 +152,29 @@ def test_measure_fills_deferred_measurements_once(tmp_path: Path) -> None:
     store = Store(tmp_path / "deferred")
     ingest([str(DEMO / "lumen-mix.jsonl")], store, IngestOptions(measure=False))
     assert pq.read_table(store.part_files()[0])["reasoning_letters"].null_count == 80
-    assert store.measure() == {"parts": 1, "parts_measured": 1, "rows_measured": 80}
-    assert store.measure()["rows_measured"] == 0
+    assert measure_store(store) == {"parts": 1, "parts_measured": 1, "rows_measured": 80}
+    assert measure_store(store)["rows_measured"] == 0
     assert pq.read_table(store.part_files()[0])["reasoning_letters"].null_count == 0
+
+
+def test_an_analysis_of_a_deferred_store_measures_it_first_and_says_so(tmp_path: Path) -> None:
+    measured, deferred = Store(tmp_path / "measured"), Store(tmp_path / "deferred")
+    ingest([str(DEMO / "lumen-mix.jsonl")], measured, IngestOptions())
+    ingest([str(DEMO / "lumen-mix.jsonl")], deferred, IngestOptions(measure=False))
+    [part] = deferred.part_files()
+    old = part.read_bytes()
+    typo = run("rates", "lumen-mixx", "--store", str(deferred.root), "--format", "json")
+    assert typo.exit_code == 1 and "did you mean 'lumen-mix'" in typo.stderr
+    assert "measuring" not in typo.stderr and part.read_bytes() == old  # the selection is checked first
+    result = run("rates", "--store", str(deferred.root), "--format", "json")
+    assert result.exit_code == 0, result.output
+    assert result.stderr.splitlines() == [
+        "cotlens: measuring 1 part file(s) stored without intrinsic measurements (once, as `cotlens measure`)"
+    ]
+    expected = run("rates", "--store", str(measured.root), "--format", "json")
+    assert orjson.loads(result.stdout)["rows"] == orjson.loads(expected.stdout)["rows"]
+    again = run("rates", "--store", str(deferred.root), "--format", "json")
+    assert again.stderr == "" and again.stdout == result.stdout
 
 
 # The frozen row of `rates --format json` (README, "JSON output").
@@ -246,7 +271,9 @@ def test_counts_made_with_other_lexicons_are_measured_again(small: Store) -> Non
         ),
         part,
     )
-    assert small.unmeasured_parts() == [str(part)]
-    compute_rates(small, select_lexicons(["epistemic"], []), Selection(), RateOptions())
-    assert small.unmeasured_parts() == []
+    assert unmeasured_parts(small) == [str(part)]
+    run_measured(
+        small, lambda: compute_rates(small, select_lexicons(["epistemic"], []), Selection(), RateOptions())
+    )
+    assert unmeasured_parts(small) == []
     assert pq.read_table(part).column("reasoning_lexicon_counts").equals(expected)

@@ -6,9 +6,11 @@ from __future__ import annotations
 import base64
 import gzip
 import json
+import sys
 from functools import lru_cache
 from importlib import resources
 
+import numpy as np
 import pyarrow as pa
 import pytest
 import regex
@@ -26,7 +28,7 @@ from cotlens.measure.scripts import (
     script_columns,
 )
 from cotlens.measure.tokens import _tokenizer, count_tokens
-from cotlens.measure.unicode import script_of
+from cotlens.measure.unicode import code_point_ranges, script_of
 from cotlens.store import Store
 from tests.conftest import DEMO
 
@@ -344,6 +346,38 @@ def test_scripts_outside_the_known_ones_are_other() -> None:
     s = stats(text)
     assert s.letters_by_script == {"Latin": 12, "Other": 4}
     assert span_texts(text) == ["ᚠᚢᚦ", "𐐀"]
+
+
+def test_the_class_table_is_each_class_matched_over_all_code_points() -> None:
+    """The table is built from the letters alone; here each class is matched over every code point instead."""
+    expected = np.zeros(sys.maxunicode + 1, dtype=np.uint8)
+    latin = scripts_module._LATIN
+    classes = [(r"\p{Nd}", scripts_module._DIGIT), (r"\p{M}", scripts_module._MARK)]
+    classes.append((r"[\p{L}--[\p{Script=Common}\p{Script=Inherited}]]", latin + SCRIPTS.index("Other")))
+    classes += [(rf"[\p{{L}}&&\p{{Script={s}}}]", latin + i) for i, s in enumerate(SCRIPTS[:-1])]
+    for python_class, value in classes:
+        for first, last in code_point_ranges(python_class):
+            expected[first : last + 1] = value
+    table = scripts_module._class_table()
+    assert np.array_equal(table, expected)
+    assert [SCRIPTS[table[ord(c)] - latin] for c in "Aßω这ᚠ"] == ["Latin", "Latin", "Greek", "Han", "Other"]
+    # A digit of another script, a combining mark, a Common letter (the prolonged sound mark), a mathematical
+    # bold A (Common), a space: no letter of any script.
+    none, digit, mark = scripts_module._NONE, scripts_module._DIGIT, scripts_module._MARK
+    assert [int(table[ord(c)]) for c in "٣\u0301ー𝐀 "] == [digit, mark, none, none, none]
+
+
+def test_vocabulary_lines_are_read_for_ranks_and_decoded_lengths() -> None:
+    ranks, sizes = scripts_module._vocabulary_lines(b"IQ== 0\nSGVsbG8= 12\nIGFi 3\n")  # "!", "Hello", " ab"
+    assert ranks.tolist() == [0, 12, 3] and sizes.tolist() == [1, 5, 3]
+    # Any other layout is left to the general split: CRLF, two spaces, no last newline, a rank that is no number.
+    for raw in (b"IQ== 0\r\nIg== 1\r\n", b"IQ==  0\n", b"IQ== 0\nIg== 1", b"IQ== 1x\n", b"", b"IQ== \n"):
+        assert scripts_module._vocabulary_lines(raw) is None, raw
+    # The shipped vocabulary: every rank of o200k_base, each as long as the bytes its token decodes to.
+    lengths = scripts_module._token_lengths()
+    ids = _tokenizer().encode("Hello world, 这个 dew!")
+    assert len(lengths) == 199_998
+    assert [int(lengths[i]) for i in ids] == [len(_tokenizer().decode([i]).encode()) for i in ids]
 
 
 def test_given_token_counts_are_used_and_missing_ones_counted() -> None:

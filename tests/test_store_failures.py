@@ -18,6 +18,7 @@ import orjson
 import pytest
 from typer.testing import CliRunner
 
+import cotlens.intrinsic
 import cotlens.parse
 import cotlens.store
 from cotlens.cli import app
@@ -230,7 +231,7 @@ def test_case_13_a_full_disk_while_measuring_leaves_the_parts_as_they_were(
     def full(self: Any, *args: Any, **kwargs: Any) -> None:
         raise NO_SPACE
 
-    monkeypatch.setattr(cotlens.measure.intrinsic.pq.ParquetWriter, "write_table", full)
+    monkeypatch.setattr(cotlens.intrinsic.pq.ParquetWriter, "write_table", full)
     assert_one_line_error(run("measure", "--store", str(deferred.root)), "no space left on device")
     assert snapshot(deferred.root) == before
 

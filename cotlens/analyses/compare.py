@@ -18,7 +18,6 @@ as if independent: the texts of one transcript are positively correlated, so the
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -29,13 +28,15 @@ import pyarrow.compute as pc
 
 from cotlens.errors import CotlensError, UsageError
 from cotlens.groups import IntervalOptions, RatioSums, interval_caption, interval_definition
+from cotlens.intrinsic import require_measured
 from cotlens.lexicon import Lexicon, builtin_keys, lexicon_spans, stored_positions
+from cotlens.measure import registered_kernels
 from cotlens.measure.scripts import leave_out_scripts, left_out
 from cotlens.measure.terms import count_terms
 from cotlens.measure.tokens import tokenizer_description
 from cotlens.render import interval_text, number
 from cotlens.result import Column, Result
-from cotlens.scan import Selection, check_selection, ensure_measured, list_to_dense, map_store, rows_where
+from cotlens.scan import Selection, check_selection, list_to_dense, map_store, rows_where
 from cotlens.stats import RatioResult, benjamini_hochberg
 from cotlens.store import Store
 
@@ -50,19 +51,33 @@ class Metric:
     key: str
     label: str
     kind: str  # "rate" (per 1000 tokens), "share" (of tokens or transcripts), "mean", "count"
+    numerator: str = ""  # a stored measurement's column (without `<text>_`); "" for terms and counts
 
 
-# Per-token numerators after the terms, and per-transcript ones, in the order of their columns.
-TOKEN_METRICS = (
-    Metric("nonlatin_token_share", "non-Latin token share", "share"),
-    Metric("spans_per_1k", "code-switch spans per 1k", "rate"),
-)
-TRANSCRIPT_METRICS = (
-    Metric("tokens_mean", "tokens, mean", "mean"),
-    Metric("loop_share", "loop share", "share"),
-    Metric("gopher_share", "over a Gopher threshold", "share"),
-)
-SHARES_OF_TRANSCRIPTS = frozenset({"loop_share", "gopher_share"})
+# The measurements' metrics are those the kernels declare for compare (measure/): over the token count, or per
+# transcript (a share of transcripts is the mean of a 0/1 flag).
+TOKENS = "tokens_o200k"
+
+
+def token_metrics() -> tuple[Metric, ...]:
+    """Per-token metrics, whose numerators follow the terms' in the order of their columns."""
+    return tuple(metric for metric, denominator in _compared() if denominator == TOKENS)
+
+
+def transcript_metrics() -> tuple[Metric, ...]:
+    """Per-transcript metrics, in the order of their columns."""
+    return tuple(metric for metric, denominator in _compared() if denominator is None)
+
+
+def _compared() -> list[tuple[Metric, str | None]]:
+    return [
+        (Metric(m.key, m.label, m.kind, m.numerator), m.denominator)
+        for kernel in registered_kernels()
+        for m in kernel.metrics
+        if m.label is not None
+    ]
+
+
 SHOWN_ONLY = (
     Metric("transcripts", "transcripts", "count"),
     Metric("tokens_median", "tokens, median", "count"),
@@ -83,9 +98,9 @@ class CompareOptions:
 class _Side:
     """One row group's numbers for one side (a model, or a field)."""
 
-    by_token: Floats  # (n, terms + lexicons + len(TOKEN_METRICS))
+    by_token: Floats  # (n, terms + lexicons + len(token_metrics()))
     tokens: Ints
-    by_transcript: Floats  # (n, len(TRANSCRIPT_METRICS))
+    by_transcript: Floats  # (n, len(transcript_metrics()))
 
 
 @dataclass(frozen=True, slots=True)
@@ -100,12 +115,15 @@ class _CompareKernel:
     # Where the terms are among the counts stored at ingest, when they all are: no text is read then.
     stored: tuple[int, ...] | None = None
     ignore: frozenset[str] = frozenset()  # scripts left out (their transcripts' mixing measured again)
+    # The stored columns of token_metrics() and transcript_metrics(), in order.
+    per_token: tuple[str, ...] = ()
+    per_transcript: tuple[str, ...] = ()
 
     def texts(self) -> tuple[str, ...]:
         return self.sides if self.by_field else (self.field,)
 
     def columns(self) -> tuple[str, ...]:
-        names = ["tokens_o200k", "nonlatin_tokens_o200k", "codeswitch_spans", "loop", "gopher_over"]
+        names = list(dict.fromkeys((TOKENS, *self.per_token, *self.per_transcript)))
         if self.terms and self.stored is not None:
             names.append("lexicon_counts")
         if self.ignore:
@@ -153,7 +171,8 @@ class _CompareKernel:
             return values
 
         n, terms = table.num_rows, len(self.terms)
-        by_token = np.empty((n, terms + len(self.lexicon_spans) + len(TOKEN_METRICS)))
+        measured = terms + len(self.lexicon_spans)
+        by_token = np.empty((n, measured + len(self.per_token)))
         if self.stored is not None:
             stored = list_to_dense(table[f"{text}_lexicon_counts"], len(builtin_keys()))
             by_token[:, :terms] = stored[:, _as_slice(self.stored)]
@@ -164,10 +183,10 @@ class _CompareKernel:
             for j, (start, end) in enumerate(self.lexicon_spans):
                 members[start:end, j] = 1.0
             by_token[:, terms : terms + len(self.lexicon_spans)] = by_token[:, :terms] @ members
-        by_token[:, -2] = column("nonlatin_tokens_o200k")
-        by_token[:, -1] = column("codeswitch_spans")
-        tokens = np.asarray(column("tokens_o200k"), dtype=np.int64)
-        by_transcript = np.column_stack([tokens, column("loop"), column("gopher_over")]).astype(np.float64)
+        for j, name in enumerate(self.per_token):
+            by_token[:, measured + j] = column(name)
+        tokens = np.asarray(column(TOKENS), dtype=np.int64)
+        by_transcript = np.column_stack([column(name) for name in self.per_transcript]).astype(np.float64)
         return _Side(by_token, tokens, by_transcript)
 
 
@@ -193,7 +212,7 @@ class Comparison:
 
 def metric_keys(lexicons: list[Lexicon]) -> list[str]:
     """Every metric a comparison with these lexicons computes (what a gate may name)."""
-    return [m.key for m in (*SHOWN_ONLY, *_term_metrics(lexicons), *TOKEN_METRICS, *TRANSCRIPT_METRICS)]
+    return [m.key for m in (*SHOWN_ONLY, *_term_metrics(lexicons), *token_metrics(), *transcript_metrics())]
 
 
 def compare(
@@ -202,12 +221,11 @@ def compare(
     lexicons: list[Lexicon],
     selection: Selection,
     options: CompareOptions,
-    on_measure: Callable[[int], None] | None = None,
 ) -> Comparison:
     """`sides`: the models (baseline first), or one model when options.fields is set."""
     _check_sides(sides, options)
     check_selection(store, selection)
-    ensure_measured(store, on_measure)
+    require_measured(store)
     terms = [t for lexicon in lexicons for t in lexicon.terms]
     spans = lexicon_spans(lexicons)
     names = list(options.fields) if options.fields else sides
@@ -219,6 +237,8 @@ def compare(
         tuple(spans),
         stored_positions(lexicons),
         options.ignore,
+        tuple(m.numerator for m in token_metrics()),
+        tuple(m.numerator for m in transcript_metrics()),
     )
     accumulated = {name: _Accumulated() for name in names}
     for part in map_store(store, kernel, kernel.columns(), selection):
@@ -235,7 +255,7 @@ def compare(
                 f"{who} has no transcripts with {what} in the selection (kinds {', '.join(selection.kinds)}): "
                 "nothing to compare"
             )
-    metrics = _term_metrics(lexicons) + list(TOKEN_METRICS) + list(TRANSCRIPT_METRICS)
+    metrics = _term_metrics(lexicons) + list(token_metrics()) + list(transcript_metrics())
     table = _Table.build(names, accumulated, metrics, len(terms) + len(lexicons), options)
     shown = _shown_metrics(table, names, lexicons, options)
     result = _result(table, shown, names, selection, options, lexicons)
@@ -289,8 +309,9 @@ class _Table:
         values: dict[tuple[str, str], tuple[float, float, float]] = {}
         ratios: dict[tuple[str, str], RatioResult] = {}
         methods: set[str] = set()
-        token_keys = [m.key for m in metrics[: token_columns + len(TOKEN_METRICS)]]
-        transcript_keys = [m.key for m in TRANSCRIPT_METRICS]
+        token_keys = [m.key for m in metrics[: token_columns + len(token_metrics())]]
+        transcript_keys = [m.key for m in transcript_metrics()]
+        shares_of_transcripts = {m.key for m in transcript_metrics() if m.kind == "share"}
         per = {m.key: 1000.0 if m.kind == "rate" else 1.0 for m in metrics}
         baseline = accumulated[names[0]]
         for name in names:
@@ -303,7 +324,7 @@ class _Table:
                 shares = sums.prevalence(iv)
                 for j, key in enumerate(keys):
                     scale = per[key]
-                    if key in SHARES_OF_TRANSCRIPTS:  # a 0/1 flag: its mean is a proportion, Wilson bounds it
+                    if key in shares_of_transcripts:  # a 0/1 flag: its mean is a proportion, Wilson bounds it
                         share, low, high = (float(a[j]) for a in shares)
                         values[(key, name)] = (share, low, high)
                         continue
@@ -356,7 +377,7 @@ def _shown_metrics(
         terms = sorted((m for m in terms if change[m.key] > 0), key=lambda m: -change[m.key])[
             : options.top_terms
         ]
-    return [*SHOWN_ONLY, *totals, *terms, *TOKEN_METRICS, *TRANSCRIPT_METRICS]
+    return [*SHOWN_ONLY, *totals, *terms, *token_metrics(), *transcript_metrics()]
 
 
 # A term needs this many occurrences over all sides to be ranked among those that differ most.

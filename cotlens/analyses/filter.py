@@ -13,7 +13,7 @@ from __future__ import annotations
 import os
 import stat
 from collections import Counter, deque
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import ExitStack
 from dataclasses import dataclass, field
@@ -27,13 +27,14 @@ import pyarrow.compute as pc
 
 from cotlens.conditions import Condition, evaluate
 from cotlens.errors import CotlensError, UsageError
+from cotlens.intrinsic import require_measured
 from cotlens.lexicon import Lexicon, builtin_keys, lexicon_spans, stored_key, stored_positions
 from cotlens.measure.scripts import leave_out_scripts
 from cotlens.measure.terms import count_terms
 from cotlens.progress import tracked
-from cotlens.record import SCHEMA
+from cotlens.record import schema
 from cotlens.result import Column, Result
-from cotlens.scan import TEXT_COLUMNS, Selection, check_selection, ensure_measured, list_to_dense
+from cotlens.scan import TEXT_COLUMNS, Selection, check_selection, list_to_dense
 from cotlens.store import Store
 from cotlens.workers import map_ordered, pool_jobs, worker_pool
 
@@ -109,7 +110,6 @@ def run_filter(
     conditions: list[Condition],
     lexicons: list[Lexicon],
     options: FilterOptions,
-    on_measure: Callable[[int], None] | None = None,
     sink: FilterSink | None = None,
 ) -> Result:
     """Judge every selected transcript, hand each batch to `sink` (None: a dry run, nothing written); return the
@@ -121,7 +121,7 @@ def run_filter(
         raise ValueError("run_filter: give a sink exactly when options.out names an output")
     if sink is not None:
         sink.check(store.root)
-    ensure_measured(store, on_measure)
+    require_measured(store)
     rates = _RateSource(lexicons, sorted({c.name for c in conditions if c.rate}), options.field)
     tallies: dict[str, _Tally] = {}
     try:
@@ -161,7 +161,7 @@ def _judge(
     texts = tuple(c.text for c in conditions)
     # The text only when it is written, or measured again (a term counted from it, a script left out).
     reads_text = writes or (bool(rates.wanted) and rates.stored is None) or bool(options.ignore)
-    columns = None if reads_text else [n for n in SCHEMA.names if n not in TEXT_COLUMNS]
+    columns = None if reads_text else [n for n in schema().names if n not in TEXT_COLUMNS]
     with ExitStack() as stack:
         # Terms counted from the text: as Ray tasks under the Ray engine; in this process otherwise.
         pool = stack.enter_context(worker_pool(pool_jobs(False))) if rates.counts_text() else None

@@ -17,7 +17,6 @@ spans per group, the first span of each transcript in store order, with context.
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -38,6 +37,7 @@ from cotlens.groups import (
     interval_caption,
     interval_definition,
 )
+from cotlens.intrinsic import require_measured
 from cotlens.measure.scripts import SCRIPTS, check_ignorable, leave_out_scripts, left_out
 from cotlens.measure.tokens import tokenizer_description
 from cotlens.result import Column, Result
@@ -45,7 +45,6 @@ from cotlens.scan import (
     Selection,
     check_group_key,
     check_selection,
-    ensure_measured,
     map_store,
     map_to_dense,
     no_text,
@@ -203,12 +202,11 @@ def compute_langmix(
     store: Store,
     selection: Selection,
     options: LangmixOptions,
-    on_measure: Callable[[int], None] | None = None,
 ) -> Result:
     options.validate()
     check_selection(store, selection)
     check_group_key(store, selection, options.by)
-    ensure_measured(store, on_measure)
+    require_measured(store)
     kernel = _MixKernel(options)
     groups: dict[GroupKey, _Group] = {}
     for part in map_store(store, kernel, kernel.columns(), selection):

@@ -18,7 +18,6 @@ the store: each is the upper edge of the bin where the cumulative share first re
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -39,6 +38,7 @@ from cotlens.groups import (
     interval_caption,
     interval_definition,
 )
+from cotlens.intrinsic import require_measured
 from cotlens.measure.repetition import GOPHER_COLUMNS, GOPHER_CONVENTIONS, GOPHER_THRESHOLDS
 from cotlens.measure.scripts import leave_out_scripts, left_out
 from cotlens.measure.tokens import tokenizer_description
@@ -47,7 +47,6 @@ from cotlens.scan import (
     Selection,
     check_group_key,
     check_selection,
-    ensure_measured,
     map_store,
     no_text,
     rows_where,
@@ -153,12 +152,11 @@ def compute_loops(
     store: Store,
     selection: Selection,
     options: LoopOptions,
-    on_measure: Callable[[int], None] | None = None,
 ) -> Result:
     check_by(options.by)
     check_selection(store, selection)
     check_group_key(store, selection, options.by)
-    ensure_measured(store, on_measure)
+    require_measured(store)
     kernel = _LoopKernel(options)
     groups: dict[GroupKey, _Group] = {}
     for part in map_store(store, kernel, kernel.columns(), selection):

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass
 
 from cotlens.errors import UsageError
@@ -37,7 +36,6 @@ def draw(
     selection: Selection,
     options: PlotOptions,
     fmt: str,
-    on_measure: Callable[[int], None] | None = None,
 ) -> bytes:
     """The figure of analysis `kind` (rates, compare, langmix, loops) as an svg, png or pdf file's bytes."""
     from cotlens.render import figures
@@ -49,9 +47,7 @@ def draw(
         from cotlens.lexicon import select_lexicons
 
         rate_options = RateOptions(options.by, options.field, options.tokens, False, options.intervals)  # type: ignore[arg-type]
-        result = compute_rates(
-            store, select_lexicons(lexicon_specs, terms), selection, rate_options, on_measure
-        )
+        result = compute_rates(store, select_lexicons(lexicon_specs, terms), selection, rate_options)
         figure = figures.rates_figure(result, options.terms)
     elif kind == "compare":
         from cotlens.analyses.compare import CompareOptions, compare
@@ -62,20 +58,16 @@ def draw(
         compare_options = CompareOptions(
             options.field, None, options.top_terms, bool(lexicon_specs or terms), options.intervals
         )
-        comparison = compare(
-            store, models, select_lexicons(lexicon_specs, terms), selection, compare_options, on_measure
-        )
+        comparison = compare(store, models, select_lexicons(lexicon_specs, terms), selection, compare_options)
         figure = figures.compare_figure(comparison.result)
     elif kind == "langmix":
         from cotlens.analyses.langmix import LangmixOptions, compute_langmix
 
         mix_options = LangmixOptions(options.by, options.field, True, options.ignore, 0, options.intervals)
-        figure = figures.langmix_figure(compute_langmix(store, selection, mix_options, on_measure))
+        figure = figures.langmix_figure(compute_langmix(store, selection, mix_options))
     else:
         from cotlens.analyses.loops import LoopOptions, compute_loops
 
         loop_options = LoopOptions(options.by, options.field, options.intervals, HISTOGRAM_BINS)
-        figure = figures.loops_figure(
-            compute_loops(store, selection, loop_options, on_measure), options.statistic
-        )
+        figure = figures.loops_figure(compute_loops(store, selection, loop_options), options.statistic)
     return figures.figure_bytes(figure, fmt)

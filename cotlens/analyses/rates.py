@@ -8,7 +8,6 @@ stats.BOOTSTRAP_MAX_TRANSCRIPTS per group, the delta method above (README, Defin
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Literal
 
@@ -28,6 +27,7 @@ from cotlens.groups import (
     interval_caption,
     interval_definition,
 )
+from cotlens.intrinsic import require_measured
 from cotlens.lexicon import Lexicon, builtin_keys, lexicon_spans, stored_positions
 from cotlens.measure.terms import Passes, Term, count_terms, fold_series, term_passes
 from cotlens.measure.tokens import tokenizer_description
@@ -37,7 +37,6 @@ from cotlens.scan import (
     Selection,
     check_group_key,
     check_selection,
-    ensure_measured,
     list_to_dense,
     map_store,
     no_text,
@@ -129,7 +128,7 @@ class _CountKernel:
             words = folded.str.count_matches(rust_class(WORD_CLASS) + "+").fill_null(0)
             return np.asarray(words.to_numpy(), dtype=np.int64)
         column = f"{o.field}_tokens_o200k" if o.unit == "o200k" else "reasoning_tokens_reported"
-        # Non-null: rows without a reported figure were filtered out, and ensure_measured ran before the scan.
+        # Non-null: rows without a reported figure were filtered out, and require_measured passed before the scan.
         return np.asarray(table[column].to_numpy(), dtype=np.int64)
 
 
@@ -138,13 +137,12 @@ def compute_rates(
     lexicons: list[Lexicon],
     selection: Selection,
     options: RateOptions,
-    on_measure: Callable[[int], None] | None = None,
 ) -> Result:
-    """Rates of every lexicon term (and each lexicon's total) per group. on_measure: see scan.ensure_measured."""
+    """Rates of every lexicon term (and each lexicon's total) per group."""
     options.validate()
     check_selection(store, selection)
     check_group_key(store, selection, options.by)
-    ensure_measured(store, on_measure)
+    require_measured(store)
     terms = [t for lexicon in lexicons for t in lexicon.terms]
     stored = stored_positions(lexicons) if options.unit != "words" else None
     passes = term_passes(terms) if stored is None else None

@@ -17,7 +17,6 @@ The page embeds aggregates and that bounded sample, never the corpus: its size d
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from concurrent.futures import Executor
 from dataclasses import dataclass, field
 from typing import Any
@@ -33,13 +32,13 @@ from cotlens.analyses.compare import Comparison
 from cotlens.analyses.show import Shown, find_transcripts, highlight
 from cotlens.errors import UsageError
 from cotlens.groups import IntervalOptions
+from cotlens.intrinsic import require_measured
 from cotlens.lexicon import Lexicon, builtin_keys, stored_key
 from cotlens.result import Result
 from cotlens.scan import (
     Selection,
     check_selection,
     distinct_values,
-    ensure_measured,
     list_to_dense,
     map_store,
 )
@@ -120,7 +119,6 @@ def build_report(
     selection: Selection,
     lexicons: list[Lexicon],
     options: ReportOptions,
-    on_measure: Callable[[int], None] | None = None,
     workers: Executor | None = None,
 ) -> Report:
     """Every section's figures for the selected transcripts (see the module's docstring). With `workers` (a
@@ -134,7 +132,7 @@ def build_report(
     options.validate()
     gates = [parse_gate(g, metric_keys(lexicons)) for g in options.gates]
     check_selection(store, selection)
-    ensure_measured(store, on_measure)  # here, once: not in two workers at a time
+    require_measured(store)
     names: list[str] = []
     if options.baseline is not None:
         names = [options.baseline, *(m for m in _models(store, selection) if m != options.baseline)]
@@ -221,7 +219,6 @@ def make_report(
     selection: Selection,
     lexicons: list[Lexicon],
     options: ReportOptions,
-    on_measure: Callable[[int], None] | None = None,
 ) -> tuple[Report, str]:
     """The report and its page: on a store large enough to repay starting them, the analyses and then the
     figures run in a worker per core."""
@@ -232,7 +229,7 @@ def make_report(
     options.validate()
     store.require()
     with worker_pool(default_jobs() if repays_workers(store) else 1) as workers:
-        report = build_report(store, selection, lexicons, options, on_measure, workers)
+        report = build_report(store, selection, lexicons, options, workers)
         return report, report_html(report, workers)
 
 

@@ -77,6 +77,8 @@ import numpy.typing as npt
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from cotlens.measure import Column, Kernel, Metric
+
 Value = float | bool | str | int | None
 
 U8 = npt.NDArray[np.uint8]
@@ -96,14 +98,33 @@ GOPHER_COLUMNS = (
     *(f"top_{n}gram_char_frac" for n in TOP_NGRAMS),
     *(f"dup_{n}gram_char_frac" for n in DUP_NGRAMS),
 )
-REPETITION_COLUMNS: tuple[tuple[str, pa.DataType], ...] = (
-    *((name, pa.float64()) for name in GOPHER_COLUMNS),
-    # Over at least one GOPHER_THRESHOLDS value: derived, but one bool spares a reader the thirteen columns.
-    ("gopher_over", pa.bool_()),
-    ("loop", pa.bool_()),
-    ("loop_unit", pa.string()),
-    ("loop_repeats", pa.int32()),
+_GOPHER_MEANINGS = {
+    "dup_line_frac": "Gopher duplicate line fraction",
+    "dup_para_frac": "Gopher duplicate paragraph fraction",
+    "dup_line_char_frac": "Gopher duplicate line character fraction",
+    "dup_para_char_frac": "Gopher duplicate paragraph character fraction",
+    **{f"top_{n}gram_char_frac": f"Gopher top {n}-gram character fraction" for n in TOP_NGRAMS},
+    **{f"dup_{n}gram_char_frac": f"Gopher duplicate {n}-gram character fraction" for n in DUP_NGRAMS},
+}
+KERNEL = Kernel(
+    "repetition",
+    order=2,
+    columns=(
+        *(Column(name, pa.float64(), _GOPHER_MEANINGS[name]) for name in GOPHER_COLUMNS),
+        # Over at least one GOPHER_THRESHOLDS value: derived, but one bool spares a reader the thirteen columns.
+        Column("gopher_over", pa.bool_(), "over at least one Gopher threshold", flag="gopher"),
+        Column("loop", pa.bool_(), "ends in a degenerate loop", flag="loop"),
+        Column("loop_unit", pa.string(), "the loop's repeated unit"),
+        Column("loop_repeats", pa.int32(), "the loop's copies of its unit"),
+    ),
+    measure=lambda texts: measure_repetition(texts),  # defined below
+    metrics=(
+        *(Metric(name, name) for name in GOPHER_COLUMNS),
+        Metric("loop_share", "loop", operand=False, label="loop share", kind="share"),
+        Metric("gopher_share", "gopher_over", operand=False, label="over a Gopher threshold", kind="share"),
+    ),
 )
+REPETITION_COLUMNS: tuple[tuple[str, pa.DataType], ...] = tuple((c.name, c.type) for c in KERNEL.columns)
 # Rae et al. 2021, Table A1. MassiveText drops a document when a measure is above its threshold (datatrove
 # compares with `>`), so "over the Gopher thresholds" means value > threshold for some column.
 GOPHER_THRESHOLDS: dict[str, float] = {

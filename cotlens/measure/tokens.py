@@ -13,6 +13,10 @@ from functools import lru_cache
 from importlib.metadata import version
 from typing import Any
 
+import pyarrow as pa
+
+from cotlens.measure import Column, Kernel, Metric
+
 TOKENIZER = "o200k_base"
 
 
@@ -56,3 +60,21 @@ def count_tokens(texts: Sequence[str | None]) -> list[int | None]:
     """o200k_base token count of each text; None stays None (no text, no count)."""
     count = _tokenizer().count
     return [None if text is None else count(text) for text in texts]
+
+
+def _token_columns(texts: Sequence[str | None]) -> dict[str, list[int | None]]:
+    return {"tokens_o200k": count_tokens(texts)}
+
+
+KERNEL = Kernel(
+    "tokens",
+    order=0,
+    columns=(Column("tokens_o200k", pa.int64(), "exact o200k_base token count"),),
+    measure=_token_columns,
+    metrics=(
+        Metric("tokens", "tokens_o200k"),
+        # The record's own length column (parse stores it with the text): listed here, beside the token count.
+        Metric("chars", "chars"),
+        Metric("tokens_mean", "tokens_o200k", operand=False, label="tokens, mean", kind="mean"),
+    ),
+)

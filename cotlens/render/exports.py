@@ -25,7 +25,7 @@ import pyarrow.parquet as pq
 from cotlens.analyses.filter import FilterOptions, Judged, is_device
 from cotlens.errors import CotlensError, InputError, UsageError
 from cotlens.escape import json_bytes
-from cotlens.record import RECORD_FIELDS, SCHEMA
+from cotlens.record import RECORD_FIELDS, schema
 from cotlens.workers import default_jobs
 
 # The canonical record, as JSON Lines output carries it (Parquet output carries every stored column).
@@ -56,7 +56,7 @@ class Exports:
         self.original = options.original
         self.jobs = jobs or default_jobs()
         self.originals: dict[str, set[int]] = {}  # with --original: the kept transcripts' input lines
-        self.staged = _Staged()
+        self.staged = _Staged()  # anew on each entry
         self.writer: _JsonLines | _Parquet | _ParquetParts | None = None
         self.behind: _WriteBehind | None = None
         self.excluded: IO[bytes] | None = None
@@ -113,7 +113,7 @@ class Exports:
             raise UsageError(f"{path} exists: give --force to replace it")
 
     def __enter__(self) -> Exports:
-        self.staged.__enter__()
+        self.staged, self.originals, self.behind, self.excluded = _Staged(), {}, None, None
         try:
             self.writer = self._open_writer()
             if not isinstance(self.writer, _ParquetParts):  # writes behind on its own threads
@@ -228,12 +228,13 @@ class _JsonLines:
 
 def _parquet_writer(sink: str | IO[bytes]) -> pq.ParquetWriter:
     """Every stored column, zstd-compressed as the store's own files (pyarrow's default level)."""
+    names = schema().names
     return pq.ParquetWriter(
         sink,
-        SCHEMA,
+        schema(),
         compression="zstd",
-        use_dictionary=[n for n in SCHEMA.names if n not in UNIQUE_TEXTS],
-        write_statistics=[n for n in SCHEMA.names if n not in TEXTS],
+        use_dictionary=[n for n in names if n not in UNIQUE_TEXTS],
+        write_statistics=[n for n in names if n not in TEXTS],
     )
 
 
@@ -242,7 +243,7 @@ class _Parquet:
         self.writer = _parquet_writer(sink)
 
     def write(self, table: pa.Table) -> None:
-        self.writer.write_table(table.select(SCHEMA.names))
+        self.writer.write_table(table.select(schema().names))
 
     def close(self, error: type[BaseException] | None) -> None:
         # On an error too, while its file is open (the staged file goes anyway), not by the garbage collector.
@@ -252,7 +253,7 @@ class _Parquet:
 
 def _write_part(path: Path, table: pa.Table) -> None:
     with _parquet_writer(str(path)) as writer:
-        writer.write_table(table.select(SCHEMA.names))
+        writer.write_table(table.select(schema().names))
 
 
 class _ParquetParts:
@@ -280,7 +281,7 @@ class _ParquetParts:
             while error is None and self.pending:
                 self.pending.popleft().result()
             if error is None and self.files == 0:  # nothing kept: one empty file, so readers get the schema
-                _write_part(self.directory / PART.format(0), SCHEMA.empty_table())
+                _write_part(self.directory / PART.format(0), schema().empty_table())
         finally:
             self.threads.shutdown(wait=True, cancel_futures=True)
 
