@@ -5,9 +5,9 @@
 1. The first --sample-mb of the synthetic corpus of bench/corpus.py (about a third of its transcripts mix in
    non-ASCII text: accents, CJK, Cyrillic, emoji) is ingested twice, in-process with one job: with every
    measurement, and with --defer-measure (none).
-2. The stored reasoning and answer texts are measured again, kernel by kernel, in the batches ingest uses:
-   o200k token counts, language mixing (measure/scripts.py), repetition (measure/repetition.py), the counts
-   of the built-in lexicons' terms.
+2. The stored reasoning and answer texts are measured again, kernel by kernel (every registered one, by its
+   name), in the batches ingest uses: o200k token counts (tokens), language mixing (scripts), repetition, the
+   counts of the built-in lexicons' terms (lexicon_counts).
 3. Each kernel's share: its seconds / (ingest seconds - its seconds), i.e. how much it adds to an ingest without
    it. Target (issue "language mixing"): scripts add at most 15%.
 """
@@ -80,10 +80,8 @@ def main() -> int:
     parser.add_argument("--sample-mb", type=float, default=50)
     args = parser.parse_args()
 
-    from cotlens.measure.lexicon_counts import lexicon_counts
-    from cotlens.measure.repetition import measure_repetition
+    from cotlens.measure import registered_kernels
     from cotlens.measure.scripts import script_columns
-    from cotlens.measure.tokens import count_tokens
 
     corpus = ensure_corpus(args.workdir, args.size_mb, args.seed)
     path = args.workdir / f"measure-sample-{args.sample_mb:g}mb.jsonl"
@@ -93,12 +91,7 @@ def main() -> int:
     script_columns(["warm up the class table: 这个"])  # built once per process, as in a worker
     full = timed_ingest(path, args.workdir, measure=True)
     deferred = timed_ingest(path, args.workdir, measure=False)
-    kernels = {
-        "o200k token counts": timed_kernel(count_tokens, texts),
-        "language mixing (scripts)": timed_kernel(script_columns, texts),
-        "repetition (Gopher, loop)": timed_kernel(measure_repetition, texts),
-        "built-in lexicon counts": timed_kernel(lexicon_counts, texts),
-    }
+    kernels = {kernel.name: timed_kernel(kernel.measure, texts) for kernel in registered_kernels()}
 
     info = machine_info()
     print(
@@ -112,7 +105,7 @@ def main() -> int:
     print(f"{'ingest --defer-measure':<30} {deferred:>8.2f} {size / MB / deferred:>8.1f}")
     for name, seconds in kernels.items():
         print(f"{name:<30} {seconds:>8.2f} {text_mb / seconds:>8.1f} {seconds / (full - seconds):>14.0%}")
-    share = kernels["language mixing (scripts)"] / (full - kernels["language mixing (scripts)"])
+    share = kernels["scripts"] / (full - kernels["scripts"])
     ok = share <= SCRIPTS_SHARE_TARGET
     print("\ntargets:")
     print(

@@ -39,10 +39,11 @@ from cotlens.workers import map_ordered
 # A group key for transcripts without the grouping value (no dataset, no such tag).
 NO_VALUE = "(none)"
 # Groups with fewer transcripts than this are flagged: their intervals rest on little data. Measured (bench/
-# coverage.py, table in the README): below 500 transcripts the 95% intervals of strongly clustered terms
-# (gamma(0.5) propensities, lognormal lengths) miss the true rate on the low side more than 4% of the time
-# (6.8% at 50, 4.5% at 200; 3.8% at 500, 2.5% at 1000); unclustered and Pareto-length terms hold at every size.
-FEW_TRANSCRIPTS = 500
+# coverage.py, table in the README): at 200 transcripts and above, the 95% intervals of every simulated process
+# miss the true rate by at most 3% on either side (2.3% below and 2.1% above for strongly clustered gamma(0.5)
+# terms with lognormal lengths); at 50, those miss it below 4.0% of the time, and a term that 2% of transcripts use
+# is absent from 37% of the groups, which no interval can cover.
+FEW_TRANSCRIPTS = 200
 
 Ints = npt.NDArray[np.int64]
 GroupKey = tuple[str, str]  # (group value, reasoning kind)
@@ -219,8 +220,10 @@ def interval_caption(options: IntervalOptions) -> str:
 def interval_definition(options: IntervalOptions) -> dict[str, Any]:
     return {
         "confidence": options.confidence,
-        "method": "studentized-log: bootstrap over transcripts of the log rate standardized by each resample's "
-        f"delta-method standard error, for groups of up to {BOOTSTRAP_MAX_TRANSCRIPTS} transcripts (the upper "
+        "method": "studentized-log+1: bootstrap over transcripts of the log rate standardized by each resample's "
+        "delta-method standard error, the upper bound set as if the group held one more copy of its heaviest "
+        "user of the term (for a ratio: the upper bound one more in the side, the lower bound one more in the "
+        f"baseline), for groups of up to {BOOTSTRAP_MAX_TRANSCRIPTS} transcripts (the upper "
         "bound is infinite, null in JSON, for a term that about 3 transcripts or fewer use); delta: the "
         "delta method of the log of the ratio estimator above; poisson-zero: no occurrences, [0, exact Poisson "
         "upper bound]; percentile: a ratio whose term one side uses in about 3 transcripts or fewer, the "

@@ -12,18 +12,13 @@ import pytest
 from rich.cells import cell_len
 from rich.console import Console
 
-from cotlens.analyses.kwic import (
-    KwicOptions,
-    _KwicKernel,
-    compute_kwic,
-    find_occurrences,
-    folded_with_clusters,
-)
+from cotlens.analyses.kwic import KwicOptions, _KwicKernel, compute_kwic
 from cotlens.errors import CotlensError, UsageError
 from cotlens.escape import printable
 from cotlens.ingest import ingest
 from cotlens.measure.fold import fold
-from cotlens.measure.terms import count_terms, parse_term
+from cotlens.measure.positions import folded_with_clusters
+from cotlens.measure.terms import count_terms, find_occurrences, parse_term
 from cotlens.render import OutputFormat, render
 from cotlens.result import Result
 from cotlens.scan import Selection, read_row_group

@@ -99,6 +99,12 @@ def test_a_kernel_registered_in_a_test_is_a_column_an_operand_and_a_compare_metr
         parse_condition("exclamations >= 3", [])
 
 
+def test_compare_takes_metrics_per_token_or_per_transcript_only() -> None:
+    with pytest.raises(ValueError, match="per tokens_o200k or per transcript"):
+        Metric("bangs_per_letter", "exclamations", "letters", label="! per letter", kind="share")
+    assert Metric("bangs_per_letter", "exclamations", "letters").operand  # a --where metric may
+
+
 def test_the_store_knows_no_kernel() -> None:
     loaded = subprocess.run(
         [

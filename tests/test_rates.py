@@ -127,7 +127,7 @@ def test_demo_dialect_model_stands_out(store: Store) -> None:
     assert orion["rate_per_1k"] > 5
     for other in totals.values():
         assert other["rate_per_1k_high"] < orion["rate_per_1k_low"]
-    assert orion["interval_method"] == "studentized-log"
+    assert orion["interval_method"] == "studentized-log+1"
 
 
 def test_old_parts_are_measured_on_first_use(tmp_path: Path, small: Store) -> None:

@@ -116,6 +116,34 @@ def test_substring_mode_counts_like_lower_count() -> None:
     assert count_terms([text], [term])[0, 0] == text.lower().count("wait") == 4
 
 
+def test_regex_terms_match_the_folded_text_itself() -> None:
+    # The space put before a text for the boundary of words is no part of it: a regex neither matches it nor
+    # loses the start of the text to it.
+    texts = ["a b", "wait here", "Wait\nwait"]
+    terms = [parse_term(r"re:\s"), parse_term("re:^wait"), parse_term("re:(?m)^wait")]
+    assert count_terms(texts, terms).tolist() == [[1, 0, 0], [1, 1, 1], [1, 1, 2]]
+
+
+def test_a_verbose_regex_with_a_comment_is_counted_and_located() -> None:
+    from cotlens.measure.terms import find_occurrences
+
+    term, text = parse_term("re:(?x) wa+it  # a comment ends the pattern"), "Wait, waaait; awaiting"
+    assert count_terms([text], [term])[0, 0] == 2
+    assert [text[a:b] for a, b in find_occurrences(text, term)] == ["Wait", "waaait"]
+
+
+def test_text_holding_every_mark_is_still_counted_and_located() -> None:
+    from cotlens.measure.passes import MARK_PAIRS
+    from cotlens.measure.terms import find_occurrences
+
+    marks = "".join(a + b for a, b in MARK_PAIRS)
+    text = f"{marks} wait{marks}, overshadow {marks}"
+    for term, found in (("wait", "wait"), ("re:over\\w+", "overshadow")):
+        spans = find_occurrences(text, parse_term(term))
+        assert [text[a:b] for a, b in spans] == [found]
+        assert count_terms([text, "wait"], [parse_term(term)])[0, 0] == 1
+
+
 def test_regex_terms_run_on_a_linear_time_engine() -> None:
     assert count_terms(["over the overshadowing"], [parse_term(r"re:\bover\w*")])[0, 0] == 2
     with pytest.raises(LexiconError, match="linear-time engine"):
@@ -254,7 +282,7 @@ def test_fold_series_is_fold_for_every_row() -> None:
 
 def test_passes_share_what_cannot_overlap() -> None:
     from cotlens.lexicon import select_lexicons
-    from cotlens.measure.terms import _passes
+    from cotlens.measure.passes import _passes
 
     lexicons = select_lexicons(
         ["o3-dialect", "epistemic", "eval-awareness", "voice"], ["let me", "double-check"]
@@ -288,7 +316,7 @@ def test_passes_share_what_cannot_overlap() -> None:
     ],
 )
 def test_may_overlap(a: str, b: str, overlap: bool) -> None:
-    from cotlens.measure.terms import _may_overlap
+    from cotlens.measure.passes import _may_overlap
 
     assert _may_overlap(parse_term(a).key, parse_term(b).key, ("Latin",)) is overlap
     assert _may_overlap(parse_term(b).key, parse_term(a).key, ("Latin",)) is overlap
@@ -418,3 +446,66 @@ def test_fold_tables_are_cached_and_rebuilt_when_unreadable(
     ):
         path.write_bytes(damaged)
         assert fold._read_tables(path) is None
+
+
+# Hostile and awkward pieces of text: joiners and direction marks, combining marks, astral characters (emoji, a
+# ZWJ sequence, math italic, CJK extension B), case folding that lengthens or shortens ("ß", "İ", "ﬁ", "ŉ", "ẞ",
+# final sigma, the ypogegrammeni mark), CJK and Arabic, newlines and CRLF, a character used to mark matches.
+HOSTILE_PIECES = [
+    *(
+        "wait",
+        "Wait",
+        "WAIT",
+        "ｗａｉｔ",
+        "waiit",
+        "let",
+        "me",
+        "e.g.",
+        "double",
+        "check",
+        "-",
+        "hmm",
+        "well",
+        "we",
+    ),
+    *("straße", "STRASSE", "ẞ", "ß", "İ", "ﬁ", "ne", "ŉ", "Σ", "ς", "\u0345", "ing", "2", "_", "'", "’", "."),
+    *("检查", "检", "查", "AI", "ai", "模型", "مرحبا", "١٢"),
+    *(" ", "  ", "\n", "\r\n", "\t", "\u200d", "\u200c", "\u200f", "\u202e", "\u061c"),
+    *("\u0301", "e\u0301", "😀", "👩\u200d💻", "𝑥", "\U00020000", "\ufdd0", "\ufdd1"),
+]
+HOSTILE_TERMS = [
+    *("wait", "let me", "e.g.", "check", "double-check", "straße", "ﬁne", "İ", "we", "well"),
+    *("检查", "ai模型", "مرحبا", "ς"),
+    *(r"re:\bwa+it\b|hmm+", r"re:[a-z]+ing|[检查]+", r"re:\d+|(?i)ss", r"re:\s+me\b", r"re:[^\s\w]"),
+]
+
+
+def test_spans_are_as_many_as_counts_on_hostile_text() -> None:
+    """find_occurrences (one text, one term at a time) finds as many occurrences as count_terms counts (a batch
+    of texts, every term at once: shared passes, fast paths), each a non-empty span inside the text, in order."""
+    from hypothesis import given, settings
+    from hypothesis import strategies as st
+
+    from cotlens.measure.terms import find_occurrences
+
+    terms = [parse_term(t) for t in HOSTILE_TERMS]
+    plain = [
+        "wait, let me check: hmm well",
+        "e.g. straße AI模型 检查",
+    ]  # ASCII and unspecial texts in the batch
+
+    @settings(max_examples=120, deadline=None)
+    @given(
+        st.lists(st.lists(st.sampled_from(HOSTILE_PIECES), max_size=16).map("".join), min_size=1, max_size=3)
+    )
+    def check(texts: list[str]) -> None:
+        batch = [*texts, *plain]
+        counts = count_terms(batch, terms)
+        for i, text in enumerate(texts):
+            for j, term in enumerate(terms):
+                spans = find_occurrences(text, term)
+                assert len(spans) == counts[i, j], (term.text, text, spans)
+                ends = [0, *(edge for span in spans for edge in span), len(text)]
+                assert ends == sorted(ends) and all(a < b for a, b in spans), (term.text, text, spans)
+
+    check()

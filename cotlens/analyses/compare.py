@@ -26,17 +26,17 @@ import numpy.typing as npt
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from cotlens.analyses.occurrences import term_counts
 from cotlens.errors import CotlensError, UsageError
 from cotlens.groups import IntervalOptions, RatioSums, interval_caption, interval_definition
 from cotlens.intrinsic import require_measured
-from cotlens.lexicon import Lexicon, builtin_keys, lexicon_spans, stored_positions
-from cotlens.measure import registered_kernels
+from cotlens.lexicon import Lexicon, lexicon_spans, stored_positions
+from cotlens.measure import PER_TOKEN, registered_kernels
 from cotlens.measure.scripts import leave_out_scripts, left_out
-from cotlens.measure.terms import count_terms
 from cotlens.measure.tokens import tokenizer_description
 from cotlens.render import interval_text, number
 from cotlens.result import Column, Result
-from cotlens.scan import Selection, check_selection, list_to_dense, map_store, rows_where
+from cotlens.scan import Selection, check_selection, map_store, rows_where
 from cotlens.stats import RatioResult, benjamini_hochberg
 from cotlens.store import Store
 
@@ -54,14 +54,9 @@ class Metric:
     numerator: str = ""  # a stored measurement's column (without `<text>_`); "" for terms and counts
 
 
-# The measurements' metrics are those the kernels declare for compare (measure/): over the token count, or per
-# transcript (a share of transcripts is the mean of a 0/1 flag).
-TOKENS = "tokens_o200k"
-
-
 def token_metrics() -> tuple[Metric, ...]:
     """Per-token metrics, whose numerators follow the terms' in the order of their columns."""
-    return tuple(metric for metric, denominator in _compared() if denominator == TOKENS)
+    return tuple(metric for metric, denominator in _compared() if denominator == PER_TOKEN)
 
 
 def transcript_metrics() -> tuple[Metric, ...]:
@@ -70,6 +65,8 @@ def transcript_metrics() -> tuple[Metric, ...]:
 
 
 def _compared() -> list[tuple[Metric, str | None]]:
+    """The measurements' metrics: those the kernels declare for compare (measure/), each with its denominator,
+    the token count (PER_TOKEN) or None, per transcript (a share of transcripts is the mean of a 0/1 flag)."""
     return [
         (Metric(m.key, m.label, m.kind, m.numerator), m.denominator)
         for kernel in registered_kernels()
@@ -123,7 +120,7 @@ class _CompareKernel:
         return self.sides if self.by_field else (self.field,)
 
     def columns(self) -> tuple[str, ...]:
-        names = list(dict.fromkeys((TOKENS, *self.per_token, *self.per_transcript)))
+        names = list(dict.fromkeys((PER_TOKEN, *self.per_token, *self.per_transcript)))
         if self.terms and self.stored is not None:
             names.append("lexicon_counts")
         if self.ignore:
@@ -173,11 +170,8 @@ class _CompareKernel:
         n, terms = table.num_rows, len(self.terms)
         measured = terms + len(self.lexicon_spans)
         by_token = np.empty((n, measured + len(self.per_token)))
-        if self.stored is not None:
-            stored = list_to_dense(table[f"{text}_lexicon_counts"], len(builtin_keys()))
-            by_token[:, :terms] = stored[:, _as_slice(self.stored)]
-        elif terms:
-            by_token[:, :terms] = count_terms(table[text].combine_chunks(), self.terms)
+        if terms:
+            by_token[:, :terms] = term_counts(table, text, self.terms, self.stored)
         if self.lexicon_spans:  # each lexicon's total, as one matrix product
             members = np.zeros((terms, len(self.lexicon_spans)))
             for j, (start, end) in enumerate(self.lexicon_spans):
@@ -185,16 +179,9 @@ class _CompareKernel:
             by_token[:, terms : terms + len(self.lexicon_spans)] = by_token[:, :terms] @ members
         for j, name in enumerate(self.per_token):
             by_token[:, measured + j] = column(name)
-        tokens = np.asarray(column(TOKENS), dtype=np.int64)
+        tokens = np.asarray(column(PER_TOKEN), dtype=np.int64)
         by_transcript = np.column_stack([column(name) for name in self.per_transcript]).astype(np.float64)
         return _Side(by_token, tokens, by_transcript)
-
-
-def _as_slice(positions: tuple[int, ...]) -> slice | list[int]:
-    """Consecutive positions as a slice (a view, no gather): the built-in lexicons in their stored order."""
-    if positions and list(positions) == list(range(positions[0], positions[0] + len(positions))):
-        return slice(positions[0], positions[0] + len(positions))
-    return list(positions)
 
 
 @dataclass

@@ -25,16 +25,16 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from cotlens.analyses.occurrences import term_counts
 from cotlens.conditions import Condition, evaluate
 from cotlens.errors import CotlensError, UsageError
 from cotlens.intrinsic import require_measured
-from cotlens.lexicon import Lexicon, builtin_keys, lexicon_spans, stored_key, stored_positions
+from cotlens.lexicon import Lexicon, lexicon_spans, stored_key, stored_positions
 from cotlens.measure.scripts import leave_out_scripts
-from cotlens.measure.terms import count_terms
 from cotlens.progress import tracked
 from cotlens.record import schema
 from cotlens.result import Column, Result
-from cotlens.scan import TEXT_COLUMNS, Selection, check_selection, list_to_dense
+from cotlens.scan import TEXT_COLUMNS, Selection, check_selection
 from cotlens.store import Store
 from cotlens.workers import map_ordered, pool_jobs, worker_pool
 
@@ -240,13 +240,7 @@ class _RateSource:
     def per_1k(self, table: pa.Table) -> dict[str, Any]:
         if not self.wanted:
             return {}
-        if self.stored is not None:
-            stored = list_to_dense(
-                _filled(table[f"{self.field}_lexicon_counts"], len(builtin_keys())), len(builtin_keys())
-            )
-            counts = stored[:, self.stored].astype(np.float64)
-        else:
-            counts = count_terms(table[self.field].combine_chunks(), self.terms).astype(np.float64)
+        counts = term_counts(table, self.field, self.terms, self.stored).astype(np.float64)
         tokens = np.asarray(
             table[f"{self.field}_tokens_o200k"].to_numpy(zero_copy_only=False), dtype=np.float64
         )
@@ -260,13 +254,6 @@ class _RateSource:
             with np.errstate(divide="ignore", invalid="ignore"):
                 out[name] = np.where(tokens == 0, 0.0, 1000 * occurrences / np.where(tokens == 0, 1, tokens))
         return out
-
-
-def _filled(column: pa.ChunkedArray, width: int) -> pa.ChunkedArray:
-    """Missing count lists (no text) as lists of zeros, so every row has `width` counts."""
-    if column.null_count == 0:
-        return column
-    return pc.fill_null(column, pa.scalar([0] * width, column.type))
 
 
 def _tally(tallies: dict[str, _Tally], models: pa.ChunkedArray, failed: np.ndarray[Any, Any]) -> None:

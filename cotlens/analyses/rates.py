@@ -15,6 +15,7 @@ import numpy as np
 import numpy.typing as npt
 import pyarrow as pa
 
+from cotlens.analyses.occurrences import counts_column, term_counts
 from cotlens.errors import CotlensError
 from cotlens.groups import (
     FEW_TRANSCRIPTS,
@@ -28,8 +29,8 @@ from cotlens.groups import (
     interval_definition,
 )
 from cotlens.intrinsic import require_measured
-from cotlens.lexicon import Lexicon, builtin_keys, lexicon_spans, stored_positions
-from cotlens.measure.terms import Passes, Term, count_terms, fold_series, term_passes
+from cotlens.lexicon import Lexicon, lexicon_spans, stored_positions
+from cotlens.measure.terms import Passes, Term, fold_series, term_passes
 from cotlens.measure.tokens import tokenizer_description
 from cotlens.measure.unicode import rust_class
 from cotlens.result import Column, Result
@@ -37,7 +38,6 @@ from cotlens.scan import (
     Selection,
     check_group_key,
     check_selection,
-    list_to_dense,
     map_store,
     no_text,
     rows_where,
@@ -92,7 +92,7 @@ class _CountKernel:
     def columns(self) -> tuple[str, ...]:
         o = self.options
         cols = [*group_columns(o.by), f"{o.field}_chars"]
-        cols.append(f"{o.field}_lexicon_counts" if self.stored is not None else o.field)
+        cols.append(counts_column(o.field, self.stored))
         if o.unit == "words" and o.field not in cols:
             cols.append(o.field)
         if o.unit == "o200k":
@@ -107,12 +107,9 @@ class _CountKernel:
         if o.unit == "reported":
             table = rows_where(table, table["reasoning_tokens_reported"].is_valid())
         tokens = self._tokens(table)
-        if self.stored is not None:
-            counts = list_to_dense(table[f"{o.field}_lexicon_counts"], len(builtin_keys()))[
-                :, self.stored
-            ].astype(np.int64)
-        else:
-            counts = count_terms(table[o.field].combine_chunks(), self.terms, self.passes)
+        counts = term_counts(table, o.field, self.terms, self.stored, self.passes).astype(
+            np.int64, copy=False
+        )
         totals = [counts[:, a:b].sum(axis=1) for a, b in self.lexicon_spans]
         if totals:
             counts = np.column_stack([counts, *totals])

@@ -3,7 +3,7 @@
 
 Highlights are character spans of the original text of the prompt, reasoning or answer:
 
-- `term`: an occurrence of a lexicon term, located by kwic.find_occurrences (what `rates` counts), found only
+- `term`: an occurrence of a lexicon term, located by terms.find_occurrences (what `rates` counts), found only
   in the texts where count_terms says the term occurs;
 - `codeswitch`: a code-switch span, as stored at ingest (measure/scripts.py);
 - `loop`: the closing degenerate loop, its stored unit found `loop_repeats` times at the end of the text.
@@ -26,10 +26,9 @@ import pyarrow.parquet as pq
 import regex
 
 from cotlens import __version__
-from cotlens.analyses.kwic import find_occurrences
 from cotlens.errors import CotlensError, UsageError
 from cotlens.lexicon import Lexicon
-from cotlens.measure.terms import count_terms
+from cotlens.measure.terms import count_terms, find_occurrences
 from cotlens.record import REASONING_KINDS
 from cotlens.result import SCHEMA_VERSION
 from cotlens.scan import Selection, read_row_group

@@ -5,7 +5,7 @@ A kernel declares its output columns (name, Arrow type, what it means) and the m
 store's schema (record.py), the operands of `filter --where` (conditions.py) and the metrics of `compare` are
 assembled from these declarations. Adding a measurement is one new module here, plus its test.
 
-Kernels know nothing of the store: text in, columns out. Measuring stored transcripts is cotlens/measuring.py.
+Kernels know nothing of the store: text in, columns out. Measuring stored transcripts is cotlens/intrinsic.py's.
 """
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ from typing import Any
 
 import pyarrow as pa
 
-__all__ = ["Column", "Kernel", "Metric", "kernel_registry", "registered_kernels"]
+__all__ = ["PER_TOKEN", "Column", "Kernel", "Metric", "kernel_registry", "registered_kernels"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -40,8 +40,8 @@ class Metric:
     """A number per transcript derived from the columns of its text: the `numerator` column itself, or `scale` x
     numerator / denominator (0 where the denominator is 0: an empty text has no share of anything). `filter
     --where` tests it per transcript (`operand`); `compare` estimates it over a group as a ratio of sums (when
-    it has a `label`): per token when the denominator is the token count, else per transcript. `kind` is how
-    compare shows it: "rate" (per 1000 tokens), "share" (a 0/1 flag per transcript: Wilson bounds) or "mean".
+    it has a `label`), per token (denominator PER_TOKEN) or per transcript (None). `kind` is how compare shows
+    it: "rate" (per 1000 tokens), "share" (of tokens; per transcript, of a 0/1 flag: Wilson bounds) or "mean".
     Columns are named without their `<text>_` prefix; `chars` (the record's lengths) may be named too."""
 
     key: str
@@ -51,6 +51,16 @@ class Metric:
     operand: bool = True
     label: str | None = None
     kind: str = "mean"
+
+    def __post_init__(self) -> None:
+        if self.label is not None and self.denominator not in (None, PER_TOKEN):
+            raise ValueError(
+                f"metric {self.key}: compare estimates a metric per {PER_TOKEN} or per transcript"
+            )
+
+
+# The denominator of a metric per token: the exact token count (measure/tokens.py).
+PER_TOKEN = "tokens_o200k"
 
 
 @dataclass(frozen=True, slots=True, eq=False)  # one object per kernel: compared and hashed by identity
