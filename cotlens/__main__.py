@@ -1,4 +1,4 @@
-from cotlens.launch import main
+from cotlens.runtime.launch import main
 
 if __name__ == "__main__":
     main()

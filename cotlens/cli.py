@@ -5,7 +5,6 @@ This is the only module that knows exit codes: 0 ok, 1 data or runtime error, 2 
 from __future__ import annotations
 
 import contextlib
-import os
 import sys
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
@@ -21,7 +20,6 @@ from typer._click.exceptions import UsageError as ClickUsageError
 from typer.core import TyperGroup
 
 from cotlens import __version__
-from cotlens.engine import use_engine
 from cotlens.errors import CotlensError, UsageError
 from cotlens.escape import printable
 from cotlens.groups import IntervalOptions
@@ -31,12 +29,14 @@ from cotlens.render import OutputFormat, print_document, render
 from cotlens.render.console import say, stderr_console, stdout_console
 from cotlens.render.progress import ProgressBar, RichProgress
 from cotlens.result import Result
+from cotlens.runtime import debugging
+from cotlens.runtime.engine import use_engine
 from cotlens.scan import Selection
 from cotlens.stats import DEFAULT_RESAMPLES
 from cotlens.store import DEFAULT_STORE, Store, first_line
 
 # Commands import what they use inside themselves: every command pays for the CLI's imports at start-up, and
-# ingest's (parsers, tokenizer, polars) cost an analysis a third of a second.
+# ingest's (parsers, tokenizer, polars) would cost every analysis their time (bench/README.md).
 
 EXIT_ERROR, EXIT_USAGE, EXIT_GATE, EXIT_INTERRUPTED = 1, 2, 3, 130
 T = TypeVar("T")
@@ -72,7 +72,7 @@ class OneVoiceGroup(TyperGroup):
             say("cotlens: interrupted")
             code = EXIT_INTERRUPTED
         except Exception as e:  # a bug: still one line, no traceback (COTLENS_DEBUG=1 shows it)
-            if os.environ.get("COTLENS_DEBUG"):
+            if debugging():
                 raise
             detail = printable(str(e)) or "no message"
             say(f"cotlens: error: unexpected failure ({detail}); rerun with COTLENS_DEBUG=1 and report it")
@@ -381,34 +381,15 @@ def models_command(
     render_result(result, format_, store)
 
 
-def main() -> None:
+def run() -> int | str | None:
+    """Run the command line and return its exit code (runtime.launch exits with it)."""
     try:
         app()
-        code: int | str | None = 0
     except SystemExit as e:
-        code = e.code
+        return e.code
     except KeyboardInterrupt:
-        code = EXIT_INTERRUPTED
-    leave(code)
-
-
-def leave(code: int | str | None) -> None:
-    """Exit now, as sys.exit(code) would, without the interpreter's teardown: freeing polars', Arrow's and
-    numpy's modules takes 0.2-0.3 s, and by now every output is written, every file closed, every worker gone
-    (the server workers fork from exits when this process does; a local Ray is stopped first). Under a profiler or a coverage tracer, which
-    write their results at teardown, it exits as usual."""
-    ray_engine = sys.modules.get("cotlens.ray_engine")
-    if ray_engine is not None:
-        ray_engine.stop()
-    if sys.getprofile() is not None or sys.gettrace() is not None:
-        sys.exit(code)
-    if isinstance(code, str):
-        say(code)
-    for stream in (sys.stdout, sys.stderr):
-        # BrokenPipeError: the reader went away; ValueError: the stream is closed. Nothing left to deliver.
-        with contextlib.suppress(BrokenPipeError, ValueError):
-            stream.flush()
-    os._exit(code if isinstance(code, int) else 1 if isinstance(code, str) else 0)
+        return EXIT_INTERRUPTED
+    return 0
 
 
 ModelsArgument = Annotated[
@@ -730,7 +711,9 @@ def filter_command(
     out: Annotated[
         str | None,
         typer.Option(
-            "--out", metavar="PATH", help="Kept transcripts: FILE.jsonl, FILE.parquet, or - for stdout."
+            "--out",
+            metavar="PATH",
+            help="Kept transcripts: FILE.jsonl, FILE.parquet, DIR/ (Parquet files), or - for stdout.",
         ),
     ] = None,
     exclusions: Annotated[
@@ -780,6 +763,7 @@ def filter_command(
     from cotlens.analyses.filter import FilterOptions, run_filter
     from cotlens.conditions import parse_condition
     from cotlens.lexicon import select_lexicons
+    from cotlens.render.exports import Exports
 
     check_choice(field, ("reasoning", "answer"), "--field")
     if (out is None) == (not dry_run):
@@ -795,7 +779,10 @@ def filter_command(
         conditions = [parse_condition(w, rate_keys) for w in where or []]
         options = FilterOptions(field, ignore, None if dry_run else out, exclusions, force, original)
         selection = selection_from(models, dataset, kind)
-        summary = measured(store, lambda: run_filter(Store(store), selection, conditions, lexicons, options))
+        sink = None if options.out is None else Exports(options)
+        summary = measured(
+            store, lambda: run_filter(Store(store), selection, conditions, lexicons, options, sink=sink)
+        )
     if format_ == "table":
         render(summary, format_, stderr_console())
     else:
@@ -1114,6 +1101,8 @@ def report_command(
     dataset: DatasetOption = None,
     resamples: ResamplesOption = DEFAULT_RESAMPLES,
     seed: SeedOption = 0,
+    engine: EngineOption = "local",
+    ray_address: RayAddressOption = None,
 ) -> None:
     """One self-contained HTML report: overview, rates, compare, language mixing, repetition, keywords and
     highlighted example transcripts."""
@@ -1122,7 +1111,7 @@ def report_command(
 
     check_choice(field, ("reasoning", "answer"), "--field")
     ignore = ignored_scripts(ignore_script)
-    with cli_errors():
+    with cli_errors(), use_engine(engine, ray_address):
         options = ReportOptions(
             field,
             baseline,

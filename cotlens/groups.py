@@ -19,6 +19,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from cotlens.errors import UsageError
+from cotlens.runtime.workers import map_ordered
 from cotlens.stats import (
     BOOTSTRAP_MAX_TRANSCRIPTS,
     DEFAULT_RESAMPLES,
@@ -34,7 +35,6 @@ from cotlens.stats import (
     resampled_moments,
     wilson_interval,
 )
-from cotlens.workers import map_ordered
 
 # A group key for transcripts without the grouping value (no dataset, no such tag).
 NO_VALUE = "(none)"
@@ -186,8 +186,8 @@ class RatioSums:
 def group_intervals(
     groups: Sequence[RatioSums], options: IntervalOptions, workers: Executor | None, per: float = 1000.0
 ) -> list[Intervals]:
-    """Each group's `intervals`. The bootstrap's resampling (0.15-0.2 s per 10,000 transcripts, holding the GIL)
-    runs in the worker processes when the analysis has them, a block of resamples per task, so that a few
+    """Each group's `intervals`. The bootstrap's resampling (holding the GIL; its time: bench/README.md) runs in
+    the worker processes when the analysis has them, a block of resamples per task, so that a few
     groups still keep every worker busy; blocks are seeded on their own, so where one runs changes no number."""
     blocks = len(resample_blocks(options.resamples))
     tasks = [(group, [block]) for group in groups if group.rows for block in range(blocks)]

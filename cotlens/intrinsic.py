@@ -143,7 +143,7 @@ def unmeasured_parts(store: Store) -> list[str]:
 def measure_store(store: Store, jobs: int | None = None, on_wait: Any = None) -> dict[str, int]:
     """Compute the intrinsic measurements that parts written by older versions (or by ingest --defer-measure)
     lack: `cotlens measure`, or `run_measured` before an analysis. Writers take turns on the store's lock."""
-    from cotlens.workers import map_ordered, pool_jobs, worker_pool
+    from cotlens.runtime.workers import map_ordered, pool_jobs, worker_pool
 
     store.require()
     with (

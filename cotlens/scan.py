@@ -24,14 +24,17 @@ import pyarrow.parquet as pq
 from cotlens.errors import CotlensError, UsageError
 from cotlens.progress import tracked
 from cotlens.record import REASONING_KINDS, schema
+from cotlens.runtime.workers import map_ordered, pool_jobs, server_started, worker_pool
 from cotlens.store import Store
 from cotlens.suggest import did_you_mean
-from cotlens.workers import map_ordered, pool_jobs, worker_pool
 
 R = TypeVar("R")
 P = ParamSpec("P")
-# Below this much stored data, starting worker processes costs more than it saves.
+# Below this much stored data, starting worker processes costs more than it saves: the server they fork from
+# imports their modules first. Once that server runs (the launcher starts it before the CLI's imports for a command
+# that will read text), a pool costs little more than the forks, and splitting the work repays it sooner.
 POOL_MIN_BYTES = 32 << 20
+WARM_POOL_MIN_BYTES = 4 << 20
 
 
 @dataclass(frozen=True, slots=True)
@@ -166,8 +169,8 @@ def read_row_group(path: str, row_group: int, columns: tuple[str, ...], selectio
 
 @lru_cache(maxsize=4)
 def _parquet_file(path: str, mtime_ns: int, size: int) -> pq.ParquetFile:
-    """A part file, its footer parsed once per process (0.01-0.1 s each time for a large part) and again when
-    the file changed (`cotlens measure` rewrites parts in place)."""
+    """A part file, its footer parsed once per process (a large part's takes a while: bench/README.md) and again
+    when the file changed (`cotlens measure` rewrites parts in place)."""
     return pq.ParquetFile(path)
 
 
@@ -209,8 +212,10 @@ def scan_workers(store: Store, columns: tuple[str, ...]) -> Iterator[Executor | 
 
 
 def repays_workers(store: Store) -> bool:
-    """Whether the store is large enough that worker processes repay their start."""
-    return sum(Path(p).stat().st_size for p in store.part_files()) >= POOL_MIN_BYTES
+    """Whether the store is large enough that worker processes repay their start (less large when the server
+    they fork from runs already)."""
+    least = WARM_POOL_MIN_BYTES if server_started() else POOL_MIN_BYTES
+    return sum(Path(p).stat().st_size for p in store.part_files()) >= least
 
 
 def reading_errors(

@@ -350,7 +350,7 @@ def test_case8_a_one_line_input_over_the_record_limit_is_rejected(tmp_path: Path
 
 POOL_SCRIPT = """
 import multiprocessing.forkserver, os, sys, time
-from cotlens.workers import worker_pool
+from cotlens.runtime.workers import worker_pool
 with worker_pool(2) as pool:
     pids = {f.result() for f in [pool.submit(os.getpid) for _ in range(8)]}
     pids.add(multiprocessing.forkserver._forkserver._forkserver_pid)

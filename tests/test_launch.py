@@ -1,14 +1,17 @@
-"""The entry point's guess of whether a command line reads text in worker processes (launch.reads_text)."""
+"""The entry point: whether a command line reads text in worker processes (launch.reads_text, from the commands'
+declarations in runtime/preload.py, checked here against the CLI), and how the process ends (launch.leave)."""
 
 from __future__ import annotations
 
+import importlib.util
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
 
-from cotlens.launch import asks_for_ray, reads_text
+from cotlens.runtime.launch import asks_for_ray, reads_text
+from cotlens.runtime.preload import COMMANDS, server_modules
 
 
 @pytest.mark.parametrize(
@@ -21,7 +24,8 @@ from cotlens.launch import asks_for_ray, reads_text
         (["rates", "--term", "wait"], True),
         (["rates", "--term=wait"], True),
         (["rates", "--tokens", "words"], True),
-        (["compare", "a", "b", "--substring"], True),
+        (["compare", "a", "b", "--term", "wait"], True),
+        (["compare", "a", "b", "--fields", "reasoning,answer"], False),
         (["langmix", "--ignore-script", "Greek"], True),
         (["filter", "--term", "wait", "--where", "rate(terms:wait) < 1"], False),  # counts in its own process
         (["langmix", "--examples", "2"], True),
@@ -65,3 +69,76 @@ def test_python_m_cotlens_runs_the_cli_and_keeps_the_exit_code() -> None:
     assert done.returncode == 0 and done.stdout.startswith("cotlens ")
     bad = subprocess.run([sys.executable, "-m", "cotlens", "rates", "--tokens", "bytes"], capture_output=True)
     assert bad.returncode == 2
+
+
+def test_every_declaration_names_a_command_its_options_and_modules_that_exist() -> None:
+    """The declarations cannot drift from the CLI: a renamed command, option or module fails here."""
+    from typer.main import get_command
+
+    from cotlens.cli import app
+
+    group = get_command(app)
+    for name, workers in COMMANDS.items():
+        command = group.commands.get(name)  # type: ignore[attr-defined]
+        assert command is not None, name
+        options = {o for param in command.params for o in param.opts}
+        assert workers.options <= options, (name, workers.options - options)
+        if workers.lexicon_files:
+            assert "--lexicon" in options, name
+        for module in workers.modules:
+            assert importlib.util.find_spec(module.removesuffix(".*")) is not None, module
+    every = server_modules()
+    for module in every:
+        assert importlib.util.find_spec(module) is not None, module
+    assert {"cotlens.ingest", "cotlens.measure.repetition", "cotlens.measure.scripts"} <= set(every)
+
+
+def test_a_commands_server_imports_its_own_modules(monkeypatch: pytest.MonkeyPatch) -> None:
+    from cotlens.runtime import preload
+
+    monkeypatch.setattr(preload, "_command", [])
+    preload.run_command("rates")
+    assert preload.server_modules() == ("polars", "cotlens.scan", "cotlens.analyses.rates")
+    preload.run_command("ingest")
+    kernels = [m for m in preload.server_modules() if m.startswith("cotlens.measure.")]
+    assert "cotlens.measure.lexicon_counts" in kernels and "cotlens.measure.tokens" in kernels
+
+
+def _exit_code_and_teardown(code: str, env: dict[str, str]) -> tuple[int, str]:
+    """Run launch.leave(code) in a fresh interpreter with an atexit hook: whether the teardown ran shows."""
+    program = (
+        "import atexit; atexit.register(lambda: print('teardown', flush=True)); "
+        f"from cotlens.runtime.launch import leave; print('out'); leave({code})"
+    )
+    done = subprocess.run([sys.executable, "-c", program], capture_output=True, text=True, env=env)
+    return done.returncode, done.stdout + done.stderr
+
+
+@pytest.mark.parametrize(("debug", "teardown"), [("", False), ("1", True)])
+def test_leave_skips_the_teardown_unless_debugging(debug: str, teardown: bool) -> None:
+    import os
+
+    env = {**os.environ, "COTLENS_DEBUG": debug}
+    assert _exit_code_and_teardown("3", env) == (3, "out\n" + ("teardown\n" if teardown else ""))
+    code, said = _exit_code_and_teardown("'cotlens: interrupted'", env)
+    assert code == 1 and said.startswith("out\n") and "cotlens: interrupted\n" in said
+
+
+def test_a_running_server_lets_smaller_stores_use_workers(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Once the server workers fork from runs (the launcher started it), a pool costs little: the size from
+    which a store repays one is lower."""
+    from cotlens import scan
+    from cotlens.ingest import ingest
+    from cotlens.store import Store
+    from tests.helpers import chat, write_jsonl
+
+    store = Store(tmp_path / "store")
+    ingest([str(write_jsonl(tmp_path / "a.jsonl", [chat(i) for i in range(20)]))], store)
+    size = sum(p.stat().st_size for p in store.part_files())
+    monkeypatch.setattr(scan, "WARM_POOL_MIN_BYTES", size)
+    monkeypatch.setattr(scan, "POOL_MIN_BYTES", size + 1)
+    for started, repays in ((False, False), (True, True)):
+        monkeypatch.setattr(scan, "server_started", lambda started=started: started)
+        assert scan.repays_workers(store) is repays

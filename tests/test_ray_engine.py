@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import os
 import random
+import re
 import shutil
 import subprocess
 import sys
@@ -22,13 +23,13 @@ from ray import cloudpickle
 from typer.testing import CliRunner
 
 import cotlens.ingest
-import cotlens.ray_engine
+import cotlens.runtime.ray_engine
 from cotlens.cli import app
-from cotlens.engine import use_engine
 from cotlens.errors import CotlensError
 from cotlens.ingest import IngestOptions, ingest
 from cotlens.intrinsic import unmeasured_parts
 from cotlens.parse import Chunk, ChunkResult, RecordParser
+from cotlens.runtime.engine import use_engine
 from cotlens.store import REJECTS, STAGING, Store
 from tests.conftest import DEMO, ROOT
 from tests.helpers import chat, write_jsonl
@@ -72,7 +73,7 @@ BAD_EVERY = 97  # every 97th line of the generated corpus is broken JSON
 
 @pytest.fixture(scope="session")
 def ray_started() -> Iterator[None]:
-    cotlens.ray_engine.start(num_cpus=2)
+    cotlens.runtime.ray_engine.start(num_cpus=2)
     yield
     ray.shutdown()
 
@@ -194,13 +195,13 @@ def test_analysis_json_is_byte_identical(corpus: Corpus, args: tuple[str, ...]) 
 def ray_pools(monkeypatch: pytest.MonkeyPatch) -> list[Any]:
     """The Ray pools started while a test runs (so it can tell that the work did go to Ray)."""
     started: list[Any] = []
-    real = cotlens.ray_engine.ray_pool
+    real = cotlens.runtime.ray_engine.ray_pool
 
     def spy(*args: Any) -> Any:
         started.append(args)
         return real(*args)
 
-    monkeypatch.setattr(cotlens.ray_engine, "ray_pool", spy)
+    monkeypatch.setattr(cotlens.runtime.ray_engine, "ray_pool", spy)
     return started
 
 
@@ -236,6 +237,22 @@ def test_filter_outputs_are_byte_identical(
     assert json.loads(summary)["rows"] and kept and dropped  # some kept, some dropped
     assert outputs["ray"] == outputs["local"]
     assert len(ray_pools) == 1  # the terms were counted by Ray tasks
+
+
+def test_report_runs_as_ray_tasks_and_gives_the_same_page(
+    corpus: Corpus, tmp_path: Path, ray_pools: list[Any]
+) -> None:
+    """report's analyses and figures go through the engine too: the same page but for its creation time."""
+    store = str(corpus.stores["local"].root)
+    pages = {}
+    for engine in ("local", "ray"):
+        out = tmp_path / f"report-{engine}.html"
+        args = ("m-a", "m-b", "--baseline", "m-a", "--examples", "0", "--resamples", "100", "--out", str(out))
+        result = run("report", *args, "--store", store, "--engine", engine)
+        assert result.exit_code == 0, result.output
+        pages[engine] = re.sub(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ", "TIME", out.read_text(encoding="utf-8"))
+    assert len(ray_pools) == 1  # one pool of Ray tasks, for the ray run only
+    assert "m-b" in pages["ray"] and pages["ray"] == pages["local"]
 
 
 def test_engine_from_the_environment(corpus: Corpus, ray_pools: list[Any]) -> None:
@@ -300,7 +317,7 @@ def crashing_ingest(path: Path, store: Store, marker: Path, always: bool) -> Any
             cotlens.ingest, "RecordParser", lambda *a: Crashing(RecordParser(*a), str(marker), always)
         )
         # Retried once when it dies once; not retried when it always dies (each death costs a worker start).
-        patch.setattr(cotlens.ray_engine, "TASK_RETRIES", 0 if always else 1)
+        patch.setattr(cotlens.runtime.ray_engine, "TASK_RETRIES", 0 if always else 1)
         with use_engine("ray"):
             return ingest([str(path)], store)
 
@@ -337,7 +354,7 @@ def test_unknown_engine_is_a_usage_error(tmp_path: Path) -> None:
 
 def test_missing_ray_names_the_extra(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     write_jsonl(tmp_path / "a.jsonl", [chat(1)])
-    monkeypatch.setattr(cotlens.ray_engine, "ray", None)
+    monkeypatch.setattr(cotlens.runtime.ray_engine, "ray", None)
     result = run("ingest", str(tmp_path / "a.jsonl"), "--store", str(tmp_path / "s"), "--engine", "ray")
     assert result.exit_code == 1
     assert result.stderr.strip() == "cotlens: error: the Ray engine needs Ray: pip install 'cotlens[ray]'"
@@ -358,6 +375,6 @@ def test_an_unreachable_cluster_is_one_line_at_once(tmp_path: Path) -> None:
 
 
 def test_importing_the_cli_does_not_import_ray() -> None:
-    code = "import sys, cotlens.cli, cotlens.launch, cotlens.workers; print('ray' in sys.modules)"
+    code = "import sys, cotlens.cli, cotlens.runtime.launch, cotlens.runtime.workers; print('ray' in sys.modules)"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, cwd=ROOT)
     assert out.stdout.strip() == "False"

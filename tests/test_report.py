@@ -22,9 +22,9 @@ from cotlens.groups import IntervalOptions
 from cotlens.ingest import IngestOptions, ingest
 from cotlens.lexicon import select_lexicons
 from cotlens.render.html import CSS, SCRIPT, SECTIONS, csp_hash, draw_svg, highlighted
+from cotlens.runtime.workers import worker_pool
 from cotlens.scan import Selection
 from cotlens.store import Store
-from cotlens.workers import worker_pool
 from tests.conftest import DEMO
 from tests.helpers import chat, write_jsonl
 

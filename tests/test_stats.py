@@ -529,7 +529,7 @@ def test_resampled_moments_are_exact_in_any_split() -> None:
 def test_worker_processes_give_the_same_intervals() -> None:
     # Workers run BLAS on one thread, this process on several: the standard errors' sums must not care.
     from cotlens.groups import IntervalOptions, RatioSums, group_intervals
-    from cotlens.workers import worker_pool
+    from cotlens.runtime.workers import worker_pool
 
     rng = np.random.default_rng(1)
     groups = []

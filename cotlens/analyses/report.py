@@ -212,14 +212,14 @@ def make_report(
     options: ReportOptions,
 ) -> tuple[Report, str]:
     """The report and its page: on a store large enough to repay starting them, the analyses and then the
-    figures run in a worker per core."""
+    figures run in a worker per core (under the Ray engine, as Ray tasks whatever the size)."""
     from cotlens.render.html import report_html
+    from cotlens.runtime.workers import pool_jobs, worker_pool
     from cotlens.scan import repays_workers
-    from cotlens.workers import default_jobs, worker_pool
 
     options.validate()
     store.require()
-    with worker_pool(default_jobs() if repays_workers(store) else 1) as workers:
+    with worker_pool(pool_jobs(repays_workers(store))) as workers:
         report = build_report(store, selection, lexicons, options, workers)
         return report, report_html(report, workers)
 

@@ -18,9 +18,6 @@ mostly composed (NFC) text.
 
 from __future__ import annotations
 
-import contextlib
-import hashlib
-import os
 import sys
 import unicodedata
 from collections.abc import Iterable
@@ -34,8 +31,9 @@ import orjson
 import regex
 
 from cotlens.measure.unicode import code_point_ranges
+from cotlens.runtime.cache import read_cached, write_cached
 
-if TYPE_CHECKING:  # polars loads in 0.2 s: imported where a text is counted, not by every command
+if TYPE_CHECKING:  # polars is slow to import: imported where a text is counted, not by every command
     import polars as pl
 
 # RIGHT / LEFT SINGLE QUOTATION MARK, SINGLE HIGH-REVERSED-9 QUOTATION MARK, MODIFIER LETTER APOSTROPHE.
@@ -118,45 +116,47 @@ _tables: list[CharTables] = []
 
 
 def char_tables() -> CharTables:
-    """Building the tables takes 0.1-0.3 s, in every process that folds text (each worker too), so they are kept
-    in the user's cache directory under a name made of everything they are built from: this module's source,
-    Python's and polars' versions and Unicode tables (a JSON file: loading it runs no code; an unreadable one is
-    built again)."""
+    """The tables, built once per process, or read from the cache (runtime/cache.py) under everything they are
+    built from: this module's source, Python's and polars' versions and Unicode tables (a JSON file: loading it
+    runs no code; an unreadable one is built again)."""
     if not _tables:
-        path = _cache_path()
-        tables = _read_tables(path)
+        key = _made_of()
+        tables = _decode_tables(read_cached(CACHE_NAME, key, ".json"))
         if tables is None:
             tables = _build_char_tables()
-            _write_tables(path, tables)
+            write_cached(CACHE_NAME, key, _encode_tables(tables), ".json")
         _tables.append(tables)
     return _tables[0]
 
 
-def _cache_path() -> Path:
+CACHE_NAME = "fold-tables"
+
+
+def _made_of() -> list[object]:
     import polars as pl
 
-    made_of = [
+    return [
         Path(__file__).read_bytes(),
         sys.version,
         unicodedata.unidata_version,
         pl.__version__,
         regex.__version__,
     ]
-    digest = hashlib.sha256(repr(made_of).encode()).hexdigest()[:20]
-    root = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
-    return Path(root) / "cotlens" / f"fold-tables-{digest}.json"
 
 
-def _read_tables(path: Path) -> CharTables | None:
+def _decode_tables(data: bytes | None) -> CharTables | None:
+    """Tables from their JSON, or None when there is none or it is damaged."""
+    if data is None:
+        return None
     try:
-        data = orjson.loads(path.read_bytes())
+        loaded = orjson.loads(data)
         tables = CharTables(
-            dict(data["mapping"]),
-            frozenset(data["not_alone"]),
-            data["not_alone_class"],
-            data["special_class"],
+            dict(loaded["mapping"]),
+            frozenset(loaded["not_alone"]),
+            loaded["not_alone_class"],
+            loaded["special_class"],
         )
-    except (OSError, ValueError, KeyError, TypeError):
+    except (ValueError, KeyError, TypeError):
         return None
     texts = [
         *tables.mapping,
@@ -168,25 +168,20 @@ def _read_tables(path: Path) -> CharTables | None:
     return tables if all(isinstance(t, str) for t in texts) else None
 
 
-def _write_tables(path: Path, tables: CharTables) -> None:
-    """Written aside and renamed, so a reader never sees half a file; not written at all when the directory is
-    not writable (the tables are then built in every process)."""
-    data = {
-        "mapping": tables.mapping,
-        "not_alone": sorted(tables.not_alone),
-        "not_alone_class": tables.not_alone_class,
-        "special_class": tables.special_class,
-    }
-    with contextlib.suppress(OSError):
-        path.parent.mkdir(parents=True, exist_ok=True)
-        aside = path.with_name(f"{path.name}.{os.getpid()}.tmp")
-        aside.write_bytes(orjson.dumps(data))
-        os.replace(aside, path)
+def _encode_tables(tables: CharTables) -> bytes:
+    return orjson.dumps(
+        {
+            "mapping": tables.mapping,
+            "not_alone": sorted(tables.not_alone),
+            "not_alone_class": tables.not_alone_class,
+            "special_class": tables.special_class,
+        }
+    )
 
 
 def _build_char_tables() -> CharTables:
-    """Built from this Python's and this polars' Unicode tables (0.1-0.3 s), then checked on every character the
-    mapping may touch: those for which it does not give `fold` are not alone."""
+    """Built from this Python's and this polars' Unicode tables (the time it takes: bench/README.md), then checked
+    on every character the mapping may touch: those for which it does not give `fold` are not alone."""
     import polars as pl
 
     may_change = sorted({c for c in _chars(MAY_CHANGE) if not c.isascii()} | set(APOSTROPHES))

@@ -19,7 +19,8 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import Executor, Future, ProcessPoolExecutor
 from typing import Any, TypeVar
 
-from cotlens.engine import selected_engine
+from cotlens.runtime.engine import selected_engine
+from cotlens.runtime.preload import server_modules
 
 T = TypeVar("T")
 R = TypeVar("R")
@@ -34,36 +35,23 @@ def pool_jobs(repays: bool) -> int:
     under the Ray engine, the cluster's CPUs whatever the size (the engine was asked for)."""
     engine = selected_engine()
     if engine.name == "ray":
-        from cotlens.ray_engine import cluster_cpus
+        from cotlens.runtime.ray_engine import cluster_cpus
 
         return cluster_cpus(engine.address)
     return default_jobs() if repays else 1
 
 
-# Workers are forked from a server process (multiprocessing's "forkserver") that imported the modules of every
-# kernel they run once, so a worker is ready in milliseconds rather than after 0.5 s of imports of its own. Never
-# from this process: forking one that already runs Arrow's or polars' thread pools can deadlock.
-PRELOAD = [
-    "cotlens.analyses.compare",
-    "cotlens.ingest",
-    "cotlens.analyses.keywords",
-    "cotlens.analyses.kwic",
-    "cotlens.analyses.langmix",
-    "cotlens.intrinsic",
-    # The measurement kernels (measure/), which the registry finds on first use.
-    "cotlens.measure.lexicon_counts",
-    "cotlens.measure.repetition",
-    "cotlens.measure.scripts",
-    "cotlens.analyses.rates",
-    "cotlens.scan",
-]
+# Workers are forked from a server process (multiprocessing's "forkserver") that imported the modules of the
+# kernels they run once (preload.py declares them per command), so a worker is ready at once rather than after
+# imports of its own. Never from this process: forking one that already runs Arrow's or polars' thread pools can
+# deadlock.
 # One worker per core: a worker's own thread pools (polars, Arrow, OpenBLAS) would only oversubscribe the cores.
 # The server's environment, so in place before any of them starts; a value the user set is kept.
 WORKER_ENVIRONMENT = {"POLARS_MAX_THREADS": "1", "OPENBLAS_NUM_THREADS": "1"}
 
 
 # Imported first by the server: it makes the server exit with the process that started it.
-SERVER_MODULE = "cotlens.worker_server"
+SERVER_MODULE = f"{__package__}.server"
 PR_SET_PDEATHSIG = 1  # linux/prctl.h
 
 
@@ -92,15 +80,28 @@ def _alive(pid: int) -> bool:
     return True
 
 
-def start_server(preload: Sequence[str] = PRELOAD) -> None:
-    """Start the server workers fork from, unless it runs: it imports `preload` while this process goes on, so a
-    command that will need workers calls this first thing."""
-    preload = [SERVER_MODULE, *(name for name in preload if name != SERVER_MODULE)]
+# Whether this process started the server (it then runs until this process exits).
+_server: list[bool] = []
+
+
+def server_started() -> bool:
+    """Whether the server workers fork from was started by this process: a pool then costs little more than
+    its forks."""
+    return bool(_server)
+
+
+def start_server(preload: Sequence[str] | None = None) -> None:
+    """Start the server workers fork from, unless it runs: it imports `preload` (by default the running command's
+    modules, preload.server_modules) while this process goes on, so a command that will need workers calls this
+    first thing."""
+    modules = server_modules() if preload is None else preload
+    preload = [SERVER_MODULE, *(name for name in modules if name != SERVER_MODULE)]
     multiprocessing.get_context("forkserver").set_forkserver_preload(preload)
     added = [name for name in WORKER_ENVIRONMENT if name not in os.environ]
     os.environ.update({name: WORKER_ENVIRONMENT[name] for name in added})
     try:
         multiprocessing.forkserver.ensure_running()
+        _server[:] = [True]
     finally:
         for name in added:
             del os.environ[name]
@@ -123,7 +124,7 @@ def worker_pool(
     engine, Ray tasks instead, however many jobs (ray_engine.RayExecutor)."""
     engine = selected_engine()
     if engine.name == "ray":
-        from cotlens.ray_engine import ray_pool
+        from cotlens.runtime.ray_engine import ray_pool
 
         with ray_pool(setup, args, engine.address) as executor:
             yield executor

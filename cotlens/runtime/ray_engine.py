@@ -22,7 +22,7 @@ from concurrent.futures import Executor, Future
 from typing import Any
 
 from cotlens.errors import CotlensError
-from cotlens.workers import WORKER_ENVIRONMENT, default_jobs
+from cotlens.runtime.workers import WORKER_ENVIRONMENT, default_jobs
 
 try:
     import ray
@@ -57,8 +57,8 @@ def start(address: str | None = None, num_cpus: int | None = None) -> None:
         address, options["num_cpus"] = "local", num_cpus or default_jobs()
         # Its workers inherit this environment: one per CPU, so their own thread pools (polars, Arrow,
         # OpenBLAS) would only oversubscribe it. Not a job runtime_env: tasks then run in the workers Ray
-        # starts with it, rather than in workers started for the job (1-2 s each). A cluster's nodes are
-        # started with the same variables (README, "On a cluster").
+        # starts with it, rather than in workers started for the job (slow to start: bench/README.md). A
+        # cluster's nodes are started with the same variables (README, "On a cluster").
         added = [name for name in WORKER_ENVIRONMENT if name not in os.environ]
         os.environ.update({name: WORKER_ENVIRONMENT[name] for name in added})
     unreachable = _unreachable(address)
@@ -117,7 +117,7 @@ def ray_pool(
 
 
 class RayExecutor(Executor):
-    """submit(fn, item) runs fn(item) as a Ray task; its Future holds the result, or the kernel's own
+    """submit(fn, *args) runs fn(*args) as a Ray task; its Future holds the result, or the kernel's own
     exception (a Ray failure, once retries are spent, becomes a CotlensError)."""
 
     def __init__(self, setup: Callable[..., None] | None = None, args: tuple[Any, ...] = ()) -> None:
@@ -130,12 +130,12 @@ class RayExecutor(Executor):
         self._task = ray.remote(max_retries=TASK_RETRIES, retry_exceptions=False)(_run)
 
     def submit(self, fn: Callable[..., Any], /, *args: Any, **kwargs: Any) -> Future[Any]:
-        if kwargs or len(args) != 1:
-            raise TypeError("RayExecutor.submit takes a function and one argument")
+        if kwargs:
+            raise TypeError("RayExecutor.submit takes a function and positional arguments")
         held = self._functions.get(id(fn))
         if held is None or held[0] is not fn:
             held = self._functions[id(fn)] = (fn, ray.put(fn))
-        ref = self._task.remote(self._setup, held[1], args[0])
+        ref = self._task.remote(self._setup, held[1], *args)
         future: Future[Any] = Future()
         with self._lock:
             self._pending.add(ref)
@@ -168,15 +168,13 @@ class RayExecutor(Executor):
 _installed: str | None = None
 
 
-def _run(
-    setup: tuple[str, Callable[..., None] | None, list[Any]], fn: Callable[[Any], Any], item: Any
-) -> Any:
+def _run(setup: tuple[str, Callable[..., None] | None, list[Any]], fn: Callable[..., Any], *args: Any) -> Any:
     global _installed
-    token, function, args = setup
+    token, function, held = setup
     if function is not None and _installed != token:
-        function(*ray.get(args[0]))
+        function(*ray.get(held[0]))
         _installed = token
-    return fn(item)
+    return fn(*args)
 
 
 def _own_error(error: BaseException) -> BaseException:

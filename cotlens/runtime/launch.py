@@ -1,0 +1,77 @@
+"""The `cotlens` command's entry point (and `python -m cotlens`'s): the top of the house, above the CLI.
+
+Before importing the CLI, it starts the server that worker processes fork from (workers.start_server) when the
+command line shows that the command will read transcript text in workers (preload.COMMANDS says which commands
+and options do): the server's imports then run meanwhile, on another core, and the first row group is counted
+that much sooner. The command line only tells when: a command whose workers do not run leaves the server idle
+until this process exits, and one whose workers run without such a sign starts it itself (never a result changes).
+
+After the command, the process exits without the interpreter's teardown (leave), unless COTLENS_DEBUG is set.
+bench/README.md has the figures of both.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import signal
+import sys
+from types import FrameType
+
+from cotlens.runtime import debugging, preload
+
+
+def main() -> None:
+    from cotlens.runtime.workers import (
+        default_jobs,
+        start_server,
+    )  # the standard library only: quick to import
+
+    # SIGTERM (kill, a job scheduler) stops a command as Ctrl-C does: the run is discarded, workers stopped.
+    signal.signal(signal.SIGTERM, _interrupt)
+    args = sys.argv[1:]
+    if args:
+        preload.run_command(args[0])
+    if reads_text(args) and default_jobs() > 1 and not asks_for_ray(args):
+        start_server(preload.server_modules())
+    from cotlens.cli import run
+
+    leave(run())
+
+
+def _interrupt(signum: int, frame: FrameType | None) -> None:
+    raise KeyboardInterrupt
+
+
+def asks_for_ray(args: list[str]) -> bool:
+    """Whether the work goes to Ray tasks (--engine ray, COTLENS_ENGINE=ray): no local workers to fork."""
+    for arg, following in zip(args, [*args[1:], ""], strict=True):
+        option, _, value = arg.partition("=")
+        if option == "--engine":
+            return (value or following) == "ray"
+    return os.environ.get("COTLENS_ENGINE") == "ray"
+
+
+def reads_text(args: list[str]) -> bool:
+    """Whether the command line makes its command read transcript text in worker processes."""
+    workers = preload.COMMANDS.get(args[0]) if args else None
+    return workers is not None and workers.run_for(args[1:])
+
+
+def leave(code: int | str | None) -> None:
+    """Exit now, as sys.exit(code) would, without the interpreter's teardown (freeing polars', Arrow's and numpy's
+    modules takes a noticeable time): by now every output is written, every file closed, every worker gone (the
+    server workers fork from exits when this process does; a local Ray is stopped first). Under a profiler or a
+    coverage tracer, which write their results at teardown, or with COTLENS_DEBUG set, it exits as usual."""
+    ray_engine = sys.modules.get("cotlens.runtime.ray_engine")
+    if ray_engine is not None:
+        ray_engine.stop()
+    if debugging() or sys.getprofile() is not None or sys.gettrace() is not None:
+        sys.exit(code)
+    if isinstance(code, str):
+        print(code, file=sys.stderr)
+    for stream in (sys.stdout, sys.stderr):
+        # BrokenPipeError: the reader went away; ValueError: the stream is closed. Nothing left to deliver.
+        with contextlib.suppress(BrokenPipeError, ValueError):
+            stream.flush()
+    os._exit(code if isinstance(code, int) else 1 if isinstance(code, str) else 0)
