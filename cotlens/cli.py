@@ -825,7 +825,9 @@ def filter_command(
     out: Annotated[
         str | None,
         typer.Option(
-            "--out", metavar="PATH", help="Kept transcripts: FILE.jsonl, FILE.parquet, or - for stdout."
+            "--out",
+            metavar="PATH",
+            help="Kept transcripts: FILE.jsonl, FILE.parquet, DIR/ (Parquet files), or - for stdout.",
         ),
     ] = None,
     exclusions: Annotated[
@@ -870,6 +872,7 @@ def filter_command(
     from cotlens.analyses.filter import FilterOptions, run_filter
     from cotlens.conditions import parse_condition
     from cotlens.lexicon import select_lexicons
+    from cotlens.render.exports import Exports
 
     check_choice(field, ("reasoning", "answer"), "--field")
     if (out is None) == (not dry_run):
@@ -883,7 +886,10 @@ def filter_command(
         conditions = [parse_condition(w, rate_keys) for w in where or []]
         options = FilterOptions(field, ignore, None if dry_run else out, exclusions, force, original)
         selection = selection_from(models, dataset, kind)
-        summary = measured(store, lambda: run_filter(Store(store), selection, conditions, lexicons, options))
+        sink = None if options.out is None else Exports(options)
+        summary = measured(
+            store, lambda: run_filter(Store(store), selection, conditions, lexicons, options, sink=sink)
+        )
     if json_:
         render_result(summary, OutputFormat.json, store)
     else:

@@ -24,6 +24,7 @@ from typing import Any
 import regex
 
 from cotlens.errors import UsageError
+from cotlens.stats import SIGNIFICANCE
 from cotlens.suggest import did_you_mean
 
 # Shared with filter's conditions (they apply them to arrays of values).
@@ -37,7 +38,6 @@ OPERATORS: dict[str, Callable[[Any, Any], Any]] = {
 }
 FUNCTIONS = ("value", "rate", "ratio", "p")
 CHANGES = ("increase", "decrease", "change")
-SIGNIFICANCE = 0.05
 
 _CHANGE = regex.compile(r"^\s*(significant\s+)?(increase|decrease|change)\s*\(\s*([^()\s]+)\s*\)\s*$")
 # An operator, then a number, at the end of an expression. Each digit can belong to one place only

@@ -39,15 +39,8 @@ from cotlens.tabular import RowBlock, parquet_data_size
 
 # Decoded records (JSON documents, archives) are parsed in groups of this many.
 CHUNK_RECORDS = 4096
-# Below this much input, starting worker processes (about half a second) costs more than it saves. Measuring (the
-# default) costs about 5x the parse alone per byte (0.092 against 0.019 s of CPU per MB here), so workers repay
-# at a quarter of that size when the transcripts will be measured: when the store holds none yet. Into a store
-# that holds some, the input may repeat them, and a duplicate is parsed only (a re-ingest measures nothing).
+# Below this much input, starting worker processes (about half a second) costs more than it saves.
 POOL_MIN_BYTES = 64 << 20
-MEASURE_COST = 4
-# Blocks of JSON Lines are cut so each worker gets at least two of a small input: with the usual 8 MB a 20 MB file
-# is 8 + 8 + 4 MB, and one worker idles through the last block. No smaller than this (per-call costs).
-MIN_BLOCK_BYTES = 2 << 20
 
 
 @dataclass
@@ -167,10 +160,7 @@ def ingest(
     options = options or IngestOptions()
     warnings: list[str] = []
     sources = expand_paths(paths, warnings.append)
-    size = sum(map(_data_size, sources))
-    measured = options.measure and not store.part_files()
-    jobs = options.jobs or pool_jobs(size >= POOL_MIN_BYTES // (MEASURE_COST if measured else 1))
-    block_bytes = _block_bytes(size, jobs)
+    jobs = options.jobs or pool_jobs(sum(map(_data_size, sources)) >= POOL_MIN_BYTES)
     is_record = record_test(forced_format(options.fmt, options.mapping))
     records_path = (
         parse_path(options.mapping.records) if options.mapping and options.mapping.records else None
@@ -197,7 +187,7 @@ def ingest(
                 progress.start(shown, input_size(source))
             try:
                 advance = progress.advance if progress else None
-                items = read_items(source, is_record, records_path, advance, options.limits, block_bytes)
+                items = read_items(source, is_record, records_path, advance, options.limits)
                 chunks = _chunks(shown, items, lambda: writer.staging_path(next(staged)))
                 for result in map_ordered(parser, chunks, pool, window=2 * jobs, local=lambda c: c.decoded):
                     _account(result, summary, models, writer)
@@ -244,12 +234,6 @@ def _warnings(summaries: list[InputSummary], options: IngestOptions) -> list[str
         f"{duplicates} duplicate transcript(s) keep the dataset and tags they were first stored with: "
         f"{' and '.join(given)} apply to added transcripts only"
     ]
-
-
-def _block_bytes(size: int, jobs: int) -> int | None:
-    """The size of the JSON Lines blocks workers get for `size` bytes of input (None: the usual BLOCK_BYTES,
-    which also caps it): about two per worker, so that the last block does not leave the others idle."""
-    return max(MIN_BLOCK_BYTES, -(-size // (2 * jobs))) if jobs > 1 else None
 
 
 def _data_size(source: str) -> int:

@@ -6,17 +6,33 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-ColumnKind = Literal["text", "int", "float", "share", "list", "interval", "share_interval", "formatted"]
+ColumnKind = Literal[
+    "text",
+    "int",
+    "float",
+    "share",
+    "list",
+    "interval",
+    "share_interval",
+    "formatted",
+    "compare_value",
+    "compare_ratio",
+    "compare_p",
+]
 # 2: cotlens_version, store_fingerprint and gates; "kind" became "command" (the document), "table" (a section),
 # "reasoning_kind" (a row) and "metric_kind" (a compare record); compare's display strings left the JSON.
 SCHEMA_VERSION = 2
+# How compare's table marks a significant change (its caption names them).
+INCREASE, DECREASE = "\u25b2", "\u25bc"  # ▲ ▼
 
 
 @dataclass(frozen=True, slots=True)
 class Column:
     """A displayed column. An "interval" column shows `key` with `key_low` and `key_high` beside it; a
     "share_interval" the same as percentages; a "share" is a percentage alone (its rows may have bounds that
-    the table leaves to JSON and CSV); "formatted" is a number the analysis wrote out itself (right-aligned)."""
+    the table leaves to JSON and CSV); "formatted" is a number the analysis wrote out itself (right-aligned).
+    The "compare_*" kinds show one side's numbers of a compare row (a dict under `key`): its value with its
+    interval, its ratio to the baseline, its adjusted p-value marked with the direction of a significant change."""
 
     key: str
     header: str

@@ -159,11 +159,9 @@ def read_items(
     records_path: JSONPath | None = None,
     on_progress: Callable[[int], None] | None = None,
     limits: Limits | None = None,
-    block_bytes: int | None = None,
 ) -> Iterator[Item | LineBlock | tabular.RowBlock]:
-    """Every record of one input: decoded Items from JSON documents and archives, LineBlocks of raw JSON Lines
-    (of about `block_bytes` each, BLOCK_BYTES at most and by default), RowBlocks of tables. `is_record` tells a
-    record from a container object in JSON documents."""
+    """Every record of one input: decoded Items from JSON documents and archives, LineBlocks of raw JSON Lines,
+    RowBlocks of tables. `is_record` tells a record from a container object in JSON documents."""
     try:
         raw: IO[bytes] = sys.stdin.buffer if source == "-" else open(source, "rb")  # noqa: SIM115 (closed below)
     except FileNotFoundError:
@@ -171,7 +169,6 @@ def read_items(
     except OSError as e:
         raise InputError(f"cannot open: {e.strerror or e}") from None
     limits = limits or Limits()
-    block_bytes = min(block_bytes or BLOCK_BYTES, BLOCK_BYTES)
     with raw:
         stream = raw if isinstance(raw, io.BufferedReader) else io.BufferedReader(raw)  # type: ignore[type-var]
         magic = stream.peek(tabular.HEAD_BYTES)[: tabular.HEAD_BYTES]
@@ -190,8 +187,7 @@ def read_items(
         codec = codec_of(magic)
         text: IO[bytes] | PieceReader = stream if codec is None else decompressed(stream, codec)
         try:
-            reporting = report if on_progress else None
-            yield from _read_text(text, is_record, records_path, reporting, limits, block_bytes)
+            yield from _read_text(text, is_record, records_path, report if on_progress else None, limits)
             if isinstance(text, PieceReader):
                 text.finish()
         except OSError as e:
@@ -215,7 +211,6 @@ def _read_text(
     records_path: JSONPath | None,
     report: Callable[[], None] | None,
     limits: Limits,
-    block_bytes: int,
 ) -> Iterator[Item | LineBlock]:
     head: list[bytes] = []  # every line read while deciding what the input is, blank ones included
     while line := stream.readline(limits.document_bytes + 1):
@@ -244,7 +239,7 @@ def _read_text(
         yield from _read_document(data, is_record, records_path, limits)
         return
     lineno = 1
-    data, oversize, broken = _read_block(stream, limits, block_bytes, b"".join(head))
+    data, oversize, broken = _read_block(stream, limits, b"".join(head))
     while data or oversize:
         if data:
             yield LineBlock(data, lineno, limits)
@@ -256,7 +251,7 @@ def _read_text(
             report()
         if broken is not None:
             raise broken
-        data, oversize, broken = _read_block(stream, limits, block_bytes)
+        data, oversize, broken = _read_block(stream, limits)
 
 
 def _read_rest(stream: IO[bytes] | PieceReader, read: int, limits: Limits) -> bytes:
@@ -279,15 +274,15 @@ def _read_rest(stream: IO[bytes] | PieceReader, read: int, limits: Limits) -> by
 
 
 def _read_block(
-    stream: IO[bytes] | PieceReader, limits: Limits, block_bytes: int, carry: bytes = b""
+    stream: IO[bytes] | PieceReader, limits: Limits, carry: bytes = b""
 ) -> tuple[bytes, tuple[bytes, int] | None, InputError | None]:
-    """About `block_bytes` of whole lines (a long line makes a long block), then the beginning and size of the line
+    """About BLOCK_BYTES of whole lines (a long line makes a long block), then the beginning and size of the line
     after them when that one is over the record limit (skipped, not kept). When the stream breaks (corrupt or
     truncated compressed data), the whole lines read before the damage come back with the error."""
     pieces = [carry] if carry else []
     size = len(carry)
     try:
-        while size < block_bytes:
+        while size < BLOCK_BYTES:
             piece = stream.read(READ_BYTES)
             if not piece:
                 break

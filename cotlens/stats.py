@@ -31,6 +31,9 @@ import numpy as np
 import numpy.typing as npt
 
 FloatArray = npt.NDArray[np.float64]
+# The adjusted p-value below which a difference counts as significant: a change in `compare` (and its gates), a
+# keyword in `keywords`.
+SIGNIFICANCE = 0.05
 # Columns as base-256 digits in float32, and how digit sums recombine into column sums (_byte_digits).
 _Digits = tuple[npt.NDArray[np.float32], FloatArray]
 Method = Literal["auto", "bootstrap", "delta"]

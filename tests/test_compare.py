@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 from pathlib import Path
 from typing import Any
 
@@ -16,6 +17,7 @@ from cotlens.gates import parse_gate
 from cotlens.ingest import ingest
 from cotlens.lexicon import parse_lexicon, select_lexicons
 from cotlens.measure.tokens import count_tokens
+from cotlens.render import compare_cell
 from cotlens.scan import Selection
 from cotlens.store import Store
 from tests.conftest import DEMO
@@ -57,6 +59,43 @@ def test_values_and_ratios(two: Store) -> None:
     assert record(records, "transcripts", "b")["value"] == 3
     assert record(records, "tokens_mean", "a")["value"] == pytest.approx(tokens(A_TEXTS) / 3)
     assert record(records, "t:hmm", "b")["value"] == pytest.approx(1000 / tokens(B_TEXTS))
+
+
+def test_the_displayed_rows_hold_numbers_and_render_writes_them(two: Store) -> None:
+    result = compare(two, ["a", "b"], [LEX], Selection(("a", "b")), CompareOptions(all_terms=True)).result
+    row = next(r for r in result.rows if r["label"] == "t (total)")
+    side = row["side_1"]
+    assert isinstance(side["value"], float) and isinstance(side["ratio"], float)
+    assert math.isinf(side["ratio_high"])  # kept as it is for the cell; the record has null
+    ratio = next(c for c in result.columns if c.kind == "compare_ratio")
+    assert compare_cell(side, ratio.kind).endswith(", inf]")
+
+
+RATE = {"metric_kind": "rate", "value_low": 0.0, "value_high": 0.17, "ratio_low": 0.5, "ratio_high": 2.0}
+
+
+@pytest.mark.parametrize(
+    ("side", "kind", "cell"),
+    [
+        ({"metric_kind": "count", "value": 1234.0}, "compare_value", "1,234"),
+        ({"metric_kind": "count", "value": 80}, "compare_p", "–"),
+        ({**RATE, "value": 0.0}, "compare_value", "0 [0, 0.17]"),
+        (
+            {**RATE, "metric_kind": "share", "value": 0.15, "value_high": 0.244},
+            "compare_value",
+            "15% [0, 24.4]",
+        ),
+        ({**RATE, "value": 0.0, "ratio": math.nan}, "compare_ratio", "0 vs 0"),
+        ({**RATE, "value": 5.65, "ratio": math.nan}, "compare_ratio", "from 0"),
+        ({**RATE, "value": 1.0, "ratio": 1.13}, "compare_ratio", "1.13 [0.5, 2]"),
+        ({**RATE, "ratio": math.nan, "p_adjusted": math.nan, "change": "none"}, "compare_p", ""),
+        ({**RATE, "ratio": math.nan, "p_adjusted": 0.0002, "change": "increase"}, "compare_p", "<0.001 ▲"),
+        ({**RATE, "ratio": 0.346, "p_adjusted": 0.0104, "change": "decrease"}, "compare_p", "0.01 ▼"),
+        ({**RATE, "ratio": 1.5, "p_adjusted": 0.14, "change": "none"}, "compare_p", "0.14"),
+    ],
+)
+def test_compare_cells(side: dict[str, Any], kind: str, cell: str) -> None:
+    assert compare_cell(side, kind) == cell
 
 
 def test_default_shows_lexicon_totals_and_the_terms_that_differ_most(store: Store) -> None:

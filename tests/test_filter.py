@@ -7,15 +7,19 @@ import json
 from pathlib import Path
 
 import orjson
+import pyarrow.dataset as ds
 import pyarrow.parquet as pq
 import pytest
 from typer.testing import CliRunner
 
 import cotlens.analyses.filter
+from cotlens.analyses.filter import FilterOptions, run_filter
 from cotlens.cli import app
 from cotlens.conditions import parse_condition
 from cotlens.errors import UsageError
 from cotlens.ingest import ingest
+from cotlens.render.exports import Exports
+from cotlens.scan import Selection
 from cotlens.store import Store
 from tests.conftest import DEMO
 
@@ -229,3 +233,45 @@ def test_a_dry_run_reads_text_only_to_measure_it_again(demo: Store, monkeypatch:
     assert stored_only is not None and stored_rate is not None
     assert not {"prompt", "reasoning", "answer"} & (stored_only | stored_rate)
     assert from_text is None and left_out is None
+
+
+def test_a_directory_output_reads_back_as_the_one_file_output(
+    demo: Store, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Batches of 64 rows: the 240 transcripts' 199 kept ones come in 4 files, written by 3 threads.
+    monkeypatch.setattr(cotlens.analyses.filter, "READ_ROWS", 64)
+    conditions = [parse_condition(w, []) for w in RECIPE[3::2]]
+    outputs = {}
+    for out, jobs in ((f"{tmp_path}/one.parquet", 1), (f"{tmp_path}/parts/", 3)):
+        options = FilterOptions(ignore=frozenset({"Greek"}), out=out)
+        run_filter(demo, Selection(), conditions, [], options, sink=Exports(options, jobs=jobs))
+        outputs[out] = ds.dataset(out, format="parquet").to_table()
+    one, parts = outputs.values()
+    files = sorted(p.name for p in (tmp_path / "parts").iterdir())
+    assert files == [f"part-{i:06d}.parquet" for i in range(4)]
+    assert one.num_rows == 199 and parts.equals(one)
+    assert (tmp_path / "one.parquet.exclusions.jsonl").read_bytes() == (
+        tmp_path / "parts.exclusions.jsonl"
+    ).read_bytes()
+
+
+def test_a_directory_output_with_nothing_kept_holds_the_schema(demo: Store, tmp_path: Path) -> None:
+    out = tmp_path / "none"
+    result = runner.invoke(
+        app, ["filter", "--store", str(demo.root), "--out", f"{out}/", "--where", "tokens < 0"]
+    )
+    assert result.exit_code == 0, result.output
+    assert [p.name for p in out.iterdir()] == ["part-000000.parquet"]
+    table = ds.dataset(out, format="parquet").to_table()
+    assert table.num_rows == 0 and "reasoning_lexicon_counts" in table.column_names
+    assert len((tmp_path / "none.exclusions.jsonl").read_bytes().splitlines()) == 240
+
+
+def test_a_batch_kept_whole_is_written_as_stored(demo: Store, tmp_path: Path) -> None:
+    out = tmp_path / "all.parquet"
+    result = runner.invoke(
+        app, ["filter", "--store", str(demo.root), "--out", str(out), "--where", "chars >= 0"]
+    )
+    assert result.exit_code == 0, result.output
+    stored = demo.dataset().to_table(filter=Selection().expression())
+    assert stored.num_rows == 240 and pq.read_table(out).equals(stored.select(pq.read_schema(out).names))

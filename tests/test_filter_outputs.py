@@ -8,10 +8,11 @@ import os
 from pathlib import Path
 from typing import Any
 
+import pyarrow.dataset as ds
 import pytest
 from typer.testing import CliRunner
 
-import cotlens.analyses.filter
+import cotlens.render.exports
 from cotlens.cli import app
 from cotlens.ingest import ingest
 from cotlens.store import Store
@@ -95,15 +96,15 @@ def fail_exclusions(monkeypatch: pytest.MonkeyPatch) -> None:
     def full(*args: Any) -> None:
         raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
 
-    monkeypatch.setattr(cotlens.analyses.filter, "_write_exclusions", full)
+    monkeypatch.setattr(cotlens.render.exports, "_write_exclusions", full)
 
 
 def fail_kept(monkeypatch: pytest.MonkeyPatch) -> None:
     def full(*args: Any) -> None:
         raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
 
-    monkeypatch.setattr(cotlens.analyses.filter._JsonLines, "write", full)
-    monkeypatch.setattr(cotlens.analyses.filter._Parquet, "write", full)
+    monkeypatch.setattr(cotlens.render.exports._JsonLines, "write", full)
+    monkeypatch.setattr(cotlens.render.exports._Parquet, "write", full)
 
 
 @pytest.mark.parametrize("suffix", ["jsonl", "parquet"])
@@ -138,3 +139,81 @@ def test_a_device_output_is_written_to_not_replaced(small: Store) -> None:
     assert result.exit_code == 0, result.output
     assert Path(os.devnull).is_char_device()
     assert not Path(f"{os.devnull}.exclusions.jsonl").exists()  # no default exclusions file beside a device
+
+
+def parts(directory: Path) -> list[str]:
+    return sorted(p.name for p in directory.iterdir())
+
+
+def test_a_directory_output_is_new_empty_or_a_former_one_replaced_with_force(
+    small: Store, work: Path
+) -> None:
+    base = ["filter", "--store", str(small.root), *WHERE]
+    (work / "empty").mkdir()
+    assert run(*base, "--out", f"{work}/empty/").exit_code == 0
+    assert ds.dataset(work / "empty", format="parquet").count_rows() == 3
+    again = run(*base, "--out", f"{work}/empty/")
+    assert again.exit_code == 2 and "exists: give --force" in again.stderr
+    (work / "empty" / "part-000099.parquet").write_bytes(b"a former output's extra part")
+    assert run(*base, "--out", f"{work}/empty/", "--force").exit_code == 0
+    assert "part-000099.parquet" not in parts(work / "empty")  # replaced whole, not merged
+    assert not [p for p in work.iterdir() if ".tmp-" in p.name or ".old-" in p.name]
+
+
+DIRECTORY_REFUSALS = {
+    "other files in it, even with --force": ("mine/", "holds other files"),
+    "a file": ("x.jsonl/", "not a directory"),
+    "in a missing directory": ("missing/out/", "no directory"),
+    "exclusions as a directory": ("out/ --exclusions {w}/ex/", "is a directory"),
+}
+
+
+@pytest.mark.parametrize("case", list(DIRECTORY_REFUSALS))
+def test_directory_output_refusals_write_nothing(small: Store, work: Path, case: str) -> None:
+    (work / "mine").mkdir()
+    (work / "mine" / "notes.txt").write_text("keep me")
+    (work / "x.jsonl").write_text("keep me")
+    out, message = DIRECTORY_REFUSALS[case]
+    before = listing(work)
+    args = [a.format(w=work) for a in f"{work}/{out}".split()]
+    result = run("filter", "--store", str(small.root), *WHERE, "--force", "--out", *args)
+    assert result.exit_code == 2 and message in result.stderr, result.stderr
+    assert listing(work) == before and sorted(p.name for p in work.iterdir()) == [
+        "a-directory",
+        "mine",
+        "x.jsonl",
+    ]
+
+
+def test_original_records_are_not_written_to_a_directory(small: Store, work: Path) -> None:
+    result = run("filter", "--store", str(small.root), *WHERE, "--original", "--out", f"{work}/out/")
+    assert result.exit_code == 2 and "--original writes JSON Lines" in result.stderr
+    assert not (work / "out").exists()
+
+
+def test_a_directory_output_that_fails_part_way_leaves_nothing(
+    small: Store, work: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def full(*args: Any) -> None:
+        raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+
+    monkeypatch.setattr(cotlens.render.exports, "_write_part", full)
+    (work / "former").mkdir()
+    (work / "former" / "part-000000.parquet").write_bytes(b"a former output")
+    before = listing(work)
+    result = run("filter", "--store", str(small.root), *WHERE, "--force", "--out", f"{work}/former/")
+    assert result.exit_code == 1, result.output
+    assert "No space left on device; nothing was written" in result.stderr
+    assert listing(work) == before and parts(work) == ["a-directory", "former"]
+
+
+def test_a_directory_output_never_replaces_the_current_directory(
+    small: Store, work: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    here = work / "here"
+    here.mkdir()
+    monkeypatch.chdir(here)
+    for out in ("./", "../", "/"):
+        result = run("filter", "--store", str(small.root), *WHERE, "--force", "--out", out)
+        assert result.exit_code == 2 and "holds the current directory" in result.stderr, result.stderr
+    assert parts(here) == [] and parts(work) == ["a-directory", "here"]

@@ -187,6 +187,19 @@ def test_characters_are_code_points_and_whitespace_is_unicode() -> None:
     close(one("a\x01b a\x01b"), {"top_2gram_char_frac": 0.0})
 
 
+def test_text_without_spaces_is_one_word_per_run() -> None:
+    # Chinese without spaces: each line is one 10-character word. The second line repeats the first: 1 of 2
+    # lines, 10 of 21 characters; one bigram only, so no n-gram repeats.
+    zero_except(
+        one("再算一遍。再算一遍。\n再算一遍。再算一遍。"),
+        {"dup_line_frac": 1 / 2, "dup_line_char_frac": 10 / 21},
+    )
+    # Separated by spaces, the same characters are words: "中文 中文" at words 0 and 1 covers all 6 characters.
+    zero_except(one("中文 中文 中文"), {"top_2gram_char_frac": 1.0})
+    # An ideographic space separates too, but two words make one bigram: nothing repeats.
+    zero_except(one("中文\u3000中文"), {})
+
+
 def test_overlapping_occurrences_of_the_top_ngram_count_their_words_once() -> None:
     # a a a a: bigram "a a" at words 0, 1, 2. Count x characters would be 3 x 2 / 4 = 1.5 (Dolma, RedPajama);
     # the words they cover are all 4: 4 / 4. Trigram "a a a" twice: 4 / 4 as well (2 x 3 / 4 = 1.5).

@@ -168,53 +168,6 @@ def test_worker_processes_give_the_same_store(tmp_path: Path, monkeypatch: pytes
     assert Store(tmp_path / "store2").part_files() == parts  # stored transcripts are not written again
 
 
-def test_workers_repay_sooner_when_every_transcript_will_be_measured(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    asked: list[bool] = []
-
-    def jobs(repays: bool) -> int:
-        asked.append(repays)
-        return 1
-
-    monkeypatch.setattr(ingest_module, "pool_jobs", jobs)
-    path = write_jsonl(tmp_path / "a.jsonl", [chat(i) for i in range(20)])
-    # The input is half the threshold: over the quarter that measuring lowers it to.
-    monkeypatch.setattr(ingest_module, "POOL_MIN_BYTES", 2 * path.stat().st_size)
-    store = Store(tmp_path / "store")
-    ingest([str(path)], Store(tmp_path / "deferred"), IngestOptions(measure=False))  # parsed only
-    ingest([str(path)], store)  # measured, into a store that holds nothing yet
-    ingest([str(path)], store)  # the store holds transcripts, which the input may repeat (parsed only)
-    assert asked == [False, True, False]
-
-
-def test_blocks_give_every_worker_two_of_a_small_input() -> None:
-    assert ingest_module._block_bytes(20_000_000, 2) == 5_000_000
-    assert ingest_module._block_bytes(20_000_001, 2) == 5_000_001  # rounded up: never a fifth block
-    assert ingest_module._block_bytes(1_000_000, 4) == 2 << 20  # no smaller than MIN_BLOCK_BYTES
-    assert ingest_module._block_bytes(10**12, 1) is None  # one process: the usual blocks
-
-
-def test_line_blocks_are_of_the_size_asked_and_no_larger_than_block_bytes(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    monkeypatch.setattr(sources, "READ_BYTES", 100)
-    path = write_jsonl(tmp_path / "a.jsonl", [chat(i) for i in range(40)])
-
-    def blocks(block_bytes: int | None = None) -> list[bytes]:
-        found = sources.read_items(str(path), lambda obj: True, block_bytes=block_bytes)
-        return [b.data for b in found if isinstance(b, sources.LineBlock)]
-
-    assert blocks() == [path.read_bytes()]
-    small = blocks(1000)
-    assert b"".join(small) == path.read_bytes() and len(small) > 5
-    # Whole lines of at least the size asked, the last block shorter; at most one piece of READ_BYTES past it,
-    # then the rest of a line (under 200 bytes).
-    assert all(b.endswith(b"\n") and 1000 <= len(b) < 1000 + 100 + 200 for b in small[:-1])
-    monkeypatch.setattr(sources, "BLOCK_BYTES", 1000)
-    assert blocks(10**9) == small  # BLOCK_BYTES caps what is asked
-
-
 def test_runs_are_written_in_full_row_groups_in_input_order(
     tmp_path: Path, store: Store, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -450,7 +450,8 @@ def test_fold_tables_are_cached_and_rebuilt_when_unreadable(
 
 # Hostile and awkward pieces of text: joiners and direction marks, combining marks, astral characters (emoji, a
 # ZWJ sequence, math italic, CJK extension B), case folding that lengthens or shortens ("ß", "İ", "ﬁ", "ŉ", "ẞ",
-# final sigma, the ypogegrammeni mark), CJK and Arabic, newlines and CRLF, a character used to mark matches.
+# final sigma, the ypogegrammeni mark) or that a caseless engine sees otherwise (long s, Kelvin sign, titlecase
+# "ǅ", Cherokee), CJK and Arabic, newlines and CRLF, a character used to mark matches.
 HOSTILE_PIECES = [
     *(
         "wait",
@@ -469,7 +470,7 @@ HOSTILE_PIECES = [
         "we",
     ),
     *("straße", "STRASSE", "ẞ", "ß", "İ", "ﬁ", "ne", "ŉ", "Σ", "ς", "\u0345", "ing", "2", "_", "'", "’", "."),
-    *("检查", "检", "查", "AI", "ai", "模型", "مرحبا", "١٢"),
+    *("检查", "检", "查", "AI", "ai", "模型", "مرحبا", "١٢", "ſ", "\u212a", "ǅ", "Ꭰ", "ꭰ"),
     *(" ", "  ", "\n", "\r\n", "\t", "\u200d", "\u200c", "\u200f", "\u202e", "\u061c"),
     *("\u0301", "e\u0301", "😀", "👩\u200d💻", "𝑥", "\U00020000", "\ufdd0", "\ufdd1"),
 ]

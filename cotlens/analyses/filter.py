@@ -2,57 +2,54 @@
 one listed with the first condition it failed.
 
 The store is read batch by batch (every column when the output carries the text; no text for a dry run on stored
-measurements), conditions are evaluated over the batch at once (conditions.py), kept rows go to the output and
-dropped ones to the exclusions file, so memory does not grow with the store. Outputs are written aside and renamed
-into place: an interrupted run leaves no half-written file. Rates in conditions come from the counts stored at
-ingest for built-in lexicons, from the text for `--term` and lexicon files.
+measurements), conditions are evaluated over the batch at once (conditions.py), and each judged batch goes to a
+sink (render/exports.py writes the kept transcripts and the exclusions), so memory does not grow with the store.
+This module decides; it opens no file. Rates in conditions come from the counts stored at ingest for built-in
+lexicons, from the text for `--term` and lexicon files.
 """
 
 from __future__ import annotations
 
 import os
 import stat
-import sys
 from collections import Counter, deque
-from collections.abc import Callable, Iterator
-from concurrent.futures import Future, ThreadPoolExecutor
-from contextlib import ExitStack, contextmanager, suppress
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import ExitStack
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import IO, Any
+from types import TracebackType
+from typing import Any, Protocol
 
 import numpy as np
 import pyarrow as pa
-import pyarrow.parquet as pq
+import pyarrow.compute as pc
 
 from cotlens.analyses.occurrences import term_counts
 from cotlens.conditions import Condition, evaluate
-from cotlens.errors import CotlensError, InputError, UsageError
-from cotlens.escape import json_bytes
+from cotlens.errors import CotlensError, UsageError
 from cotlens.intrinsic import require_measured
 from cotlens.lexicon import Lexicon, lexicon_spans, stored_key, stored_positions
 from cotlens.measure.scripts import leave_out_scripts
 from cotlens.progress import tracked
-from cotlens.record import RECORD_FIELDS, schema
+from cotlens.record import schema
 from cotlens.result import Column, Result
 from cotlens.runtime.workers import map_ordered, pool_jobs, worker_pool
 from cotlens.scan import TEXT_COLUMNS, Selection, check_selection
-from cotlens.sources import LineBlock, read_items
 from cotlens.store import Store
 
-# Batches read ahead of the one being written (each up to 4,096 transcripts).
+# Batches read ahead of the one being judged (each up to READ_ROWS transcripts).
 READ_AHEAD = 3
+READ_ROWS = 4096
 # Batches whose terms are counted at once by Ray tasks (the Ray engine); each is held here until judged.
 TASKS_IN_FLIGHT = 8
-# The canonical record, as JSON Lines output carries it (Parquet output carries every stored column).
-RECORD_COLUMNS = [f.name for f in RECORD_FIELDS]
 
 
 @dataclass(frozen=True, slots=True)
 class FilterOptions:
     field: str = "reasoning"
     ignore: frozenset[str] = frozenset()  # scripts left out of the language-mixing measurements
-    out: str | None = None  # a path (.parquet or JSON Lines), "-" for stdout, None for a dry run
+    out: str | None = None  # a path (.parquet, DIR/ or JSON Lines), "-" for stdout, None for a dry run
     exclusions: str | None = None  # default: OUT.exclusions.jsonl beside a file output
     force: bool = False
     original: bool = False  # write the input records the kept transcripts came from, as read
@@ -62,7 +59,42 @@ class FilterOptions:
             return self.exclusions
         if self.out in (None, "-") or is_device(self.out):  # like stdout: nowhere beside it to put a file
             return None
+        if self.out.endswith("/"):  # a directory output: beside it, however it is named (`out/`, `./`)
+            return f"{os.path.realpath(self.out)}.exclusions.jsonl"
         return f"{self.out}.exclusions.jsonl"
+
+
+@dataclass(frozen=True, slots=True)
+class Judged:
+    """A batch of selected transcripts and, per row, the index of the first condition it fails (-1: kept)."""
+
+    table: pa.Table
+    failed: np.ndarray[Any, np.dtype[np.int64]]
+    conditions: tuple[str, ...]  # the conditions' texts, in the order given
+
+    def kept(self) -> pa.Table:
+        keep = self.failed < 0
+        return self.table if keep.all() else self.table.filter(_mask(keep))  # no copy of a batch kept whole
+
+    def dropped(self) -> tuple[pa.Table, list[str]]:
+        """The dropped rows and, for each, the text of the condition it failed first."""
+        drop = self.failed >= 0
+        return self.table.filter(_mask(drop)), [self.conditions[i] for i in self.failed[drop].tolist()]
+
+
+class FilterSink(Protocol):
+    """Where judged batches go (render/exports.py writes them to files): checked before anything is read, entered
+    before the first batch, left once every batch is written (on an error, given it, to write nothing)."""
+
+    def check(self, store_root: Path) -> None: ...
+
+    def __enter__(self) -> FilterSink: ...
+
+    def __exit__(
+        self, error: type[BaseException] | None, value: BaseException | None, tb: TracebackType | None
+    ) -> None: ...
+
+    def write(self, judged: Judged) -> None: ...
 
 
 @dataclass
@@ -78,50 +110,33 @@ def run_filter(
     conditions: list[Condition],
     lexicons: list[Lexicon],
     options: FilterOptions,
+    sink: FilterSink | None = None,
 ) -> Result:
-    """Write the kept transcripts and the exclusions; return the summary (kept and dropped per model)."""
+    """Judge every selected transcript, hand each batch to `sink` (None: a dry run, nothing written); return the
+    summary (kept and dropped per model)."""
     check_selection(store, selection)
-    if options.original and (options.out is None or options.out.endswith(".parquet")):
+    if options.original and (options.out is None or options.out.endswith((".parquet", "/"))):
         raise UsageError("--original writes JSON Lines: give --out FILE.jsonl or --out -")
-    check_outputs(store, options)
+    if (sink is None) != (options.out is None):
+        raise ValueError("run_filter: give a sink exactly when options.out names an output")
+    if sink is not None:
+        sink.check(store.root)
     require_measured(store)
     rates = _RateSource(lexicons, sorted({c.name for c in conditions if c.rate}), options.field)
     tallies: dict[str, _Tally] = {}
     try:
-        _filter_into(store, selection, conditions, options, rates, tallies)
+        with ExitStack() as stack:
+            if sink is not None:
+                stack.enter_context(sink)
+            for judged in _judge(store, selection, conditions, options, rates, sink is not None):
+                _tally(tallies, judged.table["model"], judged.failed)
+                if sink is not None:
+                    sink.write(judged)
     except OSError as e:
         raise CotlensError(f"cannot write the output: {e.strerror or e}; nothing was written") from None
     if not tallies:
         raise CotlensError(f"no transcripts in the selection (kinds {', '.join(selection.kinds)})")
     return _summary(tallies, conditions, selection, options)
-
-
-def check_outputs(store: Store, options: FilterOptions) -> None:
-    """Outputs that cannot be written as asked are refused before anything is read or written: one path for
-    both outputs, a directory, a missing directory, a file of the store (whatever --force says: the store's
-    files are its own), an existing file without --force."""
-    paths = {
-        name: path
-        for name, path in (("--out", options.out), ("--exclusions", options.exclusions_path()))
-        if path not in (None, "-")
-    }
-    targets = {name: Path(os.path.realpath(path)) for name, path in paths.items()}
-    if len(set(targets.values())) < len(targets):
-        raise UsageError(f"--out and --exclusions are the same file ({paths['--out']}): give two paths")
-    store_root = Path(os.path.realpath(store.root))
-    for name, path in paths.items():
-        target = targets[name]
-        if target == store_root or store_root in target.parents:
-            raise UsageError(
-                f"{name} {path} is inside the store {store.root}: write outputs outside it (even --force "
-                "may not replace or add the store's files)"
-            )
-        if target.is_dir():
-            raise UsageError(f"{name} {path} is a directory: give a file path")
-        if not target.parent.is_dir():
-            raise UsageError(f"{name} {path}: no directory {target.parent} to write it in")
-        if os.path.lexists(path) and not options.force and not is_device(path):
-            raise UsageError(f"{path} exists: give --force to replace it")
 
 
 def is_device(path: str) -> bool:
@@ -134,26 +149,20 @@ def is_device(path: str) -> bool:
     return stat.S_ISCHR(mode) or stat.S_ISFIFO(mode) or stat.S_ISSOCK(mode)
 
 
-def _filter_into(
+def _judge(
     store: Store,
     selection: Selection,
     conditions: list[Condition],
     options: FilterOptions,
     rates: _RateSource,
-    tallies: dict[str, _Tally],
-) -> None:
-    """Read, judge and write every selected transcript. Both outputs are staged and renamed into place together
-    when everything succeeded: a failure leaves neither."""
-    originals: dict[str, set[int]] = {}  # with --original: the kept transcripts' input lines, per input
+    writes: bool,
+) -> Iterator[Judged]:
+    """Every selected transcript, read and judged a batch at a time, in store order."""
+    texts = tuple(c.text for c in conditions)
+    # The text only when it is written, or measured again (a term counted from it, a script left out).
+    reads_text = writes or (bool(rates.wanted) and rates.stored is None) or bool(options.ignore)
+    columns = None if reads_text else [n for n in schema().names if n not in TEXT_COLUMNS]
     with ExitStack() as stack:
-        staged = stack.enter_context(_Staged())
-        out = stack.enter_context(_output(options.out, staged)) if options.out is not None else None
-        write = stack.enter_context(_WriteBehind(out.write)) if out is not None else None
-        exclusions_path = options.exclusions_path()
-        excluded = staged.open(exclusions_path) if exclusions_path else None
-        # The text only when it is written, or measured again (a term counted from it, a script left out).
-        reads_text = out is not None or (bool(rates.wanted) and rates.stored is None) or bool(options.ignore)
-        columns = None if reads_text else [n for n in schema().names if n not in TEXT_COLUMNS]
         # Terms counted from the text: as Ray tasks under the Ray engine; in this process otherwise.
         pool = stack.enter_context(worker_pool(pool_jobs(False))) if rates.counts_text() else None
         judging: deque[pa.Table] = deque()
@@ -172,26 +181,13 @@ def _filter_into(
         for per_1k in map_ordered(rates.per_1k, tables(), pool, window):
             table = judging.popleft()
             step(table.num_rows)
-            failed = _first_failed(table, conditions, options.field, per_1k)
-            _tally(tallies, table["model"].to_pylist(), failed)
-            keep = failed < 0
-            if write is not None and keep.any():
-                kept = table.filter(pa.array(keep))
-                if options.original:
-                    _note_lines(originals, kept)
-                else:
-                    write(kept)
-            if excluded is not None and not keep.all():
-                _write_exclusions(excluded, table.filter(pa.array(~keep)), failed[~keep], conditions)
-        if isinstance(out, _JsonLines) and options.original:
-            _write_originals(out.sink, originals)
+            yield Judged(table, _first_failed(table, conditions, options.field, per_1k), texts)
 
 
 def _batches(store: Store, selection: Selection, columns: list[str] | None) -> Iterator[pa.RecordBatch]:
     """The columns (None: every one), in store order, a row group or so at a time, read a few batches ahead by a
-    thread: decoding them (Arrow releases the GIL) then overlaps with writing the current one, the filter's
-    bottleneck (0.3-0.5 s less on a 300 MB store)."""
-    batches = store.dataset().to_batches(columns=columns, filter=selection.expression(), batch_size=4096)
+    thread: decoding them (Arrow releases the GIL) then overlaps with judging and writing the current one."""
+    batches = store.dataset().to_batches(columns=columns, filter=selection.expression(), batch_size=READ_ROWS)
     end = object()
     with (
         store.reading(),
@@ -201,6 +197,13 @@ def _batches(store: Store, selection: Selection, columns: list[str] | None) -> I
         while (batch := pending.popleft().result()) is not end:
             pending.append(reader.submit(next, batches, end))
             yield batch
+
+
+def _mask(keep: np.ndarray[Any, np.dtype[np.bool_]]) -> pa.Array:
+    """A boolean Arrow array of `keep`, made from its packed bits: pa.array(ndarray) would first import
+    numpy.ma (0.05-0.08 s of start-up) to look for a masked array."""
+    bits = np.packbits(keep, bitorder="little")
+    return pa.Array.from_buffers(pa.bool_(), len(keep), [None, pa.py_buffer(bits)])
 
 
 def _first_failed(
@@ -253,162 +256,20 @@ class _RateSource:
         return out
 
 
-def _tally(tallies: dict[str, _Tally], models: list[str], failed: np.ndarray[Any, Any]) -> None:
-    for model, index in zip(models, failed.tolist(), strict=True):
-        tally = tallies.setdefault(model, _Tally())
-        tally.transcripts += 1
-        if index < 0:
-            tally.kept += 1
-        else:
-            tally.dropped[index] += 1
-
-
-def _note_lines(originals: dict[str, set[int]], kept: pa.Table) -> None:
-    """The input line of each kept transcript; a locator that is not a line means a JSON document input."""
-    rows = kept.select(["source_path", "source_locator"]).to_pylist()
-    for row in rows:
-        words = row["source_locator"].split()
-        if row["source_path"] == "-" or len(words) < 2 or words[0] != "line" or not words[1].isdigit():
-            raise UsageError(
-                f"--original writes input records as they were read, from JSON Lines files only; "
-                f"{row['source_path']}: {row['source_locator']} is not a line of one"
-            )
-        originals.setdefault(row["source_path"], set()).add(int(words[1]))
-
-
-def _write_originals(sink: IO[bytes], originals: dict[str, set[int]]) -> None:
-    """Each input line a kept transcript came from, once (a line with several choices yields several
-    transcripts), input by input in store order, lines in file order."""
-    for path, lines in originals.items():
-        written = 0
-        try:
-            for block in read_items(path, lambda obj: True):
-                if not isinstance(block, LineBlock):
-                    raise CotlensError(f"--original: {path} no longer reads as JSON Lines")
-                for item in block.items():
-                    if int(item.locator.split()[1]) in lines:
-                        sink.write((item.raw or b"") + b"\n")
-                        written += 1
-        except InputError as e:
-            raise CotlensError(f"--original: {path}: {e}") from None
-        if written != len(lines):
-            raise CotlensError(
-                f"--original: {path} changed since it was ingested ({len(lines) - written} line(s) gone)"
-            )
-
-
-def _write_exclusions(
-    out: IO[bytes], dropped: pa.Table, failed: np.ndarray[Any, Any], conditions: list[Condition]
-) -> None:
-    columns = dropped.select(
-        ["transcript_id", "source_id", "model", "source_path", "source_locator"]
-    ).to_pylist()
-    for row, index in zip(columns, failed.tolist(), strict=True):
-        out.write(json_bytes({**row, "failed": conditions[index].text}) + b"\n")
-
-
-class _JsonLines:
-    def __init__(self, sink: IO[bytes]) -> None:
-        self.sink = sink
-
-    def write(self, table: pa.Table) -> None:
-        for row in table.select(RECORD_COLUMNS).to_pylist():
-            row["tags"] = dict(row["tags"])
-            self.sink.write(json_bytes(row) + b"\n")
-
-
-class _Parquet:
-    def __init__(self, sink: IO[bytes]) -> None:
-        self.writer = pq.ParquetWriter(sink, schema(), compression="zstd")
-
-    def write(self, table: pa.Table) -> None:
-        self.writer.write_table(table.select(schema().names))
-
-
-class _WriteBehind:
-    """An output's writes, done in order by a thread of their own, at most two behind: encoding and compressing
-    the kept transcripts (the filter's bottleneck, in Arrow, without the GIL) overlaps with reading and judging
-    the next batch. Leaving waits for them (or, on an error, for the one under way)."""
-
-    def __init__(self, write: Callable[[pa.Table], None]) -> None:
-        self.write = write
-        self.thread = ThreadPoolExecutor(1)
-        self.pending: deque[Future[None]] = deque()
-
-    def __call__(self, table: pa.Table) -> None:
-        self.pending.append(self.thread.submit(self.write, table))
-        while len(self.pending) > 2:
-            self.pending.popleft().result()
-
-    def __enter__(self) -> _WriteBehind:
-        return self
-
-    def __exit__(self, error: type[BaseException] | None, *_: object) -> None:
-        try:
-            while error is None and self.pending:
-                self.pending.popleft().result()
-        finally:
-            self.thread.shutdown(wait=True, cancel_futures=True)
-
-
-@contextmanager
-def _output(path: str, staged: _Staged) -> Iterator[_JsonLines | _Parquet]:
-    """The kept transcripts' writer: JSON Lines to stdout for "-", Parquet for a .parquet path, else JSON Lines."""
-    if path == "-":
-        yield _JsonLines(sys.stdout.buffer)
-        sys.stdout.buffer.flush()
+def _tally(tallies: dict[str, _Tally], models: pa.ChunkedArray, failed: np.ndarray[Any, Any]) -> None:
+    """Transcripts, kept, and dropped by first failed condition, per model: counted over the models' codes at
+    once, not row by row."""
+    if len(failed) == 0:
         return
-    sink = staged.open(path)
-    if path.endswith(".parquet"):
-        parquet = _Parquet(sink)
-        try:
-            yield parquet
-        except BaseException:
-            # Closed now, while its file is open (the staged file goes anyway), not by the garbage collector.
-            with suppress(OSError, ValueError, pa.ArrowException):
-                parquet.writer.close()
-            raise
-        parquet.writer.close()
-    else:
-        yield _JsonLines(sink)
-
-
-class _Staged:
-    """Output files written aside, renamed into place together when the block succeeds; on any failure each is
-    removed, so an interrupted or failed run leaves no output at all."""
-
-    def __init__(self) -> None:
-        self.files: list[tuple[str, str, IO[bytes]]] = []
-        self.devices: list[IO[bytes]] = []
-
-    def open(self, path: str) -> IO[bytes]:
-        if is_device(path):  # nothing to stage: written as it goes
-            sink = open(path, "wb")  # noqa: SIM115 (closed when the block ends)
-            self.devices.append(sink)
-            return sink
-        tmp = f"{path}.tmp-{os.getpid()}"
-        sink = open(tmp, "wb")  # noqa: SIM115 (closed when the block ends)
-        self.files.append((tmp, path, sink))
-        return sink
-
-    def __enter__(self) -> _Staged:
-        return self
-
-    def __exit__(self, error: type[BaseException] | None, *_: object) -> None:
-        try:
-            for _tmp, _path, sink in self.files:
-                sink.close()
-            if error is None:
-                for tmp, path, _sink in self.files:
-                    os.replace(tmp, path)
-        finally:
-            for tmp, _path, sink in self.files:
-                sink.close()
-                with suppress(FileNotFoundError):
-                    os.remove(tmp)
-            for device in self.devices:
-                with suppress(OSError):
-                    device.close()
+    encoded = pc.dictionary_encode(models.combine_chunks())
+    codes = encoded.indices.to_numpy(zero_copy_only=False).astype(np.int64)
+    slots = int(failed.max()) + 2  # 0: kept; i + 1: dropped by condition i
+    counts = np.bincount(codes * slots + failed + 1, minlength=len(encoded.dictionary) * slots)
+    for model, row in zip(encoded.dictionary.to_pylist(), counts.reshape(-1, slots).tolist(), strict=True):
+        tally = tallies.setdefault(model, _Tally())
+        tally.transcripts += sum(row)
+        tally.kept += row[0]
+        tally.dropped.update({i: n for i, n in enumerate(row[1:]) if n})
 
 
 def _summary(

@@ -39,14 +39,13 @@ from cotlens.measure.fold import fold_column
 from cotlens.measure.scripts import letters_of
 from cotlens.result import Column, Result
 from cotlens.scan import Selection, check_selection, map_store, rows_where
-from cotlens.stats import benjamini_hochberg
+from cotlens.stats import SIGNIFICANCE, benjamini_hochberg
 from cotlens.store import Store
 
 WEBTEXT = "webtext"
 # A word: letters, marks and digits, with apostrophes only between them.
 WORD = r"[\p{L}\p{M}\p{N}]+(?:'[\p{L}\p{M}\p{N}]+)*"
 ZERO_COUNT = 0.5  # log ratio floor: a word one side never uses counts half an occurrence there
-SIGNIFICANCE = 0.05
 Z_SIGNIFICANT = 1.959964  # two-sided 5%
 WORDLIST = "best"
 

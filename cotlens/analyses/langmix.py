@@ -25,34 +25,24 @@ import numpy.typing as npt
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from cotlens.analyses import grouped_scan
 from cotlens.errors import CotlensError
 from cotlens.groups import (
-    FEW_TRANSCRIPTS,
     GroupKey,
     IntervalOptions,
+    Ints,
     RatioSums,
     check_by,
     group_codes,
     group_columns,
     interval_caption,
-    interval_definition,
 )
-from cotlens.intrinsic import require_measured
 from cotlens.measure.scripts import SCRIPTS, check_ignorable, leave_out_scripts, left_out
 from cotlens.measure.tokens import tokenizer_description
 from cotlens.result import Column, Result
-from cotlens.scan import (
-    Selection,
-    check_group_key,
-    check_selection,
-    map_store,
-    map_to_dense,
-    no_text,
-    rows_where,
-)
+from cotlens.scan import Selection, map_to_dense, rows_where
 from cotlens.store import Store
 
-Ints = npt.NDArray[np.int64]
 NON_LATIN = SCRIPTS[1:]  # SCRIPTS starts with Latin
 ALL_SCRIPTS = "(all)"  # the row of all non-Latin scripts together
 CONTEXT_CHARS = 40  # shown on each side of an example span
@@ -77,12 +67,10 @@ class LangmixOptions:
 
 
 @dataclass(frozen=True, slots=True)
-class _MixCounts:
+class _MixCounts(grouped_scan.CodedPart):
     """One batch's per-transcript numbers. Token-based numerators: non-Latin tokens, spans, then (with
     --scripts) one column per non-Latin script; letter-based: non-Latin letters, then one per script."""
 
-    groups: list[GroupKey]
-    codes: Ints
     by_token: Ints  # (n, 2) or (n, 2 + len(NON_LATIN))
     tokens: Ints
     by_letter: Ints  # (n, 1) or (n, 1 + len(NON_LATIN))
@@ -117,9 +105,9 @@ class _MixKernel:
         scripts = len(NON_LATIN) if self.options.scripts else 0  # per-script columns cost: only on demand
         by_token = np.zeros((n, 2 + scripts), dtype=np.int64, order="F")  # filled column by column
         by_letter = np.zeros((n, 1 + scripts), dtype=np.int64, order="F")
-        by_token[:, 0] = _ints(table[self.column("nonlatin_tokens_o200k")])
-        by_token[:, 1] = _ints(table[self.column("codeswitch_spans")])
-        by_letter[:, 0] = _ints(table[self.column("nonlatin_letters")])
+        by_token[:, 0] = grouped_scan.int_column(table[self.column("nonlatin_tokens_o200k")])
+        by_token[:, 1] = grouped_scan.int_column(table[self.column("codeswitch_spans")])
+        by_letter[:, 0] = grouped_scan.int_column(table[self.column("nonlatin_letters")])
         if scripts:  # Latin, a key of the letters map, is not asked for
             by_token[:, 2:] = map_to_dense(table[self.column("nonlatin_tokens_by_script")], NON_LATIN)
             by_letter[:, 1:] = map_to_dense(table[self.column("letters_by_script")], NON_LATIN)
@@ -131,9 +119,9 @@ class _MixKernel:
             groups,
             codes,
             by_token,
-            _ints(table[self.column("tokens_o200k")]),
+            grouped_scan.int_column(table[self.column("tokens_o200k")]),
             by_letter,
-            _ints(table[self.column("letters")]),
+            grouped_scan.int_column(table[self.column("letters")]),
             nonlatin_dominant,
             self._examples(table, groups, codes) if self.options.examples else [],
         )
@@ -141,7 +129,7 @@ class _MixKernel:
     def _examples(self, table: pa.Table, groups: list[GroupKey], codes: Ints) -> list[dict[str, Any]]:
         """The first span of each transcript that has one, up to the wanted number per group."""
         wanted = self.options.examples
-        with_spans = np.flatnonzero(_ints(table[self.column("codeswitch_spans")]) > 0)
+        with_spans = np.flatnonzero(grouped_scan.int_column(table[self.column("codeswitch_spans")]) > 0)
         taken = dict.fromkeys(range(len(groups)), 0)
         out = []
         texts, offsets = table[self.options.field], table[self.column("codeswitch_span_offsets")]
@@ -151,21 +139,15 @@ class _MixKernel:
                 continue
             taken[code] += 1
             start, end = offsets[i][0].as_py()
-            group, kind = groups[code]
             out.append(
                 {
-                    "group": group,
-                    "reasoning_kind": kind,
+                    **grouped_scan.key_fields(groups[code]),
                     "source": f"{table['source_path'][i].as_py()}:{table['source_locator'][i].as_py()}",
                     "transcript_id": table["transcript_id"][i].as_py(),
                     **_in_context(texts[i].as_py(), start, end),
                 }
             )
         return out
-
-
-def _ints(column: pa.ChunkedArray) -> Ints:
-    return np.asarray(column.to_numpy(), dtype=np.int64)
 
 
 def _in_context(text: str, start: int, end: int) -> dict[str, str]:
@@ -192,10 +174,20 @@ def _flat(text: str) -> str:
 
 @dataclass
 class _Group:
+    key: GroupKey
+    wanted: int  # examples kept
     tokens: RatioSums = field(default_factory=RatioSums)
     letters: RatioSums = field(default_factory=RatioSums)
     nonlatin_dominant: int = 0
     examples: list[dict[str, Any]] = field(default_factory=list)
+
+    def add(self, part: _MixCounts, rows: grouped_scan.Rows) -> None:
+        self.tokens.add(part.by_token[rows], part.tokens[rows])
+        self.letters.add(part.by_letter[rows], part.letters[rows])
+        self.nonlatin_dominant += int(part.nonlatin_dominant[rows].sum())
+        mine = (e for e in part.examples if (e["group"], e["reasoning_kind"]) == self.key)
+        self.examples.extend(mine)
+        del self.examples[self.wanted :]
 
 
 def compute_langmix(
@@ -204,42 +196,29 @@ def compute_langmix(
     options: LangmixOptions,
 ) -> Result:
     options.validate()
-    check_selection(store, selection)
-    check_group_key(store, selection, options.by)
-    require_measured(store)
+    grouped_scan.start_scan(store, selection, options.by)
     kernel = _MixKernel(options)
-    groups: dict[GroupKey, _Group] = {}
-    for part in map_store(store, kernel, kernel.columns(), selection):
-        for code, key in enumerate(part.groups):
-            mask = part.codes == code
-            acc = groups.setdefault(key, _Group())
-            acc.tokens.add(part.by_token[mask], part.tokens[mask])
-            acc.letters.add(part.by_letter[mask], part.letters[mask])
-            acc.nonlatin_dominant += int(part.nonlatin_dominant[mask].sum())
-        for example in part.examples:
-            acc = groups[(example["group"], example["reasoning_kind"])]
-            if len(acc.examples) < options.examples:
-                acc.examples.append(example)
-    if not groups:
-        raise no_text(options.field, selection)
-    rows = [row for key, acc in sorted(groups.items()) for row in _group_rows(key, acc, options)]
-    kinds = {kind for _, kind in groups}
+    found = grouped_scan.scan_groups(
+        store, kernel, selection, _Group.add, lambda key: _Group(key, options.examples)
+    )
+    groups = grouped_scan.sorted_groups(found, options.field, selection)
+    rows = [row for key, acc in groups for row in _group_rows(key, acc, options)]
+    kinds = grouped_scan.several_kinds(found)
     result = Result(
         "langmix",
         "Language mixing",
-        _columns(options, len(kinds) > 1, any(r["few_transcripts"] for r in rows)),
+        grouped_scan.table_columns(kinds, _columns(options), rows),
         rows,
         _definitions(selection, options),
         _caption(options),
     )
     if options.examples:
-        examples = [e for _, acc in sorted(groups.items()) for e in acc.examples]
-        result.sections.append(_examples_section(examples, len(kinds) > 1))
+        examples = [e for _, acc in groups for e in acc.examples]
+        result.sections.append(_examples_section(examples, kinds))
     return result
 
 
 def _group_rows(key: GroupKey, acc: _Group, options: LangmixOptions) -> list[dict[str, Any]]:
-    group, kind = key
     iv = options.intervals
     tokens = acc.tokens.intervals(iv, per=1.0)
     letters = acc.letters.intervals(iv, per=1.0)
@@ -249,8 +228,7 @@ def _group_rows(key: GroupKey, acc: _Group, options: LangmixOptions) -> list[dic
     def row(script: str, token_col: int, letter_col: int) -> dict[str, Any]:
         share, low, high = (float(a[letter_col]) for a in letter_prevalence)
         return {
-            "group": group,
-            "reasoning_kind": kind,
+            **grouped_scan.key_fields(key),
             "script": script,
             "transcripts": n,
             "tokens": acc.tokens.sum_den,
@@ -272,8 +250,7 @@ def _group_rows(key: GroupKey, acc: _Group, options: LangmixOptions) -> list[dic
             "spans_per_1k_high": None,
             "nonlatin_dominant": None,
             "interval_method": tokens.method_of(0),
-            "few_transcripts": acc.tokens.few,
-            "note": "few" if acc.tokens.few else "",
+            **grouped_scan.few_fields(n),
         }
 
     total = row(ALL_SCRIPTS, 0, 0)
@@ -292,10 +269,9 @@ def _group_rows(key: GroupKey, acc: _Group, options: LangmixOptions) -> list[dic
     return rows
 
 
-def _columns(options: LangmixOptions, kinds: bool, few: bool) -> list[Column]:
+def _columns(options: LangmixOptions) -> list[Column]:
+    """Between the group columns and the note (grouped_scan.table_columns)."""
     return [
-        Column("group", "group"),
-        *([Column("reasoning_kind", "kind")] if kinds else []),
         *([Column("script", "script")] if options.scripts else []),
         Column("transcripts", "n", "int"),
         Column("nonlatin_token_share", "non-Latin tokens [95%\u00a0CI]", "share_interval"),
@@ -304,17 +280,13 @@ def _columns(options: LangmixOptions, kinds: bool, few: bool) -> list[Column]:
         Column("with_mixing", "with mixing", "share"),
         Column("spans_per_1k", "spans per 1k [95%\u00a0CI]", "interval"),
         Column("nonlatin_dominant", "non-Latin dominant", "int"),
-        *([Column("note", "note")] if few else []),
     ]
 
 
 def _examples_section(examples: list[dict[str, Any]], kinds: bool) -> Result:
-    columns = [
-        Column("group", "group"),
-        *([Column("reasoning_kind", "kind")] if kinds else []),
-        Column("source", "source"),
-        Column("context", "code-switch span in context"),
-    ]
+    columns = grouped_scan.table_columns(
+        kinds, [Column("source", "source"), Column("context", "code-switch span in context")]
+    )
     return Result("langmix-examples", "Code-switch spans in context", columns, examples)
 
 
@@ -323,13 +295,13 @@ def _caption(options: LangmixOptions) -> str:
     return (
         f"Shares of the {options.field}'s o200k_base tokens and letters in non-Latin scripts; with mixing: "
         f"transcripts with a non-Latin letter (Wilson); spans: code-switch spans per 1000 tokens. "
-        f"{interval_caption(options.intervals)}. few: under {FEW_TRANSCRIPTS} transcripts.{left}"
+        f"{interval_caption(options.intervals)}. {grouped_scan.FEW_CAPTION}{left}"
     )
 
 
 def _definitions(selection: Selection, options: LangmixOptions) -> dict[str, Any]:
     return {
-        "field": options.field,
+        **grouped_scan.group_definitions(selection, options.by, options.field, options.intervals),
         "tokenizer": tokenizer_description(),
         "letter": "general category L, Script neither Common nor Inherited (README, Definitions: Language mixing)",
         "nonlatin_token_share": "Σ tokens holding the first byte of a non-Latin letter / Σ tokens",
@@ -338,8 +310,4 @@ def _definitions(selection: Selection, options: LangmixOptions) -> dict[str, Any
         "spans_per_1k": "1000 × Σ code-switch spans / Σ tokens; spans only where the dominant script is Latin",
         "nonlatin_dominant": "transcripts whose dominant script (most letters; Latin wins ties) is not Latin",
         "ignored_scripts": sorted(options.ignore),
-        "interval": interval_definition(options.intervals),
-        "few_transcripts": f"groups with fewer than {FEW_TRANSCRIPTS} transcripts are flagged",
-        "group_by": options.by,
-        "selection": selection.describe(),
     }

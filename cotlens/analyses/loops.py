@@ -26,35 +26,25 @@ import numpy.typing as npt
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from cotlens.analyses import grouped_scan
 from cotlens.errors import UsageError
 from cotlens.groups import (
-    FEW_TRANSCRIPTS,
     GroupKey,
     IntervalOptions,
+    Ints,
     RatioSums,
-    check_by,
     group_codes,
     group_columns,
     interval_caption,
-    interval_definition,
 )
-from cotlens.intrinsic import require_measured
 from cotlens.measure.repetition import GOPHER_COLUMNS, GOPHER_CONVENTIONS, GOPHER_THRESHOLDS
 from cotlens.measure.scripts import leave_out_scripts, left_out
 from cotlens.measure.tokens import tokenizer_description
 from cotlens.result import Column, Result
-from cotlens.scan import (
-    Selection,
-    check_group_key,
-    check_selection,
-    map_store,
-    no_text,
-    rows_where,
-)
+from cotlens.scan import Selection, rows_where
 from cotlens.stats import benjamini_hochberg, wilson_interval
 from cotlens.store import Store
 
-Ints = npt.NDArray[np.int64]
 BINS = 10_000
 QUANTILES = {"median": 0.5, "p90": 0.9}
 ANY_THRESHOLD = "any Gopher threshold"
@@ -73,9 +63,7 @@ class LoopOptions:
 
 
 @dataclass(frozen=True, slots=True)
-class _LoopCounts:
-    groups: list[GroupKey]
-    codes: Ints
+class _LoopCounts(grouped_scan.CodedPart):
     gopher: npt.NDArray[np.float64]  # (n, len(GOPHER_COLUMNS))
     loop: npt.NDArray[np.bool_]
     nonlatin_tokens: Ints
@@ -108,8 +96,8 @@ class _LoopKernel:
             codes,
             gopher,
             np.asarray(pc.fill_null(table[f"{f}_loop"], False).to_numpy(zero_copy_only=False), dtype=bool),
-            np.asarray(table[f"{f}_nonlatin_tokens_o200k"].to_numpy(), dtype=np.int64),
-            np.asarray(table[f"{f}_tokens_o200k"].to_numpy(), dtype=np.int64),
+            grouped_scan.int_column(table[f"{f}_nonlatin_tokens_o200k"]),
+            grouped_scan.int_column(table[f"{f}_tokens_o200k"]),
         )
 
 
@@ -153,26 +141,15 @@ def compute_loops(
     selection: Selection,
     options: LoopOptions,
 ) -> Result:
-    check_by(options.by)
-    check_selection(store, selection)
-    check_group_key(store, selection, options.by)
-    require_measured(store)
-    kernel = _LoopKernel(options)
-    groups: dict[GroupKey, _Group] = {}
-    for part in map_store(store, kernel, kernel.columns(), selection):
-        pairs = np.column_stack([part.nonlatin_tokens, part.tokens])
-        for code, key in enumerate(part.groups):
-            mask = part.codes == code
-            groups.setdefault(key, _Group()).add(part.gopher[mask], part.loop[mask], pairs[mask])
-    if not groups:
-        raise no_text(options.field, selection)
-    ordered = sorted(groups.items())
-    kinds = len({kind for _, kind in groups}) > 1
+    grouped_scan.start_scan(store, selection, options.by)
+    found = grouped_scan.scan_groups(store, _LoopKernel(options), selection, _add, lambda _: _Group())
+    ordered = grouped_scan.sorted_groups(found, options.field, selection)
+    kinds = grouped_scan.several_kinds(found)
     rows = [row for key, acc in ordered for row in _statistic_rows(key, acc, options)]
     result = Result(
         "loops",
         "Repetition",
-        _columns(kinds, any(r["few_transcripts"] for r in rows)),
+        grouped_scan.table_columns(kinds, _COLUMNS, rows),
         rows,
         _definitions(selection, options),
         _caption(options),
@@ -181,6 +158,11 @@ def compute_loops(
     if options.histogram_bins:
         result.sections.append(_distributions(ordered, options.histogram_bins))
     return result
+
+
+def _add(acc: _Group, part: _LoopCounts, rows: grouped_scan.Rows) -> None:
+    pairs = np.column_stack([part.nonlatin_tokens[rows], part.tokens[rows]])
+    acc.add(part.gopher[rows], part.loop[rows], pairs)
 
 
 def _distributions(ordered: list[tuple[GroupKey, _Group]], bins: int) -> Result:
@@ -211,7 +193,6 @@ def _distributions(ordered: list[tuple[GroupKey, _Group]], bins: int) -> Result:
 
 
 def _statistic_rows(key: GroupKey, acc: _Group, options: LoopOptions) -> list[dict[str, Any]]:
-    group, kind = key
     quantiles = {name: acc.quantile(q) for name, q in QUANTILES.items()}
     # The two headline rows first, then each statistic.
     shares = [acc.loops, acc.over_any, *np.asarray(acc.over).tolist()]
@@ -221,8 +202,7 @@ def _statistic_rows(key: GroupKey, acc: _Group, options: LoopOptions) -> list[di
         statistic = j - 2  # index in GOPHER_COLUMNS
         rows.append(
             {
-                "group": group,
-                "reasoning_kind": kind,
+                **grouped_scan.key_fields(key),
                 "statistic": name,
                 "transcripts": acc.n,
                 "threshold": GOPHER_THRESHOLDS.get(name),
@@ -232,8 +212,7 @@ def _statistic_rows(key: GroupKey, acc: _Group, options: LoopOptions) -> list[di
                 "share_over": shares[j] / acc.n,
                 "share_over_low": float(low[j]),
                 "share_over_high": float(high[j]),
-                "few_transcripts": acc.n < FEW_TRANSCRIPTS,
-                "note": "few" if acc.n < FEW_TRANSCRIPTS else "",
+                **grouped_scan.few_fields(acc.n),
             }
         )
     return rows
@@ -242,35 +221,36 @@ def _statistic_rows(key: GroupKey, acc: _Group, options: LoopOptions) -> list[di
 def _mixing_in_loops(ordered: list[tuple[GroupKey, _Group]], options: LoopOptions, kinds: bool) -> Result:
     iv = options.intervals
     rows = []
-    for (group, kind), acc in ordered:
-        row: dict[str, Any] = {"group": group, "reasoning_kind": kind}
+    for key, acc in ordered:
+        row: dict[str, Any] = grouped_scan.key_fields(key)
         for name, sums in (("looping", acc.looping), ("not_looping", acc.not_looping)):
             share = sums.intervals(iv, per=1.0)
             row[f"{name}_transcripts"] = sums.n
-            row[f"{name}_share"] = _number(share.estimate[0])
-            row[f"{name}_share_low"] = _number(share.low[0])
-            row[f"{name}_share_high"] = _number(share.high[0])
+            row[f"{name}_share"] = grouped_scan.nan_as_none(share.estimate[0])
+            row[f"{name}_share_low"] = grouped_scan.nan_as_none(share.low[0])
+            row[f"{name}_share_high"] = grouped_scan.nan_as_none(share.high[0])
         ratio = acc.looping.ratio_to(acc.not_looping, iv)
         row.update(
-            ratio=_number(ratio.estimate[0]),
-            ratio_low=_number(ratio.low[0]),
-            ratio_high=_number(ratio.high[0]),
-            p_value=_number(ratio.p_value[0]),
+            ratio=grouped_scan.nan_as_none(ratio.estimate[0]),
+            ratio_low=grouped_scan.nan_as_none(ratio.low[0]),
+            ratio_high=grouped_scan.nan_as_none(ratio.high[0]),
+            p_value=grouped_scan.nan_as_none(ratio.p_value[0]),
             interval_method=ratio.method_of(0),
         )
         rows.append(row)
     adjusted = benjamini_hochberg([np.nan if r["p_value"] is None else r["p_value"] for r in rows])
     for r, p in zip(rows, adjusted.tolist(), strict=True):
-        r["p_adjusted"] = _number(p)
-    columns = [
-        Column("group", "group"),
-        *([Column("reasoning_kind", "kind")] if kinds else []),
-        Column("looping_transcripts", "looping", "int"),
-        Column("looping_share", "non-Latin tokens in loops", "share_interval"),
-        Column("not_looping_share", "elsewhere", "share_interval"),
-        Column("ratio", "ratio [95%\u00a0CI]", "interval"),
-        Column("p_adjusted", "p (BH)", "float"),
-    ]
+        r["p_adjusted"] = grouped_scan.nan_as_none(p)
+    columns = grouped_scan.table_columns(
+        kinds,
+        [
+            Column("looping_transcripts", "looping", "int"),
+            Column("looping_share", "non-Latin tokens in loops", "share_interval"),
+            Column("not_looping_share", "elsewhere", "share_interval"),
+            Column("ratio", "ratio [95%\u00a0CI]", "interval"),
+            Column("p_adjusted", "p (BH)", "float"),
+        ],
+    )
     caption = (
         f"Shares of o200k_base tokens in non-Latin scripts. {interval_caption(iv)}; ratio = looping / elsewhere, "
         "each side resampled on its own; p Benjamini-Hochberg adjusted across groups."
@@ -280,24 +260,16 @@ def _mixing_in_loops(ordered: list[tuple[GroupKey, _Group]], options: LoopOption
     )
 
 
-def _number(value: float) -> float | None:
-    """NaN (an undefined ratio, nothing to test) as a missing value: JSON has no NaN."""
-    return None if np.isnan(value) else float(value)
-
-
-def _columns(kinds: bool, few: bool) -> list[Column]:
-    return [
-        Column("group", "group"),
-        *([Column("reasoning_kind", "kind")] if kinds else []),
-        Column("statistic", "statistic"),
-        Column("transcripts", "n", "int"),
-        Column("threshold", "threshold", "float"),
-        Column("mean", "mean", "float"),
-        Column("median", "median", "float"),
-        Column("p90", "p90", "float"),
-        Column("share_over", "over threshold [95%\u00a0CI]", "share_interval"),
-        *([Column("note", "note")] if few else []),
-    ]
+# Between the group columns and the note (grouped_scan.table_columns).
+_COLUMNS = (
+    Column("statistic", "statistic"),
+    Column("transcripts", "n", "int"),
+    Column("threshold", "threshold", "float"),
+    Column("mean", "mean", "float"),
+    Column("median", "median", "float"),
+    Column("p90", "p90", "float"),
+    Column("share_over", "over threshold [95%\u00a0CI]", "share_interval"),
+)
 
 
 def _caption(options: LoopOptions) -> str:
@@ -305,13 +277,13 @@ def _caption(options: LoopOptions) -> str:
         f"Gopher repetition statistics of the {options.field} (Rae et al. 2021, Table A1 thresholds; over: "
         f"value > threshold, Wilson interval; n-gram statistics as Dolma and RedPajama count them, not "
         f"datatrove); loop: ends in a unit repeated 3+ times. Median and p90: at most "
-        f"0.0001 above the exact value. few: under {FEW_TRANSCRIPTS} transcripts.{left_out(options.ignore)}"
+        f"0.0001 above the exact value. {grouped_scan.FEW_CAPTION}{left_out(options.ignore)}"
     )
 
 
 def _definitions(selection: Selection, options: LoopOptions) -> dict[str, Any]:
     return {
-        "field": options.field,
+        **grouped_scan.group_definitions(selection, options.by, options.field, options.intervals),
         "tokenizer": tokenizer_description(),
         "statistics": "Gopher repetition statistics (Rae et al. 2021, appendix A1), see README, 'Repetition'; "
         "the line and paragraph statistics follow datatrove's definitions, the n-gram statistics Dolma's and "
@@ -328,9 +300,5 @@ def _definitions(selection: Selection, options: LoopOptions) -> dict[str, Any]:
         "nonlatin_share_in_loops": "Σ non-Latin tokens / Σ tokens over looping (not looping) transcripts",
         "ratio": "looping / not looping, studentized bootstrap (each group resampled on its own) or delta method; "
         "two-sided p-value, Benjamini-Hochberg adjusted across groups",
-        "interval": interval_definition(options.intervals),
-        "few_transcripts": f"groups with fewer than {FEW_TRANSCRIPTS} transcripts are flagged",
-        "group_by": options.by,
-        "selection": selection.describe(),
         "ignored_scripts": sorted(options.ignore),
     }

@@ -15,10 +15,11 @@ import numpy as np
 import numpy.typing as npt
 import pyarrow as pa
 
+from cotlens.analyses import grouped_scan
 from cotlens.analyses.occurrences import counts_column, term_counts
 from cotlens.errors import CotlensError
 from cotlens.groups import (
-    FEW_TRANSCRIPTS,
+    GroupKey,
     IntervalOptions,
     RatioSums,
     check_by,
@@ -26,23 +27,13 @@ from cotlens.groups import (
     group_columns,
     group_intervals,
     interval_caption,
-    interval_definition,
 )
-from cotlens.intrinsic import require_measured
 from cotlens.lexicon import Lexicon, lexicon_spans, stored_positions
 from cotlens.measure.terms import Passes, Term, fold_series, term_passes
 from cotlens.measure.tokens import tokenizer_description
 from cotlens.measure.unicode import rust_class
 from cotlens.result import Column, Result
-from cotlens.scan import (
-    Selection,
-    check_group_key,
-    check_selection,
-    map_store,
-    no_text,
-    rows_where,
-    scan_workers,
-)
+from cotlens.scan import Selection, rows_where, scan_workers
 from cotlens.stats import Intervals
 from cotlens.store import Store
 
@@ -70,12 +61,9 @@ class RateOptions:
 
 
 @dataclass(frozen=True, slots=True)
-class _Counts:
-    """What a worker returns for one row group: its groups, each row's group (an index into `groups`: small to
-    send back, unlike a key per row), per-transcript counts and denominators."""
+class _Counts(grouped_scan.CodedPart):
+    """What a worker returns for one row group: its groups and codes, per-transcript counts and denominators."""
 
-    groups: list[tuple[str, str]]
-    codes: npt.NDArray[np.int64]
     counts: npt.NDArray[np.int64]  # (n, T + L): terms, then one total per lexicon
     tokens: npt.NDArray[np.int64]
 
@@ -126,7 +114,7 @@ class _CountKernel:
             return np.asarray(words.to_numpy(), dtype=np.int64)
         column = f"{o.field}_tokens_o200k" if o.unit == "o200k" else "reasoning_tokens_reported"
         # Non-null: rows without a reported figure were filtered out, and require_measured passed before the scan.
-        return np.asarray(table[column].to_numpy(), dtype=np.int64)
+        return grouped_scan.int_column(table[column])
 
 
 def compute_rates(
@@ -137,35 +125,32 @@ def compute_rates(
 ) -> Result:
     """Rates of every lexicon term (and each lexicon's total) per group."""
     options.validate()
-    check_selection(store, selection)
-    check_group_key(store, selection, options.by)
-    require_measured(store)
+    grouped_scan.start_scan(store, selection, options.by)
     terms = [t for lexicon in lexicons for t in lexicon.terms]
     stored = stored_positions(lexicons) if options.unit != "words" else None
     passes = term_passes(terms) if stored is None else None
     kernel = _CountKernel(tuple(terms), tuple(lexicon_spans(lexicons)), options, stored, passes)
-    groups: dict[tuple[str, str], RatioSums] = {}
     with scan_workers(store, kernel.columns()) as workers:
-        for part in map_store(store, kernel, kernel.columns(), selection, workers):
-            for code, key in enumerate(part.groups):
-                mask = part.codes == code
-                groups.setdefault(key, RatioSums()).add(part.counts[mask], part.tokens[mask])
-        if not groups:
-            raise no_text(options.field, selection)
-        keys = sorted(groups)
-        intervals = group_intervals([groups[k] for k in keys], options.intervals, workers)
-
+        groups = grouped_scan.sorted_groups(
+            grouped_scan.scan_groups(store, kernel, selection, _add, lambda _: RatioSums(), workers),
+            options.field,
+            selection,
+        )
+        intervals = group_intervals([acc for _, acc in groups], options.intervals, workers)
     rows = []
-    for (group, kind), iv in zip(keys, intervals, strict=True):
-        rows.extend(_group_rows(group, kind, groups[group, kind], iv, lexicons, terms, options))
-    columns = _columns({kind for _, kind in groups}, any(r["few_transcripts"] for r in rows))
+    for (key, acc), iv in zip(groups, intervals, strict=True):
+        rows.extend(_group_rows(key, acc, iv, lexicons, terms, options))
+    columns = grouped_scan.table_columns(grouped_scan.several_kinds(k for k, _ in groups), _COLUMNS, rows)
     definitions = _definitions(selection, options)
     return Result("rates", "Term rates per 1000 tokens", columns, rows, definitions, _caption(options))
 
 
+def _add(acc: RatioSums, part: _Counts, rows: grouped_scan.Rows) -> None:
+    acc.add(part.counts[rows], part.tokens[rows])
+
+
 def _group_rows(
-    group: str,
-    kind: str,
+    key: GroupKey,
     acc: RatioSums,
     iv: Intervals,
     lexicons: list[Lexicon],
@@ -182,8 +167,7 @@ def _group_rows(
     for lexicon_name, label, j in labels:
         out.append(
             {
-                "group": group,
-                "reasoning_kind": kind,
+                **grouped_scan.key_fields(key),
                 "lexicon": lexicon_name,
                 "term": label,
                 "transcripts": acc.n,
@@ -196,28 +180,22 @@ def _group_rows(
                 "prevalence_low": float(prev_low[j]),
                 "prevalence_high": float(prev_high[j]),
                 "interval_method": iv.method_of(j),
-                "few_transcripts": acc.few,
-                "note": "few" if acc.few else "",
+                **grouped_scan.few_fields(acc.n),
             }
         )
     return out
 
 
-def _columns(kinds: set[str], few: bool) -> list[Column]:
-    """The displayed columns; `kind` only when the rows hold more than one, the few-transcripts flag only when
-    some group is flagged (JSON and CSV rows always have both)."""
-    return [
-        Column("group", "group"),
-        *([Column("reasoning_kind", "kind")] if len(kinds) > 1 else []),
-        Column("lexicon", "lexicon"),
-        Column("term", "term"),
-        Column("transcripts", "n", "int"),
-        Column("occurrences", "count", "int"),
-        Column("tokens", "tokens", "int"),
-        Column("rate_per_1k", "per 1k [95% CI]", "interval"),
-        Column("prevalence", "prevalence", "share_interval"),
-        *([Column("note", "note")] if few else []),
-    ]
+# Between the group columns and the note (grouped_scan.table_columns).
+_COLUMNS = (
+    Column("lexicon", "lexicon"),
+    Column("term", "term"),
+    Column("transcripts", "n", "int"),
+    Column("occurrences", "count", "int"),
+    Column("tokens", "tokens", "int"),
+    Column("rate_per_1k", "per 1k [95% CI]", "interval"),
+    Column("prevalence", "prevalence", "share_interval"),
+)
 
 
 def _caption(options: RateOptions) -> str:
@@ -229,7 +207,7 @@ def _caption(options: RateOptions) -> str:
     )
     return (
         f"Per 1000 {unit} of the {options.field}; {matching}. {interval_caption(options.intervals)}; "
-        f"prevalence: Wilson. few: under {FEW_TRANSCRIPTS} transcripts."
+        f"prevalence: Wilson. {grouped_scan.FEW_CAPTION}"
     )
 
 
@@ -240,16 +218,12 @@ def _definitions(selection: Selection, options: RateOptions) -> dict[str, Any]:
         "words": "words (maximal runs of letters, marks, digits, underscores)",
     }[options.unit]
     return {
-        "field": options.field,
+        **grouped_scan.group_definitions(selection, options.by, options.field, options.intervals),
         "unit": unit,
         "tokenizer": tokenizer_description() if options.unit == "o200k" else None,
         "rate": "1000 × Σ occurrences / Σ tokens over transcripts with text in the field",
         "matching": "substring of the lowercased text (text.lower().count(term))"
         if options.substring
         else "whole occurrences on NFKC + casefold text (README, Definitions: Term occurrence)",
-        "interval": interval_definition(options.intervals),
         "prevalence": "share of transcripts with at least one occurrence, Wilson score interval",
-        "few_transcripts": f"groups with fewer than {FEW_TRANSCRIPTS} transcripts are flagged",
-        "group_by": options.by,
-        "selection": selection.describe(),
     }

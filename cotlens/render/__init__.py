@@ -8,7 +8,7 @@ import math
 import textwrap
 from dataclasses import dataclass
 from enum import StrEnum
-from typing import Any
+from typing import Any, get_args
 
 from rich import box
 from rich.console import Console, Group, RenderableType
@@ -16,9 +16,10 @@ from rich.table import Table
 from rich.text import Text
 
 from cotlens.escape import csv_cell, json_bytes, markdown_cell, printable
-from cotlens.result import Column, Result
+from cotlens.result import DECREASE, INCREASE, Column, ColumnKind, Result
 
-NUMERIC = ("int", "float", "share", "interval", "share_interval", "formatted")
+# Right-aligned: every kind of column but text and lists.
+NUMERIC = tuple(kind for kind in get_args(ColumnKind) if kind not in ("text", "list"))
 # A missing figure prints as an en dash, never as a zero.
 MISSING = "\u2013"
 
@@ -59,7 +60,34 @@ def cell_text(row: dict[str, Any], column: Column) -> str:
         return number(value)
     if column.kind == "share":
         return percent(value)
+    if column.kind in ("compare_value", "compare_ratio", "compare_p"):
+        return compare_cell(value, column.kind)
     return str(value)
+
+
+def compare_cell(side: dict[str, Any], kind: str) -> str:
+    """One side's cell of compare's table (analyses/compare_table.py: MetricTable.side_numbers): a count whole;
+    a value or a ratio with its interval (a ratio over a baseline of 0 as "from 0", or "0 vs 0"); the adjusted
+    p-value, blank when there is nothing to test, with ▲ or ▼ when the change is significant."""
+    if kind == "compare_value":
+        if side["metric_kind"] == "count":
+            return f"{side['value']:,.0f}"
+        share = side["metric_kind"] == "share"
+        return interval_text(side["value"], side["value_low"], side["value_high"], share=share)
+    if side["metric_kind"] == "count":  # shown, not compared
+        return MISSING
+    ratio = side["ratio"]
+    if kind == "compare_ratio":
+        if math.isnan(ratio):
+            return "0 vs 0" if side["value"] == 0 else "from 0"
+        return interval_text(ratio, side["ratio_low"], side["ratio_high"])
+    p = side["p_adjusted"]
+    if math.isnan(p):
+        return ""
+    text = "<0.001" if p < 0.001 else number(p, 2)
+    if side["change"] == "none":
+        return text
+    return f"{text} {INCREASE if math.isnan(ratio) or ratio > 1 else DECREASE}"
 
 
 def interval_text(value: Any, low: Any, high: Any, share: bool = False) -> str:
