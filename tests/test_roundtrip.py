@@ -15,8 +15,8 @@ from cotlens.ingest import ingest
 from cotlens.record import REASONING_KINDS
 from cotlens.store import Store
 from tests.conftest import FORMATS
+from tests.formats.test_formats import FIELDS
 from tests.helpers import chat, write_jsonl
-from tests.test_formats import FIELDS
 
 runner = CliRunner()
 # Everything a transcript is, apart from where and when it was read, and some of its measurements.

@@ -4,7 +4,7 @@ Words. Text is folded as for term matching (NFKC, casefold, typographic apostrop
 maximal runs of letters, marks and digits, joined across inner apostrophes ("can't", "let's"; a trailing "'" is
 dropped): how wordfreq tokenizes English, so counts compare like with like with its list. Differences: numbers
 with a decimal point ("3.5" is two words here; numbers are excluded by default anyway) and fullwidth letters,
-which fold to ASCII here as in term matching (tests/test_keywords.py checks the agreement).
+which fold to ASCII here as in term matching (tests/analyses/test_keywords.py checks the agreement).
 
 Against web text (`vs="webtext"`): wordfreq's English "best" list (Robyn Speer, data CC-BY-SA 4.0). Per word:
 frequency per million words of the model's text, per million words of web text, and their ratio, "× web". A word

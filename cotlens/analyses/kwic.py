@@ -9,7 +9,7 @@ same patterns on the same engine, so a transcript shows as many occurrences as i
 
 An occurrence is shown and located in the original text, not the folded one (measure/positions.py). Context:
 `width` display columns each side (an East Asian wide character takes 2), whitespace runs shown as one space,
-"…" where text is cut, as render/context.py measures and cuts it; the rows keep the raw text and the renderers
+"…" where text is cut, as measure/context.py measures and cuts it; the rows keep the raw text and the renderers
 make it inert.
 
 Which occurrences: the first `limit` in store order (read in this process, stopping as soon as they are found),
@@ -31,8 +31,8 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from cotlens.errors import UsageError
+from cotlens.measure.context import kwic_row, left_context, right_context
 from cotlens.measure.terms import Term, count_terms, find_occurrences
-from cotlens.render.context import kwic_row, left_context, right_context
 from cotlens.result import Column, Result
 from cotlens.scan import Selection, check_selection, map_store, read_row_group, rows_where
 from cotlens.store import Store

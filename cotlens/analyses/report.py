@@ -205,25 +205,6 @@ class _Analysis:
         return compute_loops(self.store, self.selection, LoopOptions("model", o.field, iv, HISTOGRAM_BINS))
 
 
-def make_report(
-    store: Store,
-    selection: Selection,
-    lexicons: list[Lexicon],
-    options: ReportOptions,
-) -> tuple[Report, str]:
-    """The report and its page: on a store large enough to repay starting them, the analyses and then the
-    figures run in a worker per core (under the Ray engine, as Ray tasks whatever the size)."""
-    from cotlens.render.html import report_html
-    from cotlens.runtime.workers import pool_jobs, worker_pool
-    from cotlens.scan import repays_workers
-
-    options.validate()
-    store.require()
-    with worker_pool(pool_jobs(repays_workers(store))) as workers:
-        report = build_report(store, selection, lexicons, options, workers)
-        return report, report_html(report, workers)
-
-
 def _models(store: Store, selection: Selection) -> list[str]:
     return list(selection.models) or sorted(distinct_values(store, "model"))
 

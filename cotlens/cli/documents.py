@@ -230,8 +230,9 @@ def report_command(
 ) -> None:
     """One self-contained HTML report: overview, rates, compare, language mixing, repetition, keywords and
     highlighted example transcripts."""
-    from cotlens.analyses.report import ReportOptions, make_report
+    from cotlens.analyses.report import ReportOptions
     from cotlens.lexicon import select_lexicons
+    from cotlens.render.report_page import make_report
 
     check_choice(field, ("reasoning", "answer"), "--field")
     ignore = ignored_scripts(ignore_script)

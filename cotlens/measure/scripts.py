@@ -20,7 +20,7 @@ the batch, and tokenized only around those letters. That is exact because of cut
 character that is not whitespace always starts a new o200k_base pre-tokenizer piece (no piece holds a non-space
 followed by a space, and the pieces from a cut on depend only on the text after it), and BPE never merges across
 pieces. So the stretches between cuts that hold non-Latin letters, even joined end to end, encode into exactly the
-tokens the whole text has there. tests/test_scripts.py checks this against whole-text encodings.
+tokens the whole text has there. tests/measure/test_scripts.py checks this against whole-text encodings.
 """
 
 from __future__ import annotations

@@ -2,7 +2,7 @@
 
 The yardstick is the same for every model, so rates are comparable across models whose own tokenizers differ.
 `bpe-openai` ships the o200k_base vocabulary in its wheel (nothing is downloaded) and counts about 13 MB/s per
-thread here, 2-3x tiktoken; tests/test_tokens.py checks that its counts equal tiktoken's `encode_ordinary`.
+thread here, 2-3x tiktoken; tests/measure/test_tokens.py checks that its counts equal tiktoken's `encode_ordinary`.
 Special-token strings in transcript text ("<|endoftext|>", harmony markers) are counted as ordinary text.
 """
 

@@ -3,7 +3,7 @@ fork from imports before forking them, and when the command line alone shows tha
 
 The launcher reads this table before the CLI's imports (the standard library only here, so reading it is quick)
 to start the server early, and says which command runs; a server the pool starts later imports that command's
-modules (a library process, every command's). tests/test_launch.py checks
+modules (a library process, every command's). tests/runtime/test_launch.py checks
 it against the CLI: every command and option named here exists there, every module imports.
 """
 

@@ -54,7 +54,7 @@ def row(result: Result, group: str, script: str = ALL_SCRIPTS) -> dict[str, obje
 def test_group_shares_are_sums_over_transcripts(mixed: Store) -> None:
     result = compute_langmix(mixed, Selection(), LangmixOptions(scripts=True))
     a = row(result, "a")
-    # Non-Latin tokens, as in tests/test_scripts.py: 堪培拉 is 3 tokens, "misпарсил" has 2 holding Cyrillic.
+    # Non-Latin tokens, as in tests/measure/test_scripts.py: 堪培拉 is 3 tokens, "misпарсил" has 2 holding Cyrillic.
     assert (a["transcripts"], a["tokens"], a["nonlatin_tokens"]) == (3, tokens(HAN, CYRILLIC, PLAIN), 3 + 2)
     assert a["nonlatin_token_share"] == pytest.approx(5 / tokens(HAN, CYRILLIC, PLAIN))
     assert (a["letters"], a["nonlatin_letters"]) == (25 + 25 + 15, 3 + 6)
