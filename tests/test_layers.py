@@ -13,7 +13,10 @@ PACKAGE = ROOT / "cotlens"
 
 # Each layer by the module names (or package prefixes) that make it up, lowest first.
 LAYERS: list[tuple[str, tuple[str, ...]]] = [
-    ("foundations", ("__init__", "__version__", "errors", "escape", "limits", "result", "suggest", "progress")),
+    (
+        "foundations",
+        ("__init__", "__version__", "errors", "escape", "limits", "result", "suggest", "progress"),
+    ),
     ("runtime", ("runtime",)),
     ("measurements", ("measure", "lexicon")),
     ("record and store", ("record", "store")),
