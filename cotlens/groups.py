@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from concurrent.futures import Executor
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import numpy as np
@@ -139,6 +139,12 @@ class RatioSums:
             per=per,
             confidence=options.confidence,
         )
+
+    def share_intervals(self, options: IntervalOptions) -> Intervals:
+        """Σ numerator / Σ denominator where each numerator is part of its denominator (a share of tokens): the
+        interval as intervals() gives it, its upper end held to 1, which the log scale can pass on small groups."""
+        shares = self.intervals(options, per=1.0)
+        return replace(shares, high=np.minimum(shares.high, 1.0))
 
     def resampled(self, options: IntervalOptions, blocks: list[int]) -> FloatArray:
         """The bootstrap's resampled moments (stats.resampled_moments), over these blocks of resamples."""

@@ -220,8 +220,8 @@ def compute_langmix(
 
 def _group_rows(key: GroupKey, acc: _Group, options: LangmixOptions) -> list[dict[str, Any]]:
     iv = options.intervals
-    tokens = acc.tokens.intervals(iv, per=1.0)
-    letters = acc.letters.intervals(iv, per=1.0)
+    tokens = acc.tokens.share_intervals(iv)
+    letters = acc.letters.share_intervals(iv)
     letter_prevalence = acc.letters.prevalence(iv)
     n = acc.tokens.n
 

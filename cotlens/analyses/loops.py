@@ -224,7 +224,7 @@ def _mixing_in_loops(ordered: list[tuple[GroupKey, _Group]], options: LoopOption
     for key, acc in ordered:
         row: dict[str, Any] = grouped_scan.key_fields(key)
         for name, sums in (("looping", acc.looping), ("not_looping", acc.not_looping)):
-            share = sums.intervals(iv, per=1.0)
+            share = sums.share_intervals(iv)
             row[f"{name}_transcripts"] = sums.n
             row[f"{name}_share"] = grouped_scan.nan_as_none(share.estimate[0])
             row[f"{name}_share_low"] = grouped_scan.nan_as_none(share.low[0])
