@@ -4,6 +4,9 @@ Parquet and Arrow tables (tabular.py).
 Yields one `Item` per input record with its locator ("line 12", "results[3]", "samples/1_epoch_1.json") and the
 decoded JSON value, or the reason it could not be decoded. An input that cannot be read at all raises InputError;
 records already yielded from it stay good.
+
+One module of about 500 lines: every way into a record (paths, walks, stdin, containers, documents) shares one
+locator scheme and one accounting of what could not be read, which is the contract the ingest summary counts on.
 """
 
 from __future__ import annotations

@@ -6,6 +6,9 @@ tabled in the README. Fields are looked for at the record's top level, then in O
 then parses the record, so `cotlens sniff --emit-map` prints exactly what ingest does, and the strings are split
 at inline reasoning markers wherever they sit. Equal-length lists under the reasoning and answer names are
 per-sample parallel lists (`thinking[*]`, `output[*]`): one transcript per index.
+
+One module of about 560 lines: finding the fields, the nested object, the parallel lists and the plan are one
+recognizer whose precedence rules must be read together (split, each part would import the others' rules).
 """
 
 from __future__ import annotations
