@@ -140,11 +140,14 @@ class RatioSums:
             confidence=options.confidence,
         )
 
-    def share_intervals(self, options: IntervalOptions) -> Intervals:
-        """Σ numerator / Σ denominator where each numerator is part of its denominator (a share of tokens): the
-        interval as intervals() gives it, its upper end held to 1, which the log scale can pass on small groups."""
-        shares = self.intervals(options, per=1.0)
-        return replace(shares, high=np.minimum(shares.high, 1.0))
+    def share_intervals(self, options: IntervalOptions, is_share: Sequence[bool] | None = None) -> Intervals:
+        """Σ numerator / Σ denominator per numerator, where the numerators marked in `is_share` (default: all) are
+        part of their denominator (a share of tokens): the interval as intervals() gives it, a share's upper end
+        held to 1, which the log scale can pass on small groups."""
+        values = self.intervals(options, per=1.0)
+        capped = np.minimum(values.high, 1.0)
+        high = capped if is_share is None else np.where(np.asarray(is_share, dtype=bool), capped, values.high)
+        return replace(values, high=high)
 
     def resampled(self, options: IntervalOptions, blocks: list[int]) -> FloatArray:
         """The bootstrap's resampled moments (stats.resampled_moments), over these blocks of resamples."""

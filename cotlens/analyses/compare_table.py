@@ -80,7 +80,7 @@ class MetricTable:
                 (by_token, acc.by_token, baseline.by_token),
                 (by_transcript, acc.by_transcript, baseline.by_transcript),
             ):
-                estimates = side.intervals(intervals, per=1.0)
+                estimates = side.share_intervals(intervals, [m.kind == "share" for m in metrics])
                 shares = side.prevalence(intervals)
                 for j, metric in enumerate(metrics):
                     if metric.key in shares_of_transcripts:
