@@ -6,8 +6,10 @@
 Two stores are built in the workdir: the shipped demo corpus, and a generated corpus (bench/corpus.py, a few MB,
 five models). Every analysis runs on both with `--format json` (or `--json` where that is the option), and ingest's
 own summary is kept too. Outputs are written as `<store>/<name>.out`; `check` rebuilds the stores from scratch in a
-fresh folder and compares byte for byte. What names the run rather than the data (the folder, the ingest run's id and
-the store fingerprint that follows from it) is replaced before comparing, so that two runs compare equal.
+fresh folder and compares byte for byte. What names the run rather than the data (the folder, the checkout's path in
+fixture paths, the ingest run's id and the store fingerprint that follows from it) is replaced before comparing,
+so that two runs, or two checkouts, compare equal. A table on stderr that shows a fixture path is still as wide
+as the checkout's path: compare checkouts whose paths have the same length.
 """
 
 from __future__ import annotations
@@ -102,7 +104,10 @@ def build(workdir: Path) -> dict[str, bytes]:
         for label, argv in analyses(baseline, other, f"{files[0]}:line 5"):
             outputs[f"{name}/{label}"] = run([*argv, "--store", str(store)], workdir)
     return {
-        key: anonymous(value.replace(str(workdir).encode(), b"<workdir>")) for key, value in outputs.items()
+        key: anonymous(
+            value.replace(str(workdir).encode(), b"<workdir>").replace(str(REPO).encode(), b"<repo>")
+        )
+        for key, value in outputs.items()
     }
 
 
