@@ -47,9 +47,15 @@ Conventions, per text (a None text gives None in every column):
 
 The loop flag (columns `loop`, `loop_unit`, `loop_repeats`) is defined at `find_loop`.
 
-How it runs: texts go in chunks of about CHUNK_CHARS as one UTF-8 byte array, so no Python object is made per
-word. numpy finds whitespace, word boundaries and newlines; a word's key is its bytes (those of an 8-byte load when
-it is that short), mixed; a bigram's key combines its two word keys and its text; lines and paragraphs get
+How it runs: two kernels give the same values, and `_gopher_columns` alone chooses between them. The compiled one
+(_repetition.c, built at install where a C compiler is; `gopher_kernel()` says whether it was) measures a text in
+one pass over its code points: words get dense ids from a hash table, lines and paragraphs are runs of ids, a
+bigram is keyed by its two word ids and each longer n-gram by the ids of its two (n-1)-gram halves, and only the
+repeated n-grams of one n go on to the next. It compares exactly on every hash match, so none of its results
+depends on a hash collision. The numpy path is the reference it is tested against, and what runs without the
+compiled kernel: texts go in chunks of about CHUNK_CHARS as one UTF-8 byte array, so no Python object is made per
+word. numpy finds whitespace, word boundaries and newlines; a word's key is its bytes (those of an 8-byte load
+when it is that short), mixed; a bigram's key combines its two word keys and its text; lines and paragraphs get
 polynomial hashes of their word keys. Repeats are found by dictionary-encoding keys with pyarrow (a hash table, no
 sort): bigrams first, then each n-gram as the pair of ids of its two (n-1)-gram halves, only where both halves
 repeat (an n-gram repeats only then, and nearly all such do). Most bigrams, lines and paragraphs occur once in
@@ -68,7 +74,7 @@ over arrays of repeated n-grams.
 from __future__ import annotations
 
 import unicodedata
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from functools import lru_cache
 from typing import NamedTuple
 
@@ -198,9 +204,7 @@ GOPHER_CONVENTIONS: dict[str, tuple[str, str]] = {
 def measure_repetition(texts: Sequence[str | None]) -> dict[str, list[Value]]:
     """Every column of REPETITION_COLUMNS, one value per text in order; None throughout for a None text.
     `loop_unit` and `loop_repeats` are None too when `loop` is False."""
-    gopher = np.zeros((len(texts), len(GOPHER_COLUMNS)), dtype=np.float64)
-    for chunk in _chunks(texts):
-        gopher[chunk] = _gopher_chunk([texts[i] or "" for i in chunk])
+    gopher = _gopher_columns(texts)
     no_text = [i for i, t in enumerate(texts) if t is None]
     thresholds = np.array([GOPHER_THRESHOLDS[name] for name in GOPHER_COLUMNS])
     over: list[Value] = [bool(v) for v in np.any(gopher > thresholds, axis=1).tolist()]
@@ -221,6 +225,40 @@ def measure_repetition(texts: Sequence[str | None]) -> dict[str, list[Value]]:
 
 # --------------------------------------------------------------------------------------------------------------
 # Gopher measures
+
+
+def _compiled_kernel() -> Callable[[Sequence[str | None], F64], None] | None:
+    """The compiled kernel's entry point, or None where it was not built (the install goes on without a C
+    compiler: setup.py marks it optional)."""
+    try:
+        from cotlens.measure._repetition import gopher
+    except ImportError:
+        return None
+    return gopher
+
+
+_compiled_gopher = _compiled_kernel()
+
+
+def gopher_kernel() -> str:
+    """Which kernel computes the Gopher columns in this install: "compiled" or "numpy" (the same values)."""
+    return "numpy" if _compiled_gopher is None else "compiled"
+
+
+def _gopher_columns(texts: Sequence[str | None]) -> F64:
+    """The Gopher measures of every text (zeros for a None text), shape (len(texts), len(GOPHER_COLUMNS)): by
+    the compiled kernel when it was built, else by numpy over chunks. The one place that chooses."""
+    out = np.zeros((len(texts), len(GOPHER_COLUMNS)), dtype=np.float64)
+    if _compiled_gopher is not None:
+        try:
+            _compiled_gopher(texts, out)
+            return out
+        except OverflowError:  # a text over 2^31 characters: past the compiled kernel's 32-bit positions
+            pass
+    for chunk in _chunks(texts):
+        out[chunk] = _gopher_chunk([texts[i] or "" for i in chunk])
+    return out
+
 
 # A chunk's temporaries (a few dozen arrays of its bytes or words, tables of counts) stay small enough to be
 # reused by the allocator (no page faults) and mostly cached. On the shared 2-vCPU VM, with other processes busy

@@ -1,0 +1,405 @@
+/* The Gopher repetition columns of a batch of texts, in one pass per text: the compiled twin of the numpy path of
+ * cotlens/measure/repetition.py (`_gopher_chunk`), whose module docstring gives the definitions. Both must give the
+ * same doubles: every fraction is an integer count over an integer count, divided once in double precision.
+ *
+ * Per text, on its code points as CPython stores them (1, 2 or 4 bytes each, so a lone surrogate is one character):
+ *   1. words: maximal runs of characters that are not whitespace (the set `str.isspace` holds, listed in
+ *      is_space), each with the newlines since the word before (the text starts after two: a paragraph break);
+ *   2. each word gets a dense id, equal for equal words: a hash table on a 64-bit hash of its code points, with an
+ *      exact comparison when hashes match, so a collision never merges two different words;
+ *   3. lines and paragraphs are runs of word ids, hashed and compared exactly on a hash match;
+ *   4. bigrams are keyed exactly by their two word ids; the n-gram at i is then keyed exactly by the ids of the
+ *      (n-1)-grams at i and i + 1, and only where both occur more than once (an n-gram repeats only then).
+ * So no result depends on a hash collision (the numpy path's 64-bit keys can, with probability about 2^-64 per
+ * pair). Ids go in order of first appearance, so ties of the top n-gram go to the one seen first.
+ *
+ * Texts over INT32_MAX characters raise OverflowError (ids and positions are 32-bit): the caller measures those
+ * with the numpy path.
+ */
+#define PY_SSIZE_T_CLEAN
+#include <Python.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define COLUMNS 13 /* GOPHER_COLUMNS: 4 line/paragraph columns, top 2..4-gram, duplicate 5..10-gram */
+#define MAX_N 10
+#define LINE 1 /* word flags: the word starts a line, a paragraph */
+#define PARAGRAPH 2
+
+static const uint64_t GOLDEN = 0x9E3779B97F4A7C15ULL; /* odd: multiplicative hashing */
+
+/* `str.isspace`: 09-0D, 1C-20, U+0085, U+00A0, U+1680, U+2000-U+200A, U+2028, U+2029, U+202F, U+205F, U+3000. */
+static int is_space(Py_UCS4 c) {
+    if (c <= 0x20) return c == 0x20 || (c >= 0x09 && c <= 0x0D) || c >= 0x1C;
+    if (c < 0x85) return 0;
+    return c == 0x85 || c == 0xA0 || c == 0x1680 || (c >= 0x2000 && c <= 0x200A) || c == 0x2028 || c == 0x2029 ||
+           c == 0x202F || c == 0x205F || c == 0x3000;
+}
+
+/* splitmix64's finalizer: spreads every bit of a word's running hash. */
+static uint64_t mix(uint64_t x) {
+    x ^= x >> 30;
+    x *= 0xBF58476D1CE4E5B9ULL;
+    x ^= x >> 27;
+    x *= 0x94D049BB133111EBULL;
+    return x ^ (x >> 31);
+}
+
+/* One slot of an open-addressing hash table (linear probing); value -1 marks it empty. */
+typedef struct {
+    uint64_t key;
+    int32_t value;
+    int32_t length; /* a word's characters (word table only) */
+} Slot;
+
+/* Scratch space, grown to the largest text of a batch and reused. */
+typedef struct {
+    size_t words; /* capacity of the per-word arrays */
+    int32_t *start, *end, *id, *first_of, *at, *gram, *count, *seg_first, *seg_len;
+    int64_t *chars_before;
+    uint64_t *key;
+    uint8_t *flag;
+    size_t slots; /* capacity of the hash table */
+    Slot *table;
+} Work;
+
+static void work_free(Work *w) {
+    free(w->start), free(w->end), free(w->id), free(w->first_of), free(w->gram), free(w->count);
+    free(w->at), free(w->seg_first), free(w->seg_len), free(w->chars_before), free(w->key);
+    free(w->flag), free(w->table);
+    memset(w, 0, sizeof *w);
+}
+
+/* realloc that keeps the old block on failure (work_free frees it). */
+static int grow(void **p, size_t bytes) {
+    void *q = realloc(*p, bytes);
+    if (q == NULL) return -1;
+    *p = q;
+    return 0;
+}
+#define GROW(field, n) grow((void **)&w->field, (n) * sizeof *w->field)
+
+static int work_reserve(Work *w, size_t words) {
+    if (words <= w->words) return 0;
+    words += words / 2;
+    if (GROW(start, words) || GROW(end, words) || GROW(id, words) || GROW(first_of, words) || GROW(gram, words) ||
+        GROW(count, words) || GROW(at, words) || GROW(seg_first, words) || GROW(seg_len, words) ||
+        GROW(chars_before, words + 1) || GROW(key, words) || GROW(flag, words))
+        return -1;
+    w->words = words;
+    return 0;
+}
+
+/* An empty table of at least 2 slots per key (a power of two): its mask, and its shift for multiplicative
+ * hashing (slot = (hash * GOLDEN) >> shift uses the product's high bits, the well-mixed ones). */
+static int table_clear(Work *w, size_t keys, int *shift, size_t *mask) {
+    size_t slots = 16;
+    int bits = 4;
+    while (slots < 2 * keys) slots <<= 1, bits++;
+    if (slots > w->slots) {
+        if (GROW(table, slots)) return -1;
+        w->slots = slots;
+    }
+    memset(w->table, 0xFF, slots * sizeof *w->table); /* value -1: empty */
+    *shift = 64 - bits;
+    *mask = slots - 1;
+    return 0;
+}
+
+/* Whitespace among the first 256 code points (1), "\n" (2): 09-0D, 1C-20, U+0085, U+00A0. */
+static uint8_t LATIN1_SPACE[256];
+
+static void init_latin1_space(void) {
+    for (int c = 0; c < 256; c++) LATIN1_SPACE[c] = (uint8_t)is_space((Py_UCS4)c);
+    LATIN1_SPACE['\n'] = 2;
+}
+
+#define SPACE(c) ((c) < 256 ? LATIN1_SPACE[c] : is_space(c))
+
+/* The words of a text: start and end (code point offsets), key and line/paragraph flags. One function per
+ * storage kind, so each reads its code points directly. Without a branch per character (word boundaries come
+ * every few characters, too often to predict): every slot is written and the counters advance by 0 or 1.
+ * A word's key rotates each character in: for 1-byte characters, a word of at most 8 is its key exactly. */
+#define SCAN(NAME, TYPE)                                                                                           \
+    static Py_ssize_t NAME(const TYPE *s, Py_ssize_t length, Work *w) {                                            \
+        Py_ssize_t words = 0, i = 0;                                                                               \
+        int newlines = 2;                                                                                          \
+        while (i < length) {                                                                                       \
+            Py_UCS4 c = s[i];                                                                                      \
+            int space = SPACE(c);                                                                                  \
+            if (space) {                                                                                           \
+                newlines += space == 2 && newlines < 2;                                                            \
+                i++;                                                                                               \
+                continue;                                                                                          \
+            }                                                                                                      \
+            Py_ssize_t begin = i;                                                                                  \
+            uint64_t h = 0;                                                                                        \
+            do {                                                                                                   \
+                h = ((h << 8) | (h >> 56)) ^ c;                                     \
+                if (++i == length) break;                                                                          \
+                c = s[i];                                                                                          \
+            } while (!SPACE(c));                                                                                   \
+            w->start[words] = (int32_t)begin;                                                                      \
+            w->end[words] = (int32_t)i;                                                                            \
+            w->key[words] = h;                                                            \
+            w->flag[words] = (uint8_t)((newlines >= 1 ? LINE : 0) | (newlines >= 2 ? PARAGRAPH : 0));              \
+            newlines = 0;                                                                                          \
+            words++;                                                                                               \
+        }                                                                                                          \
+        return words;                                                                                              \
+    }
+SCAN(scan_ucs1, Py_UCS1)
+SCAN(scan_ucs2, Py_UCS2)
+SCAN(scan_ucs4, Py_UCS4)
+
+/* Dense word ids, equal exactly for equal words (same code points): equal keys and lengths, and equal
+ * characters unless the key holds them all. */
+static int word_ids(Work *w, Py_ssize_t words, const char *data, int kind) {
+    int shift;
+    size_t mask;
+    if (table_clear(w, (size_t)words, &shift, &mask)) return -1;
+    int32_t ids = 0;
+    for (Py_ssize_t i = 0; i < words; i++) {
+        uint64_t key = w->key[i];
+        int32_t length = w->end[i] - w->start[i];
+        size_t slot = (size_t)(((key + (uint64_t)length) * GOLDEN) >> shift);
+        for (;;) {
+            Slot *e = &w->table[slot];
+            if (e->value < 0) {
+                e->value = ids;
+                e->key = key;
+                e->length = length;
+                w->first_of[ids] = (int32_t)i;
+                w->id[i] = ids++;
+                break;
+            }
+            if (e->key == key && e->length == length) {
+                if ((kind == 1 && length <= 8) ||
+                    memcmp(data + (size_t)w->start[w->first_of[e->value]] * kind, data + (size_t)w->start[i] * kind,
+                           (size_t)length * kind) == 0) {
+                    w->id[i] = e->value;
+                    break;
+                }
+            }
+            slot = (slot + 1) & mask;
+        }
+    }
+    return 0;
+}
+
+/* Lines (bit LINE) or paragraphs (PARAGRAPH): how many, how many equal an earlier one, their characters. */
+static int segments(Work *w, Py_ssize_t words, uint8_t bit, int64_t *total, int64_t *dups, int64_t *dup_chars) {
+    int shift;
+    size_t mask;
+    if (table_clear(w, (size_t)words, &shift, &mask)) return -1;
+    int32_t n = 0;
+    *total = *dups = *dup_chars = 0;
+    for (Py_ssize_t a = 0; a < words;) {
+        Py_ssize_t b = a + 1;
+        while (b < words && !(w->flag[b] & bit)) b++;
+        uint64_t h = (uint64_t)(b - a);
+        for (Py_ssize_t i = a; i < b; i++) h = (h + (uint64_t)w->id[i] + 1) * GOLDEN;
+        h = mix(h);
+        int32_t length = (int32_t)(b - a);
+        size_t slot = (size_t)((h * GOLDEN) >> shift);
+        for (;;) {
+            Slot *e = &w->table[slot];
+            if (e->value < 0) {
+                e->value = n;
+                e->key = h;
+                w->seg_first[n] = (int32_t)a;
+                w->seg_len[n++] = length;
+                break;
+            }
+            if (e->key == h && w->seg_len[e->value] == length &&
+                memcmp(w->id + w->seg_first[e->value], w->id + a, (size_t)length * sizeof *w->id) == 0) {
+                (*dups)++;
+                *dup_chars += w->end[b - 1] - w->start[a];
+                break;
+            }
+            slot = (slot + 1) & mask;
+        }
+        (*total)++;
+        a = b;
+    }
+    return 0;
+}
+
+/* The id of the pair (a, b) of ids in the table, a new one (counted from *ids, its count in `count` zeroed)
+ * if it is not there yet. */
+static int32_t intern(Slot *table, int32_t *count, int32_t a, int32_t b, int shift, size_t mask, int32_t *ids) {
+    uint64_t key = ((uint64_t)(uint32_t)a << 32) | (uint32_t)b;
+    size_t slot = (size_t)((key * GOLDEN) >> shift);
+    for (;;) {
+        Slot *e = &table[slot];
+        if (e->value < 0) {
+            e->value = *ids;
+            e->key = key;
+            count[*ids] = 0;
+            return (*ids)++;
+        }
+        if (e->key == key) return e->value;
+        slot = (slot + 1) & mask;
+    }
+}
+
+static double ratio(int64_t num, int64_t den) { return den > 0 ? (double)num / (double)den : 0.0; }
+
+/* The entries of at/gram whose gram occurs at least twice, kept in order (in place); their number. Also the
+ * most frequent such gram, the first seen (lowest id) on ties, in *best. */
+static Py_ssize_t keep_repeated(int32_t *at, int32_t *gram, Py_ssize_t entries, const int32_t *count, int32_t ids,
+                                int32_t *best) {
+    int32_t best_count = 1;
+    *best = -1;
+    for (int32_t g = 0; g < ids; g++)
+        if (count[g] > best_count) *best = g, best_count = count[g];
+    if (*best < 0) return 0;
+    Py_ssize_t kept = 0;
+    for (Py_ssize_t k = 0; k < entries; k++) {
+        int32_t g = gram[k];
+        at[kept] = at[k];
+        gram[kept] = g;
+        kept += count[g] >= 2;
+    }
+    return kept;
+}
+
+/* Characters of the words covered by the n-grams at at[k] (ascending) whose gram is `which` (any when < 0), each
+ * word once: the spans [at, at + n) merged into runs. */
+static int64_t covered(const int32_t *at, const int32_t *gram, Py_ssize_t entries, int n, int32_t which,
+                       const int64_t *before) {
+    int64_t total = 0;
+    int32_t run_start = 0, run_end = 0;
+    for (Py_ssize_t k = 0; k < entries; k++) {
+        if (which >= 0 && gram[k] != which) continue;
+        if (at[k] >= run_end) {
+            total += before[run_end] - before[run_start];
+            run_start = at[k];
+        }
+        run_end = at[k] + n;
+    }
+    return total + before[run_end] - before[run_start];
+}
+
+/* Columns 4..12: top 2..4-gram and duplicate 5..10-gram character fractions. Only repeated n-grams are kept from
+ * one n to the next, as (position, id) pairs: about half the bigrams repeat in reasoning text, a tenth of the
+ * 5-grams. */
+static int ngrams(Work *w, Py_ssize_t words, double *row) {
+    int64_t *before = w->chars_before;
+    before[0] = 0;
+    for (Py_ssize_t i = 0; i < words; i++) before[i + 1] = before[i] + (w->end[i] - w->start[i]);
+    Py_ssize_t entries = words - 1; /* bigrams */
+    if (entries < 1) return 0;
+    int shift;
+    size_t mask;
+    if (table_clear(w, (size_t)entries, &shift, &mask)) return -1;
+    int32_t ids = 0, best, *at = w->at, *gram = w->gram, *count = w->count;
+    for (Py_ssize_t i = 0; i < entries; i++) {
+        int32_t g = intern(w->table, count, w->id[i], w->id[i + 1], shift, mask, &ids);
+        at[i] = (int32_t)i;
+        gram[i] = g;
+        count[g]++;
+    }
+    for (int n = 2;; n++) {
+        entries = keep_repeated(at, gram, entries, count, ids, &best);
+        if (entries == 0) return 0; /* no n-gram repeats, nor does a longer one: the remaining columns stay 0.0 */
+        row[2 + n] = ratio(covered(at, gram, entries, n, n <= 4 ? best : -1, before), before[words]);
+        if (n == MAX_N) return 0;
+        /* The (n+1)-gram at i is the pair of n-grams at i and i + 1, and can repeat only if both do. */
+        if (table_clear(w, (size_t)entries, &shift, &mask)) return -1;
+        Py_ssize_t pairs = 0;
+        ids = 0;
+        for (Py_ssize_t k = 0; k + 1 < entries; k++) {
+            if (at[k + 1] != at[k] + 1) continue;
+            int32_t g = intern(w->table, count, gram[k], gram[k + 1], shift, mask, &ids);
+            count[g]++;
+            at[pairs] = at[k];
+            gram[pairs++] = g;
+        }
+        entries = pairs;
+    }
+}
+
+static int measure_text(Work *w, PyObject *text, double *row) {
+    Py_ssize_t length = PyUnicode_GET_LENGTH(text);
+    if (length > INT32_MAX - 1) {
+        PyErr_SetString(PyExc_OverflowError, "text too long for the compiled repetition kernel");
+        return -1;
+    }
+    if (work_reserve(w, (size_t)(length / 2 + 2))) return -1; /* words and one spare slot */
+    int kind = PyUnicode_KIND(text);
+    const void *data = PyUnicode_DATA(text);
+    Py_ssize_t words = kind == PyUnicode_1BYTE_KIND   ? scan_ucs1(data, length, w)
+                       : kind == PyUnicode_2BYTE_KIND ? scan_ucs2(data, length, w)
+                                                      : scan_ucs4(data, length, w);
+    memset(row, 0, COLUMNS * sizeof *row);
+    if (words == 0) return 0;
+    if (word_ids(w, words, data, kind)) return -1;
+    int64_t total, dups, dup_chars;
+    for (int col = 0; col < 2; col++) {
+        if (segments(w, words, col == 0 ? LINE : PARAGRAPH, &total, &dups, &dup_chars)) return -1;
+        row[col] = ratio(dups, total);
+        row[col + 2] = ratio(dup_chars, length);
+    }
+    return ngrams(w, words, row);
+}
+
+PyDoc_STRVAR(gopher_doc,
+             "gopher(texts, out)\n\nFill `out` (a C-contiguous float64 buffer of len(texts) x 13) with the Gopher "
+             "columns of each text, in GOPHER_COLUMNS order; a None text gets zeros.");
+
+static PyObject *gopher(PyObject *self, PyObject *args) {
+    (void)self;
+    PyObject *texts, *out;
+    if (!PyArg_ParseTuple(args, "OO", &texts, &out)) return NULL;
+    PyObject *seq = PySequence_Fast(texts, "texts must be a sequence");
+    if (seq == NULL) return NULL;
+    Py_buffer view;
+    if (PyObject_GetBuffer(out, &view, PyBUF_WRITABLE | PyBUF_C_CONTIGUOUS | PyBUF_FORMAT) < 0) {
+        Py_DECREF(seq);
+        return NULL;
+    }
+    Py_ssize_t count = PySequence_Fast_GET_SIZE(seq);
+    PyObject *result = NULL;
+    Work w;
+    memset(&w, 0, sizeof w);
+    if (view.itemsize != sizeof(double) || view.format == NULL || strcmp(view.format, "d") != 0 ||
+        view.len != count * COLUMNS * (Py_ssize_t)sizeof(double)) {
+        PyErr_SetString(PyExc_ValueError, "out must be a float64 buffer of len(texts) x 13");
+        goto done;
+    }
+    double *rows = view.buf;
+    for (Py_ssize_t t = 0; t < count; t++) {
+        PyObject *text = PySequence_Fast_GET_ITEM(seq, t);
+        double *row = rows + t * COLUMNS;
+        if (text == Py_None) {
+            memset(row, 0, COLUMNS * sizeof *row);
+            continue;
+        }
+        if (!PyUnicode_Check(text)) {
+            PyErr_Format(PyExc_TypeError, "texts must be str or None, not %.100s", Py_TYPE(text)->tp_name);
+            goto done;
+        }
+        if (measure_text(&w, text, row)) {
+            if (!PyErr_Occurred()) PyErr_NoMemory();
+            goto done;
+        }
+    }
+    result = Py_NewRef(Py_None);
+done:
+    work_free(&w);
+    PyBuffer_Release(&view);
+    Py_DECREF(seq);
+    return result;
+}
+
+static PyMethodDef methods[] = {{"gopher", gopher, METH_VARARGS, gopher_doc}, {NULL, NULL, 0, NULL}};
+
+static struct PyModuleDef module = {PyModuleDef_HEAD_INIT, "_repetition",
+                                    "The compiled Gopher repetition kernel (see _repetition.c).", -1, methods};
+
+PyMODINIT_FUNC PyInit__repetition(void) {
+    init_latin1_space();
+    return PyModule_Create(&module);
+}
