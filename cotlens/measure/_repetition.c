@@ -117,14 +117,77 @@ static void init_latin1_space(void) {
 
 #define SPACE(c) ((c) < 256 ? LATIN1_SPACE[c] : is_space(c))
 
+static uint64_t load64(const Py_UCS1 *p) {
+    uint64_t x;
+    memcpy(&x, p, 8); /* one unaligned load */
+    return x;
+}
+
+/* The offset of the lowest byte of `flagged` (not 0) that has its high bit set, in memory order. */
+static Py_ssize_t first_flagged(uint64_t flagged) {
+#if defined(__GNUC__) || defined(__clang__)
+    return __builtin_ctzll(flagged) >> 3;
+#else
+    Py_ssize_t k = 0;
+    for (; !(flagged & 0x80); flagged >>= 8) k++;
+    return k;
+#endif
+}
+
+static int little_endian(void) {
+    const uint16_t one = 1;
+    return *(const uint8_t *)&one == 1;
+}
+
+/* Where the word at s[i] (no whitespace) ends, for 1-byte characters: 8 at a time, each byte below 0x21 or above
+ * 0x7F flagged (all whitespace is among them) and the first flagged one looked up. A branch per character
+ * would guess wrong at nearly every word's end. */
+static Py_ssize_t ucs1_word_end(const Py_UCS1 *s, Py_ssize_t i, Py_ssize_t length, int swar) {
+    const uint64_t high = 0x8080808080808080ULL, below_21 = 0x2121212121212121ULL;
+    i++;
+    while (swar && i + 8 <= length) {
+        uint64_t x = load64(s + i);
+        /* x - below_21 borrows into the high bit of a byte below 0x21 (and maybe of later bytes: only the first
+         * flagged byte is read, and no borrow comes before it) */
+        uint64_t flagged = ((x - below_21) & ~x & high) | (x & high);
+        if (flagged == 0) {
+            i += 8;
+            continue;
+        }
+        i += first_flagged(flagged);
+        if (LATIN1_SPACE[s[i]]) return i;
+        i++; /* a control character or a Latin-1 letter: still the word */
+    }
+    while (i < length && !LATIN1_SPACE[s[i]]) i++;
+    return i;
+}
+
+/* A word's key, for 1-byte characters: a word of at most 8 bytes is its key exactly (little-endian, first byte
+ * lowest); a longer one folds each further 8 bytes in. `limit` ends the readable bytes. */
+static uint64_t ucs1_key(const Py_UCS1 *p, Py_ssize_t n, const Py_UCS1 *limit) {
+    uint64_t key = 0;
+    for (Py_ssize_t done = 0; done < n; done += 8) {
+        Py_ssize_t take = n - done < 8 ? n - done : 8;
+        uint64_t chunk = 0;
+        if (p + done + 8 <= limit) {
+            chunk = load64(p + done);
+            if (take < 8) chunk &= ((uint64_t)1 << (8 * take)) - 1;
+        } else {
+            for (Py_ssize_t k = take - 1; k >= 0; k--) chunk = (chunk << 8) | p[done + k];
+        }
+        key = done ? mix(key) ^ chunk : chunk;
+    }
+    return key;
+}
+
 /* The words of a text: start and end (code point offsets), key and line/paragraph flags. One function per
- * storage kind, so each reads its code points directly. Without a branch per character (word boundaries come
- * every few characters, too often to predict): every slot is written and the counters advance by 0 or 1.
- * A word's key rotates each character in: for 1-byte characters, a word of at most 8 is its key exactly. */
-#define SCAN(NAME, TYPE)                                                                                           \
+ * storage kind, so each reads its code points directly; WORD moves i to the end of the word at `begin` and sets
+ * its key. */
+#define SCAN(NAME, TYPE, WORD)                                                                                     \
     static Py_ssize_t NAME(const TYPE *s, Py_ssize_t length, Work *w) {                                            \
         Py_ssize_t words = 0, i = 0;                                                                               \
-        int newlines = 2;                                                                                          \
+        int newlines = 2, swar = little_endian();                                                                  \
+        (void)swar;                                                                                                \
         while (i < length) {                                                                                       \
             Py_UCS4 c = s[i];                                                                                      \
             int space = SPACE(c);                                                                                  \
@@ -134,24 +197,29 @@ static void init_latin1_space(void) {
                 continue;                                                                                          \
             }                                                                                                      \
             Py_ssize_t begin = i;                                                                                  \
-            uint64_t h = 0;                                                                                        \
-            do {                                                                                                   \
-                h = ((h << 8) | (h >> 56)) ^ c;                                     \
-                if (++i == length) break;                                                                          \
-                c = s[i];                                                                                          \
-            } while (!SPACE(c));                                                                                   \
+            uint64_t key = 0;                                                                                      \
+            WORD;                                                                                                  \
             w->start[words] = (int32_t)begin;                                                                      \
             w->end[words] = (int32_t)i;                                                                            \
-            w->key[words] = h;                                                            \
+            w->key[words] = key;                                                                                   \
             w->flag[words] = (uint8_t)((newlines >= 1 ? LINE : 0) | (newlines >= 2 ? PARAGRAPH : 0));              \
             newlines = 0;                                                                                          \
             words++;                                                                                               \
         }                                                                                                          \
         return words;                                                                                              \
     }
-SCAN(scan_ucs1, Py_UCS1)
-SCAN(scan_ucs2, Py_UCS2)
-SCAN(scan_ucs4, Py_UCS4)
+
+/* Wider characters, a character at a time, each rotated into the key. */
+#define WIDE_WORD                                                                                                  \
+    do {                                                                                                           \
+        key = ((key << 8) | (key >> 56)) ^ c;                                                                      \
+        if (++i == length) break;                                                                                  \
+        c = s[i];                                                                                                  \
+    } while (!SPACE(c))
+
+SCAN(scan_ucs1, Py_UCS1, (i = ucs1_word_end(s, i, length, swar), key = ucs1_key(s + begin, i - begin, s + length)))
+SCAN(scan_ucs2, Py_UCS2, WIDE_WORD)
+SCAN(scan_ucs4, Py_UCS4, WIDE_WORD)
 
 /* Dense word ids, equal exactly for equal words (same code points): equal keys and lengths, and equal
  * characters unless the key holds them all. */
