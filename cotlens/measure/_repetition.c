@@ -462,7 +462,124 @@ done:
     return result;
 }
 
-static PyMethodDef methods[] = {{"gopher", gopher, METH_VARARGS, gopher_doc}, {NULL, NULL, 0, NULL}};
+/* The non-space characters of text[a:b], the last `room` of them at most, into `out`; their number. */
+static Py_ssize_t non_space(int kind, const void *data, Py_ssize_t a, Py_ssize_t b, Py_UCS4 *out, Py_ssize_t room) {
+    Py_ssize_t n = 0;
+    for (Py_ssize_t k = b - 1; k >= a && n < room; k--) {
+        Py_UCS4 c = PyUnicode_READ(kind, data, k);
+        if (!is_space(c)) out[room - 1 - n++] = c; /* filled from the end */
+    }
+    memmove(out, out + room - n, (size_t)n * sizeof *out);
+    return n;
+}
+
+/* _may_loop of repetition.py, the same steps on the raw text (kept in step with it): 0 where it is False. */
+static int raw_may_loop(PyObject *text, Py_ssize_t start, Py_ssize_t end, Py_ssize_t probe_length, Py_ssize_t compare,
+                        Py_ssize_t candidates) {
+    int kind = PyUnicode_KIND(text);
+    const void *data = PyUnicode_DATA(text);
+    Py_ssize_t first = end - 1, lowest = end - probe_length > start ? end - probe_length : start;
+    while (first > lowest && !is_space(PyUnicode_READ(kind, data, first - 1))) first--;
+    PyObject *probe = PyUnicode_Substring(text, first, end); /* the last word of the last probe_length chars */
+    if (probe == NULL) return -1;
+    Py_ssize_t probe_chars = end - first, reach = 4 * compare, last_n, unit_n, before_n;
+    Py_UCS4 last[64], unit[64], before[64];
+    if (compare > 64 || reach > 4 * 64) compare = 64, reach = 4 * 64; /* buffers: _COMPARE is 16 */
+    Py_ssize_t i = PyUnicode_Find(text, probe, start, end - 1, -1); /* CPython's own rfind */
+    int result = 1; /* many candidates: the exact search decides */
+    if (i < 0) {
+        result = i == -2 ? -1 : 0; /* most texts: their last characters occur nowhere before */
+        goto done;
+    }
+    last_n = non_space(kind, data, end - reach > start ? end - reach : start, end, last, compare);
+    for (Py_ssize_t c = 0; c < candidates; c++) {
+        if (i < 0) {
+            result = i == -2 ? -1 : 0;
+            goto done;
+        }
+        Py_ssize_t stop = i + probe_chars;
+        unit_n = non_space(kind, data, stop, stop + reach < end ? stop + reach : end, unit, 64);
+        before_n = non_space(kind, data, stop - reach > start ? stop - reach : start, stop, before, 64);
+        Py_ssize_t k = compare;
+        if (unit_n < k) k = unit_n;
+        if (before_n < k) k = before_n;
+        if (last_n < k) k = last_n;
+        if (k > 0 && memcmp(before + before_n - k, last + last_n - k, (size_t)k * sizeof *last) == 0) goto done;
+        i = PyUnicode_Find(text, probe, start, stop - 1, -1);
+    }
+done:
+    Py_DECREF(probe);
+    return result;
+}
+
+/* find_loop's pre-check (repetition.py), for the text's last `window` characters with trailing whitespace left
+ * out: 1 if a loop is possible, 0 if find_loop surely finds none. First _may_loop (above), then, on the window
+ * normalized as find_loop normalizes it (whitespace runs one space, ends stripped), the candidate periods p of
+ * _loop_in: each is where the last `probe` characters recur, and a loop needs the last 2p + 1 characters to have
+ * period p. Where none does, _loop_in finds nothing. -1 on error. */
+static int loop_possible(PyObject *text, Py_ssize_t window, Py_ssize_t probe_length, Py_ssize_t compare,
+                         Py_ssize_t candidates) {
+    Py_ssize_t length = PyUnicode_GET_LENGTH(text);
+    int kind = PyUnicode_KIND(text);
+    const void *data = PyUnicode_DATA(text);
+    Py_ssize_t start = length > window ? length - window : 0, end = length;
+    while (end > start && is_space(PyUnicode_READ(kind, data, end - 1))) end--;
+    if (end == start || probe_length < 1) return 0;
+    int possible = raw_may_loop(text, start, end, probe_length, compare, candidates);
+    if (possible <= 0) return possible;
+
+    Py_UCS4 *s = PyMem_Malloc((size_t)(end - start) * sizeof *s);
+    if (s == NULL) {
+        PyErr_NoMemory();
+        return -1;
+    }
+    Py_ssize_t n = 0;
+    int gap = 0;
+    for (Py_ssize_t k = start; k < end; k++) {
+        Py_UCS4 c = PyUnicode_READ(kind, data, k);
+        if (is_space(c)) {
+            gap = n > 0;
+            continue;
+        }
+        if (gap) s[n++] = ' ', gap = 0;
+        s[n++] = c;
+    }
+    Py_ssize_t lp = n < probe_length ? n : probe_length, last = n - 1;
+    const Py_UCS4 *tail = s + n - lp;
+    possible = 0;
+    for (;;) {
+        Py_ssize_t i = last - lp; /* s.rfind(tail, 0, last) */
+        while (i >= 0 && (s[i] != tail[0] || memcmp(s + i, tail, (size_t)lp * sizeof *s) != 0)) i--;
+        if (i < 0) break;
+        Py_ssize_t p = n - (i + lp);
+        if (2 * p + 1 > n) break;
+        last = i + lp - 1;
+        if (memcmp(s + n - 2 * p - 1, s + n - p - 1, (size_t)(p + 1) * sizeof *s) == 0) {
+            possible = 1;
+            break;
+        }
+    }
+    PyMem_Free(s);
+    return possible;
+}
+
+PyDoc_STRVAR(may_loop_doc,
+             "may_loop(text, window, probe, compare, candidates)\n\nFalse when find_loop(text) surely finds no loop "
+             "(given its LOOP_WINDOW, _PROBE, _COMPARE and _CANDIDATES): a necessary condition.");
+
+static PyObject *may_loop(PyObject *self, PyObject *args) {
+    (void)self;
+    PyObject *text;
+    Py_ssize_t window, probe_length, compare, candidates;
+    if (!PyArg_ParseTuple(args, "Unnnn", &text, &window, &probe_length, &compare, &candidates)) return NULL;
+    int possible = loop_possible(text, window, probe_length, compare, candidates);
+    if (possible < 0) return NULL;
+    return PyBool_FromLong(possible);
+}
+
+static PyMethodDef methods[] = {{"gopher", gopher, METH_VARARGS, gopher_doc},
+                                {"may_loop", may_loop, METH_VARARGS, may_loop_doc},
+                                {NULL, NULL, 0, NULL}};
 
 static struct PyModuleDef module = {PyModuleDef_HEAD_INIT, "_repetition",
                                     "The compiled Gopher repetition kernel (see _repetition.c).", -1, methods};

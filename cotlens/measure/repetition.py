@@ -227,17 +227,19 @@ def measure_repetition(texts: Sequence[str | None]) -> dict[str, list[Value]]:
 # Gopher measures
 
 
-def _compiled_kernel() -> Callable[[Sequence[str | None], F64], None] | None:
-    """The compiled kernel's entry point, or None where it was not built (the install goes on without a C
-    compiler: setup.py marks it optional)."""
+def _compiled_kernel() -> (
+    tuple[Callable[[Sequence[str | None], F64], None], Callable[[str, int, int, int, int], bool]] | None
+):
+    """The compiled kernel's entry points (the Gopher columns, find_loop's pre-check), or None where it was not
+    built (the install goes on without a C compiler: setup.py marks it optional)."""
     try:
-        from cotlens.measure._repetition import gopher
+        from cotlens.measure._repetition import gopher, may_loop
     except ImportError:
         return None
-    return gopher
+    return gopher, may_loop
 
 
-_compiled_gopher = _compiled_kernel()
+_compiled_gopher, _compiled_may_loop = _compiled_kernel() or (None, None)
 
 
 def gopher_kernel() -> str:
@@ -605,6 +607,10 @@ def find_loop(text: str) -> Loop | None:
     coincidence) and stripped; `repeats` counts its copies to the end of the text, a cut-off last one included.
     Only the last LOOP_WINDOW characters are searched, so units of up to about LOOP_WINDOW / 3 characters.
     """
+    if _compiled_may_loop is not None and not _compiled_may_loop(
+        text, LOOP_WINDOW, _PROBE, _COMPARE, _CANDIDATES
+    ):
+        return None  # the compiled pre-check: the same answer, sooner (of most texts nothing else is read)
     start, end = max(0, len(text) - LOOP_WINDOW), len(text)
     while end > start and text[end - 1].isspace():
         end -= 1
@@ -621,7 +627,8 @@ def _may_loop(text: str, start: int, end: int) -> bool:
     """A necessary condition for a loop in text[start:end] (which ends in a non-space), checked on the raw text
     because normalizing costs more: the last non-space characters occur earlier, and the non-space characters
     before such an occurrence end like the text does, as far as the unit it implies (from there to the end)
-    reaches. Indices are into `text`, which is not copied: most texts fail the first test."""
+    reaches. Indices are into `text`, which is not copied: most texts fail the first test. _repetition.c's
+    raw_may_loop takes the same steps for the compiled pre-check: a change here goes there too."""
     probe = text[max(start, end - _PROBE) : end].split()[-1]
     i = text.rfind(probe, start, end - 1)
     if i < 0:

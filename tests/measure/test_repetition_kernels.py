@@ -14,7 +14,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import cotlens.measure.repetition as repetition
-from cotlens.measure.repetition import GOPHER_COLUMNS, measure_repetition
+from cotlens.measure.repetition import GOPHER_COLUMNS, Loop, find_loop, measure_repetition
 from tests.conftest import FIXTURES
 
 compiled = repetition._compiled_gopher
@@ -135,6 +135,55 @@ def test_same_values_on_a_text_over_the_chunk_size() -> None:
     assert_same(["a b a b", huge, None, "a b a b"])
 
 
+def find_loop_in_python(text: str) -> Loop | None:
+    saved = repetition._compiled_may_loop
+    repetition._compiled_may_loop = None
+    try:
+        return find_loop(text)
+    finally:
+        repetition._compiled_may_loop = saved
+
+
+LONG_PREAMBLE = " ".join(f"step {i}: add {i} to the total." for i in range(400))  # past LOOP_WINDOW, no loop
+
+
+@settings(max_examples=400, deadline=None)
+@given(
+    st.sampled_from(["", "Let me see. ", LONG_PREAMBLE]),
+    texts,
+    st.lists(st.sampled_from(PIECES), min_size=1, max_size=10).map("".join),
+    st.integers(0, 12),
+    st.integers(0, 10),
+    st.sampled_from(["", " ", "\n\n", " \t\r\n \u3000"]),
+)
+def test_find_loop_answers_the_same_with_the_compiled_pre_check(
+    preamble: str, prefix: str, unit: str, copies: int, cut: int, trailing: str
+) -> None:
+    text = preamble + prefix + unit * copies + unit[:cut] + trailing
+    assert find_loop(text) == find_loop_in_python(text)
+
+
+@pytest.mark.parametrize(
+    ("text", "possible"),
+    [
+        ("", False),
+        (" \n\u3000", False),
+        ("hello world", False),  # the last characters occur nowhere before
+        ("abcde xyz abcde", False),  # they do, but 11 characters back: no room for 2 copies and one more
+        ("Let me check. Let me check. Let me check.", True),
+        ("Let me check.\n\nLet me check.\r\n  Let me check. Let me ch \n", True),
+        ("再算一遍。再算一遍。再算一遍。", True),
+    ],
+)
+def test_the_compiled_pre_check(text: str, possible: bool) -> None:
+    may_loop = repetition._compiled_may_loop
+    assert may_loop is not None
+    assert (
+        may_loop(text, repetition.LOOP_WINDOW, repetition._PROBE, repetition._COMPARE, repetition._CANDIDATES)
+        is possible
+    )
+
+
 def fixture_strings(value: object) -> Iterator[str]:
     if isinstance(value, str):
         yield value
@@ -157,6 +206,7 @@ def test_same_values_on_every_string_of_the_fixtures() -> None:
                 strings.append(line.decode("utf-8", "surrogateescape"))
     assert len(strings) > 1000
     assert_same(strings)
+    assert [find_loop(t) for t in strings if t] == [find_loop_in_python(t) for t in strings if t]
 
 
 def test_a_text_too_long_for_the_compiled_kernel_goes_to_numpy(monkeypatch: pytest.MonkeyPatch) -> None:
