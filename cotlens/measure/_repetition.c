@@ -259,8 +259,9 @@ static int word_ids(Work *w, Py_ssize_t words, const char *data, int kind) {
 /* Lines (bit LINE) or paragraphs (PARAGRAPH): how many, how many equal an earlier one, their characters. */
 static int segments(Work *w, Py_ssize_t words, uint8_t bit, int64_t *total, int64_t *dups, int64_t *dup_chars) {
     int shift;
-    size_t mask;
-    if (table_clear(w, (size_t)words, &shift, &mask)) return -1;
+    size_t mask, segments = 0;
+    for (Py_ssize_t i = 0; i < words; i++) segments += (w->flag[i] & bit) != 0; /* a table their size, not the words' */
+    if (table_clear(w, segments, &shift, &mask)) return -1;
     int32_t n = 0;
     *total = *dups = *dup_chars = 0;
     for (Py_ssize_t a = 0; a < words;) {

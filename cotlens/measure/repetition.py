@@ -61,14 +61,10 @@ sort): bigrams first, then each n-gram as the pair of ids of its two (n-1)-gram 
 repeat (an n-gram repeats only then, and nearly all such do). Most bigrams, lines and paragraphs occur once in
 their text: a table of counts by the keys' low bits sets aside those alone in their bucket, so only about half the
 bigrams reach the hash table. find_loop reads a text's last LOOP_WINDOW characters at most, and of most texts only
-that their last few characters occur nowhere before. Keys are exact up to 64-bit hash collisions of words longer
+that their last few characters occur nowhere before; with the compiled kernel, its pre-check in C rules out nearly
+all texts without a loop before any Python runs. Keys are exact up to 64-bit hash collisions of words longer
 than 8 bytes, bigrams, lines and paragraphs.
-Speed, one thread, on the shared 2-vCPU development VM (bench/bench_repetition.py, best of a few runs; other
-processes' load moves it): 35-45 MB/s of reasoning text, 1.55-1.85x the 22-26 MB/s of the version with 1 MB chunks
-and no tables of counts, measured in the same runs (o200k token counting: 26-37 MB/s there). What remains:
-pyarrow's hash tables about a third of the time (more than half of their keys are n-grams of 3 to 10 words, nearly
-all repeated, so nothing to set aside), finding and keying words a fifth, find_loop's Python a tenth, and passes
-over arrays of repeated n-grams.
+Speed: bench/bench_repetition.py measures both kernels in the same run (bench/README.md has the figures).
 """
 
 from __future__ import annotations
