@@ -5,16 +5,19 @@
  * Per text, on its code points as CPython stores them (1, 2 or 4 bytes each, so a lone surrogate is one character):
  *   1. words: maximal runs of characters that are not whitespace (the set `str.isspace` holds, listed in
  *      is_space), each with the newlines since the word before (the text starts after two: a paragraph break);
- *   2. each word gets a dense id, equal for equal words: a hash table on a 64-bit hash of its code points, with an
- *      exact comparison when hashes match, so a collision never merges two different words;
+ *      texts of 1-byte characters are read 8 bytes at a time;
+ *   2. each word gets a dense id, equal for equal words: a hash table on a 64-bit key of its characters, compared
+ *      exactly when keys match (a word of at most 8 one-byte characters is its key), so a collision never merges
+ *      two different words;
  *   3. lines and paragraphs are runs of word ids, hashed and compared exactly on a hash match;
  *   4. bigrams are keyed exactly by their two word ids; the n-gram at i is then keyed exactly by the ids of the
- *      (n-1)-grams at i and i + 1, and only where both occur more than once (an n-gram repeats only then).
+ *      (n-1)-grams at i and i + 1, and only where both occur more than once (an n-gram repeats only then): only the
+ *      repeated n-grams of one n go on to the next.
  * So no result depends on a hash collision (the numpy path's 64-bit keys can, with probability about 2^-64 per
  * pair). Ids go in order of first appearance, so ties of the top n-gram go to the one seen first.
  *
  * Texts over INT32_MAX characters raise OverflowError (ids and positions are 32-bit): the caller measures those
- * with the numpy path.
+ * with the numpy path. `may_loop`, at the end, is find_loop's pre-check.
  */
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
@@ -37,7 +40,7 @@ static int is_space(Py_UCS4 c) {
            c == 0x202F || c == 0x205F || c == 0x3000;
 }
 
-/* splitmix64's finalizer: spreads every bit of a word's running hash. */
+/* splitmix64's finalizer (Steele, Lea & Flood 2014): spreads every bit of a key. */
 static uint64_t mix(uint64_t x) {
     x ^= x >> 30;
     x *= 0xBF58476D1CE4E5B9ULL;
@@ -71,16 +74,11 @@ static void work_free(Work *w) {
     memset(w, 0, sizeof *w);
 }
 
-/* realloc that keeps the old block on failure (work_free frees it). */
-static int grow(void **p, size_t bytes) {
-    void *q = realloc(*p, bytes);
-    if (q == NULL) return -1;
-    *p = q;
-    return 0;
-}
-#define GROW(field, n) grow((void **)&w->field, (n) * sizeof *w->field)
+/* realloc that keeps the old block on failure (work_free frees it), in a function that declares `void *grown`. */
+#define GROW(field, n) ((grown = realloc(w->field, (n) * sizeof *w->field)) == NULL ? -1 : (w->field = grown, 0))
 
 static int work_reserve(Work *w, size_t words) {
+    void *grown;
     if (words <= w->words) return 0;
     words += words / 2;
     if (GROW(start, words) || GROW(end, words) || GROW(id, words) || GROW(first_of, words) || GROW(gram, words) ||
@@ -94,6 +92,7 @@ static int work_reserve(Work *w, size_t words) {
 /* An empty table of at least 2 slots per key (a power of two): its mask, and its shift for multiplicative
  * hashing (slot = (hash * GOLDEN) >> shift uses the product's high bits, the well-mixed ones). */
 static int table_clear(Work *w, size_t keys, int *shift, size_t *mask) {
+    void *grown;
     size_t slots = 16;
     int bits = 4;
     while (slots < 2 * keys) slots <<= 1, bits++;
