@@ -53,13 +53,13 @@ static uint64_t mix(uint64_t x) {
 typedef struct {
     uint64_t key;
     int32_t value;
-    int32_t length; /* a word's characters (word table only) */
+    int32_t length; /* a word's characters, a line's or paragraph's words */
 } Slot;
 
 /* Scratch space, grown to the largest text of a batch and reused. */
 typedef struct {
     size_t words; /* capacity of the per-word arrays */
-    int32_t *start, *end, *id, *first_of, *at, *gram, *count, *seg_first, *seg_len;
+    int32_t *start, *end, *id, *first_of, *at, *gram, *count, *seg_first;
     int64_t *chars_before;
     uint64_t *key;
     uint8_t *flag;
@@ -69,7 +69,7 @@ typedef struct {
 
 static void work_free(Work *w) {
     free(w->start), free(w->end), free(w->id), free(w->first_of), free(w->gram), free(w->count);
-    free(w->at), free(w->seg_first), free(w->seg_len), free(w->chars_before), free(w->key);
+    free(w->at), free(w->seg_first), free(w->chars_before), free(w->key);
     free(w->flag), free(w->table);
     memset(w, 0, sizeof *w);
 }
@@ -82,7 +82,7 @@ static int work_reserve(Work *w, size_t words) {
     if (words <= w->words) return 0;
     words += words / 2;
     if (GROW(start, words) || GROW(end, words) || GROW(id, words) || GROW(first_of, words) || GROW(gram, words) ||
-        GROW(count, words) || GROW(at, words) || GROW(seg_first, words) || GROW(seg_len, words) ||
+        GROW(count, words) || GROW(at, words) || GROW(seg_first, words) ||
         GROW(chars_before, words + 1) || GROW(key, words) || GROW(flag, words))
         return -1;
     w->words = words;
@@ -226,28 +226,30 @@ static int word_ids(Work *w, Py_ssize_t words, const char *data, int kind) {
     int shift;
     size_t mask;
     if (table_clear(w, (size_t)words, &shift, &mask)) return -1;
-    int32_t ids = 0;
+    /* The arrays in locals: the compiler cannot tell that stores into them leave w's pointers unchanged. */
+    const uint64_t *keys = w->key;
+    const int32_t *start = w->start, *end = w->end;
+    int32_t *id = w->id, *first_of = w->first_of, ids = 0;
+    Slot *table = w->table;
     for (Py_ssize_t i = 0; i < words; i++) {
-        uint64_t key = w->key[i];
-        int32_t length = w->end[i] - w->start[i];
+        uint64_t key = keys[i];
+        int32_t length = end[i] - start[i];
         size_t slot = (size_t)(((key + (uint64_t)length) * GOLDEN) >> shift);
         for (;;) {
-            Slot *e = &w->table[slot];
+            Slot *e = &table[slot];
             if (e->value < 0) {
                 e->value = ids;
                 e->key = key;
                 e->length = length;
-                w->first_of[ids] = (int32_t)i;
-                w->id[i] = ids++;
+                first_of[ids] = (int32_t)i;
+                id[i] = ids++;
                 break;
             }
-            if (e->key == key && e->length == length) {
-                if ((kind == 1 && length <= 8) ||
-                    memcmp(data + (size_t)w->start[w->first_of[e->value]] * kind, data + (size_t)w->start[i] * kind,
-                           (size_t)length * kind) == 0) {
-                    w->id[i] = e->value;
-                    break;
-                }
+            if (e->key == key && e->length == length &&
+                ((kind == 1 && length <= 8) || memcmp(data + (size_t)start[first_of[e->value]] * kind,
+                                                      data + (size_t)start[i] * kind, (size_t)length * kind) == 0)) {
+                id[i] = e->value;
+                break;
             }
             slot = (slot + 1) & mask;
         }
@@ -257,40 +259,45 @@ static int word_ids(Work *w, Py_ssize_t words, const char *data, int kind) {
 
 /* Lines (bit LINE) or paragraphs (PARAGRAPH): how many, how many equal an earlier one, their characters. */
 static int segments(Work *w, Py_ssize_t words, uint8_t bit, int64_t *total, int64_t *dups, int64_t *dup_chars) {
+    const uint8_t *flag = w->flag;
+    const int32_t *id = w->id;
     int shift;
     size_t mask, segments = 0;
-    for (Py_ssize_t i = 0; i < words; i++) segments += (w->flag[i] & bit) != 0; /* a table their size, not the words' */
+    for (Py_ssize_t i = 0; i < words; i++) segments += (flag[i] & bit) != 0; /* a table their size, not the words' */
     if (table_clear(w, segments, &shift, &mask)) return -1;
-    int32_t n = 0;
-    *total = *dups = *dup_chars = 0;
+    Slot *table = w->table;
+    int32_t *first = w->seg_first, n = 0;
+    int64_t repeated = 0, repeated_chars = 0;
     for (Py_ssize_t a = 0; a < words;) {
         Py_ssize_t b = a + 1;
-        while (b < words && !(w->flag[b] & bit)) b++;
+        while (b < words && !(flag[b] & bit)) b++;
         uint64_t h = (uint64_t)(b - a);
-        for (Py_ssize_t i = a; i < b; i++) h = (h + (uint64_t)w->id[i] + 1) * GOLDEN;
+        for (Py_ssize_t i = a; i < b; i++) h = (h + (uint64_t)id[i] + 1) * GOLDEN;
         h = mix(h);
         int32_t length = (int32_t)(b - a);
         size_t slot = (size_t)((h * GOLDEN) >> shift);
         for (;;) {
-            Slot *e = &w->table[slot];
+            Slot *e = &table[slot];
             if (e->value < 0) {
                 e->value = n;
                 e->key = h;
-                w->seg_first[n] = (int32_t)a;
-                w->seg_len[n++] = length;
+                e->length = length;
+                first[n++] = (int32_t)a;
                 break;
             }
-            if (e->key == h && w->seg_len[e->value] == length &&
-                memcmp(w->id + w->seg_first[e->value], w->id + a, (size_t)length * sizeof *w->id) == 0) {
-                (*dups)++;
-                *dup_chars += w->end[b - 1] - w->start[a];
+            if (e->key == h && e->length == length &&
+                memcmp(id + first[e->value], id + a, (size_t)length * sizeof *id) == 0) {
+                repeated++;
+                repeated_chars += w->end[b - 1] - w->start[a];
                 break;
             }
             slot = (slot + 1) & mask;
         }
-        (*total)++;
         a = b;
     }
+    *total = n + repeated;
+    *dups = repeated;
+    *dup_chars = repeated_chars;
     return 0;
 }
 
