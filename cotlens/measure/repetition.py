@@ -65,6 +65,10 @@ that their last few characters occur nowhere before; with the compiled kernel, i
 all texts without a loop before any Python runs. Keys are exact up to 64-bit hash collisions of words longer
 than 8 bytes, bigrams, lines and paragraphs.
 Speed: bench/bench_repetition.py measures both kernels in the same run (bench/README.md has the figures).
+
+One module of about 720 lines: the definitions and their conventions, the numpy kernel that is their reference
+(the compiled one is tested against it) and the loop flag are one kernel, declared once (KERNEL); the compiled
+twin of its hot loops is _repetition.c.
 """
 
 from __future__ import annotations
