@@ -21,6 +21,7 @@ from cotlens import __version__
 from cotlens.errors import InputError
 from cotlens.formats import Format, sniffable_formats
 from cotlens.formats.mapping import Mapping, parse_path
+from cotlens.ids import Ids, empty_ids
 from cotlens.limits import Limits
 from cotlens.parse import (
     Chunk,
@@ -29,7 +30,6 @@ from cotlens.parse import (
     Warned,
     forced_format,
     set_stored_ids,
-    stored_ids_array,
 )
 from cotlens.result import SCHEMA_VERSION
 from cotlens.runtime.workers import map_ordered, pool_jobs, worker_pool
@@ -167,7 +167,7 @@ def ingest(
     )
     models: dict[str, ModelSummary] = {}
     summaries: list[InputSummary] = []
-    with store.writer(options.describe(), on_wait) as writer, _pool(jobs, writer.seen) as pool:
+    with store.writer(options.describe(), on_wait) as writer, _pool(jobs, writer.seen.stored) as pool:
         parser = RecordParser(
             writer.run_id,
             options.fmt,
@@ -255,18 +255,17 @@ def record_test(forced: Format | None) -> Callable[[Any], bool]:
 
 
 @contextlib.contextmanager
-def _pool(jobs: int, stored: set[str]) -> Iterator[Executor | None]:
-    """Workers (None: parse in this process), each knowing the ids already stored."""
-    ids = stored_ids_array(stored)
-    with worker_pool(jobs, set_stored_ids, (ids,)) as pool:
+def _pool(jobs: int, stored: Ids) -> Iterator[Executor | None]:
+    """Workers (None: parse in this process), each knowing the ids already stored (sorted)."""
+    with worker_pool(jobs, set_stored_ids, (stored,)) as pool:
         if pool is not None:
             yield pool
             return
-    set_stored_ids(ids)
+    set_stored_ids(stored)
     try:
         yield None
     finally:
-        set_stored_ids(stored_ids_array(set()))
+        set_stored_ids(empty_ids())
 
 
 def _chunks(
@@ -312,15 +311,14 @@ def _account(
         summary.rejected += 1
         summary.first_reject = summary.first_reject or f"{entry['source_locator']}: {entry['reason']}"
         writer.reject(entry)
-    keep = [writer.is_new(tid) for tid in result.ids]
-    for model, new in zip(result.models, keep, strict=True):
+    keep = writer.first_seen(result.ids)
+    for model, new in zip(result.models, keep.tolist(), strict=True):
         counts = models.setdefault(model, ModelSummary())
         if new:
             counts.added += 1
         else:
             counts.duplicate += 1
     # Rows missing from the staged file were in the store before the run: never new.
-    staged_keep = [new for new, written in zip(keep, result.in_staged, strict=True) if written]
-    added = writer.add_staged(result.staged, staged_keep) if result.staged is not None else 0
+    added = writer.add_staged(result.staged, keep[result.in_staged]) if result.staged is not None else 0
     summary.added += added
     summary.duplicate += len(keep) - added
