@@ -4,7 +4,8 @@ Every input record ends up counted once: rejected (with its locator and reason i
 into one or more transcripts, each of which is added or a duplicate of one already stored.
 
 The reading process splits inputs into chunks of records; `parse.RecordParser` turns each chunk into Arrow rows
-(in worker processes for large inputs); this process then deduplicates, accounts and writes, in input order.
+(here, and in worker processes beside this one for large inputs); this process then deduplicates, accounts and
+writes, in input order.
 """
 
 from __future__ import annotations
@@ -39,8 +40,13 @@ from cotlens.tabular import RowBlock, parquet_data_size
 
 # Decoded records (JSON documents, archives) are parsed in groups of this many.
 CHUNK_RECORDS = 4096
-# Below this much input, starting worker processes (about half a second) costs more than it saves.
-POOL_MIN_BYTES = 64 << 20
+# JSON Lines are parsed in chunks of about this much: small enough for two processes to share a 20 MB input
+# evenly, large enough that a chunk's fixed costs (about 0.02 CPU-s in the kernels) stay small.
+CHUNK_BYTES = 4 << 20
+# From this much input, a worker process per core but one shares the chunks with this process. Starting them costs
+# about 0.6 CPU-s whatever the input (the server's imports, each worker's first chunk): under a fifth of the work
+# from here (ingest takes about 0.09 CPU-s a MB on one core). Below, this process parses alone.
+POOL_MIN_BYTES = 32 << 20
 
 
 @dataclass
@@ -189,7 +195,7 @@ def ingest(
                 advance = progress.advance if progress else None
                 items = read_items(source, is_record, records_path, advance, options.limits)
                 chunks = _chunks(shown, items, lambda: writer.staging_path(next(staged)))
-                for result in map_ordered(parser, chunks, pool, window=2 * jobs, local=lambda c: c.decoded):
+                for result in map_ordered(parser, chunks, pool, window=3 * jobs, local=lambda c: c.decoded):
                     _account(result, summary, models, writer)
             except InputError as e:
                 summary.error = str(e)
@@ -256,16 +262,15 @@ def record_test(forced: Format | None) -> Callable[[Any], bool]:
 
 @contextlib.contextmanager
 def _pool(jobs: int, stored: Ids) -> Iterator[Executor | None]:
-    """Workers (None: parse in this process), each knowing the ids already stored (sorted)."""
-    with worker_pool(jobs, set_stored_ids, (stored,)) as pool:
-        if pool is not None:
+    """Workers (None: parse in this process only), each knowing the ids already stored (sorted), as this process
+    does: it parses too (decoded records, and beside local workers)."""
+    # Joined: this process parses beside the workers (it would otherwise wait for their results most of the time).
+    with worker_pool(jobs, set_stored_ids, (stored,), joined=True) as pool:
+        set_stored_ids(stored)
+        try:
             yield pool
-            return
-    set_stored_ids(stored)
-    try:
-        yield None
-    finally:
-        set_stored_ids(empty_ids())
+        finally:
+            set_stored_ids(empty_ids())
 
 
 def _chunks(
@@ -280,7 +285,8 @@ def _chunks(
                 if items:  # records before the block go first: the first occurrence of a transcript wins
                     yield Chunk(source, staging(), items=items)
                     items = []
-                yield Chunk(source, staging(), block=record)
+                for block in _split(record) if isinstance(record, LineBlock) else [record]:
+                    yield Chunk(source, staging(), block=block)
                 continue
             items.append(record)
             if len(items) >= CHUNK_RECORDS:
@@ -292,6 +298,19 @@ def _chunks(
         raise
     if items:
         yield Chunk(source, staging(), items=items)
+
+
+def _split(block: LineBlock) -> Iterator[LineBlock]:
+    """A block of lines in parts of about CHUNK_BYTES, cut after a newline (a line longer than that stays whole)."""
+    data, lineno, start = block.data, block.first_lineno, 0
+    while len(data) - start > CHUNK_BYTES:
+        cut = data.find(b"\n", start + CHUNK_BYTES - 1) + 1
+        if not cut or cut == len(data):
+            break
+        yield LineBlock(data[start:cut], lineno, block.limits)
+        lineno += data.count(b"\n", start, cut)
+        start = cut
+    yield LineBlock(data[start:] if start else data, lineno, block.limits)
 
 
 def _account(
