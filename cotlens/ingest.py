@@ -33,15 +33,16 @@ from cotlens.parse import (
     set_stored_ids,
 )
 from cotlens.result import SCHEMA_VERSION
-from cotlens.runtime.workers import map_ordered, pool_jobs, worker_pool
+from cotlens.runtime.workers import map_ordered, pool_jobs, prepare_pool, worker_pool
 from cotlens.sources import Item, LineBlock, display_path, expand_paths, input_size, read_items
 from cotlens.store import Store, StoreWriter, store_fingerprint
 from cotlens.tabular import RowBlock, parquet_data_size
 
 # Decoded records (JSON documents, archives) are parsed in groups of this many.
 CHUNK_RECORDS = 4096
-# JSON Lines are parsed in chunks of about this much: small enough for two processes to share a 20 MB input
-# evenly, large enough that a chunk's fixed costs (about 0.02 CPU-s in the kernels) stay small.
+# With workers, JSON Lines are parsed in chunks of about this much: small enough for two processes to share a 40 MB
+# input evenly, large enough that a chunk's fixed costs stay small (about 4% more CPU time than the 8 MB blocks
+# they are read in, which one process parses whole).
 CHUNK_BYTES = 4 << 20
 # From this much input, a worker process per core but one shares the chunks with this process. Starting them costs
 # about 0.6 CPU-s whatever the input (the server's imports, each worker's first chunk): under a fifth of the work
@@ -167,6 +168,7 @@ def ingest(
     warnings: list[str] = []
     sources = expand_paths(paths, warnings.append)
     jobs = options.jobs or pool_jobs(sum(map(_data_size, sources)) >= POOL_MIN_BYTES)
+    prepare_pool(jobs)  # before the store's ids are read: the server imports meanwhile
     is_record = record_test(forced_format(options.fmt, options.mapping))
     records_path = (
         parse_path(options.mapping.records) if options.mapping and options.mapping.records else None
@@ -194,7 +196,7 @@ def ingest(
             try:
                 advance = progress.advance if progress else None
                 items = read_items(source, is_record, records_path, advance, options.limits)
-                chunks = _chunks(shown, items, lambda: writer.staging_path(next(staged)))
+                chunks = _chunks(shown, items, lambda: writer.staging_path(next(staged)), split=jobs > 1)
                 for result in map_ordered(parser, chunks, pool, window=3 * jobs, local=lambda c: c.decoded):
                     _account(result, summary, models, writer)
             except InputError as e:
@@ -274,10 +276,14 @@ def _pool(jobs: int, stored: Ids) -> Iterator[Executor | None]:
 
 
 def _chunks(
-    source: str, records: Iterator[Item | LineBlock | RowBlock], staging: Callable[[], str]
+    source: str,
+    records: Iterator[Item | LineBlock | RowBlock],
+    staging: Callable[[], str],
+    split: bool = False,
 ) -> Iterator[Chunk]:
-    """Line blocks and row blocks go out as they are; decoded items are grouped. When the input breaks off (InputError), the
-    records before the damage still go out before the error."""
+    """Line blocks (`split`: in parts of about CHUNK_BYTES) and row blocks go out as they are; decoded items are
+    grouped. When the input breaks off (InputError), the records before the damage still go out before the
+    error."""
     items: list[Item] = []
     try:
         for record in records:
@@ -285,7 +291,7 @@ def _chunks(
                 if items:  # records before the block go first: the first occurrence of a transcript wins
                     yield Chunk(source, staging(), items=items)
                     items = []
-                for block in _split(record) if isinstance(record, LineBlock) else [record]:
+                for block in _split(record) if split and isinstance(record, LineBlock) else [record]:
                     yield Chunk(source, staging(), block=block)
                 continue
             items.append(record)
@@ -301,10 +307,12 @@ def _chunks(
 
 
 def _split(block: LineBlock) -> Iterator[LineBlock]:
-    """A block of lines in parts of about CHUNK_BYTES, cut after a newline (a line longer than that stays whole)."""
+    """A block of lines in parts of about CHUNK_BYTES (as many as its size rounds to, of even sizes: no small
+    remainder), each cut after a newline (a line longer than a part stays whole)."""
     data, lineno, start = block.data, block.first_lineno, 0
-    while len(data) - start > CHUNK_BYTES:
-        cut = data.find(b"\n", start + CHUNK_BYTES - 1) + 1
+    parts = max(1, round(len(data) / CHUNK_BYTES))
+    for part in range(1, parts):
+        cut = data.find(b"\n", max(start, len(data) * part // parts - 1)) + 1
         if not cut or cut == len(data):
             break
         yield LineBlock(data[start:cut], lineno, block.limits)

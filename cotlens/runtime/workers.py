@@ -108,6 +108,13 @@ def start_server(preload: Sequence[str] | None = None) -> None:
             del os.environ[name]
 
 
+def prepare_pool(jobs: int) -> None:
+    """Start the server a pool of `jobs` processes will fork from, now: it imports while this process goes on
+    (nothing to start for one job, or under the Ray engine)."""
+    if jobs > 1 and selected_engine().name == "local":
+        start_server()
+
+
 def _start_worker(main: int, setup: Callable[..., None] | None, args: tuple[Any, ...]) -> None:
     # Ctrl-C is the parent's to handle: it stops submitting and discards the run; workers just exit with it.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
