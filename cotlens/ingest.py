@@ -18,6 +18,8 @@ from concurrent.futures import Executor
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
+import numpy as np
+
 from cotlens import __version__
 from cotlens.errors import InputError
 from cotlens.formats import Format, sniffable_formats
@@ -339,12 +341,12 @@ def _account(
         summary.first_reject = summary.first_reject or f"{entry['source_locator']}: {entry['reason']}"
         writer.reject(entry)
     keep = writer.first_seen(result.ids)
-    for model, new in zip(result.models, keep.tolist(), strict=True):
+    added_of = np.bincount(result.model_of[keep], minlength=len(result.models))
+    duplicate_of = np.bincount(result.model_of[~keep], minlength=len(result.models))
+    for model, added, duplicate in zip(result.models, added_of.tolist(), duplicate_of.tolist(), strict=True):
         counts = models.setdefault(model, ModelSummary())
-        if new:
-            counts.added += 1
-        else:
-            counts.duplicate += 1
+        counts.added += added
+        counts.duplicate += duplicate
     # Rows missing from the staged file were in the store before the run: never new.
     added = writer.add_staged(result.staged, keep[result.in_staged]) if result.staged is not None else 0
     summary.added += added

@@ -76,7 +76,8 @@ class ChunkResult:
 
     staged: str | None
     ids: Ids  # 16 bytes each (ids.py), fewer to send back than their hex strings
-    models: list[str]
+    models: list[str]  # the chunk's model names, each once
+    model_of: npt.NDArray[np.int32]  # each id's model, as its index in `models`
     in_staged: npt.NDArray[
         np.bool_
     ]  # which of `ids` are rows of `staged` (the others were in the store already)
@@ -161,7 +162,9 @@ class RecordParser:
                 return self._result(chunk, records, rejects, good)
             # Measured and written here, in the worker: in parallel, and no text crosses back.
             write_staged(staged, measure(table) if self.measure else unmeasured(table))
-        result = ChunkResult(staged, ids, [row[2] for row in rows], in_staged, records, len(rows), rejects)
+        models: dict[str, int] = {}
+        model_of = np.array([models.setdefault(row[2], len(models)) for row in rows], dtype=np.int32)
+        result = ChunkResult(staged, ids, list(models), model_of, in_staged, records, len(rows), rejects)
         for p in parsed:
             result.formats[p.fmt] += 1
             result.repairs.update(p.repairs)
