@@ -17,7 +17,7 @@ import sys
 import threading
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from concurrent.futures import Executor, Future, ProcessPoolExecutor
+from concurrent.futures import CancelledError, Executor, Future, ProcessPoolExecutor
 from typing import Any, TypeVar
 
 from cotlens.runtime.engine import selected_engine
@@ -171,6 +171,8 @@ class JoinedPool(Executor):
         try:
             for started in [self._pool.submit(os.getpid) for _ in range(self.processes)]:
                 started.exception()  # waits; a pool that cannot start fails the chunks submitted to it
+        except (RuntimeError, CancelledError):
+            pass  # shut down (the run ended, failed or was stopped) or broken before it started: nothing to start
         finally:
             self._up.set()
 

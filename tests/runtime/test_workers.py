@@ -4,12 +4,17 @@ and this one (which works while the pool starts), and a failing input still deli
 from __future__ import annotations
 
 import os
+import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from concurrent.futures import Future, ProcessPoolExecutor
+from typing import Any, TypeVar
 
 import pytest
 
 from cotlens.runtime.workers import JoinedPool, map_ordered, worker_pool
+
+T = TypeVar("T")
 
 
 def whose(chunk: int) -> tuple[int, int]:
@@ -52,3 +57,23 @@ def test_the_chunks_read_before_a_failing_input_are_delivered_first() -> None:
         for chunk, _ in map_ordered(whose, chunks(), pool, window=3):
             delivered.append(chunk)
     assert delivered == list(range(5))
+
+
+class CancellingPool(ProcessPoolExecutor):
+    """A pool shut down with its pending work cancelled before its processes started."""
+
+    def submit(self, fn: Callable[..., T], /, *args: Any, **kwargs: Any) -> Future[T]:
+        cancelled: Future[T] = Future()
+        cancelled.cancel()
+        return cancelled
+
+
+def test_a_joined_pool_left_before_it_started_reports_nothing(monkeypatch: pytest.MonkeyPatch) -> None:
+    errors: list[BaseException | None] = []
+    monkeypatch.setattr(threading, "excepthook", lambda args: errors.append(args.exc_value))
+    closed = ProcessPoolExecutor(1)
+    closed.shutdown()  # submit raises RuntimeError
+    for pool in (closed, CancellingPool(1)):
+        joined = JoinedPool(pool, 1)
+        assert joined._up.wait(30) and joined.ready()
+    assert errors == []
