@@ -4,7 +4,8 @@ Every input record ends up counted once: rejected (with its locator and reason i
 into one or more transcripts, each of which is added or a duplicate of one already stored.
 
 The reading process splits inputs into chunks of records; `parse.RecordParser` turns each chunk into Arrow rows
-(in worker processes for large inputs); this process then deduplicates, accounts and writes, in input order.
+(here, and in worker processes beside this one for large inputs); this process then deduplicates, accounts and
+writes, in input order.
 """
 
 from __future__ import annotations
@@ -17,10 +18,13 @@ from concurrent.futures import Executor
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
+import numpy as np
+
 from cotlens import __version__
 from cotlens.errors import InputError
 from cotlens.formats import Format, sniffable_formats
 from cotlens.formats.mapping import Mapping, parse_path
+from cotlens.ids import Ids, empty_ids
 from cotlens.limits import Limits
 from cotlens.parse import (
     Chunk,
@@ -29,18 +33,23 @@ from cotlens.parse import (
     Warned,
     forced_format,
     set_stored_ids,
-    stored_ids_array,
 )
 from cotlens.result import SCHEMA_VERSION
-from cotlens.runtime.workers import map_ordered, pool_jobs, worker_pool
+from cotlens.runtime.workers import map_ordered, pool_jobs, prepare_pool, worker_pool
 from cotlens.sources import Item, LineBlock, display_path, expand_paths, input_size, read_items
 from cotlens.store import Store, StoreWriter, store_fingerprint
 from cotlens.tabular import RowBlock, parquet_data_size
 
 # Decoded records (JSON documents, archives) are parsed in groups of this many.
 CHUNK_RECORDS = 4096
-# Below this much input, starting worker processes (about half a second) costs more than it saves.
-POOL_MIN_BYTES = 64 << 20
+# With workers, JSON Lines are parsed in chunks of about this much: small enough for two processes to share a 40 MB
+# input evenly, large enough that a chunk's fixed costs stay small (about 4% more CPU time than the 8 MB blocks
+# they are read in, which one process parses whole).
+CHUNK_BYTES = 4 << 20
+# From this much input, a worker process per core but one shares the chunks with this process. Starting them costs
+# about 0.6 CPU-s whatever the input (the server's imports, each worker's first chunk): under a fifth of the work
+# from here (ingest takes about 0.09 CPU-s a MB on one core). Below, this process parses alone.
+POOL_MIN_BYTES = 32 << 20
 
 
 @dataclass
@@ -161,13 +170,14 @@ def ingest(
     warnings: list[str] = []
     sources = expand_paths(paths, warnings.append)
     jobs = options.jobs or pool_jobs(sum(map(_data_size, sources)) >= POOL_MIN_BYTES)
+    prepare_pool(jobs)  # before the store's ids are read: the server imports meanwhile
     is_record = record_test(forced_format(options.fmt, options.mapping))
     records_path = (
         parse_path(options.mapping.records) if options.mapping and options.mapping.records else None
     )
     models: dict[str, ModelSummary] = {}
     summaries: list[InputSummary] = []
-    with store.writer(options.describe(), on_wait) as writer, _pool(jobs, writer.seen) as pool:
+    with store.writer(options.describe(), on_wait) as writer, _pool(jobs, writer.seen.stored) as pool:
         parser = RecordParser(
             writer.run_id,
             options.fmt,
@@ -188,8 +198,8 @@ def ingest(
             try:
                 advance = progress.advance if progress else None
                 items = read_items(source, is_record, records_path, advance, options.limits)
-                chunks = _chunks(shown, items, lambda: writer.staging_path(next(staged)))
-                for result in map_ordered(parser, chunks, pool, window=2 * jobs, local=lambda c: c.decoded):
+                chunks = _chunks(shown, items, lambda: writer.staging_path(next(staged)), split=jobs > 1)
+                for result in map_ordered(parser, chunks, pool, window=3 * jobs, local=lambda c: c.decoded):
                     _account(result, summary, models, writer)
             except InputError as e:
                 summary.error = str(e)
@@ -255,25 +265,27 @@ def record_test(forced: Format | None) -> Callable[[Any], bool]:
 
 
 @contextlib.contextmanager
-def _pool(jobs: int, stored: set[str]) -> Iterator[Executor | None]:
-    """Workers (None: parse in this process), each knowing the ids already stored."""
-    ids = stored_ids_array(stored)
-    with worker_pool(jobs, set_stored_ids, (ids,)) as pool:
-        if pool is not None:
+def _pool(jobs: int, stored: Ids) -> Iterator[Executor | None]:
+    """Workers (None: parse in this process only), each knowing the ids already stored (sorted), as this process
+    does: it parses too (decoded records, and beside local workers)."""
+    # Joined: this process parses beside the workers (it would otherwise wait for their results most of the time).
+    with worker_pool(jobs, set_stored_ids, (stored,), joined=True) as pool:
+        set_stored_ids(stored)
+        try:
             yield pool
-            return
-    set_stored_ids(ids)
-    try:
-        yield None
-    finally:
-        set_stored_ids(stored_ids_array(set()))
+        finally:
+            set_stored_ids(empty_ids())
 
 
 def _chunks(
-    source: str, records: Iterator[Item | LineBlock | RowBlock], staging: Callable[[], str]
+    source: str,
+    records: Iterator[Item | LineBlock | RowBlock],
+    staging: Callable[[], str],
+    split: bool = False,
 ) -> Iterator[Chunk]:
-    """Line blocks and row blocks go out as they are; decoded items are grouped. When the input breaks off (InputError), the
-    records before the damage still go out before the error."""
+    """Line blocks (`split`: in parts of about CHUNK_BYTES) and row blocks go out as they are; decoded items are
+    grouped. When the input breaks off (InputError), the records before the damage still go out before the
+    error."""
     items: list[Item] = []
     try:
         for record in records:
@@ -281,7 +293,8 @@ def _chunks(
                 if items:  # records before the block go first: the first occurrence of a transcript wins
                     yield Chunk(source, staging(), items=items)
                     items = []
-                yield Chunk(source, staging(), block=record)
+                for block in _split(record) if split and isinstance(record, LineBlock) else [record]:
+                    yield Chunk(source, staging(), block=block)
                 continue
             items.append(record)
             if len(items) >= CHUNK_RECORDS:
@@ -293,6 +306,21 @@ def _chunks(
         raise
     if items:
         yield Chunk(source, staging(), items=items)
+
+
+def _split(block: LineBlock) -> Iterator[LineBlock]:
+    """A block of lines in parts of about CHUNK_BYTES (as many as its size rounds to, of even sizes: no small
+    remainder), each cut after a newline (a line longer than a part stays whole)."""
+    data, lineno, start = block.data, block.first_lineno, 0
+    parts = max(1, round(len(data) / CHUNK_BYTES))
+    for part in range(1, parts):
+        cut = data.find(b"\n", max(start, len(data) * part // parts - 1)) + 1
+        if not cut or cut == len(data):
+            break
+        yield LineBlock(data[start:cut], lineno, block.limits)
+        lineno += data.count(b"\n", start, cut)
+        start = cut
+    yield LineBlock(data[start:] if start else data, lineno, block.limits)
 
 
 def _account(
@@ -312,15 +340,14 @@ def _account(
         summary.rejected += 1
         summary.first_reject = summary.first_reject or f"{entry['source_locator']}: {entry['reason']}"
         writer.reject(entry)
-    keep = [writer.is_new(tid) for tid in result.ids]
-    for model, new in zip(result.models, keep, strict=True):
+    keep = writer.first_seen(result.ids)
+    added_of = np.bincount(result.model_of[keep], minlength=len(result.models))
+    duplicate_of = np.bincount(result.model_of[~keep], minlength=len(result.models))
+    for model, added, duplicate in zip(result.models, added_of.tolist(), duplicate_of.tolist(), strict=True):
         counts = models.setdefault(model, ModelSummary())
-        if new:
-            counts.added += 1
-        else:
-            counts.duplicate += 1
+        counts.added += added
+        counts.duplicate += duplicate
     # Rows missing from the staged file were in the store before the run: never new.
-    staged_keep = [new for new, written in zip(keep, result.in_staged, strict=True) if written]
-    added = writer.add_staged(result.staged, staged_keep) if result.staged is not None else 0
+    added = writer.add_staged(result.staged, keep[result.in_staged]) if result.staged is not None else 0
     summary.added += added
     summary.duplicate += len(keep) - added

@@ -18,6 +18,7 @@ import pyarrow as pa
 from cotlens.errors import RecordError
 from cotlens.formats import Format, detect_format, get_format
 from cotlens.formats.mapping import MappedFormat, Mapping
+from cotlens.ids import Ids, contains, empty_ids, ids_from_hex
 from cotlens.intrinsic import measure, unmeasured
 from cotlens.record import RECORD_FIELDS, Transcript
 from cotlens.sources import Item, LineBlock
@@ -74,9 +75,12 @@ class ChunkResult:
     records."""
 
     staged: str | None
-    ids: list[str]
-    models: list[str]
-    in_staged: list[bool]  # which of `ids` are rows of `staged` (the others were in the store already)
+    ids: Ids  # 16 bytes each (ids.py), fewer to send back than their hex strings
+    models: list[str]  # the chunk's model names, each once
+    model_of: npt.NDArray[np.int32]  # each id's model, as its index in `models`
+    in_staged: npt.NDArray[
+        np.bool_
+    ]  # which of `ids` are rows of `staged` (the others were in the store already)
     records: int = 0
     transcripts: int = 0
     rejects: list[dict[str, Any]] = field(default_factory=list)
@@ -140,11 +144,11 @@ class RecordParser:
         self, chunk: Chunk, records: int, rejects: list[dict[str, Any]], parsed: list[ParsedRecord]
     ) -> ChunkResult:
         rows = [row for p in parsed for row in p.rows]
-        ids = [row[0] for row in rows]
+        ids = ids_from_hex(row[0] for row in rows)
         # Transcripts the store held before this run are duplicates whatever happens: not measured, not written.
-        in_staged = _not_stored(ids)
+        in_staged = ~contains(_stored_ids, ids)
         if self.legacy_ids:
-            _match_legacy_ids([i for p in parsed for i in p.legacy_ids], ids, in_staged)
+            _match_legacy_ids(ids_from_hex(i for p in parsed for i in p.legacy_ids), ids, in_staged)
         new_rows = [row for row, new in zip(rows, in_staged, strict=True) if new]
         staged = chunk.staged if new_rows else None
         if staged is not None:
@@ -158,7 +162,9 @@ class RecordParser:
                 return self._result(chunk, records, rejects, good)
             # Measured and written here, in the worker: in parallel, and no text crosses back.
             write_staged(staged, measure(table) if self.measure else unmeasured(table))
-        result = ChunkResult(staged, ids, [row[2] for row in rows], in_staged, records, len(rows), rejects)
+        models: dict[str, int] = {}
+        model_of = np.array([models.setdefault(row[2], len(models)) for row in rows], dtype=np.int32)
+        result = ChunkResult(staged, ids, list(models), model_of, in_staged, records, len(rows), rejects)
         for p in parsed:
             result.formats[p.fmt] += 1
             result.repairs.update(p.repairs)
@@ -261,27 +267,15 @@ class RecordParser:
         }
 
 
-# The ids of the transcripts the store held when the run began, as sorted 16-byte values (compact enough to give
-# every worker a copy; a Python set of hex strings would take about 6x the memory).
-_stored_ids: npt.NDArray[np.bytes_] = np.array([], dtype="S16")
+# The ids of the transcripts the store held when the run began, sorted (ids.py: compact enough to give every
+# worker a copy).
+_stored_ids: Ids = empty_ids()
 
 
-def set_stored_ids(ids: npt.NDArray[np.bytes_]) -> None:
-    """Install the store's ids in this process (a worker's setup, or in-process before parsing)."""
+def set_stored_ids(ids: Ids) -> None:
+    """Install the store's ids, sorted, in this process (a worker's setup, or in-process before parsing)."""
     global _stored_ids
     _stored_ids = ids
-
-
-def stored_ids_array(ids: set[str]) -> npt.NDArray[np.bytes_]:
-    # An id that is not 32 hex digits (a hand-edited store) cannot equal a computed one: leave it out.
-    return np.sort(np.array([bytes.fromhex(i) for i in ids if _is_id(i)], dtype="S16"))
-
-
-def _is_id(value: str) -> bool:
-    try:
-        return len(bytes.fromhex(value)) == 16
-    except ValueError:
-        return False
 
 
 def forced_format(fmt: str, mapping: Mapping | None) -> Format | None:
@@ -291,22 +285,12 @@ def forced_format(fmt: str, mapping: Mapping | None) -> Format | None:
     return None if fmt == "auto" else get_format(fmt)
 
 
-def _not_stored(ids: list[str]) -> list[bool]:
-    if not len(_stored_ids) or not ids:
-        return [True] * len(ids)
-    wanted = np.array([bytes.fromhex(i) for i in ids], dtype="S16")
-    at = np.minimum(np.searchsorted(_stored_ids, wanted), len(_stored_ids) - 1)
-    fresh: list[bool] = (_stored_ids[at] != wanted).tolist()
-    return fresh
-
-
-def _match_legacy_ids(legacy: list[str], ids: list[str], in_staged: list[bool]) -> None:
+def _match_legacy_ids(legacy: Ids, ids: Ids, in_staged: npt.NDArray[np.bool_]) -> None:
     """In a store made before id scheme 2, a transcript stored under its old id is a duplicate: account for it under
     that id."""
-    fresh = [i for i, new in enumerate(in_staged) if new]
-    for i, new in zip(fresh, _not_stored([legacy[i] for i in fresh]), strict=True):
-        if not new:
-            ids[i], in_staged[i] = legacy[i], False
+    stored = in_staged & contains(_stored_ids, legacy)
+    ids[stored] = legacy[stored]
+    in_staged &= ~stored
 
 
 def check_ranges(t: Transcript) -> None:

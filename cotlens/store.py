@@ -28,6 +28,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any
 
+import numpy as np
+import numpy.typing as npt
 import orjson
 import pyarrow as pa
 import pyarrow.dataset as ds
@@ -36,6 +38,7 @@ import pyarrow.parquet as pq
 from cotlens import __version__
 from cotlens.errors import StoreError
 from cotlens.escape import json_bytes
+from cotlens.ids import Ids, SeenIds, empty_ids, ids_from_column
 from cotlens.record import part_schema, schema
 
 MANIFEST = "manifest.json"
@@ -212,16 +215,14 @@ class Store:
         """Whether the stored transcripts carry ids of scheme 1 (a store made before scheme 2)."""
         return self.manifest().get("id_scheme", 1) < ID_SCHEME and bool(self.part_files())
 
-    def existing_ids(self) -> set[str]:
+    def existing_ids(self) -> Ids:
+        """The ids of the stored transcripts (16 bytes each, read a batch at a time: no Python object per id)."""
         if not self.part_files():
-            return set()
+            return empty_ids()
         with self.reading():
-            column = (
-                ds.dataset([str(p) for p in self.part_files()], format="parquet")
-                .to_table(columns=["transcript_id"])
-                .column(0)
-            )
-        return set(column.to_pylist())
+            dataset = ds.dataset([str(p) for p in self.part_files()], format="parquet")
+            pieces = [ids_from_column(b.column(0)) for b in dataset.to_batches(columns=["transcript_id"])]
+        return np.concatenate([empty_ids(), *pieces])
 
 
 def first_line(error: BaseException) -> str:
@@ -246,7 +247,7 @@ class StoreWriter:
     new_store: bool = False  # this run creates the store: left uncommitted, it leaves no store behind
     run_id: str = field(default_factory=lambda: time.strftime("%Y%m%dT%H%M%S") + "-" + uuid.uuid4().hex[:8])
     started: str = field(default_factory=now_iso)
-    seen: set[str] = field(init=False)
+    seen: SeenIds = field(init=False)
     legacy_ids: bool = field(init=False)
     rows_written: int = 0
     committed: bool = False
@@ -257,26 +258,24 @@ class StoreWriter:
         self.staging = self.store.root / STAGING / self.run_id
         (self.staging / TRANSCRIPTS).mkdir(parents=True)
         self._parts = PartWriter(self.staging / TRANSCRIPTS)
-        self.seen = self.store.existing_ids()
+        self.seen = SeenIds(self.store.existing_ids())
         self.legacy_ids = self.store.legacy_ids()
 
-    def is_new(self, transcript_id: str) -> bool:
-        """True the first time an id is offered (in the store or this run), False for duplicates."""
-        if transcript_id in self.seen:
-            return False
-        self.seen.add(transcript_id)
-        return True
+    def first_seen(self, ids: Ids) -> npt.NDArray[np.bool_]:
+        """For each id in order, True the first time it is offered (in the store or this run), False for a
+        duplicate."""
+        return self.seen.first_seen(ids)
 
     def staging_path(self, index: int) -> str:
         """Where a parser writes the rows of chunk `index` of this run (in staging, invisible until commit)."""
         return str(self.staging / f"chunk-{index:06d}.arrow")
 
-    def add_staged(self, path: str, keep: list[bool]) -> int:
+    def add_staged(self, path: str, keep: npt.NDArray[np.bool_]) -> int:
         """Append the rows a parser staged, without those `keep` marks as duplicates, to the run's part files;
         the staged file goes. Returns the rows kept. Called in input order, so parts keep the input's order."""
         # Memory-mapped: the buffers keep the mapping alive after the file is removed below.
         table = pa.ipc.open_file(pa.memory_map(path)).read_all()
-        kept = sum(keep)
+        kept = int(np.count_nonzero(keep))
         if kept:
             self._parts.append(table if kept == len(keep) else table.filter(pa.array(keep, pa.bool_())))
             self.rows_written += kept

@@ -19,7 +19,7 @@ LAYERS: list[tuple[str, tuple[str, ...]]] = [
     ),
     ("runtime", ("runtime",)),
     ("measurements", ("measure", "lexicon")),
-    ("record and store", ("record", "store")),
+    ("record and store", ("record", "ids", "store")),
     ("input", ("compressed", "sources", "tabular", "formats")),
     ("ingest and measuring", ("parse", "intrinsic", "ingest", "sniff")),
     ("analysis tools", ("scan", "groups", "stats", "conditions", "gates")),

@@ -192,3 +192,22 @@ def test_runs_are_written_in_full_row_groups_in_input_order(
     assert store.manifest()["runs"][0]["parts"] == [
         f"transcripts/{parts[0].parent.name}/{p.name}" for p in parts
     ]
+
+
+def test_a_block_is_cut_into_chunks_after_newlines_keeping_line_numbers(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(ingest_module, "CHUNK_BYTES", 10)
+    data = b"aaaa\nbbbbbbbbbbbbbbbb\n\ncc\ndd\neeeeeeeeee\nf"  # 41 bytes: 4 parts, cut from 10, 20 and 30 bytes on
+    parts = list(ingest_module._split(sources.LineBlock(data, 7)))
+    assert [(p.data, p.first_lineno) for p in parts] == [
+        (b"aaaa\nbbbbbbbbbbbbbbbb\n", 7),  # a line across a cut stays whole
+        (b"\n", 9),
+        (b"cc\ndd\neeeeeeeeee\n", 10),
+        (b"f", 13),
+    ]
+    assert b"".join(p.data for p in parts) == data
+    whole = sources.LineBlock(b"14 bytes long\n", 1)  # rounds to one part
+    assert list(ingest_module._split(whole)) == [whole]
+    one_line = sources.LineBlock(b"x" * 40 + b"\n", 1)
+    assert list(ingest_module._split(one_line)) == [one_line]

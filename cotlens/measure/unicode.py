@@ -6,9 +6,12 @@ from __future__ import annotations
 
 import sys
 from functools import lru_cache
+from pathlib import Path
 
 import numpy as np
 import regex
+
+from cotlens.runtime.cache import read_cached, write_cached
 
 
 @lru_cache(maxsize=1)
@@ -21,7 +24,23 @@ def _all_code_points() -> str:
 
 @lru_cache(maxsize=64)
 def code_point_ranges(python_class: str) -> tuple[tuple[int, int], ...]:
-    """The code points a `regex` character class matches, as sorted inclusive ranges."""
+    """The code points a `regex` character class matches, as sorted inclusive ranges. Matching every code point
+    takes about 0.03 s a class, in every process that measures text (each worker too), so they are kept in the
+    cache (runtime/cache.py) under the class, this module's source and the `regex` module's version (its
+    Unicode tables)."""
+    key = [python_class, Path(__file__).read_bytes(), regex.__version__, sys.maxunicode]
+    kept = read_cached(CACHE_NAME, key)
+    if kept is not None and len(kept) % 8 == 0:  # pairs of 32-bit code points; a damaged file is built again
+        return tuple((int(a), int(b)) for a, b in np.frombuffer(kept, dtype="<u4").reshape(-1, 2).tolist())
+    ranges = _matched_ranges(python_class)
+    write_cached(CACHE_NAME, key, np.array(ranges, dtype="<u4").reshape(-1, 2).tobytes())
+    return ranges
+
+
+CACHE_NAME = "code-point-ranges"
+
+
+def _matched_ranges(python_class: str) -> tuple[tuple[int, int], ...]:
     ranges: list[tuple[int, int]] = []
     # V1: nested sets and intersections ("[[\p{L}&&\p{Script=Latin}]\p{M}]").
     for m in regex.finditer(python_class + "+", _all_code_points(), flags=regex.V1):

@@ -14,9 +14,10 @@ import multiprocessing.forkserver
 import os
 import signal
 import sys
+import threading
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from concurrent.futures import Executor, Future, ProcessPoolExecutor
+from concurrent.futures import CancelledError, Executor, Future, ProcessPoolExecutor
 from typing import Any, TypeVar
 
 from cotlens.runtime.engine import selected_engine
@@ -107,6 +108,13 @@ def start_server(preload: Sequence[str] | None = None) -> None:
             del os.environ[name]
 
 
+def prepare_pool(jobs: int) -> None:
+    """Start the server a pool of `jobs` processes will fork from, now: it imports while this process goes on
+    (nothing to start for one job, or under the Ray engine)."""
+    if jobs > 1 and selected_engine().name == "local":
+        start_server()
+
+
 def _start_worker(main: int, setup: Callable[..., None] | None, args: tuple[Any, ...]) -> None:
     # Ctrl-C is the parent's to handle: it stops submitting and discards the run; workers just exit with it.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
@@ -117,11 +125,15 @@ def _start_worker(main: int, setup: Callable[..., None] | None, args: tuple[Any,
 
 @contextlib.contextmanager
 def worker_pool(
-    jobs: int, setup: Callable[..., None] | None = None, args: tuple[Any, ...] = ()
+    jobs: int,
+    setup: Callable[..., None] | None = None,
+    args: tuple[Any, ...] = (),
+    joined: bool = False,
 ) -> Iterator[Executor | None]:
     """A pool of `jobs` processes, each running setup(*args) once when it starts, shut down on exit (pending
-    work cancelled). None when jobs <= 1: map_ordered then runs everything in this process. Under the Ray
-    engine, Ray tasks instead, however many jobs (ray_engine.RayExecutor)."""
+    work cancelled). None when jobs <= 1: map_ordered then runs everything in this process. `joined`: this
+    process works too (map_ordered's `share`), so the pool has one process fewer. Under the Ray engine, Ray
+    tasks instead, however many jobs (ray_engine.RayExecutor)."""
     engine = selected_engine()
     if engine.name == "ray":
         from cotlens.runtime.ray_engine import ray_pool
@@ -134,15 +146,45 @@ def worker_pool(
         return
     start_server()
     pool = ProcessPoolExecutor(
-        jobs,
+        jobs - 1 if joined else jobs,
         mp_context=multiprocessing.get_context("forkserver"),
         initializer=_start_worker,
         initargs=(os.getpid(), setup, args),
     )
     try:
-        yield pool
+        yield JoinedPool(pool, jobs - 1) if joined else pool
     finally:
         pool.shutdown(wait=True, cancel_futures=True)
+
+
+class JoinedPool(Executor):
+    """A process pool this process works beside (map_ordered shares the chunks between them). Its processes are
+    started from a thread: starting one waits for the server's imports, and this process works meanwhile."""
+
+    def __init__(self, pool: ProcessPoolExecutor, processes: int) -> None:
+        self.processes = processes
+        self._pool = pool
+        self._up = threading.Event()
+        threading.Thread(target=self._start, daemon=True).start()
+
+    def _start(self) -> None:
+        try:
+            for started in [self._pool.submit(os.getpid) for _ in range(self.processes)]:
+                started.exception()  # waits; a pool that cannot start fails the chunks submitted to it
+        except (RuntimeError, CancelledError):
+            pass  # shut down (the run ended, failed or was stopped) or broken before it started: nothing to start
+        finally:
+            self._up.set()
+
+    def ready(self) -> bool:
+        """Whether the processes run (a chunk submitted now starts at once)."""
+        return self._up.is_set()
+
+    def submit(self, fn: Callable[..., R], /, *args: Any, **kwargs: Any) -> Future[R]:
+        return self._pool.submit(fn, *args, **kwargs)
+
+    def shutdown(self, wait: bool = True, *, cancel_futures: bool = False) -> None:
+        self._pool.shutdown(wait, cancel_futures=cancel_futures)
 
 
 def map_ordered(
@@ -154,13 +196,22 @@ def map_ordered(
 ) -> Iterator[R]:
     """fn over chunks, in order. Chunks for which `local(chunk)` holds (or all, without a pool) run in this
     process. An exception raised by the `chunks` iterator itself is re-raised only after every chunk read before
-    it has been yielded, so that a damaged input still delivers its good part."""
+    it has been yielded, so that a damaged input still delivers its good part.
+
+    A JoinedPool shares the chunks with this process: a chunk goes to the pool when its processes run and hold
+    fewer than two chunks each (the next one always queued), else it runs here; a result ready is delivered
+    before more work is taken. So this process works while the pool starts, and no core idles while the input
+    lasts."""
     pending: deque[Future[R]] = deque()
+    joined = pool if isinstance(pool, JoinedPool) else None
+    pooled: list[Future[R]] = []  # the chunks sent to a joined pool, not yet done
     source = iter(chunks)
     failure: BaseException | None = None
     exhausted = False
     while True:
         while not exhausted and failure is None and len(pending) < max(window, 1):
+            if joined and pending and pending[0].done():
+                break
             try:
                 chunk = next(source)
             except StopIteration:
@@ -169,14 +220,21 @@ def map_ordered(
             except Exception as e:
                 failure = e
                 break
-            if pool is None or local(chunk):
+            if joined:
+                pooled = [f for f in pooled if not f.done()]
+            if pool is None or local(chunk) or (joined and not _room(joined, len(pooled))):
                 done: Future[R] = Future()
                 done.set_result(fn(chunk))
                 pending.append(done)
             else:
                 pending.append(pool.submit(fn, chunk))
+                pooled.append(pending[-1])
         if not pending:
             break
         yield pending.popleft().result()
     if failure is not None:
         raise failure
+
+
+def _room(pool: JoinedPool, pooled: int) -> bool:
+    return pool.ready() and pooled < 2 * pool.processes

@@ -9,6 +9,7 @@ import json
 import sys
 from functools import lru_cache
 from importlib import resources
+from pathlib import Path
 
 import numpy as np
 import pyarrow as pa
@@ -537,3 +538,21 @@ def test_demo_corpus_language_checks(store: Store) -> None:
         r["source_id"] for r, s in zip(rows, measured, strict=True) if s and s.dominant_script != "Latin"
     }
     assert dominant == set(manifest["non_latin_dominant"])
+
+
+def test_code_point_ranges_are_cached_and_rebuilt_when_damaged(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from cotlens.measure import unicode
+
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
+    greek_capitals = r"[\p{Script=Greek}&&\p{Lu}]"
+    built = unicode._matched_ranges(greek_capitals)
+    assert built[:3] == ((0x370, 0x370), (0x372, 0x372), (0x376, 0x376))
+    assert unicode.code_point_ranges.__wrapped__(greek_capitals) == built  # built, then written
+    (path,) = (tmp_path / "cotlens").glob("code-point-ranges-*")
+    monkeypatch.setattr(unicode, "_matched_ranges", lambda _: pytest.fail("read from the cache, not built"))
+    assert unicode.code_point_ranges.__wrapped__(greek_capitals) == built
+    path.write_bytes(b"\x00" * 7)  # not pairs of 32-bit code points
+    monkeypatch.setattr(unicode, "_matched_ranges", lambda _: ((1, 2),))
+    assert unicode.code_point_ranges.__wrapped__(greek_capitals) == ((1, 2),)

@@ -1,0 +1,79 @@
+"""Ordered maps over a pool this process joins: results in input order, the work shared between the pool's process
+and this one (which works while the pool starts), and a failing input still delivers what came before it."""
+
+from __future__ import annotations
+
+import os
+import threading
+import time
+from collections.abc import Callable, Iterator
+from concurrent.futures import Future, ProcessPoolExecutor
+from typing import Any, TypeVar
+
+import pytest
+
+from cotlens.runtime.workers import JoinedPool, map_ordered, worker_pool
+
+T = TypeVar("T")
+
+
+def whose(chunk: int) -> tuple[int, int]:
+    time.sleep(0.04)
+    return chunk, os.getpid()
+
+
+def test_a_joined_pool_shares_the_chunks_in_order() -> None:
+    with worker_pool(2, joined=True) as pool:
+        assert isinstance(pool, JoinedPool) and pool.processes == 1
+        results = list(map_ordered(whose, range(40), pool, window=6))
+    assert [chunk for chunk, _ in results] == list(range(40))
+    here = [chunk for chunk, pid in results if pid == os.getpid()]
+    # The pool's process takes a while to start: the first chunk runs here meanwhile; then both work.
+    assert here[0] == 0
+    assert 0 < len(here) < 40
+
+
+def test_without_joining_every_chunk_goes_to_the_pool() -> None:
+    with worker_pool(2) as pool:
+        assert pool is not None and not isinstance(pool, JoinedPool)
+        results = list(map_ordered(whose, range(6), pool, window=4))
+    assert [chunk for chunk, _ in results] == list(range(6))
+    assert os.getpid() not in {pid for _, pid in results}
+
+
+def test_one_job_is_no_pool() -> None:
+    with worker_pool(1, joined=True) as pool:
+        assert pool is None
+        assert list(map_ordered(whose, range(3), pool, window=2)) == [(i, os.getpid()) for i in range(3)]
+
+
+def test_the_chunks_read_before_a_failing_input_are_delivered_first() -> None:
+    def chunks() -> Iterator[int]:
+        yield from range(5)
+        raise ValueError("damaged input")
+
+    delivered = []
+    with worker_pool(2, joined=True) as pool, pytest.raises(ValueError, match="damaged input"):
+        for chunk, _ in map_ordered(whose, chunks(), pool, window=3):
+            delivered.append(chunk)
+    assert delivered == list(range(5))
+
+
+class CancellingPool(ProcessPoolExecutor):
+    """A pool shut down with its pending work cancelled before its processes started."""
+
+    def submit(self, fn: Callable[..., T], /, *args: Any, **kwargs: Any) -> Future[T]:
+        cancelled: Future[T] = Future()
+        cancelled.cancel()
+        return cancelled
+
+
+def test_a_joined_pool_left_before_it_started_reports_nothing(monkeypatch: pytest.MonkeyPatch) -> None:
+    errors: list[BaseException | None] = []
+    monkeypatch.setattr(threading, "excepthook", lambda args: errors.append(args.exc_value))
+    closed = ProcessPoolExecutor(1)
+    closed.shutdown()  # submit raises RuntimeError
+    for pool in (closed, CancellingPool(1)):
+        joined = JoinedPool(pool, 1)
+        assert joined._up.wait(30) and joined.ready()
+    assert errors == []
