@@ -275,3 +275,43 @@ def test_a_batch_kept_whole_is_written_as_stored(demo: Store, tmp_path: Path) ->
     assert result.exit_code == 0, result.output
     stored = demo.dataset().to_table(filter=Selection().expression())
     assert stored.num_rows == 240 and pq.read_table(out).equals(stored.select(pq.read_schema(out).names))
+
+
+def test_terms_counted_in_workers_judge_as_in_this_process(
+    demo: Store, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A store that repays workers: each batch's text and tokens go to a worker, whose rates judge it; the summary
+    and the exclusions are those of counting here. (Threads stand in for the worker processes.)"""
+    from concurrent.futures import ThreadPoolExecutor
+    from contextlib import contextmanager
+
+    from cotlens.lexicon import select_lexicons
+
+    monkeypatch.setattr(cotlens.analyses.filter, "READ_ROWS", 64)  # 4 batches of the 240 transcripts
+    lexicons = select_lexicons([], ["marinade", "let me"])
+    keys = ["terms", "terms:marinade", "terms:let me"]
+    conditions = [parse_condition(w, keys) for w in ("rate(terms:marinade) < 1", "rate(terms) < 30")]
+    sent: list[list[str]] = []
+
+    @contextmanager
+    def threads(jobs: int):  # type: ignore[no-untyped-def]
+        with ThreadPoolExecutor(jobs) as pool:
+            submit = pool.submit
+            pool.submit = lambda fn, table: sent.append(table.column_names) or submit(fn, table)  # type: ignore[method-assign]
+            yield pool
+
+    summaries = {}
+    for where in ("here", "workers"):
+        if where == "workers":
+            monkeypatch.setattr(cotlens.analyses.filter, "repays_workers", lambda store: True)
+            monkeypatch.setattr(cotlens.analyses.filter, "pool_jobs", lambda repays: 2 if repays else 1)
+            monkeypatch.setattr(cotlens.analyses.filter, "worker_pool", threads)
+        options = FilterOptions(out=f"{tmp_path}/{where}.jsonl")
+        result = run_filter(demo, Selection(), conditions, lexicons, options, sink=Exports(options))
+        summaries[where] = result.rows
+    assert sent == [["reasoning", "reasoning_tokens_o200k"]] * 4
+    assert summaries["workers"] == summaries["here"] and sum(r["dropped"] for r in summaries["here"]) > 0
+    assert (tmp_path / "workers.jsonl").read_bytes() == (tmp_path / "here.jsonl").read_bytes()
+    assert (tmp_path / "workers.jsonl.exclusions.jsonl").read_bytes() == (
+        tmp_path / "here.jsonl.exclusions.jsonl"
+    ).read_bytes()
