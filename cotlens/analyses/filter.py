@@ -31,18 +31,17 @@ from cotlens.errors import CotlensError, UsageError
 from cotlens.intrinsic import require_measured
 from cotlens.lexicon import Lexicon, lexicon_spans, stored_key, stored_positions
 from cotlens.measure.scripts import leave_out_scripts
-from cotlens.measure.terms import term_passes
 from cotlens.progress import tracked
 from cotlens.record import schema
 from cotlens.result import Column, Result
 from cotlens.runtime.workers import map_ordered, pool_jobs, worker_pool
-from cotlens.scan import TEXT_COLUMNS, Selection, check_selection, repays_workers
+from cotlens.scan import TEXT_COLUMNS, Selection, check_selection
 from cotlens.store import Store
 
 # Batches read ahead of the one being judged (each up to READ_ROWS transcripts).
 READ_AHEAD = 3
 READ_ROWS = 4096
-# Batches whose terms are counted at once by worker processes or Ray tasks; each is held here until judged.
+# Batches whose terms are counted at once by Ray tasks (the Ray engine); each is held here until judged.
 TASKS_IN_FLIGHT = 8
 
 
@@ -164,13 +163,8 @@ def _judge(
     reads_text = writes or (bool(rates.wanted) and rates.stored is None) or bool(options.ignore)
     columns = None if reads_text else [n for n in schema().names if n not in TEXT_COLUMNS]
     with ExitStack() as stack:
-        # Terms counted from the text: in worker processes (a batch each, its text and token columns sent) for a
-        # store large enough to repay them, as Ray tasks under the Ray engine; in this process otherwise.
-        pool = (
-            stack.enter_context(worker_pool(pool_jobs(repays_workers(store))))
-            if rates.counts_text()
-            else None
-        )
+        # Terms counted from the text: as Ray tasks under the Ray engine; in this process otherwise.
+        pool = stack.enter_context(worker_pool(pool_jobs(False))) if rates.counts_text() else None
         judging: deque[pa.Table] = deque()
         selected = store.dataset().count_rows(filter=selection.expression())
         step = stack.enter_context(tracked("filtering", selected))
@@ -237,14 +231,12 @@ class _RateSource:
         self.keys = [stored_key(lex.name, t) for lex in lexicons for t in lex.terms]
         self.spans = {lex.name: span for lex, span in zip(lexicons, lexicon_spans(lexicons), strict=True)}
         self.stored = stored_positions(lexicons)
-        # Made once here rather than in every worker (measure/passes.py says what they cost).
-        self.passes = term_passes(self.terms) if self.counts_text() else None
 
     def counts_text(self) -> bool:
         return bool(self.wanted) and self.stored is None
 
     def inputs(self, table: pa.Table) -> pa.Table:
-        """The columns per_1k reads (what a worker or a Ray task is sent when it counts the terms)."""
+        """The columns per_1k reads (what a Ray task is sent when it counts the terms)."""
         if not self.counts_text():
             return table
         return table.select([self.field, f"{self.field}_tokens_o200k"])
@@ -252,7 +244,7 @@ class _RateSource:
     def per_1k(self, table: pa.Table) -> dict[str, Any]:
         if not self.wanted:
             return {}
-        counts = term_counts(table, self.field, self.terms, self.stored, self.passes).astype(np.float64)
+        counts = term_counts(table, self.field, self.terms, self.stored).astype(np.float64)
         tokens = np.asarray(
             table[f"{self.field}_tokens_o200k"].to_numpy(zero_copy_only=False), dtype=np.float64
         )

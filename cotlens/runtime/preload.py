@@ -57,8 +57,8 @@ COMMANDS: dict[str, Workers] = {
     "compare": Workers(("cotlens.analyses.compare",), options=frozenset({"--term"}), lexicon_files=True),
     "langmix": Workers(("cotlens.analyses.langmix",), options=frozenset({"--ignore-script", "--examples"})),
     "keywords": Workers(("cotlens.analyses.keywords",), always=True),
-    # Counts terms from the text (--term, a lexicon file) in workers, for a `rate(...)` condition that names them.
-    "filter": Workers(("cotlens.analyses.filter",), options=frozenset({"--term"}), lexicon_files=True),
+    # Counts terms in its own process unless the Ray engine runs it.
+    "filter": Workers(("cotlens.analyses.filter",)),
     "kwic": Workers(("cotlens.analyses.kwic",)),
     # Every analysis of the page, each in a worker, then the figures, on a store large enough.
     "report": Workers(

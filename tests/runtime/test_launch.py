@@ -27,8 +27,7 @@ from cotlens.runtime.preload import COMMANDS, server_modules
         (["compare", "a", "b", "--term", "wait"], True),
         (["compare", "a", "b", "--fields", "reasoning,answer"], False),
         (["langmix", "--ignore-script", "Greek"], True),
-        (["filter", "--term", "wait", "--where", "rate(terms:wait) < 1"], True),
-        (["filter", "--where", "rate(o3-dialect) < 1"], False),  # stored counts
+        (["filter", "--term", "wait", "--where", "rate(terms:wait) < 1"], False),  # counts in its own process
         (["langmix", "--examples", "2"], True),
         (["loops", "--term", "wait"], False),  # not a command that reads text
         (["ingest", "x.jsonl"], False),
