@@ -1,11 +1,11 @@
 """Option values converted without pydantic when they plainly are what their annotation asks for.
 
 typer converts every option value through a pydantic TypeAdapter built per parameter: importing pydantic and
-building a command's adapters costs about 0.13 CPU-s before every command's work starts (bench/README.md). The
-values cotlens' options take are strings, lists of strings, paths, flags and bounded numbers; `lean` gives a
-parameter a converter that returns such a value as typer would (a path still through typer's own checks) and hands
-anything else (a value it does not plainly recognize, one out of bounds) to typer's converter, built then. So every
-error message, and every value that is not plain, is typer's own.
+building a command's adapters cost 0.065 of the 0.117 CPU-s that parsing `rates`' options took (bench_startup.py,
+bench/README.md). The values cotlens' options take are strings, lists of strings, paths, flags and bounded numbers;
+`_Plain` returns such a value as typer would (a path still through typer's own checks) and hands anything else (a
+value it does not plainly recognize, one out of bounds) to typer's converter, built then. So every error message,
+and every value that is not plain, is typer's own.
 
 It replaces the method through which typer's parameters build their converter (`get_runtime_param`), a private
 one: with a typer that has no such method (or none of the modules imported here), nothing is replaced and typer

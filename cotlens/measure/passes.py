@@ -226,11 +226,10 @@ class _Pass:
     `exact` is the pattern of the module docstring (a boundary, a key, one more word character if there is one),
     on folded text; a match is whole when it equals boundary + key. `whole` finds only whole occurrences, with
     ASCII's word boundary after the key (and before it, for a few keys: FEW_KEYS_WHOLE), at a third fewer matches
-    for a quarter less time: it runs on a text in
-    which every word character of the pass's script is ASCII (every ASCII text, and the non-ASCII texts without
-    an accented letter, a mark, another digit...), when its keys start and end with an ASCII word character and
-    its script's word characters include ASCII's (Latin). There a character is a word character exactly when
-    ASCII says so."""
+    for a quarter less time: it runs on a text in which every word character of the pass's script is ASCII
+    (every ASCII text, and the non-ASCII texts without an accented letter, a mark, another digit...), when its
+    keys start and end with an ASCII word character and its script's word characters include ASCII's (Latin).
+    There a character is a word character exactly when ASCII says so."""
 
     exact: str
     prefixed: bool  # `exact` runs on " " + fold(text); else it matches at the start of the text too
