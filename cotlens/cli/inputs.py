@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import sys
-from pathlib import Path
 from typing import Annotated
 
 import typer
@@ -54,7 +53,7 @@ def ingest_command(
     paths: Annotated[
         list[str], typer.Argument(help="Files or directories to read (recursively); - for stdin.")
     ],
-    store: StoreOption = Path(DEFAULT_STORE),
+    store: StoreOption = DEFAULT_STORE,
     from_: Annotated[
         str,
         typer.Option(

@@ -1,0 +1,338 @@
+"""Inputs and stores on object storage (s3://), against a local S3 service (moto's server: conftest.py): the same
+store content and the same analyses as with local paths, a commit that a failure leaves unseen, one-line errors.
+gs:// goes through the same code (pyarrow's GCS filesystem); no GCS service runs offline, so it is not run here."""
+
+from __future__ import annotations
+
+import gzip
+import json
+from pathlib import Path
+from typing import Any
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+import zstandard
+from typer.testing import CliRunner
+
+from cotlens import location
+from cotlens.cli import app
+from cotlens.escape import printable
+from cotlens.object_store import ObjectStore
+from cotlens.runtime.engine import use_engine
+from cotlens.store import Store
+from tests.conftest import DEMO, ObjectStorage
+from tests.runtime.test_ray_engine import ray_started  # noqa: F401 (a fixture: Ray once per test run)
+
+runner = CliRunner()
+DEMO_FILES = sorted(DEMO.glob("*.jsonl"))
+# What differs between two ingests of the same records: where they were read from, and the run.
+PROVENANCE = ["source_path", "ingest_run"]
+
+
+def run(*args: str) -> Any:
+    return runner.invoke(app, list(args))
+
+
+def content(store: Store) -> pa.Table:
+    """A store's transcripts without provenance, in id order."""
+    table = store.read()
+    return table.drop_columns(PROVENANCE).sort_by("transcript_id")
+
+
+def mask(document: str) -> dict[str, Any]:
+    loaded: dict[str, Any] = json.loads(document)
+    loaded.pop("store_fingerprint")
+    return loaded
+
+
+@pytest.fixture(scope="module")
+def local_store(tmp_path_factory: pytest.TempPathFactory) -> Store:
+    """The demo corpus ingested from local paths: what every ingest from object storage is compared with."""
+    store = Store(tmp_path_factory.mktemp("local") / "store")
+    result = run("ingest", *map(str, DEMO_FILES), "--store", str(store.root))
+    assert result.exit_code == 0, result.output
+    return store
+
+
+# ---- URIs
+
+
+def test_uri_parts_keep_options_and_hide_credentials() -> None:
+    uri = "s3://KEY:SE%2FCRET@bucket/a/b/?endpoint_override=h:9000&scheme=http"
+    assert location.is_uri(uri) and location.is_uri("gs://b/x") and not location.is_uri("s3:/b/x")
+    assert not location.is_uri("./s3://b")  # a local folder named so
+    assert location.split(uri) == (
+        "s3://KEY:SE%2FCRET@",
+        "bucket/a/b",
+        "endpoint_override=h:9000&scheme=http",
+    )
+    assert location.join(uri, "manifest.json") == (
+        "s3://KEY:SE%2FCRET@bucket/a/b/manifest.json?endpoint_override=h:9000&scheme=http"
+    )
+    assert (
+        location.with_path(uri, "bucket/c")
+        == "s3://KEY:SE%2FCRET@bucket/c?endpoint_override=h:9000&scheme=http"
+    )
+    assert location.shown(uri) == "s3://bucket/a/b"
+    assert location.is_pattern("s3://b/x/*.jsonl") and not location.is_pattern("s3://b/x/y.jsonl?scheme=http")
+
+
+@pytest.mark.parametrize(
+    ("uri", "error", "said"),
+    [
+        (
+            "s3://b/x",
+            pa.ArrowNotImplementedError("Got S3 URI but Arrow compiled without S3 support"),
+            "this pyarrow cannot read s3:// (built without S3 support): install the pyarrow wheel from PyPI",
+        ),
+        (
+            "gs://b/x",
+            pa.ArrowNotImplementedError("Got GCS URI but Arrow compiled without GCS support"),
+            "this pyarrow cannot read gs:// (built without GCS support): install the pyarrow wheel from PyPI",
+        ),
+        (
+            "gs://b/x",
+            OSError(
+                "google::cloud::Status(PERMISSION_DENIED: Permission 'storage.objects.get' denied)\nmore"
+            ),
+            "access denied (google::cloud::Status(PERMISSION_DENIED: Permission 'storage.objects.get' denied)): "
+            "check the credentials (GOOGLE_APPLICATION_CREDENTIALS, or gcloud's application default)",
+        ),
+        (
+            "s3://b/x",
+            OSError(
+                "AWS Error NO_SUCH_BUCKET during HeadObject operation: The specified bucket does not exist"
+            ),
+            "no such bucket: b",
+        ),
+        (
+            "s3://b/x",
+            OSError("AWS Error UNKNOWN (HTTP status 400) during X (Request ID: ABC123)\nsecond line"),
+            "AWS Error UNKNOWN (HTTP status 400) during X",
+        ),
+    ],
+)
+def test_failures_are_one_line(uri: str, error: BaseException, said: str) -> None:
+    assert location.failure(uri, error) == said
+
+
+# ---- Inputs
+
+
+def test_ingest_from_object_storage_equals_a_local_ingest(
+    object_storage: ObjectStorage, local_store: Store, tmp_path: Path
+) -> None:
+    """A pattern over compressed objects (zstd, gzip, none), and a prefix, read as the local files are."""
+    bucket = object_storage.bucket("inputs")
+    packed = {
+        "lumen-mix.jsonl.zst": zstandard.ZstdCompressor().compress(DEMO_FILES[0].read_bytes()),
+        "orion-3.jsonl.gz": gzip.compress(DEMO_FILES[1].read_bytes()),
+        "plain-7b.jsonl": DEMO_FILES[2].read_bytes(),
+        ".hidden.jsonl": b"not read",
+        "notes.txt": b"not an input",
+    }
+    for name, data in packed.items():
+        object_storage.put(f"{bucket}/demo/{name}", data)
+    pattern = tmp_path / "pattern"
+    result = run("ingest", object_storage.uri(f"{bucket}/demo/*.jsonl*"), "--store", str(pattern), "--json")
+    assert result.exit_code == 0, result.output
+    summary = json.loads(result.stdout)
+    assert [s["path"] for s in summary["inputs"]] == [
+        f"s3://{bucket}/demo/lumen-mix.jsonl.zst",
+        f"s3://{bucket}/demo/orion-3.jsonl.gz",
+        f"s3://{bucket}/demo/plain-7b.jsonl",
+    ]
+    assert summary["totals"] == {
+        "records": 242,
+        "rejected": 2,
+        "transcripts": 240,
+        "added": 240,
+        "duplicate": 0,
+    }
+    assert content(Store(pattern)).equals(content(local_store))
+    assert set(Store(pattern).read(["source_path"])["source_path"].to_pylist()) == {
+        s["path"] for s in summary["inputs"]
+    }
+    assert object_storage.key not in result.output and object_storage.secret not in result.output
+
+    prefix = tmp_path / "prefix"
+    result = run("ingest", object_storage.uri(f"{bucket}/demo/"), "--store", str(prefix), "--json")
+    assert result.exit_code == 0, result.output
+    assert [s["path"].rsplit("/", 1)[1] for s in json.loads(result.stdout)["inputs"]] == [
+        "lumen-mix.jsonl.zst",
+        "orion-3.jsonl.gz",
+        "plain-7b.jsonl",
+    ]
+    assert content(Store(prefix)).equals(content(local_store))
+
+
+def test_parquet_input_from_object_storage(
+    object_storage: ObjectStorage, local_store: Store, tmp_path: Path
+) -> None:
+    """A table is read at offsets (its footer first), not downloaded whole; a store's prefix is read for its parts."""
+    bucket = object_storage.bucket("tables")
+    [part] = local_store.part_files()
+    object_storage.put(f"{bucket}/export/part.parquet", part.read_bytes())
+    copy = tmp_path / "copy"
+    result = run("ingest", object_storage.uri(f"{bucket}/export/part.parquet"), "--store", str(copy))
+    assert result.exit_code == 0, result.output
+    assert (
+        content(Store(copy))
+        .drop_columns(["source_locator", "format"])
+        .equals(content(local_store).drop_columns(["source_locator", "format"]))
+    )
+
+
+# ---- Stores
+
+
+def test_store_on_object_storage_answers_as_a_local_one(
+    object_storage: ObjectStorage, local_store: Store, tmp_path: Path
+) -> None:
+    bucket = object_storage.bucket("stores")
+    uri = object_storage.uri(f"{bucket}/corpus")
+    result = run("ingest", *map(str, DEMO_FILES), "--store", uri, "--json")
+    assert result.exit_code == 0, result.output
+    summary = json.loads(result.stdout)
+    assert summary["store"] == f"s3://{bucket}/corpus" and summary["totals"]["added"] == 240
+    run_id = summary["run_id"]
+    assert object_storage.names(f"{bucket}/corpus") == [
+        "manifest.json",
+        f"rejects/{run_id}.jsonl",
+        f"transcripts/{run_id}/part-00000.parquet",
+    ]
+    store = Store(uri)
+    assert isinstance(store, ObjectStore) and content(store).equals(content(local_store))
+    for command in (["rates"], ["compare", "orion-3", "lumen-mix"], ["langmix"], ["models"]):
+        remote = run(*command, "--store", uri, "--format", "json")
+        local = run(*command, "--store", str(local_store.root), "--format", "json")
+        assert remote.exit_code == 0, remote.output
+        assert mask(remote.stdout) == mask(local.stdout), command
+    assert object_storage.secret not in json.dumps(store.manifest())
+
+    again = run("ingest", *map(str, DEMO_FILES), "--store", uri, "--json")
+    assert (
+        json.loads(again.stdout)["totals"]["added"] == 0
+    )  # the stored ids are read back from object storage
+
+
+def test_measuring_a_store_on_object_storage(object_storage: ObjectStorage, local_store: Store) -> None:
+    """ingest --defer-measure, then the first analysis measures the parts in place (each replaced whole)."""
+    bucket = object_storage.bucket("deferred")
+    uri = object_storage.uri(f"{bucket}/store")
+    assert run("ingest", *map(str, DEMO_FILES), "--store", uri, "--defer-measure").exit_code == 0
+    result = run("rates", "--store", uri, "--format", "json")
+    assert result.exit_code == 0, result.output
+    assert "measuring 1 part file(s)" in result.stderr
+    local = run("rates", "--store", str(local_store.root), "--format", "json")
+    assert mask(result.stdout) == mask(local.stdout)
+    assert [n for n in object_storage.names(f"{bucket}/store") if "measuring" in n] == []
+    assert (
+        content(Store(uri))
+        .drop_columns(["measured_by"])
+        .equals(content(local_store).drop_columns(["measured_by"]))
+    )
+
+
+def test_readers_trust_only_the_manifest(
+    object_storage: ObjectStorage, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A run that fails before its manifest is written leaves the store as it was: its objects are deleted, and
+    objects no manifest names (a crash's leftovers) are never read."""
+    bucket = object_storage.bucket("crashes")
+    uri = object_storage.uri(f"{bucket}/store")
+    assert run("ingest", str(DEMO_FILES[0]), "--store", uri).exit_code == 0
+    store = Store(uri)
+    before, parts = store.manifest_data(), store.parts()
+    [part] = store.parts()
+    stray = part.replace("/part-00000.parquet", "-crashed/part-00000.parquet")
+    object_storage.put(location.split(stray)[1], pq.read_metadata(part).num_rows.to_bytes(4, "little"))
+
+    real_put = ObjectStore.put
+
+    def failing_put(self: ObjectStore, name: str, data: bytes) -> None:
+        if name == "manifest.json":
+            raise OSError(
+                "AWS Error NETWORK_CONNECTION during PutObject operation: curlCode: 7, Could not connect"
+            )
+        real_put(self, name, data)
+
+    monkeypatch.setattr(ObjectStore, "put", failing_put)
+    result = run("ingest", str(DEMO_FILES[1]), "--store", uri)
+    assert result.exit_code == 1
+    assert result.stderr.strip().splitlines()[-1] == (
+        f"cotlens: error: cannot write in s3://{bucket}/store: cannot reach the object store (AWS Error "
+        "NETWORK_CONNECTION during PutObject operation: curlCode: 7, Could not connect); the store is unchanged"
+    )
+    monkeypatch.undo()
+    assert store.manifest_data() == before and store.parts() == parts
+    run_dirs = {
+        n.split("/")[1] for n in object_storage.names(f"{bucket}/store") if n.startswith("transcripts/")
+    }
+    assert len(run_dirs) == 2  # the first run's, and the stray one; nothing of the failed run
+    models = run("models", "--store", uri, "--format", "json")
+    assert models.exit_code == 0 and [r["model"] for r in json.loads(models.stdout)["rows"]] == ["lumen-mix"]
+
+
+# ---- Errors: one line, naming the path
+
+
+def test_errors_name_the_path_in_one_line(object_storage: ObjectStorage, tmp_path: Path) -> None:
+    bucket = object_storage.bucket("errors")
+    object_storage.put(f"{bucket}/in.jsonl", DEMO_FILES[0].read_bytes())
+    store = str(tmp_path / "store")
+    cases = {
+        object_storage.uri("no-such-bucket/in.jsonl"): "cannot open: no such bucket: no-such-bucket",
+        object_storage.uri(f"{bucket}/missing.jsonl"): "cannot open: no such object",
+        object_storage.uri(f"{bucket}/*.parquet"): "no object matches this pattern",
+        object_storage.uri(f"{bucket}/in.jsonl", key="WRONG", secret="wrong"): "cannot open: access denied",
+        # A terminal escape in the name (without "[", which would make it a pattern).
+        object_storage.uri(f"{bucket}/\x1b]8;;x\x07red.jsonl"): "cannot open: no such object",
+    }
+    for uri, said in cases.items():
+        result = run("ingest", uri, "--store", store)
+        assert result.exit_code == 1, result.output
+        [line] = [line for line in result.stderr.splitlines() if line.startswith("cotlens: error:")]
+        assert line.startswith(f"cotlens: error: {printable(location.shown(uri))}: {said}"), line
+        assert "\x1b" not in result.stderr and object_storage.secret not in result.stderr
+
+    unreachable = "s3://k:s@b/store?endpoint_override=127.0.0.1:9&scheme=http"
+    result = run("models", "--store", unreachable)
+    assert result.exit_code == 1
+    assert result.stderr.startswith(
+        "cotlens: error: cannot read the store s3://b/store: cannot reach the object store"
+    )
+    assert len(result.stderr.strip().splitlines()) == 1
+
+    for uri, said in (
+        (object_storage.uri(f"{bucket}/nothing-here"), f"no cotlens store at s3://{bucket}/nothing-here"),
+        (
+            object_storage.uri("no-such-bucket/store"),
+            "cannot read the store s3://no-such-bucket/store: no such bucket",
+        ),
+        (
+            object_storage.uri(f"{bucket}/store", key="WRONG"),
+            f"cannot read the store s3://{bucket}/store: access denied",
+        ),
+    ):
+        result = run("rates", "--store", uri)
+        assert result.exit_code == 1 and result.stderr.startswith(f"cotlens: error: {said}"), result.stderr
+        assert len(result.stderr.strip().splitlines()) == 1
+
+
+@pytest.mark.usefixtures("ray_started")
+def test_ray_workers_stage_their_rows_in_the_store(object_storage: ObjectStorage, local_store: Store) -> None:
+    """Under --engine ray the workers (maybe other machines) write their parsed rows into the store's staging
+    prefix; the store is the local engine's all the same, and the staging is gone after the run."""
+    bucket = object_storage.bucket("ray")
+    uri = object_storage.uri(f"{bucket}/store")
+    with use_engine("ray"), Store(uri).writer({}) as writer:
+        assert writer.staging_path(3) == location.join(uri, ".staging", writer.run_id, "chunk-000003.arrow")
+    with Store(uri).writer({}) as writer:
+        assert not location.is_uri(writer.staging_path(3))  # the local engine stages here
+    result = run("ingest", *map(str, DEMO_FILES), "--store", uri, "--engine", "ray", "--json")
+    assert result.exit_code == 0, result.output
+    assert content(Store(uri)).equals(content(local_store))
+    names = object_storage.names(f"{bucket}/store")
+    assert not [n for n in names if n.startswith(".staging")] and len(names) == 3
