@@ -19,6 +19,7 @@ import re
 from collections.abc import Callable
 from functools import lru_cache
 from typing import TYPE_CHECKING
+from urllib.parse import unquote
 
 from cotlens.errors import CotlensError
 
@@ -29,6 +30,8 @@ if TYPE_CHECKING:
 SCHEMES = ("s3", "gs", "gcs")
 # Characters that make a URI's last parts a pattern over object names (as a shell's glob, within one name).
 GLOB_CHARACTERS = frozenset("*?[")
+# Credentials this long or longer are blotted out of messages on their own (real keys have 16 and more).
+SECRET_CHARACTERS = 8
 # Reads from an object go out in requests of this size (one request per read would be one per megabyte).
 READ_BUFFER = 8 << 20
 
@@ -96,7 +99,7 @@ def failure(uri: str, error: BaseException) -> str:
     if isinstance(error, ObjectStorageError):
         return str(error)
     scheme = uri.partition("://")[0].lower()
-    text = str(error)
+    text = _without_credentials(uri, str(error))
     lowered = text.lower()
     if "compiled without" in lowered or "unrecognized filesystem" in lowered:
         return (
@@ -143,6 +146,16 @@ _CREDENTIALS = {
 }
 
 
+def _without_credentials(uri: str, text: str) -> str:
+    """An SDK's message without the credentials the URI carries (a message may quote the URI it could not use)."""
+    user = split(uri)[0].partition("://")[2].rstrip("@")
+    # The whole user info, then a key or secret alone (not a short one: it would blot out letters of the text).
+    parts = {p for p in (*user.split(":"), *unquote(user).split(":")) if len(p) >= SECRET_CHARACTERS}
+    for secret in sorted({user, unquote(user)} - {""}, key=len)[::-1] + sorted(parts, key=len)[::-1]:
+        text = text.replace(secret, "***")
+    return text
+
+
 def _detail(text: str) -> str:
     """The SDK's own words, cut to their first line and without its request id."""
     lines = [line.strip() for line in text.splitlines() if line.strip()]
@@ -154,8 +167,8 @@ def bucket_missing(uri: str) -> bool:
     """Whether the bucket of `uri` does not exist (or cannot be seen)."""
     import pyarrow.fs as pafs
 
-    fs, path = filesystem(uri)
     try:
+        fs, path = filesystem(uri)
         return bool(fs.get_file_info(path.partition("/")[0]).type == pafs.FileType.NotFound)
     except OSError:
         return False
@@ -209,8 +222,8 @@ def open_random(uri: str) -> pa.NativeFile:
 
 def size(uri: str) -> int | None:
     """An object's size in bytes; None when it cannot be known."""
-    fs, path = filesystem(uri)
     try:
+        fs, path = filesystem(uri)
         info = fs.get_file_info(path)
     except OSError:
         return None
@@ -228,10 +241,11 @@ def expand(uri: str, keep: Callable[[str], bool] | None = None) -> list[str]:
     whose listing fails, is returned as given, so that reading it says why."""
     import pyarrow.fs as pafs
 
-    fs, path = filesystem(uri)
+    path = split(uri)[1]
     parts = path.split("/")
     fixed = next((i for i, part in enumerate(parts) if not GLOB_CHARACTERS.isdisjoint(part)), len(parts))
     try:
+        fs = filesystem(uri)[0]
         if fixed == len(parts):
             info = fs.get_file_info(path)
             if info.type != pafs.FileType.Directory:
@@ -249,6 +263,22 @@ def expand(uri: str, keep: Callable[[str], bool] | None = None) -> list[str]:
         return [uri]
     chosen = sorted(n for n in names if keep is None or keep(n))
     return [with_path(uri, n) for n in chosen] or [uri]
+
+
+def unmatched(uri: str) -> str:
+    """Why a pattern gave no object: its listing failed (and how), or nothing matches."""
+    import pyarrow.fs as pafs
+
+    parts = split(uri)[1].split("/")
+    base = "/".join(parts[: next(i for i, part in enumerate(parts) if not GLOB_CHARACTERS.isdisjoint(part))])
+    try:
+        fs = filesystem(uri)[0]
+        fs.get_file_info(pafs.FileSelector(base, allow_not_found=True))
+    except OSError as e:
+        return f"cannot list: {explain(uri, e)}"
+    if bucket_missing(uri):
+        return f"no such bucket: {split(uri)[1].partition('/')[0]}"
+    return "no object matches this pattern"
 
 
 def _matches(path: str, pattern: list[str]) -> bool:

@@ -60,8 +60,8 @@ class ObjectStore(Store):
             )
 
     def manifest_data(self) -> bytes | None:
-        filesystem, key = location.filesystem(location.join(self.uri, MANIFEST))
         try:
+            filesystem, key = location.filesystem(location.join(self.uri, MANIFEST))
             with filesystem.open_input_stream(key) as source:
                 data: bytes = source.read()
                 return data

@@ -226,7 +226,7 @@ def _open(source: str) -> IO[bytes]:
     """An input opened for reading: stdin, a local file, or an object on object storage."""
     if location.is_uri(source):
         if location.is_pattern(source):
-            raise InputError("no object matches this pattern")
+            raise InputError(location.unmatched(source))
         try:
             return location.open_reader(source)
         except OSError as e:

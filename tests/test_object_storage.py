@@ -111,6 +111,13 @@ def test_uri_parts_keep_options_and_hide_credentials() -> None:
             OSError("AWS Error UNKNOWN (HTTP status 400) during X (Request ID: ABC123)\nsecond line"),
             "AWS Error UNKNOWN (HTTP status 400) during X",
         ),
+        (
+            "s3://AKIAEXAMPLE1:se%2Fcret-key@b/x?scheme=ftp",
+            ValueError(
+                "Invalid S3 connection scheme 'ftp' in s3://AKIAEXAMPLE1:se%2Fcret-key@b/x (key se/cret-key)"
+            ),
+            "Invalid S3 connection scheme 'ftp' in s3://***@b/x (key ***)",
+        ),
     ],
 )
 def test_failures_are_one_line(uri: str, error: BaseException, said: str) -> None:
@@ -286,6 +293,8 @@ def test_errors_name_the_path_in_one_line(object_storage: ObjectStorage, tmp_pat
         object_storage.uri("no-such-bucket/in.jsonl"): "cannot open: no such bucket: no-such-bucket",
         object_storage.uri(f"{bucket}/missing.jsonl"): "cannot open: no such object",
         object_storage.uri(f"{bucket}/*.parquet"): "no object matches this pattern",
+        object_storage.uri("no-such-bucket/*.jsonl"): "no such bucket: no-such-bucket",
+        object_storage.uri(f"{bucket}/*.jsonl", key="WRONG", secret="wrong"): "cannot list: access denied",
         object_storage.uri(f"{bucket}/in.jsonl", key="WRONG", secret="wrong"): "cannot open: access denied",
         # A terminal escape in the name (without "[", which would make it a pattern).
         object_storage.uri(f"{bucket}/\x1b]8;;x\x07red.jsonl"): "cannot open: no such object",
@@ -296,6 +305,17 @@ def test_errors_name_the_path_in_one_line(object_storage: ObjectStorage, tmp_pat
         [line] = [line for line in result.stderr.splitlines() if line.startswith("cotlens: error:")]
         assert line.startswith(f"cotlens: error: {printable(location.shown(uri))}: {said}"), line
         assert "\x1b" not in result.stderr and object_storage.secret not in result.stderr
+
+    # Nothing could be read into a new store on object storage: no store is made there (no object written).
+    result = run(
+        "ingest",
+        object_storage.uri(f"{bucket}/missing.jsonl"),
+        "--store",
+        object_storage.uri(f"{bucket}/new"),
+    )
+    assert result.exit_code == 1
+    assert f"no store was created at s3://{bucket}/new\n" in result.stderr
+    assert object_storage.names(f"{bucket}/new") == [] and object_storage.secret not in result.stderr
 
     unreachable = "s3://k:s@b/store?endpoint_override=127.0.0.1:9&scheme=http"
     result = run("models", "--store", unreachable)
