@@ -517,7 +517,11 @@ def _inspect_context(log: dict[str, Any]) -> Context:
 
 def _read_zip(stream: IO[bytes], source: str, limits: Limits) -> Iterator[Item]:
     """An Inspect AI `.eval` log: a zip of `header.json` and `samples/*.json`."""
+    # A zip is read from its end (the central directory): stdin is read whole, an object on object storage
+    # opened again for reads at any offset.
     data: IO[bytes] = stream if source != "-" else io.BytesIO(stream.read())
+    if location.is_uri(source):
+        data = location.open_random(source)  # closed with the generator (its last reference)
     try:
         archive = zipfile.ZipFile(data)
         names = archive.namelist()

@@ -21,7 +21,7 @@ from cotlens.escape import printable
 from cotlens.object_store import ObjectStore
 from cotlens.runtime.engine import use_engine
 from cotlens.store import Store
-from tests.conftest import DEMO, ObjectStorage
+from tests.conftest import DEMO, FORMATS, ObjectStorage
 from tests.runtime.test_ray_engine import ray_started  # noqa: F401 (a fixture: Ray once per test run)
 
 runner = CliRunner()
@@ -172,6 +172,26 @@ def test_ingest_from_object_storage_equals_a_local_ingest(
         "plain-7b.jsonl",
     ]
     assert content(Store(prefix)).equals(content(local_store))
+
+
+def test_every_input_shape_from_object_storage(object_storage: ObjectStorage, tmp_path: Path) -> None:
+    """The formats' fixtures (JSON Lines, JSON documents, an Inspect .eval zip, gzip and zstd) as a prefix: the
+    same inputs, records, rejects and transcripts as the local folder."""
+    bucket = object_storage.bucket("formats")
+    for path in sorted(FORMATS.iterdir()):
+        object_storage.put(f"{bucket}/formats/{path.name}", path.read_bytes())
+    local = run("ingest", str(FORMATS), "--store", str(tmp_path / "local"), "--json")
+    remote = run(
+        "ingest", object_storage.uri(f"{bucket}/formats"), "--store", str(tmp_path / "remote"), "--json"
+    )
+    assert remote.exit_code == local.exit_code
+    inputs = [json.loads(r.stdout)["inputs"] for r in (local, remote)]
+    for summary in inputs:
+        for entry in summary:
+            entry["path"] = entry["path"].rsplit("/", 1)[1]
+    assert inputs[0] == inputs[1] and len(inputs[0]) >= 15
+    assert "inspect.eval" in [entry["path"] for entry in inputs[1]]
+    assert content(Store(tmp_path / "remote")).equals(content(Store(tmp_path / "local")))
 
 
 def test_parquet_input_from_object_storage(
