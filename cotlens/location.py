@@ -146,6 +146,14 @@ _CREDENTIALS = {
 }
 
 
+def unreachable(error: BaseException) -> bool:
+    """Whether an error says the object store could not be used at all (credentials refused, no network, no
+    such bucket, no support compiled in), rather than that one object is missing or damaged."""
+    text = str(error)
+    marks = (*_DENIED, *_UNREACHABLE, "NO_SUCH_BUCKET", "compiled without")
+    return isinstance(error, ObjectStorageError) or any(mark in text for mark in marks)
+
+
 def _without_credentials(uri: str, text: str) -> str:
     """An SDK's message without the credentials the URI carries (a message may quote the URI it could not use)."""
     user = split(uri)[0].partition("://")[2].rstrip("@")

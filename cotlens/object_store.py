@@ -23,6 +23,8 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import pyarrow as pa
+
 from cotlens import location
 from cotlens.errors import StoreError
 from cotlens.runtime.engine import selected_engine
@@ -34,7 +36,9 @@ from cotlens.store import (
     PartWriter,
     Store,
     StoreWriter,
+    first_line,
     manifest_bytes,
+    part_metadata,
 )
 
 
@@ -73,6 +77,22 @@ class ObjectStore(Store):
             return None
         except OSError as e:
             raise StoreError(f"cannot read the store {self.where}: {location.failure(self.uri, e)}") from None
+
+    def _read_error(self, error: BaseException) -> str:
+        """A part file that cannot be read because the store cannot be (credentials that may read the manifest
+        only, a network gone) is said as such, not as a damaged part."""
+        if location.unreachable(error):
+            return f"cannot read the store {self.where}: {location.failure(self.uri, error)}"
+        for part in self.parts():
+            try:
+                part_metadata(part)
+            except (OSError, pa.ArrowException) as e:
+                what = "missing" if isinstance(e, FileNotFoundError) else f"damaged ({first_line(e)})"
+                return (
+                    f"part file {location.shown(part)} is {what}: remove its run from {MANIFEST} to read the rest "
+                    "(readers read the parts the manifest names)"
+                )
+        return f"cannot read the store {self.where}: {location.failure(self.uri, error)}"
 
     def part_files(self) -> list[Path]:
         raise StoreError(f"the store {self.where} is on object storage: its part files are parts()")

@@ -376,3 +376,53 @@ def test_ray_workers_stage_their_rows_in_the_store(object_storage: ObjectStorage
     assert content(Store(uri)).equals(content(local_store))
     names = object_storage.names(f"{bucket}/store")
     assert not [n for n in names if n.startswith(".staging")] and len(names) == 3
+
+
+def test_parts_that_cannot_be_read(object_storage: ObjectStorage) -> None:
+    """Credentials that may read the manifest but not the parts: the store cannot be read, said as such; a part
+    the manifest names but that is gone: that part is named."""
+    import boto3
+
+    bucket = object_storage.bucket("partial")
+    uri = object_storage.uri(f"{bucket}/store")
+    assert run("ingest", str(DEMO_FILES[0]), "--store", uri).exit_code == 0
+    iam = boto3.client(
+        "iam",
+        endpoint_url=f"http://{object_storage.endpoint}",
+        region_name="us-east-1",
+        aws_access_key_id=object_storage.key,
+        aws_secret_access_key=object_storage.secret,
+    )
+    iam.create_user(UserName="manifest-reader")
+    reader = iam.create_access_key(UserName="manifest-reader")["AccessKey"]
+    manifest_only = {
+        "Version": "2012-10-17",
+        "Statement": [
+            {
+                "Effect": "Allow",
+                "Action": "s3:GetObject",
+                "Resource": f"arn:aws:s3:::{bucket}/store/manifest.json",
+            }
+        ],
+    }
+    iam.put_user_policy(
+        UserName="manifest-reader", PolicyName="manifest", PolicyDocument=json.dumps(manifest_only)
+    )
+    limited = object_storage.uri(
+        f"{bucket}/store", key=reader["AccessKeyId"], secret=reader["SecretAccessKey"]
+    )
+    result = run("rates", "--store", limited, "--format", "json")
+    assert result.exit_code == 1 and len(result.stderr.strip().splitlines()) == 1
+    assert result.stderr.startswith(
+        f"cotlens: error: cannot read the store s3://{bucket}/store: access denied ("
+    )
+
+    [part] = Store(uri).parts()
+    filesystem, key = location.filesystem(part)
+    filesystem.delete_file(key)
+    result = run("rates", "--store", uri, "--format", "json")
+    assert result.exit_code == 1 and len(result.stderr.strip().splitlines()) == 1
+    assert result.stderr == (
+        f"cotlens: error: part file {location.shown(part)} is missing: remove its run from manifest.json to read the "
+        "rest (readers read the parts the manifest names)\n"
+    )
