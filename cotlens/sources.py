@@ -32,7 +32,7 @@ from cotlens.formats._fields import seen_keys
 from cotlens.formats.base import Context
 from cotlens.formats.mapping import JSONPath, resolve
 from cotlens.limits import Limits
-from cotlens.store import MANIFEST, TRANSCRIPTS
+from cotlens.store import MANIFEST, TRANSCRIPTS, Store
 
 ZIP_MAGIC = b"PK\x03\x04"
 BOM = b"\xef\xbb\xbf"
@@ -107,11 +107,12 @@ def _expand_uri(uri: str) -> list[str]:
     found = location.expand(uri, lambda name: _is_input_name(posixpath.basename(name)))
     if location.is_pattern(uri) or found == [uri]:
         return found
-    # A prefix that holds a cotlens store is read for its part files, as a local store named as an input is.
+    # A prefix that holds a cotlens store is read for its part files, as a local store named as an input is: those
+    # its manifest names (what a crashed or overtaken run left beside them is not in the store).
     prefix = location.split(uri)[1]
     inside = [location.split(f)[1][len(prefix) + 1 :] for f in found]
     if MANIFEST in inside and any(name.startswith(f"{TRANSCRIPTS}/") for name in inside):
-        found = [f for f, name in zip(found, inside, strict=True) if name.startswith(f"{TRANSCRIPTS}/")]
+        return Store(uri).parts()
     return found or [uri]
 
 

@@ -263,7 +263,7 @@ def test_measuring_a_store_on_object_storage(object_storage: ObjectStorage, loca
 
 
 def test_readers_trust_only_the_manifest(
-    object_storage: ObjectStorage, monkeypatch: pytest.MonkeyPatch
+    object_storage: ObjectStorage, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
     """A run that fails before its manifest is written leaves the store as it was: its objects are deleted, and
     objects no manifest names (a crash's leftovers) are never read."""
@@ -300,6 +300,10 @@ def test_readers_trust_only_the_manifest(
     assert len(run_dirs) == 2  # the first run's, and the stray one; nothing of the failed run
     models = run("models", "--store", uri, "--format", "json")
     assert models.exit_code == 0 and [r["model"] for r in json.loads(models.stdout)["rows"]] == ["lumen-mix"]
+    # The store named as an input: its parts, as the manifest names them (not the stray object).
+    read_back = run("ingest", uri, "--store", str(tmp_path / "copy"), "--json")
+    assert read_back.exit_code == 0, read_back.output
+    assert [s["path"] for s in json.loads(read_back.stdout)["inputs"]] == [location.shown(part)]
 
 
 # ---- Errors: one line, naming the path
