@@ -173,7 +173,7 @@ class ObjectStoreWriter(StoreWriter):
         if self._rejects is not None and not self._rejects.closed:
             with contextlib.suppress(OSError):
                 self._rejects.close()
-        with contextlib.suppress(Exception):
+        with contextlib.suppress(OSError, pa.ArrowException):
             self._parts.close()
         shutil.rmtree(self.staging, ignore_errors=True)
         written = [(TRANSCRIPTS, self.run_id), (STAGING, self.run_id)]
