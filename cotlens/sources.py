@@ -102,8 +102,8 @@ def expand_paths(paths: list[str], warn: Callable[[str], None] = lambda _: None)
 
 
 def _expand_uri(uri: str) -> list[str]:
-    """The inputs a URI names: an object, every input object under a prefix (a store's part files only, for a
-    store), or the objects a pattern matches. What names nothing stays as given, for reading to say why."""
+    """The inputs a URI names: an object, every input object under a prefix (for a store, the part files its
+    manifest names), or the objects a pattern matches. What names nothing stays as given, for reading to say why."""
     found = location.expand(uri, lambda name: _is_input_name(posixpath.basename(name)))
     if location.is_pattern(uri) or found == [uri]:
         return found
