@@ -32,6 +32,10 @@ SCHEMES = ("s3", "gs", "gcs")
 GLOB_CHARACTERS = frozenset("*?[")
 # Credentials this long or longer are blotted out of messages on their own (real keys have 16 and more).
 SECRET_CHARACTERS = 8
+# The longest SDK message kept in an error line.
+DETAIL_CHARACTERS = 300
+# How long Google Cloud Storage requests are retried before an error is said.
+GCS_RETRY_SECONDS = 20
 # Reads from an object go out in requests of this size (one request per read would be one per megabyte).
 READ_BUFFER = 8 << 20
 
@@ -81,6 +85,11 @@ def _filesystem(root: str) -> pafs.FileSystem:
     import pyarrow as pa
     import pyarrow.fs as pafs
 
+    scheme, _, rest = root.partition("://")
+    if scheme.lower() in ("gs", "gcs") and "retry_limit_seconds=" not in rest:
+        # Google's client retries for minutes without a network or credentials (and does not stop on SIGTERM
+        # meanwhile); a URI that sets its own limit keeps it.
+        root += f"{'&' if '?' in rest else '?'}retry_limit_seconds={GCS_RETRY_SECONDS}"
     try:
         fs, _ = pafs.FileSystem.from_uri(root)
     except (OSError, pa.ArrowException, ValueError) as e:
@@ -106,6 +115,8 @@ def failure(uri: str, error: BaseException) -> str:
             f"this pyarrow cannot read {scheme}:// (built without {'S3' if scheme == 's3' else 'GCS'} support): "
             "install the pyarrow wheel from PyPI"
         )
+    if any(mark in text for mark in _NO_CREDENTIALS):
+        return f"no credentials ({_detail(text)}): {_CREDENTIALS[scheme]}"
     if any(mark in text for mark in _DENIED):
         return f"access denied ({_detail(text)}): {_CREDENTIALS[scheme]}"
     if any(mark in text for mark in _UNREACHABLE):
@@ -118,14 +129,18 @@ def failure(uri: str, error: BaseException) -> str:
 
 
 # How the cloud SDKs say that a request was refused for its credentials, or never reached the service.
+# How they say that no credentials were found to sign a request with (it was not sent).
+_NO_CREDENTIALS = (
+    "Could not create a OAuth2 access token",
+    "Unable to find credentials",
+    "MISSING_AUTHENTICATION_TOKEN",
+)
 _DENIED = (
     "ACCESS_DENIED",
     "INVALID_ACCESS_KEY_ID",
     "SIGNATURE_DOES_NOT_MATCH",
     "EXPIRED_TOKEN",
     "UNRECOGNIZED_CLIENT",
-    "MISSING_AUTHENTICATION_TOKEN",
-    "Unable to find credentials",
     "PERMISSION_DENIED",  # Google Cloud's status codes
     "UNAUTHENTICATED",
     "status code 401",
@@ -150,7 +165,7 @@ def unreachable(error: BaseException) -> bool:
     """Whether an error says the object store could not be used at all (credentials refused, no network, no
     such bucket, no support compiled in), rather than that one object is missing or damaged."""
     text = str(error)
-    marks = (*_DENIED, *_UNREACHABLE, "NO_SUCH_BUCKET", "compiled without")
+    marks = (*_NO_CREDENTIALS, *_DENIED, *_UNREACHABLE, "NO_SUCH_BUCKET", "compiled without")
     return isinstance(error, ObjectStorageError) or any(mark in text for mark in marks)
 
 
@@ -165,10 +180,12 @@ def _without_credentials(uri: str, text: str) -> str:
 
 
 def _detail(text: str) -> str:
-    """The SDK's own words, cut to their first line and without its request id."""
+    """The SDK's own words, cut to their first line, without its request id, the links and metadata Google's
+    client appends, and at most DETAIL_CHARACTERS long."""
     lines = [line.strip() for line in text.splitlines() if line.strip()]
-    first = lines[0] if lines else "failed"
-    return re.sub(r"\s*\(Request ID: [^)]*\)", "", first)
+    first = re.sub(r"\s*\(Request ID: [^)]*\)", "", lines[0] if lines else "failed")
+    first = re.split(r" error_info=| Learn more about", first)[0].rstrip(" .,")
+    return first if len(first) <= DETAIL_CHARACTERS else first[: DETAIL_CHARACTERS - 1] + "…"
 
 
 def bucket_missing(uri: str) -> bool:

@@ -124,6 +124,28 @@ def test_failures_are_one_line(uri: str, error: BaseException, said: str) -> Non
     assert location.failure(uri, error) == said
 
 
+def test_google_cloud_storage_without_credentials_or_network() -> None:
+    """What pyarrow's GCS filesystem says after its retries (no credentials found: no request sent), cut to the
+    point; and its retries are bounded unless the URI sets its own limit (they run for minutes otherwise)."""
+    said = OSError(
+        "google::cloud::Status(UNAVAILABLE: Retry policy exhausted, with a last message of Could not create a OAuth2 "
+        "access token to authenticate the request. The request was not sent. Learn more about Google Cloud "
+        "authentication at https://cloud.google.com/docs/authentication. The underlying error message was: "
+        "PerformWork() - CURL error [6]=Could not resolve hostname error_info={reason=, domain=, metadata={}})"
+    )
+    assert location.failure("gs://b/x", said) == (
+        "no credentials (google::cloud::Status(UNAVAILABLE: Retry policy exhausted, with a last message of Could "
+        "not create a OAuth2 access token to authenticate the request. The request was not sent): check the "
+        "credentials (GOOGLE_APPLICATION_CREDENTIALS, or gcloud's application default)"
+    )
+    limits = [
+        location.filesystem(uri)[0].__reduce__()[1][0]["retry_time_limit"]
+        for uri in ("gs://b/x", "gs://c/x?retry_limit_seconds=3")
+    ]
+    assert [limit.total_seconds() for limit in limits] == [location.GCS_RETRY_SECONDS, 3]
+    assert len(location.failure("s3://b/x", OSError("x" * 1000))) == location.DETAIL_CHARACTERS
+
+
 # ---- Inputs
 
 
