@@ -77,11 +77,16 @@ def filesystem(uri: str) -> tuple[pafs.FileSystem, str]:
     """The filesystem a URI names (made once per scheme, bucket, credentials and options) and the URI's
     `bucket/key` on it."""
     base, path, query = split(uri)
-    return _filesystem(base + path.partition("/")[0] + (f"?{query}" if query else "")), path
+    made = _filesystem(base + path.partition("/")[0] + (f"?{query}" if query else ""))
+    if isinstance(made, ObjectStorageError):
+        raise ObjectStorageError(str(made))  # a new one each time: a raise adds to its traceback
+    return made, path
 
 
 @lru_cache(maxsize=16)
-def _filesystem(root: str) -> pafs.FileSystem:
+def _filesystem(root: str) -> pafs.FileSystem | ObjectStorageError:
+    """The filesystem, or why it cannot be made: kept too, so that one command asks once (asking for a bucket's
+    region without a network takes seconds)."""
     import pyarrow as pa
     import pyarrow.fs as pafs
 
@@ -93,7 +98,7 @@ def _filesystem(root: str) -> pafs.FileSystem:
     try:
         fs, _ = pafs.FileSystem.from_uri(root)
     except (OSError, pa.ArrowException, ValueError) as e:
-        raise ObjectStorageError(failure(root, e)) from None
+        return ObjectStorageError(failure(root, e))
     return fs
 
 
