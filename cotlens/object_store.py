@@ -9,9 +9,10 @@ committed without the renames and the lock that object stores do not have.
 
 A run writes its part files and rejects first, then the manifest as one object (an object store replaces an object
 whole: a reader sees the old manifest or the new one). A crash before the manifest leaves objects no manifest
-names, which readers never see (they are listed for no purpose; delete them at leisure). Not protected: two
-writers at once (ingest or measure), since nothing serializes them, so the manifest written last wins and the other
-run's transcripts become such unnamed objects.
+names, which readers never see: no reader lists the prefix, and they can be deleted at leisure. `measure` writes a
+part aside and moves it over the old one (store.replaced_part). Not protected: two writers at once (ingest or
+measure), since nothing serializes them, so the manifest written last wins and the other run's transcripts become
+such unnamed objects.
 """
 
 from __future__ import annotations
