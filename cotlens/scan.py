@@ -6,12 +6,10 @@ from __future__ import annotations
 
 import contextlib
 import functools
-import os
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import Executor
 from dataclasses import dataclass
 from functools import lru_cache
-from pathlib import Path
 from typing import Any, Concatenate, Literal, ParamSpec, TypeVar
 
 import numpy as np
@@ -25,7 +23,7 @@ from cotlens.errors import CotlensError, UsageError
 from cotlens.progress import tracked
 from cotlens.record import REASONING_KINDS, schema
 from cotlens.runtime.workers import map_ordered, pool_jobs, server_started, worker_pool
-from cotlens.store import Store
+from cotlens.store import Store, open_part, parquet_dataset, part_metadata, part_version
 from cotlens.suggest import did_you_mean
 
 R = TypeVar("R")
@@ -130,13 +128,13 @@ def no_text(field: str, selection: Selection) -> CotlensError:
 def distinct_values(store: Store, column: str) -> set[str]:
     """The distinct non-null values of a string column, read dictionary-encoded: each row group's dictionary
     holds its distinct values, so no string is materialized per row."""
-    parts = [str(p) for p in store.part_files()]
+    parts = store.parts()
     if not parts:
         return set()
     options = ds.ParquetFileFormat(read_options=ds.ParquetReadOptions(dictionary_columns=[column]))
     values: set[str] = set()
     with store.reading():
-        for batch in ds.dataset(parts, format=options).to_batches(columns=[column]):
+        for batch in parquet_dataset(parts, format=options).to_batches(columns=[column]):
             array = batch.column(0)
             values.update(v for v in array.dictionary.to_pylist() if v is not None)
     return values
@@ -160,8 +158,7 @@ class _Runner:
 def read_row_group(path: str, row_group: int, columns: tuple[str, ...], selection: Selection) -> pa.Table:
     """One row group with the requested columns (null where an older part lacks one), filtered. The selection's
     columns are read first: a row group without a selected row costs no text decoding."""
-    stat = os.stat(path)
-    parquet = _parquet_file(path, stat.st_mtime_ns, stat.st_size)
+    parquet = _parquet_file(path, *part_version(path))
     keys = _read_columns(parquet, row_group, list(selection.columns()))
     keep = selection.mask(keys)
     if not pc.any(keep).as_py():
@@ -176,7 +173,7 @@ def read_row_group(path: str, row_group: int, columns: tuple[str, ...], selectio
 def _parquet_file(path: str, mtime_ns: int, size: int) -> pq.ParquetFile:
     """A part file, its footer parsed once per process (a large part's takes a while: bench/README.md) and again
     when the file changed (`cotlens measure` rewrites parts in place)."""
-    return pq.ParquetFile(path)
+    return open_part(path)
 
 
 def _read_columns(parquet: pq.ParquetFile, row_group: int, columns: list[str]) -> pa.Table:
@@ -220,7 +217,7 @@ def repays_workers(store: Store) -> bool:
     """Whether the store is large enough that worker processes repay their start (less large when the server
     they fork from runs already)."""
     least = WARM_POOL_MIN_BYTES if server_started() else POOL_MIN_BYTES
-    return sum(Path(p).stat().st_size for p in store.part_files()) >= least
+    return sum(part_version(p)[1] for p in store.parts()) >= least
 
 
 def reading_errors(
@@ -261,7 +258,7 @@ def map_store(
         with scan_workers(store, columns) as pool:
             yield from map_store(store, kernel, columns, selection, pool, every, split)
         return
-    groups = [(str(p), i) for p in store.part_files() for i in range(pq.read_metadata(p).num_row_groups)]
+    groups = [(p, i) for p in store.parts() for i in range(part_metadata(p).num_row_groups)]
     jobs = pool_jobs(True) if workers is not None else 1
     tasks = split_tail(groups[::every], jobs if split else 1)
     window = 2 * jobs
