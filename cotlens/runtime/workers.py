@@ -132,8 +132,8 @@ def worker_pool(
 ) -> Iterator[Executor | None]:
     """A pool of `jobs` processes, each running setup(*args) once when it starts, shut down on exit (pending
     work cancelled). None when jobs <= 1: map_ordered then runs everything in this process. `joined`: this
-    process works too (map_ordered's `share`), so the pool has one process fewer. Under the Ray engine, Ray
-    tasks instead, however many jobs (ray_engine.RayExecutor)."""
+    process works too, so the pool has one process fewer, started by its start() (a JoinedPool). Under the Ray
+    engine, Ray tasks instead, however many jobs (ray_engine.RayExecutor)."""
     engine = selected_engine()
     if engine.name == "ray":
         from cotlens.runtime.ray_engine import ray_pool
@@ -158,14 +158,20 @@ def worker_pool(
 
 
 class JoinedPool(Executor):
-    """A process pool this process works beside (map_ordered shares the chunks between them). Its processes are
-    started from a thread: starting one waits for the server's imports, and this process works meanwhile."""
+    """A process pool this process works beside (map_ordered shares the chunks between them), its processes
+    started when start() is called (once the work is known to repay them): from a thread, since starting one
+    waits for the server's imports, and this process works meanwhile."""
 
     def __init__(self, pool: ProcessPoolExecutor, processes: int) -> None:
         self.processes = processes
         self._pool = pool
         self._up = threading.Event()
-        threading.Thread(target=self._start, daemon=True).start()
+        self._starting: threading.Thread | None = None
+
+    def start(self) -> None:
+        if self._starting is None:
+            self._starting = threading.Thread(target=self._start, daemon=True)
+            self._starting.start()
 
     def _start(self) -> None:
         try:
@@ -177,7 +183,7 @@ class JoinedPool(Executor):
             self._up.set()
 
     def ready(self) -> bool:
-        """Whether the processes run (a chunk submitted now starts at once)."""
+        """Whether the processes run (a chunk submitted now starts at once); never before start()."""
         return self._up.is_set()
 
     def submit(self, fn: Callable[..., R], /, *args: Any, **kwargs: Any) -> Future[R]:
@@ -198,7 +204,7 @@ def map_ordered(
     process. An exception raised by the `chunks` iterator itself is re-raised only after every chunk read before
     it has been yielded, so that a damaged input still delivers its good part.
 
-    A JoinedPool shares the chunks with this process: a chunk goes to the pool when its processes run and hold
+    A JoinedPool shares the chunks with this process: a chunk goes to the pool once its processes run and hold
     fewer than two chunks each (the next one always queued), else it runs here; a result ready is delivered
     before more work is taken. So this process works while the pool starts, and no core idles while the input
     lasts."""

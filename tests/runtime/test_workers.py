@@ -25,6 +25,9 @@ def whose(chunk: int) -> tuple[int, int]:
 def test_a_joined_pool_shares_the_chunks_in_order() -> None:
     with worker_pool(2, joined=True) as pool:
         assert isinstance(pool, JoinedPool) and pool.processes == 1
+        assert list(map_ordered(whose, range(3), pool, window=6)) == [(i, os.getpid()) for i in range(3)]
+        assert not pool.ready()  # not started: every chunk ran here
+        pool.start()
         results = list(map_ordered(whose, range(40), pool, window=6))
     assert [chunk for chunk, _ in results] == list(range(40))
     here = [chunk for chunk, pid in results if pid == os.getpid()]
@@ -54,6 +57,8 @@ def test_the_chunks_read_before_a_failing_input_are_delivered_first() -> None:
 
     delivered = []
     with worker_pool(2, joined=True) as pool, pytest.raises(ValueError, match="damaged input"):
+        assert isinstance(pool, JoinedPool)
+        pool.start()
         for chunk, _ in map_ordered(whose, chunks(), pool, window=3):
             delivered.append(chunk)
     assert delivered == list(range(5))
@@ -75,5 +80,6 @@ def test_a_joined_pool_left_before_it_started_reports_nothing(monkeypatch: pytes
     closed.shutdown()  # submit raises RuntimeError
     for pool in (closed, CancellingPool(1)):
         joined = JoinedPool(pool, 1)
+        joined.start()
         assert joined._up.wait(30) and joined.ready()
     assert errors == []
