@@ -7,7 +7,7 @@ BENCH_MB ?= 300
 
 .PHONY: venv demo test lint bench bench-ray coverage clean
 
-$(STAMP): pyproject.toml
+$(STAMP): pyproject.toml setup.py cotlens/measure/_repetition.c
 	python3 -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
 	$(PY) -m pip install --quiet -e '.[test]'
@@ -45,6 +45,7 @@ lint: $(STAMP)
 bench: $(STAMP)
 	$(PY) bench/bench_ingest.py --size-mb $(BENCH_MB)
 	$(PY) bench/bench_measure.py --size-mb $(BENCH_MB)
+	$(PY) bench/bench_repetition.py --size-mb $(BENCH_MB)
 	$(PY) bench/bench_rates.py --size-mb $(BENCH_MB)
 	$(PY) bench/bench_analyses.py --size-mb $(BENCH_MB)
 	$(PY) bench/bench_filter.py --size-mb $(BENCH_MB)

@@ -5,7 +5,8 @@
 Each line is the median over --runs of a fresh `python -c` (wall and CPU seconds of the whole subprocess, its
 threads included):
 1. `import cotlens.cli`: what every command pays before it parses its options; the launcher starts the worker
-   server before it.
+   server before it. Then the same and `rates`' options parsed (typer's conversion of each value,
+   cli/coercion.py): the difference is what parsing costs.
 2. The worker server's imports: those of `rates`' workers (preload.COMMANDS) and every command's (what a server
    started outside a command imports); they run while the CLI imports.
 3. The folding tables (measure/fold.py): built, against read from the cache (runtime/cache.py), each over the
@@ -34,8 +35,15 @@ FOLD = (
     "from cotlens.measure import fold; fold.char_tables() if {cached} else fold._build_char_tables(); "
     "import os; os._exit(0)"
 )
+# The CLI imported, then one command's options parsed: the command fails at once (no such store) after parsing.
+OPTIONS = (
+    "import os, sys; from cotlens.cli import run; sys.stderr = open(os.devnull, 'w'); "
+    "sys.argv = ['cotlens', 'rates', '--store', '/nonexistent/store', '--term', 'wait', '--term', 'let me', "
+    "'--resamples', '1999', '--by', 'model', '--format', 'json']; run(); os._exit(0)"
+)
 CASES = {
     "import cotlens.cli": "import cotlens.cli, os; os._exit(0)",
+    "import cotlens.cli, parse options": OPTIONS,
     "server imports, rates": SERVER.format(select="run_command('rates');") + "; import os; os._exit(0)",
     "server imports, every command": SERVER.format(select="") + "; import os; os._exit(0)",
     "fold and polars imported only": "import polars, cotlens.measure.fold, os; os._exit(0)",

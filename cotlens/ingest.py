@@ -121,6 +121,7 @@ class IngestResult:
         default_factory=list
     )  # what a walk skipped; fields --dataset/--tag did not reach
     stored: bool = True  # False: no input could be read and no store existed, so none was created
+    fingerprint: str = ""  # the store's, after the run
 
     @property
     def totals(self) -> dict[str, int]:
@@ -134,7 +135,7 @@ class IngestResult:
         return {
             "schema_version": SCHEMA_VERSION,
             "cotlens_version": __version__,
-            "store_fingerprint": store_fingerprint(Store(self.store)),
+            "store_fingerprint": self.fingerprint,
             "run_id": self.run_id,
             "store": self.store,
             "totals": self.totals,
@@ -228,16 +229,24 @@ def ingest(
             # Not one input gave a transcript (missing, corrupt, no record could be read): a store holding only
             # that news would be a side effect. The summary still counts every record and names the first reason.
             return IngestResult(
-                writer.run_id, str(store.root), summaries, models, None, warnings, stored=False
+                writer.run_id,
+                store.where,
+                summaries,
+                models,
+                None,
+                warnings,
+                stored=False,
+                fingerprint=store_fingerprint(store),
             )
         run = writer.commit({"inputs": [s.to_dict() for s in summaries], **totals(summaries)})
     return IngestResult(
         writer.run_id,
-        str(store.root),
+        store.where,
         summaries,
         models,
         run.get("rejects"),
         warnings=warnings + _warnings(summaries, options),
+        fingerprint=store_fingerprint(store),
     )
 
 

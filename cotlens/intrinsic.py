@@ -10,8 +10,6 @@ command runs it through `run_measured`, which announces the measuring, does it o
 
 from __future__ import annotations
 
-import contextlib
-import os
 from collections.abc import Callable
 from functools import lru_cache
 from typing import Any, TypeVar
@@ -24,8 +22,8 @@ from cotlens.errors import StoreError
 from cotlens.measure import registered_kernels
 from cotlens.measure.tokens import tokenizer_description
 from cotlens.progress import tracked
-from cotlens.record import MEASURED_BY, MEASURED_TEXTS, intrinsic_fields, part_schema, schema
-from cotlens.store import Store
+from cotlens.record import MEASURED_BY, MEASURED_TEXTS, intrinsic_fields, schema
+from cotlens.store import Store, open_part, part_metadata, replaced_part
 
 T = TypeVar("T")
 
@@ -75,7 +73,7 @@ def part_needs_measuring(path: str) -> bool:
     by ingest --defer-measure), or measurements made with what a kernel no longer uses (other lexicons). Read
     from the Parquet footer: measured, a text's `<text>_letters` is null exactly where its `<text>_chars` is, so
     their null counts agree in every row group."""
-    metadata = pq.read_metadata(path)
+    metadata = part_metadata(path)
     written = metadata.metadata or {}
     for kernel in registered_kernels():
         if kernel.metadata is None or kernel.fingerprint_key is None:
@@ -98,9 +96,7 @@ def part_needs_measuring(path: str) -> bool:
         for text in MEASURED_TEXTS:
             counts = [_null_count(group.column(position[f"{text}_{n}"])) for n in ("chars", _PRESENCE)]
             if None in counts:  # a writer without statistics: read the two columns
-                table = pq.ParquetFile(path).read_row_group(
-                    i, columns=[f"{text}_chars", f"{text}_{_PRESENCE}"]
-                )
+                table = open_part(path).read_row_group(i, columns=[f"{text}_chars", f"{text}_{_PRESENCE}"])
                 counts = [table.column(0).null_count, table.column(1).null_count]
             if counts[0] != counts[1]:
                 return True
@@ -117,27 +113,21 @@ def measure_part(path: str) -> int:
     replacing the file atomically. Returns the number of rows measured (0: the part was complete)."""
     if not part_needs_measuring(path):
         return 0
-    source = pq.ParquetFile(path)
-    groups = range(source.num_row_groups)
-    tmp = f"{path}.measuring"
+    source = open_part(path)
     rows = 0
-    try:
-        with pq.ParquetWriter(tmp, part_schema(), compression="zstd") as writer:
-            for i in groups:
-                table = measure(source.read_row_group(i))
-                writer.write_table(table, row_group_size=table.num_rows)
-                rows += table.num_rows
-        os.replace(tmp, path)
-    finally:  # a full disk or an interruption leaves the part as it was, and no half-written copy
-        with contextlib.suppress(FileNotFoundError):
-            os.remove(tmp)
+    # A full disk or an interruption leaves the part as it was, and no half-written copy.
+    with replaced_part(path) as writer:
+        for i in range(source.num_row_groups):
+            table = measure(source.read_row_group(i))
+            writer.write_table(table, row_group_size=table.num_rows)
+            rows += table.num_rows
     return rows
 
 
 def unmeasured_parts(store: Store) -> list[str]:
     """Part files with rows that lack intrinsic measurements (read from the files' footers: cheap)."""
     with store.reading():
-        return [str(p) for p in store.part_files() if part_needs_measuring(str(p))]
+        return [p for p in store.parts() if part_needs_measuring(p)]
 
 
 def measure_store(store: Store, jobs: int | None = None, on_wait: Any = None) -> dict[str, int]:
@@ -150,7 +140,7 @@ def measure_store(store: Store, jobs: int | None = None, on_wait: Any = None) ->
         store.writing("parts measured before stay measured, the others are unchanged"),
         store.locked(on_wait),
     ):
-        total = len(store.part_files())
+        total = len(store.parts())
         parts = unmeasured_parts(store)
         jobs = jobs or pool_jobs(len(parts) > 1)
         rows = []

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import io
 import os
+import posixpath
 import sys
 import zipfile
 import zlib
@@ -23,7 +24,7 @@ from typing import IO, Any
 
 import orjson
 
-from cotlens import tabular
+from cotlens import location, tabular
 from cotlens.compressed import PieceReader, codec_of, decompressed
 from cotlens.errors import InputError
 from cotlens.formats._document import document_context, string_record, string_record_keys
@@ -31,6 +32,7 @@ from cotlens.formats._fields import seen_keys
 from cotlens.formats.base import Context
 from cotlens.formats.mapping import JSONPath, resolve
 from cotlens.limits import Limits
+from cotlens.store import MANIFEST, TRANSCRIPTS, Store
 
 ZIP_MAGIC = b"PK\x03\x04"
 BOM = b"\xef\xbb\xbf"
@@ -86,7 +88,9 @@ def expand_paths(paths: list[str], warn: Callable[[str], None] = lambda _: None)
     cotlens store, and says what it does not follow: symlinked folders, dangling symlinks."""
     out: list[str] = []
     for p in paths:
-        if p == "-" or not os.path.isdir(p):
+        if location.is_uri(p):
+            out.extend(_expand_uri(p))
+        elif p == "-" or not os.path.isdir(p):
             out.append(p)
         elif is_store_directory(p):
             # A store named as an input is read for its part files (cotlens's own rows read back); its manifest,
@@ -95,6 +99,28 @@ def expand_paths(paths: list[str], warn: Callable[[str], None] = lambda _: None)
         else:
             out.extend(str(f) for f in sorted(_walk(p, warn)))
     return out
+
+
+def _expand_uri(uri: str) -> list[str]:
+    """The inputs a URI names: an object, every input object under a prefix (for a store, the part files its
+    manifest names), or the objects a pattern matches. What names nothing stays as given, for reading to say why."""
+    found = location.expand(uri, lambda name: _is_input_name(posixpath.basename(name)))
+    if location.is_pattern(uri) or found == [uri]:
+        return found
+    # A prefix that holds a cotlens store is read for its part files, as a local store named as an input is: those
+    # its manifest names (what a crashed or overtaken run left beside them is not in the store).
+    prefix = location.split(uri)[1]
+    inside = [location.split(f)[1][len(prefix) + 1 :] for f in found]
+    if MANIFEST in inside and any(name.startswith(f"{TRANSCRIPTS}/") for name in inside):
+        return Store(uri).parts()
+    return found or [uri]
+
+
+def _is_input_name(name: str) -> bool:
+    """Whether an object found under a prefix is an input, by its name (objects are not opened to look)."""
+    if name.startswith("."):
+        return False
+    return name.endswith(INPUT_SUFFIXES + tabular.TABLE_SUFFIXES) and name not in tabular.DATASET_METADATA
 
 
 def _walk(top: str, warn: Callable[[str], None]) -> Iterator[Path]:
@@ -133,7 +159,9 @@ def is_store_directory(path: str) -> bool:
 
 def display_path(path: str) -> str:
     """A path as text: bytes of a file name that are not UTF-8 shown as \\xNN escapes (the name is kept as
-    the operating system gave it for opening the file)."""
+    the operating system gave it for opening the file); a URI without the credentials or options it carries."""
+    if location.is_uri(path):
+        return location.shown(path)
     try:
         data = path.encode("utf-8", "surrogateescape")
     except UnicodeEncodeError:  # a lone surrogate that no file name decoding made
@@ -150,6 +178,8 @@ def _is_input_file(path: Path) -> bool:
 def input_size(source: str) -> int | None:
     if source == "-":
         return None
+    if location.is_uri(source):
+        return location.size(source)
     try:
         return Path(source).stat().st_size
     except OSError:
@@ -165,12 +195,7 @@ def read_items(
 ) -> Iterator[Item | LineBlock | tabular.RowBlock]:
     """Every record of one input: decoded Items from JSON documents and archives, LineBlocks of raw JSON Lines,
     RowBlocks of tables. `is_record` tells a record from a container object in JSON documents."""
-    try:
-        raw: IO[bytes] = sys.stdin.buffer if source == "-" else open(source, "rb")  # noqa: SIM115 (closed below)
-    except FileNotFoundError:
-        raise InputError("no such file") from None
-    except OSError as e:
-        raise InputError(f"cannot open: {e.strerror or e}") from None
+    raw = _open(source)
     limits = limits or Limits()
     with raw:
         stream = raw if isinstance(raw, io.BufferedReader) else io.BufferedReader(raw)  # type: ignore[type-var]
@@ -194,8 +219,29 @@ def read_items(
             if isinstance(text, PieceReader):
                 text.finish()
         except OSError as e:
-            raise InputError(f"cannot read: {e.strerror or e}") from None
+            raise InputError(f"cannot read: {_failure(source, e)}") from None
         report()
+
+
+def _open(source: str) -> IO[bytes]:
+    """An input opened for reading: stdin, a local file, or an object on object storage."""
+    if location.is_uri(source):
+        if location.is_pattern(source):
+            raise InputError(location.unmatched(source))
+        try:
+            return location.open_reader(source)
+        except OSError as e:
+            raise InputError(f"cannot open: {location.explain(source, e)}") from None
+    try:
+        return sys.stdin.buffer if source == "-" else open(source, "rb")
+    except FileNotFoundError:
+        raise InputError("no such file") from None
+    except OSError as e:
+        raise InputError(f"cannot open: {e.strerror or e}") from None
+
+
+def _failure(source: str, error: OSError) -> str:
+    return location.failure(source, error) if location.is_uri(source) else str(error.strerror or error)
 
 
 def decode(data: bytes) -> tuple[Any, list[str]]:
@@ -472,7 +518,11 @@ def _inspect_context(log: dict[str, Any]) -> Context:
 
 def _read_zip(stream: IO[bytes], source: str, limits: Limits) -> Iterator[Item]:
     """An Inspect AI `.eval` log: a zip of `header.json` and `samples/*.json`."""
+    # A zip is read from its end (the central directory): stdin is read whole, an object on object storage
+    # opened again for reads at any offset.
     data: IO[bytes] = stream if source != "-" else io.BytesIO(stream.read())
+    if location.is_uri(source):
+        data = location.open_random(source)  # closed with the generator (its last reference)
     try:
         archive = zipfile.ZipFile(data)
         names = archive.namelist()

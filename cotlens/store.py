@@ -8,6 +8,9 @@
 
 Model names are data, never path components: run directories are named by time and a random suffix.
 
+A store on object storage (`s3://`, `gs://`) has the same layout without the staging, the lock and the renames,
+which object stores do not have: object_store.py.
+
 The store owns its files and knows no measurement: the schema comes from the record (and the kernels' registry
 through it), and filling measurements is cotlens/intrinsic.py's, above. Over 400 lines on purpose: every write
 into the store (staging, the lock, the atomic commit, recovery) is here, so its crash safety reads in one file.
@@ -35,7 +38,7 @@ import pyarrow as pa
 import pyarrow.dataset as ds
 import pyarrow.parquet as pq
 
-from cotlens import __version__
+from cotlens import __version__, location
 from cotlens.errors import StoreError
 from cotlens.escape import json_bytes
 from cotlens.ids import Ids, SeenIds, empty_ids, ids_from_column
@@ -66,16 +69,28 @@ def store_fingerprint(store: Store) -> str:
     """What a store holds, in 16 hex digits: a hash of its manifest (every ingest run, its parts and counts),
     so two outputs with the same fingerprint were computed over the same transcripts. An empty store hashes
     the empty manifest."""
-    path = store.root / MANIFEST
-    data = path.read_bytes() if path.is_file() else b""
-    return hashlib.blake2b(data, digest_size=8).hexdigest()
+    return hashlib.blake2b(store.manifest_data() or b"", digest_size=8).hexdigest()
 
 
 class Store:
-    """A cotlens store at `root` (created on first ingest)."""
+    """A cotlens store at `root` (created on first ingest): a local directory, or, for an `s3://` or `gs://`
+    URI, an ObjectStore (object_store.py)."""
+
+    def __new__(cls, root: str | os.PathLike[str] | None = None) -> Store:
+        # (root is None when a store is unpickled: it is sent to worker processes.)
+        if cls is Store and root is not None and location.is_uri(root):
+            from cotlens.object_store import ObjectStore
+
+            return super().__new__(ObjectStore)
+        return super().__new__(cls)
 
     def __init__(self, root: str | os.PathLike[str]) -> None:
         self.root = Path(root)
+
+    @property
+    def where(self) -> str:
+        """The store as said in messages and summaries."""
+        return str(self.root)
 
     @property
     def transcripts_dir(self) -> Path:
@@ -96,28 +111,44 @@ class Store:
         if self.root.exists() and not self.root.is_dir():
             raise StoreError(f"{self.root} is a file, not a store directory: point --store at a directory")
 
-    def manifest(self) -> dict[str, Any]:
+    def manifest_data(self) -> bytes | None:
+        """The manifest's bytes; None for a store without one."""
         path = self.root / MANIFEST
         if not path.exists():
-            return {"schema_version": MANIFEST_VERSION, "runs": []}
+            return None
         try:
-            manifest: dict[str, Any] = orjson.loads(path.read_bytes())
-        except (OSError, orjson.JSONDecodeError) as e:
+            return path.read_bytes()
+        except OSError as e:
             raise StoreError(f"unreadable manifest {path}: {e}") from None
+
+    def manifest(self) -> dict[str, Any]:
+        data = self.manifest_data()
+        if data is None:
+            return {"schema_version": MANIFEST_VERSION, "runs": []}
+        where = f"{self.where}/{MANIFEST}"
+        try:
+            manifest: dict[str, Any] = orjson.loads(data)
+        except orjson.JSONDecodeError as e:
+            raise StoreError(f"unreadable manifest {where}: {e}") from None
         if not isinstance(manifest, dict) or not isinstance(manifest.get("runs"), list):
-            raise StoreError(f"damaged manifest {path}: not an object with a list of runs")
+            raise StoreError(f"damaged manifest {where}: not an object with a list of runs")
         return manifest
 
     def part_files(self) -> list[Path]:
+        """The part files of a store in a local directory."""
         if not self.transcripts_dir.is_dir():
             return []
         return sorted(self.transcripts_dir.glob("*/*.parquet"))
+
+    def parts(self) -> list[str]:
+        """The part files, in store order, as paths that open_part and workers (local or Ray) can read."""
+        return [str(p) for p in self.part_files()]
 
     def dataset(self) -> ds.Dataset:
         """All stored transcripts as one pyarrow dataset with the current schema (columns added by newer
         versions read as null from older parts)."""
         self.require()
-        return ds.dataset([str(p) for p in self.part_files()], schema=schema(), format="parquet")
+        return parquet_dataset(self.parts(), schema=schema(), format="parquet")
 
     def read(self, columns: list[str] | None = None, filter: ds.Expression | None = None) -> pa.Table:
         with self.reading():
@@ -134,15 +165,15 @@ class Store:
 
     def _read_error(self, error: BaseException) -> str:
         cause = first_line(error)
-        for part in self.part_files():
+        for part in self.parts():
             try:
-                pq.read_metadata(part)
+                part_metadata(part)
             except (OSError, pa.ArrowException) as e:
                 return (
-                    f"damaged part file {part}: {first_line(e)} (move its run directory out of the store to "
-                    "read the rest)"
+                    f"damaged part file {shown_part(part)}: {first_line(e)} (move its run directory out of the "
+                    "store to read the rest)"
                 )
-        return f"cannot read the store {self.root}: {cause}"
+        return f"cannot read the store {self.where}: {cause}"
 
     @contextlib.contextmanager
     def writer(self, options: dict[str, Any], on_wait: Any = None) -> Iterator[StoreWriter]:
@@ -213,16 +244,70 @@ class Store:
 
     def legacy_ids(self) -> bool:
         """Whether the stored transcripts carry ids of scheme 1 (a store made before scheme 2)."""
-        return self.manifest().get("id_scheme", 1) < ID_SCHEME and bool(self.part_files())
+        return self.manifest().get("id_scheme", 1) < ID_SCHEME and bool(self.parts())
 
     def existing_ids(self) -> Ids:
         """The ids of the stored transcripts (16 bytes each, read a batch at a time: no Python object per id)."""
-        if not self.part_files():
+        if not self.parts():
             return empty_ids()
         with self.reading():
-            dataset = ds.dataset([str(p) for p in self.part_files()], format="parquet")
+            dataset = parquet_dataset(self.parts(), format="parquet")
             pieces = [ids_from_column(b.column(0)) for b in dataset.to_batches(columns=["transcript_id"])]
         return np.concatenate([empty_ids(), *pieces])
+
+
+def parquet_dataset(paths: list[str], **options: Any) -> ds.Dataset:
+    """Part files (local paths, or URIs on one object store) as one pyarrow dataset."""
+    if paths and location.is_uri(paths[0]):
+        filesystem = location.filesystem(paths[0])[0]
+        return ds.dataset([location.filesystem(p)[1] for p in paths], filesystem=filesystem, **options)
+    return ds.dataset(paths, **options)
+
+
+def open_part(path: str) -> pq.ParquetFile:
+    """A part file (local path or URI), opened for its footer and row groups."""
+    return pq.ParquetFile(location.open_random(path) if location.is_uri(path) else path)
+
+
+def part_metadata(path: str) -> pq.FileMetaData:
+    return open_part(path).metadata if location.is_uri(path) else pq.read_metadata(path)
+
+
+def part_version(path: str) -> tuple[int, int]:
+    """A part file's modification time (ns) and size: what tells that `cotlens measure` rewrote it."""
+    if location.is_uri(path):
+        filesystem, key = location.filesystem(path)
+        info = filesystem.get_file_info(key)
+        return int(info.mtime_ns or 0), int(info.size or 0)
+    stat = os.stat(path)
+    return stat.st_mtime_ns, stat.st_size
+
+
+def shown_part(path: str) -> str:
+    return location.shown(path) if location.is_uri(path) else path
+
+
+@contextlib.contextmanager
+def replaced_part(path: str) -> Iterator[pq.ParquetWriter]:
+    """A writer of a part file's new content, which replaces the file whole when the block ends, and not at all
+    when it fails (a full disk, an interruption): written aside, then moved over it. On object storage the move
+    is a copy made visible at once, then the deletion of the copy written aside."""
+    filesystem, target = location.filesystem(path) if location.is_uri(path) else (None, path)
+    # On object storage, a name of its own: another process may be measuring the same part (nothing locks).
+    aside = f"{target}.measuring-{uuid.uuid4().hex[:8]}" if filesystem is not None else f"{path}.measuring"
+    try:
+        with pq.ParquetWriter(aside, part_schema(), compression="zstd", filesystem=filesystem) as writer:
+            yield writer
+        if filesystem is not None:
+            filesystem.move(aside, target)
+        else:
+            os.replace(aside, target)
+    finally:
+        with contextlib.suppress(OSError):
+            if filesystem is not None:
+                filesystem.delete_file(aside)
+            else:
+                os.remove(aside)
 
 
 def first_line(error: BaseException) -> str:
@@ -255,11 +340,15 @@ class StoreWriter:
     _rejects: IO[bytes] | None = None
 
     def __post_init__(self) -> None:
-        self.staging = self.store.root / STAGING / self.run_id
-        (self.staging / TRANSCRIPTS).mkdir(parents=True)
-        self._parts = PartWriter(self.staging / TRANSCRIPTS)
+        self._stage()
         self.seen = SeenIds(self.store.existing_ids())
         self.legacy_ids = self.store.legacy_ids()
+
+    def _stage(self) -> None:
+        """Where the run's files go until commit: the store's staging directory."""
+        self.staging = self.store.root / STAGING / self.run_id
+        (self.staging / TRANSCRIPTS).mkdir(parents=True)
+        self._parts = PartWriter(str(self.staging / TRANSCRIPTS))
 
     def first_seen(self, ids: Ids) -> npt.NDArray[np.bool_]:
         """For each id in order, True the first time it is offered (in the store or this run), False for a
@@ -273,13 +362,12 @@ class StoreWriter:
     def add_staged(self, path: str, keep: npt.NDArray[np.bool_]) -> int:
         """Append the rows a parser staged, without those `keep` marks as duplicates, to the run's part files;
         the staged file goes. Returns the rows kept. Called in input order, so parts keep the input's order."""
-        # Memory-mapped: the buffers keep the mapping alive after the file is removed below.
-        table = pa.ipc.open_file(pa.memory_map(path)).read_all()
+        table = read_staged(path)
         kept = int(np.count_nonzero(keep))
         if kept:
             self._parts.append(table if kept == len(keep) else table.filter(pa.array(keep, pa.bool_())))
             self.rows_written += kept
-        os.remove(path)
+        remove_staged(path)
         return kept
 
     def reject(self, entry: dict[str, Any]) -> None:
@@ -290,14 +378,7 @@ class StoreWriter:
 
     def commit(self, summary: dict[str, Any]) -> dict[str, Any]:
         """Make the run visible: one directory rename for its transcripts, one for its rejects, then the manifest."""
-        run: dict[str, Any] = {
-            "run_id": self.run_id,
-            "started": self.started,
-            "finished": now_iso(),
-            "cotlens_version": __version__,
-            "options": self.options,
-            **summary,
-        }
+        run = self.run_record(summary)
         root = self.store.root
         names = self._parts.close()
         if self._rejects is not None:
@@ -311,10 +392,7 @@ class StoreWriter:
         if self._rejects is not None:
             moves.append((self.staging / "rejects.jsonl", root / REJECTS / f"{self.run_id}.jsonl"))
             run["rejects"] = f"{REJECTS}/{self.run_id}.jsonl"
-        manifest = self.store.manifest()
-        if not self.legacy_ids:
-            manifest["id_scheme"] = ID_SCHEME
-        manifest["runs"].append(run)
+        manifest = self.manifest_with(run)
         staged_manifest = self.staging / MANIFEST
         staged_manifest.write_bytes(manifest_bytes(manifest))
         done: list[tuple[Path, Path]] = []
@@ -331,6 +409,25 @@ class StoreWriter:
             raise
         self.committed = True
         return run
+
+    def run_record(self, summary: dict[str, Any]) -> dict[str, Any]:
+        """The run's entry in the manifest, before its files are named."""
+        return {
+            "run_id": self.run_id,
+            "started": self.started,
+            "finished": now_iso(),
+            "cotlens_version": __version__,
+            "options": self.options,
+            **summary,
+        }
+
+    def manifest_with(self, run: dict[str, Any]) -> dict[str, Any]:
+        """The store's manifest as read now, with this run added."""
+        manifest = self.store.manifest()
+        if not self.legacy_ids:
+            manifest["id_scheme"] = ID_SCHEME
+        manifest["runs"].append(run)
+        return manifest
 
     def discard(self) -> None:
         """Drop what the run staged (after a failure too: closing what failed may fail again)."""
@@ -354,11 +451,12 @@ ROW_GROUP_ROWS = 1 << 12
 
 
 class PartWriter:
-    """Appends tables to numbered Parquet part files in `directory`, in full row groups (the last may be short).
-    zstd: text compresses 4-6x at several hundred MB/s."""
+    """Appends tables to numbered Parquet part files in `directory` (of `filesystem`: None, the local one), in
+    full row groups (the last may be short). zstd: text compresses 4-6x at several hundred MB/s."""
 
-    def __init__(self, directory: Path) -> None:
+    def __init__(self, directory: str, filesystem: Any = None) -> None:
         self.directory = directory
+        self.filesystem = filesystem
         self.names: list[str] = []
         self._pending: list[pa.Table] = []
         self._pending_rows = 0
@@ -392,7 +490,9 @@ class PartWriter:
             self._writer = None
         if self._writer is None:
             name = f"part-{len(self.names):05d}.parquet"
-            self._writer = pq.ParquetWriter(self.directory / name, part_schema(), compression="zstd")
+            self._writer = pq.ParquetWriter(
+                f"{self.directory}/{name}", part_schema(), compression="zstd", filesystem=self.filesystem
+            )
             self.names.append(name)
             self._file_rows = 0
         self._writer.write_table(table.combine_chunks(), row_group_size=table.num_rows)
@@ -401,9 +501,31 @@ class PartWriter:
 
 def write_staged(path: str, table: pa.Table) -> None:
     """A parser's rows, staged for the run's writer: Arrow IPC, uncompressed, so neither side spends time on
-    encoding (the part files are compressed once)."""
-    with pa.OSFile(path, "wb") as sink, pa.ipc.new_file(sink, table.schema) as writer:
+    encoding (the part files are compressed once). `path` is a URI when the parser runs on another machine
+    (a Ray cluster writing into a store on object storage)."""
+    if location.is_uri(path):
+        filesystem, key = location.filesystem(path)
+        sink = filesystem.open_output_stream(key)
+    else:
+        sink = pa.OSFile(path, "wb")
+    with sink, pa.ipc.new_file(sink, table.schema) as writer:
         writer.write_table(table)
+
+
+def read_staged(path: str) -> pa.Table:
+    if location.is_uri(path):
+        with location.open_random(path) as source:
+            return pa.ipc.open_file(source).read_all()
+    # Memory-mapped: the buffers keep the mapping alive after the file is removed.
+    return pa.ipc.open_file(pa.memory_map(path)).read_all()
+
+
+def remove_staged(path: str) -> None:
+    if location.is_uri(path):
+        filesystem, key = location.filesystem(path)
+        filesystem.delete_file(key)
+    else:
+        os.remove(path)
 
 
 @contextlib.contextmanager

@@ -21,6 +21,7 @@ from typing import IO, TYPE_CHECKING, Any
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from cotlens import location
 from cotlens.errors import InputError
 from cotlens.formats.base import Context
 from cotlens.record import RECORD_FIELDS
@@ -159,18 +160,31 @@ def read_table(
     report = on_progress or (lambda position: None)
     if kind == "feather-v1":
         raise InputError("a Feather version 1 file: write it again as Feather version 2 (pyarrow.feather)")
-    # A regular file is opened again by Arrow (mapped, or read natively); stdin or a pipe (`<(zstdcat x.zst)`),
-    # which a second open would not find again, is read from the stream already open, a table there whole.
-    regular = source != "-" and Path(source).is_file()
+    # A regular file is opened again by Arrow (mapped, or read natively), an object on object storage for reads
+    # at any offset (a Parquet file's footer, then its row groups); stdin or a pipe (`<(zstdcat x.zst)`), which a
+    # second open would not find again, is read from the stream already open, a table there whole.
+    remote = location.is_uri(source)
+    regular = not remote and source != "-" and Path(source).is_file()
     if kind == "arrow-stream":
         with pa.OSFile(source) if regular else pa.PythonFile(stream, mode="r") as sequential:
             yield from _stream_blocks(sequential, 0, context, report)
         return
-    with pa.memory_map(source) if regular else pa.BufferReader(stream.read()) as data:
+    with _random_access(source, stream, regular, remote) as data:
         if kind == "parquet":
             yield from _parquet_blocks(data, context, report)
         else:
             yield from _arrow_file_blocks(data, context, report)
+
+
+def _random_access(source: str, stream: IO[bytes], regular: bool, remote: bool) -> pa.NativeFile:
+    if regular:
+        return pa.memory_map(source)
+    if remote:
+        try:
+            return location.open_random(source)
+        except OSError as e:
+            raise InputError(f"cannot open: {location.failure(source, e)}") from None
+    return pa.BufferReader(stream.read())
 
 
 def _parquet_blocks(
@@ -318,7 +332,7 @@ def dataset_name(source: str) -> str | None:
     `datasets.save_to_disk` (the one holding `dataset_dict.json` when it saved several splits), or the folder
     holding a hub download's `data/` folder (with a dataset card, `.gitattributes` or the download cache beside
     it). None for a table anywhere else."""
-    if source == "-":
+    if source == "-" or location.is_uri(source):
         return None
     path = Path(source).resolve()
     folder = path.parent

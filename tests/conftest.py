@@ -2,7 +2,10 @@ from __future__ import annotations
 
 import os
 import tempfile
+from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
+from urllib.parse import quote
 
 import pytest
 import regex
@@ -52,3 +55,84 @@ def one_voice(monkeypatch: pytest.MonkeyPatch) -> None:
         return result
 
     monkeypatch.setattr(CliRunner, "invoke", checked)
+
+
+@dataclass(frozen=True)
+class ObjectStorage:
+    """A local S3 service (moto's server) for the tests of s3:// inputs and stores: no cloud, the real protocol.
+    Requests are signed and checked, so wrong credentials are refused as S3 refuses them."""
+
+    endpoint: str
+    key: str
+    secret: str
+
+    def uri(self, path: str, key: str | None = None, secret: str | None = None) -> str:
+        """s3://<credentials>@<path>?<endpoint>: credentials in the user info reach every process (Ray's too)."""
+        user = quote(key or self.key, safe="")
+        password = quote(secret or self.secret, safe="")
+        return f"s3://{user}:{password}@{path}?endpoint_override={self.endpoint}&scheme=http"
+
+    def bucket(self, name: str) -> str:
+        """A new, empty bucket."""
+        import pyarrow.fs as pafs
+
+        admin = pafs.S3FileSystem(
+            access_key=self.key,
+            secret_key=self.secret,
+            endpoint_override=self.endpoint,
+            scheme="http",
+            allow_bucket_creation=True,
+        )
+        admin.create_dir(name)
+        return name
+
+    def put(self, path: str, data: bytes) -> None:
+        import pyarrow.fs as pafs
+
+        filesystem, key = pafs.FileSystem.from_uri(self.uri(path))
+        with filesystem.open_output_stream(key) as sink:
+            sink.write(data)
+
+    def names(self, prefix: str) -> list[str]:
+        """Every object under a prefix, relative to it."""
+        import pyarrow.fs as pafs
+
+        filesystem, key = pafs.FileSystem.from_uri(self.uri(prefix))
+        found = filesystem.get_file_info(pafs.FileSelector(key, recursive=True, allow_not_found=True))
+        return sorted(f.path[len(key) + 1 :] for f in found if f.is_file)
+
+
+@pytest.fixture(scope="session")
+def object_storage() -> Iterator[ObjectStorage]:
+    """moto's S3 server on a free local port, once per test run, with one user allowed everything."""
+    import logging
+
+    import boto3
+    import moto.settings
+    from moto.server import ThreadedMotoServer
+
+    logging.getLogger("werkzeug").setLevel(logging.ERROR)  # one line per request otherwise
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+    server.start()
+    host, port = server.get_host_and_port()
+    endpoint = f"{host}:{port}"
+    iam = boto3.client(
+        "iam",
+        endpoint_url=f"http://{endpoint}",
+        region_name="us-east-1",
+        aws_access_key_id="setup",
+        aws_secret_access_key="setup",
+    )
+    iam.create_user(UserName="cotlens")
+    created = iam.create_access_key(UserName="cotlens")["AccessKey"]
+    everything = (
+        '{"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "*", "Resource": "*"}]}'
+    )
+    iam.put_user_policy(UserName="cotlens", PolicyName="all", PolicyDocument=everything)
+    # From here on every request must be signed by a known key (moto checks none by default).
+    moto.settings.INITIAL_NO_AUTH_ACTION_COUNT = 0
+    try:
+        yield ObjectStorage(endpoint, created["AccessKeyId"], created["SecretAccessKey"])
+    finally:
+        moto.settings.INITIAL_NO_AUTH_ACTION_COUNT = float("inf")
+        server.stop()

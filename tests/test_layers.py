@@ -15,11 +15,21 @@ PACKAGE = ROOT / "cotlens"
 LAYERS: list[tuple[str, tuple[str, ...]]] = [
     (
         "foundations",
-        ("__init__", "__version__", "errors", "escape", "limits", "result", "suggest", "progress"),
+        (
+            "__init__",
+            "__version__",
+            "errors",
+            "escape",
+            "limits",
+            "location",
+            "result",
+            "suggest",
+            "progress",
+        ),
     ),
     ("runtime", ("runtime",)),
     ("measurements", ("measure", "lexicon")),
-    ("record and store", ("record", "ids", "store")),
+    ("record and store", ("record", "ids", "store", "object_store")),
     ("input", ("compressed", "sources", "tabular", "formats")),
     ("ingest and measuring", ("parse", "intrinsic", "ingest", "sniff")),
     ("analysis tools", ("scan", "groups", "stats", "conditions", "gates")),

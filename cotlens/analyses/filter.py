@@ -186,8 +186,12 @@ def _judge(
 
 def _batches(store: Store, selection: Selection, columns: list[str] | None) -> Iterator[pa.RecordBatch]:
     """The columns (None: every one), in store order, a row group or so at a time, read a few batches ahead by a
-    thread: decoding them (Arrow releases the GIL) then overlaps with judging and writing the current one."""
-    batches = store.dataset().to_batches(columns=columns, filter=selection.expression(), batch_size=READ_ROWS)
+    thread: decoding them (Arrow releases the GIL) then overlaps with judging and writing the current one. That
+    thread decodes on its own: the scanner's own threads cost about twice the CPU for the same batches, which the
+    writer's thread needs (bench/README.md)."""
+    batches = store.dataset().to_batches(
+        columns=columns, filter=selection.expression(), batch_size=READ_ROWS, use_threads=False
+    )
     end = object()
     with (
         store.reading(),

@@ -97,11 +97,13 @@ def scan_groups(
     accumulate: Callable[[A, Any, R], None],
     new_group: Callable[[K], A],
     workers: Executor | Literal["own"] | None = "own",
+    split: bool = False,
 ) -> dict[K, A]:
     """Each group's accumulator over the store: `accumulate(group's accumulator, part, the group's rows)` for
-    every part and every group in it, in store order. Groups come back in the order first met."""
+    every part and every group in it, in store order. Groups come back in the order first met. split: the kernel
+    and accumulate give the same over a row group's rows in consecutive parts as over them whole (map_store)."""
     groups: dict[K, A] = {}
-    for part in map_store(store, kernel, kernel.columns(), selection, workers):
+    for part in map_store(store, kernel, kernel.columns(), selection, workers, split=split):
         for key, rows in part.group_rows():
             if key not in groups:
                 groups[key] = new_group(key)

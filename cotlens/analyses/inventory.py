@@ -73,7 +73,7 @@ def summarize_models(store: Store) -> Result:
         "reasoning_kinds": list(REASONING_KINDS),
         "reported_tokens": "sum of the provider's figures over transcripts that report one (null when none do)",
     }
-    return Result("models", f"Models in {store.root}", columns, rows, definitions)
+    return Result("models", f"Models in {store.where}", columns, rows, definitions)
 
 
 def measure_summary(done: dict[str, int]) -> Result:

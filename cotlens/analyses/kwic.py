@@ -28,14 +28,13 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 import pyarrow as pa
-import pyarrow.parquet as pq
 
 from cotlens.errors import UsageError
 from cotlens.measure.context import kwic_row, left_context, right_context
 from cotlens.measure.terms import Term, count_terms, find_occurrences
 from cotlens.result import Column, Result
 from cotlens.scan import Selection, check_selection, map_store, read_row_group, rows_where
-from cotlens.store import Store
+from cotlens.store import Store, part_metadata
 
 FIELDS = ("reasoning", "answer")
 # Rows counted at a time while looking for the first lines: a row group's 4,096 long texts take 0.4 s to count
@@ -189,9 +188,9 @@ def _first(store: Store, kernel: _KwicKernel, selection: Selection) -> list[_Lin
     count a second row group before handing over the first)."""
     limit = kernel.options.limit
     lines: list[_Line] = []
-    for path in store.part_files():
-        for row_group in range(pq.read_metadata(path).num_row_groups):
-            part = kernel(read_row_group(str(path), row_group, kernel.columns(), selection))
+    for path in store.parts():
+        for row_group in range(part_metadata(path).num_row_groups):
+            part = kernel(read_row_group(path, row_group, kernel.columns(), selection))
             lines += part.lines[: limit - len(lines)]
             if len(lines) == limit:
                 return lines

@@ -132,7 +132,10 @@ def compute_rates(
     kernel = _CountKernel(tuple(terms), tuple(lexicon_spans(lexicons)), options, stored, passes)
     with scan_workers(store, kernel.columns()) as workers:
         groups = grouped_scan.sorted_groups(
-            grouped_scan.scan_groups(store, kernel, selection, _add, lambda _: RatioSums(), workers),
+            # Per-transcript counts, appended in store order: the same however a row group is cut.
+            grouped_scan.scan_groups(
+                store, kernel, selection, _add, lambda _: RatioSums(), workers, split=True
+            ),
             options.field,
             selection,
         )

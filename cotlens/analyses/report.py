@@ -25,7 +25,6 @@ import numpy as np
 import numpy.typing as npt
 import pyarrow as pa
 import pyarrow.compute as pc
-import pyarrow.parquet as pq
 
 from cotlens import __version__
 from cotlens.analyses.compare import Comparison
@@ -42,7 +41,7 @@ from cotlens.scan import (
     list_to_dense,
     map_store,
 )
-from cotlens.store import Store, now_iso, store_fingerprint
+from cotlens.store import Store, now_iso, part_metadata, store_fingerprint
 
 # Transcripts whose words `keywords` counts at most (every n-th row group is read).
 KEYWORD_TRANSCRIPTS = 5_000
@@ -211,7 +210,7 @@ def _models(store: Store, selection: Selection) -> list[str]:
 
 def _every(store: Store, wanted: int) -> int:
     """Every how many row groups to read so that about `wanted` transcripts are read (from the footers)."""
-    rows = sum(int(pq.read_metadata(p).num_rows) for p in store.part_files())
+    rows = sum(int(part_metadata(p).num_rows) for p in store.parts())
     return max(1, -(-rows // wanted))
 
 

@@ -21,7 +21,6 @@ from typing import Any
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
-import pyarrow.parquet as pq
 import regex
 
 from cotlens import __version__
@@ -31,7 +30,7 @@ from cotlens.measure.terms import count_terms, find_occurrences
 from cotlens.record import REASONING_KINDS
 from cotlens.result import SCHEMA_VERSION
 from cotlens.scan import Selection, read_row_group
-from cotlens.store import Store
+from cotlens.store import Store, open_part
 
 TEXTS = ("prompt", "reasoning", "answer")
 MEASURED = ("reasoning", "answer")
@@ -149,8 +148,8 @@ def read_records(
     lookup reads no transcript text but its own."""
     pieces = []
     found = 0
-    for path in store.part_files():
-        parquet = pq.ParquetFile(path)
+    for path in store.parts():
+        parquet = open_part(path)
         hits = np.flatnonzero(
             mask(parquet.read(columns=list(keys), use_threads=False)).to_numpy(zero_copy_only=False)
         )

@@ -6,7 +6,6 @@ splitting them further would scatter one command group over files."""
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Annotated
 
 import typer
@@ -44,9 +43,7 @@ from cotlens.store import DEFAULT_STORE, Store
 
 
 @app.command("models")
-def models_command(
-    store: StoreOption = Path(DEFAULT_STORE), format_: FormatOption = OutputFormat.table
-) -> None:
+def models_command(store: StoreOption = DEFAULT_STORE, format_: FormatOption = OutputFormat.table) -> None:
     """What the store holds per model: transcripts, reasoning kinds, reported tokens, datasets."""
     with cli_errors():
         from cotlens.analyses.inventory import summarize_models
@@ -58,7 +55,7 @@ def models_command(
 @app.command("rates")
 def rates_command(
     models: ModelsArgument = None,
-    store: StoreOption = Path(DEFAULT_STORE),
+    store: StoreOption = DEFAULT_STORE,
     lexicon: Annotated[
         list[str] | None,
         typer.Option(
@@ -108,7 +105,7 @@ def rates_command(
 @app.command("langmix")
 def langmix_command(
     models: ModelsArgument = None,
-    store: StoreOption = Path(DEFAULT_STORE),
+    store: StoreOption = DEFAULT_STORE,
     by: ByOption = "model",
     field: FieldOption = "reasoning",
     scripts: Annotated[
@@ -145,7 +142,7 @@ def langmix_command(
 @app.command("loops")
 def loops_command(
     models: ModelsArgument = None,
-    store: StoreOption = Path(DEFAULT_STORE),
+    store: StoreOption = DEFAULT_STORE,
     by: ByOption = "model",
     field: FieldOption = "reasoning",
     ignore_script: IgnoreScriptOption = None,
@@ -173,7 +170,7 @@ def compare_command(
         list[str],
         typer.Argument(help="The baseline model, then the models to compare with it.", show_default=False),
     ],
-    store: StoreOption = Path(DEFAULT_STORE),
+    store: StoreOption = DEFAULT_STORE,
     lexicon: Annotated[
         list[str] | None,
         typer.Option(
@@ -254,7 +251,7 @@ def _fields_pair(fields: str | None) -> tuple[str, str] | None:
 @app.command("filter")
 def filter_command(
     models: ModelsArgument = None,
-    store: StoreOption = Path(DEFAULT_STORE),
+    store: StoreOption = DEFAULT_STORE,
     where: Annotated[
         list[str] | None,
         typer.Option(
@@ -349,7 +346,7 @@ def keywords_command(
     model: Annotated[
         str, typer.Argument(help="The model whose over-used words to find.", show_default=False)
     ],
-    store: StoreOption = Path(DEFAULT_STORE),
+    store: StoreOption = DEFAULT_STORE,
     vs: Annotated[
         str,
         typer.Option(
@@ -400,7 +397,7 @@ def kwic_command(
         str, typer.Argument(help="The term to show in context (re:REGEX too).", show_default=False)
     ],
     models: ModelsArgument = None,
-    store: StoreOption = Path(DEFAULT_STORE),
+    store: StoreOption = DEFAULT_STORE,
     limit: Annotated[int, typer.Option("--limit", metavar="N", min=1, help="Lines shown.")] = 20,
     width: Annotated[
         int, typer.Option("--width", metavar="N", min=2, help="Display columns of context on each side.")
@@ -442,7 +439,7 @@ def kwic_command(
 
 @app.command("measure")
 def measure_command(
-    store: StoreOption = Path(DEFAULT_STORE),
+    store: StoreOption = DEFAULT_STORE,
     format_: Annotated[
         str,
         output_formats(

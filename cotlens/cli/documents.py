@@ -46,7 +46,7 @@ def show_command(
             show_default=False,
         ),
     ],
-    store: StoreOption = Path(DEFAULT_STORE),
+    store: StoreOption = DEFAULT_STORE,
     lexicon: Annotated[
         list[str] | None,
         typer.Option(
@@ -103,7 +103,7 @@ def plot_command(
     format_: Annotated[
         str | None, output_formats("svg", "png", "pdf", where=" (default: --out's suffix)")
     ] = None,
-    store: StoreOption = Path(DEFAULT_STORE),
+    store: StoreOption = DEFAULT_STORE,
     lexicon: Annotated[
         list[str] | None,
         typer.Option("--lexicon", metavar="NAME|PATH", help="rates, compare: lexicons (as in rates)."),
@@ -192,7 +192,7 @@ def report_command(
         "report.html"
     ),
     format_: Annotated[str, output_formats("html", where=" (the page written to --out)")] = "html",
-    store: StoreOption = Path(DEFAULT_STORE),
+    store: StoreOption = DEFAULT_STORE,
     lexicon: Annotated[
         list[str] | None,
         typer.Option(

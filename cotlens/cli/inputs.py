@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import sys
-from pathlib import Path
 from typing import Annotated
 
 import typer
@@ -52,9 +51,12 @@ def parse_tags(values: list[str]) -> dict[str, str]:
 @app.command("ingest")
 def ingest_command(
     paths: Annotated[
-        list[str], typer.Argument(help="Files or directories to read (recursively); - for stdin.")
+        list[str],
+        typer.Argument(
+            help="Files or directories to read (recursively), s3:// or gs:// objects, prefixes or patterns; - for stdin."
+        ),
     ],
-    store: StoreOption = Path(DEFAULT_STORE),
+    store: StoreOption = DEFAULT_STORE,
     from_: Annotated[
         str,
         typer.Option(
@@ -145,7 +147,7 @@ def ingest_command(
         say(f"cotlens: warning: {printable(warning)}")
     print_ingest_summary(result, stderr_console())
     if not result.stored:
-        say(f"cotlens: no input could be read: no store was created at {printable(str(store))}")
+        say(f"cotlens: no input could be read: no store was created at {printable(result.store)}")
     if format_ == "json":
         print_document(result.to_dict(), stdout_console())
     for s in result.inputs:

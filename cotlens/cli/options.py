@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import Callable, Iterator
-from pathlib import Path
 from typing import Annotated, Any, TypeVar
 
 import typer
@@ -31,15 +30,16 @@ from cotlens.store import Store, first_line
 T = TypeVar("T")
 
 
+# A string, not a Path: a Path would fold the `//` of an s3:// or gs:// store.
 StoreOption = Annotated[
-    Path,
+    str,
     typer.Option(
         "--store",
         envvar="COTLENS_STORE",
         show_default=True,
         metavar="PATH",
         rich_help_panel=SELECTION,
-        help="Store directory (env COTLENS_STORE).",
+        help="Store directory, or s3:// or gs:// URI (env COTLENS_STORE).",
     ),
 ]
 
@@ -210,7 +210,7 @@ def announce_measuring(parts: int) -> None:
     )
 
 
-def measured(store: Path, analysis: Callable[[], T]) -> T:
+def measured(store: str, analysis: Callable[[], T]) -> T:
     """The step before an analysis reads stored measurements: part files stored without them (an older
     cotlens, ingest --defer-measure) are measured first, once, and that is announced on stderr."""
     from cotlens.intrinsic import run_measured
@@ -218,7 +218,7 @@ def measured(store: Path, analysis: Callable[[], T]) -> T:
     return run_measured(Store(store), analysis, announce_measuring)
 
 
-def render_result(result: Result, format_: str, store: Path) -> None:
+def render_result(result: Result, format_: str, store: str) -> None:
     """stdout gets the data, with the store's fingerprint; what a format leaves out is said on stderr."""
     from cotlens.store import store_fingerprint
 

@@ -47,28 +47,34 @@ Conventions, per text (a None text gives None in every column):
 
 The loop flag (columns `loop`, `loop_unit`, `loop_repeats`) is defined at `find_loop`.
 
-How it runs: texts go in chunks of about CHUNK_CHARS as one UTF-8 byte array, so no Python object is made per
-word. numpy finds whitespace, word boundaries and newlines; a word's key is its bytes (those of an 8-byte load when
-it is that short), mixed; a bigram's key combines its two word keys and its text; lines and paragraphs get
+How it runs: two kernels give the same values, and `_gopher_columns` alone chooses between them. The compiled one
+(_repetition.c, built at install where a C compiler is; `gopher_kernel()` says whether it was) measures a text in
+one pass over its code points: words get dense ids from a hash table, lines and paragraphs are runs of ids, a
+bigram is keyed by its two word ids and each longer n-gram by the ids of its two (n-1)-gram halves, and only the
+repeated n-grams of one n go on to the next. It compares exactly on every hash match, so none of its results
+depends on a hash collision. The numpy path is the reference it is tested against, and what runs without the
+compiled kernel: texts go in chunks of about CHUNK_CHARS as one UTF-8 byte array, so no Python object is made per
+word. numpy finds whitespace, word boundaries and newlines; a word's key is its bytes (those of an 8-byte load
+when it is that short), mixed; a bigram's key combines its two word keys and its text; lines and paragraphs get
 polynomial hashes of their word keys. Repeats are found by dictionary-encoding keys with pyarrow (a hash table, no
 sort): bigrams first, then each n-gram as the pair of ids of its two (n-1)-gram halves, only where both halves
 repeat (an n-gram repeats only then, and nearly all such do). Most bigrams, lines and paragraphs occur once in
 their text: a table of counts by the keys' low bits sets aside those alone in their bucket, so only about half the
 bigrams reach the hash table. find_loop reads a text's last LOOP_WINDOW characters at most, and of most texts only
-that their last few characters occur nowhere before. Keys are exact up to 64-bit hash collisions of words longer
+that their last few characters occur nowhere before; with the compiled kernel, its pre-check in C rules out nearly
+all texts without a loop before any Python runs. Keys are exact up to 64-bit hash collisions of words longer
 than 8 bytes, bigrams, lines and paragraphs.
-Speed, one thread, on the shared 2-vCPU development VM (bench/bench_repetition.py, best of a few runs; other
-processes' load moves it): 35-45 MB/s of reasoning text, 1.55-1.85x the 22-26 MB/s of the version with 1 MB chunks
-and no tables of counts, measured in the same runs (o200k token counting: 26-37 MB/s there). What remains:
-pyarrow's hash tables about a third of the time (more than half of their keys are n-grams of 3 to 10 words, nearly
-all repeated, so nothing to set aside), finding and keying words a fifth, find_loop's Python a tenth, and passes
-over arrays of repeated n-grams.
+Speed: bench/bench_repetition.py measures both kernels in the same run (bench/README.md has the figures).
+
+One module of about 720 lines: the definitions and their conventions, the numpy kernel that is their reference
+(the compiled one is tested against it) and the loop flag are one kernel, declared once (KERNEL); the compiled
+twin of its hot loops is _repetition.c.
 """
 
 from __future__ import annotations
 
 import unicodedata
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from functools import lru_cache
 from typing import NamedTuple
 
@@ -198,9 +204,7 @@ GOPHER_CONVENTIONS: dict[str, tuple[str, str]] = {
 def measure_repetition(texts: Sequence[str | None]) -> dict[str, list[Value]]:
     """Every column of REPETITION_COLUMNS, one value per text in order; None throughout for a None text.
     `loop_unit` and `loop_repeats` are None too when `loop` is False."""
-    gopher = np.zeros((len(texts), len(GOPHER_COLUMNS)), dtype=np.float64)
-    for chunk in _chunks(texts):
-        gopher[chunk] = _gopher_chunk([texts[i] or "" for i in chunk])
+    gopher = _gopher_columns(texts)
     no_text = [i for i, t in enumerate(texts) if t is None]
     thresholds = np.array([GOPHER_THRESHOLDS[name] for name in GOPHER_COLUMNS])
     over: list[Value] = [bool(v) for v in np.any(gopher > thresholds, axis=1).tolist()]
@@ -221,6 +225,42 @@ def measure_repetition(texts: Sequence[str | None]) -> dict[str, list[Value]]:
 
 # --------------------------------------------------------------------------------------------------------------
 # Gopher measures
+
+
+def _compiled_kernel() -> (
+    tuple[Callable[[Sequence[str | None], F64], None], Callable[[str, int, int, int, int], bool]] | None
+):
+    """The compiled kernel's entry points (the Gopher columns, find_loop's pre-check), or None where it was not
+    built (the install goes on without a C compiler: setup.py marks it optional)."""
+    try:
+        from cotlens.measure._repetition import gopher, may_loop
+    except ImportError:
+        return None
+    return gopher, may_loop
+
+
+_compiled_gopher, _compiled_may_loop = _compiled_kernel() or (None, None)
+
+
+def gopher_kernel() -> str:
+    """Which kernel computes the Gopher columns in this install: "compiled" or "numpy" (the same values)."""
+    return "numpy" if _compiled_gopher is None else "compiled"
+
+
+def _gopher_columns(texts: Sequence[str | None]) -> F64:
+    """The Gopher measures of every text (zeros for a None text), shape (len(texts), len(GOPHER_COLUMNS)): by
+    the compiled kernel when it was built, else by numpy over chunks. The one place that chooses."""
+    out = np.zeros((len(texts), len(GOPHER_COLUMNS)), dtype=np.float64)
+    if _compiled_gopher is not None:
+        try:
+            _compiled_gopher(texts, out)
+            return out
+        except OverflowError:  # a text over 2^31 characters: past the compiled kernel's 32-bit positions
+            pass
+    for chunk in _chunks(texts):
+        out[chunk] = _gopher_chunk([texts[i] or "" for i in chunk])
+    return out
+
 
 # A chunk's temporaries (a few dozen arrays of its bytes or words, tables of counts) stay small enough to be
 # reused by the allocator (no page faults) and mostly cached. On the shared 2-vCPU VM, with other processes busy
@@ -567,6 +607,10 @@ def find_loop(text: str) -> Loop | None:
     coincidence) and stripped; `repeats` counts its copies to the end of the text, a cut-off last one included.
     Only the last LOOP_WINDOW characters are searched, so units of up to about LOOP_WINDOW / 3 characters.
     """
+    if _compiled_may_loop is not None and not _compiled_may_loop(
+        text, LOOP_WINDOW, _PROBE, _COMPARE, _CANDIDATES
+    ):
+        return None  # the compiled pre-check: the same answer, sooner (of most texts nothing else is read)
     start, end = max(0, len(text) - LOOP_WINDOW), len(text)
     while end > start and text[end - 1].isspace():
         end -= 1
@@ -583,7 +627,8 @@ def _may_loop(text: str, start: int, end: int) -> bool:
     """A necessary condition for a loop in text[start:end] (which ends in a non-space), checked on the raw text
     because normalizing costs more: the last non-space characters occur earlier, and the non-space characters
     before such an occurrence end like the text does, as far as the unit it implies (from there to the end)
-    reaches. Indices are into `text`, which is not copied: most texts fail the first test."""
+    reaches. Indices are into `text`, which is not copied: most texts fail the first test. _repetition.c's
+    raw_may_loop takes the same steps for the compiled pre-check: a change here goes there too."""
     probe = text[max(start, end - _PROBE) : end].split()[-1]
     i = text.rfind(probe, start, end - 1)
     if i < 0:

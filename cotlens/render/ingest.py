@@ -9,6 +9,7 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
+from cotlens import location
 from cotlens.escape import printable
 from cotlens.render import MISSING
 
@@ -52,5 +53,10 @@ def print_ingest_summary(result: IngestResult, console: Console) -> None:
         f"of {totals['records']} records"
     )
     if result.rejects_file:
-        line += f"; rejects in {printable(str(Path(result.store) / result.rejects_file))}"
+        where = (
+            location.join(result.store, result.rejects_file)
+            if location.is_uri(result.store)
+            else str(Path(result.store) / result.rejects_file)
+        )
+        line += f"; rejects in {printable(where)}"
     console.print(Text(line), soft_wrap=True)

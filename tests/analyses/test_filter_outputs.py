@@ -217,3 +217,26 @@ def test_a_directory_output_never_replaces_the_current_directory(
         result = run("filter", "--store", str(small.root), *WHERE, "--force", "--out", out)
         assert result.exit_code == 2 and "holds the current directory" in result.stderr, result.stderr
     assert parts(here) == [] and parts(work) == ["a-directory", "here"]
+
+
+def test_parquet_output_holds_the_kept_rows_as_stored_with_dictionaries_only_where_strings_repeat(
+    small: Store, work: Path
+) -> None:
+    import pyarrow.parquet as pq
+
+    result = run("filter", "--store", str(small.root), *WHERE, "--out", str(work / "kept.parquet"))
+    assert result.exit_code == 0, result.output
+    kept = pq.read_table(work / "kept.parquet")
+    stored = small.read()
+    ids = sorted(kept["transcript_id"].to_pylist())
+    assert len(ids) == 3
+    assert kept.schema.equals(stored.schema)
+    rows = {r["transcript_id"]: r for r in stored.to_pylist()}
+    assert all(rows[r["transcript_id"]] == r for r in kept.to_pylist())
+    chunks = pq.ParquetFile(work / "kept.parquet").metadata.row_group(0)
+    encodings = {
+        chunks.column(i).path_in_schema: chunks.column(i).encodings for i in range(chunks.num_columns)
+    }
+    assert "RLE_DICTIONARY" in encodings["model"]
+    for plain in ("reasoning", "transcript_id", "reasoning_chars"):
+        assert "RLE_DICTIONARY" not in encodings[plain], plain

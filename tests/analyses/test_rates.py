@@ -277,3 +277,63 @@ def test_counts_made_with_other_lexicons_are_measured_again(small: Store) -> Non
     )
     assert unmeasured_parts(small) == []
     assert pq.read_table(part).column("reasoning_lexicon_counts").equals(expected)
+
+
+def test_the_last_row_group_shared_between_workers_gives_the_same_rates(
+    tmp_path: Path, store: Store, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Two workers and three row groups: the third is cut in two (scan.split_tail), and the rates, intervals
+    included, are those of one process reading each row group whole."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from cotlens import scan
+
+    monkeypatch.setattr("cotlens.store.ROW_GROUP_ROWS", 4)
+    reasoning = ["Wait, wait. Hmm.", "All good.", "hmm? WAIT", "Ｗａｉｔ — let me see", "nothing", "wait"]
+    records = [flat(i, "ab"[i % 2], f"<think>{reasoning[i % 6]}</think>ok") for i in range(11)]
+    ingest([str(write_jsonl(tmp_path / "a.jsonl", records))], store)
+    [part] = store.part_files()
+    assert pq.ParquetFile(part).metadata.num_row_groups == 3
+    lexicons = select_lexicons([], ["wait", "hmm", "let me"])
+    alone = compute_rates(store, lexicons, Selection(), RateOptions())
+
+    cut: list[tuple[str, int, int, int]] = []
+    split_tail = scan.split_tail
+    monkeypatch.setattr(scan, "split_tail", lambda groups, jobs: cut.extend(split_tail(groups, jobs)) or cut)
+    monkeypatch.setattr(scan, "pool_jobs", lambda repays: 2)
+    with ThreadPoolExecutor(2) as pool:
+        monkeypatch.setattr(scan, "worker_pool", lambda jobs: _yielding(pool))
+        shared = compute_rates(store, lexicons, Selection(), RateOptions())
+    assert [task[1:] for task in cut] == [(0, 0, 1), (1, 0, 1), (2, 0, 2), (2, 1, 2)]
+    assert shared.rows == alone.rows
+
+
+def _yielding(value: object):  # type: ignore[no-untyped-def]
+    from contextlib import contextmanager
+
+    @contextmanager
+    def pool():  # type: ignore[no-untyped-def]
+        yield value
+
+    return pool()
+
+
+@pytest.mark.parametrize(
+    ("groups", "jobs", "want"),
+    [
+        (5, 2, [(0, 0, 1), (1, 0, 1), (2, 0, 1), (3, 0, 1), (4, 0, 2), (4, 1, 2)]),
+        (4, 2, [(0, 0, 1), (1, 0, 1), (2, 0, 1), (3, 0, 1)]),
+        (5, 1, [(0, 0, 1), (1, 0, 1), (2, 0, 1), (3, 0, 1), (4, 0, 1)]),
+        (3, 4, [(0, 0, 1), (1, 0, 1), (2, 0, 2), (2, 1, 2)]),
+        (1, 3, [(0, 0, 3), (0, 1, 3), (0, 2, 3)]),
+        (0, 2, []),
+    ],
+)
+def test_only_the_last_row_group_is_cut_to_fill_the_workers(
+    groups: int, jobs: int, want: list[tuple[int, int, int]]
+) -> None:
+    from cotlens.scan import split_tail
+
+    tasks = split_tail([("p.parquet", g) for g in range(groups)], jobs)
+    assert [task[1:] for task in tasks] == want
+    assert all(task[0] == "p.parquet" for task in tasks)

@@ -27,6 +27,9 @@ from cotlens.measure.repetition import (
 )
 from tests.conftest import DEMO
 
+# Every test here runs with the compiled Gopher kernel and with the numpy one (tests/measure/conftest.py).
+pytestmark = pytest.mark.usefixtures("gopher_kernel")
+
 FRACTIONS = list(GOPHER_COLUMNS)
 
 

@@ -510,3 +510,34 @@ def test_spans_are_as_many_as_counts_on_hostile_text() -> None:
                 assert ends == sorted(ends) and all(a < b for a, b in spans), (term.text, text, spans)
 
     check()
+
+
+def test_a_pass_of_a_few_keys_bounded_on_both_sides_by_ascii_boundaries() -> None:
+    """A pass of fewer than 8 keys finds them in ASCII text with a word boundary on both sides (passes.FEW_KEYS_WHOLE,
+    consuming no character): at the start and end of a text, after punctuation, across whitespace runs, in
+    repeats, never glued to a letter, digit or underscore; a text with an accented letter takes the exact pattern."""
+    from cotlens.measure.passes import FEW_KEYS_WHOLE
+    from cotlens.measure.terms import term_passes
+
+    terms = [parse_term(t) for t in ("wait", "let me", "hmm", "double-check")]
+    [(search, _)] = term_passes(terms)
+    assert search.whole == FEW_KEYS_WHOLE.format(r"double\-check|let\s+me|wait|hmm")
+    texts = [
+        "wait",
+        "Wait, wait... WAIT!waitwait wait",
+        "_wait wait_ 2wait wait2 x-wait-y (wait)",
+        "let  me\nlet\tme letme let-me",
+        "hmm-hmm hmmm double-check double-checked re-double-check",
+        "é wait éwait waité wait",  # an accented letter: the exact pattern
+        "— wait — 检查wait",  # non-ASCII, no Latin letter: whole
+    ]
+    counts = count_terms(texts, terms).tolist()
+    assert counts == [
+        [1, 0, 0, 0],
+        [4, 0, 0, 0],
+        [2, 0, 0, 0],
+        [0, 2, 0, 0],
+        [0, 0, 2, 2],
+        [2, 0, 0, 0],
+        [2, 0, 0, 0],
+    ]

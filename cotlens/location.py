@@ -1,0 +1,318 @@
+"""Paths on object storage (`s3://bucket/key`, `gs://bucket/key`), read and written through pyarrow's filesystems.
+
+A local path never comes here: callers test `is_uri` first, so local files keep their own code (and speed). A URI
+may carry pyarrow's options as a query (`s3://bucket/x?endpoint_override=host:9000&scheme=http`) and, for S3,
+credentials as user info (`s3://KEY:SECRET@bucket/x`); the standard environment (AWS_ACCESS_KEY_ID,
+AWS_SECRET_ACCESS_KEY, AWS_PROFILE, AWS_ENDPOINT_URL, GOOGLE_APPLICATION_CREDENTIALS) is read by the filesystems
+themselves. `shown` gives a URI without either, for messages, summaries and the store's records.
+
+What goes wrong out there (missing credentials, no such bucket, no network, a pyarrow built without S3 or GCS) is
+said in one line by `failure`, never as the cloud SDK's multi-line report.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import io
+import posixpath
+import re
+from collections.abc import Callable
+from functools import lru_cache
+from typing import TYPE_CHECKING
+from urllib.parse import unquote
+
+from cotlens.errors import CotlensError
+
+if TYPE_CHECKING:
+    import pyarrow as pa
+    import pyarrow.fs as pafs
+
+SCHEMES = ("s3", "gs", "gcs")
+# Characters that make a URI's last parts a pattern over object names (as a shell's glob, within one name).
+GLOB_CHARACTERS = frozenset("*?[")
+# Credentials this long or longer are blotted out of messages on their own (real keys have 16 and more).
+SECRET_CHARACTERS = 8
+# The longest SDK message kept in an error line.
+DETAIL_CHARACTERS = 300
+# How long Google Cloud Storage requests are retried before an error is said.
+GCS_RETRY_SECONDS = 20
+# Reads from an object go out in requests of this size (one request per read would be one per megabyte).
+READ_BUFFER = 8 << 20
+
+
+def is_uri(path: object) -> bool:
+    """Whether a path names object storage (s3://, gs://, gcs://) rather than a local file."""
+    return isinstance(path, str) and path.partition("://")[0].lower() in SCHEMES and "://" in path
+
+
+def split(uri: str) -> tuple[str, str, str]:
+    """(scheme and authority with any user info, `bucket/key` without slashes at its ends, query)."""
+    head, _, rest = uri.partition("://")
+    rest, _, query = rest.partition("?")
+    authority, _, key = rest.partition("/")
+    bucket = authority.rpartition("@")[2]
+    user = authority[: len(authority) - len(bucket)]
+    return f"{head}://{user}", posixpath.join(bucket, key).strip("/"), query
+
+
+def join(uri: str, *names: str) -> str:
+    """`uri` with `names` appended to its path; its query (filesystem options) kept."""
+    base, path, query = split(uri)
+    return base + posixpath.join(path, *names) + (f"?{query}" if query else "")
+
+
+def with_path(uri: str, path: str) -> str:
+    """Another object (`bucket/key`) of the filesystem `uri` names, as a URI with the same options."""
+    base, _, query = split(uri)
+    return base + path + (f"?{query}" if query else "")
+
+
+def shown(uri: str) -> str:
+    """A URI as said and stored: scheme, bucket and key, without the credentials or options it may carry."""
+    scheme = uri.partition("://")[0]
+    return f"{scheme}://{split(uri)[1]}"
+
+
+def filesystem(uri: str) -> tuple[pafs.FileSystem, str]:
+    """The filesystem a URI names (made once per scheme, bucket, credentials and options) and the URI's
+    `bucket/key` on it."""
+    base, path, query = split(uri)
+    made = _filesystem(base + path.partition("/")[0] + (f"?{query}" if query else ""))
+    if isinstance(made, ObjectStorageError):
+        raise ObjectStorageError(str(made))  # a new one each time: a raise adds to its traceback
+    return made, path
+
+
+@lru_cache(maxsize=16)
+def _filesystem(root: str) -> pafs.FileSystem | ObjectStorageError:
+    """The filesystem, or why it cannot be made: kept too, so that one command asks once (asking for a bucket's
+    region without a network takes seconds)."""
+    import pyarrow as pa
+    import pyarrow.fs as pafs
+
+    scheme, _, rest = root.partition("://")
+    if scheme.lower() in ("gs", "gcs") and "retry_limit_seconds=" not in rest:
+        # Google's client retries for minutes without a network or credentials (and does not stop on SIGTERM
+        # meanwhile); a URI that sets its own limit keeps it.
+        root += f"{'&' if '?' in rest else '?'}retry_limit_seconds={GCS_RETRY_SECONDS}"
+    try:
+        fs, _ = pafs.FileSystem.from_uri(root)
+    except (OSError, pa.ArrowException, ValueError) as e:
+        return ObjectStorageError(failure(root, e))
+    return fs
+
+
+class ObjectStorageError(CotlensError, OSError):
+    """A filesystem that cannot be made at all (no support compiled in, a bucket whose region cannot be asked):
+    its message is already one line for the user. An OSError too, so that what handles a failed read or write
+    handles it."""
+
+
+def failure(uri: str, error: BaseException) -> str:
+    """Why an operation on `uri` failed, in one line (without the URI: callers name it)."""
+    if isinstance(error, ObjectStorageError):
+        return str(error)
+    scheme = uri.partition("://")[0].lower()
+    text = _without_credentials(uri, str(error))
+    lowered = text.lower()
+    if "compiled without" in lowered or "unrecognized filesystem" in lowered:
+        return (
+            f"this pyarrow cannot read {scheme}:// (built without {'S3' if scheme == 's3' else 'GCS'} support): "
+            "install the pyarrow wheel from PyPI"
+        )
+    if any(mark in text for mark in _NO_CREDENTIALS):
+        return f"no credentials ({_detail(text)}): {_CREDENTIALS[scheme]}"
+    if any(mark in text for mark in _DENIED):
+        return f"access denied ({_detail(text)}): {_CREDENTIALS[scheme]}"
+    if any(mark in text for mark in _UNREACHABLE):
+        return f"cannot reach the object store ({_detail(text)})"
+    if "NO_SUCH_BUCKET" in text or re.search(r"bucket '[^']*' not found", lowered):
+        return f"no such bucket: {split(uri)[1].partition('/')[0]}"
+    if isinstance(error, FileNotFoundError):
+        return "no such object"
+    return _detail(text)
+
+
+# How the cloud SDKs say that a request was refused for its credentials, or never reached the service.
+# How they say that no credentials were found to sign a request with (it was not sent).
+_NO_CREDENTIALS = (
+    "Could not create a OAuth2 access token",
+    "Unable to find credentials",
+    "MISSING_AUTHENTICATION_TOKEN",
+)
+_DENIED = (
+    "ACCESS_DENIED",
+    "INVALID_ACCESS_KEY_ID",
+    "SIGNATURE_DOES_NOT_MATCH",
+    "EXPIRED_TOKEN",
+    "UNRECOGNIZED_CLIENT",
+    "PERMISSION_DENIED",  # Google Cloud's status codes
+    "UNAUTHENTICATED",
+    "status code 401",
+    "status code 403",
+)
+_UNREACHABLE = (
+    "NETWORK_CONNECTION",
+    "curlCode",
+    "Could not resolve",
+    "Couldn't resolve",
+    "Timeout",
+    "timed out",
+)
+_CREDENTIALS = {
+    "s3": "check the credentials (AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, or AWS_PROFILE)",
+    "gs": "check the credentials (GOOGLE_APPLICATION_CREDENTIALS, or gcloud's application default)",
+    "gcs": "check the credentials (GOOGLE_APPLICATION_CREDENTIALS, or gcloud's application default)",
+}
+
+
+def unreachable(error: BaseException) -> bool:
+    """Whether an error says the object store could not be used at all (credentials refused, no network, no
+    such bucket, no support compiled in), rather than that one object is missing or damaged."""
+    text = str(error)
+    marks = (*_NO_CREDENTIALS, *_DENIED, *_UNREACHABLE, "NO_SUCH_BUCKET", "compiled without")
+    return isinstance(error, ObjectStorageError) or any(mark in text for mark in marks)
+
+
+def _without_credentials(uri: str, text: str) -> str:
+    """An SDK's message without the credentials the URI carries (a message may quote the URI it could not use)."""
+    user = split(uri)[0].partition("://")[2].rstrip("@")
+    # The whole user info, then a key or secret alone (not a short one: it would blot out letters of the text).
+    parts = {p for p in (*user.split(":"), *unquote(user).split(":")) if len(p) >= SECRET_CHARACTERS}
+    for secret in sorted({user, unquote(user)} - {""}, key=len)[::-1] + sorted(parts, key=len)[::-1]:
+        text = text.replace(secret, "***")
+    return text
+
+
+def _detail(text: str) -> str:
+    """The SDK's own words, cut to their first line, without its request id, the links and metadata Google's
+    client appends, and at most DETAIL_CHARACTERS long."""
+    lines = [line.strip() for line in text.splitlines() if line.strip()]
+    first = re.sub(r"\s*\(Request ID: [^)]*\)", "", lines[0] if lines else "failed")
+    first = re.split(r" error_info=| Learn more about", first)[0].rstrip(" .,")
+    return first if len(first) <= DETAIL_CHARACTERS else first[: DETAIL_CHARACTERS - 1] + "…"
+
+
+def bucket_missing(uri: str) -> bool:
+    """Whether the bucket of `uri` does not exist (or cannot be seen)."""
+    import pyarrow.fs as pafs
+
+    try:
+        fs, path = filesystem(uri)
+        return bool(fs.get_file_info(path.partition("/")[0]).type == pafs.FileType.NotFound)
+    except OSError:
+        return False
+
+
+def explain(uri: str, error: BaseException) -> str:
+    """`failure`, with a missing object told apart from a missing bucket (which S3 reports alike)."""
+    if isinstance(error, FileNotFoundError) and bucket_missing(uri):
+        return f"no such bucket: {split(uri)[1].partition('/')[0]}"
+    return failure(uri, error)
+
+
+class Reader(io.RawIOBase):
+    """An object read sequentially in large requests, as a raw binary file that knows its position (for
+    progress) and can be buffered and peeked at like a local file."""
+
+    def __init__(self, native: pa.NativeFile) -> None:
+        super().__init__()
+        self._native = native
+        self._position = 0
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer: memoryview) -> int:  # type: ignore[override]
+        data = self._native.read(len(buffer))
+        buffer[: len(data)] = data
+        self._position += len(data)
+        return len(data)
+
+    def tell(self) -> int:
+        return self._position
+
+    def close(self) -> None:
+        if not self.closed:
+            self._native.close()
+        super().close()
+
+
+def open_reader(uri: str) -> io.BufferedReader:
+    """An object, opened for reading from its start."""
+    fs, path = filesystem(uri)
+    return io.BufferedReader(Reader(fs.open_input_stream(path, buffer_size=READ_BUFFER)))
+
+
+def open_random(uri: str) -> pa.NativeFile:
+    """An object, opened for reads at any offset (Parquet footers, Arrow files)."""
+    fs, path = filesystem(uri)
+    return fs.open_input_file(path)
+
+
+def size(uri: str) -> int | None:
+    """An object's size in bytes; None when it cannot be known."""
+    try:
+        fs, path = filesystem(uri)
+        info = fs.get_file_info(path)
+    except OSError:
+        return None
+    return info.size if info.is_file else None
+
+
+def is_pattern(uri: str) -> bool:
+    return not GLOB_CHARACTERS.isdisjoint(split(uri)[1])
+
+
+def expand(uri: str, keep: Callable[[str], bool] | None = None) -> list[str]:
+    """The objects a URI names, as URIs in sorted order: itself for an object; every object under it for a
+    prefix (a "folder"); the objects whose names match for a pattern (`*`, `?` and `[...]` within one name,
+    as a shell's glob). `keep(name)` picks what a prefix or pattern yields. A URI that names nothing, or
+    whose listing fails, is returned as given, so that reading it says why."""
+    import pyarrow.fs as pafs
+
+    path = split(uri)[1]
+    parts = path.split("/")
+    fixed = next((i for i, part in enumerate(parts) if not GLOB_CHARACTERS.isdisjoint(part)), len(parts))
+    try:
+        fs = filesystem(uri)[0]
+        if fixed == len(parts):
+            info = fs.get_file_info(path)
+            if info.type != pafs.FileType.Directory:
+                return [uri]
+            found = fs.get_file_info(pafs.FileSelector(path, recursive=True))
+            names = [f.path for f in found if f.is_file]
+        else:
+            base = "/".join(parts[:fixed])
+            pattern = parts[fixed:]
+            found = fs.get_file_info(
+                pafs.FileSelector(base, recursive=len(pattern) > 1, allow_not_found=True)
+            )
+            names = [f.path for f in found if f.is_file and _matches(f.path, parts)]
+    except OSError:
+        return [uri]
+    chosen = sorted(n for n in names if keep is None or keep(n))
+    return [with_path(uri, n) for n in chosen] or [uri]
+
+
+def unmatched(uri: str) -> str:
+    """Why a pattern gave no object: its listing failed (and how), or nothing matches."""
+    import pyarrow.fs as pafs
+
+    parts = split(uri)[1].split("/")
+    base = "/".join(parts[: next(i for i, part in enumerate(parts) if not GLOB_CHARACTERS.isdisjoint(part))])
+    try:
+        fs = filesystem(uri)[0]
+        fs.get_file_info(pafs.FileSelector(base, allow_not_found=True))
+    except OSError as e:
+        return f"cannot list: {explain(uri, e)}"
+    if bucket_missing(uri):
+        return f"no such bucket: {split(uri)[1].partition('/')[0]}"
+    return "no object matches this pattern"
+
+
+def _matches(path: str, pattern: list[str]) -> bool:
+    parts = path.split("/")
+    return len(parts) == len(pattern) and all(
+        fnmatch.fnmatchcase(p, q) for p, q in zip(parts, pattern, strict=True)
+    )
