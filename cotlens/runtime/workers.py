@@ -226,20 +226,32 @@ def map_ordered(
             except Exception as e:
                 failure = e
                 break
-            if joined:
-                pooled = [f for f in pooled if not f.done()]
+            pooled[:] = [f for f in pooled if not f.done()]
             if pool is None or local(chunk) or (joined and not _room(joined, len(pooled))):
-                done: Future[R] = Future()
-                done.set_result(fn(chunk))
-                pending.append(done)
+                pending.append(_finished(fn(chunk)))
             else:
                 pending.append(pool.submit(fn, chunk))
-                pooled.append(pending[-1])
+                if joined:
+                    pooled.append(pending[-1])
         if not pending:
             break
-        yield pending.popleft().result()
+        yield _deliver(pending, pooled)
     if failure is not None:
         raise failure
+
+
+def _deliver(pending: deque[Future[R]], pooled: list[Future[R]]) -> R:
+    """The first pending result, forgotten here (by a helper: a local of the generator would keep it)."""
+    head = pending.popleft()
+    if head in pooled:
+        pooled.remove(head)
+    return head.result()
+
+
+def _finished(value: R) -> Future[R]:
+    done: Future[R] = Future()
+    done.set_result(value)
+    return done
 
 
 def _room(pool: JoinedPool, pooled: int) -> bool:

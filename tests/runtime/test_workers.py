@@ -3,9 +3,11 @@ and this one (which works while the pool starts), and a failing input still deli
 
 from __future__ import annotations
 
+import gc
 import os
 import threading
 import time
+import weakref
 from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ProcessPoolExecutor
 from typing import Any, TypeVar
@@ -83,3 +85,27 @@ def test_a_joined_pool_left_before_it_started_reports_nothing(monkeypatch: pytes
         joined.start()
         assert joined._up.wait(30) and joined.ready()
     assert errors == []
+
+
+class Box:
+    def __init__(self, n: int) -> None:
+        self.n = n
+
+
+def boxed(n: int) -> Box:
+    return Box(n)
+
+
+@pytest.mark.parametrize("joined", [False, True])
+def test_a_delivered_result_is_not_kept(joined: bool) -> None:
+    refs: list[weakref.ref[Box]] = []
+    alive = []
+    with worker_pool(2, joined=joined) as pool:
+        if isinstance(pool, JoinedPool):
+            pool.start()
+        for box in map_ordered(boxed, range(8), pool, window=2):
+            refs.append(weakref.ref(box))
+            del box
+            gc.collect()
+            alive.append(sum(r() is not None for r in refs))
+    assert alive == [0] * 8
