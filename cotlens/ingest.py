@@ -205,9 +205,10 @@ def ingest(
                 chunks = _chunks(shown, items, lambda: writer.staging_path(next(staged)), split=jobs > 1)
                 for result in map_ordered(parser, chunks, pool, window=3 * jobs, local=lambda c: c.decoded):
                     _account(result, summary, models, writer)
-                    if isinstance(pool, JoinedPool) and result.in_staged.any():
-                        # Transcripts new to the store, to measure and write: the work workers share. A
-                        # re-ingest, whose transcripts the store holds, is only parsed: here, as fast.
+                    if isinstance(pool, JoinedPool) and not result.decoded and result.in_staged.any():
+                        # Transcripts new to the store, to measure and write: the work workers share (lines
+                        # and table rows; records decoded while reading are parsed here). A re-ingest, whose
+                        # transcripts the store holds, is only parsed: here, as fast.
                         pool.start()
             except InputError as e:
                 summary.error = str(e)
