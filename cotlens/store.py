@@ -258,6 +258,9 @@ class Store:
                 piece = ids_from_column(batch.column(0))
                 ids[filled : filled + len(piece)] = piece
                 filled += len(piece)
+        # Arrow's allocator keeps the pages of the batches read (about 70 MiB a million ids): given back, since the
+        # ids stay for the whole run and the batches do not.
+        pa.default_memory_pool().release_unused()
         return ids[:filled]
 
 
