@@ -81,6 +81,9 @@ def _alive(pid: int) -> bool:
     return True
 
 
+# The folder holding the cotlens package this process runs.
+PACKAGE_HOME = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
 # Whether this process started the server (it then runs until this process exits).
 _server: list[bool] = []
 
@@ -100,10 +103,16 @@ def start_server(preload: Sequence[str] | None = None) -> None:
     multiprocessing.get_context("forkserver").set_forkserver_preload(preload)
     added = [name for name in WORKER_ENVIRONMENT if name not in os.environ]
     os.environ.update({name: WORKER_ENVIRONMENT[name] for name in added})
+    here = os.getcwd()
     try:
+        # Started from the folder that holds this cotlens: the server runs `python -c`, which looks for modules
+        # in its working directory first (Python 3.11's server does not take this process's sys.path), so from
+        # a folder holding another cotlens (a checkout) the workers would run that one's code.
+        os.chdir(PACKAGE_HOME)
         multiprocessing.forkserver.ensure_running()
         _server[:] = [True]
     finally:
+        os.chdir(here)
         for name in added:
             del os.environ[name]
 

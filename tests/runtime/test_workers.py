@@ -5,15 +5,19 @@ from __future__ import annotations
 
 import gc
 import os
+import subprocess
+import sys
 import threading
 import time
 import weakref
 from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ProcessPoolExecutor
+from pathlib import Path
 from typing import Any, TypeVar
 
 import pytest
 
+import cotlens.parse
 from cotlens.runtime.workers import JoinedPool, map_ordered, worker_pool
 
 T = TypeVar("T")
@@ -109,3 +113,29 @@ def test_a_delivered_result_is_not_kept(joined: bool) -> None:
             gc.collect()
             alive.append(sum(r() is not None for r in refs))
     assert alive == [0] * 8
+
+
+WHERE_SCRIPT = """
+import os
+from cotlens.runtime.workers import worker_pool
+
+if __name__ == "__main__":
+    with worker_pool(2) as pool:
+        print(pool.submit(os.path.realpath, "cotlens").result(), flush=True)
+        print(pool.submit(eval, "__import__('cotlens.parse').parse.__file__").result())
+"""
+
+
+def test_workers_run_this_cotlens_from_a_folder_holding_another(tmp_path: Path) -> None:
+    # A checkout of another cotlens in the working directory (here one that cannot be imported): the server
+    # workers fork from must not import it.
+    (tmp_path / "cotlens").mkdir()
+    (tmp_path / "cotlens" / "__init__.py").write_text('raise SystemExit("the other cotlens")\n')
+    script = tmp_path / "scripts" / "where.py"  # run as a file, as the `cotlens` command is: not from the cwd
+    script.parent.mkdir()
+    script.write_text(WHERE_SCRIPT)
+    out = subprocess.run(
+        [sys.executable, str(script)], cwd=tmp_path, capture_output=True, text=True, timeout=120, check=True
+    ).stdout.split()
+    assert out[0] == str((tmp_path / "cotlens").resolve())  # the worker's working directory is this one's
+    assert out[1] == str(Path(cotlens.parse.__file__))
