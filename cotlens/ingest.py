@@ -193,6 +193,8 @@ def ingest(
             writer.legacy_ids,
         )
         staged = itertools.count()
+        if isinstance(pool, JoinedPool) and not len(writer.seen.stored):
+            pool.start()  # into an empty store, every transcript is new: the workers will have work
         for source in sources:
             shown = display_path(source)  # as text, for the store, the rejects and the summary
             summary = InputSummary(shown)

@@ -202,15 +202,18 @@ def test_workers_start_for_new_transcripts_of_lines_only(
     starts: list[str] = []
     monkeypatch.setattr(JoinedPool, "start", lambda self: starts.append("started"))
     lines = write_jsonl(tmp_path / "a.jsonl", [chat(1), chat(2)])
+    more = write_jsonl(tmp_path / "c.jsonl", [chat(1), chat(5)])
     document = tmp_path / "b.json"
     document.write_bytes(orjson.dumps([chat(3), chat(4)]))
     store = Store(tmp_path / "store")
     runs = []
-    for path in (lines, lines, document):  # new lines; the same again (a re-ingest); a document
+    for path in (lines, lines, document, more):  # into an empty store; a re-ingest; a document; new lines
         starts.clear()
         result = ingest([str(path)], store, IngestOptions(jobs=2))
-        runs.append((result.totals["added"], result.totals["duplicate"], bool(starts)))
-    assert runs == [(2, 0, True), (0, 2, False), (2, 0, False)]
+        runs.append((result.totals["added"], result.totals["duplicate"], len(starts)))
+    # Into an empty store at once (and again at its first chunk: start() is idempotent); else at the first chunk
+    # of lines with new transcripts.
+    assert runs == [(2, 0, 2), (0, 2, 0), (2, 0, 0), (1, 1, 1)]
 
 
 def test_a_block_is_cut_into_chunks_after_newlines_keeping_line_numbers(
