@@ -35,7 +35,7 @@ from cotlens.parse import (
     set_stored_ids,
 )
 from cotlens.result import SCHEMA_VERSION
-from cotlens.runtime.workers import map_ordered, pool_jobs, prepare_pool, worker_pool
+from cotlens.runtime.workers import JoinedPool, map_ordered, pool_jobs, prepare_pool, worker_pool
 from cotlens.sources import Item, LineBlock, display_path, expand_paths, input_size, read_items
 from cotlens.store import Store, StoreWriter, store_fingerprint
 from cotlens.tabular import RowBlock, parquet_data_size
@@ -170,7 +170,10 @@ def ingest(
     options = options or IngestOptions()
     warnings: list[str] = []
     sources = expand_paths(paths, warnings.append)
-    jobs = options.jobs or pool_jobs(sum(map(_data_size, sources)) >= POOL_MIN_BYTES)
+    # Without measurements, a MB is about a quarter of the work: workers repay their cost from 4x the size.
+    jobs = options.jobs or pool_jobs(
+        sum(map(_data_size, sources)) >= POOL_MIN_BYTES * (1 if options.measure else 4)
+    )
     prepare_pool(jobs)  # before the store's ids are read: the server imports meanwhile
     is_record = record_test(forced_format(options.fmt, options.mapping))
     records_path = (
@@ -190,6 +193,8 @@ def ingest(
             writer.legacy_ids,
         )
         staged = itertools.count()
+        if isinstance(pool, JoinedPool) and not len(writer.seen.stored):
+            pool.start()  # into an empty store, every transcript is new: the workers will have work
         for source in sources:
             shown = display_path(source)  # as text, for the store, the rejects and the summary
             summary = InputSummary(shown)
@@ -202,6 +207,11 @@ def ingest(
                 chunks = _chunks(shown, items, lambda: writer.staging_path(next(staged)), split=jobs > 1)
                 for result in map_ordered(parser, chunks, pool, window=3 * jobs, local=lambda c: c.decoded):
                     _account(result, summary, models, writer)
+                    if isinstance(pool, JoinedPool) and not result.decoded and result.in_staged.any():
+                        # Transcripts new to the store, to measure and write: the work workers share (lines
+                        # and table rows; records decoded while reading are parsed here). A re-ingest, whose
+                        # transcripts the store holds, is only parsed: here, as fast.
+                        pool.start()
             except InputError as e:
                 summary.error = str(e)
                 writer.reject(

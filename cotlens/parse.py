@@ -88,6 +88,7 @@ class ChunkResult:
     repairs: Counter[str] = field(default_factory=Counter)
     # A format's warning (a field chosen among two): how many records, and the first one's locator.
     warnings: dict[str, Warned] = field(default_factory=dict)
+    decoded: bool = False  # records decoded while reading (Chunk.decoded): parsed in the reading process
 
 
 @dataclass(frozen=True, slots=True)
@@ -165,6 +166,7 @@ class RecordParser:
         models: dict[str, int] = {}
         model_of = np.array([models.setdefault(row[2], len(models)) for row in rows], dtype=np.int32)
         result = ChunkResult(staged, ids, list(models), model_of, in_staged, records, len(rows), rejects)
+        result.decoded = chunk.decoded
         for p in parsed:
             result.formats[p.fmt] += 1
             result.repairs.update(p.repairs)

@@ -194,6 +194,28 @@ def test_runs_are_written_in_full_row_groups_in_input_order(
     ]
 
 
+def test_workers_start_for_new_transcripts_of_lines_only(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from cotlens.runtime.workers import JoinedPool
+
+    starts: list[str] = []
+    monkeypatch.setattr(JoinedPool, "start", lambda self: starts.append("started"))
+    lines = write_jsonl(tmp_path / "a.jsonl", [chat(1), chat(2)])
+    more = write_jsonl(tmp_path / "c.jsonl", [chat(1), chat(5)])
+    document = tmp_path / "b.json"
+    document.write_bytes(orjson.dumps([chat(3), chat(4)]))
+    store = Store(tmp_path / "store")
+    runs = []
+    for path in (lines, lines, document, more):  # into an empty store; a re-ingest; a document; new lines
+        starts.clear()
+        result = ingest([str(path)], store, IngestOptions(jobs=2))
+        runs.append((result.totals["added"], result.totals["duplicate"], len(starts)))
+    # Into an empty store at once (and again at its first chunk: start() is idempotent); else at the first chunk
+    # of lines with new transcripts.
+    assert runs == [(2, 0, 2), (0, 2, 0), (2, 0, 0), (1, 1, 1)]
+
+
 def test_a_block_is_cut_into_chunks_after_newlines_keeping_line_numbers(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:

@@ -81,6 +81,9 @@ def _alive(pid: int) -> bool:
     return True
 
 
+# The folder holding the cotlens package this process runs.
+PACKAGE_HOME = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
 # Whether this process started the server (it then runs until this process exits).
 _server: list[bool] = []
 
@@ -100,10 +103,16 @@ def start_server(preload: Sequence[str] | None = None) -> None:
     multiprocessing.get_context("forkserver").set_forkserver_preload(preload)
     added = [name for name in WORKER_ENVIRONMENT if name not in os.environ]
     os.environ.update({name: WORKER_ENVIRONMENT[name] for name in added})
+    here = os.getcwd()
     try:
+        # Started from the folder that holds this cotlens: the server runs `python -c`, which looks for modules
+        # in its working directory first (Python 3.11's server does not take this process's sys.path), so from
+        # a folder holding another cotlens (a checkout) the workers would run that one's code.
+        os.chdir(PACKAGE_HOME)
         multiprocessing.forkserver.ensure_running()
         _server[:] = [True]
     finally:
+        os.chdir(here)
         for name in added:
             del os.environ[name]
 
@@ -132,8 +141,8 @@ def worker_pool(
 ) -> Iterator[Executor | None]:
     """A pool of `jobs` processes, each running setup(*args) once when it starts, shut down on exit (pending
     work cancelled). None when jobs <= 1: map_ordered then runs everything in this process. `joined`: this
-    process works too (map_ordered's `share`), so the pool has one process fewer. Under the Ray engine, Ray
-    tasks instead, however many jobs (ray_engine.RayExecutor)."""
+    process works too, so the pool has one process fewer, started by its start() (a JoinedPool). Under the Ray
+    engine, Ray tasks instead, however many jobs (ray_engine.RayExecutor)."""
     engine = selected_engine()
     if engine.name == "ray":
         from cotlens.runtime.ray_engine import ray_pool
@@ -158,14 +167,20 @@ def worker_pool(
 
 
 class JoinedPool(Executor):
-    """A process pool this process works beside (map_ordered shares the chunks between them). Its processes are
-    started from a thread: starting one waits for the server's imports, and this process works meanwhile."""
+    """A process pool this process works beside (map_ordered shares the chunks between them), its processes
+    started when start() is called (once the work is known to repay them): from a thread, since starting one
+    waits for the server's imports, and this process works meanwhile."""
 
     def __init__(self, pool: ProcessPoolExecutor, processes: int) -> None:
         self.processes = processes
         self._pool = pool
         self._up = threading.Event()
-        threading.Thread(target=self._start, daemon=True).start()
+        self._starting: threading.Thread | None = None
+
+    def start(self) -> None:
+        if self._starting is None:
+            self._starting = threading.Thread(target=self._start, daemon=True)
+            self._starting.start()
 
     def _start(self) -> None:
         try:
@@ -177,7 +192,7 @@ class JoinedPool(Executor):
             self._up.set()
 
     def ready(self) -> bool:
-        """Whether the processes run (a chunk submitted now starts at once)."""
+        """Whether the processes run (a chunk submitted now starts at once); never before start()."""
         return self._up.is_set()
 
     def submit(self, fn: Callable[..., R], /, *args: Any, **kwargs: Any) -> Future[R]:
@@ -198,7 +213,7 @@ def map_ordered(
     process. An exception raised by the `chunks` iterator itself is re-raised only after every chunk read before
     it has been yielded, so that a damaged input still delivers its good part.
 
-    A JoinedPool shares the chunks with this process: a chunk goes to the pool when its processes run and hold
+    A JoinedPool shares the chunks with this process: a chunk goes to the pool once its processes run and hold
     fewer than two chunks each (the next one always queued), else it runs here; a result ready is delivered
     before more work is taken. So this process works while the pool starts, and no core idles while the input
     lasts."""
@@ -220,20 +235,32 @@ def map_ordered(
             except Exception as e:
                 failure = e
                 break
-            if joined:
-                pooled = [f for f in pooled if not f.done()]
+            pooled[:] = [f for f in pooled if not f.done()]
             if pool is None or local(chunk) or (joined and not _room(joined, len(pooled))):
-                done: Future[R] = Future()
-                done.set_result(fn(chunk))
-                pending.append(done)
+                pending.append(_finished(fn(chunk)))
             else:
                 pending.append(pool.submit(fn, chunk))
-                pooled.append(pending[-1])
+                if joined:
+                    pooled.append(pending[-1])
         if not pending:
             break
-        yield pending.popleft().result()
+        yield _deliver(pending, pooled)
     if failure is not None:
         raise failure
+
+
+def _deliver(pending: deque[Future[R]], pooled: list[Future[R]]) -> R:
+    """The first pending result, forgotten here (by a helper: a local of the generator would keep it)."""
+    head = pending.popleft()
+    if head in pooled:
+        pooled.remove(head)
+    return head.result()
+
+
+def _finished(value: R) -> Future[R]:
+    done: Future[R] = Future()
+    done.set_result(value)
+    return done
 
 
 def _room(pool: JoinedPool, pooled: int) -> bool:
