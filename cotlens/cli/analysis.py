@@ -398,9 +398,14 @@ def kwic_command(
     ],
     models: ModelsArgument = None,
     store: StoreOption = DEFAULT_STORE,
-    limit: Annotated[int, typer.Option("--limit", metavar="N", min=1, help="Lines shown.")] = 20,
+    limit: Annotated[
+        int, typer.Option("--limit", metavar="N", min=1, max=2**63 - 1, help="Lines shown.")
+    ] = 20,
     width: Annotated[
-        int, typer.Option("--width", metavar="N", min=2, help="Display columns of context on each side.")
+        int,
+        typer.Option(
+            "--width", metavar="N", min=2, max=10_000, help="Display columns of context on each side."
+        ),
     ] = 40,
     sample: Annotated[
         bool,
@@ -410,7 +415,14 @@ def kwic_command(
     ] = False,
     seed: Annotated[
         int,
-        typer.Option("--seed", metavar="N", rich_help_panel=STATISTICS, help="Seed of the --sample draw."),
+        typer.Option(
+            "--seed",
+            min=0,
+            max=2**63 - 1,
+            metavar="N",
+            rich_help_panel=STATISTICS,
+            help="Seed of the --sample draw.",
+        ),
     ] = 0,
     substring: Annotated[
         bool,

@@ -180,15 +180,19 @@ ResamplesOption = Annotated[
     typer.Option(
         "--resamples",
         min=100,
+        max=1_000_000,
         metavar="N",
         rich_help_panel=STATISTICS,
-        help="Bootstrap resamples (100 or more).",
+        help="Bootstrap resamples (100 to 1,000,000).",
     ),
 ]
 
 
 SeedOption = Annotated[
-    int, typer.Option("--seed", metavar="N", rich_help_panel=STATISTICS, help="Bootstrap seed.")
+    int,
+    typer.Option(
+        "--seed", min=0, max=2**63 - 1, metavar="N", rich_help_panel=STATISTICS, help="Bootstrap seed."
+    ),
 ]
 
 

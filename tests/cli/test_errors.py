@@ -57,6 +57,25 @@ def tagged(tmp_path_factory: pytest.TempPathFactory) -> Path:
         (["langmix", "--ignore-script", "Grek"], 2, "no script 'Grek'; did you mean 'Greek'?"),
         (["models", "--format", "xml"], 2, "'xml' is not one of"),
         (["compare"], 2, "Missing argument"),
+        # Numbers past what the work can take are usage errors, not failures deep inside it.
+        (["rates", "--seed", "-3"], 2, "'--seed': Input should be greater than or equal to 0"),
+        (
+            ["rates", "--seed", "1" + "0" * 20],
+            2,
+            "'--seed': Input should be less than or equal to 9223372036854775807",
+        ),
+        (
+            ["kwic", "wait", "--sample", "--seed", "-1"],
+            2,
+            "'--seed': Input should be greater than or equal to 0",
+        ),
+        (
+            ["rates", "--resamples", "1000001"],
+            2,
+            "'--resamples': Input should be less than or equal to 1000000",
+        ),
+        (["kwic", "wait", "--limit", "1" + "0" * 20], 2, "'--limit': Input should be less than or equal to"),
+        (["kwic", "wait", "--width", "10001"], 2, "'--width': Input should be less than or equal to 10000"),
     ],
 )
 def test_errors_in_one_voice(tagged: Path, args: list[str], code: int, message: str) -> None:
