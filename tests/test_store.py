@@ -216,6 +216,26 @@ def test_workers_start_for_new_transcripts_of_lines_only(
     assert runs == [(2, 0, 2), (0, 2, 0), (2, 0, 0), (1, 1, 1)]
 
 
+def test_a_large_re_ingest_starts_its_workers_at_once(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """From 4x POOL_MIN_BYTES, parsing alone repays the workers: a re-ingest that large shares its chunks too."""
+    from cotlens.runtime.workers import JoinedPool
+
+    starts: list[str] = []
+    monkeypatch.setattr(JoinedPool, "start", lambda self: starts.append("started"))
+    lines = write_jsonl(tmp_path / "a.jsonl", [chat(1), chat(2)])
+    store = Store(tmp_path / "store")
+    ingest([str(lines)], store, IngestOptions(jobs=2))
+    runs = []
+    for size in (lines.stat().st_size, lines.stat().st_size // 4):  # the input is under 4x, then at least 4x
+        monkeypatch.setattr(ingest_module, "POOL_MIN_BYTES", size)
+        starts.clear()
+        result = ingest([str(lines)], store, IngestOptions(jobs=2))
+        runs.append((result.totals["duplicate"], len(starts)))
+    assert runs == [(2, 0), (2, 1)]
+
+
 def test_a_block_is_cut_into_chunks_after_newlines_keeping_line_numbers(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
