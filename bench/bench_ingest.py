@@ -57,7 +57,9 @@ from typing import Any
 from corpus import MB, Corpus, bench_parser, ensure_corpus
 
 RATIO_TARGET = 0.5  # ingest without token counts vs the pyarrow baseline (issue: ingest)
-TOKENS_RATIO_TARGET = 0.8  # ingest with exact token counts vs bare token counting on all cores (issue: rates)
+# Ingest with every measurement vs bare token counting on all cores (issue: past one machine, item 5; the 0.8 x of
+# an earlier issue was set when ingest counted tokens only)
+TOKENS_RATIO_TARGET = 0.5
 RSS_TARGET_MB = 1024
 PARQUET_RATIO_TARGET = 1.0  # Parquet ingest vs JSON Lines ingest of the same records (issue: tables in)
 SAMPLE_SECONDS = 0.05
