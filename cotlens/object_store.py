@@ -18,7 +18,6 @@ such unnamed objects.
 from __future__ import annotations
 
 import contextlib
-import shutil
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
@@ -171,20 +170,16 @@ class ObjectStoreWriter(StoreWriter):
 
     def discard(self) -> None:
         """Drop the local staging, and, unless the run was committed, every object it wrote."""
-        if self._rejects is not None and not self._rejects.closed:
-            with contextlib.suppress(OSError):
-                self._rejects.close()
-        with contextlib.suppress(OSError, pa.ArrowException):
-            self._parts.close()
-        shutil.rmtree(self.staging, ignore_errors=True)
-        written = [(TRANSCRIPTS, self.run_id), (STAGING, self.run_id)]
+        self._drop_staging()
+        folders = [(STAGING, self.run_id)]  # Ray's staged chunks: never part of the store
         if not self.committed:
+            folders.append((TRANSCRIPTS, self.run_id))
             with contextlib.suppress(OSError):
                 filesystem, key = location.filesystem(
                     location.join(self.store.uri, REJECTS, f"{self.run_id}.jsonl")
                 )
                 filesystem.delete_file(key)
-        for folder in written if not self.committed else written[1:]:
+        for folder in folders:
             filesystem, key = location.filesystem(location.join(self.store.uri, *folder))
             with contextlib.suppress(OSError):
                 filesystem.delete_dir(key)

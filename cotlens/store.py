@@ -439,14 +439,18 @@ class StoreWriter:
 
     def discard(self) -> None:
         """Drop what the run staged (after a failure too: closing what failed may fail again)."""
+        self._drop_staging()
+        with contextlib.suppress(OSError):
+            self.staging.parent.rmdir()  # .staging, when no other run left anything in it
+
+    def _drop_staging(self) -> None:
+        """Close the run's open files, whatever state a failure left them in, and delete its staging folder."""
         if self._rejects is not None and not self._rejects.closed:
             with contextlib.suppress(OSError):
                 self._rejects.close()
         with contextlib.suppress(OSError, pa.ArrowException):
             self._parts.close()
         shutil.rmtree(self.staging, ignore_errors=True)
-        with contextlib.suppress(OSError):
-            self.staging.parent.rmdir()  # .staging, when no other run left anything in it
 
 
 # A run's rows go to part files of up to PART_ROWS rows, in row groups of ROW_GROUP_ROWS. Few files and large
