@@ -12,6 +12,7 @@ import typer
 
 from cotlens.cli.app import EXIT_GATE, STATISTICS, app
 from cotlens.cli.options import (
+    SEED_MAX,
     ByOption,
     DatasetOption,
     EngineOption,
@@ -418,7 +419,7 @@ def kwic_command(
         typer.Option(
             "--seed",
             min=0,
-            max=2**63 - 1,
+            max=SEED_MAX,
             metavar="N",
             rich_help_panel=STATISTICS,
             help="Seed of the --sample draw.",

@@ -188,10 +188,12 @@ ResamplesOption = Annotated[
 ]
 
 
+# A seed is written into the JSON output as a 64-bit integer, and numpy takes no negative one.
+SEED_MAX = 2**63 - 1
 SeedOption = Annotated[
     int,
     typer.Option(
-        "--seed", min=0, max=2**63 - 1, metavar="N", rich_help_panel=STATISTICS, help="Bootstrap seed."
+        "--seed", min=0, max=SEED_MAX, metavar="N", rich_help_panel=STATISTICS, help="Bootstrap seed."
     ),
 ]
 
