@@ -42,22 +42,45 @@ READ_BUFFER = 8 << 20
 
 def is_uri(path: object) -> bool:
     """Whether a path names object storage (s3://, gs://, gcs://) rather than a local file."""
-    return isinstance(path, str) and path.partition("://")[0].lower() in SCHEMES and "://" in path
+    return isinstance(path, str) and scheme(path) in SCHEMES
+
+
+# What a URI starts with (RFC 3986's scheme): a path written so names no local file, whatever its scheme.
+_SCHEME = re.compile(r"([A-Za-z][A-Za-z0-9+.-]*)://")
+
+
+def scheme(path: str) -> str | None:
+    """The scheme a path starts with (`s3`, `hdfs`, `file`...), in lower case; None for a local path."""
+    found = _SCHEME.match(path)
+    return found.group(1).lower() if found else None
+
+
+def unsupported(path: str) -> str | None:
+    """Why a path cannot be used: a URI of a scheme that cotlens does not read (None: a local path or s3://,
+    gs://). Without this, `s4://b/x` would be a local folder named `s4:`."""
+    found = scheme(path)
+    if found is None or found in SCHEMES:
+        return None
+    return f"{found}:// is not supported: use a local path, or an s3:// or gs:// URI"
 
 
 def split(uri: str) -> tuple[str, str, str]:
-    """(scheme and authority with any user info, `bucket/key` without slashes at its ends, query)."""
+    """(scheme, in lower case, and authority with any user info; `bucket/key` without slashes at its ends, or
+    `/key` for a URI without a bucket; query)."""
     head, _, rest = uri.partition("://")
     rest, _, query = rest.partition("?")
     authority, _, key = rest.partition("/")
     bucket = authority.rpartition("@")[2]
     user = authority[: len(authority) - len(bucket)]
-    return f"{head}://{user}", posixpath.join(bucket, key).strip("/"), query
+    key = key.strip("/")
+    return f"{head.lower()}://{user}", f"{bucket}/{key}" if key else bucket, query
 
 
 def join(uri: str, *names: str) -> str:
     """`uri` with `names` appended to its path; its query (filesystem options) kept."""
     base, path, query = split(uri)
+    if not path.partition("/")[0]:  # no bucket: the names must not become one
+        path = "/" + path.lstrip("/")
     return base + posixpath.join(path, *names) + (f"?{query}" if query else "")
 
 
@@ -69,15 +92,23 @@ def with_path(uri: str, path: str) -> str:
 
 def shown(uri: str) -> str:
     """A URI as said and stored: scheme, bucket and key, without the credentials or options it may carry."""
-    scheme = uri.partition("://")[0]
-    return f"{scheme}://{split(uri)[1]}"
+    return f"{scheme(uri)}://{split(uri)[1]}"
 
 
 def filesystem(uri: str) -> tuple[pafs.FileSystem, str]:
     """The filesystem a URI names (made once per scheme, bucket, credentials and options) and the URI's
     `bucket/key` on it."""
     base, path, query = split(uri)
-    made = _filesystem(base + path.partition("/")[0] + (f"?{query}" if query else ""))
+    bucket, _, key = path.partition("/")
+    if not bucket:
+        # pyarrow would take the key's first part as the bucket (and look it up over the network).
+        raise ObjectStorageError(f"no bucket in the URI (write {scheme(uri)}://BUCKET/KEY)")
+    if {".", ".."} & set(key.split("/")):
+        # Object stores do not resolve them: `a/../b` would be an object of that very name.
+        raise ObjectStorageError(
+            "'.' and '..' are not resolved in an object's name: write the name without them"
+        )
+    made = _filesystem(base + bucket + (f"?{query}" if query else ""))
     if isinstance(made, ObjectStorageError):
         raise ObjectStorageError(str(made))  # a new one each time: a raise adds to its traceback
     return made, path

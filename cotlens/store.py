@@ -39,7 +39,7 @@ import pyarrow.dataset as ds
 import pyarrow.parquet as pq
 
 from cotlens import __version__, location
-from cotlens.errors import StoreError
+from cotlens.errors import StoreError, UsageError
 from cotlens.escape import json_bytes
 from cotlens.ids import ID_DTYPE, Ids, SeenIds, empty_ids, ids_from_column
 from cotlens.record import part_schema, schema
@@ -82,6 +82,9 @@ class Store:
             from cotlens.object_store import ObjectStore
 
             return super().__new__(ObjectStore)
+        refused = location.unsupported(root) if isinstance(root, str) else None
+        if refused:
+            raise UsageError(f"store {root}: {refused}")
         return super().__new__(cls)
 
     def __init__(self, root: str | os.PathLike[str]) -> None:

@@ -331,6 +331,49 @@ def test_readers_trust_only_the_manifest(
 # ---- Errors: one line, naming the path
 
 
+@pytest.mark.parametrize(
+    ("uri", "shown", "said"),
+    [
+        ("s3://", "s3://", "no bucket in the URI (write s3://BUCKET/KEY)"),
+        ("s3:///key.jsonl", "s3:///key.jsonl", "no bucket in the URI (write s3://BUCKET/KEY)"),
+        ("gs://K:S@/k?scheme=http", "gs:///k", "no bucket in the URI (write gs://BUCKET/KEY)"),
+        (
+            "s3://b/../x.jsonl",
+            "s3://b/../x.jsonl",
+            "'.' and '..' are not resolved in an object's name: write the name without them",
+        ),
+        ("GS://b/a/./x", "gs://b/a/./x", "'.' and '..' are not resolved"),
+    ],
+)
+def test_uris_that_name_no_object(tmp_path: Path, uri: str, shown: str, said: str) -> None:
+    """Said at once, before any request: a URI without a bucket was looked up with its key as the bucket, over
+    the network (6 s here) and shown so (`s3:///key` as `s3://key`)."""
+    result = run("ingest", uri, "--store", str(tmp_path / "s"))
+    assert result.exit_code == 1
+    assert result.stderr.splitlines()[-1].startswith(f"cotlens: error: {shown}: cannot open: {said}")
+    result = run("models", "--store", uri)
+    assert result.exit_code == 1
+    assert result.stderr.startswith(f"cotlens: error: cannot read the store {shown}: {said}")
+    assert "K:S" not in result.stderr
+
+
+def test_scheme_in_any_case_and_sniff_without_credentials(object_storage: ObjectStorage) -> None:
+    """`S3://` is s3:// (it was said to need a pyarrow built with S3); sniff names its inputs without the
+    credentials and options the URI carries (it printed them in its table, its JSON and --emit-map)."""
+    bucket = object_storage.bucket("sniffed")
+    object_storage.put(f"{bucket}/in/plain.jsonl", DEMO_FILES[2].read_bytes())
+    uri = object_storage.uri(f"{bucket}/in/*.jsonl")
+    for args in (["--format", "json"], ["--format", "table"], ["--emit-map"]):
+        result = run("sniff", "S3" + uri[2:], *args)
+        assert result.exit_code == 0, result.output
+        assert f"s3://{bucket}/in/plain.jsonl" in result.stdout
+        for secret in (object_storage.key, object_storage.secret, object_storage.endpoint):
+            assert secret not in result.output
+    assert [row["input"] for row in json.loads(run("sniff", uri, "--format", "json").stdout)["rows"]] == [
+        f"s3://{bucket}/in/plain.jsonl"
+    ]
+
+
 def test_errors_name_the_path_in_one_line(object_storage: ObjectStorage, tmp_path: Path) -> None:
     bucket = object_storage.bucket("errors")
     object_storage.put(f"{bucket}/in.jsonl", DEMO_FILES[0].read_bytes())

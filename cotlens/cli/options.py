@@ -10,6 +10,7 @@ from typing import Annotated, Any, TypeVar
 import typer
 from pyarrow import ArrowException
 
+from cotlens import location
 from cotlens.cli.app import (
     EXIT_ERROR,
     EXIT_INTERRUPTED,
@@ -71,6 +72,17 @@ FormatOption = Annotated[str, output_formats("table", "json", "csv", "md")]
 
 # Where a summary goes: its table on stderr (stdout stays free for data), its JSON on stdout.
 SUMMARY = " (table: on stderr; json: on stdout, the table still on stderr)"
+
+
+def local_output(value: str | None) -> str | None:
+    """The value of an option naming a file to write (--out, --exclusions): a local path, or - for stdout.
+    Outputs are not written to object storage, and a URI taken as a path would write into a local folder
+    named `s3:`: it is refused before any work is done."""
+    if value is not None and location.scheme(value) is not None:
+        raise typer.BadParameter(
+            f"{value!r} is a URI: outputs are written to local paths only (object storage holds stores and inputs)"
+        )
+    return value
 
 
 def json_alias(json_: bool, format_: str) -> str:
