@@ -12,11 +12,12 @@ said in one line by `failure`, never as the cloud SDK's multi-line report.
 
 from __future__ import annotations
 
+import contextlib
 import fnmatch
 import io
 import posixpath
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from functools import lru_cache
 from typing import TYPE_CHECKING
 from urllib.parse import unquote
@@ -34,8 +35,10 @@ GLOB_CHARACTERS = frozenset("*?[")
 SECRET_CHARACTERS = 8
 # The longest SDK message kept in an error line.
 DETAIL_CHARACTERS = 300
-# How long Google Cloud Storage requests are retried before an error is said.
-GCS_RETRY_SECONDS = 20
+# How long Google Cloud Storage requests are retried before an error is said. One request of pyarrow's may spend
+# it twice (looking up an object without credentials took 40 s at 20), and what fails so is then remembered
+# (attempt): without credentials or a network, a command says so within half a minute.
+GCS_RETRY_SECONDS = 10
 # Reads from an object go out in requests of this size (one request per read would be one per megabyte).
 READ_BUFFER = 8 << 20
 
@@ -108,10 +111,39 @@ def filesystem(uri: str) -> tuple[pafs.FileSystem, str]:
         raise ObjectStorageError(
             "'.' and '..' are not resolved in an object's name: write the name without them"
         )
-    made = _filesystem(base + bucket + (f"?{query}" if query else ""))
-    if isinstance(made, ObjectStorageError):
+    root = base + bucket + (f"?{query}" if query else "")
+    made = _unusable.get(root) or _filesystem(root)
+    if isinstance(made, (str, ObjectStorageError)):
         raise ObjectStorageError(str(made))  # a new one each time: a raise adds to its traceback
     return made, path
+
+
+# Why a filesystem (by its root, as _filesystem's) cannot be used at all, learnt from a request: every later
+# request of the command fails at once with it, rather than after retries of its own (without credentials,
+# each request to GCS retries for GCS_RETRY_SECONDS, and an ingest makes several). The CLI forgets them before
+# each command (forget_failures).
+_unusable: dict[str, str] = {}
+
+
+@contextlib.contextmanager
+def attempt(uri: str) -> Iterator[None]:
+    """Requests to the filesystem of `uri`: one that fails for want of credentials or of a network makes the
+    filesystem unusable for the rest of the command. (Refused credentials are not remembered: a policy may let
+    them read one object and not another.)"""
+    try:
+        yield
+    except OSError as e:
+        if not isinstance(e, ObjectStorageError) and any(
+            mark in str(e) for mark in (*_NO_CREDENTIALS, *_UNREACHABLE)
+        ):
+            base, path, query = split(uri)
+            _unusable[base + path.partition("/")[0] + (f"?{query}" if query else "")] = failure(uri, e)
+        raise
+
+
+def forget_failures() -> None:
+    """Requests may succeed again (a new command, a network back)."""
+    _unusable.clear()
 
 
 @lru_cache(maxsize=16)
@@ -230,7 +262,8 @@ def bucket_missing(uri: str) -> bool:
 
     try:
         fs, path = filesystem(uri)
-        return bool(fs.get_file_info(path.partition("/")[0]).type == pafs.FileType.NotFound)
+        with attempt(uri):
+            return bool(fs.get_file_info(path.partition("/")[0]).type == pafs.FileType.NotFound)
     except OSError:
         return False
 
@@ -272,20 +305,23 @@ class Reader(io.RawIOBase):
 def open_reader(uri: str) -> io.BufferedReader:
     """An object, opened for reading from its start."""
     fs, path = filesystem(uri)
-    return io.BufferedReader(Reader(fs.open_input_stream(path, buffer_size=READ_BUFFER)))
+    with attempt(uri):
+        return io.BufferedReader(Reader(fs.open_input_stream(path, buffer_size=READ_BUFFER)))
 
 
 def open_random(uri: str) -> pa.NativeFile:
     """An object, opened for reads at any offset (Parquet footers, Arrow files)."""
     fs, path = filesystem(uri)
-    return fs.open_input_file(path)
+    with attempt(uri):
+        return fs.open_input_file(path)
 
 
 def size(uri: str) -> int | None:
     """An object's size in bytes; None when it cannot be known."""
     try:
         fs, path = filesystem(uri)
-        info = fs.get_file_info(path)
+        with attempt(uri):
+            info = fs.get_file_info(path)
     except OSError:
         return None
     return info.size if info.is_file else None
@@ -300,30 +336,34 @@ def expand(uri: str, keep: Callable[[str], bool] | None = None) -> list[str]:
     prefix (a "folder"); the objects whose names match for a pattern (`*`, `?` and `[...]` within one name,
     as a shell's glob). `keep(name)` picks what a prefix or pattern yields. A URI that names nothing, or
     whose listing fails, is returned as given, so that reading it says why."""
-    import pyarrow.fs as pafs
-
     path = split(uri)[1]
     parts = path.split("/")
     fixed = next((i for i, part in enumerate(parts) if not GLOB_CHARACTERS.isdisjoint(part)), len(parts))
     try:
         fs = filesystem(uri)[0]
-        if fixed == len(parts):
-            info = fs.get_file_info(path)
-            if info.type != pafs.FileType.Directory:
-                return [uri]
-            found = fs.get_file_info(pafs.FileSelector(path, recursive=True))
-            names = [f.path for f in found if f.is_file]
-        else:
-            base = "/".join(parts[:fixed])
-            pattern = parts[fixed:]
-            found = fs.get_file_info(
-                pafs.FileSelector(base, recursive=len(pattern) > 1, allow_not_found=True)
-            )
-            names = [f.path for f in found if f.is_file and _matches(f.path, parts)]
+        with attempt(uri):
+            names = _listed(fs, path, parts, fixed)
     except OSError:
+        return [uri]
+    if names is None:
         return [uri]
     chosen = sorted(n for n in names if keep is None or keep(n))
     return [with_path(uri, n) for n in chosen] or [uri]
+
+
+def _listed(fs: pafs.FileSystem, path: str, parts: list[str], fixed: int) -> list[str] | None:
+    """The objects under a prefix, or matching a pattern (its parts from `fixed` on); None for one object."""
+    import pyarrow.fs as pafs
+
+    if fixed == len(parts):
+        if fs.get_file_info(path).type != pafs.FileType.Directory:
+            return None
+        found = fs.get_file_info(pafs.FileSelector(path, recursive=True))
+        return [f.path for f in found if f.is_file]
+    base = "/".join(parts[:fixed])
+    pattern = parts[fixed:]
+    found = fs.get_file_info(pafs.FileSelector(base, recursive=len(pattern) > 1, allow_not_found=True))
+    return [f.path for f in found if f.is_file and _matches(f.path, parts)]
 
 
 def unmatched(uri: str) -> str:
@@ -334,7 +374,8 @@ def unmatched(uri: str) -> str:
     base = "/".join(parts[: next(i for i, part in enumerate(parts) if not GLOB_CHARACTERS.isdisjoint(part))])
     try:
         fs = filesystem(uri)[0]
-        fs.get_file_info(pafs.FileSelector(base, allow_not_found=True))
+        with attempt(uri):
+            fs.get_file_info(pafs.FileSelector(base, allow_not_found=True))
     except OSError as e:
         return f"cannot list: {explain(uri, e)}"
     if bucket_missing(uri):

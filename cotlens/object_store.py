@@ -66,7 +66,7 @@ class ObjectStore(Store):
     def manifest_data(self) -> bytes | None:
         try:
             filesystem, key = location.filesystem(location.join(self.uri, MANIFEST))
-            with filesystem.open_input_stream(key) as source:
+            with location.attempt(self.uri), filesystem.open_input_stream(key) as source:
                 data: bytes = source.read()
                 return data
         except FileNotFoundError as e:
@@ -130,7 +130,7 @@ class ObjectStore(Store):
     def put(self, name: str, data: bytes) -> None:
         """One object of the store written whole."""
         filesystem, key = location.filesystem(location.join(self.uri, name))
-        with filesystem.open_output_stream(key) as sink:
+        with location.attempt(self.uri), filesystem.open_output_stream(key) as sink:
             sink.write(data)
 
 

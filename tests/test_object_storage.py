@@ -443,6 +443,48 @@ def test_errors_name_the_path_in_one_line(object_storage: ObjectStorage, tmp_pat
         assert len(result.stderr.strip().splitlines()) == 1
 
 
+def test_an_unreachable_object_store_is_asked_once_per_command(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A request that fails for want of a network (or of credentials) makes every later request of the command
+    fail at once: gs:// without credentials spent 20 s per request, and an ingest of one object made five (101 s);
+    refused credentials are not remembered (a policy may allow one object and not another)."""
+    import pyarrow.fs as pafs
+
+    made: list[str] = []
+
+    def nowhere(root: str) -> pafs.FileSystem:
+        made.append(root)
+        return pafs.S3FileSystem(
+            access_key="k",
+            secret_key="s",
+            endpoint_override="127.0.0.1:9",
+            scheme="http",
+            retry_strategy=pafs.AwsStandardS3RetryStrategy(max_attempts=1),
+        )
+
+    monkeypatch.setattr(location, "_filesystem", nowhere)
+    for _ in range(2):  # each command asks again
+        result = run("ingest", "s3://b/x.jsonl", "s3://b/y.jsonl", "--store", str(tmp_path / "s"))
+        assert result.exit_code == 1
+        errors = [line for line in result.stderr.splitlines() if line.startswith("cotlens: error:")]
+        assert [line.partition(": cannot open: cannot reach the object store (")[0] for line in errors] == [
+            "cotlens: error: s3://b/x.jsonl",
+            "cotlens: error: s3://b/y.jsonl",
+        ]
+    assert made == ["s3://b", "s3://b"]
+
+    for said, remembered in (
+        ("AWS Error ACCESS_DENIED during GetObject", {}),
+        ("curlCode: 7", {"s3://c?scheme=http": "cannot reach the object store (curlCode: 7)"}),
+    ):
+        location.forget_failures()
+        with pytest.raises(OSError), location.attempt("s3://c/k?scheme=http"):
+            raise OSError(said)
+        assert location._unusable == remembered
+    location.forget_failures()
+
+
 @pytest.mark.usefixtures("ray_started")
 def test_ray_workers_stage_their_rows_in_the_store(object_storage: ObjectStorage, local_store: Store) -> None:
     """Under --engine ray the workers (maybe other machines) write their parsed rows into the store's staging
