@@ -9,6 +9,7 @@ from typing import Annotated, Any, TypeVar
 
 import typer
 from pyarrow import ArrowException
+from typer._click.exceptions import UsageError as ClickUsageError
 
 from cotlens import location
 from cotlens.cli.app import (
@@ -92,11 +93,25 @@ def json_alias(json_: bool, format_: str) -> str:
     return "json" if json_ else format_
 
 
+def engine_choice(ctx: typer.Context, param: typer.CallbackParam, value: str) -> str:
+    """--engine's value, checked as the engine checks it, naming COTLENS_ENGINE when that gave it."""
+    from typer._click.core import ParameterSource
+
+    from cotlens.runtime.engine import check_engine
+
+    came = ctx.get_parameter_source(param.name or "") if param.name else None
+    try:
+        return check_engine(value, "COTLENS_ENGINE" if came is ParameterSource.ENVIRONMENT else "--engine")
+    except UsageError as e:
+        raise ClickUsageError(str(e), ctx) from None
+
+
 EngineOption = Annotated[
     str,
     typer.Option(
         "--engine",
         envvar="COTLENS_ENGINE",
+        callback=engine_choice,
         metavar="local|ray",
         help="Where the work runs: local (worker processes here) or ray (Ray tasks; same results). Env COTLENS_ENGINE.",
     ),
