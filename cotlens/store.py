@@ -82,6 +82,9 @@ class Store:
             from cotlens.object_store import ObjectStore
 
             return super().__new__(ObjectStore)
+        if isinstance(root, str) and not root.strip():
+            # Path("") is the current directory: an ingest would write its store files among the user's.
+            raise UsageError("the store path is empty: give --store PATH (or COTLENS_STORE)")
         refused = location.unsupported(root) if isinstance(root, str) else None
         if refused:
             raise UsageError(f"store {root}: {refused}")

@@ -113,7 +113,7 @@ def test_errors_in_one_voice(tagged: Path, args: list[str], code: int, message: 
     assert "orion-3, plain-7b" not in line  # the nearest names, not every name
 
 
-def test_a_path_of_another_scheme_is_neither_a_store_nor_a_local_folder(
+def test_a_path_of_another_scheme_or_empty_is_neither_a_store_nor_a_local_folder(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """`s4://b/x` was taken as a local path: ingest made a folder `s4:` and failed in pyarrow; an input of it was
@@ -129,6 +129,13 @@ def test_a_path_of_another_scheme_is_neither_a_store_nor_a_local_folder(
                 f"cotlens: usage error: store {store}: {scheme}:// is not supported: use a local path, or an "
                 "s3:// or gs:// URI\n"
             )
+    for args in (["ingest", plain], ["models"], ["kwic", "wait"]):  # it was the current directory
+        got = runner.invoke(app, [*args, "--store", " "])
+        assert got.exit_code == 2
+        assert (
+            got.stderr
+            == "cotlens: usage error: the store path is empty: give --store PATH (or COTLENS_STORE)\n"
+        )
     got = runner.invoke(app, ["ingest", "http://example.com/a.jsonl", "--store", "store"])
     assert got.exit_code == 1
     assert got.stderr.splitlines()[-1] == (
