@@ -121,7 +121,11 @@ class ObjectStore(Store):
         """Write access for one ingest run: its objects are written under its own names, then commit() writes
         the manifest that names them. Leaving the block without commit() deletes what the run wrote."""
         with self.writing():
-            writer = ObjectStoreWriter(self, options, new_store=not self.exists())
+            new_store = not self.exists()
+            if new_store and location.size(self.uri) is not None:
+                # As a local store's path that is a file: its objects would be named `OBJECT/manifest.json`...
+                raise StoreError(f"{self.where} is an object, not a store prefix: point --store at a prefix")
+            writer = ObjectStoreWriter(self, options, new_store=new_store)
             try:
                 yield writer
             finally:

@@ -266,6 +266,18 @@ def test_store_on_object_storage_answers_as_a_local_one(
     )  # the stored ids are read back from object storage
 
 
+def test_a_store_named_by_an_object_is_refused(object_storage: ObjectStorage) -> None:
+    """As a local --store that is a file: ingest made its store's objects `plain.jsonl/manifest.json`... beside it."""
+    bucket = object_storage.bucket("objects")
+    object_storage.put(f"{bucket}/plain.jsonl", DEMO_FILES[2].read_bytes())
+    result = run("ingest", str(DEMO_FILES[0]), "--store", object_storage.uri(f"{bucket}/plain.jsonl"))
+    assert result.exit_code == 1
+    assert result.stderr == (
+        f"cotlens: error: s3://{bucket}/plain.jsonl is an object, not a store prefix: point --store at a prefix\n"
+    )
+    assert object_storage.names(bucket) == ["plain.jsonl"]
+
+
 def test_measuring_a_store_on_object_storage(object_storage: ObjectStorage, local_store: Store) -> None:
     """ingest --defer-measure, then the first analysis measures the parts in place (each replaced whole)."""
     bucket = object_storage.bucket("deferred")
