@@ -147,8 +147,9 @@ class Store:
         return sorted(self.transcripts_dir.glob("*/*.parquet"))
 
     def parts(self) -> list[str]:
-        """The part files, in store order, as paths that open_part and workers (local or Ray) can read."""
-        return [str(p) for p in self.part_files()]
+        """The part files, in store order, as paths that open_part and workers (local or Ray) can read: absolute,
+        since a Ray cluster's workers need not share this process's working directory."""
+        return [os.path.abspath(p) for p in self.part_files()]
 
     def dataset(self) -> ds.Dataset:
         """All stored transcripts as one pyarrow dataset with the current schema (columns added by newer
@@ -371,7 +372,7 @@ class StoreWriter:
 
     def staging_path(self, index: int) -> str:
         """Where a parser writes the rows of chunk `index` of this run (in staging, invisible until commit)."""
-        return str(self.staging / f"chunk-{index:06d}.arrow")
+        return os.path.abspath(self.staging / f"chunk-{index:06d}.arrow")  # for workers elsewhere too (parts)
 
     def add_staged(self, path: str, keep: npt.NDArray[np.bool_]) -> int:
         """Append the rows a parser staged, without those `keep` marks as duplicates, to the run's part files;

@@ -513,3 +513,23 @@ def test_an_unknown_engine_from_the_environment_is_named_so(tmp_path: Path) -> N
         assert result.stderr == (
             f"cotlens: usage error: {said}: choose one of local, ray (see 'cotlens kwic --help')\n"
         )
+
+
+def test_relative_store_paths_reach_workers_elsewhere(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, ray_started: None
+) -> None:
+    """Ray's workers need not share the driver's working directory (a cluster started elsewhere, as the README's
+    `ray start` recipe does; here, a Ray started before the chdir): the part files and staged chunks they are
+    handed are absolute paths. A relative --store failed with `No such file or directory: 'rel/transcripts/...'`."""
+    monkeypatch.chdir(tmp_path)
+    demo = [str(p) for p in sorted(DEMO.glob("*.jsonl"))]
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr("cotlens.sources.BLOCK_BYTES", 64 << 10)  # several chunks, so the workers stage them
+        result = run("ingest", *demo, "--store", "rel", "--engine", "ray", "--json")
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.stdout)["totals"]["added"] == 240
+    assert Store("rel").part_files() == sorted(Path("rel/transcripts").glob("*/*.parquet"))
+    args = ["rates", "--term", "wait", "--store", "rel", "--format", "json"]
+    remote, local = run(*args, "--engine", "ray"), run(*args)
+    assert remote.exit_code == 0, remote.output
+    assert remote.stdout == local.stdout
