@@ -118,7 +118,11 @@ def _held_stderr() -> Iterator[Callable[[], str]]:
     message, and writes it out after a connection that succeeded. Not while starting a local Ray: its
     processes, started meanwhile, would keep the file as their standard error."""
     sys.stderr.flush()
-    saved = os.dup(2)
+    try:
+        saved = os.dup(2)
+    except OSError:  # no standard error (closed: `2>&-`): nothing to hold
+        yield lambda: ""
+        return
     with tempfile.TemporaryFile() as held:
         os.dup2(held.fileno(), 2)
 
