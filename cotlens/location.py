@@ -67,6 +67,21 @@ def unsupported(path: str) -> str | None:
     return f"{found}:// is not supported: use a local path, or an s3:// or gs:// URI"
 
 
+# A URI's user info (`s3://KEY:SECRET@`), and a query's value under a name that says it is a secret, anywhere in a
+# text: what an echo of a path as typed (an unknown lexicon, a mapping that is no file) would print.
+_USER_INFO = re.compile(r"\b([A-Za-z][A-Za-z0-9+.-]*://)[^/?#@\s'\"]+@")
+_SECRET_VALUE = re.compile(
+    r"([?&][^=&\s]*(?:key|secret|token|password|credential)[^=&\s]*=)[^&#\s'\"]+", re.I
+)
+
+
+def blotted(text: str) -> str:
+    """`text` with the credentials a URI in it may carry replaced by ***."""
+    if "://" not in text:
+        return text
+    return _SECRET_VALUE.sub(r"\1***", _USER_INFO.sub(r"\1***@", text))
+
+
 def split(uri: str) -> tuple[str, str, str]:
     """(scheme, in lower case, and authority with any user info; `bucket/key` without slashes at its ends, or
     `/key` for a URI without a bucket; query)."""

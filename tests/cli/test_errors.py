@@ -11,6 +11,7 @@ from typer.testing import CliRunner
 
 from cotlens.cli import app
 from cotlens.ingest import IngestOptions, ingest
+from cotlens.location import blotted
 from cotlens.store import Store
 from tests.conftest import DEMO, check_voice
 from tests.helpers import chat, write_jsonl
@@ -143,6 +144,25 @@ def test_a_path_of_another_scheme_or_empty_is_neither_a_store_nor_a_local_folder
         "or an s3:// or gs:// URI)"
     )
     assert list(tmp_path.iterdir()) == []
+
+
+def test_credentials_in_a_path_as_typed_are_never_echoed(tagged: Path) -> None:
+    """A message that quotes a path as it was typed (an unknown lexicon, a mapping that is no file) printed the
+    credentials of a URI in it: every line on stderr goes without them."""
+    uri = "s3://AKIAEXAMPLE:se%2Fcret-key@bucket/lex.txt?endpoint_override=h:9000&session_token=TOKEN123"
+    got = runner.invoke(app, ["rates", "--lexicon", uri, "--store", str(tagged)])
+    assert got.exit_code == 2
+    assert got.stderr.startswith(
+        "cotlens: usage error: no built-in lexicon or file "
+        "'s3://***@bucket/lex.txt?endpoint_override=h:9000&session_token=***'"
+    )
+    got = runner.invoke(app, ["ingest", str(DEMO / "plain-7b.jsonl"), "--map", uri, "--store", str(tagged)])
+    assert got.exit_code == 2 and "--map s3://***@bucket/lex.txt?" in got.stderr
+    for said in (got.stderr, runner.invoke(app, ["rates", "--lexicon", uri, "--store", str(tagged)]).stderr):
+        assert "AKIAEXAMPLE" not in said and "se%2Fcret" not in said and "TOKEN123" not in said
+    assert blotted("email bob@example.com, gs://u:p@b/k, http://host/x?key=1") == (
+        "email bob@example.com, gs://***@b/k, http://host/x?key=***"
+    )
 
 
 def test_tag_keys_present_are_listed(tagged: Path) -> None:
