@@ -259,7 +259,7 @@ def _without_credentials(uri: str, text: str) -> str:
     parts = {p for p in (*user.split(":"), *unquote(user).split(":")) if len(p) >= SECRET_CHARACTERS}
     for secret in sorted({user, unquote(user)} - {""}, key=len)[::-1] + sorted(parts, key=len)[::-1]:
         text = text.replace(secret, "***")
-    return text
+    return blotted(text)  # and a query's secrets (pyarrow quotes a URI it cannot parse whole)
 
 
 def _detail(text: str) -> str:

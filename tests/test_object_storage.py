@@ -118,6 +118,11 @@ def test_uri_parts_keep_options_and_hide_credentials() -> None:
             ),
             "Invalid S3 connection scheme 'ftp' in s3://***@b/x (key ***)",
         ),
+        (  # the query's secrets too: this went into ingest's JSON summary
+            "s3://b\x1bkt/x?session_token=SECRET99",
+            ValueError("Cannot parse URI: 's3://b\x1bkt?session_token=SECRET99' due to syntax error"),
+            "Cannot parse URI: 's3://b\x1bkt?session_token=***' due to syntax error",
+        ),
     ],
 )
 def test_failures_are_one_line(uri: str, error: BaseException, said: str) -> None:
