@@ -49,6 +49,9 @@ class ObjectStore(Store):
         super().__init__(location.shown(root))
         self.uri = root
 
+    def __getstate__(self) -> dict[str, Any]:
+        return dict(self.__dict__)  # a URI is the same anywhere
+
     @property
     def where(self) -> str:
         return location.shown(self.uri)

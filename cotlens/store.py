@@ -93,6 +93,11 @@ class Store:
     def __init__(self, root: str | os.PathLike[str]) -> None:
         self.root = Path(root)
 
+    def __getstate__(self) -> dict[str, Any]:
+        """A store sent to a worker names its folder absolutely, as parts() does: a Ray cluster's workers need
+        not share this process's working directory."""
+        return {**self.__dict__, "root": Path(os.path.abspath(self.root))}
+
     @property
     def where(self) -> str:
         """The store as said in messages and summaries."""

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import pickle
 import random
 import re
 import shutil
@@ -533,3 +534,9 @@ def test_relative_store_paths_reach_workers_elsewhere(
     remote, local = run(*args, "--engine", "ray"), run(*args)
     assert remote.exit_code == 0, remote.output
     assert remote.stdout == local.stdout
+    # A Store itself sent to the workers (the report's tasks) names its folder absolutely too.
+    result = run(
+        "report", "plain-7b", "--store", "rel", "--engine", "ray", "--out", "r.html", "--examples", "0"
+    )
+    assert result.exit_code == 0, result.output
+    assert pickle.loads(pickle.dumps(Store("rel"))).root == tmp_path / "rel"
