@@ -17,6 +17,7 @@ import fnmatch
 import io
 import posixpath
 import re
+import time
 from collections.abc import Callable, Iterator
 from functools import lru_cache
 from typing import TYPE_CHECKING
@@ -127,7 +128,8 @@ def filesystem(uri: str) -> tuple[pafs.FileSystem, str]:
             "'.' and '..' are not resolved in an object's name: write the name without them"
         )
     root = base + bucket + (f"?{query}" if query else "")
-    made = _unusable.get(root) or _filesystem(root)
+    said, when = _unusable.get(root, ("", 0.0))
+    made = said if time.monotonic() - when < REMEMBERED_SECONDS else _filesystem(root)
     if isinstance(made, (str, ObjectStorageError)):
         raise ObjectStorageError(str(made))  # a new one each time: a raise adds to its traceback
     return made, path
@@ -136,8 +138,10 @@ def filesystem(uri: str) -> tuple[pafs.FileSystem, str]:
 # Why a filesystem (by its root, as _filesystem's) cannot be used at all, learnt from a request: every later
 # request of the command fails at once with it, rather than after retries of its own (without credentials,
 # each request to GCS retries for GCS_RETRY_SECONDS, and an ingest makes several). The CLI forgets them before
-# each command (forget_failures).
-_unusable: dict[str, str] = {}
+# each command (forget_failures); a worker process, which may outlive many commands (a Ray cluster's), after
+# REMEMBERED_SECONDS. By root: (what was said, when: time.monotonic()).
+_unusable: dict[str, tuple[str, float]] = {}
+REMEMBERED_SECONDS = 60
 
 
 @contextlib.contextmanager
@@ -152,7 +156,8 @@ def attempt(uri: str) -> Iterator[None]:
             mark in str(e) for mark in (*_NO_CREDENTIALS, *_UNREACHABLE)
         ):
             base, path, query = split(uri)
-            _unusable[base + path.partition("/")[0] + (f"?{query}" if query else "")] = failure(uri, e)
+            root = base + path.partition("/")[0] + (f"?{query}" if query else "")
+            _unusable[root] = (failure(uri, e), time.monotonic())
         raise
 
 

@@ -498,7 +498,13 @@ def test_an_unreachable_object_store_is_asked_once_per_command(
         location.forget_failures()
         with pytest.raises(OSError), location.attempt("s3://c/k?scheme=http"):
             raise OSError(said)
-        assert location._unusable == remembered
+        assert {root: why for root, (why, _) in location._unusable.items()} == remembered
+    with pytest.raises(location.ObjectStorageError, match=r"^cannot reach the object store \(curlCode: 7\)$"):
+        location.filesystem("s3://c/other?scheme=http")
+    # A process that outlives commands (a Ray cluster's worker) asks again after a while.
+    monkeypatch.setattr(location, "REMEMBERED_SECONDS", 0)
+    assert made[-1] == "s3://b" and location.filesystem("s3://c/other?scheme=http")[1] == "c/other"
+    assert made[-1] == "s3://c?scheme=http"
     location.forget_failures()
 
 
