@@ -128,16 +128,20 @@ def filesystem(uri: str) -> tuple[pafs.FileSystem, str]:
             "'.' and '..' are not resolved in an object's name: write the name without them"
         )
     root = base + bucket + (f"?{query}" if query else "")
-    said, when = _unusable.get(root, ("", 0.0))
-    made = said if time.monotonic() - when < REMEMBERED_SECONDS else _filesystem(root)
-    if isinstance(made, (str, ObjectStorageError)):
-        raise ObjectStorageError(str(made))  # a new one each time: a raise adds to its traceback
-    return made, path
+    known = _unusable.get(root)
+    if known is not None and time.monotonic() - known[1] < REMEMBERED_SECONDS:
+        raise ObjectStorageError(known[0])  # a new one each time: a raise adds to its traceback
+    try:
+        return _filesystem(root), path
+    except ObjectStorageError as e:
+        # Asking again (for a bucket's region without a network) takes seconds each time.
+        _unusable[root] = (str(e), time.monotonic())
+        raise
 
 
-# Why a filesystem (by its root, as _filesystem's) cannot be used at all, learnt from a request: every later
-# request of the command fails at once with it, rather than after retries of its own (without credentials,
-# each request to GCS retries for GCS_RETRY_SECONDS, and an ingest makes several). The CLI forgets them before
+# Why a filesystem (by its root, as _filesystem's) cannot be used at all, learnt from making it or from a request:
+# every later request of the command fails at once with it, rather than after retries of its own (without
+# credentials, each request to GCS retries for GCS_RETRY_SECONDS, and an ingest makes several). The CLI forgets them before
 # each command (forget_failures); a worker process, which may outlive many commands (a Ray cluster's), after
 # REMEMBERED_SECONDS. By root: (what was said, when: time.monotonic()).
 _unusable: dict[str, tuple[str, float]] = {}
@@ -167,9 +171,9 @@ def forget_failures() -> None:
 
 
 @lru_cache(maxsize=16)
-def _filesystem(root: str) -> pafs.FileSystem | ObjectStorageError:
-    """The filesystem, or why it cannot be made: kept too, so that one command asks once (asking for a bucket's
-    region without a network takes seconds)."""
+def _filesystem(root: str) -> pafs.FileSystem:
+    """The filesystem (made once), or an ObjectStorageError saying why it cannot be made (remembered by
+    `filesystem` as an unusable one)."""
     import pyarrow as pa
     import pyarrow.fs as pafs
 
@@ -181,7 +185,7 @@ def _filesystem(root: str) -> pafs.FileSystem | ObjectStorageError:
     try:
         fs, _ = pafs.FileSystem.from_uri(root)
     except (OSError, pa.ArrowException, ValueError) as e:
-        return ObjectStorageError(failure(root, e))
+        raise ObjectStorageError(failure(root, e)) from None
     return fs
 
 

@@ -501,9 +501,23 @@ def test_an_unreachable_object_store_is_asked_once_per_command(
         assert {root: why for root, (why, _) in location._unusable.items()} == remembered
     with pytest.raises(location.ObjectStorageError, match=r"^cannot reach the object store \(curlCode: 7\)$"):
         location.filesystem("s3://c/other?scheme=http")
+
+    # A filesystem that cannot be made (a bucket's region that cannot be asked): asked once too.
+    def refused(root: str) -> pafs.FileSystem:
+        made.append(root)
+        raise location.ObjectStorageError("cannot reach the object store (no region)")
+
+    with monkeypatch.context() as patch:
+        patch.setattr(location, "_filesystem", refused)
+        for _ in range(3):
+            with pytest.raises(
+                location.ObjectStorageError, match=r"^cannot reach the object store \(no region\)$"
+            ):
+                location.filesystem("s3://d/k")
+    assert made[-2:] == ["s3://b", "s3://d"]
     # A process that outlives commands (a Ray cluster's worker) asks again after a while.
     monkeypatch.setattr(location, "REMEMBERED_SECONDS", 0)
-    assert made[-1] == "s3://b" and location.filesystem("s3://c/other?scheme=http")[1] == "c/other"
+    assert location.filesystem("s3://c/other?scheme=http")[1] == "c/other"
     assert made[-1] == "s3://c?scheme=http"
     location.forget_failures()
 
