@@ -7,7 +7,11 @@ AWS_SECRET_ACCESS_KEY, AWS_PROFILE, AWS_ENDPOINT_URL, GOOGLE_APPLICATION_CREDENT
 themselves. `shown` gives a URI without either, for messages, summaries and the store's records.
 
 What goes wrong out there (missing credentials, no such bucket, no network, a pyarrow built without S3 or GCS) is
-said in one line by `failure`, never as the cloud SDK's multi-line report.
+said in one line by `failure`, never as the cloud SDK's multi-line report; what says that a filesystem cannot be
+used at all is remembered for the rest of the command (`attempt`).
+
+One module of about 400 lines: a URI's parts, its filesystem, what is remembered of it and how its failures are
+said all turn on one notion of its root and the credentials it carries, which would leak if split apart.
 """
 
 from __future__ import annotations
