@@ -7,7 +7,7 @@ BENCH_MB ?= 300
 
 .PHONY: venv demo test lint bench bench-ray coverage clean
 
-$(STAMP): pyproject.toml setup.py cotlens/measure/_repetition.c
+$(STAMP): pyproject.toml setup.py cotlens/measure/_repetition.c cotlens/_resample.c
 	python3 -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
 	$(PY) -m pip install --quiet -e '.[test]'

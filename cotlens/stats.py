@@ -23,6 +23,7 @@ and their rules (zero counts, sparse terms, p-values that invert the intervals) 
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
 from statistics import NormalDist
 from typing import Any, Literal
@@ -324,11 +325,36 @@ def _byte_digits(x: FloatArray) -> _Digits | None:
     return np.column_stack(columns), np.concatenate(recombine)
 
 
+def _compiled_draws() -> Callable[[np.random.BitGenerator, npt.NDArray[np.floating[Any]]], None] | None:
+    """The compiled drawing of weights (cotlens/_resample.c), or None where it was not built (setup.py marks it
+    optional: the install goes on without a C compiler)."""
+    try:
+        from cotlens._resample import draw_counts
+    except ImportError:
+        return None
+    return draw_counts
+
+
+_compiled_draw_counts = _compiled_draws()
+
+
+def draws_kernel() -> str:
+    """Which kernel draws the bootstrap's weights in this install: "compiled" or "numpy" (the same weights from
+    the same seed, and the generator left in the same state)."""
+    return "numpy" if _compiled_draw_counts is None else "compiled"
+
+
 def _draw_weights(weights: npt.NDArray[np.floating[Any]], block: int, rng: np.random.Generator) -> None:
     """Fill weights (rows, n) with multinomial(n, 1/n) counts: row r counts how often each transcript is
-    drawn in resample r. Indices are drawn a block of rows at a time, as int64 so that the rows' offsets add in
-    place, and counted while they are in the cache: 20% faster than drawing a chunk's indices at once as int32,
-    and the same indices (the generator draws the same 32-bit values for either type and any split of rows)."""
+    drawn in resample r, from the indices rng.integers(0, n, size=(rows, n), dtype=np.int64) draws. The one
+    place that chooses the kernel: the compiled one draws the same 32-bit values and counts each index as it is
+    drawn (no index array, no bincount), the numpy path draws the indices a block of rows at a time, as int64 so
+    that the rows' offsets add in place, and counts them while they are in the cache: 20% faster than drawing a
+    chunk's indices at once as int32, and the same indices (the generator draws the same 32-bit values for either
+    type and any split of rows). `weights` must be C-contiguous (the compiled kernel rejects anything else)."""
+    if _compiled_draw_counts is not None:
+        _compiled_draw_counts(rng.bit_generator, weights)
+        return
     rows, n = weights.shape
     offsets = (np.arange(min(block, rows), dtype=np.int64) * n)[:, np.newaxis]
     for r in range(0, rows, block):
