@@ -140,19 +140,26 @@ class RatioSums:
             confidence=options.confidence,
         )
 
-    def share_intervals(self, options: IntervalOptions, is_share: Sequence[bool] | None = None) -> Intervals:
+    def share_intervals(
+        self,
+        options: IntervalOptions,
+        is_share: Sequence[bool] | None = None,
+        resampled: FloatArray | None = None,
+    ) -> Intervals:
         """Σ numerator / Σ denominator per numerator, where the numerators marked in `is_share` (default: all) are
         part of their denominator (a share of tokens): the interval as intervals() gives it, a share's upper end
         held to 1, which the log scale can pass on small groups."""
-        values = self.intervals(options, per=1.0)
+        values = self.intervals(options, per=1.0, resampled=resampled)
         capped = np.minimum(values.high, 1.0)
         high = capped if is_share is None else np.where(np.asarray(is_share, dtype=bool), capped, values.high)
         return replace(values, high=high)
 
-    def resampled(self, options: IntervalOptions, blocks: list[int]) -> FloatArray:
+    def resampled(
+        self, options: IntervalOptions, blocks: list[int], side: tuple[int, ...] = ()
+    ) -> FloatArray:
         """The bootstrap's resampled moments (stats.resampled_moments), over these blocks of resamples."""
         numerators, denominators = np.concatenate(self.rows), np.concatenate(self.row_denominators)
-        return resampled_moments(numerators, denominators, options.resamples, options.seed, blocks=blocks)
+        return resampled_moments(numerators, denominators, options.resamples, options.seed, side, blocks)
 
     def sums(self) -> Sums:
         return Sums(
@@ -164,11 +171,21 @@ class RatioSums:
             np.atleast_1d(np.asarray(self.sum_num_den, dtype=np.float64)),
         )
 
-    def ratio_to(self, baseline: RatioSums, options: IntervalOptions) -> RatioResult:
+    def bootstraps_ratio_to(self, baseline: RatioSums) -> bool:
+        """Whether ratio_to bootstraps (both groups kept their transcripts and are small enough together)."""
+        return bool(self.rows and baseline.rows and self.n + baseline.n <= BOOTSTRAP_MAX_TRANSCRIPTS)
+
+    def ratio_to(
+        self,
+        baseline: RatioSums,
+        options: IntervalOptions,
+        resampled: tuple[FloatArray, FloatArray] | None = None,
+    ) -> RatioResult:
         """This group's ratio estimates over the baseline's, each numerator: studentized bootstrap (each group
-        resampled on its own) while both groups kept their transcripts and are small enough together, else the
-        delta method from the sums."""
-        if self.rows and baseline.rows and self.n + baseline.n <= BOOTSTRAP_MAX_TRANSCRIPTS:
+        resampled on its own) where bootstraps_ratio_to, else the delta method from the sums. resampled: the
+        baseline's and this group's resampled moments on their RATIO_SIDES, when drawn elsewhere
+        (resample_groups)."""
+        if self.bootstraps_ratio_to(baseline):
             return ratio_of_rates(
                 np.concatenate(baseline.rows),
                 np.concatenate(baseline.row_denominators),
@@ -178,6 +195,7 @@ class RatioSums:
                 resamples=options.resamples,
                 seed=options.seed,
                 method="bootstrap",
+                resampled=resampled,
             )
         return ratio_of_sums(baseline.sums(), self.sums(), confidence=options.confidence)
 
@@ -195,27 +213,31 @@ class RatioSums:
 def group_intervals(
     groups: Sequence[RatioSums], options: IntervalOptions, workers: Executor | None, per: float = 1000.0
 ) -> list[Intervals]:
-    """Each group's `intervals`. The bootstrap's resampling (holding the GIL; its time: bench/README.md) runs in
-    the worker processes when the analysis has them, a block of resamples per task, so that a few
-    groups still keep every worker busy; blocks are seeded on their own, so where one runs changes no number."""
+    """Each group's `intervals`, the bootstrap's resampling shared out by resample_groups."""
+    drawn = iter(resample_groups([(group, ()) for group in groups if group.rows], options, workers))
+    return [group.intervals(options, per, next(drawn) if group.rows else None) for group in groups]
+
+
+def resample_groups(
+    tasks: Sequence[tuple[RatioSums, tuple[int, ...]]], options: IntervalOptions, workers: Executor | None
+) -> list[FloatArray]:
+    """The resampled moments of each (group, side) (RatioSums.resampled over every block). The resampling
+    (holding the GIL; its time: bench/README.md) runs in the worker processes when the analysis has them, a
+    block of resamples per task, so that a few groups still keep every worker busy; blocks are seeded on their
+    own, so where one runs changes no number."""
     blocks = len(resample_blocks(options.resamples))
-    tasks = [(group, [block]) for group in groups if group.rows for block in range(blocks)]
-    drawn = iter(map_ordered(_Resample(options), tasks, workers, window=len(tasks)))
-    return [
-        group.intervals(
-            options, per, np.concatenate([next(drawn) for _ in range(blocks)]) if group.rows else None
-        )
-        for group in groups
-    ]
+    work = [(group, side, [block]) for group, side in tasks for block in range(blocks)]
+    drawn = iter(map_ordered(_Resample(options), work, workers, window=len(work)))
+    return [np.concatenate([next(drawn) for _ in range(blocks)]) for _ in tasks]
 
 
 @dataclass(frozen=True, slots=True)
 class _Resample:
     options: IntervalOptions
 
-    def __call__(self, task: tuple[RatioSums, list[int]]) -> FloatArray:
-        group, blocks = task
-        return group.resampled(self.options, blocks)
+    def __call__(self, task: tuple[RatioSums, tuple[int, ...], list[int]]) -> FloatArray:
+        group, side, blocks = task
+        return group.resampled(self.options, blocks, side)
 
 
 def interval_caption(options: IntervalOptions) -> str:

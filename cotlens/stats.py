@@ -73,6 +73,9 @@ _DIGITS_MAX_N = (2**24 - 1) // 255
 # Resamples are drawn in blocks of this many, block j of a group from its own seed (the group's seed, j), so
 # that a group's resampling can be split among worker processes and give the same draws wherever it runs.
 RESAMPLE_BLOCK = 1000
+# The `side` of resampled_moments for the two groups of ratio_of_rates (A, the baseline, then B): independent
+# streams from one seed.
+RATIO_SIDES: tuple[tuple[int, ...], tuple[int, ...]] = ((0,), (1,))
 # Bits kept of each value whose resampled sums only feed standard errors (_fixed_point).
 _MOMENT_BITS = 16
 
@@ -686,6 +689,7 @@ def ratio_of_rates(
     resamples: int = DEFAULT_RESAMPLES,
     seed: int = 0,
     method: Method = "auto",
+    resampled: tuple[FloatArray, FloatArray] | None = None,
 ) -> RatioResult:
     """Rate ratio rate_B / rate_A per term with a confidence interval and a two-sided p-value.
 
@@ -715,6 +719,9 @@ def ratio_of_rates(
       independent, so with clustered occurrences it is optimistic (too small); it is still far better than a
       resampling p-value of 1 / (B + 1).
     * Neither group has occurrences: p is NaN (nothing to test), and benjamini_hochberg skips it.
+
+    resampled: the bootstrap's resampled_moments of A and of B (their sides RATIO_SIDES) with this `resamples` and
+    `seed`, when they were drawn elsewhere (in worker processes, or once for a baseline compared with several).
     """
     _check(confidence, resamples)
     oa, ta = _group(occ_a, tok_a)
@@ -734,8 +741,14 @@ def ratio_of_rates(
         )
 
     rate_a, rate_b = count_a / sum_ta, count_b / sum_tb
-    log_a, var_a = _resampled_log_rates(resampled_moments(oa, ta, resamples, seed, (0,)), rate_a, oa.shape[0])
-    log_b, var_b = _resampled_log_rates(resampled_moments(ob, tb, resamples, seed, (1,)), rate_b, ob.shape[0])
+    if resampled is None:
+        side_a, side_b = RATIO_SIDES
+        resampled = (
+            resampled_moments(oa, ta, resamples, seed, side_a),
+            resampled_moments(ob, tb, resamples, seed, side_b),
+        )
+    log_a, var_a = _resampled_log_rates(resampled[0], rate_a, oa.shape[0])
+    log_b, var_b = _resampled_log_rates(resampled[1], rate_b, ob.shape[0])
     with np.errstate(divide="ignore", invalid="ignore"):
         estimate: FloatArray = rate_b / rate_a
         log_ratio = np.log(rate_b) - np.log(rate_a)

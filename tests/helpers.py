@@ -1,10 +1,12 @@
-"""Small builders for test inputs."""
+"""Small builders for test inputs, and a check of results."""
 
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import orjson
 
 # The keys of every analysis' JSON document (schema 2), without "sections" and "gates".
@@ -40,3 +42,13 @@ def chat(
 def write_jsonl(path: Path, records: list[Any]) -> Path:
     path.write_bytes(b"".join(r if isinstance(r, bytes) else orjson.dumps(r) + b"\n" for r in records))
     return path
+
+
+def assert_same_numbers(got: Any, expected: Any) -> None:
+    """Two results of cotlens.stats (Intervals, RatioResult) equal field by field, arrays bit for bit (NaN too)."""
+    for field in dataclasses.fields(got):
+        mine, theirs = getattr(got, field.name), getattr(expected, field.name)
+        if isinstance(mine, np.ndarray):
+            assert mine.tobytes() == theirs.tobytes(), field.name
+        else:
+            assert mine == theirs, field.name

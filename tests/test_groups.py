@@ -2,7 +2,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from cotlens.groups import IntervalOptions, RatioSums
+from cotlens.groups import IntervalOptions, RatioSums, resample_groups
+from cotlens.stats import RATIO_SIDES
+from tests.helpers import assert_same_numbers
 
 
 def test_a_share_never_has_an_upper_bound_above_one() -> None:
@@ -27,3 +29,24 @@ def test_only_the_numerators_marked_as_shares_are_held_to_one() -> None:
     assert rates.high[0] > 1.0 and rates.high[1] > 1.0
     assert marked.high[0] == 1.0
     assert marked.high[1] == rates.high[1]
+
+
+def test_resampling_drawn_apart_gives_the_ratios_and_intervals_drawn_in_place() -> None:
+    # compare draws every group's resamples at once (in workers when it has them), a ratio's baseline once for all
+    # its candidates: handed back, they must give the numbers the groups draw themselves, bit for bit; over two
+    # blocks of resamples (1001 = 1000 + 1), each seeded on its own.
+    rng = np.random.default_rng(8)
+    baseline, side = RatioSums(), RatioSums()
+    for group, n, rate in ((baseline, 120, 0.01), (side, 80, 0.02)):
+        tokens = rng.integers(20, 400, size=n)
+        group.add(rng.poisson(tokens[:, None] * [rate, rate / 3]), tokens)
+        group.add(np.array([[0, 0]]), np.array([0]))  # a transcript without tokens
+    options = IntervalOptions(resamples=1001, seed=5)
+    drawn = resample_groups([(side, ()), (baseline, RATIO_SIDES[0]), (side, RATIO_SIDES[1])], options, None)
+    assert [d.shape for d in drawn] == [(1001, 3 * 2 + 2)] * 3
+    assert not np.array_equal(drawn[0], drawn[2])  # a ratio's side draws its own stream
+    assert_same_numbers(side.intervals(options), side.intervals(options, resampled=drawn[0]))
+    ratio = side.ratio_to(baseline, options)
+    assert_same_numbers(ratio, side.ratio_to(baseline, options, (drawn[1], drawn[2])))
+    wrong = side.ratio_to(baseline, options, (drawn[2], drawn[1]))  # the sides swapped: other numbers
+    assert wrong.low.tobytes() != ratio.low.tobytes()

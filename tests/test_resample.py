@@ -3,7 +3,6 @@ counts, bit for bit, as counting the indices rng.integers draws, and the generat
 
 from __future__ import annotations
 
-import dataclasses
 import itertools
 import sys
 import threading
@@ -14,6 +13,7 @@ import numpy.typing as npt
 import pytest
 
 from cotlens import stats
+from tests.helpers import assert_same_numbers
 
 compiled = stats._compiled_draw_counts
 
@@ -201,10 +201,5 @@ def test_intervals_are_the_same_with_either_kernel(monkeypatch: pytest.MonkeyPat
         )
     compiled_results, numpy_results = results
     for got, expected in zip(compiled_results[:3], numpy_results[:3], strict=True):
-        for field in dataclasses.fields(got):
-            mine, theirs = getattr(got, field.name), getattr(expected, field.name)
-            if isinstance(mine, np.ndarray):
-                assert mine.tobytes() == theirs.tobytes(), field.name
-            else:
-                assert mine == theirs, field.name
+        assert_same_numbers(got, expected)
     assert compiled_results[3].tobytes() == numpy_results[3].tobytes()

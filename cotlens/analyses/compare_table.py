@@ -5,19 +5,27 @@ the table shown per candidate, whose cells hold the same numbers (render/ writes
 
 from __future__ import annotations
 
+from concurrent.futures import Executor
 from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 
 from cotlens.analyses.grouped_scan import finite_or_none
-from cotlens.groups import IntervalOptions, Ints, RatioSums, interval_caption, interval_definition
+from cotlens.groups import (
+    IntervalOptions,
+    Ints,
+    RatioSums,
+    interval_caption,
+    interval_definition,
+    resample_groups,
+)
 from cotlens.lexicon import Lexicon
 from cotlens.measure.scripts import left_out
 from cotlens.measure.tokens import tokenizer_description
 from cotlens.result import DECREASE, INCREASE, Column, Result
 from cotlens.scan import Selection
-from cotlens.stats import SIGNIFICANCE, RatioResult, benjamini_hochberg
+from cotlens.stats import RATIO_SIDES, SIGNIFICANCE, FloatArray, RatioResult, benjamini_hochberg
 
 
 @dataclass(frozen=True, slots=True)
@@ -66,21 +74,26 @@ class MetricTable:
         by_token: list[Metric],
         by_transcript: list[Metric],
         intervals: IntervalOptions,
+        workers: Executor | None = None,
     ) -> MetricTable:
         """`by_token`, `by_transcript`: the metrics in the order of the sums' numerators. A share of transcripts
-        (the mean of a 0/1 flag: a proportion) is bounded by Wilson's interval."""
+        (the mean of a 0/1 flag: a proportion) is bounded by Wilson's interval. workers: the analysis's worker
+        processes, which then draw the bootstrap's resamples (see _resampled)."""
         shares_of_transcripts = {m.key for m in by_transcript if m.kind == "share"}
         values: dict[tuple[str, str], tuple[float, float, float]] = {}
         ratios: dict[tuple[str, str], RatioResult] = {}
         methods: set[str] = set()
         baseline = sums[names[0]]
+        drawn = _resampled(names, sums, intervals, workers)
         for name in names:
             acc = sums[name]
             for metrics, side, base in (
                 (by_token, acc.by_token, baseline.by_token),
                 (by_transcript, acc.by_transcript, baseline.by_transcript),
             ):
-                estimates = side.share_intervals(intervals, [m.kind == "share" for m in metrics])
+                estimates = side.share_intervals(
+                    intervals, [m.kind == "share" for m in metrics], drawn.get((id(side), ()))
+                )
                 shares = side.prevalence(intervals)
                 for j, metric in enumerate(metrics):
                     if metric.key in shares_of_transcripts:
@@ -95,7 +108,12 @@ class MetricTable:
                         scale * float(estimates.high[j]),
                     )
                 if name != names[0]:
-                    result = side.ratio_to(base, intervals)
+                    drawn_a, drawn_b = (
+                        drawn.get((id(base), RATIO_SIDES[0])),
+                        drawn.get((id(side), RATIO_SIDES[1])),
+                    )
+                    both = None if drawn_a is None or drawn_b is None else (drawn_a, drawn_b)
+                    result = side.ratio_to(base, intervals, both)
                     for j, metric in enumerate(metrics):
                         methods.add(result.method_of(j))
                         ratios[(metric.key, name)] = _one(result, j)
@@ -177,6 +195,28 @@ def records(table: MetricTable, metric: Metric, names: list[str]) -> list[dict[s
         }
         out.append(record)
     return out
+
+
+def _resampled(
+    names: list[str], sums: dict[str, SideSums], intervals: IntervalOptions, workers: Executor | None
+) -> dict[tuple[int, tuple[int, ...]], FloatArray]:
+    """The bootstrap's resampled moments that build needs, keyed by (id of the RatioSums, side), all drawn in one
+    go (in the worker processes when there are any): each side's own, and each ratio's two sides (RATIO_SIDES),
+    the baseline's once however many candidates share it (the same seed draws the same resamples)."""
+    wanted: dict[tuple[int, tuple[int, ...]], RatioSums] = {}
+    baseline = sums[names[0]]
+    for name in names:
+        for side, base in (
+            (sums[name].by_token, baseline.by_token),
+            (sums[name].by_transcript, baseline.by_transcript),
+        ):
+            if side.rows:
+                wanted[id(side), ()] = side
+            if name != names[0] and side.bootstraps_ratio_to(base):
+                wanted[id(base), RATIO_SIDES[0]] = base
+                wanted[id(side), RATIO_SIDES[1]] = side
+    tasks = [(group, key[1]) for key, group in wanted.items()]
+    return dict(zip(wanted, resample_groups(tasks, intervals, workers), strict=True))
 
 
 def compare_result(
