@@ -214,8 +214,17 @@ def group_intervals(
     groups: Sequence[RatioSums], options: IntervalOptions, workers: Executor | None, per: float = 1000.0
 ) -> list[Intervals]:
     """Each group's `intervals`, the bootstrap's resampling shared out by resample_groups."""
+    drawn = own_resamples(groups, options, workers)
+    return [group.intervals(options, per, moments) for group, moments in zip(groups, drawn, strict=True)]
+
+
+def own_resamples(
+    groups: Sequence[RatioSums], options: IntervalOptions, workers: Executor | None
+) -> list[FloatArray | None]:
+    """Each group's resampled moments for its own intervals (None for a group that takes the delta method), drawn
+    by resample_groups."""
     drawn = iter(resample_groups([(group, ()) for group in groups if group.rows], options, workers))
-    return [group.intervals(options, per, next(drawn) if group.rows else None) for group in groups]
+    return [next(drawn) if group.rows else None for group in groups]
 
 
 def resample_groups(

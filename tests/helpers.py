@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import orjson
+import pytest
 
 # The keys of every analysis' JSON document (schema 2), without "sections" and "gates".
 DOCUMENT_KEYS = [
@@ -52,3 +56,24 @@ def assert_same_numbers(got: Any, expected: Any) -> None:
             assert mine.tobytes() == theirs.tobytes(), field.name
         else:
             assert mine == theirs, field.name
+
+
+@contextlib.contextmanager
+def resampling_workers(monkeypatch: pytest.MonkeyPatch) -> Iterator[list[tuple[int, tuple[int, ...]]]]:
+    """Two threads as the worker processes of any analysis that opens them (scan.scan_workers), for a store
+    of any size; yields the (id of the RatioSums, side) of every block of resamples they are given to draw."""
+    from cotlens import groups, scan
+
+    drawn: list[tuple[int, tuple[int, ...]]] = []
+    with ThreadPoolExecutor(2) as pool:
+        submit = pool.submit
+
+        def counted(fn: Any, task: Any) -> Any:
+            if isinstance(fn, groups._Resample):
+                drawn.append((id(task[0]), task[1]))
+            return submit(fn, task)
+
+        monkeypatch.setattr(pool, "submit", counted)
+        monkeypatch.setattr(scan, "pool_jobs", lambda repays: 2)
+        monkeypatch.setattr(scan, "worker_pool", lambda jobs: contextlib.nullcontext(pool))
+        yield drawn

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import contextlib
 import json
 import math
 from pathlib import Path
@@ -23,7 +22,7 @@ from cotlens.render import compare_cell
 from cotlens.scan import Selection
 from cotlens.store import Store
 from tests.conftest import DEMO
-from tests.helpers import chat, write_jsonl
+from tests.helpers import chat, resampling_workers, write_jsonl
 
 runner = CliRunner()
 LEX = parse_lexicon("t", "wait\nhmm", "test")
@@ -266,10 +265,6 @@ def test_workers_draw_the_resamples_and_the_baseline_once(
 ) -> None:
     """Terms counted from the text give compare worker processes (threads here): they draw every group's
     resamples, the baseline's for its ratios once for both candidates, and the numbers are those of one process."""
-    from concurrent.futures import ThreadPoolExecutor
-
-    from cotlens import groups, scan
-
     texts = ["Wait, wait. Hmm.", "All good here.", "Let me see.", "hmm? WAIT", "Done.", "wait"]
     records = [chat(i, texts[i % 6] * (1 + i % 3), model="abc"[i % 3]) for i in range(30)]
     store = Store(tmp_path / "store")
@@ -281,18 +276,7 @@ def test_workers_draw_the_resamples_and_the_baseline_once(
         return compare(store, ["a", "b", "c"], lexicons, Selection(), options).records
 
     alone = run()
-    tasks: list[tuple[int, tuple[int, ...]]] = []
-    monkeypatch.setattr(scan, "pool_jobs", lambda repays: 2)
-    with ThreadPoolExecutor(2) as pool:
-        submit = pool.submit
-
-        def counted(fn: Any, task: Any) -> Any:
-            if isinstance(fn, groups._Resample):
-                tasks.append((id(task[0]), task[1]))
-            return submit(fn, task)
-
-        monkeypatch.setattr(pool, "submit", counted)
-        monkeypatch.setattr(scan, "worker_pool", lambda jobs: contextlib.nullcontext(pool))
+    with resampling_workers(monkeypatch) as tasks:
         shared = run()
     assert json.dumps(shared, sort_keys=True) == json.dumps(alone, sort_keys=True)
     # Per metric set (per token, per transcript), two blocks each of: the three sides' own resamples, the baseline
