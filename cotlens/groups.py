@@ -231,9 +231,9 @@ def resample_groups(
     tasks: Sequence[tuple[RatioSums, tuple[int, ...]]], options: IntervalOptions, workers: Executor | None
 ) -> list[FloatArray]:
     """The resampled moments of each (group, side) (RatioSums.resampled over every block). The resampling
-    (holding the GIL; its time: bench/README.md) runs in the worker processes when the analysis has them, a
-    block of resamples per task, so that a few groups still keep every worker busy; blocks are seeded on their
-    own, so where one runs changes no number."""
+    (its numpy path and its setup hold the GIL; its time: bench/README.md) runs in the worker processes when the
+    analysis has them, a block of resamples per task, so that a few groups still keep every worker busy; blocks
+    are seeded on their own, so where one runs changes no number."""
     blocks = len(resample_blocks(options.resamples))
     work = [(group, side, [block]) for group, side in tasks for block in range(blocks)]
     drawn = iter(map_ordered(_Resample(options), work, workers, window=len(work)))

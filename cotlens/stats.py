@@ -16,7 +16,7 @@ The contract:
 Shapes: ``occurrences`` is ``(n, T)`` for ``n`` transcripts and ``T`` terms (or ``(n,)`` for a single term,
 treated as ``T = 1``); ``tokens`` is ``(n,)``. Results have shape ``(T,)``.
 
-One module of about 860 lines: the interval methods share the resampling, its exact sums and the pivot helpers,
+One module of about 900 lines: the interval methods share the resampling, its exact sums and the pivot helpers,
 and their rules (zero counts, sparse terms, p-values that invert the intervals) are one contract.
 """
 
@@ -43,7 +43,8 @@ Method = Literal["auto", "bootstrap", "delta"]
 # the delta method. Measured on the 2-core development machine (numpy 2.4, OpenBLAS), rate_intervals with
 # DEFAULT_RESAMPLES resamples of 50 terms at once, median (max) of 7 runs: n = 10,000: 0.18 s; 20,000:
 # 0.34 s; 30,000: 0.54 s (0.64); 40,000: 0.80 s (0.83); 50,000: 0.93 s (1.06); 60,000: 1.00 s (1.31).
-# Time is ~linear in n (about 20 us per transcript): drawing indices, counting them, one matrix product.
+# Time is ~linear in n (about 20 us per transcript): drawing indices, counting them, one matrix product. (These
+# times are the numpy path's; the compiled drawing of weights, draws_kernel, halves the drawing: the switch stays.)
 # 40,000 is the largest round n that stayed under 1 s in every run. Coverage does not argue for a higher
 # switch: both methods reach 94-95% on heavy-tailed data well below it (tests/test_stats.py).
 BOOTSTRAP_MAX_TRANSCRIPTS = 40_000
@@ -55,13 +56,13 @@ BOOTSTRAP_MAX_TRANSCRIPTS = 40_000
 # 1/(B+1) = 0.0005, is below 0.001.
 DEFAULT_RESAMPLES = 1999
 
-# Bytes allowed for the per-chunk weights (float32 or float64, 4 or 8 bytes per transcript per resample; the drawn
-# indices live one count block at a time, see _draw_weights), so memory stays bounded for any n and any number of
+# Bytes allowed for the per-chunk weights (float32 or float64, 4 or 8 bytes per transcript per resample; the numpy
+# path's drawn indices live one count block at a time, see _draw_weights), so memory stays bounded for any n and any number of
 # resamples. Small enough to stay in the cache: with two worker processes resampling side by side, 64 MB chunks
 # made the bootstrap of `rates` 10-40% slower and more variable than 8 MB ones (measured on the 300 MB bench
 # store, when a chunk also held its int32 indices).
 _CHUNK_BYTES = 8 * 2**20
-# Transcripts x resamples counted by one np.bincount call. Counting a whole chunk at once is several times
+# Transcripts x resamples counted by one np.bincount call (the numpy path of _draw_weights). Counting a whole chunk at once is several times
 # slower (its target array leaves the cache: 0.8 s instead of 0.1 s for 2000 x 10,000, measured), while
 # one call per resample costs Python overhead at small n. 2**16 counts (the drawn indices and their counts, 0.5 MB
 # of int64 each, stay in a core's cache): resampled_moments of 1999 resamples of 3,800 / 11,300 transcripts, two
@@ -280,8 +281,8 @@ def _resampled_sums(
 
     Each resample is a row of multinomial weights (how often each transcript was drawn), so every column
     (every term, and the tokens) sees the same resampled transcript sets and the work is one matrix product,
-    in float32 from x's digits (`_byte_digits(x)`) when that is exact, else in float64. Weights come from drawn
-    indices, counted in blocks of rows (see _COUNT_BLOCK). Chunks of resamples keep memory bounded.
+    in float32 from x's digits (`_byte_digits(x)`) when that is exact, else in float64. Weights come from
+    _draw_weights. Chunks of resamples keep memory bounded.
     """
     n = x.shape[0]
     k = x.shape[1] if digits is None else digits[1].shape[1]  # x is not read when its digits are given
