@@ -27,6 +27,11 @@ def main() -> None:
         start_server,
     )  # the standard library only: quick to import
 
+    # Before anything imports numpy. OpenBLAS starts a thread per core that spins for a while even when no
+    # product runs (0.06-0.08 CPU-s per process here: on another core, while the worker server imports), and the
+    # products cotlens runs (the bootstrap's, of at most a few thousand rows per chunk) gain nothing from them.
+    # A value the user set is kept.
+    os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
     # SIGTERM (kill, a job scheduler) stops a command as Ctrl-C does: the run is discarded, workers stopped.
     signal.signal(signal.SIGTERM, _interrupt)
     args = sys.argv[1:]
