@@ -57,17 +57,17 @@ BOOTSTRAP_MAX_TRANSCRIPTS = 40_000
 DEFAULT_RESAMPLES = 1999
 
 # Bytes allowed for the per-chunk weights (float32 or float64, 4 or 8 bytes per transcript per resample; the numpy
-# path's drawn indices live one count block at a time, see _draw_weights), so memory stays bounded for any n and any number of
-# resamples. Small enough to stay in the cache: with two worker processes resampling side by side, 64 MB chunks
-# made the bootstrap of `rates` 10-40% slower and more variable than 8 MB ones (measured on the 300 MB bench
+# path's drawn indices live one count block at a time, see _draw_weights), so memory stays bounded for any n and any
+# number of resamples. Small enough to stay in the cache: with two worker processes resampling side by side, 64 MB
+# chunks made the bootstrap of `rates` 10-40% slower and more variable than 8 MB ones (measured on the 300 MB bench
 # store, when a chunk also held its int32 indices).
 _CHUNK_BYTES = 8 * 2**20
-# Transcripts x resamples counted by one np.bincount call (the numpy path of _draw_weights). Counting a whole chunk at once is several times
-# slower (its target array leaves the cache: 0.8 s instead of 0.1 s for 2000 x 10,000, measured), while
-# one call per resample costs Python overhead at small n. 2**16 counts (the drawn indices and their counts, 0.5 MB
-# of int64 each, stay in a core's cache): resampled_moments of 1999 resamples of 3,800 / 11,300 transcripts, two
-# processes side by side, 0.041 / 0.120 s against 0.047 / 0.137 s with 2**18 (2**14 to 2**17 alone: within 5%
-# of 2**16). The same draws and sums whatever the block (_draw_weights).
+# Transcripts x resamples counted by one np.bincount call (the numpy path of _draw_weights). Counting a whole chunk at
+# once is several times slower (its target array leaves the cache: 0.8 s instead of 0.1 s for 2000 x 10,000,
+# measured), while one call per resample costs Python overhead at small n. 2**16 counts (the drawn indices and their
+# counts, 0.5 MB of int64 each, stay in a core's cache): resampled_moments of 1999 resamples of 3,800 / 11,300
+# transcripts, two processes side by side, 0.041 / 0.120 s against 0.047 / 0.137 s with 2**18 (2**14 to 2**17 alone:
+# within 5% of 2**16). The same draws and sums whatever the block (_draw_weights).
 _COUNT_BLOCK = 2**16
 # The most transcripts whose resampled sums run in float32 (_byte_digits): 255 n < 2**24.
 _DIGITS_MAX_N = (2**24 - 1) // 255

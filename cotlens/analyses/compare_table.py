@@ -84,9 +84,13 @@ class MetricTable:
         ratios: dict[tuple[str, str], RatioResult] = {}
         methods: set[str] = set()
         baseline = sums[names[0]]
-        drawn = _resampled(names, sums, intervals, workers)
+        # The baseline's resamples for its ratios are drawn once and kept for every candidate; a side's others only
+        # while its rows are built, so that memory does not grow with the number of sides.
+        kept: dict[tuple[int, tuple[int, ...]], FloatArray] = {}
         for name in names:
             acc = sums[name]
+            drawn = {**kept, **_resampled(name, names, sums, intervals, workers)}
+            kept = {key: moments for key, moments in drawn.items() if key[1] == RATIO_SIDES[0]}
             for metrics, side, base in (
                 (by_token, acc.by_token, baseline.by_token),
                 (by_transcript, acc.by_transcript, baseline.by_transcript),
@@ -198,23 +202,28 @@ def records(table: MetricTable, metric: Metric, names: list[str]) -> list[dict[s
 
 
 def _resampled(
-    names: list[str], sums: dict[str, SideSums], intervals: IntervalOptions, workers: Executor | None
+    name: str,
+    names: list[str],
+    sums: dict[str, SideSums],
+    intervals: IntervalOptions,
+    workers: Executor | None,
 ) -> dict[tuple[int, tuple[int, ...]], FloatArray]:
-    """The bootstrap's resampled moments that build needs, keyed by (id of the RatioSums, side), all drawn in one
-    go (in the worker processes when there are any): each side's own, and each ratio's two sides (RATIO_SIDES),
-    the baseline's once however many candidates share it (the same seed draws the same resamples)."""
+    """The bootstrap's resampled moments that build needs of one side, keyed by (id of the RatioSums, side), drawn
+    at once (in the worker processes when there are any): its own, and its side of the ratios (RATIO_SIDES), the
+    baseline's once for all the candidates (the same seed draws the same resamples for each)."""
     wanted: dict[tuple[int, tuple[int, ...]], RatioSums] = {}
-    baseline = sums[names[0]]
-    for name in names:
-        for side, base in (
-            (sums[name].by_token, baseline.by_token),
-            (sums[name].by_transcript, baseline.by_transcript),
-        ):
-            if side.rows:
-                wanted[id(side), ()] = side
-            if name != names[0] and side.bootstraps_ratio_to(base):
-                wanted[id(base), RATIO_SIDES[0]] = base
-                wanted[id(side), RATIO_SIDES[1]] = side
+    acc, baseline = sums[name], sums[names[0]]
+    others = [sums[other] for other in names[1:]]
+    for side, base, candidates in (
+        (acc.by_token, baseline.by_token, [other.by_token for other in others]),
+        (acc.by_transcript, baseline.by_transcript, [other.by_transcript for other in others]),
+    ):
+        if side.rows:
+            wanted[id(side), ()] = side
+        if side is base and any(candidate.bootstraps_ratio_to(base) for candidate in candidates):
+            wanted[id(side), RATIO_SIDES[0]] = side
+        if side is not base and side.bootstraps_ratio_to(base):
+            wanted[id(side), RATIO_SIDES[1]] = side
     tasks = [(group, key[1]) for key, group in wanted.items()]
     return dict(zip(wanted, resample_groups(tasks, intervals, workers), strict=True))
 
