@@ -8,7 +8,7 @@ themselves only while the group is small enough to bootstrap (stats.BOOTSTRAP_MA
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from concurrent.futures import Executor
 from dataclasses import dataclass, field, replace
 from typing import Any
@@ -36,6 +36,9 @@ from cotlens.stats import (
     wilson_interval,
 )
 
+# Bytes of resampled moments own_resamples holds at once: 1999 resamples of 50 terms (2.4 MB a group) in batches of
+# 26 groups, enough to keep the workers busy, where holding every group's would grow with the number of groups.
+_DRAWN_BYTES = 64 * 2**20
 # A group key for transcripts without the grouping value (no dataset, no such tag).
 NO_VALUE = "(none)"
 # Groups with fewer transcripts than this are flagged: their intervals rest on little data. Measured (bench/
@@ -161,6 +164,13 @@ class RatioSums:
         numerators, denominators = np.concatenate(self.rows), np.concatenate(self.row_denominators)
         return resampled_moments(numerators, denominators, options.resamples, options.seed, side, blocks)
 
+    def resampled_bytes(self, options: IntervalOptions) -> int:
+        """The size of this group's resampled moments (0 for a group that takes the delta method)."""
+        if not self.rows:
+            return 0
+        numerators = self.rows[0].shape[1] if self.rows[0].ndim == 2 else 1
+        return options.resamples * (3 * numerators + 2) * 8
+
     def sums(self) -> Sums:
         return Sums(
             self.n,
@@ -220,11 +230,20 @@ def group_intervals(
 
 def own_resamples(
     groups: Sequence[RatioSums], options: IntervalOptions, workers: Executor | None
-) -> list[FloatArray | None]:
-    """Each group's resampled moments for its own intervals (None for a group that takes the delta method), drawn
-    by resample_groups."""
-    drawn = iter(resample_groups([(group, ()) for group in groups if group.rows], options, workers))
-    return [next(drawn) if group.rows else None for group in groups]
+) -> Iterator[FloatArray | None]:
+    """Each group's resampled moments for its own intervals, in order (None for a group that takes the delta
+    method), drawn by resample_groups a batch of consecutive groups at a time: about _DRAWN_BYTES of them at most
+    are held at once, however many groups there are. Lazy: consume it while `workers` run."""
+    start = 0
+    while start < len(groups):
+        stop, held = start + 1, groups[start].resampled_bytes(options)
+        while stop < len(groups) and held + groups[stop].resampled_bytes(options) <= _DRAWN_BYTES:
+            held += groups[stop].resampled_bytes(options)
+            stop += 1
+        batch = groups[start:stop]
+        drawn = iter(resample_groups([(group, ()) for group in batch if group.rows], options, workers))
+        yield from (next(drawn) if group.rows else None for group in batch)
+        start = stop
 
 
 def resample_groups(

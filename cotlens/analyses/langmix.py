@@ -206,12 +206,11 @@ def compute_langmix(
             store, kernel, selection, _Group.add, lambda key: _Group(key, options.examples), workers
         )
         groups = grouped_scan.sorted_groups(found, options.field, selection)
-        drawn = iter(
-            own_resamples(
-                [s for _, acc in groups for s in (acc.tokens, acc.letters)], options.intervals, workers
-            )
-        )
-    rows = [row for key, acc in groups for row in _group_rows(key, acc, options, next(drawn), next(drawn))]
+        shares = [s for _, acc in groups for s in (acc.tokens, acc.letters)]
+        drawn = own_resamples(shares, options.intervals, workers)
+        rows = [
+            row for key, acc in groups for row in _group_rows(key, acc, options, next(drawn), next(drawn))
+        ]
     kinds = grouped_scan.several_kinds(found)
     result = Result(
         "langmix",
