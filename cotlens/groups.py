@@ -32,7 +32,7 @@ from cotlens.stats import (
     ratio_of_rates,
     ratio_of_sums,
     resample_blocks,
-    resampled_moments,
+    resampled_moments_of,
     wilson_interval,
 )
 
@@ -157,12 +157,9 @@ class RatioSums:
         high = capped if is_share is None else np.where(np.asarray(is_share, dtype=bool), capped, values.high)
         return replace(values, high=high)
 
-    def resampled(
-        self, options: IntervalOptions, blocks: list[int], side: tuple[int, ...] = ()
-    ) -> FloatArray:
-        """The bootstrap's resampled moments (stats.resampled_moments), over these blocks of resamples."""
-        numerators, denominators = np.concatenate(self.rows), np.concatenate(self.row_denominators)
-        return resampled_moments(numerators, denominators, options.resamples, options.seed, side, blocks)
+    def transcripts(self) -> tuple[npt.NDArray[Any], Ints]:
+        """The kept per-transcript numerators (n, k) and denominators (n,), for the bootstrap."""
+        return np.concatenate(self.rows), np.concatenate(self.row_denominators)
 
     def resampled_bytes(self, options: IntervalOptions) -> int:
         """The size of this group's resampled moments (0 for a group that takes the delta method)."""
@@ -220,52 +217,69 @@ class RatioSums:
         return self.n < FEW_TRANSCRIPTS
 
 
+# Groups of the same transcripts (a side's numerators over its tokens and over its transcripts), resampled together:
+# they draw the same resamples (stats.resampled_moments_of).
+Bundle = tuple[RatioSums, ...]
+
+
 def group_intervals(
     groups: Sequence[RatioSums], options: IntervalOptions, workers: Executor | None, per: float = 1000.0
 ) -> list[Intervals]:
     """Each group's `intervals`, the bootstrap's resampling shared out by resample_groups."""
-    drawn = own_resamples(groups, options, workers)
-    return [group.intervals(options, per, moments) for group, moments in zip(groups, drawn, strict=True)]
+    drawn = own_resamples([(group,) for group in groups], options, workers)
+    return [group.intervals(options, per, moments) for group, [moments] in zip(groups, drawn, strict=True)]
 
 
 def own_resamples(
-    groups: Sequence[RatioSums], options: IntervalOptions, workers: Executor | None
-) -> Iterator[FloatArray | None]:
-    """Each group's resampled moments for its own intervals, in order (None for a group that takes the delta
-    method), drawn by resample_groups a batch of consecutive groups at a time: about _DRAWN_BYTES of them at most
-    are held at once, however many groups there are. Lazy: consume it while `workers` run."""
+    bundles: Sequence[Bundle], options: IntervalOptions, workers: Executor | None
+) -> Iterator[list[FloatArray | None]]:
+    """Each bundle's groups' resampled moments for their own intervals, in order (None for a group that takes the
+    delta method), drawn by resample_groups a batch of consecutive bundles at a time: about _DRAWN_BYTES of them at
+    most are held at once, however many groups there are. Lazy: consume it while `workers` run."""
     start = 0
-    while start < len(groups):
-        stop, held = start + 1, groups[start].resampled_bytes(options)
-        while stop < len(groups) and held + groups[stop].resampled_bytes(options) <= _DRAWN_BYTES:
-            held += groups[stop].resampled_bytes(options)
+    while start < len(bundles):
+        stop, held = start + 1, _bytes(bundles[start], options)
+        while stop < len(bundles) and held + _bytes(bundles[stop], options) <= _DRAWN_BYTES:
+            held += _bytes(bundles[stop], options)
             stop += 1
-        batch = groups[start:stop]
-        drawn = iter(resample_groups([(group, ()) for group in batch if group.rows], options, workers))
-        yield from (next(drawn) if group.rows else None for group in batch)
+        batch = [tuple(group for group in bundle if group.rows) for bundle in bundles[start:stop]]
+        drawn = iter(resample_groups([(kept, ()) for kept in batch if kept], options, workers))
+        for bundle, kept in zip(bundles[start:stop], batch, strict=True):
+            moments = iter(next(drawn) if kept else [])
+            yield [next(moments) if group.rows else None for group in bundle]
         start = stop
 
 
+def _bytes(bundle: Bundle, options: IntervalOptions) -> int:
+    return sum(group.resampled_bytes(options) for group in bundle)
+
+
 def resample_groups(
-    tasks: Sequence[tuple[RatioSums, tuple[int, ...]]], options: IntervalOptions, workers: Executor | None
-) -> list[FloatArray]:
-    """The resampled moments of each (group, side) (RatioSums.resampled over every block). The resampling
-    (its numpy path and its setup hold the GIL; its time: bench/README.md) runs in the worker processes when the
-    analysis has them, a block of resamples per task, so that a few groups still keep every worker busy; blocks
-    are seeded on their own, so where one runs changes no number."""
+    tasks: Sequence[tuple[Bundle, tuple[int, ...]]], options: IntervalOptions, workers: Executor | None
+) -> list[list[FloatArray]]:
+    """The resampled moments of every group of each (bundle, side) (stats.resampled_moments_of, which draws a
+    bundle's resamples once when its groups hold the same transcripts). The resampling (its numpy path and its
+    setup hold the GIL; its time: bench/README.md) runs in the worker processes when the analysis has them, a block
+    of resamples per task, so that a few groups still keep every worker busy; blocks are seeded on their own, so
+    where one runs changes no number."""
     blocks = len(resample_blocks(options.resamples))
-    work = [(group, side, [block]) for group, side in tasks for block in range(blocks)]
+    work = [(bundle, side, [block]) for bundle, side in tasks for block in range(blocks)]
     drawn = iter(map_ordered(_Resample(options), work, workers, window=len(work)))
-    return [np.concatenate([next(drawn) for _ in range(blocks)]) for _ in tasks]
+    out = []
+    for bundle, _ in tasks:
+        by_block = [next(drawn) for _ in range(blocks)]
+        out.append([np.concatenate([moments[i] for moments in by_block]) for i in range(len(bundle))])
+    return out
 
 
 @dataclass(frozen=True, slots=True)
 class _Resample:
     options: IntervalOptions
 
-    def __call__(self, task: tuple[RatioSums, tuple[int, ...], list[int]]) -> FloatArray:
-        group, side, blocks = task
-        return group.resampled(self.options, blocks, side)
+    def __call__(self, task: tuple[Bundle, tuple[int, ...], list[int]]) -> list[FloatArray]:
+        bundle, side, blocks = task
+        groups = [group.transcripts() for group in bundle]
+        return resampled_moments_of(groups, self.options.resamples, self.options.seed, side, blocks)
 
 
 def interval_caption(options: IntervalOptions) -> str:

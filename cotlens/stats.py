@@ -23,7 +23,7 @@ and their rules (zero counts, sparse terms, p-values that invert the intervals) 
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from statistics import NormalDist
 from typing import Any, Literal
@@ -214,24 +214,80 @@ def resampled_moments(
     (T columns each) and x^2, to about 5 significant digits (see _fixed_point), where x is a transcript's
     tokens and d = y - R x its residual from the group's rate R (see _resampled_log_rates). Drawn as
     resampled_sums draws them: the same seeds give the same resamples and the same sums in any process."""
-    occ, tok = _group(occurrences, tokens)
-    counts, total = occ.sum(axis=0), float(tok.sum())
-    ratio = counts / total if total > 0 else np.zeros_like(counts)
-    resid = occ - tok[:, np.newaxis] * ratio[np.newaxis, :]
-    fixed, scale, offset = _fixed_point(
-        np.column_stack([resid * resid, resid * tok[:, np.newaxis], tok * tok])
-    )
-    del resid
-    exact = occ.shape[1] + 1
-    counted = _byte_digits(np.column_stack([occ, tok]))
-    if counted is None:
-        sums = resampled_sums(np.column_stack([occ, tok, fixed]), resamples, seed, side, blocks)
-    else:  # the fixed-point columns' two digits are known: no pass of _byte_digits over them
-        digits = _with_fixed_point_digits(counted, fixed)
-        sums = resampled_sums(np.empty((tok.shape[0], 0)), resamples, seed, side, blocks, digits)
-    # Every resample draws n transcripts, so each column's offset adds exactly n * offset to its sums.
-    sums[:, exact:] = sums[:, exact:] * scale + tok.shape[0] * offset
-    return sums
+    [moments] = resampled_moments_of([(occurrences, tokens)], resamples, seed, side, blocks)
+    return moments
+
+
+def resampled_moments_of(
+    groups: Sequence[tuple[npt.ArrayLike, npt.ArrayLike]],
+    resamples: int,
+    seed: int,
+    side: tuple[int, ...] = (),
+    blocks: list[int] | None = None,
+) -> list[FloatArray]:
+    """The resampled_moments of each (occurrences, tokens) group, with the same seed and side. Groups of as many
+    transcripts (the same transcripts over two denominators, say) draw the same resamples: when all their columns
+    resample in float32, they are drawn once, for one product over every group's digits (whole numbers summed
+    exactly, so each group's sums are the ones it would get alone)."""
+    columns = [_MomentColumns.of(occurrences, tokens) for occurrences, tokens in groups]
+    together = [c.digits for c in columns if c.digits is not None]
+    if len(columns) > 1 and len(together) == len(columns) and len({c.n for c in columns}) == 1:
+        sums = resampled_sums(np.empty((columns[0].n, 0)), resamples, seed, side, blocks, _stacked(together))
+        widths = np.cumsum([digits[1].shape[1] for digits in together])[:-1]
+        drawn = [np.ascontiguousarray(part) for part in np.split(sums, widths, axis=1)]
+    else:
+        drawn = [
+            resampled_sums(
+                np.empty((c.n, 0)) if c.values is None else c.values, resamples, seed, side, blocks, c.digits
+            )
+            for c in columns
+        ]
+    for c, moments in zip(columns, drawn, strict=True):
+        # Every resample draws n transcripts, so each column's offset adds exactly n * offset to its sums.
+        moments[:, c.exact :] = moments[:, c.exact :] * c.scale + c.n * c.offset
+    return drawn
+
+
+@dataclass(frozen=True)
+class _MomentColumns:
+    """What resampled_moments resamples of a group: its columns as digits (or as floats, `values`, when they are
+    not all whole), and how its fixed-point columns, after the first `exact`, scale back."""
+
+    n: int
+    exact: int
+    digits: _Digits | None
+    values: FloatArray | None
+    scale: FloatArray
+    offset: FloatArray
+
+    @classmethod
+    def of(cls, occurrences: npt.ArrayLike, tokens: npt.ArrayLike) -> _MomentColumns:
+        occ, tok = _group(occurrences, tokens)
+        counts, total = occ.sum(axis=0), float(tok.sum())
+        ratio = counts / total if total > 0 else np.zeros_like(counts)
+        resid = occ - tok[:, np.newaxis] * ratio[np.newaxis, :]
+        fixed, scale, offset = _fixed_point(
+            np.column_stack([resid * resid, resid * tok[:, np.newaxis], tok * tok])
+        )
+        del resid
+        n, exact = tok.shape[0], occ.shape[1] + 1
+        counted = _byte_digits(np.column_stack([occ, tok]))
+        if counted is None:
+            return cls(n, exact, None, np.column_stack([occ, tok, fixed]), scale, offset)
+        # The fixed-point columns' two digits are known: no pass of _byte_digits over them.
+        return cls(n, exact, _with_fixed_point_digits(counted, fixed), None, scale, offset)
+
+
+def _stacked(groups: Sequence[_Digits]) -> _Digits:
+    """Several groups' _byte_digits side by side: their digit columns, and one recombination matrix that sends
+    each group's digit sums to its own columns only."""
+    parts = np.column_stack([digits[0] for digits in groups])
+    recombine = np.zeros((parts.shape[1], sum(digits[1].shape[1] for digits in groups)))
+    row = column = 0
+    for _, own in groups:
+        recombine[row : row + own.shape[0], column : column + own.shape[1]] = own
+        row, column = row + own.shape[0], column + own.shape[1]
+    return parts, recombine
 
 
 def _with_fixed_point_digits(digits: _Digits, fixed: FloatArray) -> _Digits:

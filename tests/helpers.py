@@ -59,18 +59,21 @@ def assert_same_numbers(got: Any, expected: Any) -> None:
 
 
 @contextlib.contextmanager
-def resampling_workers(monkeypatch: pytest.MonkeyPatch) -> Iterator[list[tuple[int, tuple[int, ...]]]]:
+def resampling_workers(
+    monkeypatch: pytest.MonkeyPatch,
+) -> Iterator[list[tuple[tuple[int, ...], tuple[int, ...]]]]:
     """Two threads as the worker processes of any analysis that opens them (scan.scan_workers), for a store
-    of any size; yields the (id of the RatioSums, side) of every block of resamples they are given to draw."""
+    of any size; yields the (ids of the bundle's RatioSums, side) of every block of resamples they are given to
+    draw (groups.resample_groups)."""
     from cotlens import groups, scan
 
-    drawn: list[tuple[int, tuple[int, ...]]] = []
+    drawn: list[tuple[tuple[int, ...], tuple[int, ...]]] = []
     with ThreadPoolExecutor(2) as pool:
         submit = pool.submit
 
         def counted(fn: Any, task: Any) -> Any:
             if isinstance(fn, groups._Resample):
-                drawn.append((id(task[0]), task[1]))
+                drawn.append((tuple(id(group) for group in task[0]), task[1]))
             return submit(fn, task)
 
         monkeypatch.setattr(pool, "submit", counted)

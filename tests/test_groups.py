@@ -46,7 +46,8 @@ def test_resampling_drawn_apart_gives_the_ratios_and_intervals_drawn_in_place() 
         group.add(rng.poisson(tokens[:, None] * [rate, rate / 3]), tokens)
         group.add(np.array([[0, 0]]), np.array([0]))  # a transcript without tokens
     options = IntervalOptions(resamples=1001, seed=5)
-    drawn = resample_groups([(side, ()), (baseline, RATIO_SIDES[0]), (side, RATIO_SIDES[1])], options, None)
+    tasks = [((side,), ()), ((baseline,), RATIO_SIDES[0]), ((side,), RATIO_SIDES[1])]
+    drawn = [moments for [moments] in resample_groups(tasks, options, None)]
     assert [d.shape for d in drawn] == [(1001, 3 * 2 + 2)] * 3
     assert not np.array_equal(drawn[0], drawn[2])  # a ratio's side draws its own stream
     assert_same_numbers(side.intervals(options), side.intervals(options, resampled=drawn[0]))

@@ -536,6 +536,42 @@ def test_resampled_moments_are_exact_in_any_split() -> None:
 
 
 @pytest.mark.usefixtures("draws_kernel")
+def test_groups_of_the_same_transcripts_draw_their_resamples_once(monkeypatch: pytest.MonkeyPatch) -> None:
+    # A side's numerators over its tokens and over its transcripts (compare's two metric sets, langmix's token and
+    # letter shares) draw the same resamples: drawn once for both, each group's moments are its own, bit for bit.
+    # Groups that cannot share draw apart: a fraction (float64 sums), another number of transcripts.
+    occ, tok = small_group(n=300, terms=3)
+    per_transcript = np.random.default_rng(5).poisson(1.5, size=(300, 2)).astype(np.float64)
+    ones = np.ones(300)
+    fraction = per_transcript.copy()
+    fraction[7, 1] += 0.25
+    draws: list[tuple[int, ...]] = []
+    draw = stats._draw_weights
+
+    def counted(weights: npt.NDArray[np.float64], block: int, rng: np.random.Generator) -> None:
+        draws.append(weights.shape)
+        draw(weights, block, rng)
+
+    monkeypatch.setattr(stats, "_draw_weights", counted)
+    cases = {
+        "shared": ([(occ, tok), (per_transcript, ones)], 2),  # 2 blocks of 1999 resamples, once for both
+        "fraction": ([(occ, tok), (fraction, ones)], 4),
+        "other n": ([(occ, tok), (per_transcript[:200], ones[:200])], 4),
+        "three": ([(occ, tok), (per_transcript, ones), (occ[:, :1], tok)], 2),
+    }
+    for name, (groups, expected_draws) in cases.items():
+        draws.clear()
+        together = stats.resampled_moments_of(groups, 1999, 4, (1,))
+        assert len(draws) == expected_draws, name
+        alone = [stats.resampled_moments(o, t, 1999, 4, (1,)) for o, t in groups]
+        assert [m.tobytes() for m in together] == [m.tobytes() for m in alone], name
+        assert all(
+            m.flags.c_contiguous and m.shape == (1999, 3 * o.shape[1] + 2)
+            for m, (o, _) in zip(together, groups, strict=True)
+        )
+
+
+@pytest.mark.usefixtures("draws_kernel")
 def test_worker_processes_give_the_same_intervals() -> None:
     # Workers run BLAS on one thread, this process on several: the standard errors' sums must not care.
     from cotlens.groups import IntervalOptions, RatioSums, group_intervals

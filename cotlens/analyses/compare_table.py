@@ -211,7 +211,7 @@ def _resampled(
     """The bootstrap's resampled moments that build needs of one side, keyed by (id of the RatioSums, side), drawn
     at once (in the worker processes when there are any): its own, and its side of the ratios (RATIO_SIDES), the
     baseline's once for all the candidates (the same seed draws the same resamples for each)."""
-    wanted: dict[tuple[int, tuple[int, ...]], RatioSums] = {}
+    wanted: dict[tuple[int, ...], list[RatioSums]] = {(): []}  # the groups to draw, by their side
     acc, baseline = sums[name], sums[names[0]]
     others = [sums[other] for other in names[1:]]
     for side, base, candidates in (
@@ -219,13 +219,19 @@ def _resampled(
         (acc.by_transcript, baseline.by_transcript, [other.by_transcript for other in others]),
     ):
         if side.rows:
-            wanted[id(side), ()] = side
+            wanted[()].append(side)
         if side is base and any(candidate.bootstraps_ratio_to(base) for candidate in candidates):
-            wanted[id(side), RATIO_SIDES[0]] = side
+            wanted.setdefault(RATIO_SIDES[0], []).append(side)
         if side is not base and side.bootstraps_ratio_to(base):
-            wanted[id(side), RATIO_SIDES[1]] = side
-    tasks = [(group, key[1]) for key, group in wanted.items()]
-    return dict(zip(wanted, resample_groups(tasks, intervals, workers), strict=True))
+            wanted.setdefault(RATIO_SIDES[1], []).append(side)
+    # A side's two metric sets hold the same transcripts: each bundle draws its resamples once.
+    tasks = [(tuple(groups), side) for side, groups in wanted.items() if groups]
+    drawn = resample_groups(tasks, intervals, workers)
+    return {
+        (id(group), side): moments
+        for (groups, side), bundle in zip(tasks, drawn, strict=True)
+        for group, moments in zip(groups, bundle, strict=True)
+    }
 
 
 def compare_result(

@@ -206,10 +206,12 @@ def compute_langmix(
             store, kernel, selection, _Group.add, lambda key: _Group(key, options.examples), workers
         )
         groups = grouped_scan.sorted_groups(found, options.field, selection)
-        shares = [s for _, acc in groups for s in (acc.tokens, acc.letters)]
-        drawn = own_resamples(shares, options.intervals, workers)
+        # A group's token and letter shares hold the same transcripts: they draw their resamples once.
+        drawn = own_resamples([(acc.tokens, acc.letters) for _, acc in groups], options.intervals, workers)
         rows = [
-            row for key, acc in groups for row in _group_rows(key, acc, options, next(drawn), next(drawn))
+            row
+            for (key, acc), both in zip(groups, drawn, strict=True)
+            for row in _group_rows(key, acc, options, *both)
         ]
     kinds = grouped_scan.several_kinds(found)
     result = Result(

@@ -279,20 +279,8 @@ def test_workers_draw_the_resamples_and_the_baseline_once(
     with resampling_workers(monkeypatch) as tasks:
         shared = run()
     assert json.dumps(shared, sort_keys=True) == json.dumps(alone, sort_keys=True)
-    # Per metric set (per token, per transcript), two blocks each of: the three sides' own resamples, the baseline
-    # on its ratio side once, each candidate on its own ratio side.
-    assert len(tasks) == 2 * 2 * (3 + 1 + 2) and len(set(tasks)) == 2 * (3 + 1 + 2)
-    assert sorted(side for _, side in set(tasks)) == [
-        (),
-        (),
-        (),
-        (),
-        (),
-        (),
-        (0,),
-        (0,),
-        (1,),
-        (1,),
-        (1,),
-        (1,),
-    ]
+    # Two blocks each of: the three sides' own resamples, the baseline on its ratio side once, each candidate on its
+    # own ratio side; each a bundle of the side's two metric sets (per token, per transcript), drawn once.
+    assert len(tasks) == 2 * (3 + 1 + 2) and len(set(tasks)) == 3 + 1 + 2
+    assert sorted(side for _, side in set(tasks)) == [(), (), (), (0,), (1,), (1,)]
+    assert all(len(bundle) == 2 for bundle, _ in tasks)

@@ -192,5 +192,6 @@ def test_workers_draw_the_resamples(mixed: Store, monkeypatch: pytest.MonkeyPatc
     with resampling_workers(monkeypatch) as drawn:
         shared = compute_langmix(mixed, Selection(), options)
     assert shared.rows == alone.rows
-    # Models a and b, the token and letter shares of each, two blocks of the default 1999 resamples each.
-    assert len(drawn) == 2 * 2 * 2 and len(set(drawn)) == 2 * 2
+    # Models a and b, two blocks of the default 1999 resamples each, each a bundle of the token and letter shares.
+    assert len(drawn) == 2 * 2 and len(set(drawn)) == 2
+    assert all(len(bundle) == 2 for bundle, _ in drawn)
