@@ -16,8 +16,9 @@ The contract:
 Shapes: ``occurrences`` is ``(n, T)`` for ``n`` transcripts and ``T`` terms (or ``(n,)`` for a single term,
 treated as ``T = 1``); ``tokens`` is ``(n,)``. Results have shape ``(T,)``.
 
-One module of about 900 lines: the interval methods share the resampling, its exact sums and the pivot helpers,
-and their rules (zero counts, sparse terms, p-values that invert the intervals) are one contract.
+One module of about 960 lines: the interval methods share the resampling (its two kernels, its exact sums, groups
+that draw once), the pivot helpers, and their rules (zero counts, sparse terms, p-values that invert the intervals)
+are one contract.
 """
 
 from __future__ import annotations
