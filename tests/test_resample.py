@@ -41,7 +41,7 @@ def by_compiled(rows: int, n: int, dtype: type, seed: int) -> tuple[npt.NDArray[
 
 
 # n: the smallest ranges (n = 1 draws nothing), ranges whose Lemire threshold 2^32 mod n is 0 (powers of two) or
-# not (2^32 mod 255 = 1, mod 65537 = 1, mod 1,000,003 = 295,065, mod 7 = 4), an odd number of 32-bit draws
+# not (2^32 mod 255 = 1, mod 65537 = 1, mod 1,000,003 = 954,414, mod 7 = 4), an odd number of 32-bit draws
 # (PCG64 keeps the other half of a 64-bit output for the next draw: the state must say so afterwards).
 CASES = [(rows, n) for n in (1, 2, 3, 7, 255, 256) for rows in (1, 2, 1999)]
 CASES += [(1, 65536), (2, 65537), (1, 1_000_003), (2, 1_000_003)]
