@@ -203,3 +203,14 @@ def test_intervals_are_the_same_with_either_kernel(monkeypatch: pytest.MonkeyPat
     for got, expected in zip(compiled_results[:3], numpy_results[:3], strict=True):
         assert_same_numbers(got, expected)
     assert compiled_results[3].tobytes() == numpy_results[3].tobytes()
+
+
+def test_without_the_extension_the_numpy_path_draws(monkeypatch: pytest.MonkeyPatch) -> None:
+    # Where it did not build (setup.py marks it optional), importing it fails and stats falls back to numpy.
+    monkeypatch.setitem(sys.modules, "cotlens._resample", None)  # an import of it raises ImportError
+    assert stats._compiled_draws() is None
+    monkeypatch.setattr(stats, "_compiled_draw_counts", stats._compiled_draws())
+    assert stats.draws_kernel() == "numpy"
+    weights = np.empty((3, 5))
+    stats._draw_weights(weights, 2, np.random.default_rng(1))
+    assert weights.tobytes() == by_numpy(3, 5, np.float64, 1)[0].tobytes()
