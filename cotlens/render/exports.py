@@ -26,7 +26,7 @@ from cotlens.analyses.filter import FilterOptions, Judged, is_device
 from cotlens.errors import CotlensError, InputError, UsageError
 from cotlens.escape import json_bytes
 from cotlens.record import RECORD_FIELDS, schema
-from cotlens.runtime.workers import default_jobs
+from cotlens.runtime.early import default_jobs
 
 # The canonical record, as JSON Lines output carries it (Parquet output carries every stored column).
 RECORD_COLUMNS = [f.name for f in RECORD_FIELDS]
