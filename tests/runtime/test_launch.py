@@ -98,7 +98,13 @@ def test_a_commands_server_imports_its_own_modules(monkeypatch: pytest.MonkeyPat
 
     monkeypatch.setattr(preload, "_command", [])
     preload.run_command("rates")
-    assert preload.server_modules() == ("polars", "cotlens.scan", "cotlens.analyses.rates")
+    assert preload.server_modules() == (
+        "polars",
+        "numpy.ma",
+        "numpy.random",
+        "cotlens.scan",
+        "cotlens.analyses.rates",
+    )
     preload.run_command("ingest")
     kernels = [m for m in preload.server_modules() if m.startswith("cotlens.measure.")]
     assert "cotlens.measure.lexicon_counts" in kernels and "cotlens.measure.tokens" in kernels
