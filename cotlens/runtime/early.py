@@ -20,9 +20,7 @@ import atexit
 import contextlib
 import os
 import signal
-import socket
 import sys
-import tempfile
 from typing import Any
 
 # One worker per core: a worker's own thread pools (polars, Arrow, OpenBLAS) would only oversubscribe the cores.
@@ -51,6 +49,9 @@ _folder: list[str] = []
 
 def fork_server(modules: list[str]) -> None:
     """Fork the server now, importing `modules` (after SERVER_MODULE), while this process goes on."""
+    import socket  # here: a command that forks no server does without them
+    import tempfile
+
     folder = tempfile.mkdtemp(prefix="cotlens-")  # mode 0700: only this user may ask the server to fork
     address = os.path.join(folder, "server")
     with socket.socket(socket.AF_UNIX) as listener:

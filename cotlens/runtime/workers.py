@@ -8,9 +8,6 @@ whatever the input size; `multiprocessing.Pool.imap` would read the whole input 
 from __future__ import annotations
 
 import contextlib
-import ctypes
-import multiprocessing
-import multiprocessing.forkserver
 import os
 import shutil
 import signal
@@ -18,13 +15,19 @@ import sys
 import threading
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from concurrent.futures import CancelledError, Executor, Future, ProcessPoolExecutor
-from typing import Any, TypeVar
+from concurrent.futures import CancelledError, Executor, Future
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from cotlens.runtime import early
 from cotlens.runtime.early import SERVER_MODULE, WORKER_ENVIRONMENT, default_jobs
 from cotlens.runtime.engine import selected_engine
 from cotlens.runtime.preload import server_modules
+
+if TYPE_CHECKING:
+    from concurrent.futures import ProcessPoolExecutor
+
+# multiprocessing, its fork server and ProcessPoolExecutor (about 0.02 CPU-s) and ctypes are imported where a pool
+# or its server starts: a command that runs no worker does without them.
 
 T = TypeVar("T")
 R = TypeVar("R")
@@ -57,6 +60,8 @@ def exit_with_parent(parent: int | None = None) -> None:
     if not sys.platform.startswith("linux"):
         return
     expected = os.getppid()
+    import ctypes
+
     try:
         ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
     except (OSError, AttributeError):
@@ -92,6 +97,8 @@ def start_server(preload: Sequence[str] | None = None) -> None:
     """Start the server workers fork from, unless it runs: it imports `preload` (by default the running command's
     modules, preload.server_modules) while this process goes on, so a command that will need workers calls this
     first thing."""
+    import multiprocessing.forkserver
+
     modules = server_modules() if preload is None else preload
     preload = [SERVER_MODULE, *(name for name in modules if name != SERVER_MODULE)]
     multiprocessing.get_context("forkserver").set_forkserver_preload(preload)
@@ -117,7 +124,8 @@ def start_server(preload: Sequence[str] | None = None) -> None:
 def remove_socket_folders() -> None:
     """Remove the folder of the socket of a server multiprocessing started (this process's temporary folder):
     launch.leave's os._exit skips the exit handler that would (every command would leave one behind)."""
-    folder = multiprocessing.process.current_process()._config.get("tempdir")  # type: ignore[attr-defined]
+    process = sys.modules.get("multiprocessing.process")
+    folder = process.current_process()._config.get("tempdir") if process is not None else None
     if folder:
         shutil.rmtree(folder, ignore_errors=True)
 
@@ -158,6 +166,9 @@ def worker_pool(
     if jobs <= 1:
         yield None
         return
+    import multiprocessing
+    from concurrent.futures import ProcessPoolExecutor
+
     start_server()
     pool = ProcessPoolExecutor(
         jobs - 1 if joined else jobs,
