@@ -47,26 +47,42 @@ _forked: list[tuple[str, int, int]] = []
 _folder: list[str] = []
 
 
-def fork_server(modules: list[str]) -> None:
-    """Fork the server now, importing `modules` (after SERVER_MODULE), while this process goes on."""
+def fork_server(modules: list[str]) -> bool:
+    """Fork the server now, importing `modules` (after SERVER_MODULE), while this process goes on; False when
+    it cannot be (no temporary folder, a socket path too long, no process to spare): a pool then starts its
+    server as it would have without this."""
     import socket  # here: a command that forks no server does without them
     import tempfile
 
-    folder = tempfile.mkdtemp(prefix="cotlens-")  # mode 0700: only this user may ask the server to fork
+    try:
+        folder = tempfile.mkdtemp(prefix="cotlens-")  # mode 0700: only this user may ask the server to fork
+    except OSError:
+        return False
     address = os.path.join(folder, "server")
-    with socket.socket(socket.AF_UNIX) as listener:
-        listener.bind(address)
-        os.chmod(address, 0o600)
-        listener.listen()
-        alive_r, alive_w = os.pipe()
-        parent = os.getpid()
-        pid = os.fork()
-        if pid == 0:
-            _serve(listener.detach(), alive_r, alive_w, parent, modules)
-    os.close(alive_r)
-    _forked[:] = [(address, alive_w, pid)]
+    pipe: tuple[int, int] | None = None
+    try:
+        with socket.socket(socket.AF_UNIX) as listener:
+            listener.bind(address)
+            os.chmod(address, 0o600)
+            listener.listen()
+            pipe = os.pipe()
+            parent = os.getpid()
+            pid = os.fork()
+            if pid == 0:
+                _serve(listener.detach(), *pipe, parent, modules)
+    except OSError:
+        for fd in pipe or ():
+            os.close(fd)
+        with contextlib.suppress(OSError):
+            os.unlink(address)
+        with contextlib.suppress(OSError):
+            os.rmdir(folder)
+        return False
+    os.close(pipe[0])
+    _forked[:] = [(address, pipe[1], pid)]
     _folder[:] = [folder]
     atexit.register(remove_socket)  # a normal exit; launch.leave calls it itself
+    return True
 
 
 def _serve(listener: int, alive_r: int, alive_w: int, parent: int, modules: list[str]) -> None:

@@ -43,7 +43,7 @@ def start_server(modules: list[str]) -> None:
     """The worker server, importing `modules`: forked from this process now, before anything else is imported
     (early.py), where this Python allows; else started by multiprocessing, as a pool would."""
     if early.supported():
-        early.fork_server(modules)
+        early.fork_server(modules)  # or, when it cannot be, a pool starts its own
     else:
         from cotlens.runtime.workers import start_server as start
 

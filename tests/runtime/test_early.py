@@ -92,6 +92,18 @@ def test_a_command_with_workers_leaves_no_socket_folder(tmp_path: Path) -> None:
     assert list((tmp_path / "tmp").iterdir()) == []
 
 
+def test_a_server_that_cannot_be_forked_leaves_the_pool_to_start_one(tmp_path: Path) -> None:
+    # A temporary folder whose socket path would be too long for AF_UNIX (108 bytes): nothing forked, nothing
+    # left; the command goes on (a pool would start its server as multiprocessing does).
+    deep = tmp_path / ("x" * 120)
+    deep.mkdir()
+    script = "import os; from cotlens.runtime import early; r = early.fork_server(['cotlens.scan']); "
+    script += "print(r, early.forked(), os.listdir(os.environ['TMPDIR']))"
+    env = {**_environment(tmp_path), "TMPDIR": str(deep)}
+    done = subprocess.run([sys.executable, "-c", script], env=env, capture_output=True, text=True, timeout=60)
+    assert (done.returncode, done.stdout, done.stderr) == (0, "False False []\n", "")
+
+
 def test_another_python_starts_the_server_through_multiprocessing(monkeypatch: pytest.MonkeyPatch) -> None:
     started: list[list[str]] = []
     monkeypatch.setattr(early, "supported", lambda: False)
