@@ -110,6 +110,18 @@ def test_a_commands_server_imports_its_own_modules(monkeypatch: pytest.MonkeyPat
     assert "cotlens.measure.lexicon_counts" in kernels and "cotlens.measure.tokens" in kernels
 
 
+def test_a_servers_imports_are_what_its_workers_run() -> None:
+    """A worker reads row groups through pyarrow.parquet: its server imports neither pyarrow.dataset nor
+    typer nor rich (the main process's), each a part of the time before the first row group is counted."""
+    program = (
+        "import sys, importlib; from cotlens.runtime.preload import run_command, server_modules; "
+        "run_command('rates'); [importlib.import_module(m) for m in ['cotlens.runtime.server', *server_modules()]]; "
+        "print(sorted(m for m in ('pyarrow.dataset', 'typer', 'rich', 'numpy.ma', 'polars') if m in sys.modules))"
+    )
+    done = subprocess.run([sys.executable, "-c", program], capture_output=True, text=True, timeout=60)
+    assert done.stdout == "['numpy.ma', 'polars']\n", done.stderr
+
+
 def _exit_code_and_teardown(code: str, env: dict[str, str]) -> tuple[int, str]:
     """Run launch.leave(code) in a fresh interpreter with an atexit hook: whether the teardown ran shows."""
     program = (
