@@ -138,8 +138,9 @@ class Exports:
             return _ParquetParts(self.staged.directory(self.out), self.jobs)
         if self.out.endswith(".parquet") and not is_device(self.out):
             # By its path: Arrow writes the file itself, where through a Python file object each of its writes
-            # would wait for the GIL, which judging the next batch holds (bench/README.md).
-            return _Parquet(self.staged.reserve(self.out))
+            # would wait for the GIL, which judging the next batch holds (bench/README.md). Absolute: Arrow would
+            # read a relative name such as `s3:x.parquet` as a URI.
+            return _Parquet(os.path.abspath(self.staged.reserve(self.out)))
         sink = self.staged.open(self.out)
         return _Parquet(sink) if self.out.endswith(".parquet") else _JsonLines(sink)
 

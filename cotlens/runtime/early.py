@@ -11,7 +11,8 @@ multiprocessing's own does: it runs multiprocessing.forkserver.main, the same pr
 
 It relies on the fork server's private state (its address, its "alive" pipe, its pid), which has been the same
 from Python 3.11 to 3.13; elsewhere (another Python, or not Linux) the server is started as before
-(workers.start_server). The standard library only here (socket and tempfile), so that the fork comes early.
+(workers.start_server). The standard library only here (socket and tempfile imported when the server is forked),
+so that the fork comes early.
 """
 
 from __future__ import annotations

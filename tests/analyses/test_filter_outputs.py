@@ -137,6 +137,15 @@ def test_case_11_a_parquet_file_arrow_cannot_write_is_said_in_the_systems_words(
     assert listing(work) == before
 
 
+def test_a_parquet_file_named_like_a_uri_is_a_local_file(
+    small: Store, work: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(work)
+    result = run("filter", "--store", str(small.root), *WHERE, "--out", "s3:kept #1%20.parquet")
+    assert result.exit_code == 0, result.output
+    assert ds.dataset(work / "s3:kept #1%20.parquet", format="parquet").count_rows() == 3
+
+
 def test_case_11_both_outputs_land_together(small: Store, work: Path) -> None:
     result = run("filter", "--store", str(small.root), *WHERE, "--out", str(work / "kept.jsonl"))
     assert result.exit_code == 0, result.output
