@@ -111,8 +111,3 @@ def test_another_python_starts_the_server_through_multiprocessing(monkeypatch: p
     monkeypatch.setattr(workers, "start_server", started.append)
     launch.start_server(["cotlens.scan"])
     assert started == [["cotlens.scan"]]
-
-
-def test_this_python_is_one_whose_server_can_be_forked() -> None:
-    # CI runs 3.11: the figures of bench/README.md are those of the forked server.
-    assert early.supported() is (sys.platform.startswith("linux") and sys.version_info[:2] <= (3, 13))
