@@ -24,15 +24,22 @@ from cotlens.runtime import debugging, early, preload
 
 def main() -> None:
     args = sys.argv[1:]
-    if args:
-        preload.run_command(args[0])
-    if reads_text(args) and early.default_jobs() > 1 and not asks_for_ray(args):
-        start_server(list(preload.server_modules()))
-    # SIGTERM (kill, a job scheduler) stops a command as Ctrl-C does: the run is discarded, workers stopped.
-    signal.signal(signal.SIGTERM, _interrupt)
-    from cotlens.cli import run
-
+    try:
+        if args:
+            preload.run_command(args[0])
+        if reads_text(args) and early.default_jobs() > 1 and not asks_for_ray(args):
+            start_server(list(preload.server_modules()))
+        # SIGTERM (kill, a job scheduler) stops a command as Ctrl-C does: the run is discarded, workers stopped.
+        signal.signal(signal.SIGTERM, _interrupt)
+        from cotlens.cli import run
+    except KeyboardInterrupt:  # before the CLI, which says it for the rest of the run, is imported
+        print(INTERRUPTED, file=sys.stderr)
+        leave(EXIT_INTERRUPTED)
     leave(run())
+
+
+# As the CLI says an interruption (cli/app.py), which this module imports only after the server is forked.
+INTERRUPTED, EXIT_INTERRUPTED = "cotlens: interrupted", 130
 
 
 def _interrupt(signum: int, frame: FrameType | None) -> None:

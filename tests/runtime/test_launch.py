@@ -122,6 +122,32 @@ def test_a_servers_imports_are_what_its_workers_run() -> None:
     assert done.stdout == "['numpy.ma', 'polars']\n", done.stderr
 
 
+INTERRUPTED_IMPORT = """
+import sys
+
+class Interrupted:  # Ctrl-C while the CLI is imported
+    def find_spec(self, name, path=None, target=None):
+        if name == "cotlens.cli":
+            raise KeyboardInterrupt
+
+sys.meta_path.insert(0, Interrupted())
+sys.argv = ["cotlens", "rates", "--term", "wait"]
+from cotlens.runtime.launch import main
+main()
+"""
+
+
+def test_ctrl_c_before_the_cli_is_imported_is_said_as_the_cli_says_it() -> None:
+    from cotlens.cli.app import EXIT_INTERRUPTED
+    from cotlens.runtime import launch
+
+    done = subprocess.run(
+        [sys.executable, "-c", INTERRUPTED_IMPORT], capture_output=True, text=True, timeout=60
+    )
+    assert (done.returncode, done.stdout, done.stderr) == (130, "", "cotlens: interrupted\n")
+    assert launch.EXIT_INTERRUPTED == EXIT_INTERRUPTED
+
+
 def _exit_code_and_teardown(code: str, env: dict[str, str]) -> tuple[int, str]:
     """Run launch.leave(code) in a fresh interpreter with an atexit hook: whether the teardown ran shows."""
     program = (
