@@ -23,6 +23,11 @@ from cotlens.runtime import debugging, early, preload
 
 
 def main() -> None:
+    # Before anything imports numpy (the worker server forked below included). OpenBLAS starts a thread per core
+    # that spins for a while even when no product runs (0.06-0.08 CPU-s per process here: on another core, while
+    # the worker server imports), and the products cotlens runs (the bootstrap's, of at most a few thousand rows
+    # per chunk) gain nothing from them. A value the user set is kept.
+    os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
     args = sys.argv[1:]
     try:
         if args:

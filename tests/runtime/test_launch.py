@@ -186,3 +186,27 @@ def test_a_running_server_lets_smaller_stores_use_workers(
     for started, repays in ((False, False), (True, True)):
         monkeypatch.setattr(scan, "server_started", lambda started=started: started)
         assert scan.repays_workers(store) is repays
+
+
+@pytest.mark.parametrize(("given", "want"), [(None, "1"), ("3", "3")])
+def test_the_entry_point_runs_openblas_on_one_thread_unless_told(given: str | None, want: str) -> None:
+    """OpenBLAS's threads spin after numpy's import whether or not a product runs: the entry point asks for one
+    thread before anything imports numpy; a value the user set is kept."""
+    import os
+
+    env = {k: v for k, v in os.environ.items() if k != "OPENBLAS_NUM_THREADS"}
+    if given is not None:
+        env["OPENBLAS_NUM_THREADS"] = given
+    # A finder that looks at the variable when numpy is first imported (and finds nothing itself).
+    program = (
+        "import os, sys\n"
+        "class Watch:\n"
+        "    def find_spec(self, name, path=None, target=None):\n"
+        "        if name == 'numpy': print('at numpy', os.environ.get('OPENBLAS_NUM_THREADS'))\n"
+        "sys.meta_path.insert(0, Watch())\n"
+        "sys.argv = ['cotlens', '--version']\n"
+        "import cotlens.runtime.launch as launch\n"
+        "launch.main()\n"
+    )
+    done = subprocess.run([sys.executable, "-c", program], capture_output=True, text=True, env=env)
+    assert done.returncode == 0 and f"at numpy {want}\n" in done.stdout, done.stdout + done.stderr
