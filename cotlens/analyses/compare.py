@@ -42,7 +42,7 @@ from cotlens.analyses.compare_table import (
 from cotlens.analyses.occurrences import term_counts
 from cotlens.errors import CotlensError, UsageError
 from cotlens.groups import Ints
-from cotlens.lexicon import Lexicon, lexicon_spans, stored_positions
+from cotlens.lexicon import Lexicon, lexicon_spans, stored_key, stored_positions
 from cotlens.measure import PER_TOKEN, registered_kernels
 from cotlens.measure.scripts import leave_out_scripts
 from cotlens.result import Result
@@ -268,7 +268,7 @@ def _check_sides(sides: list[str], options: CompareOptions) -> None:
 
 def _term_metrics(lexicons: list[Lexicon]) -> list[Metric]:
     terms = [
-        Metric(f"{lex.name}:{t.label}", f"{lex.name}: {t.label}", "rate")
+        Metric(stored_key(lex.name, t), f"{lex.name}: {t.label}", "rate")
         for lex in lexicons
         for t in lex.terms
     ]
