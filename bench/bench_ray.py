@@ -44,7 +44,7 @@ from bench_ingest import MB, machine_info, measure, warm_page_cache
 from bench_rates import stored_reasoning_mb
 from corpus import bench_parser, ensure_corpus
 
-from cotlens.runtime.workers import WORKER_ENVIRONMENT
+from cotlens.runtime.early import WORKER_ENVIRONMENT
 
 RATIO_TARGET = 0.7
 WORKER_TARGET_MB = 1024

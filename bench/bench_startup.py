@@ -4,11 +4,11 @@
 
 Each line is the median over --runs of a fresh `python -c` (wall and CPU seconds of the whole subprocess, its
 threads included):
-1. `import cotlens.cli`: what every command pays before it parses its options; the launcher starts the worker
-   server before it. Then the same and `rates`' options parsed (typer's conversion of each value,
+1. The launcher's own imports, which come before the worker server is forked (runtime/early.py); then
+   `import cotlens.cli`: what every command pays before it parses its options, while the server imports. Then the same and `rates`' options parsed (typer's conversion of each value,
    cli/coercion.py): the difference is what parsing costs.
-2. The worker server's imports: those of `rates`' workers (preload.COMMANDS) and every command's (what a server
-   started outside a command imports); they run while the CLI imports.
+2. The worker server's imports: those of `rates`' workers (preload.COMMANDS, after the module the server imports
+   first) and every command's (what a server started outside a command imports); they run while the CLI imports.
 3. The folding tables (measure/fold.py): built, against read from the cache (runtime/cache.py), each over the
    imports both need.
 4. The interpreter's teardown after the imports of an analysis: a normal exit against launch.leave's os._exit.
@@ -29,7 +29,7 @@ import time
 
 ANALYSIS_IMPORTS = "import polars, pyarrow.dataset, numpy, cotlens.cli, cotlens.analyses.rates"
 SERVER = "from cotlens.runtime.preload import run_command, server_modules; import importlib; {select}" + (
-    "[importlib.import_module(m) for m in server_modules()]"
+    "[importlib.import_module(m) for m in ['cotlens.runtime.server', *server_modules()]]"
 )
 FOLD = (
     "from cotlens.measure import fold; fold.char_tables() if {cached} else fold._build_char_tables(); "
@@ -42,6 +42,7 @@ OPTIONS = (
     "'--resamples', '1999', '--by', 'model', '--format', 'json']; run(); os._exit(0)"
 )
 CASES = {
+    "launcher, until the server forks": "import cotlens.runtime.launch, os; os._exit(0)",
     "import cotlens.cli": "import cotlens.cli, os; os._exit(0)",
     "import cotlens.cli, parse options": OPTIONS,
     "server imports, rates": SERVER.format(select="run_command('rates');") + "; import os; os._exit(0)",

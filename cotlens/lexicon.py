@@ -52,6 +52,12 @@ def stored_key(lexicon: str, term: Term) -> str:
     return f"{lexicon}:{term.label}"
 
 
+def rate_keys(lexicons: list[Lexicon]) -> list[str]:
+    """The rates these lexicons name (compare's rate metrics, filter's `rate(...)`): each term's key, then each
+    lexicon's total by the lexicon's name."""
+    return [stored_key(lex.name, t) for lex in lexicons for t in lex.terms] + [lex.name for lex in lexicons]
+
+
 @lru_cache(maxsize=1)
 def builtin_keys() -> tuple[str, ...]:
     """The built-in lexicons' terms in the order their counts are stored."""

@@ -42,11 +42,11 @@ from cotlens.analyses.compare_table import (
 from cotlens.analyses.occurrences import term_counts
 from cotlens.errors import CotlensError, UsageError
 from cotlens.groups import Ints
-from cotlens.lexicon import Lexicon, lexicon_spans, stored_positions
+from cotlens.lexicon import Lexicon, lexicon_spans, stored_key, stored_positions
 from cotlens.measure import PER_TOKEN, registered_kernels
 from cotlens.measure.scripts import leave_out_scripts
 from cotlens.result import Result
-from cotlens.scan import Selection, rows_where
+from cotlens.scan import Selection, rows_where, scan_workers
 from cotlens.stats import FloatArray
 from cotlens.store import Store
 
@@ -233,17 +233,21 @@ def compare(
         tuple(m.numerator for m in token_metrics()),
         tuple(m.numerator for m in transcript_metrics()),
     )
-    accumulated = grouped_scan.scan_groups(store, kernel, selection, _add, lambda _: SideSums())
-    for name in names:
-        if name not in accumulated:
-            what = f"{name} text" if options.fields else f"{options.field} text"
-            who = sides[0] if options.fields else name
-            raise CotlensError(
-                f"{who} has no transcripts with {what} in the selection (kinds {', '.join(selection.kinds)}): "
-                "nothing to compare"
-            )
-    by_token = [*_term_metrics(lexicons), *token_metrics()]
-    table = MetricTable.build(names, accumulated, by_token, list(transcript_metrics()), options.intervals)
+    # The scan's workers, when it has any, then draw the bootstrap's resamples.
+    with scan_workers(store, kernel.columns()) as workers:
+        accumulated = grouped_scan.scan_groups(store, kernel, selection, _add, lambda _: SideSums(), workers)
+        for name in names:
+            if name not in accumulated:
+                what = f"{name} text" if options.fields else f"{options.field} text"
+                who = sides[0] if options.fields else name
+                raise CotlensError(
+                    f"{who} has no transcripts with {what} in the selection (kinds {', '.join(selection.kinds)}): "
+                    "nothing to compare"
+                )
+        by_token = [*_term_metrics(lexicons), *token_metrics()]
+        table = MetricTable.build(
+            names, accumulated, by_token, list(transcript_metrics()), options.intervals, workers
+        )
     shown = _shown_metrics(table, names, lexicons, options)
     result = compare_result(table, shown, names, selection, options, lexicons)
     every = [record for metric in [*SHOWN_ONLY, *table.metrics] for record in records(table, metric, names)]
@@ -264,7 +268,7 @@ def _check_sides(sides: list[str], options: CompareOptions) -> None:
 
 def _term_metrics(lexicons: list[Lexicon]) -> list[Metric]:
     terms = [
-        Metric(f"{lex.name}:{t.label}", f"{lex.name}: {t.label}", "rate")
+        Metric(stored_key(lex.name, t), f"{lex.name}: {t.label}", "rate")
         for lex in lexicons
         for t in lex.terms
     ]

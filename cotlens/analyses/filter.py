@@ -133,7 +133,9 @@ def run_filter(
                 if sink is not None:
                     sink.write(judged)
     except OSError as e:
-        raise CotlensError(f"cannot write the output: {e.strerror or e}; nothing was written") from None
+        # The system's words for the error, whoever met it (Arrow writing a Parquet file adds its own around them).
+        reason = os.strerror(e.errno) if e.errno else e.strerror or e
+        raise CotlensError(f"cannot write the output: {reason}; nothing was written") from None
     if not tallies:
         raise CotlensError(f"no transcripts in the selection (kinds {', '.join(selection.kinds)})")
     return _summary(tallies, conditions, selection, options)

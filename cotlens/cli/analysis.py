@@ -315,10 +315,9 @@ def filter_command(
     ray_address: RayAddressOption = None,
 ) -> None:
     """Write the transcripts that meet every --where condition; list each other one with the condition it failed."""
-    from cotlens.analyses.compare import metric_keys
     from cotlens.analyses.filter import FilterOptions, run_filter
     from cotlens.conditions import parse_condition
-    from cotlens.lexicon import select_lexicons
+    from cotlens.lexicon import rate_keys, select_lexicons
     from cotlens.render.exports import Exports
 
     check_choice(field, ("reasoning", "answer"), "--field")
@@ -331,8 +330,7 @@ def filter_command(
     ignore = ignored_scripts(ignore_script)
     with cli_errors(), use_engine(engine, ray_address):
         lexicons = select_lexicons(lexicon or [], term or [])
-        rate_keys = [k for k in metric_keys(lexicons) if k in {lex.name for lex in lexicons} or ":" in k]
-        conditions = [parse_condition(w, rate_keys) for w in where or []]
+        conditions = [parse_condition(w, rate_keys(lexicons)) for w in where or []]
         options = FilterOptions(field, ignore, None if dry_run else out, exclusions, force, original)
         selection = selection_from(models, dataset, kind)
         sink = None if options.out is None else Exports(options)

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from functools import lru_cache
-from importlib.metadata import version
 from typing import Any
 
 import pyarrow as pa
@@ -53,6 +52,10 @@ def _bindings() -> Any:
 
 @lru_cache(maxsize=1)
 def tokenizer_description() -> str:
+    # Imported here: importlib.metadata (and the email parser it reads metadata with) take about 0.01-0.02 s,
+    # which only the outputs that name the tokenizer need, not every process that counts tokens.
+    from importlib.metadata import version
+
     return f"{TOKENIZER} (bpe-openai {version('bpe-openai')})"
 
 

@@ -26,7 +26,7 @@ from cotlens.analyses.filter import FilterOptions, Judged, is_device
 from cotlens.errors import CotlensError, InputError, UsageError
 from cotlens.escape import json_bytes
 from cotlens.record import RECORD_FIELDS, schema
-from cotlens.runtime.workers import default_jobs
+from cotlens.runtime.early import default_jobs
 
 # The canonical record, as JSON Lines output carries it (Parquet output carries every stored column).
 RECORD_COLUMNS = [f.name for f in RECORD_FIELDS]
@@ -136,6 +136,11 @@ class Exports:
             return _JsonLines(sys.stdout.buffer)
         if is_directory_output(self.out):
             return _ParquetParts(self.staged.directory(self.out), self.jobs)
+        if self.out.endswith(".parquet") and not is_device(self.out):
+            # By its path: Arrow writes the file itself, where through a Python file object each of its writes
+            # would wait for the GIL, which judging the next batch holds (bench/README.md). Absolute: Arrow would
+            # read a relative name such as `s3:x.parquet` as a URI.
+            return _Parquet(os.path.abspath(self.staged.reserve(self.out)))
         sink = self.staged.open(self.out)
         return _Parquet(sink) if self.out.endswith(".parquet") else _JsonLines(sink)
 
@@ -248,7 +253,7 @@ def _parquet_writer(sink: str | IO[bytes]) -> pq.ParquetWriter:
 
 
 class _Parquet:
-    def __init__(self, sink: IO[bytes]) -> None:
+    def __init__(self, sink: str | IO[bytes]) -> None:
         self.writer = _parquet_writer(sink)
 
     def write(self, table: pa.Table) -> None:
@@ -323,7 +328,7 @@ class _Staged:
     on any failure each is removed, so an interrupted or failed run leaves no output at all."""
 
     def __init__(self) -> None:
-        self.files: list[tuple[str, str, IO[bytes]]] = []
+        self.files: list[tuple[str, str, IO[bytes] | None]] = []
         self.directories: list[tuple[Path, Path]] = []
         self.devices: list[IO[bytes]] = []
 
@@ -336,6 +341,14 @@ class _Staged:
         sink = open(tmp, "wb")  # noqa: SIM115 (closed when the block ends)
         self.files.append((tmp, path, sink))
         return sink
+
+    def reserve(self, path: str) -> str:
+        """The path to write `path`'s file at, aside, created empty (so that a path that cannot be written fails
+        here, as open() does); whoever writes it closes it before the block ends."""
+        tmp = f"{path}.tmp-{os.getpid()}"
+        open(tmp, "wb").close()
+        self.files.append((tmp, path, None))
+        return tmp
 
     def directory(self, path: str) -> Path:
         final = Path(os.path.realpath(path))  # `./` and `..` have no name to stage beside
@@ -352,7 +365,8 @@ class _Staged:
     ) -> None:
         try:
             for _tmp, _path, sink in self.files:
-                sink.close()
+                if sink is not None:
+                    sink.close()
             if error is None:
                 for tmp, path, _sink in self.files:
                     os.replace(tmp, path)
@@ -360,7 +374,8 @@ class _Staged:
                     _replace_directory(tmp_dir, final)
         finally:
             for tmp, _path, sink in self.files:
-                sink.close()
+                if sink is not None:
+                    sink.close()
                 with suppress(FileNotFoundError):
                     os.remove(tmp)
             for tmp_dir, _final in self.directories:

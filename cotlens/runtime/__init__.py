@@ -3,6 +3,8 @@
 - launch: the `cotlens` entry point. It starts the server workers fork from before the CLI's own imports, when
   the command line alone shows that the command will read text in workers (what each command's workers preload,
   and when, is declared in preload.COMMANDS), and ends the process without the interpreter's teardown.
+- early: that server, forked from the cotlens process before anything else is imported, then handed to
+  multiprocessing as its own.
 - workers: the pool (worker processes forked from that server) and the ordered, bounded map over it; server: the
   module the server imports first, so that it dies with cotlens.
 - engine, ray_engine: which engine runs the kernels (worker processes here, or Ray tasks).

@@ -40,8 +40,10 @@ class Workers:
         return False
 
 
-# Every worker imports polars (the text kernels count with it) and the scan that reads row groups.
-COMMON = ("polars", "cotlens.scan")
+# Every worker imports polars (the text kernels count with it) and the scan that reads row groups; and numpy's
+# masked arrays and random generators, which numpy imports only when first asked for (polars asks for the first
+# on its first Series from numpy, the bootstraps for the second): once in the server rather than in each worker.
+COMMON = ("polars", "numpy.ma", "numpy.random", "cotlens.scan")
 # Every module of measure/, as its kernel registry finds (and imports) them: listed from the package's folder when a
 # server starts, so a kernel added there is preloaded with no edit here.
 MEASURE_KERNELS = "cotlens.measure.*"

@@ -25,7 +25,7 @@ from concurrent.futures import Executor, Future
 from typing import Any
 
 from cotlens.errors import CotlensError
-from cotlens.runtime.workers import WORKER_ENVIRONMENT, default_jobs
+from cotlens.runtime.early import WORKER_ENVIRONMENT, default_jobs
 
 MISSING = "the Ray engine needs Ray: pip install 'cotlens[ray]'"
 try:

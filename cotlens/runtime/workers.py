@@ -8,27 +8,29 @@ whatever the input size; `multiprocessing.Pool.imap` would read the whole input 
 from __future__ import annotations
 
 import contextlib
-import ctypes
-import multiprocessing
-import multiprocessing.forkserver
 import os
+import shutil
 import signal
 import sys
 import threading
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from concurrent.futures import CancelledError, Executor, Future, ProcessPoolExecutor
-from typing import Any, TypeVar
+from concurrent.futures import CancelledError, Executor, Future
+from typing import TYPE_CHECKING, Any, TypeVar
 
+from cotlens.runtime import early
+from cotlens.runtime.early import SERVER_MODULE, WORKER_ENVIRONMENT, default_jobs
 from cotlens.runtime.engine import selected_engine
 from cotlens.runtime.preload import server_modules
 
+if TYPE_CHECKING:
+    from concurrent.futures import ProcessPoolExecutor
+
+# multiprocessing, its fork server and ProcessPoolExecutor (about 0.02 CPU-s) and ctypes are imported where a pool
+# or its server starts: a command that runs no worker does without them.
+
 T = TypeVar("T")
 R = TypeVar("R")
-
-
-def default_jobs() -> int:
-    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
 
 
 def pool_jobs(repays: bool) -> int:
@@ -46,13 +48,8 @@ def pool_jobs(repays: bool) -> int:
 # kernels they run once (preload.py declares them per command), so a worker is ready at once rather than after
 # imports of its own. Never from this process: forking one that already runs Arrow's or polars' thread pools can
 # deadlock.
-# One worker per core: a worker's own thread pools (polars, Arrow, OpenBLAS) would only oversubscribe the cores.
-# The server's environment, so in place before any of them starts; a value the user set is kept.
-WORKER_ENVIRONMENT = {"POLARS_MAX_THREADS": "1", "OPENBLAS_NUM_THREADS": "1"}
-
-
-# Imported first by the server: it makes the server exit with the process that started it.
-SERVER_MODULE = f"{__package__}.server"
+# The server's environment (WORKER_ENVIRONMENT) and the module it imports first (SERVER_MODULE) are declared in
+# early.py, which the launcher imports before anything else.
 PR_SET_PDEATHSIG = 1  # linux/prctl.h
 
 
@@ -63,6 +60,8 @@ def exit_with_parent(parent: int | None = None) -> None:
     if not sys.platform.startswith("linux"):
         return
     expected = os.getppid()
+    import ctypes
+
     try:
         ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
     except (OSError, AttributeError):
@@ -91,16 +90,21 @@ _server: list[bool] = []
 def server_started() -> bool:
     """Whether the server workers fork from was started by this process: a pool then costs little more than
     its forks."""
-    return bool(_server)
+    return bool(_server) or early.forked()
 
 
 def start_server(preload: Sequence[str] | None = None) -> None:
     """Start the server workers fork from, unless it runs: it imports `preload` (by default the running command's
     modules, preload.server_modules) while this process goes on, so a command that will need workers calls this
     first thing."""
+    import multiprocessing.forkserver
+
     modules = server_modules() if preload is None else preload
     preload = [SERVER_MODULE, *(name for name in modules if name != SERVER_MODULE)]
     multiprocessing.get_context("forkserver").set_forkserver_preload(preload)
+    # A server the launcher forked (early.py) is this one's: ensure_running below finds it running (and starts
+    # another, as usual, only if it has died).
+    early.adopt()
     added = [name for name in WORKER_ENVIRONMENT if name not in os.environ]
     os.environ.update({name: WORKER_ENVIRONMENT[name] for name in added})
     here = os.getcwd()
@@ -115,6 +119,15 @@ def start_server(preload: Sequence[str] | None = None) -> None:
         os.chdir(here)
         for name in added:
             del os.environ[name]
+
+
+def remove_socket_folders() -> None:
+    """Remove the folder of the socket of a server multiprocessing started (this process's temporary folder):
+    launch.leave's os._exit skips the exit handler that would (every command would leave one behind)."""
+    process = sys.modules.get("multiprocessing.process")
+    folder = process.current_process()._config.get("tempdir") if process is not None else None
+    if folder:
+        shutil.rmtree(folder, ignore_errors=True)
 
 
 def prepare_pool(jobs: int) -> None:
@@ -153,6 +166,9 @@ def worker_pool(
     if jobs <= 1:
         yield None
         return
+    import multiprocessing
+    from concurrent.futures import ProcessPoolExecutor
+
     start_server()
     pool = ProcessPoolExecutor(
         jobs - 1 if joined else jobs,

@@ -151,6 +151,18 @@ def test_usage_errors(demo: Store) -> None:
     assert runner.invoke(app, [*base, "--out", "-", "--json", "--where", "not loop"]).exit_code == 2
 
 
+def test_a_rate_condition_names_a_term_or_a_lexicon_total(demo: Store, tmp_path: Path) -> None:
+    lexicon = tmp_path / "mine.txt"
+    lexicon.write_text("let me\nwait\n")
+    base = ["filter", "--store", str(demo.root), "--dry-run", "--lexicon", str(lexicon), "--term", "hmm"]
+    assert runner.invoke(app, [*base, "--where", "rate(mine:wait) < 100"]).exit_code == 0
+    assert runner.invoke(app, [*base, "--where", "rate(terms) < 100"]).exit_code == 0
+    unknown = runner.invoke(app, [*base, "--where", "rate(zzzzzz) < 1"])
+    assert unknown.exit_code == 2
+    # Every term by its lexicon, then each lexicon's total, in the order given.
+    assert "(mine:let me, mine:wait, terms:hmm, mine, terms)" in " ".join(unknown.stderr.split())
+
+
 def test_original_records_are_written_as_read(demo: Store, tmp_path: Path) -> None:
     out = tmp_path / "original.jsonl"
     result = runner.invoke(

@@ -122,6 +122,30 @@ def test_case_11_when_any_output_fails_nothing_is_written(
     assert listing(work) == before  # neither output, no staged file
 
 
+def test_case_11_a_parquet_file_arrow_cannot_write_is_said_in_the_systems_words(
+    small: Store, work: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Arrow writes the file by its path itself: a full disk, met there, is its error, not Python's.
+    full = cotlens.render.exports._parquet_writer
+    monkeypatch.setattr(cotlens.render.exports, "_parquet_writer", lambda sink: full("/dev/full"))
+    before = listing(work)
+    result = run("filter", "--store", str(small.root), *WHERE, "--out", str(work / "kept.parquet"))
+    assert result.exit_code == 1, result.output
+    assert result.stderr.strip() == (
+        "cotlens: error: cannot write the output: No space left on device; nothing was written"
+    )
+    assert listing(work) == before
+
+
+def test_a_parquet_file_named_like_a_uri_is_a_local_file(
+    small: Store, work: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(work)
+    result = run("filter", "--store", str(small.root), *WHERE, "--out", "s3:kept #1%20.parquet")
+    assert result.exit_code == 0, result.output
+    assert ds.dataset(work / "s3:kept #1%20.parquet", format="parquet").count_rows() == 3
+
+
 def test_case_11_both_outputs_land_together(small: Store, work: Path) -> None:
     result = run("filter", "--store", str(small.root), *WHERE, "--out", str(work / "kept.jsonl"))
     assert result.exit_code == 0, result.output

@@ -98,10 +98,54 @@ def test_a_commands_server_imports_its_own_modules(monkeypatch: pytest.MonkeyPat
 
     monkeypatch.setattr(preload, "_command", [])
     preload.run_command("rates")
-    assert preload.server_modules() == ("polars", "cotlens.scan", "cotlens.analyses.rates")
+    assert preload.server_modules() == (
+        "polars",
+        "numpy.ma",
+        "numpy.random",
+        "cotlens.scan",
+        "cotlens.analyses.rates",
+    )
     preload.run_command("ingest")
     kernels = [m for m in preload.server_modules() if m.startswith("cotlens.measure.")]
     assert "cotlens.measure.lexicon_counts" in kernels and "cotlens.measure.tokens" in kernels
+
+
+def test_a_servers_imports_are_what_its_workers_run() -> None:
+    """A worker reads row groups through pyarrow.parquet: its server imports neither pyarrow.dataset nor
+    typer nor rich (the main process's), each a part of the time before the first row group is counted."""
+    program = (
+        "import sys, importlib; from cotlens.runtime.preload import run_command, server_modules; "
+        "run_command('rates'); [importlib.import_module(m) for m in ['cotlens.runtime.server', *server_modules()]]; "
+        "print(sorted(m for m in ('pyarrow.dataset', 'typer', 'rich', 'numpy.ma', 'polars') if m in sys.modules))"
+    )
+    done = subprocess.run([sys.executable, "-c", program], capture_output=True, text=True, timeout=60)
+    assert done.stdout == "['numpy.ma', 'polars']\n", done.stderr
+
+
+INTERRUPTED_IMPORT = """
+import sys
+
+class Interrupted:  # Ctrl-C while the CLI is imported
+    def find_spec(self, name, path=None, target=None):
+        if name == "cotlens.cli":
+            raise KeyboardInterrupt
+
+sys.meta_path.insert(0, Interrupted())
+sys.argv = ["cotlens", "rates", "--term", "wait"]
+from cotlens.runtime.launch import main
+main()
+"""
+
+
+def test_ctrl_c_before_the_cli_is_imported_is_said_as_the_cli_says_it() -> None:
+    from cotlens.cli.app import EXIT_INTERRUPTED
+    from cotlens.runtime import launch
+
+    done = subprocess.run(
+        [sys.executable, "-c", INTERRUPTED_IMPORT], capture_output=True, text=True, timeout=60
+    )
+    assert (done.returncode, done.stdout, done.stderr) == (130, "", "cotlens: interrupted\n")
+    assert launch.EXIT_INTERRUPTED == EXIT_INTERRUPTED
 
 
 def _exit_code_and_teardown(code: str, env: dict[str, str]) -> tuple[int, str]:
