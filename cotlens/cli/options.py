@@ -101,9 +101,27 @@ def engine_choice(ctx: typer.Context, param: typer.CallbackParam, value: str) ->
 
     came = ctx.get_parameter_source(param.name or "") if param.name else None
     try:
-        return check_engine(value, "COTLENS_ENGINE" if came is ParameterSource.ENVIRONMENT else "--engine")
+        engine = check_engine(value, "COTLENS_ENGINE" if came is ParameterSource.ENVIRONMENT else "--engine")
     except UsageError as e:
         raise ClickUsageError(str(e), ctx) from None
+    _address_without_ray(ctx, engine, ctx.params.get("ray_address"))
+    return engine
+
+
+def ray_address_given(ctx: typer.Context, param: typer.CallbackParam, value: str | None) -> str | None:
+    if "engine" in ctx.params:  # else engine_choice, processed after this option, looks
+        _address_without_ray(ctx, ctx.params["engine"], value)
+    return value
+
+
+def _address_without_ray(ctx: typer.Context, engine: str, address: str | None) -> None:
+    """--ray-address typed without the Ray engine is said to be unused: the command would run on this machine
+    while its user thinks of the cluster. (RAY_ADDRESS in the environment is not: a cluster's nodes set it.)"""
+    from typer._click.core import ParameterSource
+
+    typed = ctx.get_parameter_source("ray_address") is ParameterSource.COMMANDLINE
+    if address and typed and engine != "ray":
+        say("cotlens: warning: --ray-address is for --engine ray: this command runs on the local engine")
 
 
 EngineOption = Annotated[
@@ -123,6 +141,7 @@ RayAddressOption = Annotated[
     typer.Option(
         "--ray-address",
         envvar="RAY_ADDRESS",
+        callback=ray_address_given,
         metavar="ADDRESS",
         help="With --engine ray: a running Ray cluster (default: a local Ray started for the command). Env RAY_ADDRESS.",
     ),

@@ -540,3 +540,21 @@ def test_relative_store_paths_reach_workers_elsewhere(
     )
     assert result.exit_code == 0, result.output
     assert pickle.loads(pickle.dumps(Store("rel"))).root == tmp_path / "rel"
+
+
+def test_a_typed_ray_address_without_the_ray_engine_is_said_unused(tmp_path: Path) -> None:
+    """`--ray-address` without `--engine ray` ran on this machine without a word; RAY_ADDRESS in the environment
+    (set on a cluster's nodes) says nothing."""
+    ingest([str(write_jsonl(tmp_path / "a.jsonl", [chat(1)]))], Store(tmp_path / "s"))
+    said = "cotlens: warning: --ray-address is for --engine ray: this command runs on the local engine\n"
+    store = ["--store", str(tmp_path / "s")]
+    for args, environment, warned in (
+        (["rates", "--ray-address", "10.0.0.1:6379"], {}, True),
+        (["rates", "--ray-address", "10.0.0.1:6379", "--engine", "local"], {}, True),
+        (["rates", "--engine", "local", "--ray-address", "10.0.0.1:6379"], {}, True),
+        (["rates"], {"RAY_ADDRESS": "10.0.0.1:6379"}, False),
+        (["rates", "--engine", "ray", "--ray-address", "10.0.0.1:6379"], {}, False),  # no text read: no Ray
+    ):
+        result = runner.invoke(app, [*args, *store, "--format", "json"], env=environment)
+        assert result.exit_code == 0, result.output
+        assert result.stderr == (said if warned else "")
