@@ -10,7 +10,7 @@ BENCH_MB ?= 300
 # The package's bytecode is written at once, as a wheel's install writes it: an editable install would otherwise
 # compile every module of the package in every process where PYTHONDONTWRITEBYTECODE is set (0.05-0.1 CPU-s a
 # command, in the worker server too).
-$(STAMP): pyproject.toml setup.py cotlens/measure/_repetition.c
+$(STAMP): pyproject.toml setup.py cotlens/measure/_repetition.c cotlens/_resample.c
 	python3 -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
 	$(PY) -m pip install --quiet -e '.[test]'

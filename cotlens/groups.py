@@ -8,7 +8,7 @@ themselves only while the group is small enough to bootstrap (stats.BOOTSTRAP_MA
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from concurrent.futures import Executor
 from dataclasses import dataclass, field, replace
 from typing import Any
@@ -32,10 +32,13 @@ from cotlens.stats import (
     ratio_of_rates,
     ratio_of_sums,
     resample_blocks,
-    resampled_moments,
+    resampled_moments_of,
     wilson_interval,
 )
 
+# Bytes of resampled moments own_resamples holds at once: 1999 resamples of 50 terms (2.4 MB a group) in batches of
+# 26 groups, enough to keep the workers busy, where holding every group's would grow with the number of groups.
+_DRAWN_BYTES = 64 * 2**20
 # A group key for transcripts without the grouping value (no dataset, no such tag).
 NO_VALUE = "(none)"
 # Groups with fewer transcripts than this are flagged: their intervals rest on little data. Measured (bench/
@@ -140,19 +143,30 @@ class RatioSums:
             confidence=options.confidence,
         )
 
-    def share_intervals(self, options: IntervalOptions, is_share: Sequence[bool] | None = None) -> Intervals:
+    def share_intervals(
+        self,
+        options: IntervalOptions,
+        is_share: Sequence[bool] | None = None,
+        resampled: FloatArray | None = None,
+    ) -> Intervals:
         """Σ numerator / Σ denominator per numerator, where the numerators marked in `is_share` (default: all) are
         part of their denominator (a share of tokens): the interval as intervals() gives it, a share's upper end
         held to 1, which the log scale can pass on small groups."""
-        values = self.intervals(options, per=1.0)
+        values = self.intervals(options, per=1.0, resampled=resampled)
         capped = np.minimum(values.high, 1.0)
         high = capped if is_share is None else np.where(np.asarray(is_share, dtype=bool), capped, values.high)
         return replace(values, high=high)
 
-    def resampled(self, options: IntervalOptions, blocks: list[int]) -> FloatArray:
-        """The bootstrap's resampled moments (stats.resampled_moments), over these blocks of resamples."""
-        numerators, denominators = np.concatenate(self.rows), np.concatenate(self.row_denominators)
-        return resampled_moments(numerators, denominators, options.resamples, options.seed, blocks=blocks)
+    def transcripts(self) -> tuple[npt.NDArray[Any], Ints]:
+        """The kept per-transcript numerators (n, k) and denominators (n,), for the bootstrap."""
+        return np.concatenate(self.rows), np.concatenate(self.row_denominators)
+
+    def resampled_bytes(self, options: IntervalOptions) -> int:
+        """The size of this group's resampled moments (0 for a group that takes the delta method)."""
+        if not self.rows:
+            return 0
+        numerators = self.rows[0].shape[1] if self.rows[0].ndim == 2 else 1
+        return options.resamples * (3 * numerators + 2) * 8
 
     def sums(self) -> Sums:
         return Sums(
@@ -164,11 +178,21 @@ class RatioSums:
             np.atleast_1d(np.asarray(self.sum_num_den, dtype=np.float64)),
         )
 
-    def ratio_to(self, baseline: RatioSums, options: IntervalOptions) -> RatioResult:
+    def bootstraps_ratio_to(self, baseline: RatioSums) -> bool:
+        """Whether ratio_to bootstraps (both groups kept their transcripts and are small enough together)."""
+        return bool(self.rows and baseline.rows and self.n + baseline.n <= BOOTSTRAP_MAX_TRANSCRIPTS)
+
+    def ratio_to(
+        self,
+        baseline: RatioSums,
+        options: IntervalOptions,
+        resampled: tuple[FloatArray, FloatArray] | None = None,
+    ) -> RatioResult:
         """This group's ratio estimates over the baseline's, each numerator: studentized bootstrap (each group
-        resampled on its own) while both groups kept their transcripts and are small enough together, else the
-        delta method from the sums."""
-        if self.rows and baseline.rows and self.n + baseline.n <= BOOTSTRAP_MAX_TRANSCRIPTS:
+        resampled on its own) where bootstraps_ratio_to, else the delta method from the sums. resampled: the
+        baseline's and this group's resampled moments on their RATIO_SIDES, when drawn elsewhere
+        (resample_groups)."""
+        if self.bootstraps_ratio_to(baseline):
             return ratio_of_rates(
                 np.concatenate(baseline.rows),
                 np.concatenate(baseline.row_denominators),
@@ -178,6 +202,7 @@ class RatioSums:
                 resamples=options.resamples,
                 seed=options.seed,
                 method="bootstrap",
+                resampled=resampled,
             )
         return ratio_of_sums(baseline.sums(), self.sums(), confidence=options.confidence)
 
@@ -192,30 +217,69 @@ class RatioSums:
         return self.n < FEW_TRANSCRIPTS
 
 
+# Groups of the same transcripts (a side's numerators over its tokens and over its transcripts), resampled together:
+# they draw the same resamples (stats.resampled_moments_of).
+Bundle = tuple[RatioSums, ...]
+
+
 def group_intervals(
     groups: Sequence[RatioSums], options: IntervalOptions, workers: Executor | None, per: float = 1000.0
 ) -> list[Intervals]:
-    """Each group's `intervals`. The bootstrap's resampling (holding the GIL; its time: bench/README.md) runs in
-    the worker processes when the analysis has them, a block of resamples per task, so that a few
-    groups still keep every worker busy; blocks are seeded on their own, so where one runs changes no number."""
+    """Each group's `intervals`, the bootstrap's resampling shared out by resample_groups."""
+    drawn = own_resamples([(group,) for group in groups], options, workers)
+    return [group.intervals(options, per, moments) for group, [moments] in zip(groups, drawn, strict=True)]
+
+
+def own_resamples(
+    bundles: Sequence[Bundle], options: IntervalOptions, workers: Executor | None
+) -> Iterator[list[FloatArray | None]]:
+    """Each bundle's groups' resampled moments for their own intervals, in order (None for a group that takes the
+    delta method), drawn by resample_groups a batch of consecutive bundles at a time: about _DRAWN_BYTES of them at
+    most are held at once, however many groups there are. Lazy: consume it while `workers` run."""
+    start = 0
+    while start < len(bundles):
+        stop, held = start + 1, _bytes(bundles[start], options)
+        while stop < len(bundles) and held + _bytes(bundles[stop], options) <= _DRAWN_BYTES:
+            held += _bytes(bundles[stop], options)
+            stop += 1
+        batch = [tuple(group for group in bundle if group.rows) for bundle in bundles[start:stop]]
+        drawn = iter(resample_groups([(kept, ()) for kept in batch if kept], options, workers))
+        for bundle, kept in zip(bundles[start:stop], batch, strict=True):
+            moments = iter(next(drawn) if kept else [])
+            yield [next(moments) if group.rows else None for group in bundle]
+        start = stop
+
+
+def _bytes(bundle: Bundle, options: IntervalOptions) -> int:
+    return sum(group.resampled_bytes(options) for group in bundle)
+
+
+def resample_groups(
+    tasks: Sequence[tuple[Bundle, tuple[int, ...]]], options: IntervalOptions, workers: Executor | None
+) -> list[list[FloatArray]]:
+    """The resampled moments of every group of each (bundle, side) (stats.resampled_moments_of, which draws a
+    bundle's resamples once when its groups hold the same transcripts). The resampling (its numpy path and its
+    setup hold the GIL; its time: bench/README.md) runs in the worker processes when the analysis has them, a block
+    of resamples per task, so that a few groups still keep every worker busy; blocks are seeded on their own, so
+    where one runs changes no number."""
     blocks = len(resample_blocks(options.resamples))
-    tasks = [(group, [block]) for group in groups if group.rows for block in range(blocks)]
-    drawn = iter(map_ordered(_Resample(options), tasks, workers, window=len(tasks)))
-    return [
-        group.intervals(
-            options, per, np.concatenate([next(drawn) for _ in range(blocks)]) if group.rows else None
-        )
-        for group in groups
-    ]
+    work = [(bundle, side, [block]) for bundle, side in tasks for block in range(blocks)]
+    drawn = iter(map_ordered(_Resample(options), work, workers, window=len(work)))
+    out = []
+    for bundle, _ in tasks:
+        by_block = [next(drawn) for _ in range(blocks)]
+        out.append([np.concatenate([moments[i] for moments in by_block]) for i in range(len(bundle))])
+    return out
 
 
 @dataclass(frozen=True, slots=True)
 class _Resample:
     options: IntervalOptions
 
-    def __call__(self, task: tuple[RatioSums, list[int]]) -> FloatArray:
-        group, blocks = task
-        return group.resampled(self.options, blocks)
+    def __call__(self, task: tuple[Bundle, tuple[int, ...], list[int]]) -> list[FloatArray]:
+        bundle, side, blocks = task
+        groups = [group.transcripts() for group in bundle]
+        return resampled_moments_of(groups, self.options.resamples, self.options.seed, side, blocks)
 
 
 def interval_caption(options: IntervalOptions) -> str:

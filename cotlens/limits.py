@@ -8,6 +8,9 @@ MB = 1 << 20
 # Defaults: a reasoning trace of 128k tokens is about 0.5 MB; an Inspect sample with a long agentic run some MB.
 RECORD_BYTES = 64 * MB
 DOCUMENT_BYTES = 256 * MB
+# The largest either limit may be set to, in MB (1 TiB): beyond any record read whole, and it keeps the limit a
+# whole number of bytes (`--max-record-mb inf` has none).
+LIMIT_MB_MAX = 1 << 20
 
 
 @dataclass(frozen=True, slots=True)

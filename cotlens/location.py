@@ -12,11 +12,13 @@ said in one line by `failure`, never as the cloud SDK's multi-line report.
 
 from __future__ import annotations
 
+import contextlib
 import fnmatch
 import io
 import posixpath
 import re
-from collections.abc import Callable
+import time
+from collections.abc import Callable, Iterator
 from functools import lru_cache
 from typing import TYPE_CHECKING
 from urllib.parse import unquote
@@ -34,30 +36,70 @@ GLOB_CHARACTERS = frozenset("*?[")
 SECRET_CHARACTERS = 8
 # The longest SDK message kept in an error line.
 DETAIL_CHARACTERS = 300
-# How long Google Cloud Storage requests are retried before an error is said.
-GCS_RETRY_SECONDS = 20
+# How long Google Cloud Storage requests are retried before an error is said. One request of pyarrow's may spend
+# it twice (looking up an object without credentials took 40 s at 20), and what fails so is then remembered
+# (attempt): without credentials or a network, a command says so within half a minute.
+GCS_RETRY_SECONDS = 10
 # Reads from an object go out in requests of this size (one request per read would be one per megabyte).
 READ_BUFFER = 8 << 20
 
 
 def is_uri(path: object) -> bool:
     """Whether a path names object storage (s3://, gs://, gcs://) rather than a local file."""
-    return isinstance(path, str) and path.partition("://")[0].lower() in SCHEMES and "://" in path
+    return isinstance(path, str) and scheme(path) in SCHEMES
+
+
+# What a URI starts with (RFC 3986's scheme): a path written so names no local file, whatever its scheme.
+_SCHEME = re.compile(r"([A-Za-z][A-Za-z0-9+.-]*)://")
+
+
+def scheme(path: str) -> str | None:
+    """The scheme a path starts with (`s3`, `hdfs`, `file`...), in lower case; None for a local path."""
+    found = _SCHEME.match(path)
+    return found.group(1).lower() if found else None
+
+
+def unsupported(path: str) -> str | None:
+    """Why a path cannot be used: a URI of a scheme that cotlens does not read (None: a local path or s3://,
+    gs://). Without this, `s4://b/x` would be a local folder named `s4:`."""
+    found = scheme(path)
+    if found is None or found in SCHEMES:
+        return None
+    return f"{found}:// is not supported: use a local path, or an s3:// or gs:// URI"
+
+
+# A URI's user info (`s3://KEY:SECRET@`), and a query's value under a name that says it is a secret, anywhere in a
+# text: what an echo of a path as typed (an unknown lexicon, a mapping that is no file) would print.
+_USER_INFO = re.compile(r"\b([A-Za-z][A-Za-z0-9+.-]*://)[^/?#@\s'\"]+@")
+_SECRET_VALUE = re.compile(
+    r"([?&][^=&\s]*(?:key|secret|token|password|credential)[^=&\s]*=)[^&#\s'\"]+", re.I
+)
+
+
+def blotted(text: str) -> str:
+    """`text` with the credentials a URI in it may carry replaced by ***."""
+    if "://" not in text:
+        return text
+    return _SECRET_VALUE.sub(r"\1***", _USER_INFO.sub(r"\1***@", text))
 
 
 def split(uri: str) -> tuple[str, str, str]:
-    """(scheme and authority with any user info, `bucket/key` without slashes at its ends, query)."""
+    """(scheme, in lower case, and authority with any user info; `bucket/key` without slashes at its ends, or
+    `/key` for a URI without a bucket; query)."""
     head, _, rest = uri.partition("://")
     rest, _, query = rest.partition("?")
     authority, _, key = rest.partition("/")
     bucket = authority.rpartition("@")[2]
     user = authority[: len(authority) - len(bucket)]
-    return f"{head}://{user}", posixpath.join(bucket, key).strip("/"), query
+    key = key.strip("/")
+    return f"{head.lower()}://{user}", f"{bucket}/{key}" if key else bucket, query
 
 
 def join(uri: str, *names: str) -> str:
     """`uri` with `names` appended to its path; its query (filesystem options) kept."""
     base, path, query = split(uri)
+    if not path.partition("/")[0]:  # no bucket: the names must not become one
+        path = "/" + path.lstrip("/")
     return base + posixpath.join(path, *names) + (f"?{query}" if query else "")
 
 
@@ -69,24 +111,69 @@ def with_path(uri: str, path: str) -> str:
 
 def shown(uri: str) -> str:
     """A URI as said and stored: scheme, bucket and key, without the credentials or options it may carry."""
-    scheme = uri.partition("://")[0]
-    return f"{scheme}://{split(uri)[1]}"
+    return f"{scheme(uri)}://{split(uri)[1]}"
 
 
 def filesystem(uri: str) -> tuple[pafs.FileSystem, str]:
     """The filesystem a URI names (made once per scheme, bucket, credentials and options) and the URI's
     `bucket/key` on it."""
     base, path, query = split(uri)
-    made = _filesystem(base + path.partition("/")[0] + (f"?{query}" if query else ""))
-    if isinstance(made, ObjectStorageError):
-        raise ObjectStorageError(str(made))  # a new one each time: a raise adds to its traceback
-    return made, path
+    bucket, _, key = path.partition("/")
+    if not bucket:
+        # pyarrow would take the key's first part as the bucket (and look it up over the network).
+        raise ObjectStorageError(f"no bucket in the URI (write {scheme(uri)}://BUCKET/KEY)")
+    if {".", ".."} & set(key.split("/")):
+        # Object stores do not resolve them: `a/../b` would be an object of that very name.
+        raise ObjectStorageError(
+            "'.' and '..' are not resolved in an object's name: write the name without them"
+        )
+    root = base + bucket + (f"?{query}" if query else "")
+    known = _unusable.get(root)
+    if known is not None and time.monotonic() - known[1] < REMEMBERED_SECONDS:
+        raise ObjectStorageError(known[0])  # a new one each time: a raise adds to its traceback
+    try:
+        return _filesystem(root), path
+    except ObjectStorageError as e:
+        # Asking again (for a bucket's region without a network) takes seconds each time.
+        _unusable[root] = (str(e), time.monotonic())
+        raise
+
+
+# Why a filesystem (by its root, as _filesystem's) cannot be used at all, learnt from making it or from a request:
+# every later request of the command fails at once with it, rather than after retries of its own (without
+# credentials, each request to GCS retries for GCS_RETRY_SECONDS, and an ingest makes several). The CLI forgets them before
+# each command (forget_failures); a worker process, which may outlive many commands (a Ray cluster's), after
+# REMEMBERED_SECONDS. By root: (what was said, when: time.monotonic()).
+_unusable: dict[str, tuple[str, float]] = {}
+REMEMBERED_SECONDS = 60
+
+
+@contextlib.contextmanager
+def attempt(uri: str) -> Iterator[None]:
+    """Requests to the filesystem of `uri`: one that fails for want of credentials or of a network makes the
+    filesystem unusable for the rest of the command. (Refused credentials are not remembered: a policy may let
+    them read one object and not another.)"""
+    try:
+        yield
+    except OSError as e:
+        if not isinstance(e, ObjectStorageError) and any(
+            mark in str(e) for mark in (*_NO_CREDENTIALS, *_UNREACHABLE)
+        ):
+            base, path, query = split(uri)
+            root = base + path.partition("/")[0] + (f"?{query}" if query else "")
+            _unusable[root] = (failure(uri, e), time.monotonic())
+        raise
+
+
+def forget_failures() -> None:
+    """Requests may succeed again (a new command, a network back)."""
+    _unusable.clear()
 
 
 @lru_cache(maxsize=16)
-def _filesystem(root: str) -> pafs.FileSystem | ObjectStorageError:
-    """The filesystem, or why it cannot be made: kept too, so that one command asks once (asking for a bucket's
-    region without a network takes seconds)."""
+def _filesystem(root: str) -> pafs.FileSystem:
+    """The filesystem (made once), or an ObjectStorageError saying why it cannot be made (remembered by
+    `filesystem` as an unusable one)."""
     import pyarrow as pa
     import pyarrow.fs as pafs
 
@@ -98,7 +185,7 @@ def _filesystem(root: str) -> pafs.FileSystem | ObjectStorageError:
     try:
         fs, _ = pafs.FileSystem.from_uri(root)
     except (OSError, pa.ArrowException, ValueError) as e:
-        return ObjectStorageError(failure(root, e))
+        raise ObjectStorageError(failure(root, e)) from None
     return fs
 
 
@@ -181,7 +268,7 @@ def _without_credentials(uri: str, text: str) -> str:
     parts = {p for p in (*user.split(":"), *unquote(user).split(":")) if len(p) >= SECRET_CHARACTERS}
     for secret in sorted({user, unquote(user)} - {""}, key=len)[::-1] + sorted(parts, key=len)[::-1]:
         text = text.replace(secret, "***")
-    return text
+    return blotted(text)  # and a query's secrets (pyarrow quotes a URI it cannot parse whole)
 
 
 def _detail(text: str) -> str:
@@ -199,7 +286,8 @@ def bucket_missing(uri: str) -> bool:
 
     try:
         fs, path = filesystem(uri)
-        return bool(fs.get_file_info(path.partition("/")[0]).type == pafs.FileType.NotFound)
+        with attempt(uri):
+            return bool(fs.get_file_info(path.partition("/")[0]).type == pafs.FileType.NotFound)
     except OSError:
         return False
 
@@ -241,20 +329,23 @@ class Reader(io.RawIOBase):
 def open_reader(uri: str) -> io.BufferedReader:
     """An object, opened for reading from its start."""
     fs, path = filesystem(uri)
-    return io.BufferedReader(Reader(fs.open_input_stream(path, buffer_size=READ_BUFFER)))
+    with attempt(uri):
+        return io.BufferedReader(Reader(fs.open_input_stream(path, buffer_size=READ_BUFFER)))
 
 
 def open_random(uri: str) -> pa.NativeFile:
     """An object, opened for reads at any offset (Parquet footers, Arrow files)."""
     fs, path = filesystem(uri)
-    return fs.open_input_file(path)
+    with attempt(uri):
+        return fs.open_input_file(path)
 
 
 def size(uri: str) -> int | None:
     """An object's size in bytes; None when it cannot be known."""
     try:
         fs, path = filesystem(uri)
-        info = fs.get_file_info(path)
+        with attempt(uri):
+            info = fs.get_file_info(path)
     except OSError:
         return None
     return info.size if info.is_file else None
@@ -269,30 +360,34 @@ def expand(uri: str, keep: Callable[[str], bool] | None = None) -> list[str]:
     prefix (a "folder"); the objects whose names match for a pattern (`*`, `?` and `[...]` within one name,
     as a shell's glob). `keep(name)` picks what a prefix or pattern yields. A URI that names nothing, or
     whose listing fails, is returned as given, so that reading it says why."""
-    import pyarrow.fs as pafs
-
     path = split(uri)[1]
     parts = path.split("/")
     fixed = next((i for i, part in enumerate(parts) if not GLOB_CHARACTERS.isdisjoint(part)), len(parts))
     try:
         fs = filesystem(uri)[0]
-        if fixed == len(parts):
-            info = fs.get_file_info(path)
-            if info.type != pafs.FileType.Directory:
-                return [uri]
-            found = fs.get_file_info(pafs.FileSelector(path, recursive=True))
-            names = [f.path for f in found if f.is_file]
-        else:
-            base = "/".join(parts[:fixed])
-            pattern = parts[fixed:]
-            found = fs.get_file_info(
-                pafs.FileSelector(base, recursive=len(pattern) > 1, allow_not_found=True)
-            )
-            names = [f.path for f in found if f.is_file and _matches(f.path, parts)]
+        with attempt(uri):
+            names = _listed(fs, path, parts, fixed)
     except OSError:
+        return [uri]
+    if names is None:
         return [uri]
     chosen = sorted(n for n in names if keep is None or keep(n))
     return [with_path(uri, n) for n in chosen] or [uri]
+
+
+def _listed(fs: pafs.FileSystem, path: str, parts: list[str], fixed: int) -> list[str] | None:
+    """The objects under a prefix, or matching a pattern (its parts from `fixed` on); None for one object."""
+    import pyarrow.fs as pafs
+
+    if fixed == len(parts):
+        if fs.get_file_info(path).type != pafs.FileType.Directory:
+            return None
+        found = fs.get_file_info(pafs.FileSelector(path, recursive=True))
+        return [f.path for f in found if f.is_file]
+    base = "/".join(parts[:fixed])
+    pattern = parts[fixed:]
+    found = fs.get_file_info(pafs.FileSelector(base, recursive=len(pattern) > 1, allow_not_found=True))
+    return [f.path for f in found if f.is_file and _matches(f.path, parts)]
 
 
 def unmatched(uri: str) -> str:
@@ -303,7 +398,8 @@ def unmatched(uri: str) -> str:
     base = "/".join(parts[: next(i for i, part in enumerate(parts) if not GLOB_CHARACTERS.isdisjoint(part))])
     try:
         fs = filesystem(uri)[0]
-        fs.get_file_info(pafs.FileSelector(base, allow_not_found=True))
+        with attempt(uri):
+            fs.get_file_info(pafs.FileSelector(base, allow_not_found=True))
     except OSError as e:
         return f"cannot list: {explain(uri, e)}"
     if bucket_missing(uri):

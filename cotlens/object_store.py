@@ -49,6 +49,9 @@ class ObjectStore(Store):
         super().__init__(location.shown(root))
         self.uri = root
 
+    def __getstate__(self) -> dict[str, Any]:
+        return dict(self.__dict__)  # a URI is the same anywhere
+
     @property
     def where(self) -> str:
         return location.shown(self.uri)
@@ -66,7 +69,7 @@ class ObjectStore(Store):
     def manifest_data(self) -> bytes | None:
         try:
             filesystem, key = location.filesystem(location.join(self.uri, MANIFEST))
-            with filesystem.open_input_stream(key) as source:
+            with location.attempt(self.uri), filesystem.open_input_stream(key) as source:
                 data: bytes = source.read()
                 return data
         except FileNotFoundError as e:
@@ -121,7 +124,11 @@ class ObjectStore(Store):
         """Write access for one ingest run: its objects are written under its own names, then commit() writes
         the manifest that names them. Leaving the block without commit() deletes what the run wrote."""
         with self.writing():
-            writer = ObjectStoreWriter(self, options, new_store=not self.exists())
+            new_store = not self.exists()
+            if new_store and location.size(self.uri) is not None:
+                # As a local store's path that is a file: its objects would be named `OBJECT/manifest.json`...
+                raise StoreError(f"{self.where} is an object, not a store prefix: point --store at a prefix")
+            writer = ObjectStoreWriter(self, options, new_store=new_store)
             try:
                 yield writer
             finally:
@@ -130,7 +137,7 @@ class ObjectStore(Store):
     def put(self, name: str, data: bytes) -> None:
         """One object of the store written whole."""
         filesystem, key = location.filesystem(location.join(self.uri, name))
-        with filesystem.open_output_stream(key) as sink:
+        with location.attempt(self.uri), filesystem.open_output_stream(key) as sink:
             sink.write(data)
 
 

@@ -19,7 +19,7 @@ from cotlens.formats.generic import Plan
 from cotlens.ingest import record_test
 from cotlens.parse import Warned
 from cotlens.result import Column, Result
-from cotlens.sources import Item, expand_paths, read_items
+from cotlens.sources import Item, display_path, expand_paths, read_items
 
 # Records read per input by default: enough to see a file's shapes, quick on a large file.
 DEFAULT_LIMIT = 1000
@@ -57,7 +57,7 @@ def sniff_inputs(paths: list[str], limit: int = DEFAULT_LIMIT) -> Result:
 
 
 def sniff_input(source: str, limit: int) -> SniffedInput:
-    out = SniffedInput(source)
+    out = SniffedInput(display_path(source))  # a URI said without the credentials it may carry
     previous: Format | None = None
     try:
         for item in _items(source):

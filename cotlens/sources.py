@@ -235,7 +235,8 @@ def _open(source: str) -> IO[bytes]:
     try:
         return sys.stdin.buffer if source == "-" else open(source, "rb")
     except FileNotFoundError:
-        raise InputError("no such file") from None
+        refused = location.unsupported(source)
+        raise InputError(f"no such file{f' ({refused})' if refused else ''}") from None
     except OSError as e:
         raise InputError(f"cannot open: {e.strerror or e}") from None
 

@@ -16,13 +16,15 @@ The contract:
 Shapes: ``occurrences`` is ``(n, T)`` for ``n`` transcripts and ``T`` terms (or ``(n,)`` for a single term,
 treated as ``T = 1``); ``tokens`` is ``(n,)``. Results have shape ``(T,)``.
 
-One module of about 860 lines: the interval methods share the resampling, its exact sums and the pivot helpers,
-and their rules (zero counts, sparse terms, p-values that invert the intervals) are one contract.
+One module of about 960 lines: the interval methods share the resampling (its two kernels, its exact sums, groups
+that draw once), the pivot helpers, and their rules (zero counts, sparse terms, p-values that invert the intervals)
+are one contract.
 """
 
 from __future__ import annotations
 
 import math
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from statistics import NormalDist
 from typing import Any, Literal
@@ -42,7 +44,8 @@ Method = Literal["auto", "bootstrap", "delta"]
 # the delta method. Measured on the 2-core development machine (numpy 2.4, OpenBLAS), rate_intervals with
 # DEFAULT_RESAMPLES resamples of 50 terms at once, median (max) of 7 runs: n = 10,000: 0.18 s; 20,000:
 # 0.34 s; 30,000: 0.54 s (0.64); 40,000: 0.80 s (0.83); 50,000: 0.93 s (1.06); 60,000: 1.00 s (1.31).
-# Time is ~linear in n (about 20 us per transcript): drawing indices, counting them, one matrix product.
+# Time is ~linear in n (about 20 us per transcript): drawing indices, counting them, one matrix product. (These
+# times are the numpy path's; the compiled drawing of weights, draws_kernel, halves the drawing: the switch stays.)
 # 40,000 is the largest round n that stayed under 1 s in every run. Coverage does not argue for a higher
 # switch: both methods reach 94-95% on heavy-tailed data well below it (tests/test_stats.py).
 BOOTSTRAP_MAX_TRANSCRIPTS = 40_000
@@ -54,24 +57,27 @@ BOOTSTRAP_MAX_TRANSCRIPTS = 40_000
 # 1/(B+1) = 0.0005, is below 0.001.
 DEFAULT_RESAMPLES = 1999
 
-# Bytes allowed for the per-chunk weights (float32 or float64, 4 or 8 bytes per transcript per resample; the drawn
-# indices live one count block at a time, see _draw_weights), so memory stays bounded for any n and any number of
-# resamples. Small enough to stay in the cache: with two worker processes resampling side by side, 64 MB chunks
-# made the bootstrap of `rates` 10-40% slower and more variable than 8 MB ones (measured on the 300 MB bench
+# Bytes allowed for the per-chunk weights (float32 or float64, 4 or 8 bytes per transcript per resample; the numpy
+# path's drawn indices live one count block at a time, see _draw_weights), so memory stays bounded for any n and any
+# number of resamples. Small enough to stay in the cache: with two worker processes resampling side by side, 64 MB
+# chunks made the bootstrap of `rates` 10-40% slower and more variable than 8 MB ones (measured on the 300 MB bench
 # store, when a chunk also held its int32 indices).
 _CHUNK_BYTES = 8 * 2**20
-# Transcripts x resamples counted by one np.bincount call. Counting a whole chunk at once is several times
-# slower (its target array leaves the cache: 0.8 s instead of 0.1 s for 2000 x 10,000, measured), while
-# one call per resample costs Python overhead at small n. 2**16 counts (the drawn indices and their counts, 0.5 MB
-# of int64 each, stay in a core's cache): resampled_moments of 1999 resamples of 3,800 / 11,300 transcripts, two
-# processes side by side, 0.041 / 0.120 s against 0.047 / 0.137 s with 2**18 (2**14 to 2**17 alone: within 5%
-# of 2**16). The same draws and sums whatever the block (_draw_weights).
+# Transcripts x resamples counted by one np.bincount call (the numpy path of _draw_weights). Counting a whole chunk at
+# once is several times slower (its target array leaves the cache: 0.8 s instead of 0.1 s for 2000 x 10,000,
+# measured), while one call per resample costs Python overhead at small n. 2**16 counts (the drawn indices and their
+# counts, 0.5 MB of int64 each, stay in a core's cache): resampled_moments of 1999 resamples of 3,800 / 11,300
+# transcripts, two processes side by side, 0.041 / 0.120 s against 0.047 / 0.137 s with 2**18 (2**14 to 2**17 alone:
+# within 5% of 2**16). The same draws and sums whatever the block (_draw_weights).
 _COUNT_BLOCK = 2**16
 # The most transcripts whose resampled sums run in float32 (_byte_digits): 255 n < 2**24.
 _DIGITS_MAX_N = (2**24 - 1) // 255
 # Resamples are drawn in blocks of this many, block j of a group from its own seed (the group's seed, j), so
 # that a group's resampling can be split among worker processes and give the same draws wherever it runs.
 RESAMPLE_BLOCK = 1000
+# The `side` of resampled_moments for the two groups of ratio_of_rates (A, the baseline, then B): independent
+# streams from one seed.
+RATIO_SIDES: tuple[tuple[int, ...], tuple[int, ...]] = ((0,), (1,))
 # Bits kept of each value whose resampled sums only feed standard errors (_fixed_point).
 _MOMENT_BITS = 16
 
@@ -209,24 +215,80 @@ def resampled_moments(
     (T columns each) and x^2, to about 5 significant digits (see _fixed_point), where x is a transcript's
     tokens and d = y - R x its residual from the group's rate R (see _resampled_log_rates). Drawn as
     resampled_sums draws them: the same seeds give the same resamples and the same sums in any process."""
-    occ, tok = _group(occurrences, tokens)
-    counts, total = occ.sum(axis=0), float(tok.sum())
-    ratio = counts / total if total > 0 else np.zeros_like(counts)
-    resid = occ - tok[:, np.newaxis] * ratio[np.newaxis, :]
-    fixed, scale, offset = _fixed_point(
-        np.column_stack([resid * resid, resid * tok[:, np.newaxis], tok * tok])
-    )
-    del resid
-    exact = occ.shape[1] + 1
-    counted = _byte_digits(np.column_stack([occ, tok]))
-    if counted is None:
-        sums = resampled_sums(np.column_stack([occ, tok, fixed]), resamples, seed, side, blocks)
-    else:  # the fixed-point columns' two digits are known: no pass of _byte_digits over them
-        digits = _with_fixed_point_digits(counted, fixed)
-        sums = resampled_sums(np.empty((tok.shape[0], 0)), resamples, seed, side, blocks, digits)
-    # Every resample draws n transcripts, so each column's offset adds exactly n * offset to its sums.
-    sums[:, exact:] = sums[:, exact:] * scale + tok.shape[0] * offset
-    return sums
+    [moments] = resampled_moments_of([(occurrences, tokens)], resamples, seed, side, blocks)
+    return moments
+
+
+def resampled_moments_of(
+    groups: Sequence[tuple[npt.ArrayLike, npt.ArrayLike]],
+    resamples: int,
+    seed: int,
+    side: tuple[int, ...] = (),
+    blocks: list[int] | None = None,
+) -> list[FloatArray]:
+    """The resampled_moments of each (occurrences, tokens) group, with the same seed and side. Groups of as many
+    transcripts (the same transcripts over two denominators, say) draw the same resamples: when all their columns
+    resample in float32, they are drawn once, for one product over every group's digits (whole numbers summed
+    exactly, so each group's sums are the ones it would get alone)."""
+    columns = [_MomentColumns.of(occurrences, tokens) for occurrences, tokens in groups]
+    together = [c.digits for c in columns if c.digits is not None]
+    if len(columns) > 1 and len(together) == len(columns) and len({c.n for c in columns}) == 1:
+        sums = resampled_sums(np.empty((columns[0].n, 0)), resamples, seed, side, blocks, _stacked(together))
+        widths = np.cumsum([digits[1].shape[1] for digits in together])[:-1]
+        drawn = [np.ascontiguousarray(part) for part in np.split(sums, widths, axis=1)]
+    else:
+        drawn = [
+            resampled_sums(
+                np.empty((c.n, 0)) if c.values is None else c.values, resamples, seed, side, blocks, c.digits
+            )
+            for c in columns
+        ]
+    for c, moments in zip(columns, drawn, strict=True):
+        # Every resample draws n transcripts, so each column's offset adds exactly n * offset to its sums.
+        moments[:, c.exact :] = moments[:, c.exact :] * c.scale + c.n * c.offset
+    return drawn
+
+
+@dataclass(frozen=True)
+class _MomentColumns:
+    """What resampled_moments resamples of a group: its columns as digits (or as floats, `values`, when they are
+    not all whole), and how its fixed-point columns, after the first `exact`, scale back."""
+
+    n: int
+    exact: int
+    digits: _Digits | None
+    values: FloatArray | None
+    scale: FloatArray
+    offset: FloatArray
+
+    @classmethod
+    def of(cls, occurrences: npt.ArrayLike, tokens: npt.ArrayLike) -> _MomentColumns:
+        occ, tok = _group(occurrences, tokens)
+        counts, total = occ.sum(axis=0), float(tok.sum())
+        ratio = counts / total if total > 0 else np.zeros_like(counts)
+        resid = occ - tok[:, np.newaxis] * ratio[np.newaxis, :]
+        fixed, scale, offset = _fixed_point(
+            np.column_stack([resid * resid, resid * tok[:, np.newaxis], tok * tok])
+        )
+        del resid
+        n, exact = tok.shape[0], occ.shape[1] + 1
+        counted = _byte_digits(np.column_stack([occ, tok]))
+        if counted is None:
+            return cls(n, exact, None, np.column_stack([occ, tok, fixed]), scale, offset)
+        # The fixed-point columns' two digits are known: no pass of _byte_digits over them.
+        return cls(n, exact, _with_fixed_point_digits(counted, fixed), None, scale, offset)
+
+
+def _stacked(groups: Sequence[_Digits]) -> _Digits:
+    """Several groups' _byte_digits side by side: their digit columns, and one recombination matrix that sends
+    each group's digit sums to its own columns only."""
+    parts = np.column_stack([digits[0] for digits in groups])
+    recombine = np.zeros((parts.shape[1], sum(digits[1].shape[1] for digits in groups)))
+    row = column = 0
+    for _, own in groups:
+        recombine[row : row + own.shape[0], column : column + own.shape[1]] = own
+        row, column = row + own.shape[0], column + own.shape[1]
+    return parts, recombine
 
 
 def _with_fixed_point_digits(digits: _Digits, fixed: FloatArray) -> _Digits:
@@ -276,8 +338,8 @@ def _resampled_sums(
 
     Each resample is a row of multinomial weights (how often each transcript was drawn), so every column
     (every term, and the tokens) sees the same resampled transcript sets and the work is one matrix product,
-    in float32 from x's digits (`_byte_digits(x)`) when that is exact, else in float64. Weights come from drawn
-    indices, counted in blocks of rows (see _COUNT_BLOCK). Chunks of resamples keep memory bounded.
+    in float32 from x's digits (`_byte_digits(x)`) when that is exact, else in float64. Weights come from
+    _draw_weights. Chunks of resamples keep memory bounded.
     """
     n = x.shape[0]
     k = x.shape[1] if digits is None else digits[1].shape[1]  # x is not read when its digits are given
@@ -324,11 +386,36 @@ def _byte_digits(x: FloatArray) -> _Digits | None:
     return np.column_stack(columns), np.concatenate(recombine)
 
 
+def _compiled_draws() -> Callable[[np.random.BitGenerator, npt.NDArray[np.floating[Any]]], None] | None:
+    """The compiled drawing of weights (cotlens/_resample.c), or None where it was not built (setup.py marks it
+    optional: the install goes on without a C compiler)."""
+    try:
+        from cotlens._resample import draw_counts
+    except ImportError:
+        return None
+    return draw_counts
+
+
+_compiled_draw_counts = _compiled_draws()
+
+
+def draws_kernel() -> str:
+    """Which kernel draws the bootstrap's weights in this install: "compiled" or "numpy" (the same weights from
+    the same seed, and the generator left in the same state)."""
+    return "numpy" if _compiled_draw_counts is None else "compiled"
+
+
 def _draw_weights(weights: npt.NDArray[np.floating[Any]], block: int, rng: np.random.Generator) -> None:
     """Fill weights (rows, n) with multinomial(n, 1/n) counts: row r counts how often each transcript is
-    drawn in resample r. Indices are drawn a block of rows at a time, as int64 so that the rows' offsets add in
-    place, and counted while they are in the cache: 20% faster than drawing a chunk's indices at once as int32,
-    and the same indices (the generator draws the same 32-bit values for either type and any split of rows)."""
+    drawn in resample r, from the indices rng.integers(0, n, size=(rows, n), dtype=np.int64) draws. The one
+    place that chooses the kernel: the compiled one draws the same 32-bit values and counts each index as it is
+    drawn (no index array, no bincount), the numpy path draws the indices a block of rows at a time, as int64 so
+    that the rows' offsets add in place, and counts them while they are in the cache: 20% faster than drawing a
+    chunk's indices at once as int32, and the same indices (the generator draws the same 32-bit values for either
+    type and any split of rows). `weights` must be C-contiguous (the compiled kernel rejects anything else)."""
+    if _compiled_draw_counts is not None:
+        _compiled_draw_counts(rng.bit_generator, weights)
+        return
     rows, n = weights.shape
     offsets = (np.arange(min(block, rows), dtype=np.int64) * n)[:, np.newaxis]
     for r in range(0, rows, block):
@@ -660,6 +747,7 @@ def ratio_of_rates(
     resamples: int = DEFAULT_RESAMPLES,
     seed: int = 0,
     method: Method = "auto",
+    resampled: tuple[FloatArray, FloatArray] | None = None,
 ) -> RatioResult:
     """Rate ratio rate_B / rate_A per term with a confidence interval and a two-sided p-value.
 
@@ -689,6 +777,9 @@ def ratio_of_rates(
       independent, so with clustered occurrences it is optimistic (too small); it is still far better than a
       resampling p-value of 1 / (B + 1).
     * Neither group has occurrences: p is NaN (nothing to test), and benjamini_hochberg skips it.
+
+    resampled: the bootstrap's resampled_moments of A and of B (their sides RATIO_SIDES) with this `resamples` and
+    `seed`, when they were drawn elsewhere (in worker processes, or once for a baseline compared with several).
     """
     _check(confidence, resamples)
     oa, ta = _group(occ_a, tok_a)
@@ -708,8 +799,14 @@ def ratio_of_rates(
         )
 
     rate_a, rate_b = count_a / sum_ta, count_b / sum_tb
-    log_a, var_a = _resampled_log_rates(resampled_moments(oa, ta, resamples, seed, (0,)), rate_a, oa.shape[0])
-    log_b, var_b = _resampled_log_rates(resampled_moments(ob, tb, resamples, seed, (1,)), rate_b, ob.shape[0])
+    if resampled is None:
+        side_a, side_b = RATIO_SIDES
+        resampled = (
+            resampled_moments(oa, ta, resamples, seed, side_a),
+            resampled_moments(ob, tb, resamples, seed, side_b),
+        )
+    log_a, var_a = _resampled_log_rates(resampled[0], rate_a, oa.shape[0])
+    log_b, var_b = _resampled_log_rates(resampled[1], rate_b, ob.shape[0])
     with np.errstate(divide="ignore", invalid="ignore"):
         estimate: FloatArray = rate_b / rate_a
         log_ratio = np.log(rate_b) - np.log(rate_a)

@@ -38,7 +38,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from cotlens import __version__, location
-from cotlens.errors import StoreError
+from cotlens.errors import StoreError, UsageError
 from cotlens.escape import json_bytes
 from cotlens.ids import ID_DTYPE, Ids, SeenIds, empty_ids, ids_from_column
 from cotlens.record import part_schema, schema
@@ -87,10 +87,21 @@ class Store:
             from cotlens.object_store import ObjectStore
 
             return super().__new__(ObjectStore)
+        if isinstance(root, str) and not root.strip():
+            # Path("") is the current directory: an ingest would write its store files among the user's.
+            raise UsageError("the store path is empty: give --store PATH (or COTLENS_STORE)")
+        refused = location.unsupported(root) if isinstance(root, str) else None
+        if refused:
+            raise UsageError(f"store {root}: {refused}")
         return super().__new__(cls)
 
     def __init__(self, root: str | os.PathLike[str]) -> None:
         self.root = Path(root)
+
+    def __getstate__(self) -> dict[str, Any]:
+        """A store sent to a worker names its folder absolutely, as parts() does: a Ray cluster's workers need
+        not share this process's working directory."""
+        return {**self.__dict__, "root": Path(os.path.abspath(self.root))}
 
     @property
     def where(self) -> str:
@@ -146,8 +157,9 @@ class Store:
         return sorted(self.transcripts_dir.glob("*/*.parquet"))
 
     def parts(self) -> list[str]:
-        """The part files, in store order, as paths that open_part and workers (local or Ray) can read."""
-        return [str(p) for p in self.part_files()]
+        """The part files, in store order, as paths that open_part and workers (local or Ray) can read: absolute,
+        since a Ray cluster's workers need not share this process's working directory."""
+        return [os.path.abspath(p) for p in self.part_files()]
 
     def dataset(self) -> ds.Dataset:
         """All stored transcripts as one pyarrow dataset with the current schema (columns added by newer
@@ -372,7 +384,7 @@ class StoreWriter:
 
     def staging_path(self, index: int) -> str:
         """Where a parser writes the rows of chunk `index` of this run (in staging, invisible until commit)."""
-        return str(self.staging / f"chunk-{index:06d}.arrow")
+        return os.path.abspath(self.staging / f"chunk-{index:06d}.arrow")  # for workers elsewhere too (parts)
 
     def add_staged(self, path: str, keep: npt.NDArray[np.bool_]) -> int:
         """Append the rows a parser staged, without those `keep` marks as duplicates, to the run's part files;

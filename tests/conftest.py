@@ -136,3 +136,16 @@ def object_storage() -> Iterator[ObjectStorage]:
     finally:
         moto.settings.INITIAL_NO_AUTH_ACTION_COUNT = float("inf")
         server.stop()
+
+
+@pytest.fixture(params=["compiled", "numpy"])
+def draws_kernel(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> str:
+    """Runs a test once with each kernel that draws the bootstrap's weights (cotlens.stats._draw_weights): the
+    compiled one, then the numpy reference. Only this process: worker processes keep the compiled one."""
+    from cotlens import stats
+
+    if request.param == "numpy":
+        monkeypatch.setattr(stats, "_compiled_draw_counts", None)
+    elif stats._compiled_draw_counts is None:
+        pytest.fail("the compiled drawing of weights (cotlens/_resample.c) was not built in this environment")
+    return str(request.param)

@@ -32,7 +32,7 @@ LAYERS: list[tuple[str, tuple[str, ...]]] = [
     ("record and store", ("record", "ids", "store", "object_store")),
     ("input", ("compressed", "sources", "tabular", "formats")),
     ("ingest and measuring", ("parse", "intrinsic", "ingest", "sniff")),
-    ("analysis tools", ("scan", "groups", "stats", "conditions", "gates")),
+    ("analysis tools", ("scan", "groups", "stats", "_resample", "conditions", "gates")),
     ("analyses", ("analyses",)),
     ("render", ("render",)),
     # The entry point starts the worker server before it imports the CLI: it is the top of the house although it

@@ -118,6 +118,11 @@ def test_uri_parts_keep_options_and_hide_credentials() -> None:
             ),
             "Invalid S3 connection scheme 'ftp' in s3://***@b/x (key ***)",
         ),
+        (  # the query's secrets too: this went into ingest's JSON summary
+            "s3://b\x1bkt/x?session_token=SECRET99",
+            ValueError("Cannot parse URI: 's3://b\x1bkt?session_token=SECRET99' due to syntax error"),
+            "Cannot parse URI: 's3://b\x1bkt?session_token=***' due to syntax error",
+        ),
     ],
 )
 def test_failures_are_one_line(uri: str, error: BaseException, said: str) -> None:
@@ -266,6 +271,18 @@ def test_store_on_object_storage_answers_as_a_local_one(
     )  # the stored ids are read back from object storage
 
 
+def test_a_store_named_by_an_object_is_refused(object_storage: ObjectStorage) -> None:
+    """As a local --store that is a file: ingest made its store's objects `plain.jsonl/manifest.json`... beside it."""
+    bucket = object_storage.bucket("objects")
+    object_storage.put(f"{bucket}/plain.jsonl", DEMO_FILES[2].read_bytes())
+    result = run("ingest", str(DEMO_FILES[0]), "--store", object_storage.uri(f"{bucket}/plain.jsonl"))
+    assert result.exit_code == 1
+    assert result.stderr == (
+        f"cotlens: error: s3://{bucket}/plain.jsonl is an object, not a store prefix: point --store at a prefix\n"
+    )
+    assert object_storage.names(bucket) == ["plain.jsonl"]
+
+
 def test_measuring_a_store_on_object_storage(object_storage: ObjectStorage, local_store: Store) -> None:
     """ingest --defer-measure, then the first analysis measures the parts in place (each replaced whole)."""
     bucket = object_storage.bucket("deferred")
@@ -329,6 +346,49 @@ def test_readers_trust_only_the_manifest(
 
 
 # ---- Errors: one line, naming the path
+
+
+@pytest.mark.parametrize(
+    ("uri", "shown", "said"),
+    [
+        ("s3://", "s3://", "no bucket in the URI (write s3://BUCKET/KEY)"),
+        ("s3:///key.jsonl", "s3:///key.jsonl", "no bucket in the URI (write s3://BUCKET/KEY)"),
+        ("gs://K:S@/k?scheme=http", "gs:///k", "no bucket in the URI (write gs://BUCKET/KEY)"),
+        (
+            "s3://b/../x.jsonl",
+            "s3://b/../x.jsonl",
+            "'.' and '..' are not resolved in an object's name: write the name without them",
+        ),
+        ("GS://b/a/./x", "gs://b/a/./x", "'.' and '..' are not resolved"),
+    ],
+)
+def test_uris_that_name_no_object(tmp_path: Path, uri: str, shown: str, said: str) -> None:
+    """Said at once, before any request: a URI without a bucket was looked up with its key as the bucket, over
+    the network (6 s here) and shown so (`s3:///key` as `s3://key`)."""
+    result = run("ingest", uri, "--store", str(tmp_path / "s"))
+    assert result.exit_code == 1
+    assert result.stderr.splitlines()[-1].startswith(f"cotlens: error: {shown}: cannot open: {said}")
+    result = run("models", "--store", uri)
+    assert result.exit_code == 1
+    assert result.stderr.startswith(f"cotlens: error: cannot read the store {shown}: {said}")
+    assert "K:S" not in result.stderr
+
+
+def test_scheme_in_any_case_and_sniff_without_credentials(object_storage: ObjectStorage) -> None:
+    """`S3://` is s3:// (it was said to need a pyarrow built with S3); sniff names its inputs without the
+    credentials and options the URI carries (it printed them in its table, its JSON and --emit-map)."""
+    bucket = object_storage.bucket("sniffed")
+    object_storage.put(f"{bucket}/in/plain.jsonl", DEMO_FILES[2].read_bytes())
+    uri = object_storage.uri(f"{bucket}/in/*.jsonl")
+    for args in (["--format", "json"], ["--format", "table"], ["--emit-map"]):
+        result = run("sniff", "S3" + uri[2:], *args)
+        assert result.exit_code == 0, result.output
+        assert f"s3://{bucket}/in/plain.jsonl" in result.stdout
+        for secret in (object_storage.key, object_storage.secret, object_storage.endpoint):
+            assert secret not in result.output
+    assert [row["input"] for row in json.loads(run("sniff", uri, "--format", "json").stdout)["rows"]] == [
+        f"s3://{bucket}/in/plain.jsonl"
+    ]
 
 
 def test_errors_name_the_path_in_one_line(object_storage: ObjectStorage, tmp_path: Path) -> None:
@@ -398,6 +458,68 @@ def test_errors_name_the_path_in_one_line(object_storage: ObjectStorage, tmp_pat
         result = run("rates", "--store", uri)
         assert result.exit_code == 1 and result.stderr.startswith(f"cotlens: error: {said}"), result.stderr
         assert len(result.stderr.strip().splitlines()) == 1
+
+
+def test_an_unreachable_object_store_is_asked_once_per_command(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A request that fails for want of a network (or of credentials) makes every later request of the command
+    fail at once: gs:// without credentials spent 20 s per request, and an ingest of one object made five (101 s);
+    refused credentials are not remembered (a policy may allow one object and not another)."""
+    import pyarrow.fs as pafs
+
+    made: list[str] = []
+
+    def nowhere(root: str) -> pafs.FileSystem:
+        made.append(root)
+        return pafs.S3FileSystem(
+            access_key="k",
+            secret_key="s",
+            endpoint_override="127.0.0.1:9",
+            scheme="http",
+            retry_strategy=pafs.AwsStandardS3RetryStrategy(max_attempts=1),
+        )
+
+    monkeypatch.setattr(location, "_filesystem", nowhere)
+    for _ in range(2):  # each command asks again
+        result = run("ingest", "s3://b/x.jsonl", "s3://b/y.jsonl", "--store", str(tmp_path / "s"))
+        assert result.exit_code == 1
+        errors = [line for line in result.stderr.splitlines() if line.startswith("cotlens: error:")]
+        assert [line.partition(": cannot open: cannot reach the object store (")[0] for line in errors] == [
+            "cotlens: error: s3://b/x.jsonl",
+            "cotlens: error: s3://b/y.jsonl",
+        ]
+    assert made == ["s3://b", "s3://b"]
+
+    for said, remembered in (
+        ("AWS Error ACCESS_DENIED during GetObject", {}),
+        ("curlCode: 7", {"s3://c?scheme=http": "cannot reach the object store (curlCode: 7)"}),
+    ):
+        location.forget_failures()
+        with pytest.raises(OSError), location.attempt("s3://c/k?scheme=http"):
+            raise OSError(said)
+        assert {root: why for root, (why, _) in location._unusable.items()} == remembered
+    with pytest.raises(location.ObjectStorageError, match=r"^cannot reach the object store \(curlCode: 7\)$"):
+        location.filesystem("s3://c/other?scheme=http")
+
+    # A filesystem that cannot be made (a bucket's region that cannot be asked): asked once too.
+    def refused(root: str) -> pafs.FileSystem:
+        made.append(root)
+        raise location.ObjectStorageError("cannot reach the object store (no region)")
+
+    with monkeypatch.context() as patch:
+        patch.setattr(location, "_filesystem", refused)
+        for _ in range(3):
+            with pytest.raises(
+                location.ObjectStorageError, match=r"^cannot reach the object store \(no region\)$"
+            ):
+                location.filesystem("s3://d/k")
+    assert made[-2:] == ["s3://b", "s3://d"]
+    # A process that outlives commands (a Ray cluster's worker) asks again after a while.
+    monkeypatch.setattr(location, "REMEMBERED_SECONDS", 0)
+    assert location.filesystem("s3://c/other?scheme=http")[1] == "c/other"
+    assert made[-1] == "s3://c?scheme=http"
+    location.forget_failures()
 
 
 @pytest.mark.usefixtures("ray_started")

@@ -114,6 +114,7 @@ def test_benjamini_hochberg_nan_and_cap() -> None:
     assert benjamini_hochberg(np.array([])).shape == (0,)
 
 
+@pytest.mark.usefixtures("draws_kernel")
 def test_same_seed_same_intervals_different_seed_different() -> None:
     occ, tok = small_group()
     a, b, c = (rate_intervals(occ, tok, seed=s, resamples=199) for s in (1, 1, 2))
@@ -125,6 +126,7 @@ def test_same_seed_same_intervals_different_seed_different() -> None:
     assert not (np.array_equal(r1.low, r3.low) and np.array_equal(r1.high, r3.high))
 
 
+@pytest.mark.usefixtures("draws_kernel")
 def test_terms_share_resamples_and_do_not_depend_on_each_other() -> None:
     # Weights and counts are integers, so resampled sums are exact: a term's interval is the same whether
     # it is computed alone or with other terms.
@@ -134,6 +136,7 @@ def test_terms_share_resamples_and_do_not_depend_on_each_other() -> None:
     assert together.low[2] == alone.low[0] and together.high[2] == alone.high[0]
 
 
+@pytest.mark.usefixtures("draws_kernel")
 def test_chunking_does_not_change_results(monkeypatch: pytest.MonkeyPatch) -> None:
     occ, tok = small_group()
     reference = rate_intervals(occ, tok, resamples=199)
@@ -143,6 +146,7 @@ def test_chunking_does_not_change_results(monkeypatch: pytest.MonkeyPatch) -> No
     assert np.array_equal(reference.low, chunked.low) and np.array_equal(reference.high, chunked.high)
 
 
+@pytest.mark.usefixtures("draws_kernel")
 def test_memory_stays_bounded() -> None:
     # Unchunked, 300 resamples of 100,000 transcripts would need 300 * 100,000 * 12 bytes = 343 MiB.
     rng = np.random.default_rng(0)
@@ -334,6 +338,7 @@ def test_ratio_of_sums_handles_zero_counts_like_ratio_of_rates() -> None:
     np.testing.assert_array_equal(from_sums.p_value, direct.p_value)
 
 
+@pytest.mark.usefixtures("draws_kernel")
 def test_float32_resampling_is_exact() -> None:
     # Whole numbers resample in float32, split into base-256 digits: the sums must equal float64's, large
     # values (tokens) and all, and anything else (fractions, too many rows) must take float64.
@@ -370,6 +375,7 @@ def test_each_term_names_its_method() -> None:
     assert r.term_methods[2:] == (stats.STUDENTIZED, stats.STUDENTIZED)
 
 
+@pytest.mark.usefixtures("draws_kernel")
 def test_a_term_in_three_transcripts_has_no_finite_upper_bound() -> None:
     # 200 transcripts of 1000 tokens; the term occurs 5 times in each of 3 of them. A resample holds none of
     # the three with probability (1 - 3/200)^200 = 4.9% > 2.5%: nothing bounds the rate from above.
@@ -384,6 +390,7 @@ def test_a_term_in_three_transcripts_has_no_finite_upper_bound() -> None:
     assert math.isfinite(rate_intervals(occ, tok).high[0])
 
 
+@pytest.mark.usefixtures("draws_kernel")
 def test_one_transcript_bounds_nothing() -> None:
     iv = rate_intervals([[3, 0]], [100], resamples=99)
     assert (iv.low[0], iv.high[0]) == (0.0, math.inf)
@@ -498,6 +505,7 @@ def test_ratio_bounds_allow_a_heavy_user_on_their_own_side() -> None:
     assert (r.p_value[0] < 0.05) == (r.low[0] > 1.0 or r.high[0] < 1.0)
 
 
+@pytest.mark.usefixtures("draws_kernel")
 def test_ratio_interval_and_p_value_agree() -> None:
     # The p-value inverts the studentized interval: p < 0.05 exactly when the interval excludes 1.
     rng = np.random.default_rng(11)
@@ -509,6 +517,7 @@ def test_ratio_interval_and_p_value_agree() -> None:
     assert np.array_equal(excludes, r.p_value < 0.05)
 
 
+@pytest.mark.usefixtures("draws_kernel")
 def test_resampled_moments_are_exact_in_any_split() -> None:
     # Worker processes draw blocks of resamples on their own (BLAS with one thread): the moments of the
     # blocks drawn apart are the moments drawn together, bit for bit, and equal the sums of the fixed-point
@@ -526,6 +535,43 @@ def test_resampled_moments_are_exact_in_any_split() -> None:
     np.testing.assert_allclose(together[:, 4:].mean(axis=0), 300 * values.mean(axis=0), rtol=0.05)
 
 
+@pytest.mark.usefixtures("draws_kernel")
+def test_groups_of_the_same_transcripts_draw_their_resamples_once(monkeypatch: pytest.MonkeyPatch) -> None:
+    # A side's numerators over its tokens and over its transcripts (compare's two metric sets, langmix's token and
+    # letter shares) draw the same resamples: drawn once for both, each group's moments are its own, bit for bit.
+    # Groups that cannot share draw apart: a fraction (float64 sums), another number of transcripts.
+    occ, tok = small_group(n=300, terms=3)
+    per_transcript = np.random.default_rng(5).poisson(1.5, size=(300, 2)).astype(np.float64)
+    ones = np.ones(300)
+    fraction = per_transcript.copy()
+    fraction[7, 1] += 0.25
+    draws: list[tuple[int, ...]] = []
+    draw = stats._draw_weights
+
+    def counted(weights: npt.NDArray[np.float64], block: int, rng: np.random.Generator) -> None:
+        draws.append(weights.shape)
+        draw(weights, block, rng)
+
+    monkeypatch.setattr(stats, "_draw_weights", counted)
+    cases = {
+        "shared": ([(occ, tok), (per_transcript, ones)], 2),  # 2 blocks of 1999 resamples, once for both
+        "fraction": ([(occ, tok), (fraction, ones)], 4),
+        "other n": ([(occ, tok), (per_transcript[:200], ones[:200])], 4),
+        "three": ([(occ, tok), (per_transcript, ones), (occ[:, :1], tok)], 2),
+    }
+    for name, (groups, expected_draws) in cases.items():
+        draws.clear()
+        together = stats.resampled_moments_of(groups, 1999, 4, (1,))
+        assert len(draws) == expected_draws, name
+        alone = [stats.resampled_moments(o, t, 1999, 4, (1,)) for o, t in groups]
+        assert [m.tobytes() for m in together] == [m.tobytes() for m in alone], name
+        assert all(
+            m.flags.c_contiguous and m.shape == (1999, 3 * o.shape[1] + 2)
+            for m, (o, _) in zip(together, groups, strict=True)
+        )
+
+
+@pytest.mark.usefixtures("draws_kernel")
 def test_worker_processes_give_the_same_intervals() -> None:
     # Workers run BLAS on one thread, this process on several: the standard errors' sums must not care.
     from cotlens.groups import IntervalOptions, RatioSums, group_intervals

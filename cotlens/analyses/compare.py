@@ -46,7 +46,7 @@ from cotlens.lexicon import Lexicon, lexicon_spans, stored_key, stored_positions
 from cotlens.measure import PER_TOKEN, registered_kernels
 from cotlens.measure.scripts import leave_out_scripts
 from cotlens.result import Result
-from cotlens.scan import Selection, rows_where
+from cotlens.scan import Selection, rows_where, scan_workers
 from cotlens.stats import FloatArray
 from cotlens.store import Store
 
@@ -233,17 +233,21 @@ def compare(
         tuple(m.numerator for m in token_metrics()),
         tuple(m.numerator for m in transcript_metrics()),
     )
-    accumulated = grouped_scan.scan_groups(store, kernel, selection, _add, lambda _: SideSums())
-    for name in names:
-        if name not in accumulated:
-            what = f"{name} text" if options.fields else f"{options.field} text"
-            who = sides[0] if options.fields else name
-            raise CotlensError(
-                f"{who} has no transcripts with {what} in the selection (kinds {', '.join(selection.kinds)}): "
-                "nothing to compare"
-            )
-    by_token = [*_term_metrics(lexicons), *token_metrics()]
-    table = MetricTable.build(names, accumulated, by_token, list(transcript_metrics()), options.intervals)
+    # The scan's workers, when it has any, then draw the bootstrap's resamples.
+    with scan_workers(store, kernel.columns()) as workers:
+        accumulated = grouped_scan.scan_groups(store, kernel, selection, _add, lambda _: SideSums(), workers)
+        for name in names:
+            if name not in accumulated:
+                what = f"{name} text" if options.fields else f"{options.field} text"
+                who = sides[0] if options.fields else name
+                raise CotlensError(
+                    f"{who} has no transcripts with {what} in the selection (kinds {', '.join(selection.kinds)}): "
+                    "nothing to compare"
+                )
+        by_token = [*_term_metrics(lexicons), *token_metrics()]
+        table = MetricTable.build(
+            names, accumulated, by_token, list(transcript_metrics()), options.intervals, workers
+        )
     shown = _shown_metrics(table, names, lexicons, options)
     result = compare_result(table, shown, names, selection, options, lexicons)
     every = [record for metric in [*SHOWN_ONLY, *table.metrics] for record in records(table, metric, names)]

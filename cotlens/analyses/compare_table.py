@@ -5,19 +5,27 @@ the table shown per candidate, whose cells hold the same numbers (render/ writes
 
 from __future__ import annotations
 
+from concurrent.futures import Executor
 from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 
 from cotlens.analyses.grouped_scan import finite_or_none
-from cotlens.groups import IntervalOptions, Ints, RatioSums, interval_caption, interval_definition
+from cotlens.groups import (
+    IntervalOptions,
+    Ints,
+    RatioSums,
+    interval_caption,
+    interval_definition,
+    resample_groups,
+)
 from cotlens.lexicon import Lexicon
 from cotlens.measure.scripts import left_out
 from cotlens.measure.tokens import tokenizer_description
 from cotlens.result import DECREASE, INCREASE, Column, Result
 from cotlens.scan import Selection
-from cotlens.stats import SIGNIFICANCE, RatioResult, benjamini_hochberg
+from cotlens.stats import RATIO_SIDES, SIGNIFICANCE, FloatArray, RatioResult, benjamini_hochberg
 
 
 @dataclass(frozen=True, slots=True)
@@ -66,21 +74,30 @@ class MetricTable:
         by_token: list[Metric],
         by_transcript: list[Metric],
         intervals: IntervalOptions,
+        workers: Executor | None = None,
     ) -> MetricTable:
         """`by_token`, `by_transcript`: the metrics in the order of the sums' numerators. A share of transcripts
-        (the mean of a 0/1 flag: a proportion) is bounded by Wilson's interval."""
+        (the mean of a 0/1 flag: a proportion) is bounded by Wilson's interval. workers: the analysis's worker
+        processes, which then draw the bootstrap's resamples (see _resampled)."""
         shares_of_transcripts = {m.key for m in by_transcript if m.kind == "share"}
         values: dict[tuple[str, str], tuple[float, float, float]] = {}
         ratios: dict[tuple[str, str], RatioResult] = {}
         methods: set[str] = set()
         baseline = sums[names[0]]
+        # The baseline's resamples for its ratios are drawn once and kept for every candidate; a side's others only
+        # while its rows are built, so that memory does not grow with the number of sides.
+        kept: dict[tuple[int, tuple[int, ...]], FloatArray] = {}
         for name in names:
             acc = sums[name]
+            drawn = {**kept, **_resampled(name, names, sums, intervals, workers)}
+            kept = {key: moments for key, moments in drawn.items() if key[1] == RATIO_SIDES[0]}
             for metrics, side, base in (
                 (by_token, acc.by_token, baseline.by_token),
                 (by_transcript, acc.by_transcript, baseline.by_transcript),
             ):
-                estimates = side.share_intervals(intervals, [m.kind == "share" for m in metrics])
+                estimates = side.share_intervals(
+                    intervals, [m.kind == "share" for m in metrics], drawn.get((id(side), ()))
+                )
                 shares = side.prevalence(intervals)
                 for j, metric in enumerate(metrics):
                     if metric.key in shares_of_transcripts:
@@ -95,7 +112,12 @@ class MetricTable:
                         scale * float(estimates.high[j]),
                     )
                 if name != names[0]:
-                    result = side.ratio_to(base, intervals)
+                    drawn_a, drawn_b = (
+                        drawn.get((id(base), RATIO_SIDES[0])),
+                        drawn.get((id(side), RATIO_SIDES[1])),
+                    )
+                    both = None if drawn_a is None or drawn_b is None else (drawn_a, drawn_b)
+                    result = side.ratio_to(base, intervals, both)
                     for j, metric in enumerate(metrics):
                         methods.add(result.method_of(j))
                         ratios[(metric.key, name)] = _one(result, j)
@@ -177,6 +199,39 @@ def records(table: MetricTable, metric: Metric, names: list[str]) -> list[dict[s
         }
         out.append(record)
     return out
+
+
+def _resampled(
+    name: str,
+    names: list[str],
+    sums: dict[str, SideSums],
+    intervals: IntervalOptions,
+    workers: Executor | None,
+) -> dict[tuple[int, tuple[int, ...]], FloatArray]:
+    """The bootstrap's resampled moments that build needs of one side, keyed by (id of the RatioSums, side), drawn
+    at once (in the worker processes when there are any): its own, and its side of the ratios (RATIO_SIDES), the
+    baseline's once for all the candidates (the same seed draws the same resamples for each)."""
+    wanted: dict[tuple[int, ...], list[RatioSums]] = {(): []}  # the groups to draw, by their side
+    acc, baseline = sums[name], sums[names[0]]
+    others = [sums[other] for other in names[1:]]
+    for side, base, candidates in (
+        (acc.by_token, baseline.by_token, [other.by_token for other in others]),
+        (acc.by_transcript, baseline.by_transcript, [other.by_transcript for other in others]),
+    ):
+        if side.rows:
+            wanted[()].append(side)
+        if side is base and any(candidate.bootstraps_ratio_to(base) for candidate in candidates):
+            wanted.setdefault(RATIO_SIDES[0], []).append(side)
+        if side is not base and side.bootstraps_ratio_to(base):
+            wanted.setdefault(RATIO_SIDES[1], []).append(side)
+    # A side's two metric sets hold the same transcripts: each bundle draws its resamples once.
+    tasks = [(tuple(groups), side) for side, groups in wanted.items() if groups]
+    drawn = resample_groups(tasks, intervals, workers)
+    return {
+        (id(group), side): moments
+        for (groups, side), bundle in zip(tasks, drawn, strict=True)
+        for group, moments in zip(groups, bundle, strict=True)
+    }
 
 
 def compare_result(

@@ -36,11 +36,13 @@ from cotlens.groups import (
     group_codes,
     group_columns,
     interval_caption,
+    own_resamples,
 )
 from cotlens.measure.scripts import SCRIPTS, check_ignorable, leave_out_scripts, left_out
 from cotlens.measure.tokens import tokenizer_description
 from cotlens.result import Column, Result
-from cotlens.scan import Selection, map_to_dense, rows_where
+from cotlens.scan import Selection, map_to_dense, rows_where, scan_workers
+from cotlens.stats import FloatArray
 from cotlens.store import Store
 
 NON_LATIN = SCRIPTS[1:]  # SCRIPTS starts with Latin
@@ -198,11 +200,19 @@ def compute_langmix(
     options.validate()
     grouped_scan.start_scan(store, selection, options.by)
     kernel = _MixKernel(options)
-    found = grouped_scan.scan_groups(
-        store, kernel, selection, _Group.add, lambda key: _Group(key, options.examples)
-    )
-    groups = grouped_scan.sorted_groups(found, options.field, selection)
-    rows = [row for key, acc in groups for row in _group_rows(key, acc, options)]
+    # The scan's workers, when it has any (it reads the text), then draw the bootstrap's resamples.
+    with scan_workers(store, kernel.columns()) as workers:
+        found = grouped_scan.scan_groups(
+            store, kernel, selection, _Group.add, lambda key: _Group(key, options.examples), workers
+        )
+        groups = grouped_scan.sorted_groups(found, options.field, selection)
+        # A group's token and letter shares hold the same transcripts: they draw their resamples once.
+        drawn = own_resamples([(acc.tokens, acc.letters) for _, acc in groups], options.intervals, workers)
+        rows = [
+            row
+            for (key, acc), both in zip(groups, drawn, strict=True)
+            for row in _group_rows(key, acc, options, *both)
+        ]
     kinds = grouped_scan.several_kinds(found)
     result = Result(
         "langmix",
@@ -218,10 +228,17 @@ def compute_langmix(
     return result
 
 
-def _group_rows(key: GroupKey, acc: _Group, options: LangmixOptions) -> list[dict[str, Any]]:
+def _group_rows(
+    key: GroupKey,
+    acc: _Group,
+    options: LangmixOptions,
+    tokens_drawn: FloatArray | None,
+    letters_drawn: FloatArray | None,
+) -> list[dict[str, Any]]:
+    """A group's rows; *_drawn: the resampled moments of its token and letter shares (groups.own_resamples)."""
     iv = options.intervals
-    tokens = acc.tokens.share_intervals(iv)
-    letters = acc.letters.share_intervals(iv)
+    tokens = acc.tokens.share_intervals(iv, resampled=tokens_drawn)
+    letters = acc.letters.share_intervals(iv, resampled=letters_drawn)
     letter_prevalence = acc.letters.prevalence(iv)
     n = acc.tokens.n
 

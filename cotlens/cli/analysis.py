@@ -29,6 +29,7 @@ from cotlens.cli.options import (
     cli_errors,
     ignored_scripts,
     json_alias,
+    local_output,
     measured,
     output_formats,
     render_result,
@@ -266,6 +267,7 @@ def filter_command(
         typer.Option(
             "--out",
             metavar="PATH",
+            callback=local_output,
             help="Kept transcripts: FILE.jsonl, FILE.parquet, DIR/ (Parquet files), or - for stdout.",
         ),
     ] = None,
@@ -274,6 +276,7 @@ def filter_command(
         typer.Option(
             "--exclusions",
             metavar="PATH",
+            callback=local_output,
             help="Where dropped transcripts go (default OUT.exclusions.jsonl).",
         ),
     ] = None,

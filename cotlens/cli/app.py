@@ -15,7 +15,7 @@ from typer._click.exceptions import ClickException, NoArgsIsHelpError
 from typer._click.exceptions import UsageError as ClickUsageError
 from typer.core import TyperGroup
 
-from cotlens import __version__
+from cotlens import __version__, location
 from cotlens.escape import printable
 from cotlens.progress import listening
 from cotlens.render.console import say, stderr_console, stdout_console
@@ -46,6 +46,7 @@ class OneVoiceGroup(TyperGroup):
         **extra: Any,
     ) -> Any:
         err = stderr_console()
+        location.forget_failures()  # what a command learnt of object storage is for its own requests only
         try:
             with listening(ProgressBar(err) if err.is_terminal else None):
                 code = super().main(args, prog_name, complete_var, False, windows_expand_args, **extra)

@@ -23,6 +23,7 @@ from cotlens.cli.options import (
     check_choice,
     cli_errors,
     ignored_scripts,
+    local_output,
     measured,
     output_formats,
     selection_from,
@@ -92,10 +93,11 @@ def plot_command(
         ),
     ] = None,
     out: Annotated[
-        Path | None,
+        str | None,
         typer.Option(
             "--out",
             metavar="PATH",
+            callback=local_output,
             help="The figure: FILE.svg, FILE.png or FILE.pdf (default figure.svg, or figure.FORMAT).",
             show_default=False,
         ),
@@ -151,7 +153,7 @@ def plot_command(
     from cotlens.render.figures import plot_bytes
 
     check_choice(kind, PLOT_KINDS, "KIND")
-    out, fmt = figure_file(out, format_)
+    path, fmt = figure_file(None if out is None else Path(out), format_)
     check_choice(field, ("reasoning", "answer"), "--field")
     ignore = ignored_scripts(ignore_script)
     with cli_errors():
@@ -166,10 +168,10 @@ def plot_command(
         )
         data = plot_bytes(kind, result, terms, statistic, fmt)
         try:
-            out.write_bytes(data)
+            path.write_bytes(data)
         except OSError as e:
-            raise CotlensError(f"cannot write {out}: {e.strerror}") from None
-    say(f"cotlens: wrote {printable(str(out))}")
+            raise CotlensError(f"cannot write {path}: {e.strerror}") from None
+    say(f"cotlens: wrote {printable(str(path))}")
 
 
 def figure_file(out: Path | None, format_: str | None) -> tuple[Path, str]:
@@ -188,9 +190,9 @@ def figure_file(out: Path | None, format_: str | None) -> tuple[Path, str]:
 @app.command("report")
 def report_command(
     models: ModelsArgument = None,
-    out: Annotated[Path, typer.Option("--out", metavar="PATH", help="The HTML file to write.")] = Path(
-        "report.html"
-    ),
+    out: Annotated[
+        str, typer.Option("--out", metavar="PATH", callback=local_output, help="The HTML file to write.")
+    ] = "report.html",
     format_: Annotated[str, output_formats("html", where=" (the page written to --out)")] = "html",
     store: StoreOption = DEFAULT_STORE,
     lexicon: Annotated[
@@ -250,10 +252,10 @@ def report_command(
         lexicons = select_lexicons(lexicon or [], term or [])
         report, page = measured(store, lambda: make_report(Store(store), selection, lexicons, options))
         try:
-            out.write_text(page, encoding="utf-8")
+            Path(out).write_text(page, encoding="utf-8")
         except OSError as e:
             raise CotlensError(f"cannot write {out}: {e.strerror}") from None
-    stdout_console().print(Text(printable(str(out))), soft_wrap=True)
+    stdout_console().print(Text(printable(str(Path(out)))), soft_wrap=True)
     for line in report.gate_failures:
         say(f"cotlens: gate failed: {printable(line)}")
     if report.gate_failures:

@@ -19,7 +19,7 @@ from cotlens.cli.options import (
     output_formats,
 )
 from cotlens.escape import printable
-from cotlens.limits import DOCUMENT_BYTES, MB, RECORD_BYTES, Limits
+from cotlens.limits import DOCUMENT_BYTES, LIMIT_MB_MAX, MB, RECORD_BYTES, Limits
 from cotlens.render import OutputFormat, print_document, render
 from cotlens.render.console import say, stderr_console, stdout_console
 from cotlens.render.progress import RichProgress
@@ -104,7 +104,8 @@ def ingest_command(
         typer.Option(
             "--max-record-mb",
             min=0.001,
-            help="Largest record read (a JSON Lines line, an archive member), decompressed; larger ones are rejected with their size.",
+            max=LIMIT_MB_MAX,
+            help="Largest record read (a JSON Lines line, an archive member), decompressed; larger ones are rejected with their size (at most 1 TiB).",
         ),
     ] = RECORD_BYTES / MB,
     max_document_mb: Annotated[
@@ -112,7 +113,8 @@ def ingest_command(
         typer.Option(
             "--max-document-mb",
             min=0.001,
-            help="Largest JSON document read (a .json file of records), decompressed; a larger one is an input error.",
+            max=LIMIT_MB_MAX,
+            help="Largest JSON document read (a .json file of records), decompressed; a larger one is an input error (at most 1 TiB).",
         ),
     ] = DOCUMENT_BYTES / MB,
     engine: EngineOption = "local",

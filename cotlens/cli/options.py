@@ -9,7 +9,9 @@ from typing import Annotated, Any, TypeVar
 
 import typer
 from pyarrow import ArrowException
+from typer._click.exceptions import UsageError as ClickUsageError
 
+from cotlens import location
 from cotlens.cli.app import (
     EXIT_ERROR,
     EXIT_INTERRUPTED,
@@ -73,6 +75,17 @@ FormatOption = Annotated[str, output_formats("table", "json", "csv", "md")]
 SUMMARY = " (table: on stderr; json: on stdout, the table still on stderr)"
 
 
+def local_output(value: str | None) -> str | None:
+    """The value of an option naming a file to write (--out, --exclusions): a local path, or - for stdout.
+    Outputs are not written to object storage, and a URI taken as a path would write into a local folder
+    named `s3:`: it is refused before any work is done."""
+    if value is not None and location.scheme(value) is not None:
+        raise typer.BadParameter(
+            f"{value!r} is a URI: outputs are written to local paths only (object storage holds stores and inputs)"
+        )
+    return value
+
+
 def json_alias(json_: bool, format_: str) -> str:
     """The format asked for, with --json an older name of --format json (both may be given)."""
     if json_ and format_ not in ("table", "json"):
@@ -80,11 +93,25 @@ def json_alias(json_: bool, format_: str) -> str:
     return "json" if json_ else format_
 
 
+def engine_choice(ctx: typer.Context, param: typer.CallbackParam, value: str) -> str:
+    """--engine's value, checked as the engine checks it, naming COTLENS_ENGINE when that gave it."""
+    from typer._click.core import ParameterSource
+
+    from cotlens.runtime.engine import check_engine
+
+    came = ctx.get_parameter_source(param.name or "") if param.name else None
+    try:
+        return check_engine(value, "COTLENS_ENGINE" if came is ParameterSource.ENVIRONMENT else "--engine")
+    except UsageError as e:
+        raise ClickUsageError(str(e), ctx) from None
+
+
 EngineOption = Annotated[
     str,
     typer.Option(
         "--engine",
         envvar="COTLENS_ENGINE",
+        callback=engine_choice,
         metavar="local|ray",
         help="Where the work runs: local (worker processes here) or ray (Ray tasks; same results). Env COTLENS_ENGINE.",
     ),

@@ -9,6 +9,8 @@ import sys
 from rich.console import Console
 from rich.text import Text
 
+from cotlens import location
+
 # Wide enough for paths and summaries on stderr when it goes to a file or pipe (rich would assume 80 columns).
 # Data on stdout in a pipe takes the terminal's width when one is known (rich's default), else 80.
 PIPE_WIDTH = 120
@@ -31,5 +33,6 @@ def _console(stderr: bool) -> Console:
 
 
 def say(message: str) -> None:
-    """One line on stderr, never wrapped, never interpreted as markup."""
-    stderr_console().print(Text(message), soft_wrap=True)
+    """One line on stderr, never wrapped, never interpreted as markup, without the credentials a URI in it may
+    carry (a message may quote a path as it was typed)."""
+    stderr_console().print(Text(location.blotted(message)), soft_wrap=True)

@@ -115,6 +115,12 @@ def adopt() -> bool:
     from multiprocessing import forkserver
 
     server: Any = forkserver._forkserver  # its private state (typeshed declares none of it)
+    if hasattr(server, "_forkserver_authkey"):
+        # A fork server that authenticates its clients (Python 3.14's, or a release that takes that change
+        # back): it would refuse this one, which holds no key. Closing the pipe ends it; multiprocessing starts
+        # its own as usual.
+        os.close(alive_w)
+        return False
     server._forkserver_address, server._forkserver_alive_fd, server._forkserver_pid = address, alive_w, pid
     return True
 

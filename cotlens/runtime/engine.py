@@ -32,12 +32,18 @@ def selected_engine() -> Engine:
     return _selected
 
 
+def check_engine(name: str, given: str = "--engine") -> str:
+    """An engine's name, as given (`given`: the option or variable that gave it), checked."""
+    if name not in ENGINES:
+        raise UsageError(f"{given} {name!r}: choose one of {', '.join(ENGINES)}")
+    return name
+
+
 @contextlib.contextmanager
 def use_engine(name: str, address: str | None = None) -> Iterator[Engine]:
     """Run what follows on this engine; the previous one is back on leaving."""
     global _selected
-    if name not in ENGINES:
-        raise UsageError(f"--engine {name!r}: choose one of {', '.join(ENGINES)}")
+    check_engine(name)
     previous, _selected = _selected, Engine(name, address or None)
     try:
         yield _selected

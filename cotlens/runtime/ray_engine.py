@@ -14,7 +14,10 @@ from __future__ import annotations
 import contextlib
 import logging
 import os
+import signal
 import socket
+import sys
+import tempfile
 import threading
 import uuid
 from collections.abc import Callable, Iterator
@@ -24,18 +27,25 @@ from typing import Any
 from cotlens.errors import CotlensError
 from cotlens.runtime.early import WORKER_ENVIRONMENT, default_jobs
 
+MISSING = "the Ray engine needs Ray: pip install 'cotlens[ray]'"
 try:
     import ray
     import ray.exceptions
-except ImportError:  # pragma: no cover - exercised by a subprocess test without Ray on the path
+except Exception as e:  # not installed; or installed, but broken (a missing dependency, a version mismatch)
     ray = None
-
-MISSING = "the Ray engine needs Ray: pip install 'cotlens[ray]'"
+    if not isinstance(e, ImportError) or e.name not in ("ray", "ray.exceptions"):
+        MISSING += f" (importing it failed: {str(e).splitlines()[0] if str(e) else type(e).__name__})"
 # A task whose worker process died (killed, out of memory, node lost) runs again up to this many times;
 # an exception raised by the kernel itself is an answer, never retried.
 TASK_RETRIES = 3
-# How long a cluster's head may take to accept a connection before it counts as unreachable.
+# How long a cluster's head may take to accept a connection, and to answer it, before it counts as unreachable.
 CONNECT_SECONDS = 10
+# Set while connecting to a cluster: Ray's tries to reach its head (one a second; 20 by default).
+CONNECT_ENVIRONMENT = {"RAY_gcs_server_port_wait_time_s": "5"}
+# What a client sends first on an HTTP/2 connection (RFC 9113, 3.4), here with an empty SETTINGS frame; a
+# server's first frame is its SETTINGS, of type 4. A Ray cluster's head (its GCS) speaks gRPC, over HTTP/2.
+HTTP2_PREFACE = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n" + bytes([0, 0, 0, 4, 0, 0, 0, 0, 0])
+HTTP2_SETTINGS = 4
 
 
 def start(address: str | None = None, num_cpus: int | None = None) -> None:
@@ -52,6 +62,10 @@ def start(address: str | None = None, num_cpus: int | None = None) -> None:
         "log_to_driver": False,
     }
     added: list[str] = []
+    unreachable = _unreachable(address or "local")
+    if unreachable:
+        # Ray itself would keep trying for minutes, logging every attempt.
+        raise CotlensError(f"could not reach the Ray cluster at {address}: {unreachable}")
     if address is None:
         # "local": a Ray of this command's own, never one a `ray start` on this machine left running.
         address, options["num_cpus"] = "local", num_cpus or default_jobs()
@@ -61,34 +75,92 @@ def start(address: str | None = None, num_cpus: int | None = None) -> None:
         # cluster's nodes are started with the same variables (README, "On a cluster").
         added = [name for name in WORKER_ENVIRONMENT if name not in os.environ]
         os.environ.update({name: WORKER_ENVIRONMENT[name] for name in added})
-    unreachable = _unreachable(address)
-    if unreachable:
-        # Ray itself would keep trying for minutes, logging every attempt.
-        raise CotlensError(f"could not reach the Ray cluster at {address}: {unreachable}")
+    else:
+        # A cluster's head that does not answer as one is asked this many times, a second apart (Ray's own
+        # default is 20, and each attempt logs a line); a variable the user set is kept.
+        added = [name for name in CONNECT_ENVIRONMENT if name not in os.environ]
+        os.environ.update({name: CONNECT_ENVIRONMENT[name] for name in added})
+    # Ray's handler of SIGTERM (set by ray.init) exits with its number, without cotlens' own, which stops the
+    # command as Ctrl-C does (runtime.launch): it is put back.
+    on_sigterm = signal.getsignal(signal.SIGTERM)
+    logged = _held_stderr() if address != "local" else contextlib.nullcontext(lambda: "")
     try:
-        ray.init(address=address, **options)
-    except Exception as e:  # ConnectionError, RuntimeError, ValueError...: Ray's errors have no common base
-        where = "a local Ray" if address == "local" else f"the Ray cluster at {address}"
-        hint = ""
-        if address != "local" and "RAY_AUTH_MODE" not in os.environ:
-            hint = " (a cluster with token authentication also needs RAY_AUTH_MODE=token and its token)"
-        raise CotlensError(f"could not start or reach {where}: {_first_line(e)}{hint}") from None
+        with logged as last_logged:
+            try:
+                ray.init(address=address, **options)
+            except Exception as e:  # ConnectionError, RuntimeError, ValueError...: no common base
+                raise CotlensError(_failed_start(address, e, last_logged())) from None
     finally:
         for name in added:
             del os.environ[name]
+        if on_sigterm is not None and threading.current_thread() is threading.main_thread():
+            signal.signal(signal.SIGTERM, on_sigterm)
+
+
+def _failed_start(address: str, error: Exception, logged: str) -> str:
+    """Why Ray could not be started or reached, in one line: Ray's message, the reason its core logged for the
+    last attempt (when there is one), and what a cluster with token authentication also needs."""
+    where = "a local Ray" if address == "local" else f"the Ray cluster at {address}"
+    said = _first_line(error)
+    reason = logged.rpartition("Failed to get cluster ID from GCS server: ")[2].strip()
+    if reason and "Failed to get cluster ID" in logged:
+        said = f"{said} ({reason.splitlines()[0]})"
+    hint = ""
+    if address != "local" and isinstance(error, ConnectionError) and "RAY_AUTH_MODE" not in os.environ:
+        hint = "; a cluster with token authentication also needs RAY_AUTH_MODE=token and its token"
+    return f"could not start or reach {where}: {said}{hint}"
+
+
+@contextlib.contextmanager
+def _held_stderr() -> Iterator[Callable[[], str]]:
+    """The process's standard error (file descriptor 2, where Ray's core logs each failed attempt to connect,
+    below Python) held aside while connecting to a cluster; yields what was written there so far, for an error
+    message, and writes it out after a connection that succeeded. Not while starting a local Ray: its
+    processes, started meanwhile, would keep the file as their standard error."""
+    sys.stderr.flush()
+    try:
+        saved = os.dup(2)
+    except OSError:  # no standard error (closed: `2>&-`): nothing to hold
+        yield lambda: ""
+        return
+    with tempfile.TemporaryFile() as held:
+        os.dup2(held.fileno(), 2)
+
+        def written() -> str:
+            held.seek(0)
+            return held.read().decode("utf-8", "replace")
+
+        try:
+            yield written
+            os.write(saved, written().encode())
+        finally:
+            os.dup2(saved, 2)
+            os.close(saved)
 
 
 def _unreachable(address: str) -> str | None:
-    """Why nothing answers at a HOST:PORT address (None: something does, or the address is Ray's to resolve,
-    such as "local", "auto" or ray://...)."""
+    """Why nothing answers at a HOST:PORT address as a Ray cluster's head does (None: it answers, or the
+    address is Ray's to resolve, such as "local", "auto" or ray://...). Something else listening there (a web
+    server, the dashboard's port) would have Ray wait half a minute per attempt."""
     host, colon, port = address.rpartition(":")
     if not colon or not port.isdigit() or "/" in address:
         return None
+    if not 0 < int(port) < 65536:
+        return f"{port} is not a port (1 to 65535)"
     try:
-        with socket.create_connection((host.strip("[]"), int(port)), timeout=CONNECT_SECONDS):
-            return None
+        with socket.create_connection((host.strip("[]"), int(port)), timeout=CONNECT_SECONDS) as connection:
+            connection.sendall(HTTP2_PREFACE)
+            answer = b""
+            while len(answer) < 9:
+                received = connection.recv(9 - len(answer))
+                if not received:
+                    break
+                answer += received
     except OSError as e:
         return e.strerror or str(e) or type(e).__name__
+    if len(answer) < 9 or answer[3] != HTTP2_SETTINGS:
+        return "something answers there, but not as a Ray cluster's head (give its GCS port: 6379 by default)"
+    return None
 
 
 def stop() -> None:

@@ -14,6 +14,7 @@ from cotlens.analyses.compare import CompareOptions, compare
 from cotlens.cli import app
 from cotlens.errors import CotlensError, UsageError
 from cotlens.gates import parse_gate
+from cotlens.groups import IntervalOptions
 from cotlens.ingest import ingest
 from cotlens.lexicon import parse_lexicon, select_lexicons
 from cotlens.measure.tokens import count_tokens
@@ -21,7 +22,7 @@ from cotlens.render import compare_cell
 from cotlens.scan import Selection
 from cotlens.store import Store
 from tests.conftest import DEMO
-from tests.helpers import chat, write_jsonl
+from tests.helpers import chat, resampling_workers, write_jsonl
 
 runner = CliRunner()
 LEX = parse_lexicon("t", "wait\nhmm", "test")
@@ -257,3 +258,29 @@ def test_stored_lexicon_counts_equal_counts_from_the_text(
     stored = run()
     monkeypatch.setattr(cotlens.analyses.compare, "stored_positions", lambda lexicons: None)
     assert run() == stored
+
+
+def test_workers_draw_the_resamples_and_the_baseline_once(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Terms counted from the text give compare worker processes (threads here): they draw every group's
+    resamples, the baseline's for its ratios once for both candidates, and the numbers are those of one process."""
+    texts = ["Wait, wait. Hmm.", "All good here.", "Let me see.", "hmm? WAIT", "Done.", "wait"]
+    records = [chat(i, texts[i % 6] * (1 + i % 3), model="abc"[i % 3]) for i in range(30)]
+    store = Store(tmp_path / "store")
+    ingest([str(write_jsonl(tmp_path / "three.jsonl", records))], store)
+    lexicons = select_lexicons([], ["wait", "hmm"])
+    options = CompareOptions(all_terms=True, intervals=IntervalOptions(resamples=1001))
+
+    def run() -> list[dict[str, Any]]:
+        return compare(store, ["a", "b", "c"], lexicons, Selection(), options).records
+
+    alone = run()
+    with resampling_workers(monkeypatch) as tasks:
+        shared = run()
+    assert json.dumps(shared, sort_keys=True) == json.dumps(alone, sort_keys=True)
+    # Two blocks each of: the three sides' own resamples, the baseline on its ratio side once, each candidate on its
+    # own ratio side; each a bundle of the side's two metric sets (per token, per transcript), drawn once.
+    assert len(tasks) == 2 * (3 + 1 + 2) and len(set(tasks)) == 3 + 1 + 2
+    assert sorted(side for _, side in set(tasks)) == [(), (), (), (0,), (1,), (1,)]
+    assert all(len(bundle) == 2 for bundle, _ in tasks)

@@ -17,7 +17,7 @@ from cotlens.result import Result
 from cotlens.scan import Selection
 from cotlens.store import Store
 from tests.conftest import DEMO
-from tests.helpers import DOCUMENT_KEYS, chat, write_jsonl
+from tests.helpers import DOCUMENT_KEYS, chat, resampling_workers, write_jsonl
 
 runner = CliRunner()
 
@@ -182,3 +182,16 @@ def test_csv_says_what_it_leaves_out(mixed: Store) -> None:
     assert result.exit_code == 0
     assert result.stdout.splitlines()[0].startswith("group,transcripts,nonlatin_token_share,")
     assert "CSV holds the main table; --format json also has: code-switch spans in context" in result.stderr
+
+
+def test_workers_draw_the_resamples(mixed: Store, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A left-out script makes langmix read the text, so it has worker processes (threads here): they draw both
+    shares' resamples of every group, and the numbers are those of one process."""
+    options = LangmixOptions(ignore=frozenset({"Greek"}))
+    alone = compute_langmix(mixed, Selection(), options)
+    with resampling_workers(monkeypatch) as drawn:
+        shared = compute_langmix(mixed, Selection(), options)
+    assert shared.rows == alone.rows
+    # Models a and b, two blocks of the default 1999 resamples each, each a bundle of the token and letter shares.
+    assert len(drawn) == 2 * 2 and len(set(drawn)) == 2
+    assert all(len(bundle) == 2 for bundle, _ in drawn)

@@ -11,6 +11,7 @@ from typer.testing import CliRunner
 
 from cotlens.cli import app
 from cotlens.ingest import IngestOptions, ingest
+from cotlens.location import blotted
 from cotlens.store import Store
 from tests.conftest import DEMO, check_voice
 from tests.helpers import chat, write_jsonl
@@ -76,6 +77,32 @@ def tagged(tmp_path_factory: pytest.TempPathFactory) -> Path:
         ),
         (["kwic", "wait", "--limit", "1" + "0" * 20], 2, "'--limit': Input should be less than or equal to"),
         (["kwic", "wait", "--width", "10001"], 2, "'--width': Input should be less than or equal to 10000"),
+        # An infinite limit has no byte count (it was an unexpected failure).
+        (
+            ["ingest", str(DEMO / "plain-7b.jsonl"), "--max-record-mb", "inf"],
+            2,
+            "'--max-record-mb': Input should be less than or equal to 1048576",
+        ),
+        (
+            ["ingest", str(DEMO / "plain-7b.jsonl"), "--max-document-mb", "1e400"],
+            2,
+            "'--max-document-mb': Input should be less than or equal to 1048576",
+        ),
+        # Outputs go to local paths: a URI is refused before any work (it was a local folder named `s3:`, or a
+        # failure after the whole report was made).
+        (
+            ["filter", "--where", "not loop", "--out", "s3://bucket/kept.jsonl"],
+            2,
+            "'--out': 's3://bucket/kept.jsonl' is a URI: outputs are written to local paths only (object "
+            "storage holds stores and inputs)",
+        ),
+        (
+            ["filter", "--dry-run", "--exclusions", "gs://b/x.jsonl"],
+            2,
+            "'--exclusions': 'gs://b/x.jsonl' is a URI",
+        ),
+        (["report", "--out", "s3://bucket/report.html"], 2, "'--out': 's3://bucket/report.html' is a URI"),
+        (["plot", "rates", "--out", "S3://bucket/rates.svg"], 2, "'--out': 'S3://bucket/rates.svg' is a URI"),
     ],
 )
 def test_errors_in_one_voice(tagged: Path, args: list[str], code: int, message: str) -> None:
@@ -85,6 +112,57 @@ def test_errors_in_one_voice(tagged: Path, args: list[str], code: int, message: 
     assert line.startswith("cotlens: usage error: " if code == 2 else "cotlens: error: ")
     assert message in line
     assert "orion-3, plain-7b" not in line  # the nearest names, not every name
+
+
+def test_a_path_of_another_scheme_or_empty_is_neither_a_store_nor_a_local_folder(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`s4://b/x` was taken as a local path: ingest made a folder `s4:` and failed in pyarrow; an input of it was
+    "no such file"."""
+    monkeypatch.chdir(tmp_path)
+    plain = str(DEMO / "plain-7b.jsonl")
+    for store in ("s4://bucket/store", "HDFS://host/store", "file:///tmp/store"):
+        for args in (["ingest", plain], ["models"], ["rates", "--term", "wait"]):
+            got = runner.invoke(app, [*args, "--store", store])
+            assert got.exit_code == 2, got.output
+            scheme = store.partition(":")[0].lower()
+            assert got.stderr == (
+                f"cotlens: usage error: store {store}: {scheme}:// is not supported: use a local path, or an "
+                "s3:// or gs:// URI\n"
+            )
+    for args in (["ingest", plain], ["models"], ["kwic", "wait"]):  # it was the current directory
+        got = runner.invoke(app, [*args, "--store", " "])
+        assert got.exit_code == 2
+        assert (
+            got.stderr
+            == "cotlens: usage error: the store path is empty: give --store PATH (or COTLENS_STORE)\n"
+        )
+    got = runner.invoke(app, ["ingest", "http://example.com/a.jsonl", "--store", "store"])
+    assert got.exit_code == 1
+    assert got.stderr.splitlines()[-1] == (
+        "cotlens: error: http://example.com/a.jsonl: no such file (http:// is not supported: use a local path, "
+        "or an s3:// or gs:// URI)"
+    )
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_credentials_in_a_path_as_typed_are_never_echoed(tagged: Path) -> None:
+    """A message that quotes a path as it was typed (an unknown lexicon, a mapping that is no file) printed the
+    credentials of a URI in it: every line on stderr goes without them."""
+    uri = "s3://AKIAEXAMPLE:se%2Fcret-key@bucket/lex.txt?endpoint_override=h:9000&session_token=TOKEN123"
+    got = runner.invoke(app, ["rates", "--lexicon", uri, "--store", str(tagged)])
+    assert got.exit_code == 2
+    assert got.stderr.startswith(
+        "cotlens: usage error: no built-in lexicon or file "
+        "'s3://***@bucket/lex.txt?endpoint_override=h:9000&session_token=***'"
+    )
+    got = runner.invoke(app, ["ingest", str(DEMO / "plain-7b.jsonl"), "--map", uri, "--store", str(tagged)])
+    assert got.exit_code == 2 and "--map s3://***@bucket/lex.txt?" in got.stderr
+    for said in (got.stderr, runner.invoke(app, ["rates", "--lexicon", uri, "--store", str(tagged)]).stderr):
+        assert "AKIAEXAMPLE" not in said and "se%2Fcret" not in said and "TOKEN123" not in said
+    assert blotted("email bob@example.com, gs://u:p@b/k, http://host/x?key=1") == (
+        "email bob@example.com, gs://***@b/k, http://host/x?key=***"
+    )
 
 
 def test_tag_keys_present_are_listed(tagged: Path) -> None:

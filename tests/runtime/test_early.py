@@ -111,3 +111,22 @@ def test_another_python_starts_the_server_through_multiprocessing(monkeypatch: p
     monkeypatch.setattr(workers, "start_server", started.append)
     launch.start_server(["cotlens.scan"])
     assert started == [["cotlens.scan"]]
+
+
+def test_a_fork_server_that_authenticates_is_left_to_start_its_own(tmp_path: Path) -> None:
+    """A Python whose fork server holds a key (3.14's) is not handed the forked one, which then ends."""
+    script = (
+        "import os, time; from multiprocessing import forkserver; from cotlens.runtime import early\n"
+        "assert early.fork_server(['cotlens.scan'])\n"
+        "pid = early._forked[0][2]\n"
+        "forkserver._forkserver._forkserver_authkey = None\n"
+        "print(early.adopt(), forkserver._forkserver._forkserver_pid)\n"
+        "for _ in range(200):\n"
+        "    if os.waitpid(pid, os.WNOHANG)[0]: print('ended'); break\n"
+        "    time.sleep(0.05)\n"
+        "early.remove_socket()\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", script], env=_environment(tmp_path), capture_output=True, text=True, timeout=60
+    )
+    assert (done.returncode, done.stdout, done.stderr) == (0, "False None\nended\n", "")

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import pickle
 import random
 import re
 import shutil
@@ -378,3 +379,164 @@ def test_importing_the_cli_does_not_import_ray() -> None:
     code = "import sys, cotlens.cli, cotlens.runtime.launch, cotlens.runtime.workers; print('ray' in sys.modules)"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, cwd=ROOT)
     assert out.stdout.strip() == "False"
+
+
+class Listener:
+    """A local server that answers each connection with `answer` (None: never answers), in a thread."""
+
+    def __init__(self, answer: bytes | None) -> None:
+        import socket
+        import threading
+
+        self.server = socket.create_server(("127.0.0.1", 0))
+        self.address = f"127.0.0.1:{self.server.getsockname()[1]}"
+        self.answer = answer
+        threading.Thread(target=self._serve, daemon=True).start()
+
+    def _serve(self) -> None:
+        while True:
+            try:
+                connection, _ = self.server.accept()
+            except OSError:
+                return
+            if self.answer is not None:
+                connection.sendall(self.answer)
+                connection.close()
+
+    def close(self) -> None:
+        self.server.close()
+
+
+# A server's first HTTP/2 frame: an empty SETTINGS frame (length 0, type 4, no flags, stream 0).
+SETTINGS_FRAME = bytes([0, 0, 0, 4, 0, 0, 0, 0, 0])
+
+
+def test_an_address_that_is_not_a_ray_head_is_said_at_once(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A web server (or the dashboard's port) at --ray-address had Ray wait 36 s per attempt, 20 attempts, logging
+    each; something that never answers is given CONNECT_SECONDS; a head (gRPC) answers with HTTP/2 SETTINGS."""
+    from cotlens.runtime.ray_engine import _unreachable
+
+    monkeypatch.setattr(cotlens.runtime.ray_engine, "CONNECT_SECONDS", 0.5)
+    web, silent, head = (
+        Listener(b"HTTP/1.1 400 Bad Request\r\n\r\n"),
+        Listener(None),
+        Listener(SETTINGS_FRAME),
+    )
+    try:
+        said = "something answers there, but not as a Ray cluster's head (give its GCS port: 6379 by default)"
+        assert _unreachable(web.address) == said
+        assert _unreachable(silent.address) == "timed out"
+        assert _unreachable(head.address) is None
+        assert _unreachable("127.0.0.1:99999") == "99999 is not a port (1 to 65535)"
+        for address in ("local", "auto", "ray://h:10001", "garbage"):
+            assert _unreachable(address) is None  # Ray's to resolve (and to refuse)
+        ingest([str(write_jsonl(tmp_path / "a.jsonl", [chat(1)]))], Store(tmp_path / "s"))
+        args = ["rates", "--term", "wait", "--store", str(tmp_path / "s"), "--engine", "ray"]
+        args += ["--ray-address", web.address]
+        done = subprocess.run(
+            [sys.executable, "-m", "cotlens", *args], capture_output=True, text=True, timeout=60
+        )
+        assert done.returncode == 1
+        assert done.stderr == f"cotlens: error: could not reach the Ray cluster at {web.address}: {said}\n"
+    finally:
+        for listener in (web, silent, head):
+            listener.close()
+
+
+def test_connecting_keeps_sigterm_and_says_rays_reason_in_one_line(monkeypatch: pytest.MonkeyPatch) -> None:
+    """ray.init sets a SIGTERM handler that exits with 15 (a Ray ingest killed so printed Ray's stack dump, and
+    not `cotlens: interrupted`): cotlens' own is put back. Ray's core logs every failed attempt to reach a head
+    on file descriptor 2: held aside, its last reason goes into the one error line; the attempts are bounded."""
+    import signal
+    import types
+
+    def own(signum: int, frame: Any) -> None: ...
+
+    seen: dict[str, Any] = {}
+
+    def init(address: str, **options: Any) -> None:
+        seen["tries"] = os.environ.get("RAY_gcs_server_port_wait_time_s")  # noqa: SIM112 (Ray's name)
+        signal.signal(signal.SIGTERM, lambda signum, frame: sys.exit(signum))
+        os.write(2, b"[W gcs_client.cc:210] Failed to get cluster ID from GCS server: RpcError: status 404\n")
+        raise ConnectionError(f"Failed to connect to Ray cluster at {address}")
+
+    fake = types.SimpleNamespace(is_initialized=lambda: False, init=init)
+    monkeypatch.setattr(cotlens.runtime.ray_engine, "ray", fake)
+    monkeypatch.delenv("RAY_gcs_server_port_wait_time_s", raising=False)
+    monkeypatch.delenv("RAY_AUTH_MODE", raising=False)
+    previous = signal.signal(signal.SIGTERM, own)
+    head = Listener(SETTINGS_FRAME)
+    try:
+        with pytest.raises(CotlensError) as failed:
+            cotlens.runtime.ray_engine.start(head.address)
+        assert signal.getsignal(signal.SIGTERM) is own
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+        head.close()
+    assert str(failed.value) == (
+        f"could not start or reach the Ray cluster at {head.address}: Failed to connect to Ray cluster at "
+        f"{head.address} (RpcError: status 404); a cluster with token authentication also needs "
+        "RAY_AUTH_MODE=token and its token"
+    )
+    assert seen["tries"] == "5" and "RAY_gcs_server_port_wait_time_s" not in os.environ
+
+
+def test_a_broken_ray_says_why(tmp_path: Path) -> None:
+    """Ray installed but failing to import (a missing dependency) was an unexpected failure."""
+    (tmp_path / "ray").mkdir()
+    (tmp_path / "ray" / "__init__.py").write_text(
+        "raise RuntimeError('libgrpc.so: cannot open shared object file')"
+    )
+    args = ["rates", "--term", "wait", "--store", str(tmp_path / "s"), "--engine", "ray"]
+    ingest([str(write_jsonl(tmp_path / "a.jsonl", [chat(1)]))], Store(tmp_path / "s"))
+    environment = {**os.environ, "PYTHONPATH": f"{tmp_path}{os.pathsep}{ROOT}"}
+    done = subprocess.run(
+        [sys.executable, "-m", "cotlens", *args], capture_output=True, text=True, timeout=60, env=environment
+    )
+    assert done.returncode == 1
+    assert done.stderr == (
+        "cotlens: error: the Ray engine needs Ray: pip install 'cotlens[ray]' (importing it failed: libgrpc.so: "
+        "cannot open shared object file)\n"
+    )
+
+
+def test_an_unknown_engine_from_the_environment_is_named_so(tmp_path: Path) -> None:
+    """COTLENS_ENGINE=RAY was said as `--engine 'RAY'`, an option the command line does not have."""
+    for options, said in (
+        ([], "COTLENS_ENGINE 'RAY'"),
+        (["--engine", " ray"], "--engine ' ray'"),  # the option, when given, wins over the variable
+    ):
+        args = ["kwic", "wait", "--store", str(tmp_path), *options]
+        result = runner.invoke(app, args, env={"COTLENS_ENGINE": "RAY"})
+        assert result.exit_code == 2
+        assert result.stderr == (
+            f"cotlens: usage error: {said}: choose one of local, ray (see 'cotlens kwic --help')\n"
+        )
+
+
+def test_relative_store_paths_reach_workers_elsewhere(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, ray_started: None
+) -> None:
+    """Ray's workers need not share the driver's working directory (a cluster started elsewhere, as the README's
+    `ray start` recipe does; here, a Ray started before the chdir): the part files and staged chunks they are
+    handed are absolute paths. A relative --store failed with `No such file or directory: 'rel/transcripts/...'`."""
+    monkeypatch.chdir(tmp_path)
+    demo = [str(p) for p in sorted(DEMO.glob("*.jsonl"))]
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr("cotlens.sources.BLOCK_BYTES", 64 << 10)  # several chunks, so the workers stage them
+        result = run("ingest", *demo, "--store", "rel", "--engine", "ray", "--json")
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.stdout)["totals"]["added"] == 240
+    assert Store("rel").part_files() == sorted(Path("rel/transcripts").glob("*/*.parquet"))
+    args = ["rates", "--term", "wait", "--store", "rel", "--format", "json"]
+    remote, local = run(*args, "--engine", "ray"), run(*args)
+    assert remote.exit_code == 0, remote.output
+    assert remote.stdout == local.stdout
+    # A Store itself sent to the workers (the report's tasks) names its folder absolutely too.
+    result = run(
+        "report", "plain-7b", "--store", "rel", "--engine", "ray", "--out", "r.html", "--examples", "0"
+    )
+    assert result.exit_code == 0, result.output
+    assert pickle.loads(pickle.dumps(Store("rel"))).root == tmp_path / "rel"
