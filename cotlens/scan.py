@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import contextlib
 import functools
+import threading
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import Executor
 from dataclasses import dataclass
@@ -168,7 +169,7 @@ class _Runner:
 def read_row_group(path: str, row_group: int, columns: tuple[str, ...], selection: Selection) -> pa.Table:
     """One row group with the requested columns (null where an older part lacks one), filtered. The selection's
     columns are read first: a row group without a selected row costs no text decoding."""
-    parquet = _parquet_file(path, *part_version(path))
+    parquet = _parquet_file(path, *part_version(path), threading.get_ident())
     keys = _read_columns(parquet, row_group, list(selection.columns()))
     keep = selection.mask(keys)
     if not pc.any(keep).as_py():
@@ -180,9 +181,11 @@ def read_row_group(path: str, row_group: int, columns: tuple[str, ...], selectio
 
 
 @lru_cache(maxsize=4)
-def _parquet_file(path: str, mtime_ns: int, size: int) -> pq.ParquetFile:
+def _parquet_file(path: str, mtime_ns: int, size: int, thread: int) -> pq.ParquetFile:
     """A part file, its footer parsed once per process (a large part's takes a while: bench/README.md) and again
-    when the file changed (`cotlens measure` rewrites parts in place)."""
+    when the file changed (`cotlens measure` rewrites parts in place). One per thread: a ParquetFile's reads are
+    not safe from two threads at once (Arrow's read cache mixed their ranges up: "ReadRangeCache did not find
+    matching cache entry"), and a library caller may scan from several."""
     return open_part(path)
 
 
