@@ -22,6 +22,7 @@ import contextlib
 import os
 import signal
 import sys
+from collections.abc import Iterator, Mapping
 from typing import Any
 
 # One worker per core: a worker's own thread pools (polars, Arrow, OpenBLAS) would only oversubscribe the cores.
@@ -30,6 +31,19 @@ WORKER_ENVIRONMENT = {"POLARS_MAX_THREADS": "1", "OPENBLAS_NUM_THREADS": "1"}
 
 # Imported first by the server: it makes the server exit with the process that started it.
 SERVER_MODULE = f"{__package__}.server"
+
+
+@contextlib.contextmanager
+def environment_defaults(values: Mapping[str, str]) -> Iterator[None]:
+    """`values` in this process's environment for the block (and so in what it starts meanwhile), each where the
+    user set none; those it added are removed after, a value the user set is kept."""
+    added = [name for name in values if name not in os.environ]
+    os.environ.update({name: values[name] for name in added})
+    try:
+        yield
+    finally:
+        for name in added:
+            del os.environ[name]
 
 
 def default_jobs() -> int:

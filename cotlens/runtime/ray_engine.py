@@ -25,7 +25,7 @@ from concurrent.futures import Executor, Future
 from typing import Any
 
 from cotlens.errors import CotlensError
-from cotlens.runtime.early import WORKER_ENVIRONMENT, default_jobs
+from cotlens.runtime.early import WORKER_ENVIRONMENT, default_jobs, environment_defaults
 
 MISSING = "the Ray engine needs Ray: pip install 'cotlens[ray]'"
 try:
@@ -61,7 +61,6 @@ def start(address: str | None = None, num_cpus: int | None = None) -> None:
         "logging_level": logging.ERROR,
         "log_to_driver": False,
     }
-    added: list[str] = []
     unreachable = _unreachable(address or "local")
     if unreachable:
         # Ray itself would keep trying for minutes, logging every attempt.
@@ -73,26 +72,22 @@ def start(address: str | None = None, num_cpus: int | None = None) -> None:
         # OpenBLAS) would only oversubscribe it. Not a job runtime_env: tasks then run in the workers Ray
         # starts with it, rather than in workers started for the job (slow to start: bench/README.md). A
         # cluster's nodes are started with the same variables (README, "On a cluster").
-        added = [name for name in WORKER_ENVIRONMENT if name not in os.environ]
-        os.environ.update({name: WORKER_ENVIRONMENT[name] for name in added})
+        environment: dict[str, str] = WORKER_ENVIRONMENT
     else:
         # A cluster's head that does not answer as one is asked this many times, a second apart (Ray's own
         # default is 20, and each attempt logs a line); a variable the user set is kept.
-        added = [name for name in CONNECT_ENVIRONMENT if name not in os.environ]
-        os.environ.update({name: CONNECT_ENVIRONMENT[name] for name in added})
+        environment = CONNECT_ENVIRONMENT
     # Ray's handler of SIGTERM (set by ray.init) exits with its number, without cotlens' own, which stops the
     # command as Ctrl-C does (runtime.launch): it is put back.
     on_sigterm = signal.getsignal(signal.SIGTERM)
     logged = _held_stderr() if address != "local" else contextlib.nullcontext(lambda: "")
     try:
-        with logged as last_logged:
+        with environment_defaults(environment), logged as last_logged:
             try:
                 ray.init(address=address, **options)
             except Exception as e:  # ConnectionError, RuntimeError, ValueError...: no common base
                 raise CotlensError(_failed_start(address, e, last_logged())) from None
     finally:
-        for name in added:
-            del os.environ[name]
         if on_sigterm is not None and threading.current_thread() is threading.main_thread():
             signal.signal(signal.SIGTERM, on_sigterm)
 

@@ -19,7 +19,7 @@ from concurrent.futures import CancelledError, Executor, Future
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from cotlens.runtime import early
-from cotlens.runtime.early import SERVER_MODULE, WORKER_ENVIRONMENT, default_jobs
+from cotlens.runtime.early import SERVER_MODULE, WORKER_ENVIRONMENT, default_jobs, environment_defaults
 from cotlens.runtime.engine import selected_engine
 from cotlens.runtime.preload import server_modules
 
@@ -105,20 +105,17 @@ def start_server(preload: Sequence[str] | None = None) -> None:
     # A server the launcher forked (early.py) is this one's: ensure_running below finds it running (and starts
     # another, as usual, only if it has died).
     early.adopt()
-    added = [name for name in WORKER_ENVIRONMENT if name not in os.environ]
-    os.environ.update({name: WORKER_ENVIRONMENT[name] for name in added})
     here = os.getcwd()
-    try:
-        # Started from the folder that holds this cotlens: the server runs `python -c`, which looks for modules
-        # in its working directory first (Python 3.11's server does not take this process's sys.path), so from
-        # a folder holding another cotlens (a checkout) the workers would run that one's code.
-        os.chdir(PACKAGE_HOME)
-        multiprocessing.forkserver.ensure_running()
-        _server[:] = [True]
-    finally:
-        os.chdir(here)
-        for name in added:
-            del os.environ[name]
+    with environment_defaults(WORKER_ENVIRONMENT):
+        try:
+            # Started from the folder that holds this cotlens: the server runs `python -c`, which looks for
+            # modules in its working directory first (Python 3.11's server does not take this process's sys.path),
+            # so from a folder holding another cotlens (a checkout) the workers would run that one's code.
+            os.chdir(PACKAGE_HOME)
+            multiprocessing.forkserver.ensure_running()
+            _server[:] = [True]
+        finally:
+            os.chdir(here)
 
 
 def remove_socket_folders() -> None:
