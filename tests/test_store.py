@@ -194,13 +194,17 @@ def test_runs_are_written_in_full_row_groups_in_input_order(
     ]
 
 
-def test_workers_start_for_new_transcripts_of_lines_only(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
+@pytest.fixture
+def starts(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """A line for each call of JoinedPool.start (which starts no process here)."""
     from cotlens.runtime.workers import JoinedPool
 
-    starts: list[str] = []
-    monkeypatch.setattr(JoinedPool, "start", lambda self: starts.append("started"))
+    started: list[str] = []
+    monkeypatch.setattr(JoinedPool, "start", lambda self: started.append("started"))
+    return started
+
+
+def test_workers_start_for_new_transcripts_of_lines_only(tmp_path: Path, starts: list[str]) -> None:
     lines = write_jsonl(tmp_path / "a.jsonl", [chat(1), chat(2)])
     more = write_jsonl(tmp_path / "c.jsonl", [chat(1), chat(5)])
     document = tmp_path / "b.json"
@@ -217,13 +221,9 @@ def test_workers_start_for_new_transcripts_of_lines_only(
 
 
 def test_a_large_re_ingest_starts_its_workers_at_once(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, starts: list[str]
 ) -> None:
     """From 4x POOL_MIN_BYTES, parsing alone repays the workers: a re-ingest that large shares its chunks too."""
-    from cotlens.runtime.workers import JoinedPool
-
-    starts: list[str] = []
-    monkeypatch.setattr(JoinedPool, "start", lambda self: starts.append("started"))
     lines = write_jsonl(tmp_path / "a.jsonl", [chat(1), chat(2)])
     store = Store(tmp_path / "store")
     ingest([str(lines)], store, IngestOptions(jobs=2))
